@@ -1,0 +1,71 @@
+package org.milab.util;
+
+import java.io.IOException;
+import java.io.OutputStream;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.AtomicMoveNotSupportedException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+
+/**
+ * Writes files so that a reader never sees a partial one: data goes to a temp file in the target's
+ * folder, then one atomic rename puts it in place. On failure the temp file is deleted.
+ */
+public final class AtomicFiles {
+    private AtomicFiles() {}
+
+    @FunctionalInterface
+    public interface Writer {
+        void write(OutputStream out) throws IOException;
+    }
+
+    @FunctionalInterface
+    public interface PathWriter {
+        void write(Path tmp) throws IOException;
+    }
+
+    public static void write(Path target, Writer writer) {
+        writeVia(target, tmp -> {
+            try (OutputStream out = Files.newOutputStream(tmp)) {
+                writer.write(out);
+            }
+        });
+    }
+
+    /** For writers that need a path (Arrow, ONNX external data): they write {@code tmp}, we rename. */
+    public static void writeVia(Path target, PathWriter writer) {
+        Path dir = target.toAbsolutePath().getParent();
+        Path tmp = null;
+        try {
+            Files.createDirectories(dir);
+            tmp = Files.createTempFile(dir, "." + target.getFileName() + ".", ".tmp");
+            writer.write(tmp);
+            moveAtomically(tmp, target);
+            tmp = null;
+        } catch (IOException e) {
+            throw new UncheckedIOException("Could not write " + target + ": " + e.getMessage(), e);
+        } finally {
+            if (tmp != null) {
+                try {
+                    Files.deleteIfExists(tmp);
+                } catch (IOException ignored) {
+                    // best effort: the original error matters more
+                }
+            }
+        }
+    }
+
+    public static void writeString(Path target, String text) {
+        write(target, out -> out.write(text.getBytes(StandardCharsets.UTF_8)));
+    }
+
+    public static void moveAtomically(Path from, Path to) throws IOException {
+        try {
+            Files.move(from, to, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+        } catch (AtomicMoveNotSupportedException e) {
+            Files.move(from, to, StandardCopyOption.REPLACE_EXISTING);
+        }
+    }
+}
