@@ -1,0 +1,210 @@
+package org.milab.graph;
+
+import ai.onnx.proto.OnnxMl.ModelProto;
+import org.milab.model.Gpt2Tensors;
+import org.milab.model.ModelConfig;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+
+import static org.milab.graph.HookNames.*;
+import static org.milab.graph.OnnxGraph.FLOAT;
+import static org.milab.graph.OnnxGraph.INT64;
+import static org.milab.graph.OnnxGraph.attr;
+
+/**
+ * Builds the GPT-2 forward pass, for any size the config gives, as ONNX graphs whose TransformerLens hook
+ * points are named tensors: graph outputs that can be fetched and, in the patch variants, override
+ * inputs. All initializers reference one external weights file ({@link WeightsLayout}).
+ *
+ * <p>Batching: rows may be right padded; {@code final_index[b]} names each row's last real token. Causal
+ * attention means padding never changes earlier positions. Left padding is not supported.
+ */
+public final class Gpt2GraphBuilder {
+    public static final int OPSET = 20;
+    private static final String B = "batch", P = "pos", K = "k_metric", N = "n";
+
+    /** A built graph plus the manifest description of its inputs and outputs. */
+    public record BuiltGraph(GraphVariant variant, ModelProto model, List<IoSpec> inputs, List<IoSpec> outputs) {}
+
+    private final ModelConfig c;
+    private final WeightsLayout weights;
+    private final String producerVersion;
+
+    public Gpt2GraphBuilder(ModelConfig config, WeightsLayout weights, String producerVersion) {
+        this.c = config;
+        this.weights = weights;
+        this.producerVersion = producerVersion;
+    }
+
+    public BuiltGraph build(GraphVariant variant, Map<String, String> metadata) {
+        return variant == GraphVariant.UNEMBED ? buildUnembed(metadata) : buildForward(variant, metadata);
+    }
+
+    private BuiltGraph buildForward(GraphVariant variant, Map<String, String> metadata) {
+        OnnxGraph g = new OnnxGraph("gpt2_" + variant.id());
+        List<IoSpec> ins = new ArrayList<>(), outs = new ArrayList<>();
+        PatchSite site = variant.patchSite().orElse(null);
+        int d = c.dModel(), H = c.nHead(), dh = c.dHead(), L = c.nLayer();
+
+        g.input(INPUT_IDS, INT64, B, P);
+        ins.add(new IoSpec(INPUT_IDS, null, List.of(B, P), "int64",
+                "token ids, BOS first; rows of unequal length are right padded with any valid id"));
+        g.input(FINAL_INDEX, INT64, B);
+        ins.add(new IoSpec(FINAL_INDEX, null, List.of(B), "int64",
+                "index of each row's last real token (where logits and the final residual are read)"));
+        if (site != null) {
+            g.input(METRIC_TOKEN_IDS, INT64, B, K);
+            ins.add(new IoSpec(METRIC_TOKEN_IDS, null, List.of(B, K), "int64",
+                    "per row, the token ids whose final-position logits the metric needs"));
+        }
+
+        String ids = INPUT_IDS;
+        String p = g.op("Gather", new String[]{g.op("Shape", ids), g.scalarLong("one_idx", 1)}, attr("axis", 0L));
+        String range = g.op("Range", g.scalarLong("zero", 0), p, g.scalarLong("step", 1));
+        String x = g.op("Add", g.op("Gather", ext(g, Gpt2Tensors.WTE), ids), g.op("Gather", ext(g, Gpt2Tensors.WPE), range));
+        // key index > query index is the future: masked out before the softmax
+        String future = g.op("Greater", g.op("Unsqueeze", range, g.constLongs("ax0", 0)),
+                g.op("Unsqueeze", range, g.constLongs("ax1", 1)));
+        String negInf = g.scalarFloat("neg_inf", Float.NEGATIVE_INFINITY);
+        String invSqrt = g.scalarFloat("inv_sqrt_dhead", (float) (1.0 / Math.sqrt(dh)));
+        String one = g.scalarFloat("one", 1f);
+        String headsShape = g.constLongs("heads_shape", 0, 0, H, dh);
+        String flatShape = g.constLongs("flat_shape", 0, 0, d);
+        String split = g.constLongs("qkv_split", d, d, d);
+
+        for (int l = 0; l < L; l++) {
+            String residPre = hookOut(g, outs, "Identity", hookResidPre(l), new String[]{x},
+                    List.of(B, P, d), "residual stream entering block " + l);
+            String a = layerNorm(g, residPre, Gpt2Tensors.ln1W(l), Gpt2Tensors.ln1B(l));
+            String qkv = g.op("Add", g.op("MatMul", a, ext(g, Gpt2Tensors.attnW(l))), ext(g, Gpt2Tensors.attnB(l)));
+            String[] qkvParts = g.multi("Split", new String[]{qkv, split}, 3, attr("axis", 2L));
+            String q = g.op("Transpose", new String[]{g.op("Reshape", qkvParts[0], headsShape)}, attr("perm", new long[]{0, 2, 1, 3}));
+            String k = g.op("Transpose", new String[]{g.op("Reshape", qkvParts[1], headsShape)}, attr("perm", new long[]{0, 2, 3, 1}));
+            String v = g.op("Transpose", new String[]{g.op("Reshape", qkvParts[2], headsShape)}, attr("perm", new long[]{0, 2, 1, 3}));
+            String scores = g.op("Mul", g.op("MatMul", q, k), invSqrt);
+            String masked = g.op("Where", future, negInf, scores);
+            String pattern = hookOut(g, outs, "Softmax", hookPattern(l), new String[]{masked},
+                    List.of(B, H, "query_pos", "key_pos"), "attention probabilities of block " + l, attr("axis", -1L));
+            String zHeads = g.op("MatMul", pattern, v);
+            String z = g.op("Transpose", new String[]{zHeads}, attr("perm", new long[]{0, 2, 1, 3}));
+            z = exposeOrPatch(g, ins, outs, site == PatchSite.HOOK_Z, hookZ(l), z, one, List.of(B, P, H, dh), List.of(B, P, H),
+                    "per-head attention output before W_O, raw frame (value bias included) of block " + l);
+            String attnOut = g.op("Add", g.op("MatMul", g.op("Reshape", z, flatShape), ext(g, Gpt2Tensors.projW(l))),
+                    ext(g, Gpt2Tensors.projB(l)));
+            attnOut = exposeOrPatch(g, ins, outs, site == PatchSite.ATTN_OUT, hookAttnOut(l), attnOut, one,
+                    List.of(B, P, d), List.of(B, P), "attention output of block " + l + " (all heads, after W_O and b_O)");
+            String mid = g.op("Add", residPre, attnOut);
+            String m = layerNorm(g, mid, Gpt2Tensors.ln2W(l), Gpt2Tensors.ln2B(l));
+            String hidden = g.op("Gelu", new String[]{g.op("Add", g.op("MatMul", m, ext(g, Gpt2Tensors.fcW(l))),
+                    ext(g, Gpt2Tensors.fcB(l)))}, attr("approximate", "tanh"));
+            String mlp = g.op("Add", g.op("MatMul", hidden, ext(g, Gpt2Tensors.mlpProjW(l))), ext(g, Gpt2Tensors.mlpProjB(l)));
+            x = exposeOrPatch(g, ins, outs, site == PatchSite.RESID_POST, hookResidPost(l), g.op("Add", mid, mlp), one,
+                    List.of(B, P, d), List.of(B, P), "residual stream leaving block " + l);
+        }
+
+        String idx = g.op("Unsqueeze", FINAL_INDEX, g.constLongs("ax1", 1));
+        String last = g.node("GatherND", RESID_FINAL, new String[]{x, idx}, attr("batch_dims", 1L));
+        g.output(RESID_FINAL, FLOAT, B, d);
+        outs.add(new IoSpec(RESID_FINAL, hookResidPost(L - 1), List.of(B, d), "float32",
+                "residual stream at each row's final position after the last block, before ln_f"));
+        String lnf = g.node("LayerNormalization", LN_FINAL, new String[]{last, ext(g, Gpt2Tensors.LN_F_W), ext(g, Gpt2Tensors.LN_F_B)},
+                attr("axis", -1L), attr("epsilon", (float) c.layerNormEpsilon()));
+        g.output(LN_FINAL, FLOAT, B, d);
+        outs.add(new IoSpec(LN_FINAL, "ln_final.hook_normalized", List.of(B, d), "float32",
+                "final-position residual after ln_f (scale and bias applied): logits = this . W_U"));
+
+        if (site == null) {
+            centredLogits(g, lnf, LOGITS_FINAL);
+            g.output(LOGITS_FINAL, FLOAT, B, c.vocabSize());
+            outs.add(new IoSpec(LOGITS_FINAL, null, List.of(B, c.vocabSize()), "float32",
+                    "final-position logits centred over the vocabulary (TransformerLens frame; differences, "
+                            + "probabilities and ranks equal Hugging Face's)"));
+        } else {
+            // Two gathered rows per example instead of a vocabulary-wide product: ORT runs every node.
+            String rows = g.op("Gather", ext(g, unembedding()), METRIC_TOKEN_IDS);               // [b,k,d]
+            String dots = g.op("Squeeze", g.op("MatMul", rows, g.op("Unsqueeze", lnf, g.constLongs("ax2", 2))),
+                    g.constLongs("ax2", 2));                                                     // [b,k]
+            String meanDot = g.op("ReduceSum", new String[]{g.op("Mul", lnf, ext(g, WeightsLayout.UNEMBED_MEAN)),
+                    g.constLongs("ax1", 1)}, attr("keepdims", 1L));                               // [b,1]
+            g.node("Sub", METRIC_LOGITS, new String[]{dots, meanDot});
+            g.output(METRIC_LOGITS, FLOAT, B, K);
+            outs.add(new IoSpec(METRIC_LOGITS, null, List.of(B, K), "float32",
+                    "centred final-position logits of metric_token_ids (same frame as logits_final)"));
+        }
+        return new BuiltGraph(variant,
+                g.model(OPSET, producerVersion, metadata), List.copyOf(ins), List.copyOf(outs));
+    }
+
+    private BuiltGraph buildUnembed(Map<String, String> metadata) {
+        OnnxGraph g = new OnnxGraph("gpt2_unembed");
+        int d = c.dModel();
+        g.input(UNEMBED_RESID, FLOAT, N, d);
+        String lnf = g.op("LayerNormalization", new String[]{UNEMBED_RESID, ext(g, Gpt2Tensors.LN_F_W),
+                ext(g, Gpt2Tensors.LN_F_B)}, attr("axis", -1L), attr("epsilon", (float) c.layerNormEpsilon()));
+        centredLogits(g, lnf, UNEMBED_LOGITS);
+        g.output(UNEMBED_LOGITS, FLOAT, N, c.vocabSize());
+        return new BuiltGraph(GraphVariant.UNEMBED, g.model(OPSET, producerVersion, metadata),
+                List.of(new IoSpec(UNEMBED_RESID, "blocks.{l}.hook_resid_post", List.of(N, d), "float32",
+                        "residual vectors before ln_f (logit lens input)")),
+                List.of(new IoSpec(UNEMBED_LOGITS, null, List.of(N, c.vocabSize()), "float32",
+                        "ln_f + unembedding, centred over the vocabulary (TransformerLens frame)")));
+    }
+
+    private void centredLogits(OnnxGraph g, String normalized, String outName) {
+        String logits = g.op("Gemm", new String[]{normalized, ext(g, unembedding())}, attr("transB", 1L));
+        String mean = g.op("ReduceMean", new String[]{logits, g.constLongs("ax1", 1)}, attr("keepdims", 1L));
+        g.node("Sub", outName, new String[]{logits, mean});
+    }
+
+    /**
+     * Names {@code value} as the hook and exposes it as an output; in the variant that patches this site,
+     * first mixes in the per-row override {@code h*(1-m) + m*v}, which is exact at m = 0 and m = 1.
+     */
+    private String exposeOrPatch(OnnxGraph g, List<IoSpec> ins, List<IoSpec> outs, boolean patched, String hook,
+                                 String value, String one, List<Object> shape, List<Object> maskShape, String meaning) {
+        String source = value;
+        if (patched) {
+            String maskName = patchMask(hook), valueName = patchValue(hook);
+            g.input(maskName, FLOAT, maskShape.toArray());
+            g.input(valueName, FLOAT, shape.toArray());
+            ins.add(new IoSpec(maskName, hook, maskShape, "float32",
+                    "1 where the row's " + hook + " is replaced by patch_value, 0 where it is kept; a [1,...,1] "
+                            + "tensor of zeros broadcasts to 'no patch in this layer'"));
+            ins.add(new IoSpec(valueName, hook, shape, "float32",
+                    "replacement values (donor activations) for " + hook + "; ignored where the mask is 0; must be finite"));
+            String m = g.op("Unsqueeze", maskName, g.constLongs("ax_last", -1));
+            source = g.op("Add", g.op("Mul", value, g.op("Sub", one, m)), g.op("Mul", m, valueName));
+        }
+        g.node("Identity", hook, new String[]{source});
+        g.output(hook, FLOAT, shape.toArray());
+        outs.add(new IoSpec(hook, hook, shape, "float32", meaning + (patched ? " (after the patch)" : "")));
+        return hook;
+    }
+
+    private String hookOut(OnnxGraph g, List<IoSpec> outs, String op, String hook, String[] inputs,
+                           List<Object> shape, String meaning, OnnxGraph.Attr... attrs) {
+        g.node(op, hook, inputs, attrs);
+        g.output(hook, FLOAT, shape.toArray());
+        outs.add(new IoSpec(hook, hook, shape, "float32", meaning));
+        return hook;
+    }
+
+    private String layerNorm(OnnxGraph g, String x, String w, String b) {
+        return g.op("LayerNormalization", new String[]{x, ext(g, w), ext(g, b)},
+                attr("axis", -1L), attr("epsilon", (float) c.layerNormEpsilon()));
+    }
+
+    private String unembedding() {
+        return c.tiedEmbeddings() ? Gpt2Tensors.WTE : Gpt2Tensors.LM_HEAD;
+    }
+
+    /** Registers (once per graph) the external initializer for a weights-file tensor and returns its name. */
+    private String ext(OnnxGraph g, String name) {
+        if (g.hasInitializer(name)) return name;
+        WeightsLayout.Entry e = weights.entry(name);
+        g.externalFloat(name, e.dims(), weights.fileName(), e.offset(), e.length());
+        return name;
+    }
+}

@@ -1,0 +1,48 @@
+package org.milab.graph;
+
+import java.util.Arrays;
+import java.util.Optional;
+
+/**
+ * The exported graphs. ONNX Runtime executes every node of a graph whatever outputs are fetched, so each
+ * variant carries only the computation its users need: patch variants end in the metric logits (a few dot
+ * products) rather than a vocabulary-wide unembedding; full logits come from {@link #UNEMBED} on demand.
+ */
+public enum GraphVariant {
+    /** input_ids -> final-position logits plus every hook the lab reads. */
+    CAPTURE("capture", null),
+    /** Per-row overrides of {@code hook_z} at any (layer, position, head); metric logits out. */
+    PATCH_Z("patch_z", PatchSite.HOOK_Z),
+    /** Per-row overrides of {@code hook_attn_out} (whole layer, not head-specific). */
+    PATCH_ATTN_OUT("patch_attn_out", PatchSite.ATTN_OUT),
+    /** Per-row overrides of {@code hook_resid_post}. */
+    PATCH_RESID_POST("patch_resid_post", PatchSite.RESID_POST),
+    /** ln_f + unembedding of given residual vectors (logit lens, full logits of patched runs). */
+    UNEMBED("unembed", null);
+
+    private final String fileStem;
+    private final PatchSite site;
+
+    GraphVariant(String fileStem, PatchSite site) {
+        this.fileStem = fileStem;
+        this.site = site;
+    }
+
+    public String id() {
+        return fileStem;
+    }
+
+    public String fileName() {
+        return fileStem + ".onnx";
+    }
+
+    public Optional<PatchSite> patchSite() {
+        return Optional.ofNullable(site);
+    }
+
+    public static GraphVariant byId(String id) {
+        return Arrays.stream(values()).filter(v -> v.fileStem.equals(id)).findFirst()
+                .orElseThrow(() -> new IllegalArgumentException("Unknown graph variant '" + id + "'; known: "
+                        + Arrays.toString(Arrays.stream(values()).map(GraphVariant::id).toArray())));
+    }
+}

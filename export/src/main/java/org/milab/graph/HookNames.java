@@ -1,0 +1,33 @@
+package org.milab.graph;
+
+/**
+ * TransformerLens hook names: the shared vocabulary of graphs, manifests and tables.
+ * Patch inputs are named after the hook they override, with a {@code .patch_mask}/{@code .patch_value} suffix.
+ */
+public final class HookNames {
+    private HookNames() {}
+
+    public static final String INPUT_IDS = "input_ids";
+    public static final String FINAL_INDEX = "final_index";
+    public static final String METRIC_TOKEN_IDS = "metric_token_ids";
+    /** Final-position logits, centred over the vocabulary (TransformerLens' centred unembedding). */
+    public static final String LOGITS_FINAL = "logits_final";
+    /** Logits of {@link #METRIC_TOKEN_IDS}, centred like {@link #LOGITS_FINAL}. */
+    public static final String METRIC_LOGITS = "metric_logits";
+    /** The residual stream at each row's final position, after the last block and before ln_f. */
+    public static final String RESID_FINAL = "resid_final";
+    /** The same after ln_f (TransformerLens {@code ln_final.hook_normalized} in the raw frame). */
+    public static final String LN_FINAL = "ln_final.hook_normalized";
+    /** Input of the unembed variant: residual vectors before ln_f. */
+    public static final String UNEMBED_RESID = "resid";
+    public static final String UNEMBED_LOGITS = "logits";
+
+    public static String hookZ(int layer) { return "blocks." + layer + ".attn.hook_z"; }
+    public static String hookPattern(int layer) { return "blocks." + layer + ".attn.hook_pattern"; }
+    public static String hookAttnOut(int layer) { return "blocks." + layer + ".hook_attn_out"; }
+    public static String hookResidPre(int layer) { return "blocks." + layer + ".hook_resid_pre"; }
+    public static String hookResidPost(int layer) { return "blocks." + layer + ".hook_resid_post"; }
+
+    public static String patchMask(String hook) { return hook + ".patch_mask"; }
+    public static String patchValue(String hook) { return hook + ".patch_value"; }
+}

@@ -1,0 +1,175 @@
+package org.milab.graph;
+
+import ai.onnx.proto.OnnxMl.AttributeProto;
+import ai.onnx.proto.OnnxMl.GraphProto;
+import ai.onnx.proto.OnnxMl.ModelProto;
+import ai.onnx.proto.OnnxMl.NodeProto;
+import ai.onnx.proto.OnnxMl.OperatorSetIdProto;
+import ai.onnx.proto.OnnxMl.StringStringEntryProto;
+import ai.onnx.proto.OnnxMl.TensorProto;
+import ai.onnx.proto.OnnxMl.TensorShapeProto;
+import ai.onnx.proto.OnnxMl.TypeProto;
+import ai.onnx.proto.OnnxMl.ValueInfoProto;
+import com.google.protobuf.ByteString;
+
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.HashMap;
+import java.util.Map;
+
+/**
+ * A thin layer over the raw ONNX protobuf builders: nodes with fresh output names, inline constants,
+ * initializers stored in an external data file, typed graph inputs and outputs.
+ */
+final class OnnxGraph {
+    static final int FLOAT = TensorProto.DataType.FLOAT_VALUE;
+    static final int INT64 = TensorProto.DataType.INT64_VALUE;
+
+    private final GraphProto.Builder graph = GraphProto.newBuilder();
+    private final Map<String, Integer> counters = new HashMap<>();
+    private final java.util.Set<String> initializers = new java.util.HashSet<>();
+
+    OnnxGraph(String name) {
+        graph.setName(name);
+    }
+
+    /** An attribute; {@code value} is a Long, Float, String or long[]. */
+    record Attr(String name, Object value) {}
+
+    static Attr attr(String name, Object value) {
+        return new Attr(name, value);
+    }
+
+    String fresh(String base) {
+        int n = counters.merge(base, 1, Integer::sum);
+        return base + "_" + n;
+    }
+
+    /** Adds a node writing {@code output}; returns {@code output}. */
+    String node(String op, String output, String[] inputs, Attr... attrs) {
+        NodeProto.Builder n = NodeProto.newBuilder().setOpType(op).setName(fresh("n_" + op)).addOutput(output);
+        for (String in : inputs) n.addInput(in);
+        for (Attr a : attrs) n.addAttribute(toProto(a));
+        graph.addNode(n);
+        return output;
+    }
+
+    /** Adds a node with a fresh output name derived from the op type. */
+    String op(String op, String... inputs) {
+        return node(op, fresh(op.toLowerCase()), inputs);
+    }
+
+    String op(String op, String[] inputs, Attr... attrs) {
+        return node(op, fresh(op.toLowerCase()), inputs, attrs);
+    }
+
+    /** Adds a node with several outputs (e.g. Split). */
+    String[] multi(String op, String[] inputs, int nOut, Attr... attrs) {
+        NodeProto.Builder n = NodeProto.newBuilder().setOpType(op).setName(fresh("n_" + op));
+        for (String in : inputs) n.addInput(in);
+        String[] outs = new String[nOut];
+        for (int i = 0; i < nOut; i++) n.addOutput(outs[i] = fresh(op.toLowerCase()));
+        for (Attr a : attrs) n.addAttribute(toProto(a));
+        graph.addNode(n);
+        return outs;
+    }
+
+    /** A 1-D int64 constant stored inline (shapes, axes, split sizes). */
+    String constLongs(String base, long... values) {
+        String name = fresh(base);
+        ByteBuffer b = ByteBuffer.allocate(8 * values.length).order(ByteOrder.LITTLE_ENDIAN);
+        for (long v : values) b.putLong(v);
+        graph.addInitializer(TensorProto.newBuilder().setName(name).setDataType(INT64)
+                .addDims(values.length).setRawData(ByteString.copyFrom(b.array())));
+        return name;
+    }
+
+    /** A scalar int64 constant stored inline. */
+    String scalarLong(String base, long value) {
+        String name = fresh(base);
+        ByteBuffer b = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(value);
+        graph.addInitializer(TensorProto.newBuilder().setName(name).setDataType(INT64)
+                .setRawData(ByteString.copyFrom(b.array())));
+        return name;
+    }
+
+    /** A scalar float constant stored inline. */
+    String scalarFloat(String base, float value) {
+        String name = fresh(base);
+        ByteBuffer b = ByteBuffer.allocate(4).order(ByteOrder.LITTLE_ENDIAN).putFloat(value);
+        graph.addInitializer(TensorProto.newBuilder().setName(name).setDataType(FLOAT)
+                .setRawData(ByteString.copyFrom(b.array())));
+        return name;
+    }
+
+    /** A float initializer whose bytes live in the shared external weights file. */
+    void externalFloat(String name, long[] dims, String location, long offset, long length) {
+        TensorProto.Builder t = TensorProto.newBuilder().setName(name).setDataType(FLOAT)
+                .setDataLocation(TensorProto.DataLocation.EXTERNAL);
+        for (long d : dims) t.addDims(d);
+        initializers.add(name);
+        t.addExternalData(kv("location", location));
+        t.addExternalData(kv("offset", Long.toString(offset)));
+        t.addExternalData(kv("length", Long.toString(length)));
+        graph.addInitializer(t);
+    }
+
+    boolean hasInitializer(String name) {
+        return initializers.contains(name);
+    }
+
+    /** Declares a graph input; dims are Long (fixed) or String (symbolic). */
+    void input(String name, int elemType, Object... dims) {
+        graph.addInput(valueInfo(name, elemType, dims));
+    }
+
+    void output(String name, int elemType, Object... dims) {
+        graph.addOutput(valueInfo(name, elemType, dims));
+    }
+
+    ModelProto model(int opset, String producerVersion, Map<String, String> metadata) {
+        ModelProto.Builder m = ModelProto.newBuilder()
+                .setIrVersion(10)
+                .setProducerName("milab-export")
+                .setProducerVersion(producerVersion)
+                .addOpsetImport(OperatorSetIdProto.newBuilder().setDomain("").setVersion(opset))
+                .setGraph(graph);
+        metadata.forEach((k, v) -> m.addMetadataProps(kv(k, v)));
+        return m.build();
+    }
+
+    private static StringStringEntryProto kv(String k, String v) {
+        return StringStringEntryProto.newBuilder().setKey(k).setValue(v).build();
+    }
+
+    private static ValueInfoProto valueInfo(String name, int elemType, Object... dims) {
+        TensorShapeProto.Builder shape = TensorShapeProto.newBuilder();
+        for (Object d : dims) {
+            TensorShapeProto.Dimension.Builder dim = TensorShapeProto.Dimension.newBuilder();
+            if (d instanceof String s) dim.setDimParam(s);
+            else dim.setDimValue(((Number) d).longValue());
+            shape.addDim(dim);
+        }
+        TypeProto type = TypeProto.newBuilder().setTensorType(
+                TypeProto.Tensor.newBuilder().setElemType(elemType).setShape(shape)).build();
+        return ValueInfoProto.newBuilder().setName(name).setType(type).build();
+    }
+
+    private static AttributeProto toProto(Attr a) {
+        AttributeProto.Builder b = AttributeProto.newBuilder().setName(a.name());
+        Object v = a.value();
+        if (v instanceof Long || v instanceof Integer) {
+            b.setType(AttributeProto.AttributeType.INT).setI(((Number) v).longValue());
+        } else if (v instanceof Float || v instanceof Double) {
+            b.setType(AttributeProto.AttributeType.FLOAT).setF(((Number) v).floatValue());
+        } else if (v instanceof String s) {
+            b.setType(AttributeProto.AttributeType.STRING).setS(ByteString.copyFromUtf8(s));
+        } else if (v instanceof long[] arr) {
+            b.setType(AttributeProto.AttributeType.INTS);
+            for (long x : arr) b.addInts(x);
+        } else {
+            throw new IllegalArgumentException("Unsupported attribute value " + v);
+        }
+        return b.build();
+    }
+}

@@ -1,0 +1,232 @@
+package org.milab.model;
+
+import java.util.List;
+
+import static org.milab.model.Gpt2Tensors.*;
+
+/**
+ * An independent GPT-2 forward pass in plain Java (arrays and loops, double accumulation, no ONNX
+ * Runtime). It is the yardstick that every exported graph variant is checked against, so it follows the
+ * Hugging Face GPT-2 code path literally and shares no code with the graph builder. Meant for small
+ * models and short prompts; it holds the weights on the heap.
+ *
+ * <p>Hook values use the raw (Hugging Face) frame: {@code hook_z} includes the value bias. Logits are
+ * reported centred over the vocabulary, as TransformerLens reports them.
+ */
+public final class ReferenceGpt2 {
+
+    /** Replace head {@code head}'s z at {@code position} of {@code layer} by {@code value} (raw frame). */
+    public record ZPatch(int layer, int position, int head, float[] value) {}
+
+    /** Replace the full attention output of {@code layer} at {@code position} by {@code value}. */
+    public record AttnOutPatch(int layer, int position, float[] value) {}
+
+    public record Patches(List<ZPatch> z, List<AttnOutPatch> attnOut) {
+        public static Patches none() {
+            return new Patches(List.of(), List.of());
+        }
+
+        public static Patches ofZ(ZPatch... p) {
+            return new Patches(List.of(p), List.of());
+        }
+
+        public static Patches ofAttnOut(AttnOutPatch... p) {
+            return new Patches(List.of(), List.of(p));
+        }
+    }
+
+    /**
+     * Everything one forward pass exposes. Shapes: residPre/residPost/attnOut [layer][pos][d],
+     * z [layer][pos][head][dHead], pattern [layer][head][query][key], lnFinal [pos][d] (after ln_f),
+     * logits [pos][vocab] centred over the vocabulary.
+     */
+    public record Trace(int length, double[][][] residPre, double[][][] residPost, double[][][] attnOut,
+                        double[][][][] z, double[][][][] pattern, double[][] lnFinal, double[][] logits) {
+        public double[] finalLogits() {
+            return logits[length - 1];
+        }
+    }
+
+    private final ModelConfig c;
+    private final float[] wte, wpe, unembed, lnfW, lnfB;
+    private final float[][] ln1W, ln1B, attnW, attnB, projW, projB, ln2W, ln2B, fcW, fcB, mprojW, mprojB;
+
+    public ReferenceGpt2(Checkpoint ckpt) {
+        this.c = ckpt.config();
+        int n = c.nLayer();
+        wte = ckpt.array(WTE);
+        wpe = ckpt.array(WPE);
+        unembed = ckpt.config().tiedEmbeddings() ? wte : ckpt.array(LM_HEAD);
+        lnfW = ckpt.array(LN_F_W);
+        lnfB = ckpt.array(LN_F_B);
+        ln1W = new float[n][]; ln1B = new float[n][]; attnW = new float[n][]; attnB = new float[n][];
+        projW = new float[n][]; projB = new float[n][]; ln2W = new float[n][]; ln2B = new float[n][];
+        fcW = new float[n][]; fcB = new float[n][]; mprojW = new float[n][]; mprojB = new float[n][];
+        for (int l = 0; l < n; l++) {
+            ln1W[l] = ckpt.array(ln1W(l)); ln1B[l] = ckpt.array(ln1B(l));
+            attnW[l] = ckpt.array(attnW(l)); attnB[l] = ckpt.array(attnB(l));
+            projW[l] = ckpt.array(projW(l)); projB[l] = ckpt.array(projB(l));
+            ln2W[l] = ckpt.array(ln2W(l)); ln2B[l] = ckpt.array(ln2B(l));
+            fcW[l] = ckpt.array(fcW(l)); fcB[l] = ckpt.array(fcB(l));
+            mprojW[l] = ckpt.array(mlpProjW(l)); mprojB[l] = ckpt.array(mlpProjB(l));
+        }
+    }
+
+    public ModelConfig config() {
+        return c;
+    }
+
+    public Trace run(int[] ids) {
+        return run(ids, Patches.none());
+    }
+
+    public Trace run(int[] ids, Patches patches) {
+        int T = ids.length, d = c.dModel(), H = c.nHead(), dh = c.dHead(), L = c.nLayer();
+        if (T < 1 || T > c.nPositions())
+            throw new IllegalArgumentException("prompt length " + T + " outside 1.." + c.nPositions());
+        double[][] x = new double[T][d];
+        for (int t = 0; t < T; t++) {
+            if (ids[t] < 0 || ids[t] >= c.vocabSize()) throw new IllegalArgumentException("token id " + ids[t]);
+            for (int i = 0; i < d; i++) x[t][i] = (double) wte[ids[t] * d + i] + wpe[t * d + i];
+        }
+        double[][][] residPre = new double[L][][], residPost = new double[L][][], attnOut = new double[L][][];
+        double[][][][] zAll = new double[L][][][], patAll = new double[L][][][];
+        double scale = Math.sqrt(dh);
+        for (int l = 0; l < L; l++) {
+            residPre[l] = copy(x);
+            double[][] a = new double[T][];
+            for (int t = 0; t < T; t++) a[t] = layerNorm(x[t], ln1W[l], ln1B[l]);
+            double[][] qkv = new double[T][];
+            for (int t = 0; t < T; t++) qkv[t] = affine(a[t], attnW[l], attnB[l], 3 * d);
+            double[][][] pattern = new double[H][T][T];
+            double[][][] z = new double[T][H][dh];
+            for (int h = 0; h < H; h++) {
+                for (int q = 0; q < T; q++) {
+                    double[] s = new double[q + 1];
+                    double max = Double.NEGATIVE_INFINITY;
+                    for (int k = 0; k <= q; k++) {
+                        double dot = 0;
+                        for (int i = 0; i < dh; i++) dot += qkv[q][h * dh + i] * qkv[k][d + h * dh + i];
+                        s[k] = dot / scale;
+                        max = Math.max(max, s[k]);
+                    }
+                    double sum = 0;
+                    for (int k = 0; k <= q; k++) sum += (s[k] = Math.exp(s[k] - max));
+                    for (int k = 0; k <= q; k++) pattern[h][q][k] = s[k] / sum;
+                    for (int i = 0; i < dh; i++) {
+                        double acc = 0;
+                        for (int k = 0; k <= q; k++) acc += pattern[h][q][k] * qkv[k][2 * d + h * dh + i];
+                        z[q][h][i] = acc;
+                    }
+                }
+            }
+            for (ZPatch p : patches.z()) {
+                if (p.layer() != l) continue;
+                for (int i = 0; i < dh; i++) z[p.position()][p.head()][i] = p.value()[i];
+            }
+            double[][] out = new double[T][];
+            for (int t = 0; t < T; t++) {
+                double[] flat = new double[d];
+                for (int h = 0; h < H; h++) System.arraycopy(z[t][h], 0, flat, h * dh, dh);
+                out[t] = affine(flat, projW[l], projB[l], d);
+            }
+            for (AttnOutPatch p : patches.attnOut()) {
+                if (p.layer() != l) continue;
+                for (int i = 0; i < d; i++) out[p.position()][i] = p.value()[i];
+            }
+            for (int t = 0; t < T; t++) for (int i = 0; i < d; i++) x[t][i] += out[t][i];
+            for (int t = 0; t < T; t++) {
+                double[] hid = affine(layerNorm(x[t], ln2W[l], ln2B[l]), fcW[l], fcB[l], c.dMlp());
+                for (int i = 0; i < hid.length; i++) hid[i] = geluTanh(hid[i]);
+                double[] mlp = affine(hid, mprojW[l], mprojB[l], d);
+                for (int i = 0; i < d; i++) x[t][i] += mlp[i];
+            }
+            attnOut[l] = out;
+            zAll[l] = z;
+            patAll[l] = pattern;
+            residPost[l] = copy(x);
+        }
+        double[][] lnFinal = new double[T][];
+        double[][] logits = new double[T][];
+        for (int t = 0; t < T; t++) {
+            lnFinal[t] = layerNorm(x[t], lnfW, lnfB);
+            logits[t] = unembedNormalized(lnFinal[t]);
+        }
+        return new Trace(T, residPre, residPost, attnOut, zAll, patAll, lnFinal, logits);
+    }
+
+    /** Logit lens: ln_f then unembedding of a pre-ln_f residual vector; centred over the vocabulary. */
+    public double[] unembed(double[] resid) {
+        return unembedNormalized(layerNorm(resid, lnfW, lnfB));
+    }
+
+    /**
+     * The TransformerLens-frame value bias of each head: {@code bV_eff[l][h] = ln_1.bias . W_v[h] + b_v[h]}.
+     * TransformerLens' z equals the raw z minus this vector.
+     */
+    public double[][][] valueBiasEffective() {
+        int d = c.dModel(), H = c.nHead(), dh = c.dHead();
+        double[][][] out = new double[c.nLayer()][H][dh];
+        for (int l = 0; l < c.nLayer(); l++)
+            for (int h = 0; h < H; h++)
+                for (int i = 0; i < dh; i++) {
+                    int col = 2 * d + h * dh + i;
+                    double acc = attnB[l][col];
+                    for (int r = 0; r < d; r++) acc += (double) ln1B[l][r] * attnW[l][r * 3 * d + col];
+                    out[l][h][i] = acc;
+                }
+        return out;
+    }
+
+    private double[] unembedNormalized(double[] xn) {
+        int d = c.dModel(), V = c.vocabSize();
+        double[] out = new double[V];
+        double mean = 0;
+        for (int v = 0; v < V; v++) {
+            double acc = 0;
+            for (int i = 0; i < d; i++) acc += xn[i] * unembed[v * d + i];
+            out[v] = acc;
+            mean += acc;
+        }
+        mean /= V;
+        for (int v = 0; v < V; v++) out[v] -= mean;
+        return out;
+    }
+
+    private double[] layerNorm(double[] x, float[] w, float[] b) {
+        int d = x.length;
+        double mean = 0;
+        for (double v : x) mean += v;
+        mean /= d;
+        double var = 0;
+        for (double v : x) var += (v - mean) * (v - mean);
+        var /= d;
+        double inv = 1.0 / Math.sqrt(var + c.layerNormEpsilon());
+        double[] out = new double[d];
+        for (int i = 0; i < d; i++) out[i] = (x[i] - mean) * inv * w[i] + b[i];
+        return out;
+    }
+
+    /** y = x W + b for a Conv1D weight stored [in, out]. */
+    private static double[] affine(double[] x, float[] w, float[] b, int outDim) {
+        double[] y = new double[outDim];
+        for (int o = 0; o < outDim; o++) y[o] = b[o];
+        for (int i = 0; i < x.length; i++) {
+            double xi = x[i];
+            if (xi == 0) continue;
+            int row = i * outDim;
+            for (int o = 0; o < outDim; o++) y[o] += xi * w[row + o];
+        }
+        return y;
+    }
+
+    static double geluTanh(double x) {
+        return 0.5 * x * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (x + 0.044715 * x * x * x)));
+    }
+
+    private static double[][] copy(double[][] a) {
+        double[][] out = new double[a.length][];
+        for (int i = 0; i < a.length; i++) out[i] = a[i].clone();
+        return out;
+    }
+}

@@ -1,0 +1,118 @@
+package org.milab.runtime;
+
+import ai.onnxruntime.OrtEnvironment;
+import ai.onnxruntime.OrtException;
+import ai.onnxruntime.OrtLoggingLevel;
+import ai.onnxruntime.OrtProvider;
+import ai.onnxruntime.OrtSession;
+import org.milab.graph.GraphVariant;
+import org.milab.util.UserError;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.EnumMap;
+import java.util.Map;
+
+/**
+ * One ONNX Runtime session per graph variant of one exported model, created on first use from the graph
+ * file's path (external weights are then mapped, not copied) and reused for every later call.
+ */
+public final class ModelSessions implements AutoCloseable {
+    private static final String CUDA_FIX = "Build and run with the CUDA profile on a machine with CUDA 12 and cuDNN 9 "
+            + "(make ... DEVICE=cuda, i.e. mvn -Pcuda, which swaps in the onnxruntime_gpu artifact), "
+            + "or use DEVICE=cpu / DEVICE=auto.";
+
+    private final OrtEnvironment env;
+    private final Path graphDir;
+    private final ExecutionInfo execution;
+    private final Map<GraphVariant, OrtSession> sessions = new EnumMap<>(GraphVariant.class);
+
+    private ModelSessions(OrtEnvironment env, Path graphDir, ExecutionInfo execution) {
+        this.env = env;
+        this.graphDir = graphDir;
+        this.execution = execution;
+    }
+
+    public static OrtEnvironment environment() {
+        return OrtEnvironment.getEnvironment(OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR, "milab");
+    }
+
+    /** Opens (lazily) the sessions of the graphs in {@code graphDir} on {@code device}. */
+    public static ModelSessions open(Path graphDir, Device device, int intraOpThreads) {
+        if (!Files.isRegularFile(graphDir.resolve(GraphVariant.CAPTURE.fileName())))
+            throw new UserError("No exported graphs in " + graphDir + " (capture.onnx is missing).",
+                    "Run 'make export' (or 'make export MODEL=planted-induction') first.");
+        OrtEnvironment env = environment();
+        String artifact = OrtEnvironment.getAvailableProviders().contains(OrtProvider.CUDA)
+                ? "onnxruntime_gpu" : "onnxruntime";
+        String provider = "CPUExecutionProvider", fallback = null;
+        if (device != Device.CPU) {
+            String problem = cudaProblem(env, artifact);
+            if (problem == null) {
+                provider = "CUDAExecutionProvider";
+            } else if (device == Device.CUDA) {
+                throw new UserError("DEVICE=cuda was requested but the CUDA execution provider cannot start: "
+                        + problem + ".", CUDA_FIX);
+            } else {
+                fallback = problem;
+            }
+        }
+        return new ModelSessions(env, graphDir,
+                new ExecutionInfo(device, provider, fallback, intraOpThreads, env.getVersion(), artifact));
+    }
+
+    /** Null when a CUDA session can be configured here, else what is missing. */
+    private static String cudaProblem(OrtEnvironment env, String artifact) {
+        if (!"onnxruntime_gpu".equals(artifact))
+            return "this build has the CPU-only ONNX Runtime artifact (onnxruntime), which has no CUDA provider";
+        try (OrtSession.SessionOptions o = new OrtSession.SessionOptions()) {
+            o.addCUDA(0);
+            return null;
+        } catch (OrtException | RuntimeException | UnsatisfiedLinkError e) {
+            return "ONNX Runtime could not load CUDA (" + e.getMessage() + ")";
+        }
+    }
+
+    public OrtEnvironment env() {
+        return env;
+    }
+
+    public Path graphDir() {
+        return graphDir;
+    }
+
+    public ExecutionInfo execution() {
+        return execution;
+    }
+
+    public synchronized OrtSession session(GraphVariant variant) {
+        return sessions.computeIfAbsent(variant, v -> {
+            Path file = graphDir.resolve(v.fileName());
+            if (!Files.isRegularFile(file))
+                throw new UserError("Graph " + file + " is missing.", "Re-run 'make export' for this model.");
+            try {
+                OrtSession.SessionOptions o = new OrtSession.SessionOptions();
+                o.setOptimizationLevel(OrtSession.SessionOptions.OptLevel.ALL_OPT);
+                o.setSessionLogLevel(OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR);
+                if (execution.intraOpThreads() > 0) o.setIntraOpNumThreads(execution.intraOpThreads());
+                if (execution.provider().startsWith("CUDA")) o.addCUDA(0);
+                return env.createSession(file.toString(), o);
+            } catch (OrtException e) {
+                throw new UserError("ONNX Runtime could not load " + file + ": " + e.getMessage(),
+                        "Re-run 'make export'; if it persists, the graph and this ONNX Runtime version disagree.", e);
+            }
+        });
+    }
+
+    @Override
+    public synchronized void close() {
+        for (OrtSession s : sessions.values()) {
+            try {
+                s.close();
+            } catch (OrtException ignored) {
+                // closing native memory at shutdown: nothing useful to do on failure
+            }
+        }
+        sessions.clear();
+    }
+}
