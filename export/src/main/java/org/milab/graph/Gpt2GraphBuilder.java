@@ -167,8 +167,9 @@ public final class Gpt2GraphBuilder {
         String source = value;
         if (patched) {
             String maskName = patchMask(hook), valueName = patchValue(hook);
-            g.input(maskName, FLOAT, maskShape.toArray());
-            g.input(valueName, FLOAT, shape.toArray());
+            // symbolic dims everywhere so a [1,..,1] zero mask can broadcast to "no patch in this layer"
+            g.input(maskName, FLOAT, broadcastable(maskShape));
+            g.input(valueName, FLOAT, broadcastable(shape));
             ins.add(new IoSpec(maskName, hook, maskShape, "float32",
                     "1 where the row's " + hook + " is replaced by patch_value, 0 where it is kept; a [1,...,1] "
                             + "tensor of zeros broadcasts to 'no patch in this layer'"));
@@ -181,6 +182,12 @@ public final class Gpt2GraphBuilder {
         g.output(hook, FLOAT, shape.toArray());
         outs.add(new IoSpec(hook, hook, shape, "float32", meaning + (patched ? " (after the patch)" : "")));
         return hook;
+    }
+
+    private static Object[] broadcastable(List<Object> shape) {
+        Object[] dims = new Object[shape.size()];
+        for (int i = 0; i < dims.length; i++) dims[i] = shape.get(i) + "_or_1";
+        return dims;
     }
 
     private String hookOut(OnnxGraph g, List<IoSpec> outs, String op, String hook, String[] inputs,
