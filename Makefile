@@ -1,0 +1,71 @@
+# Local MI Lab for the JVM. `make help` lists the targets.
+MODEL   ?= gpt2
+DEVICE  ?= cpu
+THREADS ?= 0
+WEIGHTS ?=
+SEEDS   ?=
+RUN_ID  ?=
+ARGS    ?=
+
+MVN      ?= mvn -B
+# DEVICE=cuda builds with the onnxruntime_gpu artifact; never both ORT jars on one classpath.
+PROFILE  := $(if $(filter cuda,$(DEVICE)),-Pcuda,)
+FLAVOUR  := $(if $(PROFILE),cuda,cpu)
+CP_FILE  := harness/target/classpath-$(FLAVOUR).txt
+STAMP    := harness/target/.built-$(FLAVOUR)
+JAVA     ?= java
+JAVA_OPTS ?= -Xmx10g
+JVM      := $(JAVA) $(JAVA_OPTS) --add-opens=java.base/java.nio=ALL-UNNAMED -DOPT_OUT_TRACKING=true \
+            -cp "harness/target/classes:export/target/classes:$$(cat $(CP_FILE))"
+MILAB    := $(JVM) org.milab.cli.Main
+SOURCES  := $(shell find export/src/main harness/src/main -name '*.java' 2>/dev/null) pom.xml export/pom.xml harness/pom.xml
+
+.PHONY: help build test export run-heldout run-sweep diff inspect bench random-checkpoint clean
+
+help:
+	@echo "make test                         build and run every test (what CI runs)"
+	@echo "make export [MODEL=gpt2|planted-induction] [WEIGHTS=path/model.safetensors]"
+	@echo "make inspect MODEL=... ARGS='--prompt \"A B C D A B C\" --hook blocks.0.attn.hook_z'"
+	@echo "make run-heldout [MODEL=...] [DEVICE=cpu|cuda|auto] [THREADS=n]"
+	@echo "make run-sweep   [MODEL=...]"
+	@echo "make diff A=results/<run> B=results/<run>"
+	@echo "make bench                        throughput benchmark (not a test)"
+
+$(STAMP): $(SOURCES)
+	$(MVN) -q $(PROFILE) -DskipTests package dependency:build-classpath \
+	    -Dmdep.outputFile=target/classpath-$(FLAVOUR).txt -Dmdep.includeScope=runtime
+	@touch $@
+
+build: $(STAMP)
+
+tools/arrow-check/node_modules: tools/arrow-check/package.json tools/arrow-check/package-lock.json
+	npm ci --prefix tools/arrow-check --no-audit --no-fund
+	@touch $@
+
+test: tools/arrow-check/node_modules
+	$(MVN) test
+
+export: $(STAMP)
+	$(MILAB) export --model $(MODEL) $(if $(WEIGHTS),--weights $(WEIGHTS),) $(ARGS)
+
+inspect: $(STAMP)
+	$(MILAB) inspect --model $(MODEL) --device $(DEVICE) $(ARGS)
+
+run-heldout: $(STAMP)
+	$(MILAB) run-heldout --model $(MODEL) --device $(DEVICE) --threads $(THREADS) $(if $(SEEDS),--seeds $(SEEDS),) $(if $(RUN_ID),--run-id $(RUN_ID),) $(ARGS)
+
+run-sweep: $(STAMP)
+	$(MILAB) run-sweep --model $(MODEL) --device $(DEVICE) --threads $(THREADS) $(if $(SEEDS),--seeds $(SEEDS),) $(if $(RUN_ID),--run-id $(RUN_ID),) $(ARGS)
+
+diff: $(STAMP)
+	@test -n "$(A)" -a -n "$(B)" || { echo "usage: make diff A=results/<run-a> B=results/<run-b>" >&2; exit 2; }
+	$(MILAB) diff $(A) $(B) $(ARGS)
+
+random-checkpoint: $(STAMP)
+	$(MILAB) random-checkpoint $(ARGS)
+
+bench: $(STAMP)
+	$(MILAB) bench --threads $(THREADS) $(ARGS)
+
+clean:
+	$(MVN) -q clean
