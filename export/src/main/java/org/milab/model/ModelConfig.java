@@ -22,9 +22,16 @@ import java.util.List;
  * @param layerNormEpsilon epsilon of every LayerNorm
  * @param activation       MLP activation; only {@code gelu_new} (tanh approximation) is supported
  * @param tiedEmbeddings   true when the unembedding is {@code wte.weight} transposed
+ * @param nInner           MLP hidden width ({@code n_inner}; Hugging Face's null means 4 * n_embd)
  */
 public record ModelConfig(int nLayer, int nHead, int dModel, int vocabSize, int nPositions,
-                          double layerNormEpsilon, String activation, boolean tiedEmbeddings) {
+                          double layerNormEpsilon, String activation, boolean tiedEmbeddings, int nInner) {
+
+    /** A config with the default MLP width of 4 * d_model. */
+    public ModelConfig(int nLayer, int nHead, int dModel, int vocabSize, int nPositions,
+                       double layerNormEpsilon, String activation, boolean tiedEmbeddings) {
+        this(nLayer, nHead, dModel, vocabSize, nPositions, layerNormEpsilon, activation, tiedEmbeddings, 4 * dModel);
+    }
 
     public static final String GELU_TANH = "gelu_new";
 
@@ -37,6 +44,7 @@ public record ModelConfig(int nLayer, int nHead, int dModel, int vocabSize, int 
             problems.add("n_embd (" + dModel + ") must be divisible by n_head (" + nHead + ")");
         if (vocabSize < 2) problems.add("vocab_size must be >= 2 (got " + vocabSize + ")");
         if (nPositions < 1) problems.add("n_positions must be >= 1 (got " + nPositions + ")");
+        if (nInner < 1) problems.add("n_inner must be >= 1 (got " + nInner + ")");
         if (!(layerNormEpsilon > 0)) problems.add("layer_norm_epsilon must be > 0 (got " + layerNormEpsilon + ")");
         if (!GELU_TANH.equals(activation) && !"gelu_pytorch_tanh".equals(activation))
             problems.add("activation_function must be gelu_new (tanh GELU), got " + activation);
@@ -50,7 +58,7 @@ public record ModelConfig(int nLayer, int nHead, int dModel, int vocabSize, int 
     }
 
     public int dMlp() {
-        return 4 * dModel;
+        return nInner;
     }
 
     /** The shape of GPT-2 small (124M): used for synthetic benchmark checkpoints. */
@@ -70,9 +78,12 @@ public record ModelConfig(int nLayer, int nHead, int dModel, int vocabSize, int 
     public static ModelConfig fromJson(JsonNode n) {
         String act = n.path("activation_function").asText(GELU_TANH);
         boolean tied = n.path("tie_word_embeddings").asBoolean(true);
+        int d = req(n, "n_embd");
+        JsonNode inner = n.get("n_inner");
+        int nInner = inner == null || inner.isNull() ? 4 * d : inner.asInt();
         return new ModelConfig(
-                req(n, "n_layer"), req(n, "n_head"), req(n, "n_embd"), req(n, "vocab_size"),
-                req(n, "n_positions"), n.path("layer_norm_epsilon").asDouble(1e-5), act, tied);
+                req(n, "n_layer"), req(n, "n_head"), d, req(n, "vocab_size"),
+                req(n, "n_positions"), n.path("layer_norm_epsilon").asDouble(1e-5), act, tied, nInner);
     }
 
     private static int req(JsonNode n, String field) {
@@ -97,6 +108,8 @@ public record ModelConfig(int nLayer, int nHead, int dModel, int vocabSize, int 
         o.put("layer_norm_epsilon", layerNormEpsilon);
         o.put("activation_function", activation);
         o.put("tie_word_embeddings", tiedEmbeddings);
+        if (nInner == 4 * dModel) o.putNull("n_inner");
+        else o.put("n_inner", nInner);
         return o;
     }
 }
