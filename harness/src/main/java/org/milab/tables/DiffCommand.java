@@ -1,0 +1,71 @@
+package org.milab.tables;
+
+import org.milab.util.UserError;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+
+/** {@code diff A B}: the command behind {@code make diff A=<run> B=<run>}. */
+@Command(name = "diff", mixinStandardHelpOptions = true,
+        description = "Align two runs' Arrow tables on their key columns and report the differences.")
+public final class DiffCommand implements Callable<Integer> {
+    @Parameters(index = "0", paramLabel = "A", description = "First run folder (or a run name under results/).")
+    String runA;
+
+    @Parameters(index = "1", paramLabel = "B", description = "Second run folder (or a run name under results/).")
+    String runB;
+
+    @Option(names = "--tolerance", defaultValue = "0",
+            description = "Report numeric cells only when |b - a| > this (default ${DEFAULT-VALUE}: exact).")
+    double tolerance;
+
+    @Option(names = "--max-lines", defaultValue = "20", description = "Change lines shown per table (default ${DEFAULT-VALUE}).")
+    int maxLines;
+
+    @Option(names = "--out", paramLabel = "DIR",
+            description = "Also write diff.arrow, diff_summary.arrow, diff_columns.arrow and diff.txt here.")
+    Path out;
+
+    @Option(names = "--exit-code", description = "Exit with 1 when the runs differ (like git diff --exit-code).")
+    boolean exitCode;
+
+    PrintStream stdout = System.out;
+
+    @Override
+    public Integer call() {
+        RunDiff.Result result = RunDiff.diff(resolveRun(runA), resolveRun(runB), tolerance);
+        stdout.print(result.render(maxLines));
+        if (out != null) {
+            result.writeTo(out);
+            stdout.println("Wrote " + out.resolve("diff.arrow") + " and its summaries.");
+        }
+        return exitCode && !result.identical() ? 1 : 0;
+    }
+
+    /** A folder as given, else {@code results/<name>}. */
+    static Path resolveRun(String run) {
+        Path p = Path.of(run);
+        if (Files.isDirectory(p)) return p;
+        Path underResults = Path.of("results").resolve(run);
+        if (Files.isDirectory(underResults)) return underResults;
+        throw new UserError("Run folder '" + run + "' not found (also looked for " + underResults + ").",
+                "Pass run folders, e.g. make diff A=results/<run-a> B=results/<run-b>.");
+    }
+
+    /** Standalone entry point; the lab CLI can register {@link DiffCommand} as a subcommand instead. */
+    public static void main(String[] args) {
+        CommandLine cli = new CommandLine(new DiffCommand());
+        cli.setExecutionExceptionHandler((e, cmd, parsed) -> {
+            if (!(e instanceof UserError)) throw e;
+            cmd.getErr().println(e.getMessage());
+            return 2;
+        });
+        System.exit(cli.execute(args));
+    }
+}

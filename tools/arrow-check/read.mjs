@@ -1,0 +1,62 @@
+// Independent reader check: opens an Arrow IPC *file* with the apache-arrow JS library (not the Java code
+// that wrote it) and prints what it sees as JSON, so a test can compare it with the Java side.
+// Usage: node read.mjs <table.arrow>
+//
+// Value encoding (JSON cannot carry every Arrow value exactly):
+//   Int64   -> decimal string (a JS number would lose precision above 2^53)
+//   Float64 -> JSON number (shortest round-trip form), or "NaN", "Infinity", "-Infinity", "-0"
+//   Utf8    -> string, Bool -> true/false, null -> null
+import { readFileSync } from 'node:fs';
+import { RecordBatchReader } from 'apache-arrow';
+
+const path = process.argv[2];
+if (!path) {
+  console.error('usage: node read.mjs <table.arrow>');
+  process.exit(2);
+}
+
+const bytes = readFileSync(path);
+// The file format starts and ends with the magic "ARROW1"; the stream format has neither. Checked on the
+// raw bytes so the answer does not depend on the library's own detection.
+const magic = (buf) => buf.toString('latin1') === 'ARROW1';
+const hasFileMagic = bytes.length >= 12 && magic(bytes.subarray(0, 6)) && magic(bytes.subarray(bytes.length - 6));
+
+const reader = RecordBatchReader.from(bytes);
+reader.open();
+// Read these before iterating: the reader closes itself (and drops its schema) after the last batch.
+const schema = reader.schema;
+const isFile = reader.isFile();
+const batches = [...reader];
+
+function encode(value) {
+  if (value === null || value === undefined) return null;
+  if (typeof value === 'bigint') return value.toString();
+  if (typeof value === 'number') {
+    if (Number.isNaN(value)) return 'NaN';
+    if (value === Infinity) return 'Infinity';
+    if (value === -Infinity) return '-Infinity';
+    if (Object.is(value, -0)) return '-0';
+    return value;
+  }
+  return value;
+}
+
+const rows = [];
+for (const batch of batches) {
+  const columns = schema.fields.map((_, i) => batch.getChildAt(i));
+  for (let r = 0; r < batch.numRows; r++) {
+    const row = {};
+    schema.fields.forEach((f, i) => { row[f.name] = encode(columns[i].get(r)); });
+    rows.push(row);
+  }
+}
+
+const out = {
+  format: hasFileMagic && isFile ? 'file' : 'stream',
+  fields: schema.fields.map((f) => ({ name: f.name, type: String(f.type), nullable: f.nullable })),
+  metadata: Object.fromEntries(schema.metadata),
+  num_rows: rows.length,
+  batch_rows: batches.map((b) => b.numRows),
+  rows,
+};
+process.stdout.write(JSON.stringify(out) + '\n');
