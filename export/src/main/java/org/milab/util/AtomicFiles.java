@@ -8,6 +8,7 @@ import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.nio.file.attribute.PosixFilePermissions;
 
 /**
  * Writes files so that a reader never sees a partial one: data goes to a temp file in the target's
@@ -41,6 +42,7 @@ public final class AtomicFiles {
         try {
             Files.createDirectories(dir);
             tmp = Files.createTempFile(dir, "." + target.getFileName() + ".", ".tmp");
+            shareable(tmp);
             writer.write(tmp);
             moveAtomically(tmp, target);
             tmp = null;
@@ -55,6 +57,12 @@ public final class AtomicFiles {
                 }
             }
         }
+    }
+
+    /** Temp files are created 0600; results are ordinary files others may read (0644 where POSIX). */
+    private static void shareable(Path tmp) throws IOException {
+        if (tmp.getFileSystem().supportedFileAttributeViews().contains("posix"))
+            Files.setPosixFilePermissions(tmp, PosixFilePermissions.fromString("rw-r--r--"));
     }
 
     public static void writeString(Path target, String text) {
