@@ -120,9 +120,7 @@ public final class WeightsFetcher {
             throw failure(pin, url, "cannot create the cache folder " + target.getParent() + " (" + e.getMessage()
                     + ")", false);
         }
-        boolean tty = settings.progress() == System.err && System.console() != null;
-        try (ProgressBar bar = new ProgressBar("Downloading " + pin.fileName(), pin.size(), "B",
-                settings.progress(), tty)) {
+        try (Progress bar = new Progress(pin)) {
             for (int attempt = 1; ; attempt++) {
                 long have = size(part);
                 if (have > pin.size()) {
@@ -158,7 +156,7 @@ public final class WeightsFetcher {
 
     private enum Outcome { COMPLETE, BROKEN, RESTART }
 
-    private Outcome transfer(PinnedFile pin, URI url, Path part, long have, ProgressBar bar) {
+    private Outcome transfer(PinnedFile pin, URI url, Path part, long have, Progress bar) {
         HttpRequest.Builder rb = HttpRequest.newBuilder(url).timeout(settings.readTimeout()).GET()
                 .header("User-Agent", "milab-jvm");
         if (have > 0) rb.header("Range", "bytes=" + have + "-");
@@ -169,10 +167,10 @@ public final class WeightsFetcher {
         while (true) {
             try {
                 HttpResponse<Void> r = cf.get(POLL_MILLIS, TimeUnit.MILLISECONDS);
-                bar.set(w.position());
+                if (w.started()) bar.set(w.position());
                 return outcome(pin, url, part, have, r.statusCode(), w);
             } catch (TimeoutException stillRunning) {
-                bar.set(w.position());
+                if (w.started()) bar.set(w.position());
                 if (w.idleNanos() > (w.started() ? idleLimit : headerLimit)) {
                     w.abort();
                     cf.cancel(true);
@@ -365,6 +363,29 @@ public final class WeightsFetcher {
                 // the size and hash checks catch whatever did not reach the disk
             }
             ch = null;
+        }
+    }
+
+    /** A progress bar that appears only once a server answers, so a failed connection prints no 0% line. */
+    private final class Progress implements AutoCloseable {
+        private final PinnedFile pin;
+        private ProgressBar bar;
+
+        Progress(PinnedFile pin) {
+            this.pin = pin;
+        }
+
+        void set(long bytes) {
+            if (bar == null) {
+                boolean tty = settings.progress() == System.err && System.console() != null;
+                bar = new ProgressBar("Downloading " + pin.fileName(), pin.size(), "B", settings.progress(), tty);
+            }
+            bar.set(bytes);
+        }
+
+        @Override
+        public void close() {
+            if (bar != null) bar.close();
         }
     }
 
