@@ -93,6 +93,28 @@ class WeightsFetcherTest {
     }
 
     @Test
+    void partialContentFromTheWrongOffsetStartsOver() throws IOException {
+        try (LoopbackServer s = new LoopbackServer((ex, n) -> {
+            if (ex.getRequestHeaders().getFirst("Range") != null) { // answers a resume with bytes from 0
+                ex.getResponseHeaders().add("Content-Range", "bytes 0-" + (PAYLOAD.length - 1) + "/" + PAYLOAD.length);
+                ex.sendResponseHeaders(206, PAYLOAD.length);
+                try (OutputStream out = ex.getResponseBody()) {
+                    out.write(PAYLOAD);
+                }
+            } else {
+                LoopbackServer.serve(ex, PAYLOAD, true);
+            }
+        })) {
+            WeightsFetcher f = fetcher(s, Duration.ofSeconds(5), 2);
+            Files.createDirectories(f.partPath(PIN).getParent());
+            Files.write(f.partPath(PIN), Arrays.copyOf(PAYLOAD, 4096));
+            Path p = f.download(PIN);
+            assertThat(s.ranges()).containsExactly("bytes=4096-", null);
+            assertThat(Files.readAllBytes(p)).isEqualTo(PAYLOAD);
+        }
+    }
+
+    @Test
     void notFoundIsAUserErrorWithTheFix() throws IOException {
         try (LoopbackServer s = new LoopbackServer((ex, n) -> ex.sendResponseHeaders(404, -1))) {
             WeightsFetcher f = fetcher(s, Duration.ofSeconds(5), 3);
