@@ -19,6 +19,7 @@ public final class ProgressBar implements AutoCloseable {
     private final long start = System.nanoTime();
     private long done;
     private long lastDraw;
+    private long lastDrawnValue = -1;
     private boolean closed;
 
     public ProgressBar(String label, long total, String unit) {
@@ -65,11 +66,13 @@ public final class ProgressBar implements AutoCloseable {
         } else {
             sb.append(human(done)).append(' ').append(unit);
         }
-        sb.append(String.format(Locale.ROOT, " (%s %s/s, %s elapsed)", human((long) rate), unit, duration(secs)));
+        String r = rate < 10 ? String.format(Locale.ROOT, "%.1f", rate) : human((long) rate);
+        sb.append(String.format(Locale.ROOT, " (%s %s/s, %s elapsed)", r, unit, duration(secs)));
         return sb.toString();
     }
 
     private void draw(long now, boolean last) {
+        lastDrawnValue = done;
         String line = render(now);
         if (tty) {
             out.print("\r" + line + (last ? "\n" : ""));
@@ -83,7 +86,7 @@ public final class ProgressBar implements AutoCloseable {
     public void close() {
         if (closed) return;
         closed = true;
-        draw(System.nanoTime(), true);
+        if (tty || done != lastDrawnValue) draw(System.nanoTime(), true);
     }
 
     static String human(long v) {

@@ -1,9 +1,5 @@
 package org.milab.model;
 
-import java.util.LinkedHashMap;
-import java.util.Map;
-import java.util.SplittableRandom;
-
 /**
  * Random GPT-2 checkpoints for tests (shipped in the export test-jar, reused by harness tests).
  * Deterministic from the seed; the generator is fed tensors in {@link Gpt2Tensors#expectedShapes} order.
@@ -21,32 +17,8 @@ public final class TestCheckpoints {
         return new ModelConfig(2, 4, 32, 50, 16, 1e-5, ModelConfig.GELU_TANH, false);
     }
 
-    /**
-     * A checkpoint in the Hugging Face layout (Conv1D weights {@code [in, out]}): weights ~ N(0, scale),
-     * LayerNorm gains 1 + N(0, scale/10), biases N(0, scale/10).
-     */
+    /** See {@link RandomCheckpoints#generate}. */
     public static InMemoryCheckpoint random(ModelConfig cfg, long seed, float scale) {
-        SplittableRandom rng = new SplittableRandom(seed);
-        Map<String, float[]> data = new LinkedHashMap<>();
-        for (Map.Entry<String, long[]> e : Gpt2Tensors.expectedShapes(cfg).entrySet()) {
-            String name = e.getKey();
-            int n = 1;
-            for (long d : e.getValue()) n = Math.multiplyExact(n, (int) d);
-            boolean layerNormGain = name.endsWith("ln_1.weight") || name.endsWith("ln_2.weight")
-                    || name.equals(Gpt2Tensors.LN_F_W);
-            boolean bias = name.endsWith(".bias");
-            float sd = layerNormGain || bias ? scale / 10 : scale;
-            float mean = layerNormGain ? 1f : 0f;
-            float[] a = new float[n];
-            for (int i = 0; i < n; i++) a[i] = mean + sd * (float) gaussian(rng);
-            data.put(name, a);
-        }
-        return new InMemoryCheckpoint(cfg, data);
-    }
-
-    /** Box-Muller; SplittableRandom has no nextGaussian on JDK 17. */
-    private static double gaussian(SplittableRandom rng) {
-        double u = 1.0 - rng.nextDouble(); // (0, 1]: log stays finite
-        return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * rng.nextDouble());
+        return RandomCheckpoints.generate(cfg, seed, scale);
     }
 }

@@ -19,6 +19,17 @@ public record PinnedFile(String repo, String revision, String fileName, long siz
     public static final PinnedFile GPT2_WEIGHTS = new PinnedFile(GPT2_REPO, GPT2_REVISION, "model.safetensors",
             548_105_171L, "248dfc3911869ec493c76e65bf2fcf7f615828b0254c12b473182f0f81d3a707");
 
+    /**
+     * The BPE vocabulary at the same revision. Assumed byte-identical to OpenAI's encoder.json (same size and
+     * token map, see shared/gpt2/README.md); if the hub's bytes differ, the hash check refuses the download.
+     */
+    public static final PinnedFile GPT2_VOCAB = new PinnedFile(GPT2_REPO, GPT2_REVISION, "vocab.json",
+            1_042_301L, "196139668be63f3b5d6574427317ae82f612a97c5d1cdaf36ed2256dbf636783");
+
+    /** The BPE merges at the same revision; assumed byte-identical to OpenAI's vocab.bpe (see above). */
+    public static final PinnedFile GPT2_MERGES = new PinnedFile(GPT2_REPO, GPT2_REVISION, "merges.txt",
+            456_318L, "1ce1664773c50f3e0cc8842619a93edc4624525b728b188a9e0be33b7726adc5");
+
     /** The config.json published with {@link #GPT2_WEIGHTS}. */
     public static final PinnedFile GPT2_CONFIG = new PinnedFile(GPT2_REPO, GPT2_REVISION, "config.json",
             665L, "0daed7749b4f02b8f76240d5444551d7b08712dab4d0adb8239c56ba823bb7b4");

@@ -1,0 +1,107 @@
+package org.milab.catalog;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import org.milab.graph.GraphExporter;
+import org.milab.graph.ModelIdentity;
+import org.milab.model.Checkpoint;
+import org.milab.model.SafetensorsFile;
+import org.milab.model.download.PinnedFile;
+import org.milab.model.download.ResolvedWeights;
+import org.milab.model.download.WeightsFetcher;
+import org.milab.model.download.WeightsResolver;
+import org.milab.tokenizer.Gpt2TokenizerJson;
+import org.milab.util.AtomicFiles;
+import org.milab.util.UserError;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/**
+ * {@code make export}: turns a checkpoint into graphs/<model>/ (weights, graph variants, tokenizer,
+ * config) and manifests/<model>/ (one manifest per variant plus the self-check), the same way for every
+ * model: GPT-2 from the pinned hub file or a local file, and generated models such as the planted one.
+ */
+public final class ModelExports {
+    public static final String GPT2 = "gpt2";
+    /** Env var naming a folder with OpenAI's encoder.json + vocab.bpe (an offline tokenizer source). */
+    public static final String BPE_DIR_ENV = "MILAB_GPT2_BPE";
+    private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+
+    private ModelExports() {}
+
+    /**
+     * Exports a GPT-2-architecture checkpoint that uses GPT-2's BPE vocabulary: the pinned GPT-2 small
+     * (cache or download), or a local file given by {@code weightsArg} / env WEIGHTS (verified against the
+     * pin, accepted otherwise only with {@code allowUnpinned}, then recorded as unpinned).
+     */
+    public static GraphExporter.Exported exportGpt2Family(ModelLayout layout, Path weightsArg, boolean allowUnpinned,
+                                                         Path bpeDir) {
+        WeightsResolver.ResolvedModel resolved = WeightsResolver.gpt2().resolve(weightsArg, allowUnpinned);
+        ResolvedWeights w = resolved.weights();
+        try (SafetensorsFile ckpt = SafetensorsFile.open(w.file(), resolved.modelConfig())) {
+            writeGpt2Tokenizer(layout.tokenizer(), bpeDir);
+            ModelIdentity identity = new ModelIdentity(layout.modelId(), PinnedFile.GPT2_WEIGHTS.repo(),
+                    w.pinned() ? PinnedFile.GPT2_WEIGHTS.revision() : null, w.sha256(), w.pinned(),
+                    w.origin() + ": " + w.file());
+            return export(layout, ckpt, identity, Map.of());
+        }
+    }
+
+    /** Exports any checkpoint through the same graph builder, then self-checks it. */
+    public static GraphExporter.Exported export(ModelLayout layout, Checkpoint ckpt, ModelIdentity identity,
+                                                Map<String, Object> extra) {
+        GraphExporter.Exported ex = new GraphExporter(layout.root()).export(ckpt, identity, layout.graphDir(),
+                layout.manifestDir(), GraphExporter.allVariants(), extra);
+        SelfCheck.Result check = SelfCheck.run(ckpt, layout.graphDir());
+        Map<String, Object> report = new LinkedHashMap<>();
+        report.put("model", identity.id());
+        report.put("prompt_token_ids", check.prompt());
+        report.put("max_abs_logit_diff_vs_reference", check.maxAbsLogitDiff());
+        report.put("tolerance", check.tolerance());
+        report.put("reference", "org.milab.model.ReferenceGpt2 (plain Java, double accumulation)");
+        try {
+            AtomicFiles.writeString(layout.manifestDir().resolve("self_check.json"),
+                    JSON.writeValueAsString(report) + "\n");
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        return ex;
+    }
+
+    /**
+     * GPT-2's tokenizer.json, built from an offline copy of OpenAI's BPE files when one is available
+     * ({@code bpeDir}, env MILAB_GPT2_BPE, or ../shared/gpt2 beside the project), else from the hub files at
+     * the pinned revision.
+     */
+    public static void writeGpt2Tokenizer(Path target, Path bpeDir) {
+        Path dir = bpeDir != null ? bpeDir : offlineBpeDir(target);
+        if (dir != null) {
+            Gpt2TokenizerJson.write(dir, target);
+            return;
+        }
+        WeightsFetcher fetcher = new WeightsFetcher(WeightsFetcher.Settings.fromEnvironment(System.getenv()));
+        Path vocab = fetcher.cached(PinnedFile.GPT2_VOCAB).orElseGet(() -> fetcher.download(PinnedFile.GPT2_VOCAB));
+        Path merges = fetcher.cached(PinnedFile.GPT2_MERGES).orElseGet(() -> fetcher.download(PinnedFile.GPT2_MERGES));
+        AtomicFiles.writeString(target, Gpt2TokenizerJson.build(vocab, merges));
+    }
+
+    private static Path offlineBpeDir(Path target) {
+        String env = System.getenv(BPE_DIR_ENV);
+        if (env != null && !env.isBlank()) {
+            Path p = Path.of(env);
+            if (!Files.isDirectory(p))
+                throw new UserError(BPE_DIR_ENV + "=" + env + " is not a folder.",
+                        "Point it at a folder holding encoder.json and vocab.bpe, or unset it.");
+            return p;
+        }
+        // graphs/<model>/tokenizer.json -> <root>/../shared/gpt2
+        Path root = target.toAbsolutePath().getParent().getParent().getParent();
+        Path shared = root.resolveSibling("shared").resolve("gpt2");
+        return Files.isRegularFile(shared.resolve(Gpt2TokenizerJson.ENCODER_FILE)) ? shared : null;
+    }
+}

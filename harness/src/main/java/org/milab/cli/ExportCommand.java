@@ -1,0 +1,42 @@
+package org.milab.cli;
+
+import org.milab.catalog.ModelExports;
+import org.milab.catalog.ModelLayout;
+import org.milab.graph.GraphExporter;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+
+/** {@code make export}: checkpoint -> graphs/<model>/ + manifests/<model>/. */
+@Command(name = "export", mixinStandardHelpOptions = true,
+        description = "Export a GPT-2-architecture checkpoint into hooked ONNX graph variants with manifests.")
+public final class ExportCommand implements Callable<Integer> {
+    @Mixin RootOption root;
+
+    @Option(names = "--model", defaultValue = "gpt2",
+            description = "gpt2 (pinned hub checkpoint, or --weights), planted-induction (generated), or any name for a --weights file")
+    String model;
+
+    @Option(names = "--weights", description = "local model.safetensors (config.json beside it); env WEIGHTS works too")
+    Path weights;
+
+    @Option(names = "--allow-unpinned", description = "accept weights that are not the pinned GPT-2 file (recorded as unpinned)")
+    boolean allowUnpinned;
+
+    @Option(names = "--gpt2-bpe", description = "folder with OpenAI's encoder.json + vocab.bpe (default: env MILAB_GPT2_BPE, ../shared/gpt2, else download)")
+    Path bpeDir;
+
+    @Override
+    public Integer call() {
+        long t0 = System.nanoTime();
+        ModelLayout layout = new ModelLayout(root.root(), model);
+        GraphExporter.Exported ex = Models.export(layout, weights, allowUnpinned, bpeDir);
+        System.out.printf("exported %s: %d graph variants in %s, manifests in %s (%.1f s)%n", model,
+                ex.manifests().size(), root.root().relativize(ex.graphDir()), root.root().relativize(ex.manifestDir()),
+                (System.nanoTime() - t0) / 1e9);
+        return 0;
+    }
+}

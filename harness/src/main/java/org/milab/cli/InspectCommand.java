@@ -1,0 +1,92 @@
+package org.milab.cli;
+
+import org.milab.intervention.Capture;
+import org.milab.intervention.TokenIds;
+import org.milab.lab.LabModel;
+import org.milab.runtime.Device;
+import org.milab.tables.ArrowTables;
+import org.milab.tables.HookTables;
+import org.milab.tokenizer.Tokenizer;
+import org.milab.util.UserError;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+import java.nio.file.Path;
+import java.time.LocalDateTime;
+import java.time.format.DateTimeFormatter;
+import java.util.ArrayList;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+
+/** What a new user runs first: a prompt's tokens, its top next tokens, and any hook dumped to Arrow. */
+@Command(name = "inspect", mixinStandardHelpOptions = true,
+        description = "Show a prompt's tokens and top-k next tokens; dump hooks (e.g. blocks.0.attn.hook_z) to Arrow files.")
+public final class InspectCommand implements java.util.concurrent.Callable<Integer> {
+    @Mixin RootOption root;
+    @Option(names = "--model", defaultValue = "gpt2") String model;
+    @Option(names = "--prompt", required = true, description = "prompt text; BOS is prepended as TransformerLens does") String prompt;
+    @Option(names = "--top-k", defaultValue = "10") int topK;
+    @Option(names = "--hook", description = "hook to dump, repeatable, e.g. blocks.0.attn.hook_z") List<String> hooks = new ArrayList<>();
+    @Option(names = "--out", description = "folder for hook Arrow files (default results/inspect/<time>)") Path out;
+    @Option(names = "--device", defaultValue = "cpu") String device;
+    @Option(names = "--threads", defaultValue = "0") int threads;
+
+    @Override
+    public Integer call() {
+        if (topK < 1) throw new UserError("--top-k must be >= 1 (got " + topK + ").", "Pass a positive --top-k.");
+        try (LabModel m = LabModel.open(root.root(), model, Device.parse(device), threads)) {
+            Tokenizer tok = m.tokenizer();
+            Set<String> known = new LinkedHashSet<>();
+            m.manifest(org.milab.graph.GraphVariant.CAPTURE).path("outputs")
+                    .forEach(o -> known.add(o.path("name").asText()));
+            for (String h : hooks)
+                if (!known.contains(h) || h.equals("logits_final"))
+                    throw new UserError("Unknown hook '" + h + "' for model " + model + ".",
+                            "Use a TransformerLens hook name the capture graph exposes, e.g. blocks.0.attn.hook_z, "
+                                    + "blocks.0.hook_attn_out, blocks.0.attn.hook_pattern, blocks.0.hook_resid_post.");
+            TokenIds ids = new TokenIds(tok.encodeWithBos(prompt));
+            Capture c = m.engine().capture(List.of(ids), new LinkedHashSet<>(hooks), "capture").get(ids);
+            int[] raw = ids.ids();
+            System.out.println("tokens (" + raw.length + ", BOS first):");
+            for (int i = 0; i < raw.length; i++)
+                System.out.printf(Locale.ROOT, "  %3d  %6d  %s%n", i, raw[i], quote(tok.tokenText(raw[i])));
+            System.out.println("top " + topK + " next tokens:");
+            double[] p = softmax(c.logits());
+            Integer[] order = new Integer[p.length];
+            for (int i = 0; i < p.length; i++) order[i] = i;
+            java.util.Arrays.sort(order, (a, b) -> Double.compare(p[b], p[a]));
+            for (int r = 0; r < Math.min(topK, p.length); r++)
+                System.out.printf(Locale.ROOT, "  %2d  %6d  %-16s p=%.5f  logit=%.4f%n", r + 1, order[r],
+                        quote(tok.tokenText(order[r])), p[order[r]], c.logits()[order[r]]);
+            if (!hooks.isEmpty()) {
+                Path dir = out != null ? out : root.root().resolve("results").resolve("inspect")
+                        .resolve(LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")));
+                Map<String, Object> prov = new java.util.LinkedHashMap<>(m.provenance());
+                prov.put("prompt", prompt);
+                prov.put("token_ids", raw);
+                for (String h : hooks) {
+                    Path f = ArrowTables.writeInto(dir, HookTables.toTable(h, c.hook(h), c.shapes().get(h), prov));
+                    System.out.println("wrote " + f);
+                }
+            }
+        }
+        return 0;
+    }
+
+    private static double[] softmax(float[] logits) {
+        double max = Double.NEGATIVE_INFINITY, sum = 0;
+        for (float l : logits) max = Math.max(max, l);
+        double[] p = new double[logits.length];
+        for (int i = 0; i < p.length; i++) sum += (p[i] = Math.exp(logits[i] - max));
+        for (int i = 0; i < p.length; i++) p[i] /= sum;
+        return p;
+    }
+
+    private static String quote(String s) {
+        return "'" + s.replace("\n", "\\n") + "'";
+    }
+}

@@ -1,0 +1,32 @@
+package org.milab.cli;
+
+import org.milab.model.Dtype;
+import org.milab.model.InMemoryCheckpoint;
+import org.milab.model.ModelConfig;
+import org.milab.model.RandomCheckpoints;
+import org.milab.model.SafetensorsWriter;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+
+/**
+ * Writes a random checkpoint with GPT-2 small's exact shape (model.safetensors + config.json): what the
+ * benchmarks and export timings run on, since the real weights cannot be downloaded here.
+ */
+@Command(name = "random-checkpoint", mixinStandardHelpOptions = true,
+        description = "Write a random GPT-2-small-shaped checkpoint (for benchmarks; not a meaningful model).")
+public final class RandomCheckpointCommand implements Callable<Integer> {
+    @Option(names = "--out", required = true, description = "output folder") Path out;
+    @Option(names = "--seed", defaultValue = "0") long seed;
+    @Option(names = "--scale", defaultValue = "0.02") float scale;
+
+    @Override
+    public Integer call() {
+        InMemoryCheckpoint ckpt = RandomCheckpoints.generate(ModelConfig.gpt2Small(), seed, scale);
+        SafetensorsWriter.writeCheckpoint(out, ckpt, Dtype.F32, true);
+        System.out.println("wrote " + out.resolve("model.safetensors") + " (GPT-2 small shape, seed " + seed + ")");
+        return 0;
+    }
+}

@@ -1,0 +1,144 @@
+package org.milab.lab;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import org.milab.catalog.ModelLayout;
+import org.milab.graph.GraphVariant;
+import org.milab.intervention.InterventionEngine;
+import org.milab.model.ModelConfig;
+import org.milab.runtime.Device;
+import org.milab.runtime.ModelSessions;
+import org.milab.tokenizer.Tokenizer;
+import org.milab.util.UserError;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.EnumMap;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/**
+ * An exported model opened for experiments: config, tokenizer, manifests, ORT sessions and the
+ * intervention engine. Everything comes from graphs/<model>/ and manifests/<model>/; nothing from
+ * ../shared at run time.
+ */
+public final class LabModel implements AutoCloseable {
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    private final ModelLayout layout;
+    private final ModelConfig config;
+    private final Tokenizer tokenizer;
+    private final ModelSessions sessions;
+    private final Map<GraphVariant, JsonNode> manifests;
+    private final InterventionEngine engine;
+    private final float[][][] bvEff;
+
+    private LabModel(ModelLayout layout, ModelConfig config, Tokenizer tokenizer, ModelSessions sessions,
+                     Map<GraphVariant, JsonNode> manifests, int maxRows, int maxTokens) {
+        this.layout = layout;
+        this.config = config;
+        this.tokenizer = tokenizer;
+        this.sessions = sessions;
+        this.manifests = manifests;
+        this.engine = new InterventionEngine(sessions, config, maxRows, maxTokens);
+        this.bvEff = readBvEff(manifests.get(GraphVariant.PATCH_Z), config);
+    }
+
+    public static LabModel open(Path root, String modelId, Device device, int threads) {
+        return open(root, modelId, device, threads, 64, 64 * 16);
+    }
+
+    public static LabModel open(Path root, String modelId, Device device, int threads, int maxRows, int maxTokens) {
+        ModelLayout layout = new ModelLayout(root, modelId);
+        Path graphs = layout.graphDir();
+        if (!Files.isRegularFile(graphs.resolve("config.json")) || !Files.isRegularFile(layout.tokenizer()))
+            throw new UserError("Model '" + modelId + "' has not been exported (no " + graphs.resolve("config.json")
+                    + " or tokenizer.json).", "Run 'make export MODEL=" + modelId + "' first.");
+        Map<GraphVariant, JsonNode> manifests = new EnumMap<>(GraphVariant.class);
+        for (GraphVariant v : GraphVariant.values()) {
+            Path m = layout.manifestDir().resolve(v.id() + ".json");
+            if (!Files.isRegularFile(m))
+                throw new UserError("Manifest " + m + " is missing.", "Re-run 'make export MODEL=" + modelId + "'.");
+            try {
+                manifests.put(v, JSON.readTree(m.toFile()));
+            } catch (IOException e) {
+                throw new UserError("Manifest " + m + " is not valid JSON: " + e.getMessage(),
+                        "Re-run 'make export MODEL=" + modelId + "'.", e);
+            }
+        }
+        ModelConfig cfg = ModelConfig.read(graphs.resolve("config.json"));
+        Tokenizer tok = Tokenizer.load(layout.tokenizer());
+        ModelSessions sessions = ModelSessions.open(graphs, device, threads);
+        return new LabModel(layout, cfg, tok, sessions, manifests, maxRows, maxTokens);
+    }
+
+    public String id() {
+        return layout.modelId();
+    }
+
+    public ModelLayout layout() {
+        return layout;
+    }
+
+    public ModelConfig config() {
+        return config;
+    }
+
+    public Tokenizer tokenizer() {
+        return tokenizer;
+    }
+
+    public ModelSessions sessions() {
+        return sessions;
+    }
+
+    public InterventionEngine engine() {
+        return engine;
+    }
+
+    public JsonNode manifest(GraphVariant v) {
+        return manifests.get(v);
+    }
+
+    /** TransformerLens-frame value bias of a head (raw z minus this is TL's z). */
+    public float[] valueBiasEffective(int layer, int head) {
+        return bvEff[layer][head].clone();
+    }
+
+    /** The model part of every table's provenance: which weights and graphs produced the numbers. */
+    public Map<String, Object> provenance() {
+        Map<String, Object> p = new LinkedHashMap<>();
+        JsonNode any = manifests.get(GraphVariant.CAPTURE);
+        p.put("model_id", id());
+        p.put("checkpoint_sha256", any.path("model").path("checkpoint_sha256").asText());
+        p.put("checkpoint_pinned", any.path("model").path("pinned").asBoolean());
+        p.put("weights_file_sha256", any.path("graph").path("weights_file_sha256").asText());
+        Map<String, String> graphs = new LinkedHashMap<>();
+        manifests.forEach((v, m) -> graphs.put(v.id(), m.path("graph").path("sha256").asText()));
+        p.put("graph_sha256", graphs);
+        p.put("exporter_git_commit", any.path("exporter").path("git_commit").asText());
+        p.put("onnxruntime_version", sessions.execution().ortVersion());
+        p.put("onnxruntime_artifact", sessions.execution().ortArtifact());
+        p.put("execution_provider", sessions.execution().provider());
+        p.put("device_requested", sessions.execution().requested().id());
+        if (sessions.execution().fallbackReason() != null)
+            p.put("device_fallback_reason", sessions.execution().fallbackReason());
+        return p;
+    }
+
+    private static float[][][] readBvEff(JsonNode manifest, ModelConfig c) {
+        JsonNode bv = manifest.path("z_frame").path("bV_eff");
+        float[][][] out = new float[c.nLayer()][c.nHead()][c.dHead()];
+        for (int l = 0; l < c.nLayer(); l++)
+            for (int h = 0; h < c.nHead(); h++)
+                for (int i = 0; i < c.dHead(); i++) out[l][h][i] = (float) bv.get(l).get(h).get(i).asDouble();
+        return out;
+    }
+
+    @Override
+    public void close() {
+        sessions.close();
+        tokenizer.close();
+    }
+}

@@ -1,0 +1,44 @@
+package org.milab.tables;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * A captured hook as a long-format table: one row per element, one INT64 column per axis (the key) and a
+ * FLOAT64 {@code value}; the natural shape for pandas/Polars pivots.
+ */
+public final class HookTables {
+    private HookTables() {}
+
+    /** Axis names of a hook as the lab captures it (batch axis removed). */
+    public static List<String> axes(String hook) {
+        if (hook.endsWith("hook_z")) return List.of("pos", "head", "d_head");
+        if (hook.endsWith("hook_pattern")) return List.of("head", "query_pos", "key_pos");
+        if (hook.endsWith("hook_normalized") || hook.equals("resid_final")) return List.of("d_model");
+        return List.of("pos", "d_model");
+    }
+
+    public static Table toTable(String hook, float[] data, long[] shape, Map<String, ?> provenance) {
+        List<String> axes = axes(hook);
+        if (axes.size() != shape.length)
+            throw new IllegalArgumentException(hook + ": shape rank " + shape.length + " vs axes " + axes);
+        TableBuilder b = Table.builder(hook.replace('.', '_')).keys(axes.toArray(String[]::new))
+                .int64(axes.toArray(String[]::new)).float64("value").metadata("milab.hook", hook)
+                .provenance(provenance);
+        long[] idx = new long[shape.length];
+        List<Object> row = new ArrayList<>(shape.length + 1);
+        for (int i = 0; i < data.length; i++) {
+            long rem = i;
+            for (int a = shape.length - 1; a >= 0; a--) {
+                idx[a] = rem % shape[a];
+                rem /= shape[a];
+            }
+            row.clear();
+            for (long v : idx) row.add(v);
+            row.add((double) data[i]);
+            b.addRow(row.toArray());
+        }
+        return b.build();
+    }
+}
