@@ -20,6 +20,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.function.Consumer;
 
 /**
  * {@code make export}: turns a checkpoint into graphs/<model>/ (weights, graph variants, tokenizer,
@@ -43,34 +44,53 @@ public final class ModelExports {
                                                          Path bpeDir) {
         WeightsResolver.ResolvedModel resolved = WeightsResolver.gpt2().resolve(weightsArg, allowUnpinned);
         ResolvedWeights w = resolved.weights();
+        if (resolved.modelConfig().vocabSize() != Gpt2TokenizerJson.VOCAB_SIZE)
+            throw new UserError("The checkpoint's vocabulary has " + resolved.modelConfig().vocabSize()
+                    + " entries but GPT-2's BPE tokenizer has " + Gpt2TokenizerJson.VOCAB_SIZE + ".",
+                    "Export only GPT-2-vocabulary checkpoints this way (config.json vocab_size 50257).");
+        Path offlineBpe = bpeDir != null ? bpeDir : offlineBpeDir(layout.root());
         try (SafetensorsFile ckpt = SafetensorsFile.open(w.file(), resolved.modelConfig())) {
-            writeGpt2Tokenizer(layout.tokenizer(), bpeDir);
             ModelIdentity identity = new ModelIdentity(layout.modelId(), PinnedFile.GPT2_WEIGHTS.repo(),
                     w.pinned() ? PinnedFile.GPT2_WEIGHTS.revision() : null, w.sha256(), w.pinned(),
                     w.origin() + ": " + w.file());
-            return export(layout, ckpt, identity, Map.of());
+            return export(layout, ckpt, identity, Map.of(), stage -> writeGpt2Tokenizer(stage.tokenizer(), offlineBpe));
         }
     }
 
-    /** Exports any checkpoint through the same graph builder, then self-checks it. */
+    /**
+     * Exports any checkpoint through the same graph builder, then self-checks it. Everything is written
+     * into a staging folder first and swapped into graphs/<model>/ and manifests/<model>/ only when the
+     * self-check passed, so a failed export leaves the previous export (or nothing) in place.
+     */
     public static GraphExporter.Exported export(ModelLayout layout, Checkpoint ckpt, ModelIdentity identity,
                                                 Map<String, Object> extra) {
-        GraphExporter.Exported ex = new GraphExporter(layout.root()).export(ckpt, identity, layout.graphDir(),
-                layout.manifestDir(), GraphExporter.allVariants(), extra);
-        SelfCheck.Result check = SelfCheck.run(ckpt, layout.graphDir());
-        Map<String, Object> report = new LinkedHashMap<>();
-        report.put("model", identity.id());
-        report.put("prompt_token_ids", check.prompt());
-        report.put("max_abs_logit_diff_vs_reference", check.maxAbsLogitDiff());
-        report.put("tolerance", check.tolerance());
-        report.put("reference", "org.milab.model.ReferenceGpt2 (plain Java, double accumulation)");
-        try {
-            AtomicFiles.writeString(layout.manifestDir().resolve("self_check.json"),
-                    JSON.writeValueAsString(report) + "\n");
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
-        return ex;
+        return export(layout, ckpt, identity, extra, stage -> {});
+    }
+
+    /** As {@link #export(ModelLayout, Checkpoint, ModelIdentity, Map)}; {@code extraFiles} adds files to the staged graph folder. */
+    public static GraphExporter.Exported export(ModelLayout layout, Checkpoint ckpt, ModelIdentity identity,
+                                                Map<String, Object> extra, Consumer<ModelLayout> extraFiles) {
+        return StagedDirs.run(layout, stage -> {
+            extraFiles.accept(stage);
+            if (!Files.isRegularFile(stage.tokenizer()))
+                throw new IllegalStateException("export of " + layout.modelId() + " wrote no tokenizer.json");
+            GraphExporter.Exported ex = new GraphExporter(layout.root()).export(ckpt, identity, stage.graphDir(),
+                    stage.manifestDir(), GraphExporter.allVariants(), extra);
+            SelfCheck.Result check = SelfCheck.run(ckpt, stage.graphDir());
+            Map<String, Object> report = new LinkedHashMap<>();
+            report.put("model", identity.id());
+            report.put("prompt_token_ids", check.prompt());
+            report.put("max_abs_logit_diff_vs_reference", check.maxAbsLogitDiff());
+            report.put("tolerance", check.tolerance());
+            report.put("reference", "org.milab.model.ReferenceGpt2 (plain Java, double accumulation)");
+            try {
+                AtomicFiles.writeString(stage.manifestDir().resolve("self_check.json"),
+                        JSON.writeValueAsString(report) + "\n");
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
+            return new GraphExporter.Exported(layout.graphDir(), layout.manifestDir(), ex.manifests());
+        });
     }
 
     /**
@@ -79,7 +99,7 @@ public final class ModelExports {
      * the pinned revision.
      */
     public static void writeGpt2Tokenizer(Path target, Path bpeDir) {
-        Path dir = bpeDir != null ? bpeDir : offlineBpeDir(target);
+        Path dir = bpeDir;
         if (dir != null) {
             Gpt2TokenizerJson.write(dir, target);
             return;
@@ -90,7 +110,8 @@ public final class ModelExports {
         AtomicFiles.writeString(target, Gpt2TokenizerJson.build(vocab, merges));
     }
 
-    private static Path offlineBpeDir(Path target) {
+    /** The offline BPE folder: env MILAB_GPT2_BPE, else ../shared/gpt2 beside the project root, else null. */
+    static Path offlineBpeDir(Path root) {
         String env = System.getenv(BPE_DIR_ENV);
         if (env != null && !env.isBlank()) {
             Path p = Path.of(env);
@@ -99,9 +120,7 @@ public final class ModelExports {
                         "Point it at a folder holding encoder.json and vocab.bpe, or unset it.");
             return p;
         }
-        // graphs/<model>/tokenizer.json -> <root>/../shared/gpt2
-        Path root = target.toAbsolutePath().getParent().getParent().getParent();
-        Path shared = root.resolveSibling("shared").resolve("gpt2");
+        Path shared = root.toAbsolutePath().normalize().resolveSibling("shared").resolve("gpt2");
         return Files.isRegularFile(shared.resolve(Gpt2TokenizerJson.ENCODER_FILE)) ? shared : null;
     }
 }
