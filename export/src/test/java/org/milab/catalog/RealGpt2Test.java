@@ -59,8 +59,8 @@ class RealGpt2Test {
                 logits = f.run(s.session(GraphVariant.CAPTURE), Set.of(HookNames.LOGITS_FINAL)).get(HookNames.LOGITS_FINAL);
             }
             int d = tok.singleTokenId(" D"), aTok = tok.singleTokenId(" A");
-            assertThat(logits.at(0, d) - logits.at(0, aTok)).isCloseTo(2.98397, within(1e-3));
-            assertThat(logits.at(1, d) - logits.at(1, aTok)).isCloseTo(5.65041, within(1e-3));
+            assertThat((double) (logits.at(0, d) - logits.at(0, aTok))).isCloseTo(2.98397, within(1e-3));
+            assertThat((double) (logits.at(1, d) - logits.at(1, aTok))).isCloseTo(5.65041, within(1e-3));
             double max = Double.NEGATIVE_INFINITY, sum = 0;
             for (int v = 0; v < 50257; v++) max = Math.max(max, logits.at(0, v));
             for (int v = 0; v < 50257; v++) sum += Math.exp(logits.at(0, v) - max);

@@ -3,6 +3,7 @@ package org.milab.cli;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.milab.model.Dtype;
+import org.milab.model.ModelConfig;
 import org.milab.model.SafetensorsWriter;
 import org.milab.model.TestCheckpoints;
 
@@ -39,7 +40,9 @@ class ExportCommandTest {
     @Test
     void truncatedCheckpointIsRefusedWithoutPartialOutput(@TempDir Path root) throws IOException {
         Path dir = root.resolve("ckpt");
-        SafetensorsWriter.writeCheckpoint(dir, TestCheckpoints.random(TestCheckpoints.tiny(), 3, 0.1f), Dtype.F32, false);
+        // GPT-2's vocabulary so that the file itself is what gets refused
+        ModelConfig cfg = new ModelConfig(1, 2, 16, 50257, 8, 1e-5, ModelConfig.GELU_TANH, true);
+        SafetensorsWriter.writeCheckpoint(dir, TestCheckpoints.random(cfg, 3, 0.1f), Dtype.F32, false);
         Path file = dir.resolve("model.safetensors");
         byte[] bytes = Files.readAllBytes(file);
         Files.write(file, java.util.Arrays.copyOf(bytes, bytes.length - 1000));
