@@ -64,8 +64,16 @@ diff: $(STAMP)
 random-checkpoint: $(STAMP)
 	$(MILAB) random-checkpoint $(ARGS)
 
-bench: $(STAMP)
-	$(MILAB) bench --threads $(THREADS) $(ARGS)
+# The benchmark model: a random checkpoint with GPT-2 small's exact shape (the real weights cannot be
+# downloaded on these machines), generated and exported once.
+BENCH_CKPT := graphs/.bench-checkpoint/model.safetensors
+$(BENCH_CKPT): | $(STAMP)
+	$(MILAB) random-checkpoint --out graphs/.bench-checkpoint --seed 0
+graphs/gpt2-random/capture.onnx: $(BENCH_CKPT)
+	$(MILAB) export --model gpt2-random --weights $(BENCH_CKPT) --allow-unpinned
+
+bench: $(STAMP) graphs/gpt2-random/capture.onnx
+	$(MILAB) bench --model gpt2-random --threads $(THREADS) $(ARGS)
 
 clean:
 	$(MVN) -q clean

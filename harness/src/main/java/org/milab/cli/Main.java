@@ -8,7 +8,8 @@ import picocli.CommandLine.Command;
 /** The {@code milab} command line; the Makefile targets call its subcommands. */
 @Command(name = "milab", mixinStandardHelpOptions = true, version = "milab 0.1.0",
         description = "Local MI Lab for the JVM: export GPT-2 to hooked ONNX graphs, patch heads, write Arrow tables.",
-        subcommands = {ExportCommand.class, InspectCommand.class, RandomCheckpointCommand.class, DiffCommand.class})
+        subcommands = {ExportCommand.class, InspectCommand.class, RandomCheckpointCommand.class, DiffCommand.class,
+                BenchCommand.class})
 public final class Main {
 
     public static void main(String[] args) {

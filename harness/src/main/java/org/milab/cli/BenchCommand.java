@@ -1,0 +1,80 @@
+package org.milab.cli;
+
+import ai.onnxruntime.OrtException;
+import org.milab.graph.GraphVariant;
+import org.milab.graph.HookNames;
+import org.milab.lab.LabModel;
+import org.milab.model.ModelConfig;
+import org.milab.runtime.Device;
+import org.milab.runtime.Feeds;
+import org.milab.runtime.TokenBatch;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.SplittableRandom;
+import java.util.concurrent.Callable;
+
+/**
+ * Throughput benchmarks (never timed tests): reported as rates, ratios, and fractions of the machine's
+ * MatMul ceiling, so they mean something on another machine too.
+ */
+@Command(name = "bench", mixinStandardHelpOptions = true, description = "Measure forward and patching throughput.")
+public final class BenchCommand implements Callable<Integer> {
+    /** ONNX Runtime MatMul [64,768]x[768,3072] fp32 with 2 threads on these machines (shared/spec/stack-notes.md). */
+    static final double CEILING_GFLOPS = 380.0;
+
+    @Mixin RootOption root;
+    @Option(names = "--model", defaultValue = "gpt2-random") String model;
+    @Option(names = "--threads", defaultValue = "0") int threads;
+    @Option(names = "--batch", defaultValue = "32") int batch;
+    @Option(names = "--tokens", defaultValue = "24") int tokens;
+    @Option(names = "--repeats", defaultValue = "5") int repeats;
+
+    @Override
+    public Integer call() throws OrtException {
+        try (LabModel m = LabModel.open(root.root(), model, Device.CPU, threads)) {
+            ModelConfig c = m.config();
+            SplittableRandom rng = new SplittableRandom(0);
+            List<int[]> prompts = new ArrayList<>();
+            for (int r = 0; r < batch; r++) prompts.add(rng.ints(tokens, 0, c.vocabSize()).toArray());
+            TokenBatch b = TokenBatch.of(prompts);
+            double secs = timeCapture(m, b, 2) / 2; // warm-up
+            secs = timeCapture(m, b, repeats) / repeats;
+            double tokPerSec = batch * tokens / secs;
+            double gflops = forwardFlops(c, batch, tokens) / secs / 1e9;
+            System.out.println("| measurement | value |");
+            System.out.println("|---|---|");
+            System.out.printf(Locale.ROOT, "| capture forward, batch %d x %d tokens | %.3f s per call |%n", batch, tokens, secs);
+            System.out.printf(Locale.ROOT, "| forward tokens/s | %.0f |%n", tokPerSec);
+            System.out.printf(Locale.ROOT, "| achieved GFLOP/s (analytic count) | %.1f |%n", gflops);
+            System.out.printf(Locale.ROOT, "| fraction of the %.0f GFLOP/s MatMul ceiling | %.2f |%n", CEILING_GFLOPS,
+                    gflops / CEILING_GFLOPS);
+            System.out.printf(Locale.ROOT, "| ORT intra-op threads | %s |%n", threads == 0 ? "default" : threads);
+        }
+        return 0;
+    }
+
+    private static double timeCapture(LabModel m, TokenBatch b, int n) throws OrtException {
+        long t0 = System.nanoTime();
+        for (int i = 0; i < n; i++)
+            try (Feeds f = new Feeds(m.sessions().env()).batch(b)) {
+                f.run(m.sessions().session(GraphVariant.CAPTURE), java.util.Set.of(HookNames.LOGITS_FINAL));
+            }
+        return (System.nanoTime() - t0) / 1e9;
+    }
+
+    /**
+     * Multiply-adds x 2 of one forward pass: per token and layer the four projections (3d^2 + d^2 + 8d^2
+     * MACs for the default 4d MLP; n_inner generally) and attention over the full padded width (ORT
+     * computes the whole score matrix), plus the final-position unembedding per row.
+     */
+    static double forwardFlops(ModelConfig c, int rows, int width) {
+        double d = c.dModel(), f = c.dMlp();
+        double perTokenLayer = 2 * (4 * d * d + 2 * d * f) + 4.0 * width * d;
+        return rows * (width * c.nLayer() * perTokenLayer + 2 * d * c.vocabSize());
+    }
+}
