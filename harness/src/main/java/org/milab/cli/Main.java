@@ -9,7 +9,7 @@ import picocli.CommandLine.Command;
 @Command(name = "milab", mixinStandardHelpOptions = true, version = "milab 0.1.0",
         description = "Local MI Lab for the JVM: export GPT-2 to hooked ONNX graphs, patch heads, write Arrow tables.",
         subcommands = {ExportCommand.class, InspectCommand.class, RandomCheckpointCommand.class, DiffCommand.class,
-                BenchCommand.class})
+                BenchCommand.class, RunCommands.Heldout.class, RunCommands.Sweep.class})
 public final class Main {
 
     public static void main(String[] args) {

@@ -1,0 +1,55 @@
+package org.milab.cli;
+
+import org.milab.lab.LabModel;
+import org.milab.runtime.Device;
+import org.milab.stages.Pipeline;
+import org.milab.stages.RunConfig;
+import org.milab.stages.RunContext;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+
+import java.util.concurrent.Callable;
+import java.util.function.Consumer;
+
+/** The run commands: each opens the model, runs a part of the pipeline, and writes the run's manifest. */
+public final class RunCommands {
+    private RunCommands() {}
+
+    static int run(RootOption root, RunOptions opts, String command, Consumer<Pipeline> body) {
+        RunConfig cfg = opts.config(command, root.root());
+        try (LabModel m = LabModel.open(root.root(), opts.model, Device.parse(opts.device), opts.threads,
+                opts.batchRows, opts.batchRows * 16)) {
+            RunContext ctx = new RunContext(root.root(), cfg, m);
+            Pipeline p = new Pipeline(ctx);
+            body.accept(p);
+            p.finish("milab " + command + " --model " + opts.model);
+            System.out.println("run " + cfg.runId() + " written to " + root.root().relativize(ctx.runDir())
+                    + " (summary.md, run_manifest.json)");
+        }
+        return 0;
+    }
+
+    @Command(name = "run-heldout", mixinStandardHelpOptions = true,
+            description = "The reference chain through the held-out robustness pass (S3-S15).")
+    public static final class Heldout implements Callable<Integer> {
+        @Mixin RootOption root;
+        @Mixin RunOptions opts;
+
+        @Override
+        public Integer call() {
+            return run(root, opts, "run-heldout", Pipeline::heldout);
+        }
+    }
+
+    @Command(name = "run-sweep", mixinStandardHelpOptions = true,
+            description = "The controls runs and the head-specific hook_z sweep over seeds (S3-S12).")
+    public static final class Sweep implements Callable<Integer> {
+        @Mixin RootOption root;
+        @Mixin RunOptions opts;
+
+        @Override
+        public Integer call() {
+            return run(root, opts, "run-sweep", Pipeline::sweep);
+        }
+    }
+}

@@ -1,0 +1,115 @@
+package org.milab.stages;
+
+import org.milab.graph.HookNames;
+import org.milab.intervention.TokenIds;
+import org.milab.prompts.ControlPrompts;
+import org.milab.prompts.HeldoutPrompts;
+import org.milab.prompts.PromptRecord;
+import org.milab.util.AtomicFiles;
+import org.milab.util.Provenance;
+
+import java.time.Instant;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * The reference lab's progression as one ordered chain of stage classes. {@link #sweep} runs the controls
+ * runs through the multi-seed head sweep (S3-S12); {@link #heldout} continues through the pre-registered
+ * candidate set, the held-out robustness pass and its counterexamples (S13-S15).
+ */
+public final class Pipeline {
+    private final RunContext ctx;
+    private final long started = System.nanoTime();
+    private final String startedUtc = Instant.now().toString();
+
+    public Pipeline(RunContext ctx) {
+        this.ctx = ctx;
+    }
+
+    /** S3, S5, S6 for the controls sets, S8-S10, S11 per seed, S12. */
+    public void sweep() {
+        for (int seed : ctx.config().controlSeeds())
+            describe(promptSet("controls", seed, ControlPrompts.TASK, ControlPrompts.generate(seed, ctx.config().controlsPerFamily())));
+        for (int seed : ctx.config().controlSeeds()) new HeadSweepStage().run(ctx, seed);
+    }
+
+    /** Everything of {@link #sweep}, then S13 (registered before scoring), S14 per seed + consolidation, S15. */
+    public void heldout() {
+        sweep();
+        for (int seed : ctx.config().heldoutSeeds()) {
+            describe(promptSet("heldout", seed, HeldoutPrompts.TASK, HeldoutPrompts.generate(seed, ctx.config().heldoutGenerated())));
+            new HeldoutRobustnessStage().run(ctx, seed);
+        }
+        new HeldoutConsolidationStage().run(ctx, ctx.config().heldoutSeeds());
+    }
+
+    /** The descriptive stages of one prompt file: baseline, logit lens, attention. */
+    private void describe(PromptSet set) {
+        new BaselineStage().run(ctx, set);
+    }
+
+    /** Captures every prompt and control prompt of a set once, with the hooks the descriptive stages read. */
+    private PromptSet promptSet(String dataset, int seed, String task, List<PromptRecord> records) {
+        Set<TokenIds> prompts = new LinkedHashSet<>();
+        for (PromptRecord r : records) {
+            prompts.add(ctx.tokens(r.prompt()));
+            prompts.add(ctx.tokens(r.controlPrompt()));
+        }
+        Set<String> hooks = new LinkedHashSet<>();
+        for (int l : Layers.autoEven6(ctx.model().config().nLayer())) {
+            hooks.add(HookNames.hookResidPost(l));
+            hooks.add(HookNames.hookPattern(l));
+        }
+        return new PromptSet(dataset, seed, task, records,
+                ctx.model().engine().capture(prompts, hooks, dataset + " seed " + seed + ": capture"));
+    }
+
+    /** run_manifest.json and summary.md: what ran, on what, with which code, how long, how many rows. */
+    public void finish(String command) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("schema", "milab.run_manifest/1");
+        m.put("command", command);
+        m.put("run_id", ctx.config().runId());
+        m.put("started_utc", startedUtc);
+        m.put("finished_utc", Instant.now().toString());
+        m.put("wall_seconds", (System.nanoTime() - started) / 1e9);
+        m.put("config", ctx.config().toMap());
+        m.put("model", ctx.model().provenance());
+        m.put("model_manifest_sha256", manifestHashes());
+        m.put("code_git_commit", ctx.codeCommit());
+        m.put("java", Provenance.javaVersion());
+        m.put("machine", Provenance.machine());
+        m.put("hashes", ctx.hashes());
+        m.put("engine_counters", ctx.model().engine().counters());
+        m.put("timings_seconds", ctx.timings());
+        m.put("row_counts", ctx.rowCounts());
+        AtomicFiles.writeString(ctx.runDir().resolve("run_manifest.json"), RunContext.json(m) + "\n");
+        StringBuilder md = new StringBuilder("# Run ").append(ctx.config().runId()).append("\n\n")
+                .append("- command: `").append(command).append("`\n")
+                .append("- model: `").append(ctx.model().id()).append("` (checkpoint sha256 `")
+                .append(ctx.model().provenance().get("checkpoint_sha256")).append("`, pinned: ")
+                .append(ctx.model().provenance().get("checkpoint_pinned")).append(")\n")
+                .append("- device: ").append(ctx.model().provenance().get("execution_provider")).append('\n')
+                .append("- code: `").append(ctx.codeCommit()).append("`\n")
+                .append(String.format(java.util.Locale.ROOT, "- wall time: %.1f s%n%n", (System.nanoTime() - started) / 1e9))
+                .append("## Stages\n\n");
+        ctx.summaryLines().forEach(l -> md.append(l).append('\n'));
+        md.append("\nTables are Arrow IPC files (open with pyarrow, Polars or DuckDB); provenance is in each file's "
+                + "schema metadata (`milab.provenance`).\n");
+        AtomicFiles.writeString(ctx.runDir().resolve("summary.md"), md.toString());
+    }
+
+    private Map<String, String> manifestHashes() {
+        Map<String, String> out = new LinkedHashMap<>();
+        try (var files = java.nio.file.Files.list(ctx.model().layout().manifestDir())) {
+            files.filter(p -> p.toString().endsWith(".json")).sorted()
+                    .forEach(p -> out.put(p.getFileName().toString(), org.milab.util.Hashing.sha256(p)));
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+        return out;
+    }
+}
