@@ -31,6 +31,8 @@ public final class Gpt2GraphBuilder {
     private final ModelConfig c;
     private final WeightsLayout weights;
     private final String producerVersion;
+    /** False while building the suffix variant, whose partial activations are not hooks anyone should read. */
+    private boolean exposeHooks = true;
 
     public Gpt2GraphBuilder(ModelConfig config, WeightsLayout weights, String producerVersion) {
         this.c = config;
@@ -60,13 +62,21 @@ public final class Gpt2GraphBuilder {
                     "per row, the token ids whose final-position logits the metric needs"));
         }
 
+        boolean suffix = variant.suffixOnly();
+        exposeHooks = !suffix;
         String ids = INPUT_IDS;
         String p = g.op("Gather", new String[]{g.op("Shape", ids), g.scalarLong("one_idx", 1)}, attr("axis", 0L));
         String range = g.op("Range", g.scalarLong("zero", 0), p, g.scalarLong("step", 1));
-        String x = g.op("Add", g.op("Gather", ext(g, Gpt2Tensors.WTE), ids), g.op("Gather", ext(g, Gpt2Tensors.WPE), range));
         // key index > query index is the future: masked out before the softmax
         String future = g.op("Greater", g.op("Unsqueeze", range, g.constLongs("ax0", 0)),
                 g.op("Unsqueeze", range, g.constLongs("ax1", 1)));
+        String positions = range;
+        if (suffix) {
+            declareSuffixInputs(g, ins, H, dh);
+            positions = POSITION_IDS;
+            future = suffixMask(g, future);
+        }
+        String x = g.op("Add", g.op("Gather", ext(g, Gpt2Tensors.WTE), ids), g.op("Gather", ext(g, Gpt2Tensors.WPE), positions));
         String negInf = g.scalarFloat("neg_inf", Float.NEGATIVE_INFINITY);
         String invSqrt = g.scalarFloat("inv_sqrt_dhead", (float) (1.0 / Math.sqrt(dh)));
         String one = g.scalarFloat("one", 1f);
@@ -81,8 +91,16 @@ public final class Gpt2GraphBuilder {
             String qkv = g.op("Add", g.op("MatMul", a, ext(g, Gpt2Tensors.attnW(l))), ext(g, Gpt2Tensors.attnB(l)));
             String[] qkvParts = g.multi("Split", new String[]{qkv, split}, 3, attr("axis", 2L));
             String q = g.op("Transpose", new String[]{g.op("Reshape", qkvParts[0], headsShape)}, attr("perm", new long[]{0, 2, 1, 3}));
-            String k = g.op("Transpose", new String[]{g.op("Reshape", qkvParts[1], headsShape)}, attr("perm", new long[]{0, 2, 3, 1}));
-            String v = g.op("Transpose", new String[]{g.op("Reshape", qkvParts[2], headsShape)}, attr("perm", new long[]{0, 2, 1, 3}));
+            String kHeads = g.op("Reshape", qkvParts[1], headsShape), vHeads = g.op("Reshape", qkvParts[2], headsShape);
+            if (suffix) { // cached prefix keys/values first, then the suffix's own
+                kHeads = g.op("Concat", new String[]{pastKey(l), kHeads}, attr("axis", 1L));
+                vHeads = g.op("Concat", new String[]{pastValue(l), vHeads}, attr("axis", 1L));
+            } else {
+                hookOut(g, outs, "Identity", hookK(l), new String[]{kHeads}, List.of(B, P, H, dh), "attention keys of block " + l);
+                hookOut(g, outs, "Identity", hookV(l), new String[]{vHeads}, List.of(B, P, H, dh), "attention values of block " + l);
+            }
+            String k = g.op("Transpose", new String[]{kHeads}, attr("perm", new long[]{0, 2, 3, 1}));
+            String v = g.op("Transpose", new String[]{vHeads}, attr("perm", new long[]{0, 2, 1, 3}));
             String scores = g.op("Mul", g.op("MatMul", q, k), invSqrt);
             String masked = g.op("Where", future, negInf, scores);
             String pattern = hookOut(g, outs, "Softmax", hookPattern(l), new String[]{masked},
@@ -179,9 +197,45 @@ public final class Gpt2GraphBuilder {
             source = g.op("Add", g.op("Mul", value, g.op("Sub", one, m)), g.op("Mul", m, valueName));
         }
         g.node("Identity", hook, new String[]{source});
-        g.output(hook, FLOAT, shape.toArray());
-        outs.add(new IoSpec(hook, hook, shape, "float32", meaning + (patched ? " (after the patch)" : "")));
+        if (exposeHooks) {
+            g.output(hook, FLOAT, shape.toArray());
+            outs.add(new IoSpec(hook, hook, shape, "float32", meaning + (patched ? " (after the patch)" : "")));
+        }
         return hook;
+    }
+
+    private void declareSuffixInputs(OnnxGraph g, List<IoSpec> ins, int H, int dh) {
+        g.input(POSITION_IDS, INT64, B, P);
+        ins.add(new IoSpec(POSITION_IDS, null, List.of(B, P), "int64",
+                "absolute position of each suffix token (input_ids holds only the suffix)"));
+        g.input(PAST_MASK, FLOAT, B, "past");
+        ins.add(new IoSpec(PAST_MASK, null, List.of(B, "past"), "float32",
+                "1 for each real cached prefix position, 0 for padding"));
+        for (int l = 0; l < c.nLayer(); l++) {
+            g.input(pastKey(l), FLOAT, B, "past", H, dh);
+            g.input(pastValue(l), FLOAT, B, "past", H, dh);
+            ins.add(new IoSpec(pastKey(l), hookK(l), List.of(B, "past", H, dh), "float32",
+                    "the unpatched run's hook_k at the prefix positions of block " + l));
+            ins.add(new IoSpec(pastValue(l), hookV(l), List.of(B, "past", H, dh), "float32",
+                    "the unpatched run's hook_v at the prefix positions of block " + l));
+        }
+    }
+
+    /**
+     * The suffix variant's "masked" tensor [b, 1, s, past + s]: padded prefix positions, and suffix keys
+     * after the query (the ordinary causal rule within the suffix).
+     */
+    private static String suffixMask(OnnxGraph g, String future) {
+        String pastPad = g.op("Unsqueeze", g.op("Less", PAST_MASK, g.scalarFloat("half", 0.5f)), g.constLongs("ax12", 1, 2));
+        String fut = g.op("Unsqueeze", future, g.constLongs("ax01", 0, 1));
+        String ids = g.op("Shape", INPUT_IDS), past = g.op("Shape", PAST_MASK);
+        String b = g.op("Slice", ids, g.constLongs("s0", 0), g.constLongs("e1", 1));
+        String s = g.op("Slice", ids, g.constLongs("s1", 1), g.constLongs("e2", 2));
+        String pp = g.op("Slice", past, g.constLongs("s1", 1), g.constLongs("e2", 2));
+        String one = g.constLongs("one", 1);
+        String left = g.op("Expand", pastPad, g.op("Concat", new String[]{b, one, s, pp}, attr("axis", 0L)));
+        String right = g.op("Expand", fut, g.op("Concat", new String[]{b, one, s, s}, attr("axis", 0L)));
+        return g.op("Concat", new String[]{left, right}, attr("axis", 3L));
     }
 
     private static Object[] broadcastable(List<Object> shape) {
@@ -193,8 +247,10 @@ public final class Gpt2GraphBuilder {
     private String hookOut(OnnxGraph g, List<IoSpec> outs, String op, String hook, String[] inputs,
                            List<Object> shape, String meaning, OnnxGraph.Attr... attrs) {
         g.node(op, hook, inputs, attrs);
-        g.output(hook, FLOAT, shape.toArray());
-        outs.add(new IoSpec(hook, hook, shape, "float32", meaning));
+        if (exposeHooks) {
+            g.output(hook, FLOAT, shape.toArray());
+            outs.add(new IoSpec(hook, hook, shape, "float32", meaning));
+        }
         return hook;
     }
 

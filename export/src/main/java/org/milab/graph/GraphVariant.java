@@ -13,6 +13,12 @@ public enum GraphVariant {
     CAPTURE("capture", null),
     /** Per-row overrides of {@code hook_z} at any (layer, position, head); metric logits out. */
     PATCH_Z("patch_z", PatchSite.HOOK_Z),
+    /**
+     * {@link #PATCH_Z} that recomputes only each row's suffix: positions before the first patched position
+     * are unchanged at every layer, so they enter as the corrupt run's cached keys and values
+     * ({@code hook_k}/{@code hook_v}) and only the suffix tokens run through the blocks.
+     */
+    PATCH_Z_SUFFIX("patch_z_suffix", PatchSite.HOOK_Z),
     /** Per-row overrides of {@code hook_attn_out} (whole layer, not head-specific). */
     PATCH_ATTN_OUT("patch_attn_out", PatchSite.ATTN_OUT),
     /** Per-row overrides of {@code hook_resid_post}. */
@@ -34,6 +40,10 @@ public enum GraphVariant {
 
     public String fileName() {
         return fileStem + ".onnx";
+    }
+
+    public boolean suffixOnly() {
+        return this == PATCH_Z_SUFFIX;
     }
 
     public Optional<PatchSite> patchSite() {

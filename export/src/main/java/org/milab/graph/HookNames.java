@@ -22,6 +22,17 @@ public final class HookNames {
     public static final String UNEMBED_RESID = "resid";
     public static final String UNEMBED_LOGITS = "logits";
 
+    /** Suffix variant: absolute position of each suffix token. */
+    public static final String POSITION_IDS = "position_ids";
+    /** Suffix variant: 1 for a real cached prefix position, 0 for padding. */
+    public static final String PAST_MASK = "past_mask";
+
+    public static String hookK(int layer) { return "blocks." + layer + ".attn.hook_k"; }
+    public static String hookV(int layer) { return "blocks." + layer + ".attn.hook_v"; }
+    /** Suffix variant input: the cached prefix keys of a layer, laid out like hook_k. */
+    public static String pastKey(int layer) { return "blocks." + layer + ".attn.past_key"; }
+    public static String pastValue(int layer) { return "blocks." + layer + ".attn.past_value"; }
+
     public static String hookZ(int layer) { return "blocks." + layer + ".attn.hook_z"; }
     public static String hookPattern(int layer) { return "blocks." + layer + ".attn.hook_pattern"; }
     public static String hookAttnOut(int layer) { return "blocks." + layer + ".hook_attn_out"; }

@@ -33,6 +33,10 @@ public final class BenchCommand implements Callable<Integer> {
     @Option(names = "--batch", defaultValue = "32") int batch;
     @Option(names = "--tokens", defaultValue = "24") int tokens;
     @Option(names = "--repeats", defaultValue = "5") int repeats;
+    @Option(names = "--patch-sample", defaultValue = "2", description = "candidates timed at batch 1 (the slow baseline)")
+    int patchSample;
+    @Option(names = "--batch-rows", defaultValue = "64") int batchRows;
+    @Option(names = "--skip-patching", description = "only the forward benchmark") boolean skipPatching;
 
     @Override
     public Integer call() throws OrtException {
@@ -55,7 +59,51 @@ public final class BenchCommand implements Callable<Integer> {
                     gflops / CEILING_GFLOPS);
             System.out.printf(Locale.ROOT, "| ORT intra-op threads | %s |%n", threads == 0 ? "default" : threads);
         }
+        if (!skipPatching) benchPatching();
         return 0;
+    }
+
+    /**
+     * The held-out matrix of seed 10 (the reference's 16 GPT-2 heads x 72 records x 3 interventions x 2
+     * positions = 6912 interventions): (a) one forward pass per intervention at batch 1, timed on a sample of
+     * candidates, versus (b) the batched engine on the whole matrix. Both run the same code path
+     * (HeadPatching) and include the unpatched clean/corrupt baseline rows and the captures.
+     */
+    private void benchPatching() {
+        java.util.List<org.milab.stages.HeadPatching.Job> all = HeldoutMatrix.jobs(10);
+        java.util.List<org.milab.stages.HeadPatching.Job> sample = all.stream()
+                .filter(j -> HeldoutMatrix.candidateIndex(j) < patchSample).toList();
+        double a = timeJobs(sample, 1, false);
+        double b0 = timeJobs(all, batchRows, false);
+        double b = timeJobs(all, batchRows, true);
+        double rateA = sample.size() / a, rateB0 = all.size() / b0, rateB = all.size() / b;
+        System.out.println();
+        System.out.println("| held-out matrix, seed 10 (GPT-2-small shape) | interventions | seconds | interventions/s |");
+        System.out.println("|---|---|---|---|");
+        System.out.printf(Locale.ROOT, "| (a) one forward per intervention, batch 1 (%d of 16 candidates) | %d | %.1f | %.1f |%n",
+                patchSample, sample.size(), a, rateA);
+        System.out.printf(Locale.ROOT, "| (b0) batched, whole prompts, %d rows per call (all 16 candidates) | %d | %.1f | %.1f |%n",
+                batchRows, all.size(), b0, rateB0);
+        System.out.printf(Locale.ROOT, "| (b) batched + suffix-only recompute over cached K/V (the engine) | %d | %.1f | %.1f |%n",
+                all.size(), b, rateB);
+        System.out.printf(Locale.ROOT, "| speed-up (b)/(a); (b0)/(a) | | | %.1fx; %.1fx |%n", rateB / rateA, rateB0 / rateA);
+    }
+
+    private double timeJobs(java.util.List<org.milab.stages.HeadPatching.Job> jobs, int rows, boolean suffix) {
+        java.nio.file.Path tmp;
+        try {
+            tmp = java.nio.file.Files.createTempDirectory("milab-bench");
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+        try (LabModel m = LabModel.open(root.root(), model, Device.CPU, threads, rows, Math.max(rows, 1) * 16)) {
+            m.engine().setSuffixReuse(suffix);
+            org.milab.stages.RunContext ctx = new org.milab.stages.RunContext(tmp,
+                    org.milab.stages.RunConfig.reference(model, "bench"), m);
+            long t0 = System.nanoTime();
+            org.milab.stages.HeadPatching.run(ctx, jobs, "bench batch " + rows + (suffix ? " suffix" : ""));
+            return (System.nanoTime() - t0) / 1e9;
+        }
     }
 
     private static double timeCapture(LabModel m, TokenBatch b, int n) throws OrtException {

@@ -33,6 +33,7 @@ public final class InterventionEngine {
     private final int maxRows;
     private final int maxTokens;
     private long forwardCalls, forwardRows, forwardTokens;
+    private boolean suffixReuse = true;
 
     /**
      * @param maxRows   rows per ORT call at most
@@ -43,6 +44,15 @@ public final class InterventionEngine {
         this.config = config;
         this.maxRows = maxRows;
         this.maxTokens = maxTokens;
+    }
+
+    /** Whether head-level patching recomputes only suffixes (default) or whole prompts (for comparison). */
+    public boolean suffixReuse() {
+        return suffixReuse;
+    }
+
+    public void setSuffixReuse(boolean on) {
+        this.suffixReuse = on;
     }
 
     public ModelConfig config() {
@@ -84,18 +94,124 @@ public final class InterventionEngine {
 
     /** Runs every row with its overrides at {@code site}; returns each row's metric logits, in row order. */
     public float[][] patch(PatchSite site, List<PatchRow> rows, String label) {
-        GraphVariant variant = Arrays.stream(GraphVariant.values())
-                .filter(v -> v.patchSite().orElse(null) == site).findFirst().orElseThrow();
+        return patch(site, rows, label, null);
+    }
+
+    /**
+     * As {@link #patch(PatchSite, List, String)}; when {@code kv} holds each row's prompt captured with every
+     * layer's hook_k and hook_v (see {@link #suffixHooks()}), hook_z rows recompute only their suffix: from the
+     * first patched position on, attending to the cached prefix keys and values, which a patch at a later
+     * position cannot change. Rows patched at position 0 take the full path.
+     */
+    public float[][] patch(PatchSite site, List<PatchRow> rows, String label, Map<TokenIds, Capture> kv) {
+        boolean suffix = kv != null && site == PatchSite.HOOK_Z;
+        GraphVariant variant = suffix ? GraphVariant.PATCH_Z_SUFFIX : Arrays.stream(GraphVariant.values())
+                .filter(v -> v.patchSite().orElse(null) == site && !v.suffixOnly()).findFirst().orElseThrow();
         float[][] out = new float[rows.size()][];
+        int[] start = new int[rows.size()];
+        List<Integer> full = new ArrayList<>(), partial = new ArrayList<>();
+        for (int i = 0; i < rows.size(); i++) {
+            PatchRow r = rows.get(i);
+            start[i] = r.overrides().stream().mapToInt(SitePatch::position).min().orElse(r.prompt().length() - 1);
+            (suffix && start[i] > 0 ? partial : full).add(i);
+        }
         try (ProgressBar bar = new ProgressBar(label, rows.size(), "patched rows")) {
-            for (List<Integer> chunk : chunks(rows.stream().map(r -> r.prompt().length()).toList())) {
-                List<PatchRow> batchRows = chunk.stream().map(rows::get).toList();
-                float[][] res = runPatchBatch(variant, site, batchRows);
-                for (int i = 0; i < chunk.size(); i++) out[chunk.get(i)] = res[i];
-                bar.step(chunk.size());
+            for (List<Integer> chunk : chunks(full.stream().map(i -> rows.get(i).prompt().length()).toList())) {
+                List<Integer> idx = chunk.stream().map(full::get).toList();
+                GraphVariant v = suffix ? GraphVariant.PATCH_Z : variant;
+                float[][] res = runPatchBatch(v, site, idx.stream().map(rows::get).toList());
+                for (int i = 0; i < idx.size(); i++) out[idx.get(i)] = res[i];
+                bar.step(idx.size());
+            }
+            // suffix rows: group by suffix length first (the compute), then prefix length (the padding)
+            List<Integer> order = new ArrayList<>(partial);
+            order.sort(Comparator.comparing((Integer i) -> rows.get(i).prompt().length() - start[i]).thenComparing(i -> start[i]));
+            for (List<Integer> chunk : chunks(order.stream().map(i -> rows.get(i).prompt().length() - start[i]).toList())) {
+                List<Integer> idx = chunk.stream().map(order::get).toList();
+                float[][] res = runSuffixBatch(idx.stream().map(rows::get).toList(), idx.stream().mapToInt(i -> start[i]).toArray(), kv);
+                for (int i = 0; i < idx.size(); i++) out[idx.get(i)] = res[i];
+                bar.step(idx.size());
             }
         }
         return out;
+    }
+
+    /** The hooks a capture must hold for {@link #patch(PatchSite, List, String, Map)}'s suffix path. */
+    public Set<String> suffixHooks() {
+        Set<String> h = new LinkedHashSet<>();
+        for (int l = 0; l < config.nLayer(); l++) {
+            h.add(HookNames.hookK(l));
+            h.add(HookNames.hookV(l));
+        }
+        return h;
+    }
+
+    private float[][] runSuffixBatch(List<PatchRow> rows, int[] start, Map<TokenIds, Capture> kv) {
+        int b = rows.size(), H = config.nHead(), dh = config.dHead();
+        int s = 0, past = 0;
+        for (int r = 0; r < b; r++) {
+            s = Math.max(s, rows.get(r).prompt().length() - start[r]);
+            past = Math.max(past, start[r]);
+        }
+        long[] ids = new long[b * s], pos = new long[b * s], fin = new long[b];
+        float[] pastMask = new float[b * past];
+        int k = rows.stream().mapToInt(r -> r.metricTokens().length).max().orElse(1);
+        long[] tokens = new long[b * k];
+        for (int r = 0; r < b; r++) {
+            int[] p = rows.get(r).prompt().raw();
+            int len = p.length - start[r];
+            for (int j = 0; j < s; j++) {
+                int at = start[r] + Math.min(j, len - 1); // padding repeats the last real token and position
+                ids[r * s + j] = p[at];
+                pos[r * s + j] = at;
+            }
+            fin[r] = len - 1;
+            for (int j = 0; j < start[r]; j++) pastMask[r * past + j] = 1f;
+            int[] t = rows.get(r).metricTokens();
+            for (int j = 0; j < k; j++) tokens[r * k + j] = t[Math.min(j, t.length - 1)];
+        }
+        try (Feeds f = new Feeds(sessions.env())) {
+            f.longs(HookNames.INPUT_IDS, ids, b, s).longs(HookNames.POSITION_IDS, pos, b, s)
+                    .longs(HookNames.FINAL_INDEX, fin, b).longs(HookNames.METRIC_TOKEN_IDS, tokens, b, k)
+                    .floats(HookNames.PAST_MASK, pastMask, b, past);
+            Set<Integer> layers = new TreeSet<>();
+            rows.forEach(r -> r.overrides().forEach(o -> layers.add(o.layer())));
+            for (int l = 0; l < config.nLayer(); l++) {
+                float[] pk = new float[b * past * H * dh], pv = new float[b * past * H * dh];
+                for (int r = 0; r < b; r++) {
+                    Capture c = kv.get(rows.get(r).prompt());
+                    if (c == null) throw new IllegalStateException("no cached keys/values for " + rows.get(r).prompt());
+                    System.arraycopy(c.hook(HookNames.hookK(l)), 0, pk, r * past * H * dh, start[r] * H * dh);
+                    System.arraycopy(c.hook(HookNames.hookV(l)), 0, pv, r * past * H * dh, start[r] * H * dh);
+                }
+                f.floats(HookNames.pastKey(l), pk, b, past, H, dh).floats(HookNames.pastValue(l), pv, b, past, H, dh);
+                String hook = HookNames.hookZ(l);
+                if (!layers.contains(l)) {
+                    f.floats(HookNames.patchMask(hook), new float[1], 1, 1, 1);
+                    f.floats(HookNames.patchValue(hook), new float[1], 1, 1, 1, 1);
+                    continue;
+                }
+                float[] mask = new float[b * s * H], value = new float[b * s * H * dh];
+                for (int r = 0; r < b; r++)
+                    for (SitePatch o : rows.get(r).overrides()) {
+                        if (o.layer() != l) continue;
+                        int cell = (r * s + o.position() - start[r]) * H + o.head();
+                        mask[cell] = 1f;
+                        System.arraycopy(o.value(), 0, value, cell * dh, dh);
+                    }
+                f.floats(HookNames.patchMask(hook), mask, b, s, H).floats(HookNames.patchValue(hook), value, b, s, H, dh);
+            }
+            Feeds.Output o = f.run(sessions.session(GraphVariant.PATCH_Z_SUFFIX), Set.of(HookNames.METRIC_LOGITS))
+                    .get(HookNames.METRIC_LOGITS);
+            forwardCalls++;
+            forwardRows += b;
+            forwardTokens += (long) b * s;
+            float[][] res = new float[b][];
+            for (int r = 0; r < b; r++) res[r] = Arrays.copyOfRange(o.data(), r * k, r * k + rows.get(r).metricTokens().length);
+            return res;
+        } catch (OrtException e) {
+            throw new IllegalStateException("suffix patched forward pass failed: " + e.getMessage(), e);
+        }
     }
 
     private float[][] runPatchBatch(GraphVariant variant, PatchSite site, List<PatchRow> rows) {

@@ -67,6 +67,8 @@ public final class HeadPatching {
                         + ctx.model().id() + ".", "Use heads within the model's layers and heads.");
             hooks.add(HookNames.hookZ(j.head().layer()));
         }
+        boolean suffix = ctx.model().engine().suffixReuse();
+        if (suffix) hooks.addAll(ctx.model().engine().suffixHooks());
         Map<TokenIds, Capture> caps = ctx.model().engine().capture(prompts, hooks, label + ": capture");
         // 2. mean-ablation references: (layer, head, label, clean position) -> mean clean z, with repeats
         Map<List<Object>, double[]> sums = new HashMap<>();
@@ -103,7 +105,7 @@ public final class HeadPatching {
                     new int[]{r.trueId, r.wrongId}));
             patchedRow[i] = rows.size() - 1;
         }
-        float[][] logits = ctx.model().engine().patch(PatchSite.HOOK_Z, rows, label + ": patch_z");
+        float[][] logits = ctx.model().engine().patch(PatchSite.HOOK_Z, rows, label + ": patch_z", suffix ? caps : null);
         // 4. scores and effects
         List<Result> out = new ArrayList<>(resolved.size());
         for (int i = 0; i < resolved.size(); i++) {

@@ -56,7 +56,22 @@ class HeadPatchingTest {
     }
 
     @Test
-    void everyInterventionMatchesTheReferenceAndStatusesFollowTheProtocol() {
+    void suffixReusePathMatchesTheReference() {
+        model.engine().setSuffixReuse(true);
+        checkEveryInterventionAgainstTheReference();
+    }
+
+    @Test
+    void wholePromptPathMatchesTheReference() {
+        model.engine().setSuffixReuse(false);
+        try {
+            checkEveryInterventionAgainstTheReference();
+        } finally {
+            model.engine().setSuffixReuse(true);
+        }
+    }
+
+    private void checkEveryInterventionAgainstTheReference() {
         List<HeadPatching.Job> jobs = new ArrayList<>();
         Head head = new Head(1, 2);
         for (PromptRecord r : records)
