@@ -11,11 +11,13 @@ import org.milab.planted.PlantedPrompts.Prompt;
 
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.EnumSet;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Set;
 
 /**
  * The planted model's behavioural contract, runnable against any forward pass: the plain-Java reference
@@ -32,7 +34,7 @@ public final class PlantedChecks {
     public static final double MAX_DECOY_EFFECT = 0.05;
     /** Noise, sink and previous-token heads at the final position. */
     public static final double MAX_NULL_HEAD_EFFECT = 0.1;
-    private static final java.util.Set<Role> NULL_AT_FINAL_POSITION = java.util.EnumSet.of(Role.NOISE,
+    private static final Set<Role> NULL_AT_FINAL_POSITION = EnumSet.of(Role.NOISE,
             Role.ATTENTION_SINK, Role.PREVIOUS_TOKEN);
     public static final double MIN_DUPLICATE_ATTENTION = 0.5;
     public static final double MIN_SINK_ATTENTION = 0.9;
@@ -54,18 +56,18 @@ public final class PlantedChecks {
         Trace run(int[] ids, Patches patches);
     }
 
-    /** One criterion: {@code value op threshold}, over {@code n} prompts or pairs. */
+    /** One criterion: {@code value op threshold}, over {@code n} prompts or pairs; never passes with n = 0. */
     public record Check(String name, double value, String op, double threshold, int n, boolean passed) {
         static Check atLeast(String name, double value, double threshold, int n) {
-            return new Check(name, value, ">=", threshold, n, value >= threshold);
+            return new Check(name, value, ">=", threshold, n, n > 0 && value >= threshold);
         }
 
         static Check atMost(String name, double value, double threshold, int n) {
-            return new Check(name, value, "<=", threshold, n, value <= threshold);
+            return new Check(name, value, "<=", threshold, n, n > 0 && value <= threshold);
         }
 
         static Check below(String name, double value, double threshold, int n) {
-            return new Check(name, value, "<", threshold, n, value < threshold);
+            return new Check(name, value, "<", threshold, n, n > 0 && value < threshold);
         }
     }
 

@@ -9,6 +9,7 @@ import org.milab.planted.GroundTruth.Role;
 import org.milab.tokenizer.WordLevelTokenizerJson;
 
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -242,7 +243,7 @@ public final class PlantedInductionModel {
     }
 
     private static void fill(float[] a, double value) {
-        java.util.Arrays.fill(a, (float) value);
+        Arrays.fill(a, (float) value);
     }
 
     /** Independent streams from one seed (java.util.Random scrambles the value further). */
