@@ -1,0 +1,307 @@
+package org.milab.planted;
+
+import org.milab.model.Gpt2Tensors;
+import org.milab.model.InMemoryCheckpoint;
+import org.milab.model.ModelConfig;
+import org.milab.planted.GroundTruth.Constants;
+import org.milab.planted.GroundTruth.HeadTruth;
+import org.milab.planted.GroundTruth.Role;
+import org.milab.tokenizer.WordLevelTokenizerJson;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+
+import static org.milab.model.Gpt2Tensors.*;
+
+/**
+ * Builds a two-layer GPT-2-architecture checkpoint whose induction circuit is written by hand.
+ *
+ * <p>The residual stream (768) is four 192-wide subspaces: current-token one-hot {@link #TOK},
+ * previous-token one-hot {@link #PREV}, output one-hot {@link #OUT} (read by the unembedding) and position
+ * one-hot {@link #POS}. {@code wte}/{@code wpe} write {@link #EMBED} into the token/position subspaces, so
+ * a residual always has k equal non-zero entries (2 entering layer 0, 3 entering layer 1). A LayerNorm with
+ * weight 1 and bias sqrt(k/(d-k)) maps such a vector exactly to {@code x * lnGain(k) / EMBED}, so every
+ * designed weight below can be O(1): the weight noise is then a small relative perturbation everywhere.
+ *
+ * <p>Heads (d_head 192; head dims [0, 128) index tokens, [128, 192) positions where needed):
+ * L0H1 previous-token, L0H3 BOS sink, L1H2 induction (the answer), L1H0 duplicate-token with null output,
+ * L1H1 uniform frequency head, L0H0/L0H2/L1H3 random noise heads. See {@link GroundTruth} for each.
+ */
+public final class PlantedInductionModel {
+    private PlantedInductionModel() {}
+
+    public static final String MODEL_ID = "planted-induction";
+
+    public static final int D_MODEL = 768, N_LAYER = 2, N_HEAD = 4, D_HEAD = D_MODEL / N_HEAD, N_POSITIONS = 64;
+    /** Subspace offsets in the residual stream. */
+    public static final int TOK = 0, PREV = 192, OUT = 384, POS = 576;
+    /** Head dims below this index tokens; the duplicate-token head keeps positions in [128, 128 + 64). */
+    static final int MAX_VOCAB = 128;
+
+    /** Value of the one-hot entries written by wte and wpe (and by every designed head output). */
+    public static final double EMBED = 64;
+    /** Attention scores (after GPT-2's division by sqrt(d_head)) of a designed match; other keys score ~0. */
+    public static final double PREVIOUS_TOKEN_SCORE = 30, SINK_SCORE = 20, MATCH_SCORE = 30, BOS_DEFAULT_SCORE = 15;
+    /**
+     * Value weight of the heads whose W_O is zero (duplicate-token, sink): z stays a readable one-hot but
+     * small, because the weight noise on W_O turns any z into a random residual write.
+     */
+    public static final double NULL_VALUE_GAIN = 0.25;
+    /** Total output mass of the frequency head in units of EMBED (the induction head writes 1). */
+    public static final double FREQUENCY_GAIN = 0.3;
+    /** Logit margin of a token written with one EMBED into the output subspace (residual with 4 entries). */
+    public static final double LOGIT_GAP = 10;
+    /** Random weight scales of the noise heads: sharp random patterns, tiny outputs. */
+    public static final double NOISE_HEAD_QK_STD = 0.06, NOISE_HEAD_OV_STD = 0.01;
+
+    public static final int L0_PREVIOUS_TOKEN = 1, L0_SINK = 3, L1_DUPLICATE = 0, L1_FREQUENCY = 1, L1_INDUCTION = 2;
+    static final int[] L0_NOISE = {0, 2}, L1_NOISE = {3};
+
+    private static final double SQRT_D_HEAD = Math.sqrt(D_HEAD);
+
+    /** Builds the model; the same spec always gives bit-identical weights. */
+    public static Planted build(PlantedSpec spec) {
+        List<String> vocab = PlantedVocabulary.inIdOrder();
+        int v = vocab.size();
+        if (v > MAX_VOCAB) throw new IllegalStateException("planted vocabulary has " + v + " > " + MAX_VOCAB + " words");
+        int bos = vocab.indexOf(PlantedVocabulary.BOS);
+        ModelConfig cfg = new ModelConfig(N_LAYER, N_HEAD, D_MODEL, v, N_POSITIONS, 1e-5, ModelConfig.GELU_TANH, false);
+
+        Map<String, float[]> w = new LinkedHashMap<>();
+        Gpt2Tensors.expectedShapes(cfg).forEach((name, shape) -> {
+            long n = 1;
+            for (long s : shape) n *= s;
+            w.put(name, new float[Math.toIntExact(n)]);
+        });
+        for (int t = 0; t < v; t++) w.get(WTE)[t * D_MODEL + TOK + t] = (float) EMBED;
+        for (int p = 0; p < N_POSITIONS; p++) w.get(WPE)[p * D_MODEL + POS + p] = (float) EMBED;
+
+        Random heads = new Random(mix(spec.seed(), 1));
+        Block b0 = new Block(w, 0, 2);
+        previousTokenHead(b0, L0_PREVIOUS_TOKEN, v);
+        sinkHead(b0, L0_SINK, bos);
+        for (int h : L0_NOISE) b0.noiseHead(h, heads);
+
+        Block b1 = new Block(w, 1, 3);
+        inductionHead(b1, L1_INDUCTION, v, bos);
+        duplicateTokenHead(b1, L1_DUPLICATE, v, bos);
+        frequencyHead(b1, L1_FREQUENCY, v, bos);
+        for (int h : L1_NOISE) b1.noiseHead(h, heads);
+
+        for (int l = 0; l < N_LAYER; l++) {
+            fill(w.get(ln2W(l)), 1); // MLPs are zero; ln_2 is left at its identity parameters
+        }
+        fill(w.get(LN_F_W), 1);     // ln_f centring shifts every logit equally; only its scale matters
+        double unembedGain = LOGIT_GAP / lnNorm(4);
+        for (int t = 0; t < v; t++) w.get(LM_HEAD)[t * D_MODEL + OUT + t] = (float) unembedGain;
+
+        if (spec.noiseStd() > 0) {
+            Random noise = new Random(mix(spec.seed(), 2));
+            for (float[] a : w.values())   // expectedShapes order, so the noise stream is fixed
+                for (int i = 0; i < a.length; i++) a[i] = (float) (a[i] + spec.noiseStd() * noise.nextGaussian());
+        }
+
+        Constants constants = new Constants(D_MODEL, N_HEAD, D_HEAD, N_LAYER, N_POSITIONS, v, TOK, PREV, OUT, POS, EMBED,
+                PREVIOUS_TOKEN_SCORE, SINK_SCORE, MATCH_SCORE, BOS_DEFAULT_SCORE, NULL_VALUE_GAIN, FREQUENCY_GAIN,
+                unembedGain, NOISE_HEAD_QK_STD, NOISE_HEAD_OV_STD);
+        GroundTruth truth = new GroundTruth(MODEL_ID, spec.seed(), spec.noiseStd(), name(1, L1_INDUCTION), constants,
+                headTruths());
+        return new Planted(spec, new InMemoryCheckpoint(cfg, w), vocab,
+                WordLevelTokenizerJson.build(vocab, PlantedVocabulary.UNK, PlantedVocabulary.BOS), truth);
+    }
+
+    /** Query at position p matches key position p-1 through the position subspace; copies that token into PREV. */
+    private static void previousTokenHead(Block b, int h, int vocab) {
+        double a = b.matchWeight(PREVIOUS_TOKEN_SCORE);
+        for (int p = 0; p < N_POSITIONS; p++) b.q(h, POS + p, p, a);
+        for (int p = 0; p + 1 < N_POSITIONS; p++) b.k(h, POS + p, p + 1, a);
+        for (int t = 0; t < vocab; t++) {
+            b.copy(h, TOK + t, t, PREV + t, 1);
+        }
+    }
+
+    /** A constant query bias meets a key dimension fed only by the BOS token; the output matrix is zero. */
+    private static void sinkHead(Block b, int h, int bos) {
+        b.defaultToBos(h, bos, SINK_SCORE);
+        b.v(h, TOK + bos, bos, NULL_VALUE_GAIN);
+    }
+
+    /**
+     * Query: current token; key: previous-token subspace, so position j scores high when token[j-1] equals
+     * the current token. Without a match the BOS default wins. OV copies the attended token into OUT.
+     */
+    private static void inductionHead(Block b, int h, int vocab, int bos) {
+        double a = b.matchWeight(MATCH_SCORE);
+        for (int t = 0; t < vocab; t++) {
+            if (t == bos) continue;
+            b.q(h, TOK + t, t, a);
+            b.k(h, PREV + t, t, a);
+            b.copy(h, TOK + t, t, OUT + t, 1);
+        }
+        b.defaultToBos(h, bos, BOS_DEFAULT_SCORE);
+    }
+
+    /** Query token matches key token; the position subspace cancels the self match; W_O stays zero. */
+    private static void duplicateTokenHead(Block b, int h, int vocab, int bos) {
+        double a = b.matchWeight(MATCH_SCORE);
+        for (int t = 0; t < vocab; t++) {
+            if (t == bos) continue;
+            b.q(h, TOK + t, t, a);
+            b.k(h, TOK + t, t, a);
+            b.v(h, TOK + t, t, NULL_VALUE_GAIN);
+        }
+        for (int p = 0; p < N_POSITIONS; p++) {
+            b.q(h, POS + p, MAX_VOCAB + p, a);
+            b.k(h, POS + p, MAX_VOCAB + p, -a);
+        }
+        b.defaultToBos(h, bos, BOS_DEFAULT_SCORE);
+    }
+
+    /** No query/key weights (uniform attention); OV copies every token into OUT with a modest gain. */
+    private static void frequencyHead(Block b, int h, int vocab, int bos) {
+        for (int t = 0; t < vocab; t++) {
+            if (t == bos) continue;
+            b.copy(h, TOK + t, t, OUT + t, FREQUENCY_GAIN);
+        }
+    }
+
+    /** The per-head ground truth; the head indices above are the only source of the assignment. */
+    private static List<HeadTruth> headTruths() {
+        List<HeadTruth> out = new ArrayList<>();
+        String noise = "Random Q/K (std " + NOISE_HEAD_QK_STD + ") and O/V (std " + NOISE_HEAD_OV_STD
+                + ") weights: sharp but meaningless attention, output norm about 2% of a designed write.";
+        String noiseFools = "pipelines without a null distribution: a random head must not come out as a finding";
+        for (int l = 0; l < N_LAYER; l++)
+            for (int h = 0; h < N_HEAD; h++) {
+                HeadTruth t;
+                if (l == 0 && h == L0_PREVIOUS_TOKEN) {
+                    t = head(l, h, Role.PREVIOUS_TOKEN, true, "",
+                            "Query position p matches key position p-1 through the position subspace (score "
+                            + PREVIOUS_TOKEN_SCORE + "); OV copies that token's one-hot into the previous-token "
+                            + "subspace, which the induction head's keys read (K-composition). Causal at every "
+                            + "position whose output is later used as a key, not at the final position.");
+                } else if (l == 0 && h == L0_SINK) {
+                    t = head(l, h, Role.ATTENTION_SINK, false,
+                            "attention-magnitude rankings: the strongest, most stable attention (all of it on BOS) with no output",
+                            "A query bias meets a key dimension fed only by the BOS token (score " + SINK_SCORE
+                            + "); V reads BOS so z is a constant; W_O is zero.");
+                } else if (l == 1 && h == L1_INDUCTION) {
+                    t = head(l, h, Role.INDUCTION, true, "",
+                            "Query: current-token subspace; key: previous-token subspace, so position j scores "
+                            + MATCH_SCORE + " when token[j-1] equals the current token, i.e. the position after an "
+                            + "earlier occurrence. Without a match a query bias on a BOS-token key dimension (score "
+                            + BOS_DEFAULT_SCORE + ") parks attention on BOS, whose value is zero. OV copies the attended "
+                            + "token into the output subspace, which lm_head reads.");
+                } else if (l == 1 && h == L1_DUPLICATE) {
+                    t = head(l, h, Role.DUPLICATE_TOKEN_NULL_OV, false,
+                            "raw previous-occurrence attention scores (the reference's attention_to_previous_occurrence "
+                            + "is a duplicate-token score): attention ~1 to the earlier copy of the final token, causal effect ~0",
+                            "Query token matches key token (score " + MATCH_SCORE + "); the position subspace "
+                            + "subtracts the same score for the key at the query's own position; BOS default (score "
+                            + BOS_DEFAULT_SCORE + "). V copies tokens (gain " + NULL_VALUE_GAIN
+                            + ") so z names the attended token, but W_O is zero.");
+                } else if (l == 1 && h == L1_FREQUENCY) {
+                    t = head(l, h, Role.FREQUENCY, false,
+                            "the frequency-trap control s + [s[n-1]]*(n-1): raising the most frequent context token looks "
+                            + "like predicting the repeated answer without any induction",
+                            "Zero Q/K weights give uniform attention over all positions; OV copies each token into the "
+                            + "output subspace with total mass " + FREQUENCY_GAIN + " of the induction head's, so the "
+                            + "logit boost is proportional to a token's count in the context.");
+                } else {
+                    t = head(l, h, Role.NOISE, false, noiseFools, noise);
+                }
+                out.add(t);
+            }
+        return out;
+    }
+
+    private static HeadTruth head(int layer, int head, Role role, boolean inCircuit, String fools, String mechanism) {
+        return new HeadTruth(layer, head, name(layer, head), role, inCircuit, fools, mechanism);
+    }
+
+    static String name(int layer, int head) {
+        return "L" + layer + "H" + head;
+    }
+
+    /** |non-zero entry| / sigma of a vector with k equal non-zero entries out of d: the LN's output scale. */
+    static double lnNorm(int k) {
+        return Math.sqrt((double) (D_MODEL - k) / k);
+    }
+
+    /** The LN bias that maps the zero entries of such a vector back to exactly 0. */
+    static double lnBias(int k) {
+        return Math.sqrt((double) k / (D_MODEL - k));
+    }
+
+    /** Combined: LN(x) = x * lnGain(k) / EMBED for a vector with k entries equal to EMBED. */
+    static double lnGain(int k) {
+        return lnNorm(k) + lnBias(k);
+    }
+
+    private static void fill(float[] a, double value) {
+        Arrays.fill(a, (float) value);
+    }
+
+    /** Independent streams from one seed (java.util.Random scrambles the value further). */
+    private static long mix(long seed, long stream) {
+        return seed * 0x9E3779B97F4A7C15L + stream;
+    }
+
+    /** Writes one block's attention weights; the LN in front of it expects k non-zero entries. */
+    private static final class Block {
+        private static final int D3 = 3 * D_MODEL;
+        final float[] attnW, attnB, projW;
+        final double gain;
+
+        Block(Map<String, float[]> w, int layer, int k) {
+            attnW = w.get(attnW(layer));
+            attnB = w.get(attnB(layer));
+            projW = w.get(projW(layer));
+            gain = lnGain(k);
+            fill(w.get(ln1W(layer)), 1);
+            fill(w.get(ln1B(layer)), lnBias(k));
+        }
+
+        void q(int h, int row, int dim, double x) { attnW[row * D3 + h * D_HEAD + dim] = (float) x; }
+        void k(int h, int row, int dim, double x) { attnW[row * D3 + D_MODEL + h * D_HEAD + dim] = (float) x; }
+        void v(int h, int row, int dim, double x) { attnW[row * D3 + 2 * D_MODEL + h * D_HEAD + dim] = (float) x; }
+        void o(int h, int dim, int out, double x) { projW[(h * D_HEAD + dim) * D_MODEL + out] = (float) x; }
+
+        /** Equal query and key entries that give {@code score} for one matching residual entry on each side. */
+        double matchWeight(double score) {
+            return Math.sqrt(score * SQRT_D_HEAD) / gain;
+        }
+
+        /**
+         * OV path residual row {@code from} -> head dim {@code dim} -> residual row {@code to}, writing
+         * {@code units} * EMBED for a fully attended unit entry. W_V and W_O share the gain equally, which
+         * keeps both well above the weight noise.
+         */
+        void copy(int h, int from, int dim, int to, double units) {
+            double w = Math.sqrt(EMBED / gain);
+            v(h, from, dim, w);
+            o(h, dim, to, units * w);
+        }
+
+        /** Key dimension {@code bos} fed only by the BOS token, met by a constant query bias: score for BOS. */
+        void defaultToBos(int h, int bos, double score) {
+            k(h, TOK + bos, bos, 1);
+            attnB[h * D_HEAD + bos] = (float) (score * SQRT_D_HEAD / gain);
+        }
+
+        void noiseHead(int h, Random rnd) {
+            for (int row = 0; row < D_MODEL; row++)
+                for (int dim = 0; dim < D_HEAD; dim++) {
+                    q(h, row, dim, NOISE_HEAD_QK_STD * rnd.nextGaussian());
+                    k(h, row, dim, NOISE_HEAD_QK_STD * rnd.nextGaussian());
+                    v(h, row, dim, NOISE_HEAD_OV_STD * rnd.nextGaussian());
+                }
+            for (int dim = 0; dim < D_HEAD; dim++)
+                for (int out = 0; out < D_MODEL; out++) o(h, dim, out, NOISE_HEAD_OV_STD * rnd.nextGaussian());
+        }
+    }
+}
