@@ -170,8 +170,7 @@ public final class AttentionStage {
 
     /** groupby(family, layer, head), sorted, as the reference's attention_by_family. */
     static TableBuilder byFamily(Table byHead) {
-        TableBuilder b = Table.builder(BY_FAMILY).keys("family", "layer", "head").string("family")
-                .int64("layer", "head", "n_examples").float64(MEAN, MEDIAN, "mean_attention_to_bos", "mean_attention_entropy");
+        TableBuilder b = byFamilyBuilder();
         for (Map.Entry<List<Object>, Table> g : PandasRules.groupBySorted(byHead, "family", "layer", "head").entrySet()) {
             Table f = g.getValue();
             b.addRow(g.getKey().get(0), g.getKey().get(1), g.getKey().get(2), PandasRules.nunique(f, "example_id"),
@@ -179,6 +178,12 @@ public final class AttentionStage {
                     Stats.mean(f.doubles("attention_to_bos")), Stats.mean(f.doubles("attention_entropy")));
         }
         return b;
+    }
+
+    /** The attention_by_family schema, in the reference's column order. */
+    static TableBuilder byFamilyBuilder() {
+        return Table.builder(BY_FAMILY).keys("family", "layer", "head").string("family")
+                .int64("layer", "head", "n_examples").float64(MEAN, MEDIAN, "mean_attention_to_bos", "mean_attention_entropy");
     }
 
     /** Overall mean/median score and the top 10 heads over all rows (nulls skipped), full precision. */

@@ -14,9 +14,11 @@ import java.util.Objects;
 import java.util.function.Function;
 
 /**
- * Choices the reference leaves to pandas, made explicit: the order of {@code sort_values(ascending=False)}
- * (ties keep their input order, NaN/null last) and the 10-decimal rounding of {@code DataFrame.to_json},
- * which the reference round-trips some summary lists through before writing them with {@code json.dumps}.
+ * Choices the reference leaves to pandas, made explicit: groupby order (sorted keys), nunique, the order of
+ * {@code sort_values(ascending=False)} (NaN/null last; ties keep their input order, which pandas guarantees
+ * only for up to 16 rows: numpy's default sort is not stable beyond that, so the order of exactly tied
+ * rows in longer summary lists is not reproducible from the reference) and the 10-decimal rounding of
+ * {@code DataFrame.to_json}, which the reference round-trips some summary lists through.
  */
 public final class PandasRules {
     private PandasRules() {}
