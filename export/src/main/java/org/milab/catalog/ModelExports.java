@@ -5,7 +5,15 @@ import com.fasterxml.jackson.databind.SerializationFeature;
 import org.milab.graph.GraphExporter;
 import org.milab.graph.ModelIdentity;
 import org.milab.model.Checkpoint;
+import org.milab.model.Dtype;
+import org.milab.model.ModelConfig;
 import org.milab.model.SafetensorsFile;
+import org.milab.model.SafetensorsWriter;
+import org.milab.planted.Planted;
+import org.milab.planted.PlantedInductionModel;
+import org.milab.planted.PlantedModelFiles;
+import org.milab.planted.PlantedSpec;
+import org.milab.util.Hashing;
 import org.milab.model.download.PinnedFile;
 import org.milab.model.download.ResolvedWeights;
 import org.milab.model.download.WeightsFetcher;
@@ -19,6 +27,7 @@ import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.function.Consumer;
 
@@ -91,6 +100,55 @@ public final class ModelExports {
             }
             return new GraphExporter.Exported(layout.graphDir(), layout.manifestDir(), ex.manifests());
         });
+    }
+
+    /**
+     * {@code make export MODEL=planted-induction}: writes the planted-circuit checkpoint as real files
+     * (model.safetensors in the Hugging Face layout, config.json, tokenizer.json, ground_truth.json, MODEL.md),
+     * reads it back through the same safetensors reader, and exports it through the same graph builder as
+     * GPT-2. The ground truth goes into every manifest.
+     */
+    public static GraphExporter.Exported exportPlanted(ModelLayout layout, PlantedSpec spec) {
+        Planted planted = PlantedInductionModel.build(spec);
+        Path tmp;
+        try {
+            Files.createDirectories(layout.root());
+            tmp = Files.createTempDirectory(layout.root(), ".planted-");
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        try {
+            SafetensorsWriter.writeCheckpoint(tmp, planted.checkpoint(), Dtype.F32, true);
+            PlantedModelFiles.write(tmp, planted);
+            Path weights = tmp.resolve("model.safetensors");
+            String sha = Hashing.sha256(weights);
+            Map<String, Object> extra = new LinkedHashMap<>();
+            extra.put("ground_truth", JSON.readTree(planted.groundTruth().toJson()));
+            extra.put("planted_spec", Map.of("seed", spec.seed(), "noise_std", spec.noiseStd()));
+            ModelIdentity identity = new ModelIdentity(layout.modelId(), null,
+                    "generated (seed " + spec.seed() + ", noise " + spec.noiseStd() + ")", sha, false,
+                    "org.milab.planted.PlantedInductionModel");
+            try (SafetensorsFile ckpt = SafetensorsFile.open(weights, ModelConfig.read(tmp.resolve("config.json")))) {
+                return export(layout, ckpt, identity, extra, stage -> {
+                    try {
+                        Path dir = stage.graphDir().resolve("checkpoint");
+                        Files.createDirectories(dir);
+                        for (String f : List.of("model.safetensors", "config.json", PlantedModelFiles.TOKENIZER,
+                                PlantedModelFiles.GROUND_TRUTH, PlantedModelFiles.MODEL_CARD))
+                            Files.copy(tmp.resolve(f), dir.resolve(f));
+                        Files.copy(tmp.resolve(PlantedModelFiles.TOKENIZER), stage.tokenizer());
+                        Files.createDirectories(stage.manifestDir());
+                        Files.copy(tmp.resolve(PlantedModelFiles.MODEL_CARD), stage.manifestDir().resolve(PlantedModelFiles.MODEL_CARD));
+                    } catch (IOException e) {
+                        throw new UncheckedIOException(e);
+                    }
+                });
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        } finally {
+            StagedDirs.deleteTree(tmp);
+        }
     }
 
     /**

@@ -3,6 +3,7 @@ package org.milab.cli;
 import org.milab.catalog.ModelExports;
 import org.milab.catalog.ModelLayout;
 import org.milab.graph.GraphExporter;
+import org.milab.planted.PlantedSpec;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -29,11 +30,18 @@ public final class ExportCommand implements Callable<Integer> {
     @Option(names = "--gpt2-bpe", description = "folder with OpenAI's encoder.json + vocab.bpe (default: env MILAB_GPT2_BPE, ../shared/gpt2, else download)")
     Path bpeDir;
 
+    @Option(names = "--planted-seed", defaultValue = "0", description = "planted-induction: seed of the weight noise")
+    long plantedSeed;
+
+    @Option(names = "--planted-noise", defaultValue = "0.01", description = "planted-induction: std of the Gaussian noise on all weights")
+    double plantedNoise;
+
     @Override
     public Integer call() {
         long t0 = System.nanoTime();
         ModelLayout layout = new ModelLayout(root.root(), model);
-        GraphExporter.Exported ex = Models.export(layout, weights, allowUnpinned, bpeDir);
+        GraphExporter.Exported ex = Models.export(layout, weights, allowUnpinned, bpeDir,
+                new PlantedSpec(plantedSeed, plantedNoise));
         System.out.printf("exported %s: %d graph variants in %s, manifests in %s (%.1f s)%n", model,
                 ex.manifests().size(), root.root().relativize(ex.graphDir()), root.root().relativize(ex.manifestDir()),
                 (System.nanoTime() - t0) / 1e9);

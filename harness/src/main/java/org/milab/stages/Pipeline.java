@@ -1,6 +1,5 @@
 package org.milab.stages;
 
-import org.milab.graph.HookNames;
 import org.milab.intervention.TokenIds;
 import org.milab.prompts.ControlPrompts;
 import org.milab.prompts.HeldoutPrompts;
@@ -33,6 +32,9 @@ public final class Pipeline {
     public void sweep() {
         for (int seed : ctx.config().controlSeeds())
             describe(promptSet("controls", seed, ControlPrompts.TASK, ControlPrompts.generate(seed, ctx.config().controlsPerFamily())));
+        for (int seed : ctx.config().layerPatchSeeds())
+            if (ctx.config().controlSeeds().contains(seed)) new CandidateSelectionStage().run(ctx, seed, seed);
+        new HookInspectionStage().run(ctx);
         for (int seed : ctx.config().controlSeeds()) new HeadSweepStage().run(ctx, seed);
     }
 
@@ -49,6 +51,8 @@ public final class Pipeline {
     /** The descriptive stages of one prompt file: baseline, logit lens, attention. */
     private void describe(PromptSet set) {
         new BaselineStage().run(ctx, set);
+        new LogitLensStage().run(ctx, set);
+        new AttentionStage().run(ctx, set);
     }
 
     /** Captures every prompt and control prompt of a set once, with the hooks the descriptive stages read. */
@@ -58,11 +62,8 @@ public final class Pipeline {
             prompts.add(ctx.tokens(r.prompt()));
             prompts.add(ctx.tokens(r.controlPrompt()));
         }
-        Set<String> hooks = new LinkedHashSet<>();
-        for (int l : Layers.autoEven6(ctx.model().config().nLayer())) {
-            hooks.add(HookNames.hookResidPost(l));
-            hooks.add(HookNames.hookPattern(l));
-        }
+        Set<String> hooks = new LinkedHashSet<>(LogitLensStage.hooksNeeded(ctx.model().config()));
+        hooks.addAll(AttentionStage.hooksNeeded(ctx.model().config()));
         return new PromptSet(dataset, seed, task, records,
                 ctx.model().engine().capture(prompts, hooks, dataset + " seed " + seed + ": capture"));
     }
