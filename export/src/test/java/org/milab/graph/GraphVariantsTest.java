@@ -58,39 +58,8 @@ class GraphVariantsTest {
 
     @Test
     void captureMatchesReferenceForLogitsAndEveryHook() throws OrtException {
-        for (ExportedModel m : List.of(tied, untied)) {
-            ReferenceGpt2 ref = m == tied ? refTied : refUntied;
-            ModelConfig c = m.checkpoint().config();
-            Set<String> fetch = new java.util.LinkedHashSet<>(List.of(LOGITS_FINAL, RESID_FINAL, LN_FINAL));
-            for (int l = 0; l < c.nLayer(); l++)
-                fetch.addAll(List.of(hookZ(l), hookPattern(l), hookAttnOut(l), hookResidPre(l), hookResidPost(l)));
-            java.util.Map<String, Output> out;
-            try (Feeds f = new Feeds(m.sessions().env()).batch(TokenBatch.of(PROMPTS))) {
-                out = f.run(m.sessions().session(GraphVariant.CAPTURE), fetch);
-            }
-            for (int r = 0; r < PROMPTS.size(); r++) {
-                Trace t = ref.run(PROMPTS.get(r));
-                int T = t.length();
-                assertRow(out.get(LOGITS_FINAL), r, t.finalLogits(), "logits row " + r);
-                assertRow(out.get(RESID_FINAL), r, t.residPost()[c.nLayer() - 1][T - 1], "resid_final");
-                assertRow(out.get(LN_FINAL), r, t.lnFinal()[T - 1], "ln_final");
-                for (int l = 0; l < c.nLayer(); l++) {
-                    for (int p = 0; p < T; p++) {
-                        assertVec(out.get(hookResidPre(l)), new long[]{r, p}, t.residPre()[l][p], "resid_pre");
-                        assertVec(out.get(hookResidPost(l)), new long[]{r, p}, t.residPost()[l][p], "resid_post");
-                        assertVec(out.get(hookAttnOut(l)), new long[]{r, p}, t.attnOut()[l][p], "attn_out");
-                        for (int h = 0; h < c.nHead(); h++) {
-                            assertVec(out.get(hookZ(l)), new long[]{r, p, h}, t.z()[l][p][h], "z");
-                            double[] row = new double[T];
-                            System.arraycopy(t.pattern()[l][h][p], 0, row, 0, T);
-                            for (int k = 0; k < T; k++)
-                                assertThat((double) out.get(hookPattern(l)).at(r, h, p, k))
-                                        .as("pattern l%d h%d q%d k%d", l, h, p, k).isCloseTo(row[k], within(TOL));
-                        }
-                    }
-                }
-            }
-        }
+        ReferenceCheck.assertCaptureMatches(tied.sessions(), refTied, PROMPTS, TOL);
+        ReferenceCheck.assertCaptureMatches(untied.sessions(), refUntied, PROMPTS, TOL);
     }
 
     @Test
@@ -264,19 +233,11 @@ class GraphVariantsTest {
     }
 
     private static void assertRow(Output o, int row, double[] expected, String what) {
-        assertVec(o, new long[]{row}, expected, what);
+        ReferenceCheck.assertVec(o, new long[]{row}, expected, TOL, what);
     }
 
-    /** Compares the innermost vector of {@code o} at {@code prefix} with {@code expected}. */
     private static void assertVec(Output o, long[] prefix, double[] expected, String what) {
-        long[] idx = java.util.Arrays.copyOf(prefix, prefix.length + 1);
-        List<String> bad = new ArrayList<>();
-        for (int i = 0; i < expected.length; i++) {
-            idx[prefix.length] = i;
-            double got = o.at(idx);
-            if (!(Math.abs(got - expected[i]) <= TOL)) bad.add(i + ": " + got + " vs " + expected[i]);
-        }
-        assertThat(bad).as("%s at %s", what, java.util.Arrays.toString(prefix)).isEmpty();
+        ReferenceCheck.assertVec(o, prefix, expected, TOL, what);
     }
 
     private static float[] toFloat(double[] a) {
