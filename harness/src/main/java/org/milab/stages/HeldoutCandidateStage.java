@@ -9,9 +9,6 @@ import org.milab.util.Hashing;
 import org.milab.util.UserError;
 
 import java.io.IOException;
-import java.math.BigDecimal;
-import java.math.MathContext;
-import java.math.RoundingMode;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -347,7 +344,7 @@ public final class HeldoutCandidateStage {
         StringBuilder sb = new StringBuilder(String.join(",", COLUMNS)).append('\n');
         for (Candidate c : cs) {
             List<String> cells = List.of(c.candidateId(), String.valueOf(c.head().layer()), String.valueOf(c.head().head()),
-                    c.group(), c.sourceReason(), c.priorMeanGap() == null ? "" : pyRepr(c.priorMeanGap()),
+                    c.group(), c.sourceReason(), c.priorMeanGap() == null ? "" : PyFormat.repr(c.priorMeanGap()),
                     c.priorReplicationStatus(), pyBool(c.priorRawAttention()), pyBool(c.priorRandomComparison()),
                     pyBool(c.includeInMain()));
             sb.append(String.join(",", cells.stream().map(HeldoutCandidateStage::csvCell).toList())).append('\n');
@@ -363,36 +360,6 @@ public final class HeldoutCandidateStage {
         if (s.contains(",") || s.contains("\"") || s.contains("\n") || s.contains("\r"))
             return "\"" + s.replace("\"", "\"\"") + "\"";
         return s;
-    }
-
-    /**
-     * Python's {@code repr(float)}: the shortest decimal that reads back as the same double, in fixed notation
-     * for exponents -4 <= e < 16 and as {@code d.ddde-XX} otherwise.
-     */
-    static String pyRepr(double d) {
-        if (Double.isNaN(d)) return "nan";
-        if (Double.isInfinite(d)) return d > 0 ? "inf" : "-inf";
-        if (d == 0) return 1 / d < 0 ? "-0.0" : "0.0";
-        BigDecimal exact = new BigDecimal(d), shortest = exact;
-        for (int p = 1; p <= 17; p++) {
-            BigDecimal c = exact.round(new MathContext(p, RoundingMode.HALF_EVEN));
-            if (c.doubleValue() == d) {
-                shortest = c;
-                break;
-            }
-        }
-        shortest = shortest.stripTrailingZeros();
-        String digits = shortest.unscaledValue().abs().toString();
-        int decpt = digits.length() - shortest.scale(); // value = 0.digits x 10^decpt
-        String sign = d < 0 ? "-" : "";
-        if (decpt > -4 && decpt <= 16) {
-            if (decpt <= 0) return sign + "0." + "0".repeat(-decpt) + digits;
-            if (decpt >= digits.length()) return sign + digits + "0".repeat(decpt - digits.length()) + ".0";
-            return sign + digits.substring(0, decpt) + "." + digits.substring(decpt);
-        }
-        int exp = decpt - 1;
-        String mantissa = digits.length() == 1 ? digits : digits.charAt(0) + "." + digits.substring(1);
-        return sign + mantissa + "e" + (exp < 0 ? "-" : "+") + String.format(Locale.ROOT, "%02d", Math.abs(exp));
     }
 
     private static Map<String, Object> payload(Selection sel, String sha) {
@@ -439,7 +406,7 @@ public final class HeldoutCandidateStage {
             if (c.priorRandomComparison()) flags.add("random-comparison");
             sb.append("| ").append(c.candidateId()).append(" | ").append(c.head()).append(" | ").append(c.group()).append(" | ")
                     .append(c.priorReplicationStatus()).append(" | ")
-                    .append(c.priorMeanGap() == null ? "" : String.format(Locale.ROOT, "%.4f", c.priorMeanGap()))
+                    .append(c.priorMeanGap() == null ? "" : PyFormat.fixed(c.priorMeanGap(), 4))
                     .append(" | ").append(String.join(", ", flags)).append(" |\n");
         }
         if (sel.source().equals("derived_from_s12") && cs.stream().noneMatch(c -> c.group().contains("replicated")))

@@ -255,6 +255,6 @@ public final class SweepConsolidationStage {
     }
 
     static String fmt(Double d) {
-        return d == null ? "" : String.format(Locale.ROOT, "%.4f", d);
+        return d == null ? "" : PyFormat.fixed(d, 4);
     }
 }
