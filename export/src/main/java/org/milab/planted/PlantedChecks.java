@@ -34,8 +34,12 @@ public final class PlantedChecks {
     public static final double MAX_DECOY_EFFECT = 0.05;
     /** Noise, sink and previous-token heads at the final position. */
     public static final double MAX_NULL_HEAD_EFFECT = 0.1;
-    private static final Set<Role> NULL_AT_FINAL_POSITION = EnumSet.of(Role.NOISE,
-            Role.ATTENTION_SINK, Role.PREVIOUS_TOKEN);
+    /**
+     * Heads outside the circuit, whose final-position patch must do (almost) nothing. The previous-token
+     * head is in the circuit: at the final position it writes the previous-token entry that the induction
+     * head's own key reads, so its effect there is real (about 0.1) and is reported, not bounded.
+     */
+    private static final Set<Role> NULL_AT_FINAL_POSITION = EnumSet.of(Role.NOISE, Role.ATTENTION_SINK);
     public static final double MIN_DUPLICATE_ATTENTION = 0.5;
     public static final double MIN_SINK_ATTENTION = 0.9;
     public static final double MIN_PREVIOUS_TOKEN_ATTENTION = 0.9;
@@ -215,8 +219,8 @@ public final class PlantedChecks {
             checks.add(Check.below("duplicate_head_max_abs_patch_effect", dup[2], MAX_DECOY_EFFECT, used));
             checks.add(Check.atLeast("duplicate_head_min_attention_to_earlier_occurrence", minDupAttention,
                     MIN_DUPLICATE_ATTENTION, used + degenerate));
-            // heads that should do nothing at the final position (the frequency head legitimately moves
-            // the metric a little when clean and corrupt contexts hold different tokens: reported only)
+            // heads that should do nothing at the final position (the frequency and previous-token heads
+            // legitimately move the metric a little: reported only, see NULL_AT_FINAL_POSITION)
             double nullMax = 0;
             int nullN = 0;
             for (Map.Entry<HeadTruth, double[]> e : effects.entrySet()) {

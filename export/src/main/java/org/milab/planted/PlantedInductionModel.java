@@ -20,7 +20,7 @@ import static org.milab.model.Gpt2Tensors.*;
 /**
  * Builds a two-layer GPT-2-architecture checkpoint whose induction circuit is written by hand.
  *
- * <p>The residual stream (768) is four 192-wide subspaces: current-token one-hot {@link #TOK},
+ * <p>The residual stream (1536 = 8 heads x 192) holds four 192-wide subspaces (the rest stays empty): current-token one-hot {@link #TOK},
  * previous-token one-hot {@link #PREV}, output one-hot {@link #OUT} (read by the unembedding) and position
  * one-hot {@link #POS}. {@code wte}/{@code wpe} write {@link #EMBED} into the token/position subspaces, so
  * a residual always has k equal non-zero entries (2 entering layer 0, 3 entering layer 1). A LayerNorm with
@@ -29,14 +29,17 @@ import static org.milab.model.Gpt2Tensors.*;
  *
  * <p>Heads (d_head 192; head dims [0, 128) index tokens, [128, 192) positions where needed):
  * L0H1 previous-token, L0H3 BOS sink, L1H2 induction (the answer), L1H0 duplicate-token with null output,
- * L1H1 uniform frequency head, L0H0/L0H2/L1H3 random noise heads. See {@link GroundTruth} for each.
+ * L1H1 uniform frequency head, L0H0/L0H2/L0H4-7 and L1H3-7 random noise heads (enough heads that the
+ * reference protocol's candidate and negative-control selection has material). See {@link GroundTruth}.
  */
 public final class PlantedInductionModel {
     private PlantedInductionModel() {}
 
     public static final String MODEL_ID = "planted-induction";
 
-    public static final int D_MODEL = 768, N_LAYER = 2, N_HEAD = 4, D_HEAD = D_MODEL / N_HEAD, N_POSITIONS = 64;
+    public static final int N_LAYER = 2, N_HEAD = 8, D_HEAD = 192, D_MODEL = N_HEAD * D_HEAD, N_POSITIONS = 64;
+    /** The MLPs are zero; a tiny hidden width keeps them from costing anything (Hugging Face's n_inner). */
+    public static final int N_INNER = 4;
     /** Subspace offsets in the residual stream. */
     public static final int TOK = 0, PREV = 192, OUT = 384, POS = 576;
     /** Head dims below this index tokens; the duplicate-token head keeps positions in [128, 128 + 64). */
@@ -56,10 +59,10 @@ public final class PlantedInductionModel {
     /** Logit margin of a token written with one EMBED into the output subspace (residual with 4 entries). */
     public static final double LOGIT_GAP = 10;
     /** Random weight scales of the noise heads: sharp random patterns, tiny outputs. */
-    public static final double NOISE_HEAD_QK_STD = 0.06, NOISE_HEAD_OV_STD = 0.01;
+    public static final double NOISE_HEAD_QK_STD = 0.06, NOISE_HEAD_OV_STD = 0.005;
 
     public static final int L0_PREVIOUS_TOKEN = 1, L0_SINK = 3, L1_DUPLICATE = 0, L1_FREQUENCY = 1, L1_INDUCTION = 2;
-    static final int[] L0_NOISE = {0, 2}, L1_NOISE = {3};
+    static final int[] L0_NOISE = {0, 2, 4, 5, 6, 7}, L1_NOISE = {3, 4, 5, 6, 7};
 
     private static final double SQRT_D_HEAD = Math.sqrt(D_HEAD);
 
@@ -69,7 +72,7 @@ public final class PlantedInductionModel {
         int v = vocab.size();
         if (v > MAX_VOCAB) throw new IllegalStateException("planted vocabulary has " + v + " > " + MAX_VOCAB + " words");
         int bos = vocab.indexOf(PlantedVocabulary.BOS);
-        ModelConfig cfg = new ModelConfig(N_LAYER, N_HEAD, D_MODEL, v, N_POSITIONS, 1e-5, ModelConfig.GELU_TANH, false);
+        ModelConfig cfg = new ModelConfig(N_LAYER, N_HEAD, D_MODEL, v, N_POSITIONS, 1e-5, ModelConfig.GELU_TANH, false, N_INNER);
 
         Map<String, float[]> w = new LinkedHashMap<>();
         Gpt2Tensors.expectedShapes(cfg).forEach((name, shape) -> {

@@ -29,10 +29,10 @@ class PlantedInductionModelTest {
     void configIsGpt2LayoutWithUntiedUnembedding() {
         Planted p = PlantedInductionModel.build(PlantedSpec.defaults());
         ModelConfig c = p.checkpoint().config();
-        assertThat(c).isEqualTo(new ModelConfig(2, 4, 768, p.vocabulary().size(), 64, 1e-5, "gelu_new", false));
+        assertThat(c).isEqualTo(new ModelConfig(2, 8, 1536, p.vocabulary().size(), 64, 1e-5, "gelu_new", false, 4));
         assertThat(c.toJson().get("tie_word_embeddings").asBoolean()).isFalse();
         assertThat(p.checkpoint().names()).contains(Gpt2Tensors.LM_HEAD).hasSize(Gpt2Tensors.parameterNames(c).size());
-        assertThat(p.checkpoint().shape(Gpt2Tensors.attnW(1))).containsExactly(768, 3 * 768);
+        assertThat(p.checkpoint().shape(Gpt2Tensors.attnW(1))).containsExactly(1536, 3 * 1536);
     }
 
     @Test
@@ -129,12 +129,12 @@ class PlantedInductionModelTest {
     @Test
     void groundTruthNamesTheCircuitAndRoundTrips() {
         GroundTruth g = PlantedInductionModel.build(PlantedSpec.defaults()).groundTruth();
-        assertThat(g.heads()).hasSize(8);
+        assertThat(g.heads()).hasSize(16);
         assertThat(g.head(Role.INDUCTION).name()).isEqualTo("L1H2").isEqualTo(g.answerHead());
         assertThat(g.head(Role.PREVIOUS_TOKEN).name()).isEqualTo("L0H1");
         assertThat(g.heads().stream().filter(GroundTruth.HeadTruth::inCircuit).map(GroundTruth.HeadTruth::name))
                 .containsExactly("L0H1", "L1H2");
-        assertThat(g.heads(Role.NOISE)).hasSize(3);
+        assertThat(g.heads(Role.NOISE)).hasSize(11);
         assertThat(g.heads().stream().filter(h -> !h.inCircuit())).allSatisfy(h -> assertThat(h.fools()).isNotBlank());
         assertThat(GroundTruth.fromJson(g.toJson())).isEqualTo(g);
         assertThat(g.toJson()).contains("\"answerHead\" : \"L1H2\"", "\"role\" : \"DUPLICATE_TOKEN_NULL_OV\"");

@@ -9,11 +9,7 @@ import org.milab.prompts.HeldoutPrompts;
 import org.milab.prompts.PromptRecord;
 import org.milab.tables.Table;
 import org.milab.tables.TableBuilder;
-import org.milab.util.Hashing;
-import org.milab.util.UserError;
 
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.LinkedHashMap;
@@ -27,47 +23,25 @@ import java.util.stream.Collectors;
 /**
  * S14 held-out robustness for one seed: the pre-registered candidates x 12 selected records of each
  * held-out family x {clean-to-corrupt, zero, mean} x {final, previous_occurrence} (6912 rows for GPT-2's
- * 16 candidates), batched. Refuses to run unless the candidate set on disk still has the hash recorded
- * when it was registered. Writes heldout/seed<N>/heldout_robustness_{results,by_family,by_candidate}.
+ * 16 candidates), batched. The candidate set is S13's, refused if it changed since it was registered. Writes heldout/seed<N>/heldout_robustness_{results,by_family,by_candidate}.
  */
 public final class HeldoutRobustnessStage {
     public static final String DIR = "heldout";
     public static final String RESULTS = "heldout_robustness_results";
     public static final String BY_FAMILY = "heldout_robustness_by_family";
     public static final String BY_CANDIDATE = "heldout_robustness_by_candidate";
-    public static final String CANDIDATES_DIR = "heldout_candidates";
-    public static final String CANDIDATE_TABLE = "heldout_candidate_set";
     private static final PatchSite SITE = PatchSite.HOOK_Z;
     private static final List<Intervention> INTERVENTIONS = List.of(Intervention.CLEAN_TO_CORRUPT,
             Intervention.ZERO_ABLATION, Intervention.MEAN_ABLATION);
     private static final List<PositionLabel> POSITIONS = List.of(PositionLabel.FINAL, PositionLabel.PREVIOUS_OCCURRENCE);
 
-    /** A pre-registered candidate (only include_in_main rows are used). */
+    /** A pre-registered candidate as S14 uses it. */
     public record Candidate(String candidateId, String group, Head head) {}
 
+    /** The registered S13 set (refused if it changed since registration), include_in_main rows only. */
     public static List<Candidate> readCandidates(RunContext ctx) {
-        Path file = ctx.dir(CANDIDATES_DIR, null).resolve(CANDIDATE_TABLE + ".arrow");
-        Path hashFile = ctx.dir(CANDIDATES_DIR, null).resolve(CANDIDATE_TABLE + ".sha256");
-        if (!Files.isRegularFile(hashFile))
-            throw new UserError("The held-out candidate set of run " + ctx.config().runId() + " has no registered hash ("
-                    + hashFile + ").", "Register the candidate set (S13) before held-out scoring.");
-        String registered;
-        try {
-            registered = Files.readString(hashFile).trim().split("\\s+")[0];
-        } catch (java.io.IOException e) {
-            throw new java.io.UncheckedIOException(e);
-        }
-        String actual = Hashing.sha256(file);
-        if (!registered.equals(actual))
-            throw new UserError("The held-out candidate set changed after it was registered (sha256 " + actual
-                    + " != registered " + registered + ").", "Candidates are fixed before scoring: start a new run.");
-        Table t = ctx.read(CANDIDATES_DIR, null, CANDIDATE_TABLE);
-        List<Candidate> out = new ArrayList<>();
-        for (Table.Row r : t.rows())
-            if (r.getBool("include_in_main"))
-                out.add(new Candidate(r.getString("candidate_id"), r.getString("candidate_group"),
-                        new Head(r.getLong("layer").intValue(), r.getLong("head").intValue())));
-        return out;
+        return HeldoutCandidateStage.load(ctx).stream().filter(HeldoutCandidateStage.Candidate::includeInMain)
+                .map(c -> new Candidate(c.candidateId(), c.group(), c.head())).toList();
     }
 
     public void run(RunContext ctx, int seed) {

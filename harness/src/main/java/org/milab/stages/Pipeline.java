@@ -33,19 +33,25 @@ public final class Pipeline {
         for (int seed : ctx.config().controlSeeds())
             describe(promptSet("controls", seed, ControlPrompts.TASK, ControlPrompts.generate(seed, ctx.config().controlsPerFamily())));
         for (int seed : ctx.config().layerPatchSeeds())
-            if (ctx.config().controlSeeds().contains(seed)) new CandidateSelectionStage().run(ctx, seed, seed);
+            if (ctx.config().controlSeeds().contains(seed)) {
+                new CandidateSelectionStage().run(ctx, seed, seed);
+                new LayerPatchingStage().run(ctx, seed);
+            }
         new HookInspectionStage().run(ctx);
         for (int seed : ctx.config().controlSeeds()) new HeadSweepStage().run(ctx, seed);
+        new SweepConsolidationStage().run(ctx);
     }
 
     /** Everything of {@link #sweep}, then S13 (registered before scoring), S14 per seed + consolidation, S15. */
     public void heldout() {
         sweep();
+        new HeldoutCandidateStage().run(ctx); // registered and hashed before any held-out scoring
         for (int seed : ctx.config().heldoutSeeds()) {
             describe(promptSet("heldout", seed, HeldoutPrompts.TASK, HeldoutPrompts.generate(seed, ctx.config().heldoutGenerated())));
             new HeldoutRobustnessStage().run(ctx, seed);
         }
         new HeldoutConsolidationStage().run(ctx, ctx.config().heldoutSeeds());
+        new HeldoutCounterexampleStage().run(ctx);
     }
 
     /** The descriptive stages of one prompt file: baseline, logit lens, attention. */
