@@ -17,16 +17,30 @@ public final class RunCommands {
 
     static int run(RootOption root, RunOptions opts, String command, Consumer<Pipeline> body) {
         RunConfig cfg = opts.config(command, root.root());
+        java.nio.file.Path stale = root.root().resolve("results").resolve(cfg.runId() + RunContext.INCOMPLETE);
+        if (java.nio.file.Files.exists(stale)) {
+            System.err.println("removing " + stale + " left by an earlier attempt of this run that did not finish");
+            deleteTree(stale);
+        }
         try (LabModel m = LabModel.open(root.root(), opts.model, Device.parse(opts.device), opts.threads,
                 opts.batchRows, opts.batchRows * 16)) {
             RunContext ctx = new RunContext(root.root(), cfg, m);
             Pipeline p = new Pipeline(ctx);
             body.accept(p);
             p.finish("milab " + command + " --model " + opts.model);
-            System.out.println("run " + cfg.runId() + " written to " + root.root().relativize(ctx.runDir())
+            System.out.println("run " + cfg.runId() + " written to " + root.root().relativize(ctx.finalDir())
                     + " (summary.md, run_manifest.json)");
         }
         return 0;
+    }
+
+    private static void deleteTree(java.nio.file.Path root) {
+        try (var walk = java.nio.file.Files.walk(root)) {
+            for (java.nio.file.Path p : walk.sorted(java.util.Comparator.reverseOrder()).toList())
+                java.nio.file.Files.delete(p);
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException("Cannot remove " + root, e);
+        }
     }
 
     @Command(name = "run-heldout", mixinStandardHelpOptions = true,

@@ -107,6 +107,11 @@ public final class Pipeline {
         md.append("\nTables are Arrow IPC files (open with pyarrow, Polars or DuckDB); provenance is in each file's "
                 + "schema metadata (`milab.provenance`).\n");
         AtomicFiles.writeString(ctx.runDir().resolve("summary.md"), md.toString());
+        try {
+            AtomicFiles.moveAtomically(ctx.runDir(), ctx.finalDir());
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException("Cannot move the finished run to " + ctx.finalDir(), e);
+        }
     }
 
     private Map<String, String> manifestHashes() {

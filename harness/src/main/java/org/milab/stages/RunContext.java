@@ -29,6 +29,8 @@ import java.util.Map;
  * go into run_manifest.json; each stage adds lines to the run's Markdown summary.
  */
 public final class RunContext {
+    /** A run is written under results/<id>.incomplete/ and renamed to results/<id>/ when it completed. */
+    public static final String INCOMPLETE = ".incomplete";
     public static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
 
     private final Path root;
@@ -47,7 +49,7 @@ public final class RunContext {
         this.root = root;
         this.config = config;
         this.model = model;
-        this.runDir = root.resolve("results").resolve(config.runId());
+        this.runDir = root.resolve("results").resolve(config.runId() + INCOMPLETE);
         this.codeCommit = Provenance.gitCommit(root);
     }
 
@@ -57,6 +59,11 @@ public final class RunContext {
 
     public Path runDir() {
         return runDir;
+    }
+
+    /** Where the run lands when it completed. */
+    public Path finalDir() {
+        return root.resolve("results").resolve(config.runId());
     }
 
     public RunConfig config() {
