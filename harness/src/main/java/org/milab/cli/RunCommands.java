@@ -18,20 +18,33 @@ public final class RunCommands {
     static int run(RootOption root, RunOptions opts, String command, Consumer<Pipeline> body) {
         RunConfig cfg = opts.config(command, root.root());
         java.nio.file.Path stale = root.root().resolve("results").resolve(cfg.runId() + RunContext.INCOMPLETE);
-        if (java.nio.file.Files.exists(stale)) {
-            System.err.println("removing " + stale + " left by an earlier attempt of this run that did not finish");
+        java.nio.file.Path done = root.root().resolve("results").resolve(cfg.runId());
+        if (opts.resume) {
+            // a finished run is re-verified step by step, then renamed back by finish()
+            if (java.nio.file.Files.exists(done) && !java.nio.file.Files.exists(stale)) moveQuietly(done, stale);
+        } else if (java.nio.file.Files.exists(stale)) {
+            System.err.println("removing " + stale + " left by an earlier attempt of this run that did not finish"
+                    + " (pass --resume to continue it instead)");
             deleteTree(stale);
         }
         try (LabModel m = LabModel.open(root.root(), opts.model, Device.parse(opts.device), opts.threads,
                 opts.batchRows, opts.batchRows * 16)) {
             RunContext ctx = new RunContext(root.root(), cfg, m);
-            Pipeline p = new Pipeline(ctx);
+            Pipeline p = new Pipeline(ctx, opts.resume);
             body.accept(p);
             p.finish("milab " + command + " --model " + opts.model);
             System.out.println("run " + cfg.runId() + " written to " + root.root().relativize(ctx.finalDir())
                     + " (summary.md, run_manifest.json)");
         }
         return 0;
+    }
+
+    private static void moveQuietly(java.nio.file.Path from, java.nio.file.Path to) {
+        try {
+            org.milab.util.AtomicFiles.moveAtomically(from, to);
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException("Cannot reopen " + from + " for resuming", e);
+        }
     }
 
     private static void deleteTree(java.nio.file.Path root) {

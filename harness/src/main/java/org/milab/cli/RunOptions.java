@@ -27,6 +27,8 @@ public final class RunOptions {
     @Option(names = "--candidates", description = "pre-registered candidate set file (CSV/JSON) instead of deriving one") Path candidates;
     @Option(names = "--zero-frame", defaultValue = RunConfig.FRAME_TL, description = "zero ablation frame: transformer_lens or raw") String zeroFrame;
     @Option(names = "--batch-rows", defaultValue = "64", description = "rows per ONNX Runtime call") int batchRows;
+    @Option(names = "--resume", description = "continue results/<run-id>: steps whose inputs and outputs are unchanged are skipped")
+    boolean resume;
 
     RunConfig config(String command, Path root) {
         String id = runId != null ? runId : model + "-" + command + "-"
@@ -34,9 +36,11 @@ public final class RunOptions {
         if (!id.matches("[A-Za-z0-9._-]+"))
             throw new UserError("Run id '" + id + "' has characters other than letters, digits, '.', '_' and '-'.",
                     "Choose a simple run id, e.g. RUN_ID=planted-seed10.");
-        if (Files.exists(root.resolve("results").resolve(id)))
+        if (runId == null && resume)
+            throw new UserError("--resume needs the run to resume.", "Pass --run-id (RUN_ID=...) of the run to continue.");
+        if (!resume && Files.exists(root.resolve("results").resolve(id)))
             throw new UserError("results/" + id + " already exists; a run never overwrites another run's outputs.",
-                    "Choose another RUN_ID or move the old run away.");
+                    "Choose another RUN_ID, move the old run away, or resume it with --resume.");
         if (batchRows < 1) throw new UserError("--batch-rows must be >= 1.", "Pass a positive --batch-rows.");
         return new RunConfig(model, id, controlSeeds == null ? List.of(0, 1, 2) : parse(controlSeeds, "--control-seeds"),
                 controlsPerFamily, List.of(0, 1), layerPatchPerFamily, 12, sweepPerFamily,

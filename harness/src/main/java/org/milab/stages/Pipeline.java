@@ -21,37 +21,49 @@ import java.util.Set;
  */
 public final class Pipeline {
     private final RunContext ctx;
+    private final StepLedger ledger;
     private final long started = System.nanoTime();
     private final String startedUtc = Instant.now().toString();
 
     public Pipeline(RunContext ctx) {
+        this(ctx, false);
+    }
+
+    /** @param resume skip steps whose inputs and outputs are unchanged since they ran (see StepLedger) */
+    public Pipeline(RunContext ctx, boolean resume) {
         this.ctx = ctx;
+        this.ledger = new StepLedger(ctx, resume);
     }
 
     /** S3, S5, S6 for the controls sets, S8-S10, S11 per seed, S12. */
     public void sweep() {
         for (int seed : ctx.config().controlSeeds())
-            describe(promptSet("controls", seed, ControlPrompts.TASK, ControlPrompts.generate(seed, ctx.config().controlsPerFamily())));
+            ledger.step("controls-seed" + seed, () -> describe(promptSet("controls", seed, ControlPrompts.TASK,
+                    ControlPrompts.generate(seed, ctx.config().controlsPerFamily()))));
         for (int seed : ctx.config().layerPatchSeeds())
-            if (ctx.config().controlSeeds().contains(seed)) {
-                new CandidateSelectionStage().run(ctx, seed, seed);
-                new LayerPatchingStage().run(ctx, seed);
-            }
-        new HookInspectionStage().run(ctx);
-        for (int seed : ctx.config().controlSeeds()) new HeadSweepStage().run(ctx, seed);
-        new SweepConsolidationStage().run(ctx);
+            if (ctx.config().controlSeeds().contains(seed))
+                ledger.step("layer-patching-seed" + seed, () -> {
+                    new CandidateSelectionStage().run(ctx, seed, seed);
+                    new LayerPatchingStage().run(ctx, seed);
+                });
+        ledger.step("hook-inspection", () -> new HookInspectionStage().run(ctx));
+        for (int seed : ctx.config().controlSeeds())
+            ledger.step("head-sweep-seed" + seed, () -> new HeadSweepStage().run(ctx, seed));
+        ledger.step("head-sweep-multiseed", () -> new SweepConsolidationStage().run(ctx));
     }
 
     /** Everything of {@link #sweep}, then S13 (registered before scoring), S14 per seed + consolidation, S15. */
     public void heldout() {
         sweep();
-        new HeldoutCandidateStage().run(ctx); // registered and hashed before any held-out scoring
-        for (int seed : ctx.config().heldoutSeeds()) {
-            describe(promptSet("heldout", seed, HeldoutPrompts.TASK, HeldoutPrompts.generate(seed, ctx.config().heldoutGenerated())));
-            new HeldoutRobustnessStage().run(ctx, seed);
-        }
-        new HeldoutConsolidationStage().run(ctx, ctx.config().heldoutSeeds());
-        new HeldoutCounterexampleStage().run(ctx);
+        // registered and hashed before any held-out scoring
+        ledger.step("heldout-candidates", () -> new HeldoutCandidateStage().run(ctx));
+        for (int seed : ctx.config().heldoutSeeds())
+            ledger.step("heldout-seed" + seed, () -> {
+                describe(promptSet("heldout", seed, HeldoutPrompts.TASK, HeldoutPrompts.generate(seed, ctx.config().heldoutGenerated())));
+                new HeldoutRobustnessStage().run(ctx, seed);
+            });
+        ledger.step("heldout-multiseed", () -> new HeldoutConsolidationStage().run(ctx, ctx.config().heldoutSeeds()));
+        ledger.step("heldout-counterexamples", () -> new HeldoutCounterexampleStage().run(ctx));
     }
 
     /** The descriptive stages of one prompt file: baseline, logit lens, attention. */
