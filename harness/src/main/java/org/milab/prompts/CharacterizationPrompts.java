@@ -91,16 +91,7 @@ public final class CharacterizationPrompts {
 
     /** The given families (null or empty: all nine) in the given order. */
     public static List<PromptRecord> generate(long seed, int perFamily, List<String> families) {
-        SequencePools.requirePositive(perFamily, "n_examples_per_family");
-        List<String> selected = SequencePools.resolveFamilies(families, FAMILIES, "characterization");
-        List<PromptRecord> records = new ArrayList<>(selected.size() * perFamily);
-        for (String family : selected) {
-            List<List<String>> pool = pool(seed, family);
-            for (int i = 0; i < perFamily; i++) {
-                records.add(record(family, pool.get(i % pool.size()), i));
-            }
-        }
-        return records;
+        return SequencePools.generate(seed, perFamily, families, FAMILIES, "characterization", CharacterizationPrompts::pool, CharacterizationPrompts::record);
     }
 
     /** The shuffled pool a family draws from for {@code seed}. */

@@ -64,16 +64,7 @@ public final class HeldoutPrompts {
 
     /** The given families (null or empty: all six) in the given order. */
     public static List<PromptRecord> generate(long seed, int perFamily, List<String> families) {
-        SequencePools.requirePositive(perFamily, "n_examples_per_family");
-        List<String> selected = SequencePools.resolveFamilies(families, FAMILIES, "held-out");
-        List<PromptRecord> records = new ArrayList<>(selected.size() * perFamily);
-        for (String family : selected) {
-            List<List<String>> pool = pool(seed, family);
-            for (int i = 0; i < perFamily; i++) {
-                records.add(record(family, pool.get(i % pool.size()), i));
-            }
-        }
-        return records;
+        return SequencePools.generate(seed, perFamily, families, FAMILIES, "held-out", HeldoutPrompts::pool, HeldoutPrompts::record);
     }
 
     /** The shuffled pool a family draws from for {@code seed}. */

@@ -90,4 +90,27 @@ public final class SequencePools {
             throw new UserError(what + " must be positive, got " + n + ".", "Pass a count of at least 1.");
         }
     }
+
+    /** Builds one record of a family from a pool entry (the i-th record of that family). */
+    @FunctionalInterface
+    interface RecordMaker {
+        PromptRecord make(String family, List<String> sequence, int index);
+    }
+
+    /**
+     * The generators' shared loop: for each selected family in order, record i uses pool[i % len(pool)]
+     * of that family's seeded pool.
+     */
+    static List<PromptRecord> generate(long seed, int perFamily, List<String> families, List<PromptFamily> all,
+                                       String setName, java.util.function.BiFunction<Long, String, List<List<String>>> pools,
+                                       RecordMaker maker) {
+        requirePositive(perFamily, "n_examples_per_family");
+        List<String> selected = resolveFamilies(families, all, setName);
+        List<PromptRecord> records = new java.util.ArrayList<>(selected.size() * perFamily);
+        for (String family : selected) {
+            List<List<String>> pool = pools.apply(seed, family);
+            for (int i = 0; i < perFamily; i++) records.add(maker.make(family, pool.get(i % pool.size()), i));
+        }
+        return records;
+    }
 }
