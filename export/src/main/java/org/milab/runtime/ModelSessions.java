@@ -61,6 +61,12 @@ public final class ModelSessions implements AutoCloseable {
                 new ExecutionInfo(device, provider, fallback, intraOpThreads, env.getVersion(), artifact));
     }
 
+    /** Null when CUDA sessions can run here, else what is missing. */
+    public static String cudaProblem() {
+        String artifact = OrtEnvironment.getAvailableProviders().contains(OrtProvider.CUDA) ? "onnxruntime_gpu" : "onnxruntime";
+        return cudaProblem(environment(), artifact);
+    }
+
     /** Null when a CUDA session can be configured here, else what is missing. */
     private static String cudaProblem(OrtEnvironment env, String artifact) {
         if (!"onnxruntime_gpu".equals(artifact))
