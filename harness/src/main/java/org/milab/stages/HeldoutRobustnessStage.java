@@ -83,7 +83,12 @@ public final class HeldoutRobustnessStage {
     }
 
     static TableBuilder resultsTable(int seed, List<HeadPatching.Result> results, Map<HeadPatching.Job, Candidate> cands) {
-        TableBuilder b = Table.builder(RESULTS).keys("candidate_id", "example_id", "intervention", "position_label")
+        return resultsTable(RESULTS, seed, results, cands);
+    }
+
+    /** The held-out results schema under another table name (S16 writes the same columns). */
+    static TableBuilder resultsTable(String name, int seed, List<HeadPatching.Result> results, Map<HeadPatching.Job, Candidate> cands) {
+        TableBuilder b = Table.builder(name).keys("candidate_id", "example_id", "intervention", "position_label")
                 .int64("seed").string("candidate_id", "candidate_group").int64("layer", "head")
                 .string("family", "example_id", "heldout_family_type", "intervention", "intervention_status",
                         "position_label", "position_status").bool("head_specific_patch")
