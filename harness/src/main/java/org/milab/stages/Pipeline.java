@@ -66,6 +66,25 @@ public final class Pipeline {
         ledger.step("heldout-counterexamples", () -> new HeldoutCounterexampleStage().run(ctx));
     }
 
+    /**
+     * S16-S17 on the registered held-out candidate set (S13 runs first if this run has none yet: from the
+     * sweep for derived models, the hard-coded set for GPT-2, or --candidates).
+     */
+    public void characterization() {
+        if (!ctx.config().modelId().equals("gpt2") && ctx.config().candidateFile() == null) sweep();
+        ledger.step("heldout-candidates", () -> new HeldoutCandidateStage().run(ctx));
+        characterizationStages();
+    }
+
+    private void characterizationStages() {
+        RunConfig c = ctx.config();
+        for (int seed : c.characterizationSeeds())
+            ledger.step("characterization-seed" + seed, () -> new CharacterizationStage()
+                    .run(ctx, seed, c.characterizationGenerated(), c.characterizationScored()));
+        ledger.step("characterization-multiseed", () -> new CharacterizationConsolidationStage().run(ctx, c.characterizationSeeds()));
+        ledger.step("characterization-counterexamples", () -> new CharacterizationCounterexampleStage().run(ctx, c.characterizationSeeds()));
+    }
+
     /** The descriptive stages of one prompt file: baseline, logit lens, attention. */
     private void describe(PromptSet set) {
         new BaselineStage().run(ctx, set);

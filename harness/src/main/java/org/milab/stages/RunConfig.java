@@ -23,17 +23,37 @@ import java.util.Map;
  * @param topKHeads           S6 top_k_heads (20)
  * @param candidateFile       a pre-registered candidate set to use instead of deriving one, or null
  * @param zeroAblationFrame   "transformer_lens" (the reference's meaning) or "raw"
+ * @param characterizationSeeds     S16 seeds (20, 21, 22)
+ * @param characterizationGenerated characterization prompts generated per family (12)
+ * @param characterizationScored    characterization prompts scored per family (4)
  */
 public record RunConfig(String modelId, String runId, List<Integer> controlSeeds, int controlsPerFamily,
                         List<Integer> layerPatchSeeds, int layerPatchPerFamily, int maxCandidates,
                         int sweepPerFamily, List<Integer> heldoutSeeds, int heldoutGenerated, int heldoutScored,
-                        int topKHeads, Path candidateFile, String zeroAblationFrame) {
+                        int topKHeads, Path candidateFile, String zeroAblationFrame,
+                        List<Integer> characterizationSeeds, int characterizationGenerated, int characterizationScored) {
+
+    /** The held-out chain's config with the reference's characterization defaults. */
+    public RunConfig(String modelId, String runId, List<Integer> controlSeeds, int controlsPerFamily,
+                     List<Integer> layerPatchSeeds, int layerPatchPerFamily, int maxCandidates,
+                     int sweepPerFamily, List<Integer> heldoutSeeds, int heldoutGenerated, int heldoutScored,
+                     int topKHeads, Path candidateFile, String zeroAblationFrame) {
+        this(modelId, runId, controlSeeds, controlsPerFamily, layerPatchSeeds, layerPatchPerFamily, maxCandidates,
+                sweepPerFamily, heldoutSeeds, heldoutGenerated, heldoutScored, topKHeads, candidateFile,
+                zeroAblationFrame, List.of(20, 21, 22), 12, 4);
+    }
 
     public static final String FRAME_TL = "transformer_lens";
     public static final String FRAME_RAW = "raw";
 
     public RunConfig {
         controlSeeds = List.copyOf(controlSeeds);
+        characterizationSeeds = List.copyOf(characterizationSeeds);
+        requirePositive("characterization prompts per family", characterizationGenerated);
+        requirePositive("characterization scored per family", characterizationScored);
+        if (characterizationScored > characterizationGenerated)
+            throw new UserError("Characterization scored per family (" + characterizationScored + ") exceeds prompts "
+                    + "generated (" + characterizationGenerated + ").", "Lower the scored count or raise the generated count.");
         layerPatchSeeds = List.copyOf(layerPatchSeeds);
         heldoutSeeds = List.copyOf(heldoutSeeds);
         requirePositive("controls per family", controlsPerFamily);
@@ -79,6 +99,9 @@ public record RunConfig(String modelId, String runId, List<Integer> controlSeeds
         m.put("top_k_heads", topKHeads);
         m.put("candidate_file", candidateFile == null ? null : candidateFile.toString());
         m.put("zero_ablation_frame", zeroAblationFrame);
+        m.put("characterization_seeds", characterizationSeeds);
+        m.put("characterization_generated_per_family", characterizationGenerated);
+        m.put("characterization_scored_per_family", characterizationScored);
         return m;
     }
 }
