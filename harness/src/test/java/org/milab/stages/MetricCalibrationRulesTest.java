@@ -4,6 +4,10 @@ import org.junit.jupiter.api.Test;
 import org.milab.stages.MetricCalibrationStage.FamilyMean;
 import org.milab.tables.Table;
 import org.milab.tables.TableBuilder;
+import org.milab.prompts.CalibrationBank;
+import org.milab.prompts.CalibrationPrompt;
+import org.milab.tokenizer.TestTokenizers;
+import org.milab.tokenizer.Tokenizer;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -106,6 +110,54 @@ class MetricCalibrationRulesTest {
         withNaN.add(ctl("empty", Double.NaN, 0.0));
         withNaN.add(pos("emptyPos", Double.NaN, 1.0));
         assertThat(status(0, withNaN, GOOD, GOOD)).isEqualTo(CALIBRATED);
+    }
+
+    @Test
+    void everyBankRowValidatesWithTheRealGpt2TokenizerAndGivesTheReferenceIds() {
+        // the spec's golden ids (section 1.2), from the reference's validated bank
+        Map<String, Integer> golden = Map.ofEntries(Map.entry(" D", 360), Map.entry(" A", 317), Map.entry(" B", 347),
+                Map.entry(" I", 314), Map.entry(" E", 412), Map.entry(" F", 376), Map.entry(" T", 309), Map.entry(" N", 399),
+                Map.entry(" P", 350), Map.entry(" yellow", 7872), Map.entry(" red", 2266), Map.entry(" blue", 4171),
+                Map.entry(" center", 3641), Map.entry(" north", 5093), Map.entry(" south", 5366), Map.entry(" cow", 9875),
+                Map.entry(" cat", 3797), Map.entry(" dog", 3290), Map.entry(" four", 1440), Map.entry(" one", 530),
+                Map.entry(" two", 734), Map.entry(" ten", 3478), Map.entry(" three", 1115), Map.entry(" six", 2237),
+                Map.entry(" eighteen", 29095));
+        int checked = 0;
+        try (Tokenizer tok = Tokenizer.load(TestTokenizers.gpt2TokenizerJson())) {
+            for (CalibrationPrompt p : CalibrationBank.build()) {
+                MetricCalibrationStage.Validation v = MetricCalibrationStage.validate(tok, p);
+                assertThat(v.status()).as(p.exampleId()).isEqualTo("ok");
+                assertThat(v.error()).isEmpty();
+                Integer t = golden.get(p.trueExpectedNextToken()), c = golden.get(p.wrongOrControlToken());
+                if (t != null) { assertThat(v.trueId()).isEqualTo(t); checked++; }
+                if (c != null) { assertThat(v.controlId()).isEqualTo(c); checked++; }
+            }
+        }
+        assertThat(checked).isGreaterThan(100);
+    }
+
+    @Test
+    void eachValidationFailureIsRecordedWithItsText() {
+        CalibrationPrompt base = CalibrationBank.build().get(0);
+        try (Tokenizer tok = Tokenizer.load(TestTokenizers.gpt2TokenizerJson())) {
+            MetricCalibrationStage.Validation multi = MetricCalibrationStage.validate(tok, with(base, " Xylophonequux", " A", "A B"));
+            assertThat(multi.status()).isEqualTo("tokenization_error");
+            assertThat(multi.error()).contains("' Xylophonequux'").contains("not a single token");
+            assertThat(multi.trueId()).isNull();
+            MetricCalibrationStage.Validation same = MetricCalibrationStage.validate(tok, with(base, " A", " A", "A B"));
+            assertThat(same.error()).isEqualTo("expected and control tokens resolve to the same token id");
+            assertThat(same.trueId()).isEqualTo(317);
+            assertThat(same.controlId()).isEqualTo(317);
+            MetricCalibrationStage.Validation empty = MetricCalibrationStage.validate(tok, with(base, " D", " A", ""));
+            assertThat(empty.error()).isEqualTo("prompt tokenized to an empty sequence");
+            assertThat(empty.controlId()).isEqualTo(317);
+        }
+    }
+
+    private static CalibrationPrompt with(CalibrationPrompt p, String trueToken, String control, String prompt) {
+        return new CalibrationPrompt(p.exampleId(), p.task(), p.family(), prompt, trueToken, control, trueToken,
+                p.tokenDomain(), p.sequenceLengthBucket(), p.shouldShowInductionBehavior(), p.expectedBehavior(),
+                p.controlRationale());
     }
 
     /** Example rows: family, positive, domain, bucket, diff, prob gap, target rank (metric ok) or a tokenization error. */
