@@ -50,8 +50,14 @@ public final class LabFixtures {
      * word, exported under {@code root} as model {@code id}: the numbers mean nothing, the plumbing is real.
      */
     public static LabModel randomWordModel(Path root, String id, long seed) {
+        return randomWordModel(root, id, seed, List.of());
+    }
+
+    /** {@link #randomWordModel(Path, String, long)} without the words in {@code missing} (they encode to {@code <unk>}). */
+    public static LabModel randomWordModel(Path root, String id, long seed, List<String> missing) {
         List<String> vocab = new ArrayList<>(List.of("<|endoftext|>", "<unk>"));
         vocab.addAll(referenceWords());
+        vocab.removeAll(missing);
         ModelConfig cfg = new ModelConfig(2, 4, 32, vocab.size(), 24, 1e-5, ModelConfig.GELU_TANH, false);
         InMemoryCheckpoint ckpt = RandomCheckpoints.generate(cfg, seed, 0.5f);
         String tokenizer = WordLevelTokenizerJson.build(vocab, "<unk>", "<|endoftext|>");
