@@ -20,7 +20,7 @@ JVM      := $(JAVA) $(JAVA_OPTS) --add-opens=java.base/java.nio=ALL-UNNAMED -DOP
 MILAB    := $(JVM) org.milab.cli.Main
 SOURCES  := $(shell find export/src/main harness/src/main -name '*.java' 2>/dev/null) pom.xml export/pom.xml harness/pom.xml
 
-.PHONY: help build test export run-heldout run-sweep diff inspect bench random-checkpoint clean
+.PHONY: help build test export run-heldout run-sweep run-all run-characterization run-calibration diff inspect bench random-checkpoint clean
 
 help:
 	@echo "make test                         build and run every test (what CI runs)"
@@ -28,6 +28,8 @@ help:
 	@echo "make inspect MODEL=... ARGS='--prompt \"A B C D A B C\" --hook blocks.0.attn.hook_z'"
 	@echo "make run-heldout [MODEL=...] [DEVICE=cpu|cuda|auto] [THREADS=n]"
 	@echo "make run-sweep   [MODEL=...]"
+	@echo "make run-all RUN_ID=name [MODEL=...]   full progression S3-S19; rerun the same line to resume"
+	@echo "make run-characterization / run-calibration [MODEL=...]"
 	@echo "make diff A=results/<run> B=results/<run>"
 	@echo "make bench                        throughput benchmark (not a test)"
 
@@ -56,6 +58,18 @@ run-heldout: $(STAMP)
 
 run-sweep: $(STAMP)
 	$(MILAB) run-sweep --model $(MODEL) --device $(DEVICE) --threads $(THREADS) $(if $(SEEDS),--seeds $(SEEDS),) $(if $(RUN_ID),--run-id $(RUN_ID),) $(ARGS)
+
+RUN_ARGS = --model $(MODEL) --device $(DEVICE) --threads $(THREADS) $(if $(SEEDS),--seeds $(SEEDS),) $(if $(RUN_ID),--run-id $(RUN_ID),) $(ARGS)
+
+# run-all resumes by default when RUN_ID names an existing or interrupted run
+run-all: $(STAMP)
+	$(MILAB) run-all $(RUN_ARGS) $(if $(RUN_ID),--resume,)
+
+run-characterization: $(STAMP)
+	$(MILAB) run-characterization $(RUN_ARGS)
+
+run-calibration: $(STAMP)
+	$(MILAB) run-calibration $(RUN_ARGS)
 
 diff: $(STAMP)
 	@test -n "$(A)" -a -n "$(B)" || { echo "usage: make diff A=results/<run-a> B=results/<run-b>" >&2; exit 2; }

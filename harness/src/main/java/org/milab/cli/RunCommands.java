@@ -68,6 +68,42 @@ public final class RunCommands {
         }
     }
 
+    @Command(name = "run-all", mixinStandardHelpOptions = true,
+            description = "The full progression (S3-S19), resumable: pass --resume and the same --run-id to continue.")
+    public static final class All implements Callable<Integer> {
+        @Mixin RootOption root;
+        @Mixin RunOptions opts;
+
+        @Override
+        public Integer call() {
+            return run(root, opts, "run-all", Pipeline::all);
+        }
+    }
+
+    @Command(name = "run-characterization", mixinStandardHelpOptions = true,
+            description = "Candidate characterization, its counterexamples and the failure taxonomy (S13, S16-S18).")
+    public static final class Characterization implements Callable<Integer> {
+        @Mixin RootOption root;
+        @Mixin RunOptions opts;
+
+        @Override
+        public Integer call() {
+            return run(root, opts, "run-characterization", Pipeline::characterization);
+        }
+    }
+
+    @Command(name = "run-calibration", mixinStandardHelpOptions = true,
+            description = "Metric calibration on the deterministic 72-row bank (S19).")
+    public static final class Calibration implements Callable<Integer> {
+        @Mixin RootOption root;
+        @Mixin RunOptions opts;
+
+        @Override
+        public Integer call() {
+            return run(root, opts, "run-calibration", Pipeline::calibration);
+        }
+    }
+
     @Command(name = "run-sweep", mixinStandardHelpOptions = true,
             description = "The controls runs and the head-specific hook_z sweep over seeds (S3-S12).")
     public static final class Sweep implements Callable<Integer> {

@@ -83,6 +83,22 @@ public final class Pipeline {
                     .run(ctx, seed, c.characterizationGenerated(), c.characterizationScored()));
         ledger.step("characterization-multiseed", () -> new CharacterizationConsolidationStage().run(ctx, c.characterizationSeeds()));
         ledger.step("characterization-counterexamples", () -> new CharacterizationCounterexampleStage().run(ctx, c.characterizationSeeds()));
+        ledger.step("failure-taxonomy", () -> new FailureTaxonomyStage().run(ctx, c.characterizationSeeds()));
+    }
+
+    /** S19 metric calibration: needs only the exported model. */
+    public void calibration() {
+        ledger.step("metric-calibration", () -> new MetricCalibrationStage().run(ctx));
+    }
+
+    /**
+     * The reference lab's full progression in one resumable chain: baseline -> ... -> held-out (S3-S15),
+     * characterization and its counterexamples (S16, S17), failure taxonomy (S18), metric calibration (S19).
+     */
+    public void all() {
+        heldout();
+        characterizationStages();
+        calibration();
     }
 
     /** The descriptive stages of one prompt file: baseline, logit lens, attention. */

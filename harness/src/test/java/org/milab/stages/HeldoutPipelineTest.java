@@ -27,9 +27,9 @@ import java.util.Map;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
- * The whole held-out chain (S3-S15) on the planted model, at the reference's full counts, through the
- * same code `make run-heldout MODEL=planted-induction` runs: schemas, provenance, the planted truths the
- * tables must show, and `make diff` between seeds and of a run with itself.
+ * The whole progression (S3-S19) on the planted model, at the reference's full counts, through the same
+ * code `make run-all MODEL=planted-induction` runs: schemas, provenance, the planted truths the tables must
+ * show, and `make diff` between seeds and of a run with itself.
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class HeldoutPipelineTest {
@@ -43,7 +43,7 @@ class HeldoutPipelineTest {
         try (LabModel m = LabModel.open(root, PlantedInductionModel.MODEL_ID, Device.CPU, 0)) {
             RunContext ctx = new RunContext(root, RunConfig.reference(PlantedInductionModel.MODEL_ID, "ci"), m);
             Pipeline p = new Pipeline(ctx);
-            p.heldout();
+            p.all();
             p.finish("test");
             run = ctx.finalDir();
         }
@@ -144,5 +144,23 @@ class HeldoutPipelineTest {
         assertThat(Main.run(new PrintWriter(err, true), "diff", run.resolve("heldout/seed10").toString(),
                 run.resolve("heldout/seed11").toString(), "--out", root.resolve("diff-out").toString())).isZero();
         assertThat(root.resolve("diff-out/diff.arrow")).isRegularFile();
+    }
+
+    @Test
+    void laterStagesWriteTheirVerdictTables() {
+        Table chars = table("characterization_multiseed/candidate_characterization_multiseed_by_candidate");
+        Table cands = table("heldout_candidates/heldout_candidate_set");
+        assertThat(chars.rowCount()).isEqualTo(cands.rowCount());
+        assertThat(chars.strings("final_characterization_status")).allMatch(st -> List.of("falsified_candidate",
+                "downgraded_candidate", "strengthened_local_candidate", "insufficient_characterization_data").contains(st));
+        Table byHead = table("failure_taxonomy/failure_taxonomy_by_head");
+        assertThat(byHead.columnNames()).startsWith("head_label", "candidate_id", "candidate_group", "final_status",
+                "mean_gap", "mean_attention_effect_corr", "control_moved", "target_swap_leak", "reversed_control_leak",
+                "domain_flip", "length_flip", "intervention_disagreement", "position_mismatch",
+                "attention_effect_decoupled", "ov_qk_local_only", "negative_control_support");
+        Table calib = table("calibration/metric_calibration_by_example");
+        assertThat(calib.rowCount()).isEqualTo(72);
+        assertThat(calib.strings("validation_status")).containsOnly("ok");
+        assertThat(calib.columnNames()).hasSize(25);
     }
 }
