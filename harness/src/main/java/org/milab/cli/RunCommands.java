@@ -56,63 +56,56 @@ public final class RunCommands {
         }
     }
 
-    @Command(name = "run-heldout", mixinStandardHelpOptions = true,
-            description = "The reference chain through the held-out robustness pass (S3-S15).")
-    public static final class Heldout implements Callable<Integer> {
+    /** A run command: the pipeline part it runs is all that differs. */
+    abstract static class RunCommand implements Callable<Integer> {
         @Mixin RootOption root;
         @Mixin RunOptions opts;
+        private final String name;
+        private final Consumer<Pipeline> part;
+
+        RunCommand(String name, Consumer<Pipeline> part) {
+            this.name = name;
+            this.part = part;
+        }
 
         @Override
         public Integer call() {
-            return run(root, opts, "run-heldout", Pipeline::heldout);
+            return run(root, opts, name, part);
         }
     }
 
-    @Command(name = "run-all", mixinStandardHelpOptions = true,
-            description = "The full progression (S3-S19), resumable: pass --resume and the same --run-id to continue.")
-    public static final class All implements Callable<Integer> {
-        @Mixin RootOption root;
-        @Mixin RunOptions opts;
-
-        @Override
-        public Integer call() {
-            return run(root, opts, "run-all", Pipeline::all);
+    @Command(name = "run-heldout", mixinStandardHelpOptions = true, description = "The reference chain through the held-out robustness pass (S3-S15).")
+    public static final class Heldout extends RunCommand {
+        public Heldout() {
+            super("run-heldout", Pipeline::heldout);
         }
     }
 
-    @Command(name = "run-characterization", mixinStandardHelpOptions = true,
-            description = "Candidate characterization, its counterexamples and the failure taxonomy (S13, S16-S18).")
-    public static final class Characterization implements Callable<Integer> {
-        @Mixin RootOption root;
-        @Mixin RunOptions opts;
-
-        @Override
-        public Integer call() {
-            return run(root, opts, "run-characterization", Pipeline::characterization);
+    @Command(name = "run-all", mixinStandardHelpOptions = true, description = "The full progression (S3-S19), resumable: pass --resume and the same --run-id to continue.")
+    public static final class All extends RunCommand {
+        public All() {
+            super("run-all", Pipeline::all);
         }
     }
 
-    @Command(name = "run-calibration", mixinStandardHelpOptions = true,
-            description = "Metric calibration on the deterministic 72-row bank (S19).")
-    public static final class Calibration implements Callable<Integer> {
-        @Mixin RootOption root;
-        @Mixin RunOptions opts;
-
-        @Override
-        public Integer call() {
-            return run(root, opts, "run-calibration", Pipeline::calibration);
+    @Command(name = "run-characterization", mixinStandardHelpOptions = true, description = "Candidate characterization, its counterexamples and the failure taxonomy (S13, S16-S18).")
+    public static final class Characterization extends RunCommand {
+        public Characterization() {
+            super("run-characterization", Pipeline::characterization);
         }
     }
 
-    @Command(name = "run-sweep", mixinStandardHelpOptions = true,
-            description = "The controls runs and the head-specific hook_z sweep over seeds (S3-S12).")
-    public static final class Sweep implements Callable<Integer> {
-        @Mixin RootOption root;
-        @Mixin RunOptions opts;
+    @Command(name = "run-calibration", mixinStandardHelpOptions = true, description = "Metric calibration on the deterministic 72-row bank (S19).")
+    public static final class Calibration extends RunCommand {
+        public Calibration() {
+            super("run-calibration", Pipeline::calibration);
+        }
+    }
 
-        @Override
-        public Integer call() {
-            return run(root, opts, "run-sweep", Pipeline::sweep);
+    @Command(name = "run-sweep", mixinStandardHelpOptions = true, description = "The controls runs and the head-specific hook_z sweep over seeds (S3-S12).")
+    public static final class Sweep extends RunCommand {
+        public Sweep() {
+            super("run-sweep", Pipeline::sweep);
         }
     }
 }
