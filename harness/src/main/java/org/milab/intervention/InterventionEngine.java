@@ -104,6 +104,48 @@ public final class InterventionEngine {
      * position cannot change. Rows patched at position 0 take the full path.
      */
     public float[][] patch(PatchSite site, List<PatchRow> rows, String label, Map<TokenIds, Capture> kv) {
+        // identical rows (the reference's duplicated control families produce many) run once
+        Map<RowKey, Integer> firstOf = new LinkedHashMap<>();
+        int[] source = new int[rows.size()];
+        List<PatchRow> unique = new ArrayList<>();
+        for (int i = 0; i < rows.size(); i++) {
+            int next = unique.size();
+            Integer first = firstOf.putIfAbsent(new RowKey(rows.get(i)), next);
+            if (first == null) unique.add(rows.get(i));
+            source[i] = first == null ? next : first;
+        }
+        float[][] computed = patchDistinct(site, unique, label, kv);
+        float[][] out = new float[rows.size()][];
+        for (int i = 0; i < rows.size(); i++) out[i] = computed[source[i]].clone();
+        return out;
+    }
+
+    /** Value identity of a patch row: prompt, metric tokens and every override's site and exact values. */
+    private record RowKey(PatchRow row) {
+        @Override
+        public boolean equals(Object o) {
+            if (!(o instanceof RowKey k)) return false;
+            PatchRow a = row, b = k.row;
+            if (!a.prompt().equals(b.prompt()) || !Arrays.equals(a.metricTokens(), b.metricTokens())
+                    || a.overrides().size() != b.overrides().size()) return false;
+            for (int i = 0; i < a.overrides().size(); i++) {
+                SitePatch x = a.overrides().get(i), y = b.overrides().get(i);
+                if (x.layer() != y.layer() || x.position() != y.position() || x.head() != y.head()
+                        || !Arrays.equals(x.value(), y.value())) return false;
+            }
+            return true;
+        }
+
+        @Override
+        public int hashCode() {
+            int h = row.prompt().hashCode() * 31 + Arrays.hashCode(row.metricTokens());
+            for (SitePatch x : row.overrides())
+                h = h * 31 + ((x.layer() * 131 + x.position()) * 131 + x.head()) * 31 + Arrays.hashCode(x.value());
+            return h;
+        }
+    }
+
+    private float[][] patchDistinct(PatchSite site, List<PatchRow> rows, String label, Map<TokenIds, Capture> kv) {
         boolean suffix = kv != null && site == PatchSite.HOOK_Z;
         GraphVariant variant = suffix ? GraphVariant.PATCH_Z_SUFFIX : Arrays.stream(GraphVariant.values())
                 .filter(v -> v.patchSite().orElse(null) == site && !v.suffixOnly()).findFirst().orElseThrow();

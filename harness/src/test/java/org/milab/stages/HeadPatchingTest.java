@@ -120,6 +120,22 @@ class HeadPatchingTest {
                 && x.effectSizeStatus().equals("ok")).count()).isZero();
     }
 
+    @Test
+    void identicalRowsRunOnceAndEveryCallerGetsTheAnswer() {
+        var engine = model.engine();
+        var ids = ctx.tokens("A B C D A B C");
+        float[] donor = new float[model.config().dHead()];
+        java.util.Arrays.fill(donor, 0.25f);
+        var a = new org.milab.intervention.PatchRow(ids, List.of(new org.milab.intervention.SitePatch(1, 7, 2, donor)), new int[]{4, 5});
+        var b = new org.milab.intervention.PatchRow(ids, List.of(new org.milab.intervention.SitePatch(1, 7, 3, donor)), new int[]{4, 5});
+        var aCopy = new org.milab.intervention.PatchRow(ids, List.of(new org.milab.intervention.SitePatch(1, 7, 2, donor.clone())), new int[]{4, 5});
+        long before = engine.counters().get("forward_rows");
+        float[][] out = engine.patch(org.milab.graph.PatchSite.HOOK_Z, List.of(a, b, aCopy), "dedupe");
+        assertThat(engine.counters().get("forward_rows") - before).isEqualTo(2);
+        assertThat(out[2]).containsExactly(out[0]);
+        assertThat(out[1]).isNotEqualTo(out[0]);
+    }
+
     /** The reference's mean: average of the clean z at the same clean index over all mean jobs, with repeats. */
     private float[] meanDonor(List<HeadPatching.Result> all, HeadPatching.Result self, int pcl) {
         double[] sum = new double[model.config().dHead()];
