@@ -35,7 +35,7 @@ public final class BenchCommand implements Callable<Integer> {
     @Option(names = "--repeats", defaultValue = "5") int repeats;
     @Option(names = "--patch-sample", defaultValue = "2", description = "candidates timed at batch 1 (the slow baseline)")
     int patchSample;
-    @Option(names = "--batch-rows", defaultValue = "64") int batchRows;
+    @Option(names = "--batch-rows", defaultValue = "128") int batchRows;
     @Option(names = "--skip-patching", description = "only the forward benchmark") boolean skipPatching;
 
     @Override

@@ -26,7 +26,7 @@ public final class RunOptions {
     @Option(names = "--heldout-scored", defaultValue = "12") int heldoutScored;
     @Option(names = "--candidates", description = "pre-registered candidate set file (CSV/JSON) instead of deriving one") Path candidates;
     @Option(names = "--zero-frame", defaultValue = RunConfig.FRAME_TL, description = "zero ablation frame: transformer_lens or raw") String zeroFrame;
-    @Option(names = "--batch-rows", defaultValue = "64", description = "rows per ONNX Runtime call") int batchRows;
+    @Option(names = "--batch-rows", defaultValue = "128", description = "rows per ONNX Runtime call") int batchRows;
     @Option(names = "--resume", description = "continue results/<run-id>: steps whose inputs and outputs are unchanged are skipped")
     boolean resume;
 
