@@ -1,14 +1,13 @@
 package org.milab.catalog;
 
 import org.milab.util.AtomicFiles;
+import org.milab.util.FileTrees;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.Comparator;
 import java.util.function.Function;
-import java.util.stream.Stream;
 
 /**
  * Runs an export into a staging root beside the real one and installs its graphs/<model>/ and
@@ -52,18 +51,12 @@ final class StagedDirs {
         }
     }
 
+    /** Best effort: it runs in finally blocks, where the original error matters more than a leftover. */
     static void deleteTree(Path root) {
-        if (!Files.exists(root)) return;
-        try (Stream<Path> s = Files.walk(root)) {
-            s.sorted(Comparator.reverseOrder()).forEach(p -> {
-                try {
-                    Files.deleteIfExists(p);
-                } catch (IOException ignored) {
-                    // best effort: a leftover staging file is harmless and visible
-                }
-            });
-        } catch (IOException ignored) {
-            // as above
+        try {
+            FileTrees.delete(root);
+        } catch (UncheckedIOException ignored) {
+            // a leftover staging folder is harmless and visible
         }
     }
 }

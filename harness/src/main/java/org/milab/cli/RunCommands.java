@@ -25,7 +25,7 @@ public final class RunCommands {
         } else if (java.nio.file.Files.exists(stale)) {
             System.err.println("removing " + stale + " left by an earlier attempt of this run that did not finish"
                     + " (pass --resume to continue it instead)");
-            deleteTree(stale);
+            org.milab.util.FileTrees.delete(stale);
         }
         try (LabModel m = LabModel.open(root.root(), opts.model, Device.parse(opts.device), opts.threads,
                 opts.batchRows, opts.batchRows * 16)) {
@@ -44,15 +44,6 @@ public final class RunCommands {
             org.milab.util.AtomicFiles.moveAtomically(from, to);
         } catch (java.io.IOException e) {
             throw new java.io.UncheckedIOException("Cannot reopen " + from + " for resuming", e);
-        }
-    }
-
-    private static void deleteTree(java.nio.file.Path root) {
-        try (var walk = java.nio.file.Files.walk(root)) {
-            for (java.nio.file.Path p : walk.sorted(java.util.Comparator.reverseOrder()).toList())
-                java.nio.file.Files.delete(p);
-        } catch (java.io.IOException e) {
-            throw new java.io.UncheckedIOException("Cannot remove " + root, e);
         }
     }
 

@@ -84,7 +84,7 @@ public final class InterventionEngine {
                 } catch (OrtException e) {
                     throw new IllegalStateException("capture forward pass failed: " + e.getMessage(), e);
                 }
-                count(batch);
+                count(batch.rows(), batch.width());
                 for (int r = 0; r < rows.size(); r++) out.put(rows.get(r), slice(res, r, rows.get(r)));
                 bar.step(rows.size());
             }
@@ -197,8 +197,6 @@ public final class InterventionEngine {
         }
         long[] ids = new long[b * s], pos = new long[b * s], fin = new long[b];
         float[] pastMask = new float[b * past];
-        int k = rows.stream().mapToInt(r -> r.metricTokens().length).max().orElse(1);
-        long[] tokens = new long[b * k];
         for (int r = 0; r < b; r++) {
             int[] p = rows.get(r).prompt().raw();
             int len = p.length - start[r];
@@ -209,15 +207,12 @@ public final class InterventionEngine {
             }
             fin[r] = len - 1;
             for (int j = 0; j < start[r]; j++) pastMask[r * past + j] = 1f;
-            int[] t = rows.get(r).metricTokens();
-            for (int j = 0; j < k; j++) tokens[r * k + j] = t[Math.min(j, t.length - 1)];
         }
+        int k = metricWidth(rows);
         try (Feeds f = new Feeds(sessions.env())) {
             f.longs(HookNames.INPUT_IDS, ids, b, s).longs(HookNames.POSITION_IDS, pos, b, s)
-                    .longs(HookNames.FINAL_INDEX, fin, b).longs(HookNames.METRIC_TOKEN_IDS, tokens, b, k)
+                    .longs(HookNames.FINAL_INDEX, fin, b).longs(HookNames.METRIC_TOKEN_IDS, metricTokens(rows, k), b, k)
                     .floats(HookNames.PAST_MASK, pastMask, b, past);
-            Set<Integer> layers = new TreeSet<>();
-            rows.forEach(r -> r.overrides().forEach(o -> layers.add(o.layer())));
             for (int l = 0; l < config.nLayer(); l++) {
                 float[] pk = new float[b * past * H * dh], pv = new float[b * past * H * dh];
                 for (int r = 0; r < b; r++) {
@@ -227,30 +222,12 @@ public final class InterventionEngine {
                     System.arraycopy(c.hook(HookNames.hookV(l)), 0, pv, r * past * H * dh, start[r] * H * dh);
                 }
                 f.floats(HookNames.pastKey(l), pk, b, past, H, dh).floats(HookNames.pastValue(l), pv, b, past, H, dh);
-                String hook = HookNames.hookZ(l);
-                if (!layers.contains(l)) {
-                    f.floats(HookNames.patchMask(hook), new float[1], 1, 1, 1);
-                    f.floats(HookNames.patchValue(hook), new float[1], 1, 1, 1, 1);
-                    continue;
-                }
-                float[] mask = new float[b * s * H], value = new float[b * s * H * dh];
-                for (int r = 0; r < b; r++)
-                    for (SitePatch o : rows.get(r).overrides()) {
-                        if (o.layer() != l) continue;
-                        int cell = (r * s + o.position() - start[r]) * H + o.head();
-                        mask[cell] = 1f;
-                        System.arraycopy(o.value(), 0, value, cell * dh, dh);
-                    }
-                f.floats(HookNames.patchMask(hook), mask, b, s, H).floats(HookNames.patchValue(hook), value, b, s, H, dh);
             }
+            feedPatches(f, PatchSite.HOOK_Z, rows, s, start);
             Feeds.Output o = f.run(sessions.session(GraphVariant.PATCH_Z_SUFFIX), Set.of(HookNames.METRIC_LOGITS))
                     .get(HookNames.METRIC_LOGITS);
-            forwardCalls++;
-            forwardRows += b;
-            forwardTokens += (long) b * s;
-            float[][] res = new float[b][];
-            for (int r = 0; r < b; r++) res[r] = Arrays.copyOfRange(o.data(), r * k, r * k + rows.get(r).metricTokens().length);
-            return res;
+            count(b, s);
+            return perRow(o, rows, k);
         } catch (OrtException e) {
             throw new IllegalStateException("suffix patched forward pass failed: " + e.getMessage(), e);
         }
@@ -258,51 +235,73 @@ public final class InterventionEngine {
 
     private float[][] runPatchBatch(GraphVariant variant, PatchSite site, List<PatchRow> rows) {
         TokenBatch batch = TokenBatch.of(rows.stream().map(r -> r.prompt().raw()).toList());
-        int b = batch.rows(), w = batch.width(), k = rows.stream().mapToInt(r -> r.metricTokens().length).max().orElse(1);
-        long[] tokens = new long[b * k];
-        for (int r = 0; r < b; r++) {
-            int[] t = rows.get(r).metricTokens();
-            for (int j = 0; j < k; j++) tokens[r * k + j] = t[Math.min(j, t.length - 1)];
-        }
-        boolean perHead = site == PatchSite.HOOK_Z;
-        int heads = perHead ? config.nHead() : 1, width = perHead ? config.dHead() : config.dModel();
-        Set<Integer> layers = new TreeSet<>();
-        rows.forEach(r -> r.overrides().forEach(o -> layers.add(o.layer())));
+        int k = metricWidth(rows);
         try (Feeds f = new Feeds(sessions.env()).batch(batch)) {
-            f.longs(HookNames.METRIC_TOKEN_IDS, tokens, b, k);
-            for (int l = 0; l < config.nLayer(); l++) {
-                String hook = site.hook(l);
-                if (!layers.contains(l)) { // broadcast zeros: this layer is untouched in every row
-                    f.floats(HookNames.patchMask(hook), new float[1], perHead ? new long[]{1, 1, 1} : new long[]{1, 1});
-                    f.floats(HookNames.patchValue(hook), new float[1], perHead ? new long[]{1, 1, 1, 1} : new long[]{1, 1, 1});
-                    continue;
-                }
-                float[] mask = new float[b * w * heads];
-                float[] value = new float[b * w * heads * width];
-                for (int r = 0; r < b; r++) {
-                    for (SitePatch o : rows.get(r).overrides()) {
-                        if (o.layer() != l) continue;
-                        int cell = (r * w + o.position()) * heads + (perHead ? o.head() : 0);
-                        mask[cell] = 1f;
-                        System.arraycopy(o.value(), 0, value, cell * width, width);
-                    }
-                }
-                if (perHead) {
-                    f.floats(HookNames.patchMask(hook), mask, b, w, heads);
-                    f.floats(HookNames.patchValue(hook), value, b, w, heads, width);
-                } else {
-                    f.floats(HookNames.patchMask(hook), mask, b, w);
-                    f.floats(HookNames.patchValue(hook), value, b, w, width);
-                }
-            }
+            f.longs(HookNames.METRIC_TOKEN_IDS, metricTokens(rows, k), batch.rows(), k);
+            feedPatches(f, site, rows, batch.width(), new int[rows.size()]);
             Feeds.Output o = f.run(sessions.session(variant), Set.of(HookNames.METRIC_LOGITS)).get(HookNames.METRIC_LOGITS);
-            count(batch);
-            float[][] res = new float[b][];
-            for (int r = 0; r < b; r++) res[r] = Arrays.copyOfRange(o.data(), r * k, r * k + rows.get(r).metricTokens().length);
-            return res;
+            count(batch.rows(), batch.width());
+            return perRow(o, rows, k);
         } catch (OrtException e) {
             throw new IllegalStateException("patched forward pass failed: " + e.getMessage(), e);
         }
+    }
+
+    /**
+     * Every layer's patch mask and value for {@code site}: row r's positions are shifted by {@code -offset[r]}
+     * (suffix rows start at their first patched position); layers no row touches get a broadcast zero mask.
+     */
+    private void feedPatches(Feeds f, PatchSite site, List<PatchRow> rows, int width, int[] offset) throws OrtException {
+        boolean perHead = site == PatchSite.HOOK_Z;
+        int b = rows.size(), heads = perHead ? config.nHead() : 1, dim = perHead ? config.dHead() : config.dModel();
+        Set<Integer> layers = new TreeSet<>();
+        rows.forEach(r -> r.overrides().forEach(o -> layers.add(o.layer())));
+        for (int l = 0; l < config.nLayer(); l++) {
+            String hook = site.hook(l);
+            if (!layers.contains(l)) { // broadcast zeros: this layer is untouched in every row
+                f.floats(HookNames.patchMask(hook), new float[1], perHead ? new long[]{1, 1, 1} : new long[]{1, 1});
+                f.floats(HookNames.patchValue(hook), new float[1], perHead ? new long[]{1, 1, 1, 1} : new long[]{1, 1, 1});
+                continue;
+            }
+            float[] mask = new float[b * width * heads];
+            float[] value = new float[b * width * heads * dim];
+            for (int r = 0; r < b; r++)
+                for (SitePatch o : rows.get(r).overrides()) {
+                    if (o.layer() != l) continue;
+                    int cell = (r * width + o.position() - offset[r]) * heads + (perHead ? o.head() : 0);
+                    mask[cell] = 1f;
+                    System.arraycopy(o.value(), 0, value, cell * dim, dim);
+                }
+            if (perHead) {
+                f.floats(HookNames.patchMask(hook), mask, b, width, heads);
+                f.floats(HookNames.patchValue(hook), value, b, width, heads, dim);
+            } else {
+                f.floats(HookNames.patchMask(hook), mask, b, width);
+                f.floats(HookNames.patchValue(hook), value, b, width, dim);
+            }
+        }
+    }
+
+    private static int metricWidth(List<PatchRow> rows) {
+        return rows.stream().mapToInt(r -> r.metricTokens().length).max().orElse(1);
+    }
+
+    /** metric_token_ids [rows, k]: each row's tokens, padded by repeating its last one. */
+    private static long[] metricTokens(List<PatchRow> rows, int k) {
+        long[] tokens = new long[rows.size() * k];
+        for (int r = 0; r < rows.size(); r++) {
+            int[] t = rows.get(r).metricTokens();
+            for (int j = 0; j < k; j++) tokens[r * k + j] = t[Math.min(j, t.length - 1)];
+        }
+        return tokens;
+    }
+
+    /** Each row's own metric logits out of the padded [rows, k] output. */
+    private static float[][] perRow(Feeds.Output o, List<PatchRow> rows, int k) {
+        float[][] res = new float[rows.size()][];
+        for (int r = 0; r < rows.size(); r++)
+            res[r] = Arrays.copyOfRange(o.data(), r * k, r * k + rows.get(r).metricTokens().length);
+        return res;
     }
 
     /** Groups row indices into calls: longest first so rows of similar length share padding. */
@@ -362,9 +361,9 @@ public final class InterventionEngine {
         return new Capture(prompt, logits, hooks, shapes);
     }
 
-    private void count(TokenBatch b) {
+    private void count(int rows, int width) {
         forwardCalls++;
-        forwardRows += b.rows();
-        forwardTokens += (long) b.rows() * b.width();
+        forwardRows += rows;
+        forwardTokens += (long) rows * width;
     }
 }

@@ -35,7 +35,7 @@ public final class CharacterizationConsolidationStage {
         summary.put("n_runs", seeds.size());
         summary.put("seeds", seeds);
         summary.put("n_candidates", byCandidate.rowCount());
-        summary.put("status_counts", HeldoutRobustnessStage.counts(byCandidate.strings("final_characterization_status")));
+        summary.put("status_counts", Stats.counts(byCandidate.strings("final_characterization_status")));
         summary.put("strengthened_candidates", rows(byCandidate.filter(r -> "strengthened_local_candidate".equals(r.getString("final_characterization_status")))));
         summary.put("primary_candidate_outcomes", rows(byCandidate.filter(r -> isPrimary(r.getString("candidate_group")))));
         summary.put("prior_raw_attention_outcomes", rows(byCandidate.filter(r -> "prior_raw_attention_failed".equals(r.getString("candidate_group")))));

@@ -104,11 +104,11 @@ public final class CharacterizationStage {
         summary.put("interventions", INTERVENTIONS.stream().map(Intervention::id).toList());
         summary.put("positions", POSITIONS.stream().map(PositionLabel::id).toList());
         summary.put("primary_metric", HeadPatching.METRIC);
-        summary.put("characterization_status_counts", HeldoutRobustnessStage.counts(byCandidate.strings("characterization_seed_status")));
-        summary.put("attention_alignment_status_counts", HeldoutRobustnessStage.counts(alignment.strings("alignment_status")));
-        summary.put("position_status_counts", HeldoutRobustnessStage.counts(position.strings("position_specificity_status")));
-        summary.put("ov_status_counts", HeldoutRobustnessStage.counts(diagnostics.strings("ov_status")));
-        summary.put("qk_status_counts", HeldoutRobustnessStage.counts(diagnostics.strings("qk_status")));
+        summary.put("characterization_status_counts", Stats.counts(byCandidate.strings("characterization_seed_status")));
+        summary.put("attention_alignment_status_counts", Stats.counts(alignment.strings("alignment_status")));
+        summary.put("position_status_counts", Stats.counts(position.strings("position_specificity_status")));
+        summary.put("ov_status_counts", Stats.counts(diagnostics.strings("ov_status")));
+        summary.put("qk_status_counts", Stats.counts(diagnostics.strings("qk_status")));
         summary.put("interpretation_note", "Candidate characterization combines local diagnostics. It does not establish "
                 + "an induction head, a full circuit, or a broad model claim.");
         ctx.writeJson(DIR, seed, "candidate_characterization_summary.json", summary);

@@ -16,7 +16,6 @@ import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.TreeMap;
 import java.util.function.Function;
 import java.util.stream.Collectors;
 
@@ -182,8 +181,7 @@ public final class HeadSweepStage {
                 .doubles("mean_effect_size").stream().filter(java.util.Objects::nonNull).max(Double::compare).orElse(null));
         s.put("best_positive_minus_control_effect_gap", head.doubles("positive_minus_control_effect_gap").stream()
                 .filter(java.util.Objects::nonNull).max(Double::compare).orElse(null));
-        Map<String, Long> counts = new TreeMap<>(head.strings("specificity_status").stream()
-                .collect(Collectors.groupingBy(Function.identity(), Collectors.counting())));
+        Map<String, Long> counts = Stats.counts(head.strings("specificity_status"));
         s.put("specificity_status_counts", counts);
         s.put("interpretation_note", "Head-specific patching tests selected heads under selected prompts, controls, "
                 + "position, intervention, and metric. It is not a circuit claim.");

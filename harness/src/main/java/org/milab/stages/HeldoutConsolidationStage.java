@@ -36,7 +36,7 @@ public final class HeldoutConsolidationStage {
         Map<String, Object> summary = new LinkedHashMap<>();
         summary.put("seeds", seeds);
         summary.put("n_candidates", byCandidate.rowCount());
-        summary.put("status_counts", HeldoutRobustnessStage.counts(byCandidate.strings("heldout_replication_status")));
+        summary.put("status_counts", Stats.counts(byCandidate.strings("heldout_replication_status")));
         List<Map<String, Object>> outcomes = new ArrayList<>();
         for (Table.Row r : byCandidate.rows()) outcomes.add(r.toMap());
         summary.put("candidate_outcomes", outcomes);

@@ -16,7 +16,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
-import java.util.TreeMap;
 import java.util.function.Function;
 import java.util.stream.Collectors;
 
@@ -75,7 +74,7 @@ public final class HeldoutRobustnessStage {
         summary.put("positions", POSITIONS.stream().map(PositionLabel::id).toList());
         summary.put("metric", HeadPatching.METRIC);
         summary.put("head_specific_patch", true);
-        summary.put("survival_status_counts", counts(cand.strings("survival_status")));
+        summary.put("survival_status_counts", Stats.counts(cand.strings("survival_status")));
         ctx.writeJson(DIR, seed, "heldout_robustness_summary.json", summary);
         ctx.recordTiming(DIR + "/seed" + seed + "/robustness", (System.nanoTime() - t0) / 1e9);
         ctx.summarize(String.format(java.util.Locale.ROOT, "- S14 held-out seed %d: %d rows; slice statuses %s",
@@ -182,7 +181,4 @@ public final class HeldoutRobustnessStage {
         return "falsified_sign_flip";
     }
 
-    static Map<String, Long> counts(List<String> values) {
-        return new TreeMap<>(values.stream().collect(Collectors.groupingBy(Function.identity(), Collectors.counting())));
-    }
 }

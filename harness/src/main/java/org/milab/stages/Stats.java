@@ -36,4 +36,10 @@ public final class Stats {
     public static Double orNull(double v) {
         return Double.isNaN(v) ? null : v;
     }
+
+    /** How often each value occurs, in key order (for status-count summaries). */
+    public static java.util.Map<String, Long> counts(java.util.List<String> values) {
+        return new java.util.TreeMap<>(values.stream().collect(
+                java.util.stream.Collectors.groupingBy(java.util.function.Function.identity(), java.util.stream.Collectors.counting())));
+    }
 }
