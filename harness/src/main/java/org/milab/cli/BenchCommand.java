@@ -1,5 +1,9 @@
 package org.milab.cli;
 
+import org.milab.engine.HeadPatching;
+import org.milab.run.RunConfig;
+import org.milab.run.RunContext;
+
 import ai.onnxruntime.OrtException;
 import org.milab.graph.GraphVariant;
 import org.milab.graph.HookNames;
@@ -70,8 +74,8 @@ public final class BenchCommand implements Callable<Integer> {
      * (HeadPatching) and include the unpatched clean/corrupt baseline rows and the captures.
      */
     private void benchPatching() {
-        java.util.List<org.milab.stages.HeadPatching.Job> all = HeldoutMatrix.jobs(10);
-        java.util.List<org.milab.stages.HeadPatching.Job> sample = all.stream()
+        java.util.List<org.milab.engine.HeadPatching.Job> all = HeldoutMatrix.jobs(10);
+        java.util.List<org.milab.engine.HeadPatching.Job> sample = all.stream()
                 .filter(j -> HeldoutMatrix.candidateIndex(j) < patchSample).toList();
         double a = timeJobs(sample, 1, false);
         double b0 = timeJobs(all, batchRows, false);
@@ -89,7 +93,7 @@ public final class BenchCommand implements Callable<Integer> {
         System.out.printf(Locale.ROOT, "| speed-up (b)/(a); (b0)/(a) | | | %.1fx; %.1fx |%n", rateB / rateA, rateB0 / rateA);
     }
 
-    private double timeJobs(java.util.List<org.milab.stages.HeadPatching.Job> jobs, int rows, boolean suffix) {
+    private double timeJobs(java.util.List<org.milab.engine.HeadPatching.Job> jobs, int rows, boolean suffix) {
         java.nio.file.Path tmp;
         try {
             tmp = java.nio.file.Files.createTempDirectory("milab-bench");
@@ -98,10 +102,10 @@ public final class BenchCommand implements Callable<Integer> {
         }
         try (LabModel m = LabModel.open(root.root(), model, Device.CPU, threads, rows, Math.max(rows, 1) * 16)) {
             m.engine().setSuffixReuse(suffix);
-            org.milab.stages.RunContext ctx = new org.milab.stages.RunContext(tmp,
-                    org.milab.stages.RunConfig.reference(model, "bench"), m);
+            org.milab.run.RunContext ctx = new org.milab.run.RunContext(tmp,
+                    org.milab.run.RunConfig.reference(model, "bench"), m);
             long t0 = System.nanoTime();
-            org.milab.stages.HeadPatching.run(ctx, jobs, "bench batch " + rows + (suffix ? " suffix" : ""));
+            org.milab.engine.HeadPatching.run(ctx, jobs, "bench batch " + rows + (suffix ? " suffix" : ""));
             return (System.nanoTime() - t0) / 1e9;
         }
     }

@@ -1,12 +1,13 @@
 package org.milab.cli;
 
-import org.milab.intervention.Head;
-import org.milab.intervention.Intervention;
-import org.milab.intervention.PositionLabel;
+import org.milab.engine.Head;
+import org.milab.engine.HeadPatching;
+import org.milab.engine.Intervention;
+import org.milab.engine.PositionLabel;
+
 import org.milab.prompts.ExampleSelection;
 import org.milab.prompts.HeldoutPrompts;
 import org.milab.prompts.PromptRecord;
-import org.milab.stages.HeadPatching;
 
 import java.util.ArrayList;
 import java.util.List;

@@ -1,7 +1,8 @@
 package org.milab.cli;
 
-import org.milab.intervention.Capture;
-import org.milab.intervention.TokenIds;
+import org.milab.engine.Capture;
+import org.milab.engine.TokenIds;
+
 import org.milab.lab.LabModel;
 import org.milab.runtime.Device;
 import org.milab.tables.ArrowTables;

@@ -1,10 +1,11 @@
 package org.milab.cli;
 
+import org.milab.run.Pipeline;
+import org.milab.run.RunConfig;
+import org.milab.run.RunContext;
+
 import org.milab.lab.LabModel;
 import org.milab.runtime.Device;
-import org.milab.stages.Pipeline;
-import org.milab.stages.RunConfig;
-import org.milab.stages.RunContext;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 

@@ -1,6 +1,7 @@
 package org.milab.cli;
 
-import org.milab.stages.RunConfig;
+import org.milab.run.RunConfig;
+
 import org.milab.util.UserError;
 import picocli.CommandLine.Option;
 

@@ -1,10 +1,11 @@
 package org.milab.lab;
 
+import org.milab.engine.InterventionEngine;
+
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import org.milab.catalog.ModelLayout;
 import org.milab.graph.GraphVariant;
-import org.milab.intervention.InterventionEngine;
 import org.milab.model.ModelConfig;
 import org.milab.runtime.Device;
 import org.milab.runtime.ModelSessions;

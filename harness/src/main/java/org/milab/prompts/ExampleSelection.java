@@ -1,5 +1,7 @@
 package org.milab.prompts;
 
+import org.milab.engine.Head;
+
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;

@@ -1,0 +1,369 @@
+package org.milab.engine;
+
+import ai.onnxruntime.OrtException;
+import org.milab.graph.GraphVariant;
+import org.milab.graph.HookNames;
+import org.milab.graph.PatchSite;
+import org.milab.model.ModelConfig;
+import org.milab.runtime.Feeds;
+import org.milab.runtime.ModelSessions;
+import org.milab.runtime.TokenBatch;
+import org.milab.util.ProgressBar;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collection;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
+
+/**
+ * Runs clean captures and patched forward passes in batches. Many interventions share one ORT call: each
+ * batch row is one prompt with its own overrides (any set of sites with donor values), rows of unequal
+ * length are right padded, and patched calls return only the logits the metric needs.
+ */
+public final class InterventionEngine {
+    private final ModelSessions sessions;
+    private final ModelConfig config;
+    private final int maxRows;
+    private final int maxTokens;
+    private long forwardCalls, forwardRows, forwardTokens;
+    private boolean suffixReuse = true;
+
+    /**
+     * @param maxRows   rows per ORT call at most
+     * @param maxTokens rows x padded width per call at most (bounds activation memory)
+     */
+    public InterventionEngine(ModelSessions sessions, ModelConfig config, int maxRows, int maxTokens) {
+        this.sessions = sessions;
+        this.config = config;
+        this.maxRows = maxRows;
+        this.maxTokens = maxTokens;
+    }
+
+    /** Whether head-level patching recomputes only suffixes (default) or whole prompts (for comparison). */
+    public boolean suffixReuse() {
+        return suffixReuse;
+    }
+
+    public void setSuffixReuse(boolean on) {
+        this.suffixReuse = on;
+    }
+
+    public ModelConfig config() {
+        return config;
+    }
+
+    public ModelSessions sessions() {
+        return sessions;
+    }
+
+    /** Counters for run manifests and benchmarks: ORT calls, rows and padded tokens processed. */
+    public Map<String, Long> counters() {
+        return Map.of("forward_calls", forwardCalls, "forward_rows", forwardRows, "forward_tokens", forwardTokens);
+    }
+
+    /** Clean forward passes of each distinct prompt, once, keeping only {@code hooks}. */
+    public Map<TokenIds, Capture> capture(Collection<TokenIds> prompts, Set<String> hooks, String label) {
+        List<TokenIds> distinct = new ArrayList<>(new LinkedHashSet<>(prompts));
+        Set<String> fetch = new LinkedHashSet<>(hooks);
+        fetch.add(HookNames.LOGITS_FINAL);
+        Map<TokenIds, Capture> out = new HashMap<>();
+        try (ProgressBar bar = new ProgressBar(label, distinct.size(), "prompts")) {
+            for (List<Integer> chunk : chunks(distinct.stream().map(TokenIds::length).toList())) {
+                List<TokenIds> rows = chunk.stream().map(distinct::get).toList();
+                TokenBatch batch = TokenBatch.of(rows.stream().map(TokenIds::raw).toList());
+                Map<String, Feeds.Output> res;
+                try (Feeds f = new Feeds(sessions.env()).batch(batch)) {
+                    res = f.run(sessions.session(GraphVariant.CAPTURE), fetch);
+                } catch (OrtException e) {
+                    throw new IllegalStateException("capture forward pass failed: " + e.getMessage(), e);
+                }
+                count(batch.rows(), batch.width());
+                for (int r = 0; r < rows.size(); r++) out.put(rows.get(r), slice(res, r, rows.get(r)));
+                bar.step(rows.size());
+            }
+        }
+        return out;
+    }
+
+    /** Runs every row with its overrides at {@code site}; returns each row's metric logits, in row order. */
+    public float[][] patch(PatchSite site, List<PatchRow> rows, String label) {
+        return patch(site, rows, label, null);
+    }
+
+    /**
+     * As {@link #patch(PatchSite, List, String)}; when {@code kv} holds each row's prompt captured with every
+     * layer's hook_k and hook_v (see {@link #suffixHooks()}), hook_z rows recompute only their suffix: from the
+     * first patched position on, attending to the cached prefix keys and values, which a patch at a later
+     * position cannot change. Rows patched at position 0 take the full path.
+     */
+    public float[][] patch(PatchSite site, List<PatchRow> rows, String label, Map<TokenIds, Capture> kv) {
+        // identical rows (the reference's duplicated control families produce many) run once
+        Map<RowKey, Integer> firstOf = new LinkedHashMap<>();
+        int[] source = new int[rows.size()];
+        List<PatchRow> unique = new ArrayList<>();
+        for (int i = 0; i < rows.size(); i++) {
+            int next = unique.size();
+            Integer first = firstOf.putIfAbsent(new RowKey(rows.get(i)), next);
+            if (first == null) unique.add(rows.get(i));
+            source[i] = first == null ? next : first;
+        }
+        float[][] computed = patchDistinct(site, unique, label, kv);
+        float[][] out = new float[rows.size()][];
+        for (int i = 0; i < rows.size(); i++) out[i] = computed[source[i]].clone();
+        return out;
+    }
+
+    /** Value identity of a patch row: prompt, metric tokens and every override's site and exact values. */
+    private record RowKey(PatchRow row) {
+        @Override
+        public boolean equals(Object o) {
+            if (!(o instanceof RowKey k)) return false;
+            PatchRow a = row, b = k.row;
+            if (!a.prompt().equals(b.prompt()) || !Arrays.equals(a.metricTokens(), b.metricTokens())
+                    || a.overrides().size() != b.overrides().size()) return false;
+            for (int i = 0; i < a.overrides().size(); i++) {
+                SitePatch x = a.overrides().get(i), y = b.overrides().get(i);
+                if (x.layer() != y.layer() || x.position() != y.position() || x.head() != y.head()
+                        || !Arrays.equals(x.value(), y.value())) return false;
+            }
+            return true;
+        }
+
+        @Override
+        public int hashCode() {
+            int h = row.prompt().hashCode() * 31 + Arrays.hashCode(row.metricTokens());
+            for (SitePatch x : row.overrides())
+                h = h * 31 + ((x.layer() * 131 + x.position()) * 131 + x.head()) * 31 + Arrays.hashCode(x.value());
+            return h;
+        }
+    }
+
+    private float[][] patchDistinct(PatchSite site, List<PatchRow> rows, String label, Map<TokenIds, Capture> kv) {
+        boolean suffix = kv != null && site == PatchSite.HOOK_Z;
+        GraphVariant variant = suffix ? GraphVariant.PATCH_Z_SUFFIX : Arrays.stream(GraphVariant.values())
+                .filter(v -> v.patchSite().orElse(null) == site && !v.suffixOnly()).findFirst().orElseThrow();
+        float[][] out = new float[rows.size()][];
+        int[] start = new int[rows.size()];
+        List<Integer> full = new ArrayList<>(), partial = new ArrayList<>();
+        for (int i = 0; i < rows.size(); i++) {
+            PatchRow r = rows.get(i);
+            start[i] = r.overrides().stream().mapToInt(SitePatch::position).min().orElse(r.prompt().length() - 1);
+            (suffix && start[i] > 0 ? partial : full).add(i);
+        }
+        try (ProgressBar bar = new ProgressBar(label, rows.size(), "patched rows")) {
+            for (List<Integer> chunk : chunks(full.stream().map(i -> rows.get(i).prompt().length()).toList())) {
+                List<Integer> idx = chunk.stream().map(full::get).toList();
+                GraphVariant v = suffix ? GraphVariant.PATCH_Z : variant;
+                float[][] res = runPatchBatch(v, site, idx.stream().map(rows::get).toList());
+                for (int i = 0; i < idx.size(); i++) out[idx.get(i)] = res[i];
+                bar.step(idx.size());
+            }
+            // suffix rows: group by suffix length first (the compute), then prefix length (the padding)
+            List<Integer> order = new ArrayList<>(partial);
+            order.sort(Comparator.comparing((Integer i) -> rows.get(i).prompt().length() - start[i]).thenComparing(i -> start[i]));
+            for (List<Integer> chunk : chunks(order.stream().map(i -> rows.get(i).prompt().length() - start[i]).toList())) {
+                List<Integer> idx = chunk.stream().map(order::get).toList();
+                float[][] res = runSuffixBatch(idx.stream().map(rows::get).toList(), idx.stream().mapToInt(i -> start[i]).toArray(), kv);
+                for (int i = 0; i < idx.size(); i++) out[idx.get(i)] = res[i];
+                bar.step(idx.size());
+            }
+        }
+        return out;
+    }
+
+    /** The hooks a capture must hold for {@link #patch(PatchSite, List, String, Map)}'s suffix path. */
+    public Set<String> suffixHooks() {
+        Set<String> h = new LinkedHashSet<>();
+        for (int l = 0; l < config.nLayer(); l++) {
+            h.add(HookNames.hookK(l));
+            h.add(HookNames.hookV(l));
+        }
+        return h;
+    }
+
+    private float[][] runSuffixBatch(List<PatchRow> rows, int[] start, Map<TokenIds, Capture> kv) {
+        int b = rows.size(), H = config.nHead(), dh = config.dHead();
+        int s = 0, past = 0;
+        for (int r = 0; r < b; r++) {
+            s = Math.max(s, rows.get(r).prompt().length() - start[r]);
+            past = Math.max(past, start[r]);
+        }
+        long[] ids = new long[b * s], pos = new long[b * s], fin = new long[b];
+        float[] pastMask = new float[b * past];
+        for (int r = 0; r < b; r++) {
+            int[] p = rows.get(r).prompt().raw();
+            int len = p.length - start[r];
+            for (int j = 0; j < s; j++) {
+                int at = start[r] + Math.min(j, len - 1); // padding repeats the last real token and position
+                ids[r * s + j] = p[at];
+                pos[r * s + j] = at;
+            }
+            fin[r] = len - 1;
+            for (int j = 0; j < start[r]; j++) pastMask[r * past + j] = 1f;
+        }
+        int k = metricWidth(rows);
+        try (Feeds f = new Feeds(sessions.env())) {
+            f.longs(HookNames.INPUT_IDS, ids, b, s).longs(HookNames.POSITION_IDS, pos, b, s)
+                    .longs(HookNames.FINAL_INDEX, fin, b).longs(HookNames.METRIC_TOKEN_IDS, metricTokens(rows, k), b, k)
+                    .floats(HookNames.PAST_MASK, pastMask, b, past);
+            for (int l = 0; l < config.nLayer(); l++) {
+                float[] pk = new float[b * past * H * dh], pv = new float[b * past * H * dh];
+                for (int r = 0; r < b; r++) {
+                    Capture c = kv.get(rows.get(r).prompt());
+                    if (c == null) throw new IllegalStateException("no cached keys/values for " + rows.get(r).prompt());
+                    System.arraycopy(c.hook(HookNames.hookK(l)), 0, pk, r * past * H * dh, start[r] * H * dh);
+                    System.arraycopy(c.hook(HookNames.hookV(l)), 0, pv, r * past * H * dh, start[r] * H * dh);
+                }
+                f.floats(HookNames.pastKey(l), pk, b, past, H, dh).floats(HookNames.pastValue(l), pv, b, past, H, dh);
+            }
+            feedPatches(f, PatchSite.HOOK_Z, rows, s, start);
+            Feeds.Output o = f.run(sessions.session(GraphVariant.PATCH_Z_SUFFIX), Set.of(HookNames.METRIC_LOGITS))
+                    .get(HookNames.METRIC_LOGITS);
+            count(b, s);
+            return perRow(o, rows, k);
+        } catch (OrtException e) {
+            throw new IllegalStateException("suffix patched forward pass failed: " + e.getMessage(), e);
+        }
+    }
+
+    private float[][] runPatchBatch(GraphVariant variant, PatchSite site, List<PatchRow> rows) {
+        TokenBatch batch = TokenBatch.of(rows.stream().map(r -> r.prompt().raw()).toList());
+        int k = metricWidth(rows);
+        try (Feeds f = new Feeds(sessions.env()).batch(batch)) {
+            f.longs(HookNames.METRIC_TOKEN_IDS, metricTokens(rows, k), batch.rows(), k);
+            feedPatches(f, site, rows, batch.width(), new int[rows.size()]);
+            Feeds.Output o = f.run(sessions.session(variant), Set.of(HookNames.METRIC_LOGITS)).get(HookNames.METRIC_LOGITS);
+            count(batch.rows(), batch.width());
+            return perRow(o, rows, k);
+        } catch (OrtException e) {
+            throw new IllegalStateException("patched forward pass failed: " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * Every layer's patch mask and value for {@code site}: row r's positions are shifted by {@code -offset[r]}
+     * (suffix rows start at their first patched position); layers no row touches get a broadcast zero mask.
+     */
+    private void feedPatches(Feeds f, PatchSite site, List<PatchRow> rows, int width, int[] offset) throws OrtException {
+        boolean perHead = site == PatchSite.HOOK_Z;
+        int b = rows.size(), heads = perHead ? config.nHead() : 1, dim = perHead ? config.dHead() : config.dModel();
+        Set<Integer> layers = new TreeSet<>();
+        rows.forEach(r -> r.overrides().forEach(o -> layers.add(o.layer())));
+        for (int l = 0; l < config.nLayer(); l++) {
+            String hook = site.hook(l);
+            if (!layers.contains(l)) { // broadcast zeros: this layer is untouched in every row
+                f.floats(HookNames.patchMask(hook), new float[1], perHead ? new long[]{1, 1, 1} : new long[]{1, 1});
+                f.floats(HookNames.patchValue(hook), new float[1], perHead ? new long[]{1, 1, 1, 1} : new long[]{1, 1, 1});
+                continue;
+            }
+            float[] mask = new float[b * width * heads];
+            float[] value = new float[b * width * heads * dim];
+            for (int r = 0; r < b; r++)
+                for (SitePatch o : rows.get(r).overrides()) {
+                    if (o.layer() != l) continue;
+                    int cell = (r * width + o.position() - offset[r]) * heads + (perHead ? o.head() : 0);
+                    mask[cell] = 1f;
+                    System.arraycopy(o.value(), 0, value, cell * dim, dim);
+                }
+            if (perHead) {
+                f.floats(HookNames.patchMask(hook), mask, b, width, heads);
+                f.floats(HookNames.patchValue(hook), value, b, width, heads, dim);
+            } else {
+                f.floats(HookNames.patchMask(hook), mask, b, width);
+                f.floats(HookNames.patchValue(hook), value, b, width, dim);
+            }
+        }
+    }
+
+    private static int metricWidth(List<PatchRow> rows) {
+        return rows.stream().mapToInt(r -> r.metricTokens().length).max().orElse(1);
+    }
+
+    /** metric_token_ids [rows, k]: each row's tokens, padded by repeating its last one. */
+    private static long[] metricTokens(List<PatchRow> rows, int k) {
+        long[] tokens = new long[rows.size() * k];
+        for (int r = 0; r < rows.size(); r++) {
+            int[] t = rows.get(r).metricTokens();
+            for (int j = 0; j < k; j++) tokens[r * k + j] = t[Math.min(j, t.length - 1)];
+        }
+        return tokens;
+    }
+
+    /** Each row's own metric logits out of the padded [rows, k] output. */
+    private static float[][] perRow(Feeds.Output o, List<PatchRow> rows, int k) {
+        float[][] res = new float[rows.size()][];
+        for (int r = 0; r < rows.size(); r++)
+            res[r] = Arrays.copyOfRange(o.data(), r * k, r * k + rows.get(r).metricTokens().length);
+        return res;
+    }
+
+    /** Groups row indices into calls: longest first so rows of similar length share padding. */
+    private List<List<Integer>> chunks(List<Integer> lengths) {
+        List<Integer> order = new ArrayList<>();
+        for (int i = 0; i < lengths.size(); i++) order.add(i);
+        order.sort(Comparator.comparing((Integer i) -> -lengths.get(i)).thenComparing(i -> i));
+        List<List<Integer>> out = new ArrayList<>();
+        List<Integer> cur = new ArrayList<>();
+        int width = 0;
+        for (int i : order) {
+            int wNew = Math.max(width, lengths.get(i));
+            if (!cur.isEmpty() && (cur.size() >= maxRows || (long) wNew * (cur.size() + 1) > maxTokens)) {
+                out.add(cur);
+                cur = new ArrayList<>();
+                wNew = lengths.get(i);
+            }
+            cur.add(i);
+            width = wNew;
+        }
+        if (!cur.isEmpty()) out.add(cur);
+        return out;
+    }
+
+    private Capture slice(Map<String, Feeds.Output> res, int row, TokenIds prompt) {
+        int T = prompt.length();
+        Map<String, float[]> hooks = new LinkedHashMap<>();
+        Map<String, long[]> shapes = new LinkedHashMap<>();
+        float[] logits = null;
+        for (Map.Entry<String, Feeds.Output> e : res.entrySet()) {
+            long[] s = e.getValue().shape();
+            float[] data = e.getValue().data();
+            if (e.getKey().equals(HookNames.LOGITS_FINAL)) {
+                logits = Arrays.copyOfRange(data, (int) (row * s[1]), (int) ((row + 1) * s[1]));
+            } else if (e.getKey().endsWith("hook_pattern")) { // [b, head, q, k] -> [head, T, T]
+                int H = (int) s[1], W = (int) s[2];
+                float[] p = new float[H * T * T];
+                for (int h = 0; h < H; h++)
+                    for (int q = 0; q < T; q++)
+                        System.arraycopy(data, ((row * H + h) * W + q) * W, p, (h * T + q) * T, T);
+                hooks.put(e.getKey(), p);
+                shapes.put(e.getKey(), new long[]{H, T, T});
+            } else if (s.length >= 2 && s.length <= 4 && !e.getKey().equals(HookNames.RESID_FINAL)
+                    && !e.getKey().equals(HookNames.LN_FINAL)) { // [b, pos, ...] -> [T, ...]
+                long inner = 1;
+                for (int i = 2; i < s.length; i++) inner *= s[i];
+                int start = (int) (row * s[1] * inner);
+                hooks.put(e.getKey(), Arrays.copyOfRange(data, start, (int) (start + T * inner)));
+                long[] shape = Arrays.copyOfRange(s, 1, s.length);
+                shape[0] = T;
+                shapes.put(e.getKey(), shape);
+            } else { // [b, d]
+                hooks.put(e.getKey(), Arrays.copyOfRange(data, (int) (row * s[1]), (int) ((row + 1) * s[1])));
+                shapes.put(e.getKey(), new long[]{s[1]});
+            }
+        }
+        return new Capture(prompt, logits, hooks, shapes);
+    }
+
+    private void count(int rows, int width) {
+        forwardCalls++;
+        forwardRows += rows;
+        forwardTokens += (long) rows * width;
+    }
+}

@@ -1,0 +1,153 @@
+package org.milab.protocol.reference;
+
+import org.milab.stats.Stats;
+
+import org.milab.run.RunContext;
+
+import org.milab.tables.Table;
+import org.milab.tables.TableBuilder;
+
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.function.Function;
+import java.util.function.Predicate;
+
+/**
+ * S17 characterization counterexamples: for each primary candidate (group replicated_candidate or
+ * random_comparison_replicated; L7H7, L9H11, L7H11, L7H0, L0H8 for GPT-2) the result rows of every
+ * characterization seed, joined to the prompts for token_domain / sequence_length_bucket, cut into six
+ * tagged top-k slices (k = 8), concatenated and exact-duplicate-dropped (a row in two slices is kept
+ * once per tag). Writes characterization_counterexamples/counterexamples_<head>.arrow and .md.
+ * Sorts are stable (ties keep seed order, then file order); the reference's pandas quicksort orders ties arbitrarily.
+ */
+public final class CharacterizationCounterexampleStage {
+    public static final String DIR = "characterization_counterexamples";
+    public static final int TOP_K = 8;
+    static final List<String> COLUMNS = List.of("counterexample_type", "seed", "candidate_id", "candidate_group", "layer",
+            "head", "family", "heldout_family_type", "example_id", "token_domain", "sequence_length_bucket", "intervention",
+            "position_label", "effect_size", "effect_size_status", "true_expected_next_token", "wrong_or_control_token",
+            "clean_prompt", "corrupt_prompt");
+
+    /** One tagged row: the results row plus the prompt metadata it was joined to. */
+    record Row(Map<String, Object> values) {
+        double effect() {
+            return (Double) values.get("effect_size");
+        }
+
+        Object get(String c) {
+            return values.get(c);
+        }
+    }
+
+    /** Writes one table per primary head; returns the head labels written. */
+    public List<String> run(RunContext ctx, List<Integer> seeds) {
+        List<String> written = new ArrayList<>();
+        Map<String, Map<String, Object>> prompts = new HashMap<>();
+        List<Row> all = new ArrayList<>();
+        for (int s : seeds) {
+            for (Table.Row p : ctx.read(CharacterizationStage.DIR, s, "prompts").rows())
+                prompts.putIfAbsent(p.getString("example_id"), p.toMap()); // drop_duplicates("example_id"): first seed wins
+        }
+        for (int s : seeds)
+            for (Table.Row r : ctx.read(CharacterizationStage.DIR, s, CharacterizationStage.RESULTS).rows()) {
+                Map<String, Object> v = new LinkedHashMap<>(r.toMap());
+                Map<String, Object> p = prompts.get(r.getString("example_id"));
+                for (String c : List.of("token_domain", "sequence_length_bucket", "characterization_axis", "distractor_position_hint"))
+                    v.put(c, p == null ? null : p.get(c));
+                all.add(new Row(v));
+            }
+        for (HeldoutCandidateStage.Candidate c : HeldoutCandidateStage.load(ctx)) {
+            if (!c.includeInMain() || !CharacterizationConsolidationStage.isPrimary(c.group())) continue;
+            List<Row> mine = all.stream().filter(r -> c.candidateId().equals(r.get("candidate_id"))).toList();
+            String label = c.head().label();
+            Table t = ctx.write(DIR, null, table("counterexamples_" + label, select(mine, TOP_K)));
+            ctx.writeText(DIR, null, "counterexamples_" + label + ".md", markdown(label, c, t));
+            written.add(label);
+        }
+        ctx.summarize("- S17 characterization counterexamples: " + written);
+        return written;
+    }
+
+    /** The six tagged slices, concatenated in order, exact duplicates (tag included) dropped. */
+    static List<Map<String, Object>> select(List<Row> rows, int topK) {
+        List<Row> positive = rows.stream().filter(r -> "positive".equals(r.get("heldout_family_type")) && r.get("effect_size") != null).toList();
+        List<Row> control = rows.stream().filter(r -> "control".equals(r.get("heldout_family_type")) && r.get("effect_size") != null).toList();
+        Comparator<Row> asc = Comparator.comparingDouble(Row::effect);
+        List<Map<String, Object>> out = new ArrayList<>();
+        Set<List<Object>> seen = new HashSet<>();
+        tag(out, seen, top(positive, asc.reversed(), topK), "strongest_positive_success");
+        tag(out, seen, top(positive, asc, topK), "strongest_positive_failure");
+        tag(out, seen, top(control, asc.reversed(), topK), "control_moved");
+        Predicate<Row> wrongTarget = r -> {
+            String f = String.valueOf(r.get("family"));
+            return f.contains("target_swap") || f.contains("wrong_target");
+        };
+        tag(out, seen, top(control.stream().filter(wrongTarget).toList(), asc.reversed(), topK), "wrong_target_control_moved");
+        tag(out, seen, worstGroups(positive, r -> List.of(String.valueOf(r.get("token_domain")), String.valueOf(r.get("sequence_length_bucket"))), topK),
+                "token_domain_or_length_failure");
+        tag(out, seen, worstGroups(positive, r -> List.of(r.get("intervention"), r.get("position_label")), topK),
+                "position_intervention_mismatch");
+        return out;
+    }
+
+    private static List<Row> top(List<Row> rows, Comparator<Row> order, int k) {
+        return rows.stream().sorted(order).limit(k).toList();
+    }
+
+    /** Positive rows in the max(1, k/2) groups with the lowest mean effect, weakest first, top k. */
+    static List<Row> worstGroups(List<Row> positive, Function<Row, List<Object>> key, int k) {
+        Map<List<Object>, List<Double>> groups = new java.util.TreeMap<>(LayerPatchingStage.KEY_ORDER);
+        for (Row r : positive) groups.computeIfAbsent(key.apply(r), x -> new ArrayList<>()).add(r.effect());
+        List<Map.Entry<List<Object>, List<Double>>> sorted = new ArrayList<>(groups.entrySet());
+        sorted.sort(Comparator.comparingDouble(e -> Stats.mean(e.getValue())));
+        Set<List<Object>> bad = new HashSet<>();
+        sorted.stream().limit(Math.max(1, k / 2)).forEach(e -> bad.add(e.getKey()));
+        return top(positive.stream().filter(r -> bad.contains(key.apply(r))).toList(), Comparator.comparingDouble(Row::effect), k);
+    }
+
+    private static void tag(List<Map<String, Object>> out, Set<List<Object>> seen, List<Row> rows, String type) {
+        for (Row r : rows) {
+            Map<String, Object> m = new LinkedHashMap<>();
+            for (String c : COLUMNS) m.put(c, c.equals("counterexample_type") ? type : r.get(c));
+            if (seen.add(new ArrayList<>(m.values()))) out.add(m);
+        }
+    }
+
+    static TableBuilder table(String name, List<Map<String, Object>> rows) {
+        TableBuilder b = Table.builder(name).keys("counterexample_type", "seed", "example_id", "intervention", "position_label")
+                .string("counterexample_type").int64("seed").string("candidate_id", "candidate_group").int64("layer", "head")
+                .string("family", "heldout_family_type", "example_id", "token_domain", "sequence_length_bucket", "intervention",
+                        "position_label").float64("effect_size").string("effect_size_status", "true_expected_next_token",
+                        "wrong_or_control_token", "clean_prompt", "corrupt_prompt");
+        rows.forEach(b::addRow);
+        return b;
+    }
+
+    static String markdown(String label, HeldoutCandidateStage.Candidate c, Table t) {
+        StringBuilder sb = new StringBuilder("# Candidate Characterization Counterexamples: ").append(label).append("\n\n")
+                .append("Candidate `").append(c.candidateId()).append("`, group `").append(c.group()).append("`.\n");
+        for (String type : List.of("strongest_positive_success", "strongest_positive_failure", "control_moved",
+                "wrong_target_control_moved", "token_domain_or_length_failure", "position_intervention_mismatch")) {
+            sb.append("\n## ").append(type).append("\n\n");
+            List<Table.Row> rows = t.filter(r -> type.equals(r.getString("counterexample_type"))).rows();
+            if (rows.isEmpty()) {
+                sb.append("No rows.\n");
+                continue;
+            }
+            sb.append("| seed | family | intervention | position_label | effect_size | token_domain | sequence_length_bucket |\n")
+                    .append("| --- | --- | --- | --- | --- | --- | --- |\n");
+            for (Table.Row r : rows)
+                sb.append("| ").append(r.get("seed")).append(" | ").append(r.get("family")).append(" | ").append(r.get("intervention"))
+                        .append(" | ").append(r.get("position_label")).append(" | ").append(PyFormat.fixed(r.getDouble("effect_size"), 4))
+                        .append(" | ").append(r.get("token_domain")).append(" | ").append(r.get("sequence_length_bucket")).append(" |\n");
+        }
+        sb.append("\nCounterexamples are part of the result. Do not claim induction-head discovery, a circuit, or broad model behavior from them.\n");
+        return sb.toString();
+    }
+}

@@ -1,0 +1,164 @@
+package org.milab.protocol.reference;
+
+import org.milab.run.RunContext;
+import org.milab.stats.Stats;
+
+import org.milab.tables.Table;
+import org.milab.tables.TableBuilder;
+
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Set;
+import java.util.TreeSet;
+
+/**
+ * S14 multi-seed consolidation: per candidate, across the held-out seeds' slice statuses, the
+ * {@code heldout_replication_status} verdict (falsified / downgraded / replicated / insufficient) and a
+ * per-family summary. Writes heldout_multiseed/heldout_multiseed_{by_candidate,by_family} and the summary.
+ */
+public final class HeldoutConsolidationStage {
+    public static final String DIR = "heldout_multiseed";
+    static final String CONTROLS_MOVE = "falsified_controls_move", SURVIVES = "heldout_survives_seed",
+            DOWNGRADE = "downgraded_weak_family_specific", NO_EFFECT = "falsified_no_positive_effect",
+            SIGN_FLIP = "falsified_sign_flip", INSUFFICIENT = "insufficient_valid_examples";
+
+    public Table run(RunContext ctx, List<Integer> seeds) {
+        List<Table> cands = new ArrayList<>(), fams = new ArrayList<>();
+        for (int s : seeds) {
+            cands.add(ctx.read(HeldoutRobustnessStage.DIR, s, HeldoutRobustnessStage.BY_CANDIDATE));
+            fams.add(ctx.read(HeldoutRobustnessStage.DIR, s, HeldoutRobustnessStage.BY_FAMILY));
+        }
+        List<Table.Row> candRows = cands.stream().flatMap(t -> t.rows().stream()).toList();
+        List<Table.Row> famRows = fams.stream().flatMap(t -> t.rows().stream()).toList();
+        Table byCandidate = ctx.write(DIR, null, byCandidate(candRows, famRows));
+        Table byFamily = ctx.write(DIR, null, byFamily(famRows));
+        Map<String, Object> summary = new LinkedHashMap<>();
+        summary.put("seeds", seeds);
+        summary.put("n_candidates", byCandidate.rowCount());
+        summary.put("status_counts", Stats.counts(byCandidate.strings("heldout_replication_status")));
+        List<Map<String, Object>> outcomes = new ArrayList<>();
+        for (Table.Row r : byCandidate.rows()) outcomes.add(r.toMap());
+        summary.put("candidate_outcomes", outcomes);
+        boolean any = byCandidate.strings("heldout_replication_status").contains("heldout_replicated");
+        summary.put("executive_summary", any
+                ? "At least one candidate survived the pre-registered held-out rule as a narrow local candidate. "
+                + "This is still not an induction-head discovery or a circuit claim."
+                : "The held-out robustness check falsified or downgraded every candidate.");
+        ctx.writeJson(DIR, null, "heldout_multiseed_summary.json", summary);
+        ctx.summarize("- S14 consolidated over seeds " + seeds + ": " + summary.get("status_counts"));
+        return byCandidate;
+    }
+
+    static TableBuilder byCandidate(List<Table.Row> candRows, List<Table.Row> famRows) {
+        TableBuilder b = Table.builder("heldout_multiseed_by_candidate").keys("candidate_id")
+                .string("candidate_id", "candidate_group").int64("layer", "head", "n_seeds").string("seeds_present")
+                .int64("n_survived_seeds", "n_downgraded_seeds", "n_falsified_seeds")
+                .float64("mean_positive_minus_control_gap", "min_positive_minus_control_gap")
+                .int64("families_survived_count").string("interventions_survived", "positions_survived",
+                        "heldout_replication_status");
+        Map<List<Object>, List<Table.Row>> groups = new java.util.TreeMap<>(HeadSweepStage::compareKeys);
+        for (Table.Row r : candRows)
+            groups.computeIfAbsent(List.of(r.getString("candidate_id"), r.getLong("layer"), r.getLong("head")),
+                    k -> new ArrayList<>()).add(r);
+        List<Object[]> rows = new ArrayList<>();
+        for (Map.Entry<List<Object>, List<Table.Row>> g : groups.entrySet()) {
+            List<Table.Row> rs = g.getValue();
+            Set<Long> seeds = seedsOf(rs);
+            List<Table.Row> survived = rs.stream().filter(r -> SURVIVES.equals(r.getString("survival_status"))).toList();
+            List<Table.Row> downgraded = rs.stream().filter(r -> DOWNGRADE.equals(r.getString("survival_status"))).toList();
+            List<Table.Row> falsified = rs.stream().filter(r -> Set.of(CONTROLS_MOVE, NO_EFFECT, SIGN_FLIP)
+                    .contains(r.getString("survival_status"))).toList();
+            Set<String> survivedFamilies = survivedPositiveFamilies(famRows, survived);
+            List<Double> gaps = rs.stream().map(r -> r.getDouble("positive_minus_control_gap")).filter(Objects::nonNull)
+                    .filter(d -> !d.isNaN()).toList();
+            rows.add(new Object[]{g.getKey().get(0), rs.get(0).getString("candidate_group"), g.getKey().get(1),
+                    g.getKey().get(2), (long) seeds.size(), join(seeds), (long) seedsOf(survived).size(),
+                    (long) seedsOf(downgraded).size(), (long) seedsOf(falsified).size(),
+                    gaps.isEmpty() ? null : Stats.mean(gaps), gaps.stream().min(Double::compare).orElse(null),
+                    (long) survivedFamilies.size(), join(values(survived, "intervention")),
+                    join(values(survived, "position_label")), replicationStatus(rs, survivedFamilies.size())});
+        }
+        // the reference sorts by status ascending, then mean gap descending with missing last
+        rows.sort(Comparator.comparing((Object[] r) -> (String) r[14])
+                .thenComparing(r -> (Double) r[9], Comparator.nullsLast(Comparator.reverseOrder())));
+        rows.forEach(b::addRow);
+        return b;
+    }
+
+    /** {@code classify_heldout_replication_status}, in the reference's order of tests. */
+    public static String replicationStatus(List<Table.Row> slices, int survivedPositiveFamilies) {
+        if (!slices.stream().allMatch(r -> r.getBool("head_specific_patch"))) return "not_head_specific";
+        if (seedsOf(slices).size() < 2) return "insufficient_heldout_data";
+        Set<String> statuses = new TreeSet<>(values(slices, "survival_status"));
+        if (statuses.contains(CONTROLS_MOVE)) return "heldout_falsified";
+        List<Table.Row> survived = slices.stream().filter(r -> SURVIVES.equals(r.getString("survival_status"))).toList();
+        Set<Long> survivedSeeds = seedsOf(survived);
+        Set<Long> cleanFinal = seedsOf(survived.stream().filter(r -> "head_clean_to_corrupt_patch".equals(r.getString("intervention"))
+                && "final".equals(r.getString("position_label"))).toList());
+        if (survivedSeeds.size() >= 2 && survivedPositiveFamilies >= 2 && cleanFinal.size() >= 2) {
+            if (values(survived, "intervention").size() < 2 || values(survived, "position_label").size() < 2)
+                return "heldout_downgraded";
+            return "heldout_replicated";
+        }
+        if (!survivedSeeds.isEmpty() || statuses.contains(DOWNGRADE)) return "heldout_downgraded";
+        if (!statuses.isEmpty() && Set.of(INSUFFICIENT).containsAll(statuses)) return "insufficient_heldout_data";
+        if (statuses.contains(NO_EFFECT) || statuses.contains(SIGN_FLIP)) return "heldout_falsified";
+        return "heldout_downgraded";
+    }
+
+    /** Distinct positive families with mean effect > 0 inside the survived (seed, candidate, intervention, position) slices. */
+    static Set<String> survivedPositiveFamilies(List<Table.Row> famRows, List<Table.Row> survived) {
+        Set<List<Object>> keys = new java.util.HashSet<>();
+        for (Table.Row r : survived)
+            keys.add(List.of(r.getLong("seed"), r.getString("candidate_id"), r.getString("intervention"), r.getString("position_label")));
+        Set<String> out = new TreeSet<>();
+        for (Table.Row f : famRows)
+            if (keys.contains(List.of(f.getLong("seed"), f.getString("candidate_id"), f.getString("intervention"),
+                    f.getString("position_label"))) && "positive".equals(f.getString("heldout_family_type"))
+                    && f.getDouble("mean_effect_size") != null && f.getDouble("mean_effect_size") > 0)
+                out.add(f.getString("family"));
+        return out;
+    }
+
+    static TableBuilder byFamily(List<Table.Row> famRows) {
+        TableBuilder b = Table.builder("heldout_multiseed_by_family").keys("family").string("family", "heldout_family_type")
+                .int64("n_seeds", "n_candidate_rows").float64("mean_effect_size", "max_effect_size")
+                .int64("n_position_unavailable", "n_denominator_zero");
+        Map<List<Object>, List<Table.Row>> groups = new java.util.TreeMap<>(HeadSweepStage::compareKeys);
+        for (Table.Row r : famRows)
+            groups.computeIfAbsent(List.of(r.getString("family"), r.getString("heldout_family_type")), k -> new ArrayList<>()).add(r);
+        List<Object[]> rows = new ArrayList<>();
+        for (Map.Entry<List<Object>, List<Table.Row>> g : groups.entrySet()) {
+            List<Table.Row> rs = g.getValue();
+            List<Double> means = rs.stream().map(r -> r.getDouble("mean_effect_size")).filter(Objects::nonNull).toList();
+            rows.add(new Object[]{g.getKey().get(0), g.getKey().get(1), (long) seedsOf(rs).size(), (long) rs.size(),
+                    means.isEmpty() ? null : Stats.mean(means), means.stream().max(Double::compare).orElse(null),
+                    rs.stream().mapToLong(r -> r.getLong("n_position_unavailable")).sum(),
+                    rs.stream().mapToLong(r -> r.getLong("n_denominator_zero")).sum()});
+        }
+        rows.sort(Comparator.comparing((Object[] r) -> (String) r[1])
+                .thenComparing(r -> (Double) r[4], Comparator.nullsLast(Comparator.reverseOrder())));
+        rows.forEach(b::addRow);
+        return b;
+    }
+
+    private static Set<Long> seedsOf(List<Table.Row> rows) {
+        Set<Long> s = new TreeSet<>();
+        rows.forEach(r -> s.add(r.getLong("seed")));
+        return s;
+    }
+
+    private static Set<String> values(List<Table.Row> rows, String col) {
+        Set<String> s = new TreeSet<>();
+        rows.forEach(r -> s.add(r.getString(col)));
+        return s;
+    }
+
+    private static String join(Set<?> values) {
+        return String.join(",", values.stream().map(String::valueOf).toList());
+    }
+}

@@ -1,0 +1,188 @@
+package org.milab.protocol.reference;
+
+import org.milab.engine.Head;
+import org.milab.engine.HeadPatching;
+import org.milab.engine.Intervention;
+import org.milab.engine.PositionLabel;
+import org.milab.run.RunContext;
+import org.milab.stats.Stats;
+
+import org.milab.graph.PatchSite;
+import org.milab.prompts.ExampleSelection;
+import org.milab.prompts.HeldoutPrompts;
+import org.milab.prompts.PromptRecord;
+import org.milab.tables.Table;
+import org.milab.tables.TableBuilder;
+
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.function.Function;
+import java.util.stream.Collectors;
+
+/**
+ * S14 held-out robustness for one seed: the pre-registered candidates x 12 selected records of each
+ * held-out family x {clean-to-corrupt, zero, mean} x {final, previous_occurrence} (6912 rows for GPT-2's
+ * 16 candidates), batched. The candidate set is S13's, refused if it changed since it was registered. Writes heldout/seed<N>/heldout_robustness_{results,by_family,by_candidate}.
+ */
+public final class HeldoutRobustnessStage {
+    public static final String DIR = "heldout";
+    public static final String RESULTS = "heldout_robustness_results";
+    public static final String BY_FAMILY = "heldout_robustness_by_family";
+    public static final String BY_CANDIDATE = "heldout_robustness_by_candidate";
+    private static final PatchSite SITE = PatchSite.HOOK_Z;
+    private static final List<Intervention> INTERVENTIONS = List.of(Intervention.CLEAN_TO_CORRUPT,
+            Intervention.ZERO_ABLATION, Intervention.MEAN_ABLATION);
+    private static final List<PositionLabel> POSITIONS = List.of(PositionLabel.FINAL, PositionLabel.PREVIOUS_OCCURRENCE);
+
+    /** A pre-registered candidate as S14 uses it. */
+    public record Candidate(String candidateId, String group, Head head) {}
+
+    /** The registered S13 set (refused if it changed since registration), include_in_main rows only. */
+    public static List<Candidate> readCandidates(RunContext ctx) {
+        return HeldoutCandidateStage.load(ctx).stream().filter(HeldoutCandidateStage.Candidate::includeInMain)
+                .map(c -> new Candidate(c.candidateId(), c.group(), c.head())).toList();
+    }
+
+    public void run(RunContext ctx, int seed) {
+        long t0 = System.nanoTime();
+        List<Candidate> candidates = readCandidates(ctx);
+        List<PromptRecord> records = HeldoutPrompts.generate(seed, ctx.config().heldoutGenerated());
+        Map<String, PromptRecord> byId = records.stream().collect(Collectors.toMap(PromptRecord::exampleId, Function.identity()));
+        List<PromptRecord> selected = ExampleSelection.select(records, ExampleSelection.HELDOUT_FAMILIES,
+                ctx.config().heldoutScored(), seed);
+        List<HeadPatching.Job> jobs = new ArrayList<>();
+        Map<HeadPatching.Job, Candidate> candidateOf = new LinkedHashMap<>();
+        for (Candidate c : candidates)
+            for (PromptRecord r : selected)
+                for (Intervention iv : INTERVENTIONS)
+                    for (PositionLabel pos : POSITIONS) {
+                        HeadPatching.Job j = new HeadPatching.Job(r, byId.get(r.pairedPositiveExampleId()),
+                                c.candidateId(), c.head(), iv, pos);
+                        jobs.add(j);
+                        candidateOf.put(j, c);
+                    }
+        List<HeadPatching.Result> results = HeadPatching.run(ctx, jobs, "S14 held-out seed " + seed);
+        Table res = ctx.write(DIR, seed, resultsTable(seed, results, candidateOf));
+        Table fam = ctx.write(DIR, seed, byFamily(res));
+        Table cand = ctx.write(DIR, seed, byCandidate(fam));
+        Map<String, Object> summary = new LinkedHashMap<>();
+        summary.put("seed", seed);
+        summary.put("n_result_rows", res.rowCount());
+        summary.put("n_candidates", candidates.size());
+        summary.put("families", ExampleSelection.HELDOUT_FAMILIES);
+        summary.put("interventions", INTERVENTIONS.stream().map(Intervention::id).toList());
+        summary.put("positions", POSITIONS.stream().map(PositionLabel::id).toList());
+        summary.put("metric", HeadPatching.METRIC);
+        summary.put("head_specific_patch", true);
+        summary.put("survival_status_counts", Stats.counts(cand.strings("survival_status")));
+        ctx.writeJson(DIR, seed, "heldout_robustness_summary.json", summary);
+        ctx.recordTiming(DIR + "/seed" + seed + "/robustness", (System.nanoTime() - t0) / 1e9);
+        ctx.summarize(String.format(java.util.Locale.ROOT, "- S14 held-out seed %d: %d rows; slice statuses %s",
+                seed, res.rowCount(), summary.get("survival_status_counts")));
+    }
+
+    static TableBuilder resultsTable(int seed, List<HeadPatching.Result> results, Map<HeadPatching.Job, Candidate> cands) {
+        return resultsTable(RESULTS, seed, results, cands);
+    }
+
+    /** The held-out results schema under another table name (S16 writes the same columns). */
+    static TableBuilder resultsTable(String name, int seed, List<HeadPatching.Result> results, Map<HeadPatching.Job, Candidate> cands) {
+        TableBuilder b = Table.builder(name).keys("candidate_id", "example_id", "intervention", "position_label")
+                .int64("seed").string("candidate_id", "candidate_group").int64("layer", "head")
+                .string("family", "example_id", "heldout_family_type", "intervention", "intervention_status",
+                        "position_label", "position_status").bool("head_specific_patch")
+                .string("actual_patch_scope", "metric").float64("clean_score", "corrupt_score", "patched_score",
+                        "effect_size").string("effect_size_status", "true_expected_next_token",
+                        "wrong_or_control_token", "clean_prompt", "corrupt_prompt");
+        for (HeadPatching.Result x : results) {
+            PromptRecord r = x.job().record();
+            Candidate c = cands.get(x.job());
+            b.addRow(seed, c.candidateId(), c.group(), c.head().layer(), c.head().head(), r.family(), r.exampleId(),
+                    r.heldoutFamilyType(), x.job().intervention().id(), x.interventionStatus(), x.job().position().id(),
+                    x.positionStatus(), SITE.headSpecific(), SITE.actualPatchScope(), HeadPatching.METRIC,
+                    x.cleanScore(), x.corruptScore(), x.patchedScore(), x.effectSize(), x.effectSizeStatus(),
+                    r.trueExpectedNextToken(), r.wrongOrControlToken(), x.cleanPrompt(), x.corruptPrompt());
+        }
+        return b;
+    }
+
+    private static final String[] FAMILY_KEYS = {"seed", "candidate_id", "candidate_group", "layer", "head", "family",
+            "heldout_family_type", "intervention", "position_label", "head_specific_patch", "actual_patch_scope", "metric"};
+    private static final String[] CANDIDATE_KEYS = {"seed", "candidate_id", "candidate_group", "layer", "head",
+            "intervention", "position_label", "head_specific_patch", "actual_patch_scope", "metric"};
+
+    static TableBuilder byFamily(Table res) {
+        TableBuilder b = Table.builder(BY_FAMILY).keys("candidate_id", "family", "intervention", "position_label")
+                .int64("seed").string("candidate_id", "candidate_group").int64("layer", "head")
+                .string("family", "heldout_family_type", "intervention", "position_label").bool("head_specific_patch")
+                .string("actual_patch_scope", "metric").int64("n_examples", "n_valid_examples")
+                .float64("mean_effect_size", "median_effect_size").int64("n_position_unavailable", "n_denominator_zero");
+        for (Map.Entry<List<Object>, Table> g : HeadSweepStage.sorted(res.groupBy(FAMILY_KEYS))) {
+            Table t = g.getValue();
+            List<Double> eff = t.doubles("effect_size").stream().filter(Objects::nonNull).toList();
+            Object[] row = new Object[FAMILY_KEYS.length + 6];
+            for (int i = 0; i < FAMILY_KEYS.length; i++) row[i] = g.getKey().get(i);
+            row[FAMILY_KEYS.length] = t.strings("example_id").stream().distinct().count();
+            row[FAMILY_KEYS.length + 1] = (long) eff.size();
+            row[FAMILY_KEYS.length + 2] = Stats.orNull(Stats.mean(eff));
+            row[FAMILY_KEYS.length + 3] = Stats.orNull(Stats.median(eff));
+            row[FAMILY_KEYS.length + 4] = t.strings("position_status").stream().filter("unavailable_for_family"::equals).count();
+            row[FAMILY_KEYS.length + 5] = t.strings("effect_size_status").stream().filter("denominator_zero"::equals).count();
+            b.addRow(row);
+        }
+        return b;
+    }
+
+    static TableBuilder byCandidate(Table fam) {
+        TableBuilder b = Table.builder(BY_CANDIDATE).keys("candidate_id", "intervention", "position_label")
+                .int64("seed").string("candidate_id", "candidate_group").int64("layer", "head")
+                .string("intervention", "position_label").bool("head_specific_patch").string("actual_patch_scope", "metric")
+                .int64("n_families", "n_examples").float64("positive_family_mean_effect", "max_control_family_mean_effect",
+                        "positive_minus_control_gap").int64("n_positive_families_with_gap_gt_0", "n_control_families_moving")
+                .string("survival_status");
+        List<Object[]> rows = new ArrayList<>();
+        for (Map.Entry<List<Object>, Table> g : HeadSweepStage.sorted(fam.groupBy(CANDIDATE_KEYS))) {
+            Table t = g.getValue();
+            List<Double> pos = t.filter(r -> "positive".equals(r.getString("heldout_family_type")))
+                    .doubles("mean_effect_size").stream().filter(Objects::nonNull).toList();
+            List<Double> ctl = t.filter(r -> "control".equals(r.getString("heldout_family_type")))
+                    .doubles("mean_effect_size").stream().filter(Objects::nonNull).toList();
+            Double positive = pos.isEmpty() ? null : Stats.mean(pos);
+            Double maxControl = ctl.isEmpty() ? null : ctl.stream().max(Double::compare).get();
+            Double gap = positive != null && maxControl != null ? positive - maxControl : null;
+            long nPos = pos.stream().filter(v -> v > 0).count(), nCtl = ctl.stream().filter(v -> v > 0).count();
+            Object[] row = new Object[CANDIDATE_KEYS.length + 8];
+            for (int i = 0; i < CANDIDATE_KEYS.length; i++) row[i] = g.getKey().get(i);
+            row[CANDIDATE_KEYS.length] = t.strings("family").stream().distinct().count();
+            row[CANDIDATE_KEYS.length + 1] = t.longs("n_examples").stream().mapToLong(Long::longValue).sum();
+            row[CANDIDATE_KEYS.length + 2] = positive;
+            row[CANDIDATE_KEYS.length + 3] = maxControl;
+            row[CANDIDATE_KEYS.length + 4] = gap;
+            row[CANDIDATE_KEYS.length + 5] = nPos;
+            row[CANDIDATE_KEYS.length + 6] = nCtl;
+            row[CANDIDATE_KEYS.length + 7] = survival((Boolean) g.getKey().get(7), positive, maxControl, gap, nPos);
+            rows.add(row);
+        }
+        rows.sort(Comparator.comparing((Object[] r) -> (Double) r[CANDIDATE_KEYS.length + 4],
+                Comparator.nullsLast(Comparator.reverseOrder())));
+        rows.forEach(b::addRow);
+        return b;
+    }
+
+    /** The per-seed slice rule of S14 ({@code classify_heldout_seed_status}). */
+    public static String survival(boolean headSpecific, Double positive, Double maxControl, Double gap,
+                                  long nPositiveFamiliesAboveZero) {
+        if (!headSpecific) return "not_head_specific";
+        if (positive == null || maxControl == null || gap == null) return "insufficient_valid_examples";
+        if (positive <= 0) return "falsified_no_positive_effect";
+        if (maxControl >= positive) return "falsified_controls_move";
+        if (gap > 0 && nPositiveFamiliesAboveZero >= 2) return "heldout_survives_seed";
+        if (gap > 0) return "downgraded_weak_family_specific";
+        return "falsified_sign_flip";
+    }
+
+}

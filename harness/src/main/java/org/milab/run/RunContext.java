@@ -1,0 +1,183 @@
+package org.milab.run;
+
+import org.milab.engine.TokenIds;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import org.milab.lab.LabModel;
+import org.milab.tables.ArrowTables;
+import org.milab.tables.Table;
+import org.milab.tables.TableBuilder;
+import org.milab.util.AtomicFiles;
+import org.milab.util.Hashing;
+import org.milab.util.Provenance;
+import org.milab.util.UserError;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * One run: its folder {@code results/<run-id>/}, the model, the config, and the bookkeeping every stage
+ * shares. Tables are written with provenance in their schema metadata; row counts, timings and hashes
+ * go into run_manifest.json; each stage adds lines to the run's Markdown summary.
+ */
+public final class RunContext {
+    /** A run is written under results/<id>.incomplete/ and renamed to results/<id>/ when it completed. */
+    public static final String INCOMPLETE = ".incomplete";
+    public static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+
+    private final Path root;
+    private final Path runDir;
+    private final RunConfig config;
+    private final LabModel model;
+    private final String codeCommit;
+    private final Map<String, Long> rowCounts = new LinkedHashMap<>();
+    private final Map<String, Double> timings = new LinkedHashMap<>();
+    private final Map<String, Object> hashes = new LinkedHashMap<>();
+    private final List<String> summary = new ArrayList<>();
+    private final Map<String, TokenIds> tokenCache = new HashMap<>();
+    private final Map<String, Integer> singleTokenCache = new HashMap<>();
+
+    public RunContext(Path root, RunConfig config, LabModel model) {
+        this.root = root;
+        this.config = config;
+        this.model = model;
+        this.runDir = root.resolve("results").resolve(config.runId() + INCOMPLETE);
+        this.codeCommit = Provenance.gitCommit(root);
+    }
+
+    public Path root() {
+        return root;
+    }
+
+    public Path runDir() {
+        return runDir;
+    }
+
+    /** Where the run lands when it completed. */
+    public Path finalDir() {
+        return root.resolve("results").resolve(config.runId());
+    }
+
+    public RunConfig config() {
+        return config;
+    }
+
+    public LabModel model() {
+        return model;
+    }
+
+    /** {@code results/<run>/<stage>/} or {@code results/<run>/<stage>/seed<N>/}. */
+    public Path dir(String stage, Integer seed) {
+        Path d = runDir.resolve(stage);
+        return seed == null ? d : d.resolve("seed" + seed);
+    }
+
+    /** Provenance attached to every table this run writes. */
+    public Map<String, Object> provenance(String stage, Integer seed) {
+        Map<String, Object> p = new LinkedHashMap<>();
+        p.put("run_id", config.runId());
+        p.put("stage", stage);
+        p.put("seed", seed);
+        p.putAll(model.provenance());
+        p.put("code_git_commit", codeCommit);
+        p.put("java", Provenance.javaVersion());
+        p.put("machine", Provenance.machine());
+        p.put("config_sha256", Hashing.sha256(json(config.toMap())));
+        p.put("created_utc", Instant.now().toString());
+        return p;
+    }
+
+    public Table write(String stage, Integer seed, TableBuilder builder) {
+        Table t = builder.provenance(provenance(stage, seed)).build();
+        Path file = ArrowTables.writeInto(dir(stage, seed), t);
+        rowCounts.put(runDir.relativize(file).toString(), (long) t.rowCount());
+        return t;
+    }
+
+    public Table read(String stage, Integer seed, String table) {
+        Path file = dir(stage, seed).resolve(table + ArrowTables.EXTENSION);
+        if (!Files.isRegularFile(file))
+            throw new UserError("Stage input " + runDir.relativize(file) + " is missing.",
+                    "Run the earlier stages of this run first (make run-heldout runs them in order).");
+        return ArrowTables.read(file);
+    }
+
+    public void writeJson(String stage, Integer seed, String fileName, Object value) {
+        AtomicFiles.writeString(dir(stage, seed).resolve(fileName), json(value) + "\n");
+    }
+
+    public void writeText(String stage, Integer seed, String fileName, String text) {
+        AtomicFiles.writeString(dir(stage, seed).resolve(fileName), text);
+    }
+
+    public void recordHash(String key, String sha256) {
+        hashes.put(key, sha256);
+    }
+
+    public void recordTiming(String key, double seconds) {
+        timings.put(key, seconds);
+    }
+
+    /** A line (Markdown) for the run's summary.md. */
+    public void summarize(String markdown) {
+        summary.add(markdown);
+    }
+
+    public List<String> summaryLines() {
+        return List.copyOf(summary);
+    }
+
+    public Map<String, Long> rowCounts() {
+        return rowCounts;
+    }
+
+    public Map<String, Double> timings() {
+        return timings;
+    }
+
+    public Map<String, Object> hashes() {
+        return hashes;
+    }
+
+    public String codeCommit() {
+        return codeCommit;
+    }
+
+    /** BOS + tokens of a prompt, cached. */
+    public TokenIds tokens(String prompt) {
+        return tokenCache.computeIfAbsent(prompt, p -> new TokenIds(model.tokenizer().encodeWithBos(p)));
+    }
+
+    /**
+     * The id of a target or control token, which must be exactly one token (the reference raises
+     * otherwise); {@code where} names the record for the error message.
+     */
+    public int singleToken(String token, String where) {
+        Integer id = singleTokenCache.get(token);
+        if (id != null) return id;
+        try {
+            id = model.tokenizer().singleTokenId(token);
+        } catch (UserError e) {
+            throw new UserError(where + ": " + e.getMessage(), null, e);
+        }
+        singleTokenCache.put(token, id);
+        return id;
+    }
+
+    public static String json(Object value) {
+        try {
+            return JSON.writeValueAsString(value);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+}

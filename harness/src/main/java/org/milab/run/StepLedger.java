@@ -1,0 +1,114 @@
+package org.milab.run;
+
+import com.fasterxml.jackson.core.type.TypeReference;
+import org.milab.util.AtomicFiles;
+import org.milab.util.Hashing;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.stream.Stream;
+
+/**
+ * Makes a run resumable. Each pipeline step is recorded in {@code .steps/<step>.json} with a fingerprint
+ * of everything it depends on (config, model, code commit, and the sha256 of every output of the steps
+ * before it) and the sha256 of every file it wrote. A resumed run skips a step only when the fingerprint
+ * matches and every recorded output is still there, byte-identical; otherwise the step runs again, and so
+ * does everything after it (their fingerprints change). A step interrupted before its record was written
+ * is simply redone; its files were written atomically, so earlier outputs are never corrupted.
+ */
+final class StepLedger {
+    private static final String DIR = ".steps";
+
+    /** What a step did, replayed into the run context when the step is skipped. */
+    record StepRecord(String fingerprint, Map<String, String> outputs, List<String> summary,
+                      Map<String, Long> rowCounts, Map<String, Object> hashes, double seconds) {}
+
+    private final RunContext ctx;
+    private final boolean resume;
+    private String chain;
+
+    StepLedger(RunContext ctx, boolean resume) {
+        this.ctx = ctx;
+        this.resume = resume;
+        Map<String, Object> base = new LinkedHashMap<>();
+        base.put("config", ctx.config().toMap());
+        Map<String, Object> model = new TreeMap<>(ctx.model().provenance());
+        model.remove("device_fallback_reason");
+        base.put("model", model);
+        base.put("code", ctx.codeCommit());
+        this.chain = Hashing.sha256(RunContext.json(base));
+    }
+
+    void step(String name, Runnable body) {
+        String fingerprint = Hashing.sha256(chain + "|" + name);
+        Path record = ctx.runDir().resolve(DIR).resolve(name + ".json");
+        StepRecord done = resume ? read(record) : null;
+        if (done != null && done.fingerprint().equals(fingerprint) && intact(done)) {
+            System.err.println("resume: " + name + " is up to date, skipped");
+            done.summary().forEach(ctx::summarize);
+            ctx.rowCounts().putAll(done.rowCounts());
+            ctx.hashes().putAll(done.hashes());
+            chain = Hashing.sha256(fingerprint + RunContext.json(done.outputs()));
+            return;
+        }
+        Map<String, String> before = snapshot();
+        int summaryBefore = ctx.summaryLines().size();
+        Map<String, Long> rowsBefore = new LinkedHashMap<>(ctx.rowCounts());
+        Map<String, Object> hashesBefore = new LinkedHashMap<>(ctx.hashes());
+        long t0 = System.nanoTime();
+        body.run();
+        Map<String, String> outputs = new TreeMap<>();
+        snapshot().forEach((f, h) -> {
+            if (!h.equals(before.get(f))) outputs.put(f, h);
+        });
+        Map<String, Long> rows = new LinkedHashMap<>(ctx.rowCounts());
+        rows.keySet().removeIf(k -> rows.get(k).equals(rowsBefore.get(k)));
+        Map<String, Object> hashes = new LinkedHashMap<>(ctx.hashes());
+        hashes.keySet().removeIf(k -> hashes.get(k).equals(hashesBefore.get(k)));
+        List<String> summary = new ArrayList<>(ctx.summaryLines().subList(summaryBefore, ctx.summaryLines().size()));
+        StepRecord rec = new StepRecord(fingerprint, outputs, summary, rows, hashes, (System.nanoTime() - t0) / 1e9);
+        AtomicFiles.writeString(record, RunContext.json(rec) + "\n");
+        chain = Hashing.sha256(fingerprint + RunContext.json(outputs));
+    }
+
+    private boolean intact(StepRecord rec) {
+        for (Map.Entry<String, String> e : rec.outputs().entrySet()) {
+            Path f = ctx.runDir().resolve(e.getKey());
+            if (!Files.isRegularFile(f) || !Hashing.sha256(f).equals(e.getValue())) return false;
+        }
+        return true;
+    }
+
+    private StepRecord read(Path record) {
+        if (!Files.isRegularFile(record)) return null;
+        try {
+            return RunContext.JSON.readValue(record.toFile(), new TypeReference<StepRecord>() {});
+        } catch (IOException e) {
+            return null; // an unreadable record means: redo the step
+        }
+    }
+
+    /** sha256 of every output file of the run so far (run manifest, summary and ledger excluded). */
+    private Map<String, String> snapshot() {
+        Map<String, String> out = new TreeMap<>();
+        if (!Files.isDirectory(ctx.runDir())) return out;
+        try (Stream<Path> s = Files.walk(ctx.runDir())) {
+            s.filter(Files::isRegularFile).forEach(f -> {
+                String rel = ctx.runDir().relativize(f).toString();
+                if (rel.startsWith(DIR) || rel.equals("run_manifest.json") || rel.equals("summary.md")
+                        || f.getFileName().toString().endsWith(".tmp")) return;
+                out.put(rel, Hashing.sha256(f));
+            });
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        return out;
+    }
+}
