@@ -29,7 +29,7 @@ public final class RunCommands {
             org.milab.util.FileTrees.delete(stale);
         }
         try (LabModel m = LabModel.open(root.root(), opts.model, Device.parse(opts.device), opts.threads,
-                opts.batchRows, opts.batchRows * 16)) {
+                opts.batchRows, opts.batchRows * 16, opts.engine.factory())) {
             RunContext ctx = new RunContext(root.root(), cfg, m);
             Pipeline p = new Pipeline(ctx, opts.resume);
             body.accept(p);

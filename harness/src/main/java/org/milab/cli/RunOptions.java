@@ -3,6 +3,7 @@ package org.milab.cli;
 import org.milab.run.RunConfig;
 
 import org.milab.util.UserError;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 import java.nio.file.Files;
@@ -28,6 +29,7 @@ public final class RunOptions {
     @Option(names = "--candidates", description = "pre-registered candidate set file (CSV/JSON) instead of deriving one") Path candidates;
     @Option(names = "--zero-frame", defaultValue = RunConfig.FRAME_TL, description = "zero ablation frame: transformer_lens or raw") String zeroFrame;
     @Option(names = "--batch-rows", defaultValue = "128", description = "rows per ONNX Runtime call") int batchRows;
+    @Mixin EngineOptions engine;
     @Option(names = "--resume", description = "continue results/<run-id>: steps whose inputs and outputs are unchanged are skipped")
     boolean resume;
 

@@ -27,7 +27,7 @@ import java.util.TreeSet;
  * batch row is one prompt with its own overrides (any set of sites with donor values), rows of unequal
  * length are right padded, and patched calls return only the logits the metric needs.
  */
-public final class InterventionEngine {
+public final class InterventionEngine implements Engine {
     private final ModelSessions sessions;
     private final ModelConfig config;
     private final int maxRows;
@@ -47,14 +47,17 @@ public final class InterventionEngine {
     }
 
     /** Whether head-level patching recomputes only suffixes (default) or whole prompts (for comparison). */
+    @Override
     public boolean suffixReuse() {
         return suffixReuse;
     }
 
+    @Override
     public void setSuffixReuse(boolean on) {
         this.suffixReuse = on;
     }
 
+    @Override
     public ModelConfig config() {
         return config;
     }
@@ -64,11 +67,13 @@ public final class InterventionEngine {
     }
 
     /** Counters for run manifests and benchmarks: ORT calls, rows and padded tokens processed. */
+    @Override
     public Map<String, Long> counters() {
         return Map.of("forward_calls", forwardCalls, "forward_rows", forwardRows, "forward_tokens", forwardTokens);
     }
 
     /** Clean forward passes of each distinct prompt, once, keeping only {@code hooks}. */
+    @Override
     public Map<TokenIds, Capture> capture(Collection<TokenIds> prompts, Set<String> hooks, String label) {
         List<TokenIds> distinct = new ArrayList<>(new LinkedHashSet<>(prompts));
         Set<String> fetch = new LinkedHashSet<>(hooks);
@@ -93,6 +98,7 @@ public final class InterventionEngine {
     }
 
     /** Runs every row with its overrides at {@code site}; returns each row's metric logits, in row order. */
+    @Override
     public float[][] patch(PatchSite site, List<PatchRow> rows, String label) {
         return patch(site, rows, label, null);
     }
@@ -103,6 +109,7 @@ public final class InterventionEngine {
      * first patched position on, attending to the cached prefix keys and values, which a patch at a later
      * position cannot change. Rows patched at position 0 take the full path.
      */
+    @Override
     public float[][] patch(PatchSite site, List<PatchRow> rows, String label, Map<TokenIds, Capture> kv) {
         // identical rows (the reference's duplicated control families produce many) run once
         Map<RowKey, Integer> firstOf = new LinkedHashMap<>();
@@ -179,6 +186,7 @@ public final class InterventionEngine {
     }
 
     /** The hooks a capture must hold for {@link #patch(PatchSite, List, String, Map)}'s suffix path. */
+    @Override
     public Set<String> suffixHooks() {
         Set<String> h = new LinkedHashSet<>();
         for (int l = 0; l < config.nLayer(); l++) {

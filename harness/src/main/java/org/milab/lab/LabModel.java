@@ -1,5 +1,7 @@
 package org.milab.lab;
 
+import org.milab.engine.Engine;
+import org.milab.engine.EngineFactory;
 import org.milab.engine.InterventionEngine;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -21,8 +23,8 @@ import java.util.Map;
 
 /**
  * An exported model opened for experiments: config, tokenizer, manifests, ORT sessions and the
- * intervention engine. Everything comes from graphs/<model>/ and manifests/<model>/; nothing from
- * ../shared at run time.
+ * intervention engine (the local one, or the one an {@link EngineFactory} chose). Everything comes from
+ * graphs/<model>/ and manifests/<model>/; nothing from ../shared at run time.
  */
 public final class LabModel implements AutoCloseable {
     private static final ObjectMapper JSON = new ObjectMapper();
@@ -32,8 +34,10 @@ public final class LabModel implements AutoCloseable {
     private final Tokenizer tokenizer;
     private final ModelSessions sessions;
     private final Map<GraphVariant, JsonNode> manifests;
-    private final InterventionEngine engine;
+    private final int maxRows;
+    private final int maxTokens;
     private final float[][][] bvEff;
+    private Engine engine;
 
     private LabModel(ModelLayout layout, ModelConfig config, Tokenizer tokenizer, ModelSessions sessions,
                      Map<GraphVariant, JsonNode> manifests, int maxRows, int maxTokens) {
@@ -42,7 +46,8 @@ public final class LabModel implements AutoCloseable {
         this.tokenizer = tokenizer;
         this.sessions = sessions;
         this.manifests = manifests;
-        this.engine = new InterventionEngine(sessions, config, maxRows, maxTokens);
+        this.maxRows = maxRows;
+        this.maxTokens = maxTokens;
         this.bvEff = readBvEff(manifests.get(GraphVariant.PATCH_Z), config);
     }
 
@@ -51,6 +56,12 @@ public final class LabModel implements AutoCloseable {
     }
 
     public static LabModel open(Path root, String modelId, Device device, int threads, int maxRows, int maxTokens) {
+        return open(root, modelId, device, threads, maxRows, maxTokens, EngineFactory.LOCAL);
+    }
+
+    /** As {@link #open(Path, String, Device, int, int, int)}, with the engine {@code engines} chooses. */
+    public static LabModel open(Path root, String modelId, Device device, int threads, int maxRows, int maxTokens,
+                                EngineFactory engines) {
         ModelLayout layout = new ModelLayout(root, modelId);
         Path graphs = layout.graphDir();
         if (!Files.isRegularFile(graphs.resolve("config.json")) || !Files.isRegularFile(layout.tokenizer()))
@@ -71,7 +82,14 @@ public final class LabModel implements AutoCloseable {
         ModelConfig cfg = ModelConfig.read(graphs.resolve("config.json"));
         Tokenizer tok = Tokenizer.load(layout.tokenizer());
         ModelSessions sessions = ModelSessions.open(graphs, device, threads);
-        return new LabModel(layout, cfg, tok, sessions, manifests, maxRows, maxTokens);
+        LabModel model = new LabModel(layout, cfg, tok, sessions, manifests, maxRows, maxTokens);
+        try {
+            model.engine = engines.open(model, new InterventionEngine(sessions, cfg, maxRows, maxTokens));
+        } catch (RuntimeException e) {
+            model.close();
+            throw e;
+        }
+        return model;
     }
 
     public String id() {
@@ -94,8 +112,18 @@ public final class LabModel implements AutoCloseable {
         return sessions;
     }
 
-    public InterventionEngine engine() {
+    public Engine engine() {
         return engine;
+    }
+
+    /** Rows per ORT call at most (the batch limit every engine of this model uses). */
+    public int maxRows() {
+        return maxRows;
+    }
+
+    /** Rows x padded width per ORT call at most. */
+    public int maxTokens() {
+        return maxTokens;
     }
 
     public JsonNode manifest(GraphVariant v) {
@@ -139,7 +167,14 @@ public final class LabModel implements AutoCloseable {
 
     @Override
     public void close() {
-        sessions.close();
-        tokenizer.close();
+        try {
+            if (engine instanceof AutoCloseable c) c.close();
+        } catch (Exception e) {
+            throw new IllegalStateException("Closing the " + engine.describe().get("engine") + " engine failed: "
+                    + e.getMessage(), e);
+        } finally {
+            sessions.close();
+            tokenizer.close();
+        }
     }
 }

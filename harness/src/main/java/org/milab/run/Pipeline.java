@@ -157,6 +157,7 @@ public final class Pipeline {
         m.put("java", Provenance.javaVersion());
         m.put("machine", Provenance.machine());
         m.put("hashes", ctx.hashes());
+        m.put("engine", ctx.model().engine().describe());
         m.put("engine_counters", ctx.model().engine().counters());
         m.put("timings_seconds", ctx.timings());
         m.put("row_counts", ctx.rowCounts());
