@@ -1,0 +1,37 @@
+package org.milab.spark;
+
+import org.apache.spark.TaskContext;
+import org.apache.spark.api.java.function.Function;
+import org.milab.engine.Capture;
+import org.milab.engine.InterventionEngine;
+import org.milab.engine.PatchRow;
+import org.milab.engine.TokenIds;
+
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Runs one partition on an executor through the local engine's batched code path, on the JVM's cached
+ * sessions, and returns its rows as Arrow bytes.
+ *
+ * @param failPartition test hook: this partition's first attempt computes half its rows, then fails
+ *                      (Spark must retry it; -1 = never)
+ */
+record PatchTask(GraphSpec graphs, int failPartition) implements Function<WorkUnit, byte[]> {
+    @Override
+    public byte[] call(WorkUnit unit) {
+        ExecutorModels.Opened model = ExecutorModels.get(graphs);
+        InterventionEngine engine = new InterventionEngine(model.sessions(), model.config(), graphs.maxRows(), graphs.maxTokens());
+        List<PatchRow> rows = unit.patchRows();
+        Map<TokenIds, Capture> kv = unit.captures();
+        String label = unit.label() + " [partition " + (unit.id() + 1) + "/" + unit.of() + "]";
+        TaskContext task = TaskContext.get();
+        if (unit.id() == failPartition && task != null && task.attemptNumber() == 0) {
+            engine.patch(unit.site(), rows.subList(0, Math.max(1, rows.size() / 2)), label, kv);
+            throw new IllegalStateException("test hook: partition " + unit.id() + " of '" + unit.label()
+                    + "' failed mid-partition on attempt 0 (task " + task.taskAttemptId() + ")");
+        }
+        float[][] logits = engine.patch(unit.site(), rows, label, kv);
+        return ArrowRows.write(unit.indices(), logits, engine.counters());
+    }
+}

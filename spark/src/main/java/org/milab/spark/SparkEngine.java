@@ -1,0 +1,190 @@
+package org.milab.spark;
+
+import org.apache.spark.SparkConf;
+import org.apache.spark.SparkContext;
+import org.apache.spark.api.java.JavaSparkContext;
+import org.apache.spark.sql.SparkSession;
+import org.milab.engine.Capture;
+import org.milab.engine.Engine;
+import org.milab.engine.InterventionEngine;
+import org.milab.engine.PatchRow;
+import org.milab.engine.TokenIds;
+import org.milab.graph.PatchSite;
+import org.milab.lab.LabModel;
+import org.milab.model.ModelConfig;
+import org.milab.util.UserError;
+
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * The engine on Apache Spark. Patch jobs become partitions (blocks of prompts x blocks of their rows, see
+ * {@link WorkUnit#plan}) that executors run with the local engine's batched code path on sessions they open
+ * once per JVM from the exported graphs (shared storage, checked by sha256); rows come back as Arrow
+ * batches and are put back in row order, each exactly once. Clean captures run on the driver with the
+ * local engine: stages read them there (donor values, patterns), and they are one pass per prompt.
+ */
+public final class SparkEngine implements Engine, AutoCloseable {
+    public static final int DEFAULT_PARTITION_ROWS = 1024;
+    private static final Pattern REMOTE_USER_ERROR = Pattern.compile(UserError.class.getName() + ": ([^\\n]+)");
+
+    private final InterventionEngine local;
+    private final SparkSession spark;
+    private final JavaSparkContext jsc;
+    private final GraphSpec graphs;
+    private final int partitionRows;
+    private final Map<String, Long> executorCounters = new LinkedHashMap<>();
+    private final List<Map<String, Object>> jobs = new ArrayList<>();
+    private boolean suffixReuse = true;
+    private int failPartition = -1;
+
+    private SparkEngine(InterventionEngine local, SparkSession spark, GraphSpec graphs, int partitionRows) {
+        this.local = local;
+        this.spark = spark;
+        this.jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
+        this.graphs = graphs;
+        this.partitionRows = partitionRows;
+    }
+
+    /**
+     * @param master null: the master spark-submit set (spark.master), else local[*]
+     */
+    static SparkEngine open(LabModel model, InterventionEngine local, String master, int partitionRows) {
+        SparkConf conf = new SparkConf(); // spark.* system properties, as spark-submit sets them
+        String m = master != null ? master : conf.get("spark.master", "local[*]");
+        SparkSession.Builder b = SparkSession.builder().appName("milab " + model.id()).master(m);
+        if (m.startsWith("local")) // one JVM: no web UI, no hostname lookups
+            b.config("spark.ui.enabled", "false").config("spark.driver.host", "127.0.0.1")
+                    .config("spark.driver.bindAddress", "127.0.0.1");
+        SparkSession spark;
+        try {
+            spark = b.getOrCreate();
+        } catch (RuntimeException e) {
+            throw new UserError("Spark could not start with master '" + m + "': " + e.getMessage(),
+                    "Use --spark-master local[N], local[N,F] (F attempts per task) or spark://host:port "
+                            + "(SPARK_MASTER=... with make).", e);
+        }
+        int taskCpus = Integer.parseInt(spark.sparkContext().getConf().get("spark.task.cpus", "1"));
+        return new SparkEngine(local, spark, GraphSpec.of(model, taskCpus), partitionRows);
+    }
+
+    @Override
+    public ModelConfig config() {
+        return local.config();
+    }
+
+    @Override
+    public Map<TokenIds, Capture> capture(Collection<TokenIds> prompts, Set<String> hooks, String label) {
+        return local.capture(prompts, hooks, label);
+    }
+
+    @Override
+    public float[][] patch(PatchSite site, List<PatchRow> rows, String label) {
+        return patch(site, rows, label, null);
+    }
+
+    @Override
+    public float[][] patch(PatchSite site, List<PatchRow> rows, String label, Map<TokenIds, Capture> kv) {
+        float[][] out = new float[rows.size()][];
+        if (rows.isEmpty()) return out;
+        List<WorkUnit> units = WorkUnit.plan(site, rows, label, site == PatchSite.HOOK_Z ? kv : null,
+                local.suffixHooks(), partitionRows);
+        PatchTask task = new PatchTask(graphs, failPartition);
+        failPartition = -1; // the test hook fails one job only
+        jsc.setJobDescription(label);
+        long t0 = System.nanoTime();
+        List<byte[]> batches;
+        try {
+            batches = jsc.parallelize(units, units.size()).map(task).collect();
+        } catch (RuntimeException e) {
+            throw executorFailure(label, e);
+        }
+        for (byte[] b : batches) ArrowRows.read(b, out, executorCounters);
+        for (int i = 0; i < out.length; i++)
+            if (out[i] == null) throw new IllegalStateException("row " + i + " of '" + label + "' never arrived");
+        Map<String, Object> job = new LinkedHashMap<>();
+        job.put("label", label);
+        job.put("site", site.name());
+        job.put("rows", rows.size());
+        job.put("partitions", units.size());
+        job.put("partition_rows", units.stream().map(u -> u.rows().length).toList());
+        job.put("seconds", (System.nanoTime() - t0) / 1e9);
+        jobs.add(job);
+        return out;
+    }
+
+    /** One clear message: an executor's UserError (e.g. a missing or mismatched graph) as the run's error. */
+    private static RuntimeException executorFailure(String label, RuntimeException e) {
+        for (Throwable c = e; c != null; c = c.getCause())
+            if (c instanceof UserError u) return new UserError(u.getMessage(), null, e);
+        for (Throwable c = e; c != null; c = c.getCause()) {
+            Matcher m = REMOTE_USER_ERROR.matcher(String.valueOf(c.getMessage()));
+            if (m.find()) return new UserError(m.group(1), null, e);
+        }
+        return new IllegalStateException("Spark job '" + label + "' failed: " + e.getMessage(), e);
+    }
+
+    @Override
+    public Set<String> suffixHooks() {
+        return local.suffixHooks();
+    }
+
+    @Override
+    public boolean suffixReuse() {
+        return suffixReuse;
+    }
+
+    @Override
+    public void setSuffixReuse(boolean on) {
+        suffixReuse = on;
+    }
+
+    /** Driver (captures) and executors (patched passes, successful task attempts) together. */
+    @Override
+    public Map<String, Long> counters() {
+        Map<String, Long> c = new LinkedHashMap<>(local.counters());
+        executorCounters.forEach((k, v) -> c.merge(k, v, Long::sum));
+        return c;
+    }
+
+    @Override
+    public Map<String, Object> describe() {
+        SparkContext sc = spark.sparkContext();
+        Map<String, Object> d = new LinkedHashMap<>();
+        d.put("engine", SparkEngineProvider.NAME);
+        d.put("spark_version", spark.version());
+        d.put("master", sc.master());
+        // a local master's executor is the driver JVM; a cluster lists the driver too
+        int registered = sc.getExecutorMemoryStatus().size();
+        d.put("executors", sc.isLocal() ? 1 : Math.max(0, registered - 1));
+        d.put("default_parallelism", sc.defaultParallelism());
+        d.put("task_max_failures", sc.getConf().get("spark.task.maxFailures", sc.isLocal() ? "from master" : "4"));
+        d.put("executor_ort_threads", graphs.threads());
+        d.put("graph_dir", graphs.graphDir());
+        d.put("partition_rows_target", partitionRows);
+        d.put("batch_rows", graphs.maxRows());
+        d.put("captures", "driver, local engine");
+        d.put("driver_counters", local.counters());
+        d.put("executor_counters", Map.copyOf(executorCounters));
+        d.put("jobs", List.copyOf(jobs));
+        return d;
+    }
+
+    /** Test hook: the next job's partition {@code index} fails mid-partition on its first attempt. */
+    void failOnceMidPartition(int index) {
+        failPartition = index;
+    }
+
+    @Override
+    public void close() {
+        boolean local = spark.sparkContext().isLocal();
+        spark.stop();
+        if (local) ExecutorModels.closeAll();
+    }
+}
