@@ -2,6 +2,7 @@ package org.milab.spark;
 
 import org.apache.spark.TaskContext;
 import org.apache.spark.api.java.function.Function;
+import org.apache.spark.broadcast.Broadcast;
 import org.milab.engine.Capture;
 import org.milab.engine.InterventionEngine;
 import org.milab.engine.PatchRow;
@@ -14,16 +15,19 @@ import java.util.Map;
  * Runs one partition on an executor through the local engine's batched code path, on the JVM's cached
  * sessions, and returns its rows as Arrow bytes.
  *
+ * @param job           the job's prompts and cached keys/values (one copy per executor)
+ *
  * @param failPartition test hook: this partition's first attempt computes half its rows, then fails
  *                      (Spark must retry it; -1 = never)
  */
-record PatchTask(GraphSpec graphs, int failPartition) implements Function<WorkUnit, byte[]> {
+record PatchTask(GraphSpec graphs, Broadcast<WorkUnit.JobData> job, int failPartition) implements Function<WorkUnit, byte[]> {
     @Override
     public byte[] call(WorkUnit unit) {
         ExecutorModels.Opened model = ExecutorModels.get(graphs);
         InterventionEngine engine = new InterventionEngine(model.sessions(), model.config(), graphs.maxRows(), graphs.maxTokens());
-        List<PatchRow> rows = unit.patchRows();
-        Map<TokenIds, Capture> kv = unit.captures();
+        WorkUnit.JobData data = job.value();
+        List<PatchRow> rows = unit.patchRows(data);
+        Map<TokenIds, Capture> kv = data.captures(unit.prompts());
         String label = unit.label() + " [partition " + (unit.id() + 1) + "/" + unit.of() + "]";
         TaskContext task = TaskContext.get();
         if (unit.id() == failPartition && task != null && task.attemptNumber() == 0) {

@@ -3,6 +3,9 @@ package org.milab.spark;
 import org.apache.spark.SparkConf;
 import org.apache.spark.SparkContext;
 import org.apache.spark.api.java.JavaSparkContext;
+import org.apache.spark.broadcast.Broadcast;
+import org.apache.spark.scheduler.SparkListener;
+import org.apache.spark.scheduler.SparkListenerTaskEnd;
 import org.apache.spark.sql.SparkSession;
 import org.milab.engine.Capture;
 import org.milab.engine.Engine;
@@ -20,15 +23,19 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /**
- * The engine on Apache Spark. Patch jobs become partitions (blocks of prompts x blocks of their rows, see
- * {@link WorkUnit#plan}) that executors run with the local engine's batched code path on sessions they open
- * once per JVM from the exported graphs (shared storage, checked by sha256); rows come back as Arrow
- * batches and are put back in row order, each exactly once. Clean captures run on the driver with the
- * local engine: stages read them there (donor values, patterns), and they are one pass per prompt.
+ * The engine on Apache Spark. A patch job becomes partitions, each a run of the local engine's own batches
+ * ({@link LocalBatches}: batch composition changes float32 results, so this makes them equal a local
+ * run's bit for bit); executors run them with the local engine's batched code path on sessions they open
+ * once per JVM from the exported graphs (shared storage, checked by sha256), reading the job's prompts and
+ * cached keys/values from one broadcast; rows come back as Arrow batches and are put back in row order,
+ * each exactly once. Clean captures run on the driver with the local engine: stages read them there
+ * (donor values, patterns), and they are one pass per prompt.
  */
 public final class SparkEngine implements Engine, AutoCloseable {
     public static final int DEFAULT_PARTITION_ROWS = 1024;
@@ -41,6 +48,7 @@ public final class SparkEngine implements Engine, AutoCloseable {
     private final int partitionRows;
     private final Map<String, Long> executorCounters = new LinkedHashMap<>();
     private final List<Map<String, Object>> jobs = new ArrayList<>();
+    private final TaskFailures failures = new TaskFailures();
     private boolean suffixReuse = true;
     private int failPartition = -1;
 
@@ -50,6 +58,20 @@ public final class SparkEngine implements Engine, AutoCloseable {
         this.jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
         this.graphs = graphs;
         this.partitionRows = partitionRows;
+        spark.sparkContext().addSparkListener(failures);
+    }
+
+    /** Failed task attempts (Spark retried them, or the job failed): counted for the run manifest. */
+    private static final class TaskFailures extends SparkListener {
+        private final AtomicInteger count = new AtomicInteger();
+        private final List<String> first = new CopyOnWriteArrayList<>();
+
+        @Override
+        public void onTaskEnd(SparkListenerTaskEnd end) {
+            if (end.taskInfo().successful()) return;
+            count.incrementAndGet();
+            if (first.size() < 5) first.add(end.reason().toString().lines().findFirst().orElse(""));
+        }
     }
 
     /**
@@ -93,34 +115,55 @@ public final class SparkEngine implements Engine, AutoCloseable {
     public float[][] patch(PatchSite site, List<PatchRow> rows, String label, Map<TokenIds, Capture> kv) {
         float[][] out = new float[rows.size()][];
         if (rows.isEmpty()) return out;
-        List<WorkUnit> units = WorkUnit.plan(site, rows, label, site == PatchSite.HOOK_Z ? kv : null,
-                local.suffixHooks(), partitionRows);
-        PatchTask task = new PatchTask(graphs, failPartition);
+        boolean suffix = kv != null && site == PatchSite.HOOK_Z;
+        LocalBatches.Plan plan = LocalBatches.plan(rows, suffix, graphs.maxRows(), graphs.maxTokens());
+        Map<TokenIds, Integer> prompts = new LinkedHashMap<>();
+        plan.unique().forEach(r -> prompts.putIfAbsent(r.prompt(), prompts.size()));
+        List<WorkUnit> units = WorkUnit.split(site, label, plan, prompts, partitionRows);
+        Broadcast<WorkUnit.JobData> job = jsc.broadcast(WorkUnit.JobData.of(prompts, suffix ? kv : null, local.suffixHooks()));
+        PatchTask task = new PatchTask(graphs, job, failPartition);
         failPartition = -1; // the test hook fails one job only
         jsc.setJobDescription(label);
         long t0 = System.nanoTime();
         List<byte[]> batches;
         try {
             batches = jsc.parallelize(units, units.size()).map(task).collect();
-        } catch (RuntimeException e) {
+        } catch (Exception e) { // SparkException is checked, though Scala does not declare it
             throw executorFailure(label, e);
+        } finally {
+            job.destroy();
         }
-        for (byte[] b : batches) ArrowRows.read(b, out, executorCounters);
-        for (int i = 0; i < out.length; i++)
-            if (out[i] == null) throw new IllegalStateException("row " + i + " of '" + label + "' never arrived");
-        Map<String, Object> job = new LinkedHashMap<>();
-        job.put("label", label);
-        job.put("site", site.name());
-        job.put("rows", rows.size());
-        job.put("partitions", units.size());
-        job.put("partition_rows", units.stream().map(u -> u.rows().length).toList());
-        job.put("seconds", (System.nanoTime() - t0) / 1e9);
-        jobs.add(job);
+        float[][] unique = new float[plan.unique().size()][];
+        Map<String, Long> counted = new LinkedHashMap<>();
+        for (byte[] b : batches) ArrowRows.read(b, unique, counted);
+        for (int i = 0; i < unique.length; i++)
+            if (unique[i] == null) throw new IllegalStateException("row " + i + " of '" + label + "' never arrived");
+        for (int i = 0; i < out.length; i++) out[i] = unique[plan.source()[i]].clone();
+        counted.forEach((k, v) -> executorCounters.merge(k, v, Long::sum));
+        // the executors' engines made exactly the planned calls, or the numbers may differ from a local run's
+        boolean same = counted.getOrDefault("forward_calls", -1L) == plan.calls().size()
+                && counted.getOrDefault("forward_rows", -1L) == plan.unique().size()
+                && counted.getOrDefault("forward_tokens", -1L) == plan.paddedTokens();
+        if (!same)
+            System.err.println("warning: the Spark partitions of '" + label + "' did not reproduce the local engine's "
+                    + "batches (executors counted " + counted + ", the plan has " + plan.calls().size() + " calls); its "
+                    + "numbers may differ from a local run's at float precision. LocalBatches must follow InterventionEngine.");
+        Map<String, Object> entry = new LinkedHashMap<>();
+        entry.put("label", label);
+        entry.put("site", site.name());
+        entry.put("rows", rows.size());
+        entry.put("distinct_rows", plan.unique().size());
+        entry.put("ort_calls", plan.calls().size());
+        entry.put("partitions", units.size());
+        entry.put("partition_rows", units.stream().map(u -> u.rows().length).toList());
+        entry.put("batches_match_local_engine", same);
+        entry.put("seconds", (System.nanoTime() - t0) / 1e9);
+        jobs.add(entry);
         return out;
     }
 
     /** One clear message: an executor's UserError (e.g. a missing or mismatched graph) as the run's error. */
-    private static RuntimeException executorFailure(String label, RuntimeException e) {
+    private static RuntimeException executorFailure(String label, Exception e) {
         for (Throwable c = e; c != null; c = c.getCause())
             if (c instanceof UserError u) return new UserError(u.getMessage(), null, e);
         for (Throwable c = e; c != null; c = c.getCause()) {
@@ -170,6 +213,8 @@ public final class SparkEngine implements Engine, AutoCloseable {
         d.put("partition_rows_target", partitionRows);
         d.put("batch_rows", graphs.maxRows());
         d.put("captures", "driver, local engine");
+        d.put("failed_task_attempts", failures.count.get());
+        d.put("task_failures", List.copyOf(failures.first));
         d.put("driver_counters", local.counters());
         d.put("executor_counters", Map.copyOf(executorCounters));
         d.put("jobs", List.copyOf(jobs));

@@ -22,21 +22,13 @@ import java.util.Set;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-/** Partition plans, the wire form of rows and captures, and the Arrow result batches, without Spark. */
+/** Batch plans, partitions, the wire form of rows and captures, and the Arrow result batches, without Spark. */
 class WorkUnitTest {
     static final TokenIds A = new TokenIds(new int[]{0, 5, 6}), B = new TokenIds(new int[]{0, 7}),
-            C = new TokenIds(new int[]{0, 8, 9, 10});
+            C = new TokenIds(new int[]{0, 8, 9, 10, 11});
 
-    /** Rows of prompts A (5), B (3), C (10), interleaved as stages emit them. */
-    static List<PatchRow> rows() {
-        List<PatchRow> rows = new ArrayList<>();
-        int n = 0;
-        for (TokenIds p : List.of(A, B, C, A, C, A, B, C, A, C, A, B, C, C, C, C, C, C)) {
-            float v = n++;
-            rows.add(new PatchRow(p, n % 3 == 0 ? List.of() : List.of(new SitePatch(1, p.length() - 1, n % 4, new float[]{v, -v})),
-                    new int[]{n, n + 1}));
-        }
-        return rows;
+    static PatchRow row(TokenIds p, int position, float v) {
+        return new PatchRow(p, position < 0 ? List.of() : List.of(new SitePatch(1, position, 2, new float[]{v, -v})), new int[]{3, 4});
     }
 
     static Map<TokenIds, Capture> kv() {
@@ -55,31 +47,72 @@ class WorkUnitTest {
     }
 
     @Test
-    void partitionsAreBlocksOfPromptsTimesBlocksOfRowsEachRowOnce() {
-        List<PatchRow> rows = rows();
-        List<WorkUnit> units = WorkUnit.plan(PatchSite.HOOK_Z, rows, "job", kv(), Set.of("k", "v"), 4);
-        // A has 5 rows: [A x4], [A x1 + B x3], C has 10: [C x4], [C x4], [C x2]
-        assertThat(units).extracting(u -> u.rows().length).containsExactly(4, 4, 4, 4, 2);
-        assertThat(units).extracting(u -> u.prompt().length).containsExactly(1, 2, 1, 1, 1);
-        assertThat(units).allMatch(u -> u.of() == 5);
-        List<Integer> seen = new ArrayList<>();
-        for (WorkUnit u : units) for (int i : u.indices()) seen.add(i);
-        assertThat(seen).hasSize(rows.size()).doesNotHaveDuplicates();
-        // a plan depends only on the rows and the partition size
-        assertThat(WorkUnit.plan(PatchSite.HOOK_Z, rows, "job", kv(), Set.of("k", "v"), 4))
-                .extracting(u -> Arrays.toString(u.indices())).isEqualTo(units.stream().map(u -> Arrays.toString(u.indices())).toList());
-        assertThat(WorkUnit.plan(PatchSite.HOOK_Z, rows, "job", null, Set.of(), 100)).hasSize(1);
+    void planDeduplicatesOnExactValuesAndCutsCallsAsTheEngine() {
+        List<PatchRow> rows = List.of(
+                row(C, -1, 0),   // 0: unpatched, suffix length 1 (final position)
+                row(A, 0, 1),    // 1: patched at BOS: whole-prompt path
+                row(C, 2, 1),    // 2: suffix length 3, prefix 2
+                row(C, 2, 1),    // 3: identical to 2
+                row(C, 2, -0f),  // 4: differs from a +0 patch only in the sign bit: its own row
+                row(C, 2, 0f),   // 5
+                row(B, 1, 1),    // 6: suffix length 1, prefix 1
+                row(C, 3, 1));   // 7: suffix length 2, prefix 3
+        LocalBatches.Plan p = LocalBatches.plan(rows, true, 2, 100);
+        assertThat(p.unique()).hasSize(7);
+        assertThat(p.source()).containsExactly(0, 1, 2, 2, 3, 4, 5, 6);
+        // whole-prompt rows first (only A@0, width 3); then suffix rows longest suffix first, ties by prefix
+        // length then row order: C@2 (s 3) x3, C@3 (s 2), then s 1: B@1 (prefix 1) before C final (prefix 4)
+        assertThat(p.calls()).extracting(c -> Arrays.toString(c.rows()) + "w" + c.width())
+                .containsExactly("[1]w3", "[2, 3]w3", "[4, 6]w3", "[5, 0]w1");
+        assertThat(p.paddedTokens()).isEqualTo(3 + 6 + 6 + 2);
+        // without cached keys/values every row takes the whole-prompt path, longest prompt first
+        assertThat(LocalBatches.plan(rows, false, 8, 12).calls()).extracting(c -> Arrays.toString(c.rows()) + "w" + c.width())
+                .containsExactly("[0, 2]w5", "[3, 4]w5", "[6, 1]w5", "[5]w2");
+    }
+
+    @Test
+    void partitionsAreRunsOfWholeCallsEachRowOnce() {
+        List<PatchRow> rows = new ArrayList<>();
+        for (int i = 0; i < 30; i++) rows.add(row(List.of(A, B, C).get(i % 3), i % 3 == 1 ? 1 : i % 2, i));
+        LocalBatches.Plan plan = LocalBatches.plan(rows, true, 4, 1000);
+        Map<TokenIds, Integer> prompts = new LinkedHashMap<>();
+        plan.unique().forEach(r -> prompts.putIfAbsent(r.prompt(), prompts.size()));
+        List<WorkUnit> units = WorkUnit.split(PatchSite.HOOK_Z, "job", plan, prompts, 10);
+        List<Integer> flat = new ArrayList<>();
+        for (WorkUnit u : units) for (int i : u.indices()) flat.add(i);
+        List<Integer> planned = new ArrayList<>();
+        for (LocalBatches.Call c : plan.calls()) for (int i : c.rows()) planned.add(i);
+        assertThat(flat).as("plan order, every distinct row once").isEqualTo(planned).doesNotHaveDuplicates()
+                .hasSize(plan.unique().size());
+        assertThat(units).allMatch(u -> u.rows().length <= 10 && u.of() == units.size());
+        // every partition boundary is a call boundary
+        int at = 0;
+        List<Integer> callStarts = new ArrayList<>();
+        for (LocalBatches.Call c : plan.calls()) {
+            callStarts.add(at);
+            at += c.rows().length;
+        }
+        at = 0;
+        for (WorkUnit u : units) {
+            assertThat(callStarts).contains(at);
+            at += u.rows().length;
+        }
+        assertThat(units.size()).isGreaterThan(2);
     }
 
     @Test
     void rowsAndSuffixCapturesSurviveJavaSerialization() throws Exception {
-        List<PatchRow> rows = rows();
-        for (WorkUnit sent : WorkUnit.plan(PatchSite.HOOK_Z, rows, "job", kv(), Set.of("k", "v"), 4)) {
+        List<PatchRow> rows = List.of(row(A, 1, 2), row(C, -1, 0), row(B, 1, 5), row(C, 3, 7));
+        LocalBatches.Plan plan = LocalBatches.plan(rows, true, 2, 100);
+        Map<TokenIds, Integer> prompts = new LinkedHashMap<>();
+        plan.unique().forEach(r -> prompts.putIfAbsent(r.prompt(), prompts.size()));
+        WorkUnit.JobData job = roundTrip(WorkUnit.JobData.of(prompts, kv(), Set.of("k", "v")));
+        for (WorkUnit sent : WorkUnit.split(PatchSite.HOOK_Z, "job", plan, prompts, 2)) {
             WorkUnit u = roundTrip(sent);
-            List<PatchRow> back = u.patchRows();
+            List<PatchRow> back = u.patchRows(job);
             int[] idx = u.indices();
             for (int i = 0; i < idx.length; i++) {
-                PatchRow a = rows.get(idx[i]), b = back.get(i);
+                PatchRow a = plan.unique().get(idx[i]), b = back.get(i);
                 assertThat(b.prompt()).isEqualTo(a.prompt());
                 assertThat(b.metricTokens()).isEqualTo(a.metricTokens());
                 assertThat(b.overrides()).hasSameSizeAs(a.overrides());
@@ -89,7 +122,7 @@ class WorkUnitTest {
                     assertThat(y.value()).isEqualTo(x.value());
                 }
             }
-            Map<TokenIds, Capture> caps = u.captures();
+            Map<TokenIds, Capture> caps = job.captures(u.prompts());
             assertThat(caps.keySet()).containsExactlyInAnyOrderElementsOf(back.stream().map(PatchRow::prompt).distinct().toList());
             caps.forEach((t, c) -> {
                 assertThat(c.hooks().keySet()).containsExactlyInAnyOrder("k", "v");
@@ -97,7 +130,7 @@ class WorkUnitTest {
                 assertThat(c.shapes().get("v")).isEqualTo(kv().get(t).shapes().get("v"));
             });
         }
-        assertThat(roundTrip(WorkUnit.plan(PatchSite.RESID_POST, rows, "job", null, Set.of(), 4).get(0)).captures()).isNull();
+        assertThat(WorkUnit.JobData.of(prompts, null, Set.of()).captures(new int[]{0})).isNull();
     }
 
     @Test

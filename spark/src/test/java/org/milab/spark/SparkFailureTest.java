@@ -1,0 +1,136 @@
+package org.milab.spark;
+
+import org.apache.spark.ExceptionFailure;
+import org.apache.spark.SparkContext;
+import org.apache.spark.scheduler.SparkListener;
+import org.apache.spark.scheduler.SparkListenerTaskEnd;
+import org.apache.spark.sql.SparkSession;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.api.io.TempDir;
+import org.milab.cli.Main;
+import org.milab.engine.EngineFactory;
+import org.milab.graph.GraphVariant;
+import org.milab.graph.PatchSite;
+import org.milab.lab.LabModel;
+import org.milab.runtime.Device;
+import org.milab.util.UserError;
+
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CopyOnWriteArrayList;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+/** A task lost mid-partition is retried without a duplicated or missing row; a bad graph fails with one message. */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+class SparkFailureTest {
+    Path root;
+
+    @BeforeAll
+    void export(@TempDir Path dir) {
+        root = dir;
+        SparkFixtures.exportPlanted(root);
+    }
+
+    static EngineFactory spark(String master, int partitionRows) {
+        return new SparkEngineProvider().factory(Map.of("master", master, "partition_rows", Integer.toString(partitionRows)));
+    }
+
+    /** Task ends as the scheduler reports them: partition, attempt, and the failure's text (null: success). */
+    record TaskEnd(int partition, int attempt, String failure) {}
+
+    static final class TaskEnds extends SparkListener {
+        final List<TaskEnd> ends = new CopyOnWriteArrayList<>();
+
+        @Override
+        public void onTaskEnd(SparkListenerTaskEnd e) {
+            String failure = e.reason() instanceof ExceptionFailure f ? f.description() : e.taskInfo().successful() ? null : e.reason().toString();
+            ends.add(new TaskEnd(e.taskInfo().index(), e.taskInfo().attemptNumber(), failure));
+        }
+
+        /** The listener bus is asynchronous: waits until {@code n} task ends arrived. */
+        List<TaskEnd> await(int n) throws InterruptedException {
+            for (int i = 0; i < 200 && ends.size() < n; i++) Thread.sleep(50);
+            return List.copyOf(ends);
+        }
+    }
+
+    @Test
+    void aTaskFailingMidPartitionIsRetriedAndEveryRowArrivesExactlyOnce() throws Exception {
+        SparkFixtures.Job job;
+        float[][] expected;
+        try (LabModel local = LabModel.open(root, SparkFixtures.MODEL, Device.CPU, 0, 16, 16 * 16)) {
+            job = SparkFixtures.headJob(local.engine(), 4, 7);
+            expected = local.engine().patch(PatchSite.HOOK_Z, job.rows(), "local", job.kv());
+        }
+        // local[2,3]: two task slots, three attempts per task
+        try (LabModel m = LabModel.open(root, SparkFixtures.MODEL, Device.CPU, 0, 16, 16 * 16, spark("local[2,3]", 40))) {
+            SparkEngine engine = (SparkEngine) m.engine();
+            SparkContext sc = SparkSession.active().sparkContext();
+            TaskEnds listener = new TaskEnds();
+            sc.addSparkListener(listener);
+            engine.failOnceMidPartition(1);
+            float[][] got = engine.patch(PatchSite.HOOK_Z, job.rows(), "patch with a lost task", job.kv());
+
+            @SuppressWarnings("unchecked")
+            Map<String, Object> entry = ((List<Map<String, Object>>) engine.describe().get("jobs")).get(0);
+            int partitions = (Integer) entry.get("partitions");
+            assertThat(partitions).isGreaterThan(2);
+            List<TaskEnd> ends = listener.await(partitions + 1);
+            assertThat(ends).filteredOn(t -> t.failure() != null).singleElement().satisfies(t -> {
+                assertThat(t.partition()).isEqualTo(1);
+                assertThat(t.attempt()).isZero();
+                assertThat(t.failure()).contains("test hook: partition 1", "failed mid-partition");
+            });
+            assertThat(ends).filteredOn(t -> t.failure() == null).extracting(TaskEnd::partition)
+                    .as("one successful attempt per partition").hasSize(partitions).doesNotHaveDuplicates();
+            assertThat(ends).filteredOn(t -> t.partition() == 1 && t.failure() == null).singleElement()
+                    .extracting(TaskEnd::attempt).isEqualTo(1);
+            // every row once, with the local engine's bits; the executors ran the planned rows exactly once
+            assertThat(got).hasSameDimensionsAs(expected);
+            for (int i = 0; i < got.length; i++) assertThat(got[i]).as("row %d", i).isEqualTo(expected[i]);
+            assertThat(entry.get("batches_match_local_engine")).isEqualTo(true);
+            // the engine's own listener (registered first on the same bus) has seen the failure for the manifest
+            assertThat(engine.describe().get("failed_task_attempts")).isEqualTo(1);
+            assertThat(entry.get("distinct_rows")).isEqualTo(job.rows().size() / 2);
+        }
+    }
+
+    @Test
+    void aMismatchedGraphFailsTheRunWithOneClearMessage(@TempDir Path other) throws Exception {
+        SparkFixtures.copyExport(root, other);
+        Path graph = other.resolve("graphs").resolve(SparkFixtures.MODEL).resolve(GraphVariant.PATCH_K.fileName());
+        Files.write(graph, new byte[]{0}, StandardOpenOption.APPEND);
+        StringWriter err = new StringWriter();
+        int code = Main.run(new PrintWriter(err, true), "run-sweep", "--root", other.toString(), "--model", SparkFixtures.MODEL,
+                "--run-id", "bad-graph", "--control-seeds", "0", "--controls-per-family", "4", "--sweep-per-family", "2",
+                "--layer-patch-per-family", "2", "--engine", "spark", "--spark-master", "local[2]");
+        assertThat(code).isEqualTo(2);
+        assertThat(err.toString().strip()).doesNotContain("\n").startsWith("error: Spark executor driver: graph file " + graph)
+                .contains("has sha256", "but the run's manifest for model '" + SparkFixtures.MODEL + "' says",
+                        "Fix: Every executor must read the exported graphs");
+        assertThat(other.resolve("results/bad-graph")).doesNotExist();
+    }
+
+    @Test
+    void aMissingGraphFailsTheJobWithOneClearMessage(@TempDir Path other) throws Exception {
+        SparkFixtures.copyExport(root, other);
+        Path graph = other.resolve("graphs").resolve(SparkFixtures.MODEL).resolve(GraphVariant.PATCH_RESID_POST.fileName());
+        Files.delete(graph);
+        try (LabModel m = LabModel.open(other, SparkFixtures.MODEL, Device.CPU, 0, 16, 16 * 16, spark("local[2]", 40))) {
+            SparkFixtures.Job job = SparkFixtures.headJob(m.engine(), 2, 1);
+            assertThatThrownBy(() -> m.engine().patch(PatchSite.HOOK_Z, job.rows(), "patch", job.kv()))
+                    .isInstanceOf(UserError.class)
+                    .hasMessageStartingWith("Spark executor driver: graph file " + graph + " of model '" + SparkFixtures.MODEL + "' is missing.")
+                    .hasMessageContaining("Fix: ");
+        }
+    }
+}
