@@ -81,6 +81,7 @@ public final class SparkEngine implements Engine, AutoCloseable {
         SparkConf conf = new SparkConf(); // spark.* system properties, as spark-submit sets them
         String m = master != null ? master : conf.get("spark.master", "local[*]");
         SparkSession.Builder b = SparkSession.builder().appName("milab " + model.id()).master(m);
+        if (!conf.contains("spark.log.level")) b.config("spark.log.level", "WARN"); // quiet unless asked
         if (m.startsWith("local")) // one JVM: no web UI, no hostname lookups
             b.config("spark.ui.enabled", "false").config("spark.driver.host", "127.0.0.1")
                     .config("spark.driver.bindAddress", "127.0.0.1");
@@ -207,7 +208,7 @@ public final class SparkEngine implements Engine, AutoCloseable {
         int registered = sc.getExecutorMemoryStatus().size();
         d.put("executors", sc.isLocal() ? 1 : Math.max(0, registered - 1));
         d.put("default_parallelism", sc.defaultParallelism());
-        d.put("task_max_failures", sc.getConf().get("spark.task.maxFailures", sc.isLocal() ? "from master" : "4"));
+        d.put("task_max_attempts", maxAttempts(sc));
         d.put("executor_ort_threads", graphs.threads());
         d.put("graph_dir", graphs.graphDir());
         d.put("partition_rows_target", partitionRows);
@@ -219,6 +220,13 @@ public final class SparkEngine implements Engine, AutoCloseable {
         d.put("executor_counters", Map.copyOf(executorCounters));
         d.put("jobs", List.copyOf(jobs));
         return d;
+    }
+
+    /** Attempts per task: local[N,F] gives F, other local masters 1; a cluster spark.task.maxFailures (4). */
+    private static int maxAttempts(SparkContext sc) {
+        Matcher m = Pattern.compile("local\\[[^,\\]]+,\\s*(\\d+)\\]").matcher(sc.master());
+        if (sc.isLocal()) return m.matches() ? Integer.parseInt(m.group(1)) : 1;
+        return Integer.parseInt(sc.getConf().get("spark.task.maxFailures", "4"));
     }
 
     /** Test hook: the next job's partition {@code index} fails mid-partition on its first attempt. */

@@ -100,6 +100,7 @@ class SparkFailureTest {
             assertThat(entry.get("batches_match_local_engine")).isEqualTo(true);
             // the engine's own listener (registered first on the same bus) has seen the failure for the manifest
             assertThat(engine.describe().get("failed_task_attempts")).isEqualTo(1);
+            assertThat(engine.describe().get("task_max_attempts")).isEqualTo(3);
             assertThat(entry.get("distinct_rows")).isEqualTo(job.rows().size() / 2);
         }
     }
