@@ -59,8 +59,8 @@ public final class ScaleBench implements Callable<Integer> {
             same = Objects.equals(local.results().get(i).patchedScore(), spark.results().get(i).patchedScore())
                     && Objects.equals(local.results().get(i).effectSize(), spark.results().get(i).effectSize());
         System.out.println();
-        System.out.printf(Locale.ROOT, "| engine (%s, seeds %s, %s heads) | interventions | start s | run s | interventions/s |%n",
-                model, seeds, headsPerLayer == null ? "all" : headsPerLayer + " per layer of");
+        System.out.printf(Locale.ROOT, "| engine (%s, seeds %s, heads: %s) | interventions | start s | run s | interventions/s |%n",
+                model, seeds, headsPerLayer == null ? "all" : headsPerLayer + " per layer");
         System.out.println("|---|---|---|---|---|");
         for (Timing t : List.of(local, spark))
             System.out.printf(Locale.ROOT, "| %s | %d | %.1f | %.1f | %.1f |%n", t.engine(), t.interventions(), t.openSeconds(),

@@ -76,20 +76,27 @@ record WorkUnit(int id, int of, PatchSite site, String label, Row[] rows) implem
     }
 
     /**
-     * The job's partitions: consecutive calls of {@code plan}, packed while a partition stays within
-     * {@code partitionRows} rows (a call is never split). A function of the rows, the batch limits and
-     * {@code partitionRows} only, never of the cluster.
+     * The job's partitions: runs of consecutive calls of {@code plan} (a call is never split), as many as
+     * {@code partitionRows} rows each would make, balanced by padded tokens (the compute: a whole-prompt row
+     * costs several suffix rows). A function of the rows, the batch limits and {@code partitionRows} only,
+     * never of the cluster.
      */
     static List<WorkUnit> split(PatchSite site, String label, LocalBatches.Plan plan, Map<TokenIds, Integer> promptIndex,
                                 int partitionRows) {
+        int count = Math.max(1, (plan.unique().size() + partitionRows - 1) / partitionRows);
+        double target = (double) plan.paddedTokens() / count;
         List<List<Integer>> parts = new ArrayList<>();
         List<Integer> cur = new ArrayList<>();
+        long tokens = 0;
         for (LocalBatches.Call call : plan.calls()) {
-            if (!cur.isEmpty() && cur.size() + call.rows().length > partitionRows) {
+            long t = (long) call.rows().length * call.width();
+            if (!cur.isEmpty() && tokens + t / 2.0 > target) { // the call goes where most of it fits
                 parts.add(cur);
                 cur = new ArrayList<>();
+                tokens = 0;
             }
             for (int r : call.rows()) cur.add(r);
+            tokens += t;
         }
         if (!cur.isEmpty()) parts.add(cur);
         List<WorkUnit> out = new ArrayList<>(parts.size());

@@ -84,19 +84,24 @@ class WorkUnitTest {
         for (LocalBatches.Call c : plan.calls()) for (int i : c.rows()) planned.add(i);
         assertThat(flat).as("plan order, every distinct row once").isEqualTo(planned).doesNotHaveDuplicates()
                 .hasSize(plan.unique().size());
-        assertThat(units).allMatch(u -> u.rows().length <= 10 && u.of() == units.size());
-        // every partition boundary is a call boundary
-        int at = 0;
-        List<Integer> callStarts = new ArrayList<>();
-        for (LocalBatches.Call c : plan.calls()) {
-            callStarts.add(at);
-            at += c.rows().length;
-        }
-        at = 0;
+        assertThat(units).allMatch(u -> u.of() == units.size());
+        // every partition boundary is a call boundary; partitions hold about equal padded tokens: at most
+        // the even share (ceil(rows / 10) partitions) plus half the largest call
+        long maxCall = plan.calls().stream().mapToLong(c -> (long) c.rows().length * c.width()).max().orElseThrow();
+        double share = plan.paddedTokens() / Math.ceil(plan.unique().size() / 10.0);
+        int call = 0;
         for (WorkUnit u : units) {
-            assertThat(callStarts).contains(at);
-            at += u.rows().length;
+            int rowsTaken = 0;
+            long tokens = 0;
+            while (rowsTaken < u.rows().length) {
+                LocalBatches.Call c = plan.calls().get(call++);
+                rowsTaken += c.rows().length;
+                tokens += (long) c.rows().length * c.width();
+            }
+            assertThat(rowsTaken).as("partition %d ends where a call ends", u.id()).isEqualTo(u.rows().length);
+            assertThat((double) tokens).isLessThanOrEqualTo(share + maxCall / 2.0);
         }
+        assertThat(call).isEqualTo(plan.calls().size());
         assertThat(units.size()).isGreaterThan(2);
     }
 
