@@ -39,6 +39,9 @@ import java.util.regex.Pattern;
  */
 public final class SparkEngine implements Engine, AutoCloseable {
     public static final int DEFAULT_PARTITION_ROWS = 1024;
+    private static final Pattern MASTER = Pattern.compile("local(\\[(\\d+|\\*)(,\\s*\\d+)?])?|local-cluster\\[.+]|spark://.+|yarn|k8s://.+");
+    private static final String MASTER_FIX = "Use --spark-master local[N], local[N,F] (F attempts per task), "
+            + "spark://host:port, yarn or k8s://... (SPARK_MASTER=... with make).";
     private static final Pattern REMOTE_USER_ERROR = Pattern.compile(UserError.class.getName() + ": ([^\\n]+)");
 
     private final InterventionEngine local;
@@ -80,6 +83,8 @@ public final class SparkEngine implements Engine, AutoCloseable {
     static SparkEngine open(LabModel model, InterventionEngine local, String master, int partitionRows) {
         SparkConf conf = new SparkConf(); // spark.* system properties, as spark-submit sets them
         String m = master != null ? master : conf.get("spark.master", "local[*]");
+        if (!MASTER.matcher(m).matches()) // before Spark, which would log a stack trace first
+            throw new UserError("Spark master '" + m + "' is not a master URL.", MASTER_FIX);
         SparkSession.Builder b = SparkSession.builder().appName("milab " + model.id()).master(m);
         if (!conf.contains("spark.log.level")) b.config("spark.log.level", "WARN"); // quiet unless asked
         if (m.startsWith("local")) // one JVM: no web UI, no hostname lookups
@@ -88,10 +93,8 @@ public final class SparkEngine implements Engine, AutoCloseable {
         SparkSession spark;
         try {
             spark = b.getOrCreate();
-        } catch (RuntimeException e) {
-            throw new UserError("Spark could not start with master '" + m + "': " + e.getMessage(),
-                    "Use --spark-master local[N], local[N,F] (F attempts per task) or spark://host:port "
-                            + "(SPARK_MASTER=... with make).", e);
+        } catch (Exception e) { // a bad master URL is a SparkException, checked though Scala does not declare it
+            throw new UserError("Spark could not start with master '" + m + "': " + e.getMessage(), MASTER_FIX, e);
         }
         int taskCpus = Integer.parseInt(spark.sparkContext().getConf().get("spark.task.cpus", "1"));
         return new SparkEngine(local, spark, GraphSpec.of(model, taskCpus), partitionRows);

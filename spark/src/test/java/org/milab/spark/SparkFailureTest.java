@@ -122,6 +122,24 @@ class SparkFailureTest {
     }
 
     @Test
+    void aBadMasterOrEngineNameIsOneClearMessage() {
+        Map<List<String>, String> expected = Map.of(
+                List.of("--engine", "spark", "--spark-master", "nonsense"), "error: Spark master 'nonsense' is not a master URL.",
+                List.of("--engine", "sparkle"), "error: Engine 'sparkle' is not available in this build (available: local, spark)",
+                List.of("--spark-master", "local[2]"), "error: --spark-master and --partition-rows apply only to --engine spark",
+                List.of("--engine", "spark", "--partition-rows", "0"), "error: --partition-rows '0' is not a positive integer");
+        expected.forEach((engine, message) -> {
+            StringWriter err = new StringWriter();
+            List<String> args = new java.util.ArrayList<>(List.of("run-sweep", "--root", root.toString(), "--model",
+                    SparkFixtures.MODEL, "--run-id", "bad-engine"));
+            args.addAll(engine);
+            assertThat(Main.run(new PrintWriter(err, true), args.toArray(String[]::new))).as("%s", engine).isEqualTo(2);
+            assertThat(err.toString().strip()).as("%s", engine).doesNotContain("\n").startsWith(message);
+        });
+        assertThat(root.resolve("results/bad-engine")).doesNotExist();
+    }
+
+    @Test
     void aMissingGraphFailsTheJobWithOneClearMessage(@TempDir Path other) throws Exception {
         SparkFixtures.copyExport(root, other);
         Path graph = other.resolve("graphs").resolve(SparkFixtures.MODEL).resolve(GraphVariant.PATCH_RESID_POST.fileName());
