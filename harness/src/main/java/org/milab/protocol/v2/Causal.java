@@ -33,8 +33,8 @@ final class Causal {
     }
 
     /**
-     * Clean, corrupt and donor prompts captured with every layer's hook_z (and, for the suffix path, hook_k
-     * and hook_v); {@link #meanZ} is a head's mean hook_z over every position >= 1 of the chunk's corrupt prompts.
+     * Clean, corrupt and donor prompts captured with every layer's hook_z and {@code extraHooks} (e.g. the
+     * engine's suffix hooks); {@link #meanZ} is a head's mean hook_z over every position >= 1 of the chunk's corrupt prompts.
      */
     record Captured(Map<TokenIds, Capture> caps, Map<Head, float[]> means) {
         float[] meanZ(Head h) {
@@ -42,11 +42,11 @@ final class Causal {
         }
     }
 
-    static Captured capture(RunContext ctx, List<PromptPair> pairs, boolean suffix, String label) {
+    static Captured capture(RunContext ctx, List<PromptPair> pairs, Set<String> extraHooks, String label) {
         int nLayer = ctx.model().config().nLayer(), nHead = ctx.model().config().nHead(), dh = ctx.model().config().dHead();
         Set<String> hooks = new LinkedHashSet<>();
         for (int l = 0; l < nLayer; l++) hooks.add(HookNames.hookZ(l));
-        if (suffix) hooks.addAll(ctx.model().engine().suffixHooks());
+        hooks.addAll(extraHooks);
         Set<TokenIds> prompts = new LinkedHashSet<>();
         for (PromptPair p : pairs) {
             prompts.add(new TokenIds(p.clean()));
@@ -111,16 +111,25 @@ final class Causal {
         return (double) metric[0] - metric[1];
     }
 
-    /** Unpatched rows of every pair: clean and corrupt scored answer vs wrong, the control answer vs control_alt. */
+    /**
+     * Unpatched rows of every pair, scored in the same batch as the patched rows: clean and corrupt (answer vs
+     * wrong) and the control (answer vs control_alt); {@link #cleanOnly} stages take the corrupt run's score
+     * from the {@code baselines} table instead.
+     */
     static final class Baselines {
         private final Map<String, int[]> rowOf = new HashMap<>();
+        private final Map<String, Double> corruptFromTable;
+
+        private Baselines(Map<String, Double> corruptFromTable) {
+            this.corruptFromTable = corruptFromTable;
+        }
 
         double clean(PromptPair p, float[][] out) {
             return ld(out[rowOf.get(p.id())[0]]);
         }
 
         double corrupt(PromptPair p, float[][] out) {
-            return ld(out[rowOf.get(p.id())[1]]);
+            return corruptFromTable != null ? corruptFromTable.get(p.id()) : ld(out[rowOf.get(p.id())[1]]);
         }
 
         double control(PromptPair p, float[][] out) {
@@ -130,13 +139,26 @@ final class Causal {
 
     /** Appends each pair's three unpatched rows to {@code rows}. */
     static Baselines baselines(List<PromptPair> pairs, List<PatchRow> rows) {
-        Baselines b = new Baselines();
+        Baselines b = new Baselines(null);
         for (PromptPair p : pairs) {
             int first = rows.size();
             rows.add(new PatchRow(new TokenIds(p.clean()), List.of(), main(p)));
             rows.add(new PatchRow(new TokenIds(p.corrupt()), List.of(), main(p)));
             rows.add(new PatchRow(new TokenIds(p.corrupt()), List.of(), control(p)));
             b.rowOf.put(p.id(), new int[]{first, first + 1, first + 2});
+        }
+        return b;
+    }
+
+    /** Only each pair's clean row (interventions on the clean run); the corrupt score from the baselines table. */
+    static Baselines cleanOnly(RunContext ctx, List<PromptPair> pairs, List<PatchRow> rows) {
+        Map<String, Double> corrupt = new HashMap<>();
+        for (Table.Row r : ctx.read(ProtocolStage.DIR, null, CausalStage.BASELINES).rows())
+            corrupt.put(r.getString("prompt_id"), r.getDouble("ld_corrupt"));
+        Baselines b = new Baselines(corrupt);
+        for (PromptPair p : pairs) {
+            rows.add(new PatchRow(new TokenIds(p.clean()), List.of(), main(p)));
+            b.rowOf.put(p.id(), new int[]{rows.size() - 1});
         }
         return b;
     }
@@ -156,9 +178,18 @@ final class Causal {
      */
     static void addRow(TableBuilder b, PromptPair p, Head h, String kind, double clean, double corrupt, double base,
                        double patched, double delta, int nPositions, double tol) {
-        double gap = clean - corrupt;
-        double d = Math.abs(delta) < tol ? 0 : delta;
+        double gap = clean - corrupt, d = zeroBelow(delta, tol);
         b.addRow(p.seed(), p.family(), p.id(), p.n(), p.k(), h.layer(), h.head(), h.label(), kind, clean, corrupt, gap,
-                base, patched, d, Math.abs(gap) < tol ? null : d / gap, nPositions);
+                base, patched, d, normalized(d, gap, tol), nPositions);
+    }
+
+    /** The declared float tolerance: a |delta| below it is float noise and counts as exactly 0. */
+    static double zeroBelow(double delta, double tol) {
+        return Math.abs(delta) < tol ? 0 : delta;
+    }
+
+    /** delta / gap, or null when the gap itself is float noise. */
+    static Double normalized(double delta, double gap, double tol) {
+        return Math.abs(gap) < tol ? null : delta / gap;
     }
 }

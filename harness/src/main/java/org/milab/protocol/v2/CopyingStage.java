@@ -44,8 +44,4 @@ public final class CopyingStage {
         ctx.recordTiming("v2/copying", (System.nanoTime() - t0) / 1e9);
         ctx.summarize(String.format(Locale.ROOT, "- v2 copying: %d heads x %d pool tokens", t.rowCount() / ids.length, ids.length));
     }
-
-    static List<String> columns() {
-        return List.of("own_logit", "best_other_logit", "own_rank", "copied");
-    }
 }

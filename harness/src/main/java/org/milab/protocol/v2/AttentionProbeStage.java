@@ -22,7 +22,7 @@ import java.util.Set;
  * occurrence; duplicate-token = attention to i-n, the earlier occurrence. Previous-token = attention to i-1
  * over rows i >= 2 (row 1's previous token is BOS), with the uniform baseline mean(1/(i+1)).
  */
-public final class AttentionStage {
+public final class AttentionProbeStage {
     public static final String TABLE = "attention_scores";
 
     public void run(RunContext ctx) {
