@@ -69,11 +69,12 @@ class PlantedBehaviourTest {
         for (HeadTruth h : g.heads()) {
             Role role = h.role() == Role.INDUCTION ? Role.DUPLICATE_TOKEN_NULL_OV
                     : h.role() == Role.DUPLICATE_TOKEN_NULL_OV ? Role.INDUCTION : h.role();
-            swapped.add(new HeadTruth(h.layer(), h.head(), h.name(), role, h.inCircuit(), h.fools(), h.mechanism()));
+            swapped.add(new HeadTruth(h.layer(), h.head(), h.name(), role, h.inCircuit(), h.fools(), h.mechanism(), h.ovGain()));
         }
         Planted p = DefaultModel.MODEL;
         Planted lying = new Planted(p.spec(), p.checkpoint(), p.vocabulary(), p.tokenizerJson(),
-                new GroundTruth(g.model(), g.seed(), g.noiseStd(), g.answerHead(), g.constants(), swapped));
+                new GroundTruth(g.model(), g.seed(), g.noiseStd(), g.answerHead(), g.constants(), swapped, g.preset(),
+                        g.layout(), g.layers()));
         Report r = PlantedChecks.run(lying, DefaultModel.RUNNER);
         assertThat(failed(r)).containsExactlyInAnyOrder("induction_head_mean_attention_to_source",
                 "induction_head_min_patch_effect", "duplicate_head_max_abs_patch_effect",
