@@ -2,11 +2,11 @@ package org.milab.planted;
 
 import org.milab.model.ReferenceGpt2.Patches;
 import org.milab.model.ReferenceGpt2.Trace;
-import org.milab.model.ReferenceGpt2.ZPatch;
 
 import java.util.Arrays;
 import java.util.HashMap;
 import java.util.Map;
+import java.util.stream.Collectors;
 
 /**
  * Memoises forward passes by token ids and z patches, so that checks re-run on the same model with another
@@ -24,11 +24,11 @@ final class MemoRunner implements PlantedChecks.Runner {
     @Override
     public synchronized Trace run(int[] ids, Patches patches) {
         if (!patches.attnOut().isEmpty()) return inner.run(ids, patches);
-        StringBuilder key = new StringBuilder(Arrays.toString(ids));
-        for (ZPatch z : patches.z())
-            key.append('|').append(z.layer()).append(',').append(z.position()).append(',').append(z.head())
-               .append(',').append(Arrays.toString(z.value()));
-        return memo.computeIfAbsent(key.toString(), k -> {
+        // patches commute, so their order is not part of the key
+        String key = Arrays.toString(ids) + patches.z().stream()
+                .map(z -> "|" + z.layer() + "," + z.position() + "," + z.head() + "," + Arrays.toString(z.value()))
+                .sorted().collect(Collectors.joining());
+        return memo.computeIfAbsent(key, k -> {
             Trace t = inner.run(ids, patches);
             return PlantedChecks.partialTrace(t.z(), t.pattern(), t.finalLogits());
         });
