@@ -43,27 +43,17 @@ class V2PipelineTest {
         root = dir;
         run = V2PlantedRuns.run(root, PlantedSpec.defaults(), V2PlantedRuns.CI, "v2ci");
         verdicts = V2PlantedRuns.table(run, VerdictStage.VERDICTS);
-        truth = new ObjectMapper().readTree(root.resolve("manifests").resolve(PlantedInductionModel.MODEL_ID)
-                .resolve("capture.json").toFile()).path("ground_truth").path("heads");
+        truth = V2PlantedRuns.truth(root, PlantedSpec.defaults());
     }
 
     private Set<String> truthHeads(java.util.function.Predicate<JsonNode> p) {
-        Set<String> out = new TreeSet<>();
-        for (JsonNode h : truth) if (p.test(h)) out.add(h.path("name").asText());
-        return out;
+        return V2PlantedRuns.truthHeads(truth, p);
     }
 
     @Test
-    void confirmsExactlyTheCircuitAndRejectsEveryOtherHead() {
-        Set<String> inCircuit = truthHeads(h -> h.path("inCircuit").asBoolean());
-        assertThat(inCircuit).hasSize(2);
-        assertThat(V2PlantedRuns.headsWhere(verdicts, "verdict", "confirmed")).isEqualTo(inCircuit);
-        Set<String> others = truthHeads(h -> !h.path("inCircuit").asBoolean());
-        assertThat(V2PlantedRuns.headsWhere(verdicts, "verdict", "rejected")).isEqualTo(others);
-        // roles come from attention alone and match what each head was built to do
-        assertThat(V2PlantedRuns.headsWhere(verdicts, "role", "induction")).isEqualTo(truthHeads(h -> h.path("role").asText().equals("INDUCTION")));
-        assertThat(V2PlantedRuns.headsWhere(verdicts, "role", "previous_token")).isEqualTo(truthHeads(h -> h.path("role").asText().equals("PREVIOUS_TOKEN")));
-        assertThat(V2PlantedRuns.headsWhere(verdicts, "role", "duplicate_token")).isEqualTo(truthHeads(h -> h.path("role").asText().startsWith("DUPLICATE")));
+    void confirmsExactlyTheCircuitAndRejectsEveryOtherHead() throws Exception {
+        assertThat(truthHeads(h -> h.path("inCircuit").asBoolean())).hasSize(2);
+        V2PlantedRuns.assertRecoversTheCircuit(run, truth);
         assertThat(V2PlantedRuns.byHead(verdicts, "truth_role").values()).doesNotContain("null");
     }
 
