@@ -11,6 +11,7 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 
 import java.util.concurrent.Callable;
+import java.util.function.BiConsumer;
 import java.util.function.Consumer;
 
 /** The run commands: each opens the model, runs a part of the pipeline, and writes the run's manifest. */
@@ -79,36 +80,37 @@ public final class RunCommands {
         }
     }
 
-    @Command(name = "run-all", mixinStandardHelpOptions = true, description = "The full reference progression (S3-S19), then "
-            + "protocol v2 and a per-head table of both protocols' verdicts; resumable: pass --resume and the same --run-id to continue.")
-    public static final class All extends RunCommand {
+    /** A run command that also runs protocol v2 with the counts of its {@code --v2-*} options. */
+    abstract static class WithV2 extends RunCommand {
         @Mixin V2Options v2;
+        private final BiConsumer<Pipeline, V2Protocol.Counts> withCounts;
 
-        public All() {
-            super("run-all", null);
+        WithV2(String name, BiConsumer<Pipeline, V2Protocol.Counts> withCounts) {
+            super(name, null);
+            this.withCounts = withCounts;
         }
 
         @Override
         Consumer<Pipeline> part() {
             V2Protocol.Counts counts = v2.counts();
-            return p -> p.allWithV2(counts);
+            return p -> withCounts.accept(p, counts);
+        }
+    }
+
+    @Command(name = "run-all", mixinStandardHelpOptions = true, description = "The full reference progression (S3-S19), then "
+            + "protocol v2 and a per-head table of both protocols' verdicts; resumable: pass --resume and the same --run-id to continue.")
+    public static final class All extends WithV2 {
+        public All() {
+            super("run-all", Pipeline::allWithV2);
         }
     }
 
     @Command(name = "run-v2", mixinStandardHelpOptions = true, description = "Protocol v2: a pre-registered induction-circuit "
             + "protocol over every head (attention, copying, ablations, denoising, group ablation, composition) with "
             + "bootstrap CIs, Holm-corrected tests and verdicts; writes results/<run>/v2/. Resumable like run-all.")
-    public static final class V2 extends RunCommand {
-        @Mixin V2Options v2;
-
+    public static final class V2 extends WithV2 {
         public V2() {
-            super("run-v2", null);
-        }
-
-        @Override
-        Consumer<Pipeline> part() {
-            V2Protocol.Counts counts = v2.counts();
-            return p -> p.v2(counts);
+            super("run-v2", Pipeline::v2);
         }
     }
 

@@ -23,10 +23,14 @@ class RunAllComparisonTest {
     void runAllEndsWithV2AndBothProtocolsVerdictsPerHead(@TempDir Path root) throws Exception {
         PlantedSpec spec = PlantedSpec.defaults();
         ModelExports.exportPlanted(root, spec);
+        // at reduced sweep counts the reference's own S13 selection can run short of negative controls, so
+        // this run registers four heads in the reference's groups (any four: the table must list every head either way)
+        Path candidates = root.resolve("candidates.csv");
+        Files.writeString(candidates, "layer,head,group\n0,0,negative_control\n0,1,replicated_candidate\n1,0,negative_control\n1,2,replicated_candidate\n");
         StringWriter err = new StringWriter();
         int code = Main.run(new PrintWriter(err, true), "run-all", "--root", root.toString(), "--model", spec.modelId(),
-                "--run-id", "both", "--controls-per-family", "8", "--sweep-per-family", "4", "--layer-patch-per-family", "4",
-                "--heldout-generated", "8", "--heldout-scored", "4", "--v2-seeds", "1,2", "--v2-prompts", "4",
+                "--run-id", "both", "--controls-per-family", "16", "--heldout-scored", "6", "--candidates",
+                candidates.toString(), "--v2-seeds", "1,2", "--v2-prompts", "4",
                 "--v2-probes", "4", "--v2-resamples", "1000");
         assertThat(code).as(err.toString()).isZero();
         Path run = root.resolve("results/both");
@@ -35,6 +39,7 @@ class RunAllComparisonTest {
         assertThat(cmp.rowCount()).isEqualTo(v2.rowCount()).isEqualTo(16);
         assertThat(cmp.columnNames()).contains("head_id", "reference_sweep_status", "reference_candidate_id",
                 "reference_heldout_status", "reference_characterization_status", "v2_role", "v2_verdict", "truth_role");
+        assertThat(cmp.strings("reference_candidate_id").stream().filter(java.util.Objects::nonNull).count()).isEqualTo(4);
         for (Table.Row r : cmp.rows()) {
             assertThat(r.getString("reference_sweep_status")).isNotNull().isNotEqualTo(ProtocolComparisonStage.NOT_SWEPT);
             boolean registered = r.getString("reference_candidate_id") != null;
