@@ -41,6 +41,7 @@ public final class Gpt2GraphBuilder {
     }
 
     public BuiltGraph build(GraphVariant variant, Map<String, String> metadata) {
+        if (variant == GraphVariant.GRAD) return new Gpt2GradGraphBuilder(c, weights, producerVersion).build(metadata);
         return variant == GraphVariant.UNEMBED ? buildUnembed(metadata) : buildForward(variant, metadata);
     }
 
