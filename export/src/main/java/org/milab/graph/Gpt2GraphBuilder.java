@@ -97,7 +97,8 @@ public final class Gpt2GraphBuilder {
                 kHeads = g.op("Concat", new String[]{pastKey(l), kHeads}, attr("axis", 1L));
                 vHeads = g.op("Concat", new String[]{pastValue(l), vHeads}, attr("axis", 1L));
             } else {
-                hookOut(g, outs, "Identity", hookK(l), new String[]{kHeads}, List.of(B, P, H, dh), "attention keys of block " + l);
+                kHeads = exposeOrPatch(g, ins, outs, site == PatchSite.HOOK_K, hookK(l), kHeads, one, List.of(B, P, H, dh),
+                        List.of(B, P, H), "attention keys of block " + l + " (raw frame, b_K included)");
                 hookOut(g, outs, "Identity", hookV(l), new String[]{vHeads}, List.of(B, P, H, dh), "attention values of block " + l);
             }
             String k = g.op("Transpose", new String[]{kHeads}, attr("perm", new long[]{0, 2, 3, 1}));

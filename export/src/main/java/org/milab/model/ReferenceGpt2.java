@@ -21,9 +21,20 @@ public final class ReferenceGpt2 {
     /** Replace the full attention output of {@code layer} at {@code position} by {@code value}. */
     public record AttnOutPatch(int layer, int position, float[] value) {}
 
-    public record Patches(List<ZPatch> z, List<AttnOutPatch> attnOut) {
+    /** Replace head {@code head}'s key at {@code position} of {@code layer} by {@code value} (raw frame, b_K included). */
+    public record KPatch(int layer, int position, int head, float[] value) {}
+
+    public record Patches(List<ZPatch> z, List<AttnOutPatch> attnOut, List<KPatch> k) {
+        public Patches(List<ZPatch> z, List<AttnOutPatch> attnOut) {
+            this(z, attnOut, List.of());
+        }
+
         public static Patches none() {
             return new Patches(List.of(), List.of());
+        }
+
+        public static Patches ofK(KPatch... p) {
+            return new Patches(List.of(), List.of(), List.of(p));
         }
 
         public static Patches ofZ(ZPatch... p) {
@@ -112,6 +123,10 @@ public final class ReferenceGpt2 {
             for (int t = 0; t < T; t++) a[t] = layerNorm(x[t], ln1W[l], ln1B[l]);
             double[][] qkv = new double[T][];
             for (int t = 0; t < T; t++) qkv[t] = affine(a[t], attnW[l], attnB[l], 3 * d);
+            for (KPatch p : patches.k()) {
+                if (p.layer() != l) continue;
+                for (int i = 0; i < dh; i++) qkv[p.position()][d + p.head() * dh + i] = p.value()[i];
+            }
             double[][][] pattern = new double[H][T][T];
             double[][][] z = new double[T][H][dh];
             for (int h = 0; h < H; h++) {
