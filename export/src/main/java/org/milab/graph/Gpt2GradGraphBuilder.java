@@ -59,13 +59,22 @@ final class Gpt2GradGraphBuilder {
         g.input(METRIC_TOKEN_IDS, INT64, B, 2L);
         ins.add(new IoSpec(METRIC_TOKEN_IDS, null, List.of(B, 2), "int64",
                 "per row, the true token id (column 0) and the wrong/control token id (column 1)"));
+        g.input(MIX_IDS, INT64, B, P);
+        ins.add(new IoSpec(MIX_IDS, null, List.of(B, P), "int64", "token ids whose embeddings are mixed into input_ids' "
+                + "(integrated gradients along the path between two prompts); pass input_ids again when unused"));
+        g.input(MIX_WEIGHT, FLOAT, B);
+        ins.add(new IoSpec(MIX_WEIGHT, null, List.of(B), "float32", "per row w: token embedding = (1 - w) wte[input_ids] "
+                + "+ w wte[embed_mix_ids] (position embedding unchanged); exactly the plain forward pass at w = 0"));
 
         // ---- forward ----
         String p = g.op("Gather", new String[]{g.op("Shape", INPUT_IDS), g.scalarLong("one_idx", 1)}, attr("axis", 0L));
         String range = g.op("Range", g.scalarLong("zero", 0), p, g.scalarLong("step", 1));
         String future = g.op("Greater", g.op("Unsqueeze", range, g.constLongs("ax0", 0)),
                 g.op("Unsqueeze", range, g.constLongs("ax1", 1)));
-        String x = g.op("Add", g.op("Gather", ext(Gpt2Tensors.WTE), INPUT_IDS), g.op("Gather", ext(Gpt2Tensors.WPE), range));
+        String w = g.op("Unsqueeze", MIX_WEIGHT, g.constLongs("ax12", 1, 2));
+        String tokens = g.op("Add", g.op("Mul", g.op("Gather", ext(Gpt2Tensors.WTE), INPUT_IDS), g.op("Sub", g.scalarFloat("one", 1f), w)),
+                g.op("Mul", g.op("Gather", ext(Gpt2Tensors.WTE), MIX_IDS), w));
+        String x = g.op("Add", tokens, g.op("Gather", ext(Gpt2Tensors.WPE), range));
         String invSqrt = g.scalarFloat("inv_sqrt_dhead", (float) (1.0 / Math.sqrt(dh)));
         String headsShape = g.constLongs("heads_shape", 0, 0, H, dh);
         String flatShape = g.constLongs("flat_shape", 0, 0, d);

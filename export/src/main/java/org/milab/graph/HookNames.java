@@ -42,6 +42,9 @@ public final class HookNames {
 
     /** Grad variant: L[true] - L[wrong] at each row's final position (metric_token_ids columns 0 and 1). */
     public static final String LOGIT_DIFF = "true_vs_control_logit_diff";
+    /** Grad variant: per row, ids whose token embeddings are mixed in with weight {@link #MIX_WEIGHT}. */
+    public static final String MIX_IDS = "embed_mix_ids";
+    public static final String MIX_WEIGHT = "embed_mix_weight";
     /** Grad variant: the derivative of {@link #LOGIT_DIFF} with respect to a hook, shaped like the hook. */
     public static String grad(String hook) { return hook + ".grad"; }
 

@@ -134,6 +134,50 @@ class GradGraphTest {
         }
     }
 
+    /**
+     * Integrated-gradient inputs: with embed_mix_weight w the token embeddings are (1 - w) E[input_ids] +
+     * w E[embed_mix_ids]; metric, resid_pre and the gradient (directional derivative along it) match the
+     * reference run nudged to the same embedding.
+     */
+    @Test
+    void mixedEmbeddingsAreThePathOfIntegratedGradients(@TempDir Path dir) throws OrtException {
+        Checkpoint ckpt = TestCheckpoints.random(TestCheckpoints.tiny(), 1, 0.5f);
+        ModelConfig c = ckpt.config();
+        int[] a = PROMPTS.get(2), b = {39, 9, 1, 12, 1, 30};
+        float w = 0.3f;
+        float[] wte = ckpt.array(org.milab.model.Gpt2Tensors.WTE);
+        List<Nudge> toMix = new ArrayList<>();
+        for (int p = 0; p < a.length; p++)
+            for (int i = 0; i < c.dModel(); i++)
+                toMix.add(new Nudge(Site.RESID_PRE, 0, p, i, w * ((double) wte[b[p] * c.dModel() + i] - wte[a[p] * c.dModel() + i])));
+        try (ExportedModel m = ExportedModel.export(ckpt, "tiny", dir)) {
+            ReferenceGpt2 ref = new ReferenceGpt2(ckpt);
+            Map<String, Output> out;
+            try (Feeds f = new Feeds(m.sessions().env()).batch(TokenBatch.of(List.of(a)))) {
+                f.longs(METRIC_TOKEN_IDS, new long[]{METRIC[2][0], METRIC[2][1]}, 1, 2)
+                        .longs(MIX_IDS, java.util.Arrays.stream(b).asLongStream().toArray(), 1, b.length)
+                        .floats(MIX_WEIGHT, new float[]{w}, 1);
+                out = f.run(m.sessions().session(GraphVariant.GRAD), Set.of(LOGIT_DIFF, hookResidPre(0), grad(hookAttnOut(1))));
+            }
+            Trace mixed = ref.run(a, Patches.none(), toMix);
+            assertThat((double) out.get(LOGIT_DIFF).at(0)).isCloseTo(metric(mixed, METRIC[2]), within(1e-4));
+            for (int p = 0; p < a.length; p++) assertVector(out.get(hookResidPre(0)), 0, p, mixed.residPre()[0][p], 1e-5, 1e-5, "mixed resid_pre");
+            Output g = out.get(grad(hookAttnOut(1)));
+            double[][] dir1 = new double[a.length][c.dModel()];
+            double norm = 0;
+            for (int p = 0; p < a.length; p++)
+                for (int i = 0; i < c.dModel(); i++) norm += Math.pow(dir1[p][i] = at(g, 0, p, i, c.dModel()), 2);
+            List<Nudge> up = new ArrayList<>(toMix), down = new ArrayList<>(toMix);
+            for (int p = 0; p < a.length; p++)
+                for (int i = 0; i < c.dModel(); i++) {
+                    up.add(new Nudge(Site.ATTN_OUT, 1, p, i, EPS * dir1[p][i] / Math.sqrt(norm)));
+                    down.add(new Nudge(Site.ATTN_OUT, 1, p, i, -EPS * dir1[p][i] / Math.sqrt(norm)));
+                }
+            double fd = (metric(ref.run(a, Patches.none(), up), METRIC[2]) - metric(ref.run(a, Patches.none(), down), METRIC[2])) / (2 * EPS);
+            assertThat(Math.sqrt(norm)).isCloseTo(fd, within(REL_BOUND * fd));
+        }
+    }
+
     // ---- the check ----
 
     private void checkEveryCoordinate(Checkpoint ckpt, Path dir) throws OrtException {
@@ -263,8 +307,10 @@ class GradGraphTest {
             tokens[2 * r] = metric[r][0];
             tokens[2 * r + 1] = metric[r][1];
         }
-        try (Feeds f = new Feeds(s.env()).batch(TokenBatch.of(prompts))) {
+        TokenBatch batch = TokenBatch.of(prompts);
+        try (Feeds f = new Feeds(s.env()).batch(batch)) {
             f.longs(METRIC_TOKEN_IDS, tokens, prompts.size(), 2);
+            f.longs(MIX_IDS, batch.ids(), batch.rows(), batch.width()).floats(MIX_WEIGHT, new float[batch.rows()], batch.rows());
             return f.run(s.session(GraphVariant.GRAD), fetch);
         }
     }

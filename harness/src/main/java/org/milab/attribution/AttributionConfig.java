@@ -16,20 +16,22 @@ import java.util.Map;
  * @param resamples      bootstrap resamples for every interval
  * @param bootstrapSeed  seed of the bootstrap
  * @param batchRows      rows per gradient-graph call
+ * @param igSteps        integrated-gradient steps of the AtP-IG estimate (0 = plain AtP only)
  */
 public record AttributionConfig(int pairs, int length, long seed, int verifyPairs, int topK, int resamples,
-                                long bootstrapSeed, int batchRows) {
+                                long bootstrapSeed, int batchRows, int igSteps) {
     public AttributionConfig {
         if (verifyPairs < 0 || verifyPairs > pairs)
             throw new UserError("--verify-pairs must be between 0 and --pairs (" + pairs + "), got " + verifyPairs + ".",
                     "Pass a --verify-pairs no larger than --pairs.");
         if (topK < 1) throw new UserError("--top-k must be >= 1.", "Pass a positive --top-k.");
         if (resamples < 1) throw new UserError("--resamples must be >= 1.", "Pass a positive --resamples.");
+        if (igSteps < 0) throw new UserError("--ig-steps must be >= 0.", "Pass 0 (plain AtP only) or a positive count.");
         if (batchRows < 1) throw new UserError("--batch-rows must be >= 1.", "Pass a positive --batch-rows.");
     }
 
     public static AttributionConfig defaults() {
-        return new AttributionConfig(32, 10, 0, 8, 10, 2000, 0, 32);
+        return new AttributionConfig(32, 10, 0, 8, 10, 2000, 0, 32, 10);
     }
 
     public Map<String, Object> toMap() {
@@ -43,6 +45,7 @@ public record AttributionConfig(int pairs, int length, long seed, int verifyPair
         m.put("bootstrap_resamples", resamples);
         m.put("bootstrap_seed", bootstrapSeed);
         m.put("batch_rows", batchRows);
+        m.put("ig_steps", igSteps);
         return m;
     }
 }

@@ -6,7 +6,10 @@ import org.milab.stats.RankAgreement;
 import org.milab.tables.Table;
 import org.milab.tables.TableBuilder;
 
+import org.milab.attribution.AttributionPatching.PairScores;
+
 import java.util.Arrays;
+import java.util.function.Function;
 import java.util.List;
 import java.util.Locale;
 import java.util.Set;
@@ -31,7 +34,7 @@ public final class AttributionStage {
     }
 
     public static AttributionPatching.Result run(RunContext ctx, AttributionConfig cfg, List<PromptPair> pairs) {
-        AttributionPatching.Result r = AttributionPatching.run(ctx.model(), pairs, cfg.batchRows());
+        AttributionPatching.Result r = AttributionPatching.run(ctx.model(), pairs, cfg.batchRows(), cfg.igSteps());
         ctx.recordTiming("attribution_atp", r.seconds());
         ctx.writeJson(DIR, null, "attribution_config.json", cfg.toMap());
         ctx.write(DIR, null, cells(r));
@@ -44,9 +47,11 @@ public final class AttributionStage {
     static TableBuilder cells(AttributionPatching.Result r) {
         TableBuilder b = Table.builder("attribution").keys("pair", "node", "position")
                 .int64("pair").string("node", "mib_node", "kind", "hook").int64("layer", "head", "position",
-                        "token_clean", "token_corrupt").float64("atp_denoising", "atp_noising")
+                        "token_clean", "token_corrupt").float64("atp_denoising", "atp_noising", "atp_ig")
                 .metadata("milab.atp", "atp_denoising = (a_clean - a_corrupt) . dm/da at the corrupt run; atp_noising = "
-                        + "(a_corrupt - a_clean) . dm/da at the clean run; m = L[true] - L[wrong] at the final position");
+                        + "(a_corrupt - a_clean) . dm/da at the clean run; atp_ig = (a_clean - a_corrupt) . dm/da averaged over "
+                        + r.igSteps() + " runs with token embeddings (1 - w) E[corrupt] + w E[clean], w = (j - 1/2) / "
+                        + r.igSteps() + " (null without --ig-steps); m = L[true] - L[wrong] at the final position");
         for (AttributionPatching.PairScores p : r.pairs()) {
             int[] clean = p.pair().clean().ids(), corrupt = p.pair().corrupt().ids();
             for (int n = 0; n < r.nodes().size(); n++) {
@@ -56,7 +61,8 @@ public final class AttributionStage {
                             .set("kind", node.kind().name().toLowerCase(Locale.ROOT)).set("hook", node.hook())
                             .set("layer", node.layer()).set("head", node.head() < 0 ? null : node.head())
                             .set("position", t).set("token_clean", clean[t]).set("token_corrupt", corrupt[t])
-                            .set("atp_denoising", p.denoising()[n][t]).set("atp_noising", p.noising()[n][t]).add();
+                            .set("atp_denoising", p.denoising()[n][t]).set("atp_noising", p.noising()[n][t])
+                            .set("atp_ig", p.integrated() == null ? null : p.integrated()[n][t]).add();
             }
         }
         return b;
@@ -75,20 +81,24 @@ public final class AttributionStage {
 
     static TableBuilder nodeTable(AttributionPatching.Result r, Bootstrap boot) {
         TableBuilder b = Table.builder("attribution_nodes").keys("node").string("node", "mib_node", "kind", "hook")
-                .int64("layer", "head", "n_pairs", "rank_denoising", "rank_noising")
+                .int64("layer", "head", "n_pairs", "rank_denoising", "rank_noising", "rank_ig")
                 .float64("atp_denoising_mean", "atp_denoising_ci_low", "atp_denoising_ci_high",
-                        "atp_noising_mean", "atp_noising_ci_low", "atp_noising_ci_high")
+                        "atp_noising_mean", "atp_noising_ci_low", "atp_noising_ci_high",
+                        "atp_ig_mean", "atp_ig_ci_low", "atp_ig_ci_high")
                 .metadata("milab.aggregate", "per pair, the node's AtP summed over positions (first-order estimate of "
                         + "patching it at every position); mean over pairs with a seeded percentile bootstrap interval; "
                         + "ranks by |mean| among nodes of the same kind, 1 = largest");
         int n = r.nodes().size();
-        double[][] den = perPairTotals(r, true), noi = perPairTotals(r, false);
-        Bootstrap.Interval[] d = new Bootstrap.Interval[n], s = new Bootstrap.Interval[n];
+        double[][] den = perPairTotals(r, PairScores::denoising), noi = perPairTotals(r, PairScores::noising),
+                ig = r.igSteps() > 0 ? perPairTotals(r, PairScores::integrated) : null;
+        Bootstrap.Interval[] d = new Bootstrap.Interval[n], s = new Bootstrap.Interval[n], q = new Bootstrap.Interval[n];
         for (int k = 0; k < n; k++) {
             d[k] = boot.mean(den[k]);
             s[k] = boot.mean(noi[k]);
+            q[k] = ig == null ? Bootstrap.Interval.EMPTY : boot.mean(ig[k]);
         }
-        int[] rankD = ranksWithinKind(r.nodes(), d), rankN = ranksWithinKind(r.nodes(), s);
+        int[] rankD = ranksWithinKind(r.nodes(), d), rankN = ranksWithinKind(r.nodes(), s),
+                rankQ = ig == null ? null : ranksWithinKind(r.nodes(), q);
         for (int k = 0; k < n; k++) {
             AttributionNode node = r.nodes().get(k);
             b.row().set("node", node.id()).set("mib_node", node.mibId()).set("kind", node.kind().name().toLowerCase(Locale.ROOT))
@@ -96,16 +106,18 @@ public final class AttributionStage {
                     .set("n_pairs", r.pairs().size()).set("rank_denoising", rankD[k]).set("rank_noising", rankN[k])
                     .set("atp_denoising_mean", d[k].estimate()).set("atp_denoising_ci_low", d[k].low())
                     .set("atp_denoising_ci_high", d[k].high()).set("atp_noising_mean", s[k].estimate())
-                    .set("atp_noising_ci_low", s[k].low()).set("atp_noising_ci_high", s[k].high()).add();
+                    .set("atp_noising_ci_low", s[k].low()).set("atp_noising_ci_high", s[k].high())
+                    .set("rank_ig", rankQ == null ? null : rankQ[k]).set("atp_ig_mean", ig == null ? null : q[k].estimate())
+                    .set("atp_ig_ci_low", ig == null ? null : q[k].low()).set("atp_ig_ci_high", ig == null ? null : q[k].high()).add();
         }
         return b;
     }
 
     /** {@code [node][pair]}: the node's AtP summed over positions. */
-    static double[][] perPairTotals(AttributionPatching.Result r, boolean denoising) {
+    static double[][] perPairTotals(AttributionPatching.Result r, Function<PairScores, double[][]> estimate) {
         double[][] out = new double[r.nodes().size()][r.pairs().size()];
         for (int p = 0; p < r.pairs().size(); p++) {
-            double[][] s = denoising ? r.pairs().get(p).denoising() : r.pairs().get(p).noising();
+            double[][] s = estimate.apply(r.pairs().get(p));
             for (int k = 0; k < s.length; k++) out[k][p] = Arrays.stream(s[k]).sum();
         }
         return out;
@@ -123,12 +135,18 @@ public final class AttributionStage {
     }
 
     private static String summary(AttributionPatching.Result r, Table nodes) {
-        List<Table.Row> heads = nodes.rows().stream().filter(x -> "head".equals(x.getString("kind")))
-                .sorted(java.util.Comparator.comparingLong(x -> x.getLong("rank_denoising"))).limit(5).toList();
-        return String.format(Locale.ROOT, "- attribution: AtP for %d nodes x every position of %d prompt pairs in %.2f s "
-                        + "(2 gradient passes per pair); top heads by |AtP denoising|: %s",
-                r.nodes().size(), r.pairs().size(), r.seconds(), heads.stream().map(x -> String.format(Locale.ROOT,
-                        "%s %.3g", x.getString("node"), x.getDouble("atp_denoising_mean"))).collect(Collectors.joining(", ")));
+        String s = String.format(Locale.ROOT, "- attribution: AtP for %d nodes x every position of %d prompt pairs in %.2f s "
+                        + "(%d gradient passes per pair)%s; top heads by |AtP denoising|: %s",
+                r.nodes().size(), r.pairs().size(), r.seconds(), 2 + r.igSteps(),
+                r.igSteps() > 0 ? ", AtP-IG with " + r.igSteps() + " steps" : "", topHeads(nodes, "denoising"));
+        return r.igSteps() > 0 ? s + "; by |AtP-IG|: " + topHeads(nodes, "ig") : s;
+    }
+
+    private static String topHeads(Table nodes, String estimate) {
+        return nodes.rows().stream().filter(x -> "head".equals(x.getString("kind")))
+                .sorted(java.util.Comparator.comparingLong(x -> x.getLong("rank_" + estimate))).limit(5)
+                .map(x -> String.format(Locale.ROOT, "%s %.3g", x.getString("node"), x.getDouble("atp_" + estimate + "_mean")))
+                .collect(Collectors.joining(", "));
     }
 
     private static String ids(int[] ids) {

@@ -26,8 +26,9 @@ public final class AttributionVerificationStage {
     /** One agreement statistic: {@code level} head or cell, {@code direction}, {@code statistic} (spearman, top2_recall...). */
     public record Agreement(String level, String direction, String statistic, Bootstrap.Interval value) {}
 
-    public record Verification(List<Agreement> agreements, double[] atpHeadsDenoising, double[] exactHeadsDenoising,
-                               ExactHeadPatching.Result exact) {
+    /** Agreement statistics, and per head (layer-major) the means over pairs; {@code atpHeadsIg} null without IG. */
+    public record Verification(List<Agreement> agreements, double[] atpHeadsDenoising, double[] atpHeadsIg,
+                               double[] exactHeadsDenoising, ExactHeadPatching.Result exact) {
         public Agreement get(String level, String direction, String statistic) {
             return agreements.stream().filter(a -> a.level.equals(level) && a.direction.equals(direction)
                     && a.statistic.equals(statistic)).findFirst().orElseThrow();
@@ -43,16 +44,22 @@ public final class AttributionVerificationStage {
         for (int k = 0; k < atp.nodes().size(); k++) if (atp.nodes().get(k).kind() == AttributionNode.Kind.HEAD) headNodes.add(k);
         int nHeads = headNodes.size(), n = pairs.size(), T = pairs.get(0).length();
         // per pair: AtP per head summed over positions, and per cell
-        double[][] atpDen = new double[n][nHeads], atpNoi = new double[n][nHeads], atpCell = new double[n][nHeads * T],
-                exactCell = new double[n][nHeads * T];
+        boolean ig = atp.igSteps() > 0;
+        double[][] atpDen = new double[n][nHeads], atpNoi = new double[n][nHeads], atpIg = new double[n][nHeads],
+                atpCell = new double[n][nHeads * T], igCell = new double[n][nHeads * T], exactCell = new double[n][nHeads * T];
         for (int p = 0; p < n; p++)
             for (int h = 0; h < nHeads; h++) {
                 int node = headNodes.get(h);
+                AttributionPatching.PairScores s = scored.get(p);
                 for (int t = 0; t < T; t++) {
-                    atpDen[p][h] += scored.get(p).denoising()[node][t];
-                    atpNoi[p][h] += scored.get(p).noising()[node][t];
-                    atpCell[p][h * T + t] = scored.get(p).denoising()[node][t];
+                    atpDen[p][h] += s.denoising()[node][t];
+                    atpNoi[p][h] += s.noising()[node][t];
+                    atpCell[p][h * T + t] = s.denoising()[node][t];
                     exactCell[p][h * T + t] = exact.cells()[p][h][t];
+                    if (ig) {
+                        atpIg[p][h] += s.integrated()[node][t];
+                        igCell[p][h * T + t] = s.integrated()[node][t];
+                    }
                 }
             }
         Bootstrap boot = new Bootstrap(cfg.resamples(), cfg.bootstrapSeed(), Bootstrap.DEFAULT_LEVEL);
@@ -60,12 +67,16 @@ public final class AttributionVerificationStage {
         agree(agreements, boot, "head", "denoising", atpDen, exact.heads(), cfg.topK());
         agree(agreements, boot, "head", "noising", atpNoi, exact.headsNoise(), cfg.topK());
         agree(agreements, boot, "cell", "denoising", atpCell, exactCell, cfg.topK());
+        if (ig) { // AtP-IG estimates the clean-into-corrupt effect: checked against exact denoising
+            agree(agreements, boot, "head", "ig", atpIg, exact.heads(), cfg.topK());
+            agree(agreements, boot, "cell", "ig", igCell, exactCell, cfg.topK());
+        }
 
-        ctx.write(DIR, null, headTable(atp, headNodes, pairs, atpDen, atpNoi, exact, boot));
-        ctx.write(DIR, null, cellTable(atp, headNodes, pairs, atpCell, exactCell, T));
+        ctx.write(DIR, null, headTable(atp, headNodes, pairs, atpDen, atpNoi, ig ? atpIg : null, exact));
+        ctx.write(DIR, null, cellTable(atp, headNodes, pairs, atpCell, ig ? igCell : null, exactCell, T));
         ctx.write(DIR, null, agreementTable(agreements, n));
         ctx.summarize(summary(agreements, n, exact));
-        return new Verification(List.copyOf(agreements), means(atpDen), means(exact.heads()), exact);
+        return new Verification(List.copyOf(agreements), means(atpDen), ig ? means(atpIg) : null, means(exact.heads()), exact);
     }
 
     private static void agree(List<Agreement> out, Bootstrap boot, String level, String direction, double[][] atp,
@@ -81,11 +92,11 @@ public final class AttributionVerificationStage {
     }
 
     private static TableBuilder headTable(AttributionPatching.Result atp, List<Integer> headNodes, List<PromptPair> pairs,
-                                          double[][] atpDen, double[][] atpNoi, ExactHeadPatching.Result exact, Bootstrap boot) {
+                                          double[][] atpDen, double[][] atpNoi, double[][] atpIg, ExactHeadPatching.Result exact) {
         TableBuilder b = Table.builder("attribution_verification_heads").keys("pair", "node")
                 .int64("pair", "layer", "head").string("node", "mib_node")
-                .float64("atp_denoising", "exact_denoising", "atp_noising", "exact_noising", "clean_metric", "corrupt_metric",
-                        "exact_denoising_normalized")
+                .float64("atp_denoising", "exact_denoising", "atp_noising", "exact_noising", "atp_ig", "clean_metric",
+                        "corrupt_metric", "exact_denoising_normalized")
                 .metadata("milab.verification", "exact_* = metric delta of patching the head's hook_z at every position "
                         + "(denoising: clean into corrupt, minus corrupt; noising: corrupt into clean, minus clean); atp_* = "
                         + "AtP summed over positions; normalized = exact_denoising / (clean - corrupt)");
@@ -96,7 +107,8 @@ public final class AttributionVerificationStage {
                 b.row().set("pair", pairs.get(p).index()).set("node", node.id()).set("mib_node", node.mibId())
                         .set("layer", node.layer()).set("head", node.head()).set("atp_denoising", atpDen[p][h])
                         .set("exact_denoising", exact.heads()[p][h]).set("atp_noising", atpNoi[p][h])
-                        .set("exact_noising", exact.headsNoise()[p][h]).set("clean_metric", exact.clean()[p])
+                        .set("exact_noising", exact.headsNoise()[p][h]).set("atp_ig", atpIg == null ? null : atpIg[p][h])
+                        .set("clean_metric", exact.clean()[p])
                         .set("corrupt_metric", exact.corrupt()[p])
                         .set("exact_denoising_normalized", gap == 0 ? null : exact.heads()[p][h] / gap).add();
             }
@@ -104,15 +116,16 @@ public final class AttributionVerificationStage {
     }
 
     private static TableBuilder cellTable(AttributionPatching.Result atp, List<Integer> headNodes, List<PromptPair> pairs,
-                                          double[][] atpCell, double[][] exactCell, int T) {
+                                          double[][] atpCell, double[][] igCell, double[][] exactCell, int T) {
         TableBuilder b = Table.builder("attribution_verification_cells").keys("pair", "node", "position")
-                .int64("pair", "layer", "head", "position").string("node").float64("atp_denoising", "exact_denoising");
+                .int64("pair", "layer", "head", "position").string("node").float64("atp_denoising", "atp_ig", "exact_denoising");
         for (int p = 0; p < pairs.size(); p++)
             for (int h = 0; h < headNodes.size(); h++) {
                 AttributionNode node = atp.nodes().get(headNodes.get(h));
                 for (int t = 0; t < T; t++)
                     b.row().set("pair", pairs.get(p).index()).set("node", node.id()).set("layer", node.layer())
                             .set("head", node.head()).set("position", t).set("atp_denoising", atpCell[p][h * T + t])
+                            .set("atp_ig", igCell == null ? null : igCell[p][h * T + t])
                             .set("exact_denoising", exactCell[p][h * T + t]).add();
             }
         return b;

@@ -39,10 +39,11 @@ public final class AttributeCommand implements Callable<Integer> {
     @Option(names = "--top-k", defaultValue = "10") int topK;
     @Option(names = "--resamples", defaultValue = "2000", description = "bootstrap resamples") int resamples;
     @Option(names = "--batch-rows", defaultValue = "32", description = "rows per gradient-graph call") int batchRows;
+    @Option(names = "--ig-steps", defaultValue = "10", description = "integrated-gradient steps of AtP-IG (0 = plain AtP only)") int igSteps;
 
     @Override
     public Integer call() {
-        AttributionConfig cfg = new AttributionConfig(pairs, length, seed, verifyPairs, topK, resamples, 0, batchRows);
+        AttributionConfig cfg = new AttributionConfig(pairs, length, seed, verifyPairs, topK, resamples, 0, batchRows, igSteps);
         String id = runId != null ? runId
                 : model + "-attribute-" + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss"));
         if (!id.matches("[A-Za-z0-9._-]+"))
@@ -58,10 +59,11 @@ public final class AttributeCommand implements Callable<Integer> {
         }
         try (LabModel m = LabModel.open(root.root(), model, Device.parse(device), threads, 128, 128 * 16)) {
             RunContext ctx = new RunContext(root.root(), RunConfig.reference(model, id), m);
+            Pipeline run = new Pipeline(ctx); // started now: its manifest times the whole run
             List<PromptPair> prompts = AttributionStage.pairs(ctx, cfg);
             AttributionPatching.Result atp = AttributionStage.run(ctx, cfg, prompts);
             if (cfg.verifyPairs() > 0) AttributionVerificationStage.run(ctx, cfg, atp);
-            new Pipeline(ctx).finish("milab attribute --model " + model);
+            run.finish("milab attribute --model " + model);
             System.out.println("run " + id + " written to " + root.root().relativize(ctx.finalDir())
                     + " (attribution/attribution.arrow, summary.md)");
         }
