@@ -50,12 +50,7 @@ final class Gpt2GradGraphBuilder {
 
     Gpt2GraphBuilder.BuiltGraph build(Map<String, String> metadata) {
         int d = c.dModel(), H = c.nHead(), dh = c.dHead(), L = c.nLayer();
-        g.input(INPUT_IDS, INT64, B, P);
-        ins.add(new IoSpec(INPUT_IDS, null, List.of(B, P), "int64",
-                "token ids, BOS first; rows of unequal length are right padded with any valid id"));
-        g.input(FINAL_INDEX, INT64, B);
-        ins.add(new IoSpec(FINAL_INDEX, null, List.of(B), "int64",
-                "index of each row's last real token (where the metric is read)"));
+        Gpt2GraphBuilder.tokenInputs(g, ins, "index of each row's last real token (where the metric is read)");
         g.input(METRIC_TOKEN_IDS, INT64, B, 2L);
         ins.add(new IoSpec(METRIC_TOKEN_IDS, null, List.of(B, 2), "int64",
                 "per row, the true token id (column 0) and the wrong/control token id (column 1)"));

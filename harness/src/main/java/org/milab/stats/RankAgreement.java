@@ -35,8 +35,8 @@ public final class RankAgreement {
                 .limit(k).toArray(Integer[]::new);
     }
 
-    /** 1-based ranks, ties averaged. */
-    static double[] ranks(double[] x) {
+    /** 1-based ranks, ties averaged (ties found on exact equality). */
+    public static double[] ranks(double[] x) {
         Integer[] order = IntStream.range(0, x.length).boxed().sorted(Comparator.comparingDouble(i -> x[i])).toArray(Integer[]::new);
         double[] r = new double[x.length];
         for (int i = 0; i < order.length; ) {
