@@ -58,7 +58,7 @@ public final class ReferenceVerdicts {
                             new Score("S12 hardest control effect", dbl(r, "mean_max_control_effect"), null, null))));
         }
         groups.forEach((h, g) -> {
-            if (g != null && !g.startsWith("negative_control"))
+            if (g != null && g.contains("replicated")) // comparison and control groups are registered, not selected
                 passes.add(new ProtocolVerdict.Pass(h, "S13", "registered for held-out testing (`" + g + "`)"));
         });
         held.ifPresent(t -> t.rows().forEach(r -> {
