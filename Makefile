@@ -45,7 +45,12 @@ tools/arrow-check/node_modules: tools/arrow-check/package.json tools/arrow-check
 	npm ci --prefix tools/arrow-check --no-audit --no-fund
 	@touch $@
 
-test: tools/arrow-check/node_modules
+# pinned chart libraries (vendored into the report) and playwright-core (drives Debian's chromium in the report's browser test)
+tools/report-js/node_modules: tools/report-js/package.json tools/report-js/package-lock.json
+	npm ci --prefix tools/report-js --no-audit --no-fund
+	@touch $@
+
+test: tools/arrow-check/node_modules tools/report-js/node_modules
 	$(MVN) test
 
 export: $(STAMP)

@@ -1,7 +1,7 @@
 // Opens report.html files in Debian's chromium (headless, offline: every non-file request is blocked and
 // recorded) and prints, as JSON, what a person would see: console errors, page errors, blocked requests,
 // each figure's drawn marks against what it declares, the verdict table's rows, and a hover tooltip.
-// Saves a viewport screenshot and a full-page one per report. Never downloads a browser.
+// Saves per report a screenshot of the top, of the first figures, and of the full page. Never downloads a browser.
 // Usage: node check-report.mjs <out-dir> <report.html>...   (MILAB_CHROMIUM overrides /usr/bin/chromium)
 import { chromium } from 'playwright-core';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -68,6 +68,11 @@ try {
     seen.screenshot_full = join(outDir, name + '-full.png');
     await page.screenshot({ path: seen.screenshot });
     await page.screenshot({ path: seen.screenshot_full, fullPage: true });
+    // the first figures, as a reader scrolling past the verdict sees them
+    seen.screenshot_figures = join(outDir, name + '-figures.png');
+    await page.evaluate(() => document.querySelector('figure.milab-figure').scrollIntoView());
+    await page.evaluate(() => window.scrollBy(0, -60));
+    await page.screenshot({ path: seen.screenshot_figures });
     seen.browser = context.browser() ? context.browser().version() : 'chromium';
     results.push(seen);
     await page.close();

@@ -112,7 +112,7 @@ class ReportBrowserTest {
             for (JsonNode r : page.path("verdict_rows")) if (r.path("protocol").asText().equals("reference")) reference.add(r.path("head").asText());
             assertThat(reference).as("reference rows of the verdict table").isEqualTo(sweptHeads);
             assertThat(page.path("tooltip").asText()).as("hover on an attention cell").contains("attention");
-            for (String shot : List.of("screenshot", "screenshot_full"))
+            for (String shot : List.of("screenshot", "screenshot_full", "screenshot_figures"))
                 assertThat(Files.size(Path.of(page.path(shot).asText()))).as(shot).isGreaterThan(10_000);
         }
         JsonNode v2page = seen.get(1);
