@@ -94,8 +94,14 @@ public final class ReferenceVerdicts {
         long rejected = all.stream().filter(v -> v.outcome() == Outcome.REJECTED).count();
         long inconclusive = all.stream().filter(v -> v.outcome() == Outcome.INCONCLUSIVE).count();
         long replicated = sweep.rows().stream().filter(r -> String.valueOf(str(r, "replication_status")).startsWith("replicated")).count();
+        Map<String, Map<String, Long>> byStage = new TreeMap<>(java.util.Comparator.reverseOrder());
+        for (HeadVerdict h : all) byStage.computeIfAbsent(h.stage(), k -> new TreeMap<>()).merge(h.status(), 1L, Long::sum);
+        List<String> statuses = new ArrayList<>();
+        byStage.forEach((stage, counts) -> statuses.add(stage + " " + String.join(", ",
+                counts.entrySet().stream().map(e -> "`" + e.getKey() + "` " + e.getValue()).toList())));
         return kept + " kept, " + partly + " survived partly, " + rejected + " rejected"
-                + (inconclusive > 0 ? ", " + inconclusive + " inconclusive" : "") + " of " + all.size() + " swept heads; "
+                + (inconclusive > 0 ? ", " + inconclusive + " inconclusive" : "") + " of " + all.size() + " swept heads ("
+                + String.join("; ", statuses) + "); "
                 + replicated + " replicated at S12 ([S12](" + RunFolder.link(SWEEP) + "))"
                 + (groups.isEmpty() ? "" : ", " + groups.size() + " registered at S13 ([S13](" + RunFolder.link(CANDIDATES) + "))")
                 + "; final statuses in [" + decisive.substring(0, decisive.indexOf('/')) + "](" + RunFolder.link(decisive) + ")";

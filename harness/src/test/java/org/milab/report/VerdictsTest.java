@@ -87,7 +87,8 @@ class VerdictsTest {
         List<String> lines = VerdictMarkdown.opening(RunVerdict.read(root, new RunFolder(run)));
         assertThat(lines.size()).isLessThanOrEqualTo(10);
         assertThat(lines.get(0)).isEqualTo("# Verdict: run toy-run on `toy`");
-        assertThat(lines.get(2)).startsWith("- **reference protocol (S3-S19)** kept L1H1 (induction). 1 kept, 0 survived partly, 3 rejected of 4 swept heads;")
+        assertThat(lines.get(2)).startsWith("- **reference protocol (S3-S19)** kept L1H1 (induction). 1 kept, 0 survived partly, 3 rejected of 4 swept heads "
+                        + "(S16 `falsified_candidate` 2, `strengthened_local_candidate` 1; S12 `nonspecific` 1);")
                 .contains("[S12](head_sweep_multiseed/head_specific_multiseed_by_head.arrow)");
         assertThat(lines.get(3)).isEqualTo("  - vs ground truth: precision 0/1, recall 0/1; missed L1H0 (induction), lost at S12 `nonspecific`: "
                 + "positives 0.97, hardest control 1.02 (mean normalized effects over seeds).");
