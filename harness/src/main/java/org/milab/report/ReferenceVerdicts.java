@@ -34,14 +34,15 @@ public final class ReferenceVerdicts {
 
     public static Optional<ProtocolVerdict> read(RunFolder run) {
         Optional<Table> sweep = run.table(SWEEP);
-        if (sweep.isEmpty()) return Optional.empty();
         Optional<Table> cands = run.table(CANDIDATES), held = run.table(HELDOUT), chr = run.table(CHARACTERIZATION);
+        // run-calibration has no head verdicts; run-characterization on GPT-2 starts from the registered set, without a sweep
+        if (sweep.isEmpty() && cands.isEmpty()) return Optional.empty();
         Map<Head, HeadVerdict> verdicts = new TreeMap<>();
         List<ProtocolVerdict.Pass> passes = new ArrayList<>();
         Map<Head, String> groups = new LinkedHashMap<>();
         cands.ifPresent(t -> t.rows().forEach(r -> groups.put(head(r), str(r, "candidate_group"))));
 
-        for (Table.Row r : sweep.get().rows()) {
+        for (Table.Row r : sweep.map(Table::rows).orElse(List.of())) {
             Head h = head(r);
             String status = str(r, "replication_status");
             boolean replicated = status != null && status.startsWith("replicated");
@@ -85,24 +86,24 @@ public final class ReferenceVerdicts {
         }));
         List<HeadVerdict> all = List.copyOf(verdicts.values());
         return Optional.of(new ProtocolVerdict("reference", "reference protocol (S3-S19)", ROLE, all, List.copyOf(passes),
-                headline(all, sweep.get(), groups, chr.isPresent() ? CHARACTERIZATION : held.isPresent() ? HELDOUT : SWEEP)));
+                headline(all, sweep, groups, chr.isPresent() ? CHARACTERIZATION : held.isPresent() ? HELDOUT : cands.isPresent() ? CANDIDATES : SWEEP)));
     }
 
-    private static String headline(List<HeadVerdict> all, Table sweep, Map<Head, String> groups, String decisive) {
+    private static String headline(List<HeadVerdict> all, Optional<Table> sweep, Map<Head, String> groups, String decisive) {
         long kept = all.stream().filter(v -> v.outcome() == Outcome.KEPT).count();
         long partly = all.stream().filter(v -> v.outcome() == Outcome.PARTLY).count();
         long rejected = all.stream().filter(v -> v.outcome() == Outcome.REJECTED).count();
         long inconclusive = all.stream().filter(v -> v.outcome() == Outcome.INCONCLUSIVE).count();
-        long replicated = sweep.rows().stream().filter(r -> String.valueOf(str(r, "replication_status")).startsWith("replicated")).count();
+        long replicated = sweep.map(t -> t.rows().stream().filter(r -> String.valueOf(str(r, "replication_status")).startsWith("replicated")).count()).orElse(0L);
         Map<String, Map<String, Long>> byStage = new TreeMap<>(java.util.Comparator.reverseOrder());
         for (HeadVerdict h : all) byStage.computeIfAbsent(h.stage(), k -> new TreeMap<>()).merge(h.status(), 1L, Long::sum);
         List<String> statuses = new ArrayList<>();
         byStage.forEach((stage, counts) -> statuses.add(stage + " " + String.join(", ",
                 counts.entrySet().stream().map(e -> "`" + e.getKey() + "` " + e.getValue()).toList())));
         return kept + " kept, " + partly + " survived partly, " + rejected + " rejected"
-                + (inconclusive > 0 ? ", " + inconclusive + " inconclusive" : "") + " of " + all.size() + " swept heads ("
-                + String.join("; ", statuses) + "); "
-                + replicated + " replicated at S12 ([S12](" + RunFolder.link(SWEEP) + "))"
+                + (inconclusive > 0 ? ", " + inconclusive + " inconclusive" : "") + " of " + all.size() + (sweep.isPresent() ? " swept" : " registered")
+                + " heads (" + String.join("; ", statuses) + ")"
+                + (sweep.isPresent() ? "; " + replicated + " replicated at S12 ([S12](" + RunFolder.link(SWEEP) + "))" : "; no S12 sweep in this run")
                 + (groups.isEmpty() ? "" : ", " + groups.size() + " registered at S13 ([S13](" + RunFolder.link(CANDIDATES) + "))")
                 + "; final statuses in [" + decisive.substring(0, decisive.indexOf('/')) + "](" + RunFolder.link(decisive) + ")";
     }

@@ -113,6 +113,18 @@ class VerdictsTest {
     }
 
     @Test
+    void aRunWithoutTheSweepIsDecidedFromItsRegisteredSet() throws Exception {
+        Path run = ReportFixtures.referenceRun(root);
+        java.nio.file.Files.delete(run.resolve("head_sweep_multiseed/head_specific_multiseed_by_head.arrow"));
+        ProtocolVerdict ref = RunVerdict.read(root, new RunFolder(run)).reference().orElseThrow();
+        assertThat(ref.heads()).extracting(h -> h.head().label()).containsExactly("L0H0", "L0H1", "L1H1");
+        assertThat(ref.with(Outcome.KEPT)).extracting(h -> h.head().label()).containsExactly("L1H1");
+        assertThat(ref.headline()).startsWith("1 kept, 0 survived partly, 2 rejected of 3 registered heads").contains("no S12 sweep in this run");
+        java.nio.file.Files.delete(run.resolve("heldout_candidates/heldout_candidate_set.arrow"));
+        assertThat(RunVerdict.read(root, new RunFolder(run)).reference()).as("a calibration-only run has no head verdicts").isEmpty();
+    }
+
+    @Test
     void v2IsReadByColumnNameAndToleratesAHeadIdOnlySchema() {
         Path run = root.resolve("results/v2only");
         org.milab.tables.ArrowTables.writeInto(run.resolve("v2"), org.milab.tables.Table.builder("verdicts").keys("head_id")
