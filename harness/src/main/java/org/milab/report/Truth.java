@@ -32,9 +32,13 @@ public record Truth(List<TruthHead> heads, String note) {
             return role.toLowerCase(Locale.ROOT);
         }
 
-        /** A claimed role matches the truth when it names the same mechanism ("duplicate_token" matches DUPLICATE_TOKEN_NULL_OV). */
+        /**
+         * A claimed role matches the truth when the truth's role names that mechanism: "duplicate_token" matches
+         * DUPLICATE_TOKEN_NULL_OV, "induction" matches INDUCTION and BACKUP_INDUCTION.
+         */
         public boolean matches(String claimedRole) {
-            return claimedRole != null && !claimedRole.isBlank() && roleKey().startsWith(claimedRole.toLowerCase(Locale.ROOT));
+            return claimedRole != null && !claimedRole.isBlank()
+                    && ("_" + roleKey() + "_").contains("_" + claimedRole.toLowerCase(Locale.ROOT) + "_");
         }
 
         public String describe() {

@@ -30,6 +30,16 @@ class VerdictsTest {
     }
 
     @Test
+    void claimedRolesMatchTheMechanismTheTruthNames() {
+        Head h = new Head(1, 3);
+        assertThat(new Truth.TruthHead(h, "BACKUP_INDUCTION", true, "").matches("induction")).isTrue();
+        assertThat(new Truth.TruthHead(h, "DUPLICATE_TOKEN_NULL_OV", false, "x").matches("duplicate_token")).isTrue();
+        assertThat(new Truth.TruthHead(h, "PREVIOUS_TOKEN", true, "").matches("induction")).isFalse();
+        assertThat(new Truth.TruthHead(h, "NOISE", false, "x").matches("other")).isFalse();
+        assertThat(new Truth.TruthHead(h, "INDUCTION", true, "").matches("")).isFalse();
+    }
+
+    @Test
     void referenceVerdictsComeFromTheLastStageThatTestedEachHead() {
         RunVerdict v = RunVerdict.read(root, new RunFolder(ReportFixtures.referenceRun(root)));
         ProtocolVerdict ref = v.reference().orElseThrow();
