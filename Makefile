@@ -20,7 +20,7 @@ JVM      := $(JAVA) $(JAVA_OPTS) --add-opens=java.base/java.nio=ALL-UNNAMED -DOP
 MILAB    := $(JVM) org.milab.cli.Main
 SOURCES  := $(shell find export/src/main harness/src/main -name '*.java' 2>/dev/null) pom.xml export/pom.xml harness/pom.xml
 
-.PHONY: help build test export attribute run-heldout run-sweep run-all run-characterization run-calibration diff report inspect bench random-checkpoint clean
+.PHONY: help build test export attribute run-heldout run-sweep run-all run-v2 run-characterization run-calibration diff report inspect bench random-checkpoint clean
 
 help:
 	@echo "make test                         build and run every test (what CI runs)"
@@ -28,7 +28,8 @@ help:
 	@echo "make inspect MODEL=... ARGS='--prompt \"A B C D A B C\" --hook blocks.0.attn.hook_z'"
 	@echo "make run-heldout [MODEL=...] [DEVICE=cpu|cuda|auto] [THREADS=n]"
 	@echo "make run-sweep   [MODEL=...]"
-	@echo "make run-all RUN_ID=name [MODEL=...]   full progression S3-S19; rerun the same line to resume"
+	@echo "make run-all RUN_ID=name [MODEL=...]   full progression S3-S19, then protocol v2 and both protocols' verdicts per head; rerun the same line to resume"
+	@echo "make run-v2 [MODEL=...] [RUN_ID=...] [SEEDS=1,2,3] [ARGS='--v2-prompts 24 --v2-probes 16']   protocol v2 only"
 	@echo "make run-characterization / run-calibration [MODEL=...]"
 	@echo "make attribute [MODEL=...] [ARGS='--pairs 32 --verify-pairs 8']   AtP of every head/MLP/residual at every position"
 	@echo "make diff A=results/<run> B=results/<run>"
@@ -71,6 +72,10 @@ RUN_ARGS = --model $(MODEL) --device $(DEVICE) --threads $(THREADS) $(if $(SEEDS
 # run-all resumes by default when RUN_ID names an existing or interrupted run
 run-all: $(STAMP)
 	$(MILAB) run-all $(RUN_ARGS) $(if $(RUN_ID),--resume,)
+
+# protocol v2; SEEDS are its prompt seeds; resumes when RUN_ID names an existing or interrupted run
+run-v2: $(STAMP)
+	$(MILAB) run-v2 --model $(MODEL) --device $(DEVICE) --threads $(THREADS) $(if $(SEEDS),--v2-seeds $(SEEDS),) $(if $(RUN_ID),--run-id $(RUN_ID) --resume,) $(ARGS)
 
 run-characterization: $(STAMP)
 	$(MILAB) run-characterization $(RUN_ARGS)

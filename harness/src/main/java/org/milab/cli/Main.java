@@ -10,8 +10,8 @@ import picocli.CommandLine.Command;
         description = "Local MI Lab for the JVM: export GPT-2 to hooked ONNX graphs, patch heads, write Arrow tables.",
         subcommands = {ExportCommand.class, InspectCommand.class, RandomCheckpointCommand.class, DiffCommand.class,
                 BenchCommand.class, AttributeCommand.class, RunCommands.Heldout.class, RunCommands.Sweep.class,
-                RunCommands.All.class, RunCommands.Characterization.class, RunCommands.Calibration.class,
-                ReportCommand.class})
+                RunCommands.All.class, RunCommands.V2.class, RunCommands.Characterization.class,
+                RunCommands.Calibration.class, ReportCommand.class})
 public final class Main {
 
     public static void main(String[] args) {

@@ -5,6 +5,7 @@ import org.milab.run.RunConfig;
 import org.milab.run.RunContext;
 
 import org.milab.lab.LabModel;
+import org.milab.protocol.v2.V2Protocol;
 import org.milab.runtime.Device;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -71,7 +72,12 @@ public final class RunCommands {
 
         @Override
         public Integer call() {
-            return run(root, opts, name, part);
+            return run(root, opts, name, part());
+        }
+
+        /** The pipeline part to run (commands with their own options build it when called). */
+        Consumer<Pipeline> part() {
+            return part;
         }
     }
 
@@ -82,10 +88,36 @@ public final class RunCommands {
         }
     }
 
-    @Command(name = "run-all", mixinStandardHelpOptions = true, description = "The full progression (S3-S19), resumable: pass --resume and the same --run-id to continue.")
+    @Command(name = "run-all", mixinStandardHelpOptions = true, description = "The full reference progression (S3-S19), then "
+            + "protocol v2 and a per-head table of both protocols' verdicts; resumable: pass --resume and the same --run-id to continue.")
     public static final class All extends RunCommand {
+        @Mixin V2Options v2;
+
         public All() {
-            super("run-all", Pipeline::all);
+            super("run-all", null);
+        }
+
+        @Override
+        Consumer<Pipeline> part() {
+            V2Protocol.Counts counts = v2.counts();
+            return p -> p.allWithV2(counts);
+        }
+    }
+
+    @Command(name = "run-v2", mixinStandardHelpOptions = true, description = "Protocol v2: a pre-registered induction-circuit "
+            + "protocol over every head (attention, copying, ablations, denoising, group ablation, composition) with "
+            + "bootstrap CIs, Holm-corrected tests and verdicts; writes results/<run>/v2/. Resumable like run-all.")
+    public static final class V2 extends RunCommand {
+        @Mixin V2Options v2;
+
+        public V2() {
+            super("run-v2", null);
+        }
+
+        @Override
+        Consumer<Pipeline> part() {
+            V2Protocol.Counts counts = v2.counts();
+            return p -> p.v2(counts);
         }
     }
 

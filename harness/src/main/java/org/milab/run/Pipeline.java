@@ -21,6 +21,16 @@ import org.milab.protocol.reference.HookInspectionStage;
 import org.milab.protocol.reference.LayerPatchingStage;
 import org.milab.protocol.reference.SweepConsolidationStage;
 
+import org.milab.protocol.v2.AttentionProbeStage;
+import org.milab.protocol.v2.CausalStage;
+import org.milab.protocol.v2.CompositionStage;
+import org.milab.protocol.v2.CopyingStage;
+import org.milab.protocol.v2.GroupAblationStage;
+import org.milab.protocol.v2.ProtocolComparisonStage;
+import org.milab.protocol.v2.ProtocolStage;
+import org.milab.protocol.v2.V2Protocol;
+import org.milab.protocol.v2.VerdictStage;
+
 import org.milab.prompts.ControlPrompts;
 import org.milab.prompts.HeldoutPrompts;
 import org.milab.prompts.PromptRecord;
@@ -123,6 +133,28 @@ public final class Pipeline {
         heldout();
         characterizationStages();
         calibration();
+    }
+
+    /**
+     * Protocol v2 (see org.milab.protocol.v2): the protocol is registered and hashed before anything is
+     * scored; then attention and copying of every head, single-head causal tests, group ablation, composition
+     * by path patching into keys, and the verdicts with their stability.
+     */
+    public void v2(V2Protocol.Counts counts) {
+        ledger.step("v2-protocol", counts, () -> new ProtocolStage().run(ctx, counts));
+        ledger.step("v2-attention", () -> new AttentionProbeStage().run(ctx));
+        ledger.step("v2-copying", () -> new CopyingStage().run(ctx));
+        ledger.step("v2-causal", () -> new CausalStage().run(ctx));
+        ledger.step("v2-group-ablation", () -> new GroupAblationStage().run(ctx));
+        ledger.step("v2-composition", () -> new CompositionStage().run(ctx));
+        ledger.step("v2-verdicts", () -> new VerdictStage().run(ctx));
+    }
+
+    /** {@link #all}, then protocol v2 and a per-head table of both protocols' verdicts. */
+    public void allWithV2(V2Protocol.Counts counts) {
+        all();
+        v2(counts);
+        ledger.step("protocol-comparison", () -> new ProtocolComparisonStage().run(ctx));
     }
 
     /** The descriptive stages of one prompt file: baseline, logit lens, attention. */

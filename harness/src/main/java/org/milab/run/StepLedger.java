@@ -47,7 +47,15 @@ final class StepLedger {
     }
 
     void step(String name, Runnable body) {
-        String fingerprint = Hashing.sha256(chain + "|" + name);
+        step(name, null, body);
+    }
+
+    /**
+     * A step whose inputs include settings outside the run config (e.g. protocol v2's counts): they join its
+     * fingerprint, so a resumed run with other settings redoes the step and everything after it.
+     */
+    void step(String name, Object inputs, Runnable body) {
+        String fingerprint = Hashing.sha256(chain + "|" + name + (inputs == null ? "" : "|" + RunContext.json(inputs)));
         Path record = ctx.runDir().resolve(DIR).resolve(name + ".json");
         StepRecord done = resume ? read(record) : null;
         if (done != null && done.fingerprint().equals(fingerprint) && intact(done)) {
