@@ -20,7 +20,7 @@ JVM      := $(JAVA) $(JAVA_OPTS) --add-opens=java.base/java.nio=ALL-UNNAMED -DOP
 MILAB    := $(JVM) org.milab.cli.Main
 SOURCES  := $(shell find export/src/main harness/src/main -name '*.java' 2>/dev/null) pom.xml export/pom.xml harness/pom.xml
 
-.PHONY: help build test export run-heldout run-sweep run-all run-v2 run-characterization run-calibration diff inspect bench random-checkpoint clean
+.PHONY: help build test export attribute run-heldout run-sweep run-all run-v2 run-characterization run-calibration diff report inspect bench random-checkpoint clean
 
 help:
 	@echo "make test                         build and run every test (what CI runs)"
@@ -31,7 +31,9 @@ help:
 	@echo "make run-all RUN_ID=name [MODEL=...]   full progression S3-S19, then protocol v2 and both protocols' verdicts per head; rerun the same line to resume"
 	@echo "make run-v2 [MODEL=...] [RUN_ID=...] [SEEDS=1,2,3] [ARGS='--v2-prompts 24 --v2-probes 16']   protocol v2 only"
 	@echo "make run-characterization / run-calibration [MODEL=...]"
+	@echo "make attribute [MODEL=...] [ARGS='--pairs 32 --verify-pairs 8']   AtP of every head/MLP/residual at every position"
 	@echo "make diff A=results/<run> B=results/<run>"
+	@echo "make report RUN=results/<run>     (re)write the run's report.html and print its verdict"
 	@echo "make bench                        throughput benchmark (not a test)"
 
 $(STAMP): $(SOURCES)
@@ -45,7 +47,12 @@ tools/arrow-check/node_modules: tools/arrow-check/package.json tools/arrow-check
 	npm ci --prefix tools/arrow-check --no-audit --no-fund
 	@touch $@
 
-test: tools/arrow-check/node_modules
+# pinned chart libraries (vendored into the report) and playwright-core (drives Debian's chromium in the report's browser test)
+tools/report-js/node_modules: tools/report-js/package.json tools/report-js/package-lock.json
+	npm ci --prefix tools/report-js --no-audit --no-fund
+	@touch $@
+
+test: tools/arrow-check/node_modules tools/report-js/node_modules
 	$(MVN) test
 
 export: $(STAMP)
@@ -76,9 +83,16 @@ run-characterization: $(STAMP)
 run-calibration: $(STAMP)
 	$(MILAB) run-calibration $(RUN_ARGS)
 
+attribute: $(STAMP)
+	$(MILAB) attribute --model $(MODEL) --device $(DEVICE) --threads $(THREADS) $(if $(RUN_ID),--run-id $(RUN_ID),) $(ARGS)
+
 diff: $(STAMP)
 	@test -n "$(A)" -a -n "$(B)" || { echo "usage: make diff A=results/<run-a> B=results/<run-b>" >&2; exit 2; }
 	$(MILAB) diff $(A) $(B) $(ARGS)
+
+report: $(STAMP)
+	@test -n "$(RUN)" || { echo "usage: make report RUN=results/<run-id>" >&2; exit 2; }
+	$(MILAB) report $(RUN) $(ARGS)
 
 random-checkpoint: $(STAMP)
 	$(MILAB) random-checkpoint $(ARGS)

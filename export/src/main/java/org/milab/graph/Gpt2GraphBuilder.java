@@ -41,6 +41,7 @@ public final class Gpt2GraphBuilder {
     }
 
     public BuiltGraph build(GraphVariant variant, Map<String, String> metadata) {
+        if (variant == GraphVariant.GRAD) return new Gpt2GradGraphBuilder(c, weights, producerVersion).build(metadata);
         return variant == GraphVariant.UNEMBED ? buildUnembed(metadata) : buildForward(variant, metadata);
     }
 
@@ -50,12 +51,7 @@ public final class Gpt2GraphBuilder {
         PatchSite site = variant.patchSite().orElse(null);
         int d = c.dModel(), H = c.nHead(), dh = c.dHead(), L = c.nLayer();
 
-        g.input(INPUT_IDS, INT64, B, P);
-        ins.add(new IoSpec(INPUT_IDS, null, List.of(B, P), "int64",
-                "token ids, BOS first; rows of unequal length are right padded with any valid id"));
-        g.input(FINAL_INDEX, INT64, B);
-        ins.add(new IoSpec(FINAL_INDEX, null, List.of(B), "int64",
-                "index of each row's last real token (where logits and the final residual are read)"));
+        tokenInputs(g, ins, "index of each row's last real token (where logits and the final residual are read)");
         if (site != null) {
             g.input(METRIC_TOKEN_IDS, INT64, B, K);
             ins.add(new IoSpec(METRIC_TOKEN_IDS, null, List.of(B, K), "int64",
@@ -154,6 +150,15 @@ public final class Gpt2GraphBuilder {
         }
         return new BuiltGraph(variant,
                 g.model(OPSET, producerVersion, metadata), List.copyOf(ins), List.copyOf(outs));
+    }
+
+    /** input_ids and final_index, as every token-reading variant declares them. */
+    static void tokenInputs(OnnxGraph g, List<IoSpec> ins, String finalIndexMeaning) {
+        g.input(INPUT_IDS, INT64, B, P);
+        ins.add(new IoSpec(INPUT_IDS, null, List.of(B, P), "int64",
+                "token ids, BOS first; rows of unequal length are right padded with any valid id"));
+        g.input(FINAL_INDEX, INT64, B);
+        ins.add(new IoSpec(FINAL_INDEX, null, List.of(B), "int64", finalIndexMeaning));
     }
 
     private BuiltGraph buildUnembed(Map<String, String> metadata) {

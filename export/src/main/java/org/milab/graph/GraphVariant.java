@@ -29,7 +29,12 @@ public enum GraphVariant {
     /** Per-row overrides of {@code hook_resid_post}. */
     PATCH_RESID_POST("patch_resid_post", PatchSite.RESID_POST),
     /** ln_f + unembedding of given residual vectors (logit lens, full logits of patched runs). */
-    UNEMBED("unembed", null);
+    UNEMBED("unembed", null),
+    /**
+     * The metric true_vs_control_logit_diff and its gradient with respect to every hook_resid_pre, hook_z,
+     * hook_attn_out and hook_mlp_out (reverse mode written as ordinary ONNX ops; attribution patching).
+     */
+    GRAD("grad", null);
 
     private final String fileStem;
     private final PatchSite site;

@@ -137,7 +137,9 @@ public record GroundTruth(String model, long seed, double noiseStd, String answe
           .append("sqrt(d_head). `ln_2` and `ln_f` have weight 1 and bias 0: the MLPs are zero, and `ln_f`'s centring\n")
           .append("shifts every logit equally; `lm_head` reads only the output subspace (built for k = 4).\n\n")
           .append("Noise tolerance of the default layout (seed 0, reference forward pass): every behavioural check\n")
-          .append("passes at noise std 0.01 and 0.02 and starts failing at 0.03.\n\n")
+          .append("passes at noise std 0.01 and 0.02 and starts failing at 0.03. At 0.02 with other seeds the circuit\n")
+          .append("checks still pass but the frequency head's uniform attention (zero Q/K weights plus noise) can let\n")
+          .append("a single other token outweigh the repeated one on a few frequency-trap prompts.\n\n")
           .append("## Heads\n\n| head | role | in circuit | OV gain | built to fool | mechanism |\n|---|---|---|---|---|---|\n");
         for (HeadTruth h : heads)
             md.append("| ").append(h.name()).append(" | ").append(h.role()).append(" | ").append(h.inCircuit() ? "yes" : "no")

@@ -15,8 +15,10 @@ import java.util.Objects;
 public record PlantedSpec(PlantedLayout layout, long seed, double noiseStd) {
     /**
      * Default weight noise. Designed weights are O(1) (the embedding scale is 64), so 0.01 perturbs every
-     * designed entry by about 1% and makes every zero weight non-zero. All behavioural checks of
-     * {@link PlantedChecks} still pass at twice this value (0.02) and, for the default layout, start failing at 0.03.
+     * designed entry by about 1% and makes every zero weight non-zero. At twice this value (0.02) the circuit
+     * checks of {@link PlantedChecks} still pass (seeds 0-3 tried), but the frequency decoy's trap check fails
+     * on some seeds (its uniform attention rests on zero Q/K weights, which the noise perturbs); the default
+     * layout at seed 0 passes every check at 0.02 and starts failing at 0.03.
      */
     public static final double DEFAULT_NOISE_STD = 0.01;
     public static final long DEFAULT_SEED = 0;

@@ -9,8 +9,9 @@ import picocli.CommandLine.Command;
 @Command(name = "milab", mixinStandardHelpOptions = true, version = "milab 0.1.0",
         description = "Local MI Lab for the JVM: export GPT-2 to hooked ONNX graphs, patch heads, write Arrow tables.",
         subcommands = {ExportCommand.class, InspectCommand.class, RandomCheckpointCommand.class, DiffCommand.class,
-                BenchCommand.class, RunCommands.Heldout.class, RunCommands.Sweep.class,
-                RunCommands.All.class, RunCommands.V2.class, RunCommands.Characterization.class, RunCommands.Calibration.class})
+                BenchCommand.class, AttributeCommand.class, RunCommands.Heldout.class, RunCommands.Sweep.class,
+                RunCommands.All.class, RunCommands.V2.class, RunCommands.Characterization.class,
+                RunCommands.Calibration.class, ReportCommand.class})
 public final class Main {
 
     public static void main(String[] args) {
