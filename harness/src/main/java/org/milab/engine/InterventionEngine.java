@@ -33,7 +33,20 @@ public final class InterventionEngine {
     private final int maxRows;
     private final int maxTokens;
     private long forwardCalls, forwardRows, forwardTokens;
-    private boolean suffixReuse = true;
+    private RecomputePath path = RecomputePath.MINIMAL;
+
+    /** How head-level (hook_z) patch rows with cached captures are recomputed. */
+    public enum RecomputePath {
+        /** Every row runs its whole prompt through every block (patch_z). */
+        WHOLE,
+        /** Every row runs every block from its first patched position on, over per-row cached K/V (patch_z_suffix). */
+        SUFFIX,
+        /**
+         * Every row runs only blocks >= its first patched layer, from its first patched position on, starting
+         * from the cached hook_resid_pre and attending to shared per-prompt K/V caches (patch_z_resume_from_L).
+         */
+        MINIMAL
+    }
 
     /**
      * @param maxRows   rows per ORT call at most
@@ -46,13 +59,22 @@ public final class InterventionEngine {
         this.maxTokens = maxTokens;
     }
 
-    /** Whether head-level patching recomputes only suffixes (default) or whole prompts (for comparison). */
+    /** Whether head-level patching reuses cached activations (default) or runs whole prompts (for comparison). */
     public boolean suffixReuse() {
-        return suffixReuse;
+        return path != RecomputePath.WHOLE;
     }
 
+    /** On: the FLOP-minimal path; off: whole prompts. {@link #setRecomputePath} selects the older suffix path. */
     public void setSuffixReuse(boolean on) {
-        this.suffixReuse = on;
+        this.path = on ? RecomputePath.MINIMAL : RecomputePath.WHOLE;
+    }
+
+    public RecomputePath recomputePath() {
+        return path;
+    }
+
+    public void setRecomputePath(RecomputePath p) {
+        this.path = p;
     }
 
     public ModelConfig config() {
@@ -146,9 +168,11 @@ public final class InterventionEngine {
     }
 
     private float[][] patchDistinct(PatchSite site, List<PatchRow> rows, String label, Map<TokenIds, Capture> kv) {
-        boolean suffix = kv != null && site == PatchSite.HOOK_Z;
+        boolean suffix = kv != null && site == PatchSite.HOOK_Z && path != RecomputePath.WHOLE;
+        if (suffix && path == RecomputePath.MINIMAL && holdsResumeHooks(kv)) return patchResume(rows, label, kv);
         GraphVariant variant = suffix ? GraphVariant.PATCH_Z_SUFFIX : Arrays.stream(GraphVariant.values())
-                .filter(v -> v.patchSite().orElse(null) == site && !v.suffixOnly()).findFirst().orElseThrow();
+                .filter(v -> v.patchSite().orElse(null) == site && !v.suffixOnly() && !v.perStartLayer())
+                .findFirst().orElseThrow();
         float[][] out = new float[rows.size()][];
         int[] start = new int[rows.size()];
         List<Integer> full = new ArrayList<>(), partial = new ArrayList<>();
@@ -178,14 +202,88 @@ public final class InterventionEngine {
         return out;
     }
 
-    /** The hooks a capture must hold for {@link #patch(PatchSite, List, String, Map)}'s suffix path. */
+    /** The hooks a capture must hold for {@link #patch(PatchSite, List, String, Map)}'s cached paths. */
     public Set<String> suffixHooks() {
         Set<String> h = new LinkedHashSet<>();
         for (int l = 0; l < config.nLayer(); l++) {
             h.add(HookNames.hookK(l));
             h.add(HookNames.hookV(l));
+            if (path == RecomputePath.MINIMAL) h.add(HookNames.hookResidPre(l));
         }
         return h;
+    }
+
+    /** Captures made before the path was switched to MINIMAL lack hook_resid_pre: they take the suffix path. */
+    private boolean holdsResumeHooks(Map<TokenIds, Capture> kv) {
+        return kv.values().stream().allMatch(c -> c.hooks().containsKey(HookNames.hookResidPre(config.nLayer() - 1)));
+    }
+
+    /**
+     * The FLOP-minimal path. A row's first patched layer S and position p bound what its patches can change:
+     * blocks before S and positions before p keep the unpatched values. So the row runs blocks >= S on
+     * positions >= p only, from the cached hook_resid_pre of block S, over cached keys and values of positions
+     * before p. Rows without overrides (baselines) run the last block at their final position. Rows are
+     * grouped by S (one graph per start layer), then by suffix length (the padding), then by prompt.
+     */
+    private float[][] patchResume(List<PatchRow> rows, String label, Map<TokenIds, Capture> kv) {
+        int L = config.nLayer();
+        int[] start = new int[rows.size()], pos = new int[rows.size()];
+        Map<Integer, List<Integer>> byLayer = new java.util.TreeMap<>();
+        for (int i = 0; i < rows.size(); i++) {
+            PatchRow r = rows.get(i);
+            start[i] = r.overrides().stream().mapToInt(SitePatch::layer).min().orElse(L - 1);
+            pos[i] = r.overrides().stream().mapToInt(SitePatch::position).min().orElse(r.prompt().length() - 1);
+            byLayer.computeIfAbsent(start[i], k -> new ArrayList<>()).add(i);
+        }
+        float[][] out = new float[rows.size()][];
+        List<TokenIds> distinct = new ArrayList<>(new LinkedHashSet<>(rows.stream().map(PatchRow::prompt).toList()));
+        try (PromptCache cache = new PromptCache(sessions.env(), config, distinct, kv);
+             ProgressBar bar = new ProgressBar(label, rows.size(), "patched rows")) {
+            for (Map.Entry<Integer, List<Integer>> group : byLayer.entrySet()) {
+                List<Integer> order = new ArrayList<>(group.getValue());
+                order.sort(Comparator.comparing((Integer i) -> rows.get(i).prompt().length() - pos[i])
+                        .thenComparing(i -> cache.indexOf(rows.get(i).prompt())));
+                for (List<Integer> chunk : chunks(order.stream().map(i -> rows.get(i).prompt().length() - pos[i]).toList())) {
+                    List<Integer> idx = chunk.stream().map(order::get).toList();
+                    float[][] res = runResumeBatch(group.getKey(), idx.stream().map(rows::get).toList(),
+                            idx.stream().mapToInt(i -> pos[i]).toArray(), cache);
+                    for (int i = 0; i < idx.size(); i++) out[idx.get(i)] = res[i];
+                    bar.step(idx.size());
+                }
+            }
+        }
+        return out;
+    }
+
+    private float[][] runResumeBatch(int startLayer, List<PatchRow> rows, int[] start, PromptCache cache) {
+        int b = rows.size(), T = cache.width(), s = 0;
+        for (int r = 0; r < b; r++) s = Math.max(s, rows.get(r).prompt().length() - start[r]);
+        long[] residIndex = new long[b * s], promptIndex = new long[b], fin = new long[b];
+        float[] pastMask = new float[b * T];
+        for (int r = 0; r < b; r++) {
+            int len = rows.get(r).prompt().length(), prompt = cache.indexOf(rows.get(r).prompt());
+            promptIndex[r] = prompt;
+            for (int j = 0; j < s; j++) // padding repeats the last real position
+                residIndex[r * s + j] = (long) prompt * T + Math.min(start[r] + j, len - 1);
+            fin[r] = len - 1 - start[r];
+            for (int j = 0; j < start[r]; j++) pastMask[r * T + j] = 1f;
+        }
+        int k = metricWidth(rows);
+        try (Feeds f = new Feeds(sessions.env())) {
+            f.longs(HookNames.RESID_INDEX, residIndex, b, s).longs(HookNames.PROMPT_INDEX, promptIndex, b)
+                    .longs(HookNames.FINAL_INDEX, fin, b).longs(HookNames.METRIC_TOKEN_IDS, metricTokens(rows, k), b, k)
+                    .floats(HookNames.PAST_MASK, pastMask, b, T)
+                    .borrow(HookNames.cacheResidPre(startLayer), cache.residPre(startLayer));
+            for (int l = startLayer; l < config.nLayer(); l++)
+                f.borrow(HookNames.cacheKey(l), cache.key(l)).borrow(HookNames.cacheValue(l), cache.value(l));
+            feedPatches(f, PatchSite.HOOK_Z, rows, s, start, startLayer);
+            Feeds.Output o = f.run(sessions.session(GraphVariant.PATCH_Z_RESUME, startLayer), Set.of(HookNames.METRIC_LOGITS))
+                    .get(HookNames.METRIC_LOGITS);
+            count(b, s);
+            return perRow(o, rows, k);
+        } catch (OrtException e) {
+            throw new IllegalStateException("resumed patched forward pass failed: " + e.getMessage(), e);
+        }
     }
 
     private float[][] runSuffixBatch(List<PatchRow> rows, int[] start, Map<TokenIds, Capture> kv) {
@@ -223,7 +321,7 @@ public final class InterventionEngine {
                 }
                 f.floats(HookNames.pastKey(l), pk, b, past, H, dh).floats(HookNames.pastValue(l), pv, b, past, H, dh);
             }
-            feedPatches(f, PatchSite.HOOK_Z, rows, s, start);
+            feedPatches(f, PatchSite.HOOK_Z, rows, s, start, 0);
             Feeds.Output o = f.run(sessions.session(GraphVariant.PATCH_Z_SUFFIX), Set.of(HookNames.METRIC_LOGITS))
                     .get(HookNames.METRIC_LOGITS);
             count(b, s);
@@ -238,7 +336,7 @@ public final class InterventionEngine {
         int k = metricWidth(rows);
         try (Feeds f = new Feeds(sessions.env()).batch(batch)) {
             f.longs(HookNames.METRIC_TOKEN_IDS, metricTokens(rows, k), batch.rows(), k);
-            feedPatches(f, site, rows, batch.width(), new int[rows.size()]);
+            feedPatches(f, site, rows, batch.width(), new int[rows.size()], 0);
             Feeds.Output o = f.run(sessions.session(variant), Set.of(HookNames.METRIC_LOGITS)).get(HookNames.METRIC_LOGITS);
             count(batch.rows(), batch.width());
             return perRow(o, rows, k);
@@ -250,13 +348,15 @@ public final class InterventionEngine {
     /**
      * Every layer's patch mask and value for {@code site}: row r's positions are shifted by {@code -offset[r]}
      * (suffix rows start at their first patched position); layers no row touches get a broadcast zero mask.
+     * Layers before {@code fromLayer} are not in the graph.
      */
-    private void feedPatches(Feeds f, PatchSite site, List<PatchRow> rows, int width, int[] offset) throws OrtException {
+    private void feedPatches(Feeds f, PatchSite site, List<PatchRow> rows, int width, int[] offset, int fromLayer)
+            throws OrtException {
         boolean perHead = site == PatchSite.HOOK_Z;
         int b = rows.size(), heads = perHead ? config.nHead() : 1, dim = perHead ? config.dHead() : config.dModel();
         Set<Integer> layers = new TreeSet<>();
         rows.forEach(r -> r.overrides().forEach(o -> layers.add(o.layer())));
-        for (int l = 0; l < config.nLayer(); l++) {
+        for (int l = fromLayer; l < config.nLayer(); l++) {
             String hook = site.hook(l);
             if (!layers.contains(l)) { // broadcast zeros: this layer is untouched in every row
                 f.floats(HookNames.patchMask(hook), new float[1], perHead ? new long[]{1, 1, 1} : new long[]{1, 1});
