@@ -33,6 +33,7 @@ public final class InterventionEngine {
     private final int maxRows;
     private final int maxTokens;
     private long forwardCalls, forwardRows, forwardTokens;
+    private double usefulFlops, executedFlops;
     private RecomputePath path = RecomputePath.MINIMAL;
 
     /** How head-level (hook_z) patch rows with cached captures are recomputed. */
@@ -85,9 +86,13 @@ public final class InterventionEngine {
         return sessions;
     }
 
-    /** Counters for run manifests and benchmarks: ORT calls, rows and padded tokens processed. */
+    /**
+     * Counters for run manifests and benchmarks: ORT calls, rows and padded tokens processed; FLOPs executed
+     * and FLOPs a FLOP-minimal computation of the same captures and hook_z rows needs ({@link FlopCount}).
+     */
     public Map<String, Long> counters() {
-        return Map.of("forward_calls", forwardCalls, "forward_rows", forwardRows, "forward_tokens", forwardTokens);
+        return Map.of("forward_calls", forwardCalls, "forward_rows", forwardRows, "forward_tokens", forwardTokens,
+                "executed_flops", (long) executedFlops, "useful_flops", (long) usefulFlops);
     }
 
     /** Clean forward passes of each distinct prompt, once, keeping only {@code hooks}. */
@@ -106,7 +111,9 @@ public final class InterventionEngine {
                 } catch (OrtException e) {
                     throw new IllegalStateException("capture forward pass failed: " + e.getMessage(), e);
                 }
-                count(batch.rows(), batch.width());
+                count(batch.rows(), batch.width(), config.nLayer(), batch.width());
+                executedFlops += batch.rows() * 2.0 * config.dModel() * config.vocabSize();
+                for (TokenIds p : rows) usefulFlops += FlopCount.capture(config, p.length());
                 for (int r = 0; r < rows.size(); r++) out.put(rows.get(r), slice(res, r, rows.get(r)));
                 bar.step(rows.size());
             }
@@ -136,6 +143,12 @@ public final class InterventionEngine {
             if (first == null) unique.add(rows.get(i));
             source[i] = first == null ? next : first;
         }
+        if (site == PatchSite.HOOK_Z)
+            for (PatchRow r : unique)
+                if (!r.overrides().isEmpty())
+                    usefulFlops += FlopCount.minimalRow(config, r.overrides().stream().mapToInt(SitePatch::layer).min().orElseThrow(),
+                            r.overrides().stream().mapToInt(SitePatch::position).min().orElseThrow(), r.prompt().length(),
+                            r.metricTokens().length);
         float[][] computed = patchDistinct(site, unique, label, kv);
         float[][] out = new float[rows.size()][];
         for (int i = 0; i < rows.size(); i++) out[i] = computed[source[i]].clone();
@@ -279,7 +292,7 @@ public final class InterventionEngine {
             feedPatches(f, PatchSite.HOOK_Z, rows, s, start, startLayer);
             Feeds.Output o = f.run(sessions.session(GraphVariant.PATCH_Z_RESUME, startLayer), Set.of(HookNames.METRIC_LOGITS))
                     .get(HookNames.METRIC_LOGITS);
-            count(b, s);
+            count(b, s, config.nLayer() - startLayer, T + s);
             return perRow(o, rows, k);
         } catch (OrtException e) {
             throw new IllegalStateException("resumed patched forward pass failed: " + e.getMessage(), e);
@@ -324,7 +337,7 @@ public final class InterventionEngine {
             feedPatches(f, PatchSite.HOOK_Z, rows, s, start, 0);
             Feeds.Output o = f.run(sessions.session(GraphVariant.PATCH_Z_SUFFIX), Set.of(HookNames.METRIC_LOGITS))
                     .get(HookNames.METRIC_LOGITS);
-            count(b, s);
+            count(b, s, config.nLayer(), past + s);
             return perRow(o, rows, k);
         } catch (OrtException e) {
             throw new IllegalStateException("suffix patched forward pass failed: " + e.getMessage(), e);
@@ -338,7 +351,7 @@ public final class InterventionEngine {
             f.longs(HookNames.METRIC_TOKEN_IDS, metricTokens(rows, k), batch.rows(), k);
             feedPatches(f, site, rows, batch.width(), new int[rows.size()], 0);
             Feeds.Output o = f.run(sessions.session(variant), Set.of(HookNames.METRIC_LOGITS)).get(HookNames.METRIC_LOGITS);
-            count(batch.rows(), batch.width());
+            count(batch.rows(), batch.width(), config.nLayer(), batch.width());
             return perRow(o, rows, k);
         } catch (OrtException e) {
             throw new IllegalStateException("patched forward pass failed: " + e.getMessage(), e);
@@ -461,9 +474,10 @@ public final class InterventionEngine {
         return new Capture(prompt, logits, hooks, shapes);
     }
 
-    private void count(int rows, int width) {
+    private void count(int rows, int width, int layers, int keys) {
         forwardCalls++;
         forwardRows += rows;
         forwardTokens += (long) rows * width;
+        executedFlops += FlopCount.executed(config, rows, width, layers, keys);
     }
 }
