@@ -28,6 +28,7 @@ public final class ModelSessions implements AutoCloseable {
     private final Map<GraphVariant, OrtSession> sessions = new EnumMap<>(GraphVariant.class);
     private final Map<Integer, OrtSession> resumeSessions = new java.util.TreeMap<>();
     private Tuning tuning = Tuning.DEFAULT;
+    private Path profileDir;
 
     /**
      * ORT session options that `make bench` measures one by one; {@link #DEFAULT} keeps what the numbers
@@ -130,6 +131,27 @@ public final class ModelSessions implements AutoCloseable {
         return tuning;
     }
 
+    /** ORT's per-node profiler for sessions created from now on (benchmarks); files go to {@code dir}. */
+    public synchronized void profileInto(Path dir) {
+        close();
+        this.profileDir = dir;
+    }
+
+    /** Ends profiling of every open session; returns the profile files written. */
+    public synchronized java.util.List<Path> endProfiling() {
+        java.util.List<Path> files = new java.util.ArrayList<>();
+        java.util.List<OrtSession> open = new java.util.ArrayList<>(sessions.values());
+        open.addAll(resumeSessions.values());
+        for (OrtSession s : open) {
+            try {
+                files.add(Path.of(s.endProfiling()));
+            } catch (OrtException e) {
+                throw new IllegalStateException("ending the ORT profiler failed: " + e.getMessage(), e);
+            }
+        }
+        return files;
+    }
+
     private OrtSession create(Path file) {
         if (!Files.isRegularFile(file))
             throw new UserError("Graph " + file + " is missing.", "Re-run 'make export' for this model.");
@@ -140,6 +162,8 @@ public final class ModelSessions implements AutoCloseable {
             if (!tuning.prepack()) o.addConfigEntry("session.disable_prepacking", "1");
             if (!tuning.spin()) o.addConfigEntry("session.intra_op.allow_spinning", "0");
             o.setCPUArenaAllocator(tuning.arena());
+            if (profileDir != null)
+                o.enableProfiling(profileDir.resolve(file.getFileName().toString().replace(".onnx", "")).toString());
             if (execution.intraOpThreads() > 0) o.setIntraOpNumThreads(execution.intraOpThreads());
             if (execution.provider().startsWith("CUDA")) o.addCUDA(0);
             return env.createSession(file.toString(), o);

@@ -80,6 +80,8 @@ public final class BenchCommand implements Callable<Integer> {
     @Option(names = "--skip-whole", description = "no (a) and (b0) rows (they take the longest)") boolean skipWhole;
     @Option(names = "--tuning", description = "also time ORT session options one by one on a fixed workload")
     boolean tuningSweep;
+    @Option(names = "--profile", description = "also break ORT time down by operator (capture forward and the engine)")
+    boolean profile;
 
     private final ObjectNode report = JSON.createObjectNode();
 
@@ -109,6 +111,7 @@ public final class BenchCommand implements Callable<Integer> {
             report.put("ort_session_options", m.sessions().tuning().describe());
             benchCapture(m);
         }
+        if (profile) benchProfile();
         if (!skipPatching) benchHeldout();
         if (tuningSweep) benchTuning();
         if (!skipScaling) benchScaling();
@@ -352,6 +355,85 @@ public final class BenchCommand implements Callable<Integer> {
             n.put("speed_vs_default", base / med);
             n.put("peak_rss_mb", rss.get(e.getKey()) / 1e6);
         }
+    }
+
+    /**
+     * Where the time goes, by ORT operator type (ORT's own per-node profiler): for the capture forward at
+     * batch x tokens, and for the engine on the held-out matrix's first two candidates. MatMul-class kernels'
+     * share of the time and their own GFLOP/s (analytic MatMul FLOPs over MatMul kernel time) locate the
+     * limit: kernels below the ceiling, or time outside the kernels that do the FLOPs.
+     */
+    private void benchProfile() {
+        Path dir;
+        try {
+            dir = Files.createTempDirectory("milab-profile");
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        ObjectNode node = report.putObject("profile");
+        try (LabModel m = LabModel.open(root.root(), model, Device.CPU, threads, batchRows, batchRows * 16)) {
+            ModelConfig c = m.config();
+            SplittableRandom rng = new SplittableRandom(0);
+            List<int[]> prompts = new ArrayList<>();
+            for (int r = 0; r < batch; r++) prompts.add(rng.ints(tokens, 0, c.vocabSize()).toArray());
+            TokenBatch b = TokenBatch.of(prompts);
+            try {
+                timeCapture(m, b, 1); // warm-up outside the profile
+                m.sessions().profileInto(dir.resolve("capture"));
+                Files.createDirectories(dir.resolve("capture"));
+                timeCapture(m, b, 3);
+            } catch (OrtException | IOException e) {
+                throw new IllegalStateException("profiled capture failed: " + e.getMessage(), e);
+            }
+            breakdown(node, "capture forward " + batch + " x " + tokens + " (3 calls)", m.sessions().endProfiling(),
+                    3 * forwardFlops(c, batch, tokens));
+        }
+        try (LabModel m = LabModel.open(root.root(), model, Device.CPU, threads, batchRows, batchRows * 16)) {
+            List<HeadPatching.Job> jobs = HeldoutMatrix.jobs(10).stream().filter(j -> HeldoutMatrix.candidateIndex(j) < 2).toList();
+            Path sub = dir.resolve("engine");
+            try {
+                Files.createDirectories(sub);
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
+            m.sessions().profileInto(sub);
+            HeadPatching.run(new RunContext(dir, RunConfig.reference(model, "bench"), m), jobs, "profile engine");
+            breakdown(node, "engine, held-out candidates 0-1 (captures included)", m.sessions().endProfiling(),
+                    m.engine().counters().get("executed_flops"));
+        }
+    }
+
+    /** Sums ORT profile kernel times by operator type; prints and records the table. */
+    private void breakdown(ObjectNode into, String what, List<Path> files, double matmulFlops) {
+        Map<String, Double> micros = new java.util.TreeMap<>();
+        for (Path f : files) {
+            try {
+                for (com.fasterxml.jackson.databind.JsonNode e : JSON.readTree(f.toFile())) {
+                    if (!e.path("name").asText().endsWith("_kernel_time")) continue;
+                    micros.merge(e.path("args").path("op_name").asText("?"), e.path("dur").asDouble(), Double::sum);
+                }
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
+        }
+        double total = micros.values().stream().mapToDouble(Double::doubleValue).sum();
+        double mm = micros.entrySet().stream().filter(e -> e.getKey().contains("MatMul") || e.getKey().equals("Gemm"))
+                .mapToDouble(Map.Entry::getValue).sum();
+        System.out.println();
+        System.out.printf(Locale.ROOT, "| ORT kernel time by operator: %s | ms | share |%n", what);
+        System.out.println("|---|---|---|");
+        ObjectNode n = into.putObject(what);
+        micros.entrySet().stream().sorted((x, y) -> Double.compare(y.getValue(), x.getValue())).forEach(e -> {
+            System.out.printf(Locale.ROOT, "| %s | %.0f | %.3f |%n", e.getKey(), e.getValue() / 1e3, e.getValue() / total);
+            n.put(e.getKey() + "_ms", e.getValue() / 1e3);
+        });
+        double mmGflops = matmulFlops / (mm / 1e6) / 1e9;
+        System.out.printf(Locale.ROOT, "| MatMul/Gemm kernels: share of kernel time; their GFLOP/s; of ceiling | %.3f | %.1f GFLOP/s, %.2f |%n",
+                mm / total, mmGflops, mmGflops / CEILING_GFLOPS);
+        n.put("matmul_share_of_kernel_time", mm / total);
+        n.put("matmul_kernel_gflops", mmGflops);
+        n.put("matmul_kernel_fraction_of_ceiling", mmGflops / CEILING_GFLOPS);
+        n.put("kernel_ms_total", total / 1e3);
     }
 
     private static double median(List<Double> xs) {
