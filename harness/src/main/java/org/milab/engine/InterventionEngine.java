@@ -33,7 +33,8 @@ public final class InterventionEngine {
     private final int maxRows;
     private final int maxTokens;
     private long forwardCalls, forwardRows, forwardTokens;
-    private double usefulFlops, executedFlops;
+    private double usefulCaptureFlops, usefulPatchFlops, executedFlops;
+    private long captureNanos, patchNanos;
     private RecomputePath path = RecomputePath.MINIMAL;
 
     /** How head-level (hook_z) patch rows with cached captures are recomputed. */
@@ -92,7 +93,8 @@ public final class InterventionEngine {
      */
     public Map<String, Long> counters() {
         return Map.of("forward_calls", forwardCalls, "forward_rows", forwardRows, "forward_tokens", forwardTokens,
-                "executed_flops", (long) executedFlops, "useful_flops", (long) usefulFlops);
+                "executed_flops", (long) executedFlops, "useful_flops", (long) (usefulCaptureFlops + usefulPatchFlops),
+                "useful_patch_flops", (long) usefulPatchFlops, "capture_nanos", captureNanos, "patch_nanos", patchNanos);
     }
 
     /** Clean forward passes of each distinct prompt, once, keeping only {@code hooks}. */
@@ -101,6 +103,7 @@ public final class InterventionEngine {
         Set<String> fetch = new LinkedHashSet<>(hooks);
         fetch.add(HookNames.LOGITS_FINAL);
         Map<TokenIds, Capture> out = new HashMap<>();
+        long t0 = System.nanoTime();
         try (ProgressBar bar = new ProgressBar(label, distinct.size(), "prompts")) {
             for (List<Integer> chunk : chunks(distinct.stream().map(TokenIds::length).toList())) {
                 List<TokenIds> rows = chunk.stream().map(distinct::get).toList();
@@ -113,11 +116,12 @@ public final class InterventionEngine {
                 }
                 count(batch.rows(), batch.width(), config.nLayer(), batch.width());
                 executedFlops += batch.rows() * 2.0 * config.dModel() * config.vocabSize();
-                for (TokenIds p : rows) usefulFlops += FlopCount.capture(config, p.length());
+                for (TokenIds p : rows) usefulCaptureFlops += FlopCount.capture(config, p.length());
                 for (int r = 0; r < rows.size(); r++) out.put(rows.get(r), slice(res, r, rows.get(r)));
                 bar.step(rows.size());
             }
         }
+        captureNanos += System.nanoTime() - t0;
         return out;
     }
 
@@ -146,10 +150,12 @@ public final class InterventionEngine {
         if (site == PatchSite.HOOK_Z)
             for (PatchRow r : unique)
                 if (!r.overrides().isEmpty())
-                    usefulFlops += FlopCount.minimalRow(config, r.overrides().stream().mapToInt(SitePatch::layer).min().orElseThrow(),
+                    usefulPatchFlops += FlopCount.minimalRow(config, r.overrides().stream().mapToInt(SitePatch::layer).min().orElseThrow(),
                             r.overrides().stream().mapToInt(SitePatch::position).min().orElseThrow(), r.prompt().length(),
                             r.metricTokens().length);
+        long t0 = System.nanoTime();
         float[][] computed = patchDistinct(site, unique, label, kv);
+        patchNanos += System.nanoTime() - t0;
         float[][] out = new float[rows.size()][];
         for (int i = 0; i < rows.size(); i++) out[i] = computed[source[i]].clone();
         return out;
