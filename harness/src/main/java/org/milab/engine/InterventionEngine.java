@@ -223,8 +223,18 @@ public final class InterventionEngine {
 
     /** The hooks a capture must hold for {@link #patch(PatchSite, List, String, Map)}'s cached paths. */
     public Set<String> suffixHooks() {
+        return suffixHooks(0);
+    }
+
+    /**
+     * The hooks a prompt's capture must hold when its rows patch no block before {@code firstPatchedLayer}
+     * ({@code config().nLayer()} for a prompt with unpatched rows only): the minimal path reads only the
+     * caches of blocks its rows start at or pass; the suffix path reads every block's keys and values.
+     */
+    public Set<String> suffixHooks(int firstPatchedLayer) {
         Set<String> h = new LinkedHashSet<>();
-        for (int l = 0; l < config.nLayer(); l++) {
+        int from = path == RecomputePath.MINIMAL ? Math.min(firstPatchedLayer, config.nLayer() - 1) : 0;
+        for (int l = from; l < config.nLayer(); l++) {
             h.add(HookNames.hookK(l));
             h.add(HookNames.hookV(l));
             if (path == RecomputePath.MINIMAL) h.add(HookNames.hookResidPre(l));
@@ -258,6 +268,7 @@ public final class InterventionEngine {
         List<TokenIds> distinct = new ArrayList<>(new LinkedHashSet<>(rows.stream().map(PatchRow::prompt).toList()));
         try (PromptCache cache = new PromptCache(sessions.env(), config, distinct, kv);
              ProgressBar bar = new ProgressBar(label, rows.size(), "patched rows")) {
+            for (int i = 0; i < rows.size(); i++) cache.requireFrom(rows.get(i).prompt(), start[i]);
             for (Map.Entry<Integer, List<Integer>> group : byLayer.entrySet()) {
                 List<Integer> order = new ArrayList<>(group.getValue());
                 order.sort(Comparator.comparing((Integer i) -> rows.get(i).prompt().length() - pos[i])

@@ -51,6 +51,16 @@ final class PromptCache implements AutoCloseable {
         return index.get(prompt);
     }
 
+    /** Fails unless {@code prompt}'s capture holds every cache a row starting at block {@code start} reads. */
+    void requireFrom(TokenIds prompt, int start) {
+        Capture c = prompts.get(index.get(prompt));
+        for (int l = start; l < config.nLayer(); l++)
+            for (String hook : List.of(HookNames.hookK(l), HookNames.hookV(l), HookNames.hookResidPre(l)))
+                if (!c.hooks().containsKey(hook))
+                    throw new IllegalStateException("the capture of " + prompt + " lacks " + hook + ", which a row "
+                            + "patched from block " + start + " needs: capture with InterventionEngine.suffixHooks(" + start + ")");
+    }
+
     /** hook_resid_pre of {@code layer}, [prompt, position, d_model]. */
     OnnxTensor residPre(int layer) throws OrtException {
         String hook = HookNames.hookResidPre(layer);
@@ -93,8 +103,9 @@ final class PromptCache implements AutoCloseable {
         float[] one = new float[block];
         for (Capture c : prompts) {
             java.util.Arrays.fill(one, 0f);
-            float[] src = c.hook(hook);
-            for (int pos = 0; pos < c.prompt().length(); pos++) placement.place(src, pos, one, 0);
+            // a prompt whose rows all start later has no cache here: zeros, never read (see requireFrom)
+            float[] src = c.hooks().get(hook);
+            if (src != null) for (int pos = 0; pos < c.prompt().length(); pos++) placement.place(src, pos, one, 0);
             buf.put(one);
         }
         buf.rewind();

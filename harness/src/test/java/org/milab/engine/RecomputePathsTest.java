@@ -167,6 +167,20 @@ class RecomputePathsTest {
     }
 
     @Test
+    void aCaptureWithoutTheCachesARowNeedsIsRefusedNotReadAsZeros() {
+        TokenIds p = rows.get(0).prompt();
+        Map<TokenIds, Capture> lastOnly = engine().capture(List.of(p), engine().suffixHooks(model.config().nLayer()), "last");
+        assertThat(lastOnly.get(p).hooks()).containsKey(HookNames.hookK(3)).doesNotContainKey(HookNames.hookK(2));
+        PatchRow early = new PatchRow(p, List.of(new SitePatch(1, 2, 0, new float[model.config().dHead()])), new int[]{4});
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> engine().patch(PatchSite.HOOK_Z, List.of(early), "early", lastOnly))
+                .hasMessageContaining("lacks blocks.1.");
+        // unpatched rows need only the last block's caches
+        PatchRow baseline = new PatchRow(p, List.of(), new int[]{4});
+        assertThat((double) engine().patch(PatchSite.HOOK_Z, List.of(baseline), "baseline", lastOnly)[0][0])
+                .isCloseTo(expected(baseline)[0], within(TOL));
+    }
+
+    @Test
     void aLastBlockPatchIsOneCallAndTheCapturesHoldTheCaches() {
         assertThat(engine().suffixHooks()).contains(HookNames.hookResidPre(0), HookNames.hookK(3), HookNames.hookV(3));
         long before = engine().counters().get("forward_calls");
