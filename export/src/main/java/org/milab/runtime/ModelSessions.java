@@ -152,19 +152,33 @@ public final class ModelSessions implements AutoCloseable {
         return files;
     }
 
+    /** A session over an in-memory model with these sessions' options (benchmark probes). */
+    public synchronized OrtSession probe(byte[] model) {
+        try {
+            return env.createSession(model, options());
+        } catch (OrtException e) {
+            throw new IllegalStateException("ONNX Runtime could not load a probe graph: " + e.getMessage(), e);
+        }
+    }
+
+    private OrtSession.SessionOptions options() throws OrtException {
+        OrtSession.SessionOptions o = new OrtSession.SessionOptions();
+        o.setOptimizationLevel(tuning.optLevel());
+        o.setSessionLogLevel(OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR);
+        if (!tuning.prepack()) o.addConfigEntry("session.disable_prepacking", "1");
+        if (!tuning.spin()) o.addConfigEntry("session.intra_op.allow_spinning", "0");
+        o.setCPUArenaAllocator(tuning.arena());
+        if (execution.intraOpThreads() > 0) o.setIntraOpNumThreads(execution.intraOpThreads());
+        return o;
+    }
+
     private OrtSession create(Path file) {
         if (!Files.isRegularFile(file))
             throw new UserError("Graph " + file + " is missing.", "Re-run 'make export' for this model.");
         try {
-            OrtSession.SessionOptions o = new OrtSession.SessionOptions();
-            o.setOptimizationLevel(tuning.optLevel());
-            o.setSessionLogLevel(OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR);
-            if (!tuning.prepack()) o.addConfigEntry("session.disable_prepacking", "1");
-            if (!tuning.spin()) o.addConfigEntry("session.intra_op.allow_spinning", "0");
-            o.setCPUArenaAllocator(tuning.arena());
+            OrtSession.SessionOptions o = options();
             if (profileDir != null)
                 o.enableProfiling(profileDir.resolve(file.getFileName().toString().replace(".onnx", "")).toString());
-            if (execution.intraOpThreads() > 0) o.setIntraOpNumThreads(execution.intraOpThreads());
             if (execution.provider().startsWith("CUDA")) o.addCUDA(0);
             return env.createSession(file.toString(), o);
         } catch (OrtException e) {

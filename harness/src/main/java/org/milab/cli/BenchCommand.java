@@ -84,6 +84,8 @@ public final class BenchCommand implements Callable<Integer> {
     boolean profile;
 
     private final ObjectNode report = JSON.createObjectNode();
+    /** The MatMul ceiling measured at the start of this run (the load this run saw). */
+    private double ceilingNow = CEILING_GFLOPS;
 
     @Override
     public Integer call() throws OrtException {
@@ -105,6 +107,9 @@ public final class BenchCommand implements Callable<Integer> {
         machine.put("cores", Runtime.getRuntime().availableProcessors());
         machine.put("loadavg_start", loadAverage());
         machine.put("code_commit", Provenance.gitCommit(root.root()));
+        System.out.println("| measurement | value |");
+        System.out.println("|---|---|");
+        ceilingNow = measureCeiling("start");
         try (LabModel m = LabModel.open(root.root(), model, Device.CPU, threads)) {
             report.set("provenance", JSON.valueToTree(m.provenance()));
             report.put("ort_intra_op_threads", threads == 0 ? "default" : Integer.toString(threads));
@@ -115,6 +120,7 @@ public final class BenchCommand implements Callable<Integer> {
         if (!skipPatching) benchHeldout();
         if (tuningSweep) benchTuning();
         if (!skipScaling) benchScaling();
+        measureCeiling("end");
         machine.put("loadavg_end", loadAverage());
         Path out = root.root().resolve("results").resolve("bench")
                 .resolve(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss").withZone(ZoneOffset.UTC).format(started));
@@ -138,13 +144,12 @@ public final class BenchCommand implements Callable<Integer> {
         secs = timeCapture(m, b, repeats) / repeats;
         double tokPerSec = batch * tokens / secs;
         double gflops = forwardFlops(c, batch, tokens) / secs / 1e9;
-        System.out.println("| measurement | value |");
-        System.out.println("|---|---|");
         System.out.printf(Locale.ROOT, "| capture forward, batch %d x %d tokens | %.3f s per call |%n", batch, tokens, secs);
         System.out.printf(Locale.ROOT, "| forward tokens/s | %.0f |%n", tokPerSec);
         System.out.printf(Locale.ROOT, "| achieved GFLOP/s (analytic count) | %.1f |%n", gflops);
         System.out.printf(Locale.ROOT, "| fraction of the %.0f GFLOP/s MatMul ceiling | %.2f |%n", CEILING_GFLOPS,
                 gflops / CEILING_GFLOPS);
+        System.out.printf(Locale.ROOT, "| fraction of the MatMul ceiling measured now | %.2f |%n", gflops / ceilingNow);
         System.out.printf(Locale.ROOT, "| ORT intra-op threads | %s |%n", threads == 0 ? "default" : threads);
         ObjectNode n = report.putObject("capture_forward");
         n.put("batch", batch);
@@ -153,6 +158,7 @@ public final class BenchCommand implements Callable<Integer> {
         n.put("tokens_per_s", tokPerSec);
         n.put("gflops", gflops);
         n.put("fraction_of_ceiling", gflops / CEILING_GFLOPS);
+        n.put("fraction_of_measured_ceiling", gflops / ceilingNow);
     }
 
     /** One timed pass: what ran, how long, the engine's FLOP counters and the peak RSS during it. */
@@ -166,7 +172,7 @@ public final class BenchCommand implements Callable<Integer> {
             return usefulFlops / seconds / 1e9;
         }
 
-        ObjectNode json() {
+        ObjectNode json(double ceilingNow) {
             ObjectNode n = JSON.createObjectNode();
             n.put("id", id);
             n.put("what", what);
@@ -176,6 +182,7 @@ public final class BenchCommand implements Callable<Integer> {
             n.put("useful_gflop", usefulFlops / 1e9);
             n.put("useful_gflops", usefulGflops());
             n.put("useful_fraction_of_ceiling", usefulGflops() / CEILING_GFLOPS);
+            n.put("useful_fraction_of_ceiling_measured_at_start", usefulGflops() / ceilingNow);
             n.put("executed_gflops", executedFlops / seconds / 1e9);
             n.put("executed_fraction_of_ceiling", executedFlops / seconds / 1e9 / CEILING_GFLOPS);
             n.put("peak_rss_mb", peakRssBytes / 1e6);
@@ -218,7 +225,7 @@ public final class BenchCommand implements Callable<Integer> {
         Timed a = runs.stream().filter(t -> t.id.equals("a")).findFirst().orElse(null);
         System.out.println();
         System.out.printf(Locale.ROOT, "| held-out matrix, seed 10, %d of 16 candidates (GPT-2-small shape) | interventions | "
-                + "seconds (capture + patch) | interventions/s | useful GFLOP/s | of ceiling | executed GFLOP/s | peak RSS MB |%s%n",
+                + "seconds (capture + patch) | interventions/s | useful GFLOP/s | of ceiling (of measured) | executed GFLOP/s | peak RSS MB |%s%n",
                 candidates, a == null ? "" : " vs (a) |");
         System.out.println("|---|---|---|---|---|---|---|---|" + (a == null ? "" : "---|"));
         ArrayNode arr = report.putArray("heldout");
@@ -227,7 +234,7 @@ public final class BenchCommand implements Callable<Integer> {
                     t.interventions, t.seconds, t.counters.get("capture_nanos") / 1e9, t.counters.get("patch_nanos") / 1e9, t.rate(), t.usefulGflops(), t.usefulGflops() / CEILING_GFLOPS,
                     t.executedFlops / t.seconds / 1e9, t.peakRssBytes / 1e6,
                     a == null ? "" : String.format(Locale.ROOT, " %.1fx |", t.rate() / a.rate()));
-            arr.add(t.json());
+            arr.add(t.json(ceilingNow));
         }
         ratio(runs, "b", "b_legacy");
     }
@@ -304,7 +311,7 @@ public final class BenchCommand implements Callable<Integer> {
                     e.counters().get("executed_flops"), peakRss(), e.counters());
             System.out.printf(Locale.ROOT, "| %s | %d | %d | %d | %d | %.1f | %.1f | %.2f | %.0f |%n", axis, heads, length,
                     rowsPerCall, rows.size(), t.rate(), t.usefulGflops(), t.usefulGflops() / CEILING_GFLOPS, t.peakRssBytes / 1e6);
-            ObjectNode n = t.json();
+            ObjectNode n = t.json(ceilingNow);
             n.put("heads", heads);
             n.put("prompt_tokens", length);
             n.put("rows_per_call", rowsPerCall);
@@ -419,8 +426,9 @@ public final class BenchCommand implements Callable<Integer> {
                     String op = e.path("args").path("op_name").asText("?");
                     // MatMul against a 2-D weight is a projection; 4-D by 4-D is attention (QK^T, PV)
                     com.fasterxml.jackson.databind.JsonNode shapes = e.path("args").path("input_type_shape");
-                    if (op.equals("MatMul") && shapes.size() == 2)
-                        op += shapes.get(1).path("float").size() == 2 ? " (weights)" : " (attention)";
+                    // (a pre-packed weight is not listed among the inputs)
+                    if (op.equals("MatMul"))
+                        op += shapes.size() == 2 && shapes.get(1).path("float").size() == 4 ? " (attention)" : " (weights)";
                     micros.merge(op, e.path("dur").asDouble(), Double::sum);
                 }
             } catch (IOException e) {
@@ -446,6 +454,33 @@ public final class BenchCommand implements Callable<Integer> {
         n.put("matmul_kernel_gflops", mmGflops);
         n.put("matmul_kernel_fraction_of_ceiling", mmGflops / CEILING_GFLOPS);
         n.put("kernel_ms_total", total / 1e3);
+    }
+
+    /**
+     * The MatMul ceiling measured now, in this process, with these session options: [64,768]x[768,3072]
+     * (the shape of shared/spec/stack-notes.md's 380 GFLOP/s), median of 5 timings of 20 calls each. On a
+     * shared machine it says how much of the CPU this run got, so fractions can be read against it too.
+     */
+    private double measureCeiling(String when) {
+        int m = 64, k = 768, n = 3072;
+        List<Double> rates = new ArrayList<>();
+        try (LabModel lab = LabModel.open(root.root(), model, Device.CPU, threads);
+             OrtSession s = lab.sessions().probe(org.milab.graph.MatMulProbe.model(m, k, n));
+             Feeds f = new Feeds(lab.sessions().env()).floats(org.milab.graph.MatMulProbe.INPUT, new float[m * k], m, k)) {
+            for (int rep = 0; rep < 6; rep++) {
+                long t0 = System.nanoTime();
+                for (int i = 0; i < 20; i++) f.run(s, Set.of(org.milab.graph.MatMulProbe.OUTPUT));
+                double secs = (System.nanoTime() - t0) / 1e9;
+                if (rep > 0) rates.add(20 * 2.0 * m * k * n / secs / 1e9); // the first round warms up
+            }
+        } catch (OrtException e) {
+            throw new IllegalStateException("MatMul probe failed: " + e.getMessage(), e);
+        }
+        double med = median(rates);
+        System.out.printf(Locale.ROOT, "| MatMul ceiling measured %s ([64,768]x[768,3072]) | %.1f GFLOP/s (%.2f of %.0f) |%n",
+                when, med, med / CEILING_GFLOPS, CEILING_GFLOPS);
+        report.putObject("ceiling_measured_" + when).put("gflops", med).put("fraction_of_nominal", med / CEILING_GFLOPS);
+        return med;
     }
 
     private static double median(List<Double> xs) {
