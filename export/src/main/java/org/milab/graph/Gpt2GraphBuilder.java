@@ -83,12 +83,8 @@ public final class Gpt2GraphBuilder {
         String masked = suffixMask(g, future, RESID_INDEX);
         String widths = g.op("Concat", new String[]{g.op("Slice", g.op("Shape", PAST_MASK), g.constLongs("s1", 1),
                 g.constLongs("e2", 2)), g.op("Unsqueeze", s, g.constLongs("ax0", 0))}, attr("axis", 0L));
-        String negInf = g.scalarFloat("neg_inf", Float.NEGATIVE_INFINITY);
-        String invSqrt = g.scalarFloat("inv_sqrt_dhead", (float) (1.0 / Math.sqrt(dh)));
-        String one = g.scalarFloat("one", 1f);
-        String headsShape = g.constLongs("heads_shape", 0, 0, H, dh);
-        String flatShape = g.constLongs("flat_shape", 0, 0, d);
-        String split = g.constLongs("qkv_split", d, d, d);
+        String[] consts = blockConstants(g);
+        String negInf = consts[0], invSqrt = consts[1], one = consts[2], headsShape = consts[3], flatShape = consts[4], split = consts[5];
         String x = g.op("Gather", g.op("Reshape", cacheResidPre(start), g.constLongs("rows_d", -1, d)), RESID_INDEX);
         for (int l = start; l < L; l++) {
             String[] qkv = projectQkv(g, x, l, headsShape, split);
@@ -147,12 +143,8 @@ public final class Gpt2GraphBuilder {
             future = suffixMask(g, future, INPUT_IDS);
         }
         String x = g.op("Add", g.op("Gather", ext(g, Gpt2Tensors.WTE), ids), g.op("Gather", ext(g, Gpt2Tensors.WPE), positions));
-        String negInf = g.scalarFloat("neg_inf", Float.NEGATIVE_INFINITY);
-        String invSqrt = g.scalarFloat("inv_sqrt_dhead", (float) (1.0 / Math.sqrt(dh)));
-        String one = g.scalarFloat("one", 1f);
-        String headsShape = g.constLongs("heads_shape", 0, 0, H, dh);
-        String flatShape = g.constLongs("flat_shape", 0, 0, d);
-        String split = g.constLongs("qkv_split", d, d, d);
+        String[] consts = blockConstants(g);
+        String negInf = consts[0], invSqrt = consts[1], one = consts[2], headsShape = consts[3], flatShape = consts[4], split = consts[5];
 
         for (int l = 0; l < L; l++) {
             String residPre = hookOut(g, outs, "Identity", hookResidPre(l), new String[]{x},
@@ -215,6 +207,14 @@ public final class Gpt2GraphBuilder {
             outs.add(new IoSpec(METRIC_LOGITS, null, List.of(B, K), "float32",
                     "centred final-position logits of metric_token_ids (same frame as logits_final)"));
         }
+    }
+
+    /** The constants every block reads: -inf, 1/sqrt(d_head), 1, head and flat shapes, the QKV split. */
+    private String[] blockConstants(OnnxGraph g) {
+        int d = c.dModel(), H = c.nHead(), dh = c.dHead();
+        return new String[]{g.scalarFloat("neg_inf", Float.NEGATIVE_INFINITY),
+                g.scalarFloat("inv_sqrt_dhead", (float) (1.0 / Math.sqrt(dh))), g.scalarFloat("one", 1f),
+                g.constLongs("heads_shape", 0, 0, H, dh), g.constLongs("flat_shape", 0, 0, d), g.constLongs("qkv_split", d, d, d)};
     }
 
     /** ln_1 and the fused QKV projection of block {@code l}: {q [b,H,s,dh], k [b,s,H,dh], v [b,s,H,dh]}. */
