@@ -330,7 +330,8 @@ public final class BenchCommand implements Callable<Integer> {
 
     /**
      * ORT session options one at a time against the default, on the engine's held-out workload of the first
-     * two candidates; the variants alternate over --tuning-rounds rounds so load drifts hit them alike.
+     * two candidates; the variants alternate over --tuning-rounds rounds, each round starting with the next
+     * variant, so load drifts and position in the round hit them alike.
      */
     private void benchTuning() {
         List<HeadPatching.Job> jobs = HeldoutMatrix.jobs(10).stream().filter(j -> HeldoutMatrix.candidateIndex(j) < 2).toList();
@@ -350,8 +351,9 @@ public final class BenchCommand implements Callable<Integer> {
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
-        for (int round = 0; round < tuningRounds; round++)
-            for (Map.Entry<String, ModelSessions.Tuning> v : variants.entrySet()) {
+        List<Map.Entry<String, ModelSessions.Tuning>> order = new ArrayList<>(variants.entrySet());
+        for (int round = 0; round < tuningRounds; round++, java.util.Collections.rotate(order, -1)) // each round starts elsewhere
+            for (Map.Entry<String, ModelSessions.Tuning> v : order) {
                 resetPeakRss();
                 try (LabModel m = LabModel.open(root.root(), model, Device.CPU, threads, batchRows, batchRows * 16)) {
                     m.sessions().tune(v.getValue());
