@@ -40,11 +40,11 @@ $(STAMP): $(SOURCES)
 
 build: $(STAMP)
 
-tools/arrow-check/node_modules: tools/arrow-check/package.json tools/arrow-check/package-lock.json
-	npm ci --prefix tools/arrow-check --no-audit --no-fund
+tools/readers/node_modules: tools/readers/package.json tools/readers/package-lock.json
+	npm ci --prefix tools/readers --no-audit --no-fund
 	@touch $@
 
-test: tools/arrow-check/node_modules
+test: tools/readers/node_modules
 	$(MVN) test
 
 export: $(STAMP)

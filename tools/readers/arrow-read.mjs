@@ -1,17 +1,18 @@
 // Independent reader check: opens an Arrow IPC *file* with the apache-arrow JS library (not the Java code
 // that wrote it) and prints what it sees as JSON, so a test can compare it with the Java side.
-// Usage: node read.mjs <table.arrow>
+// Usage: node arrow-read.mjs <table.arrow>
 //
 // Value encoding (JSON cannot carry every Arrow value exactly):
 //   Int64   -> decimal string (a JS number would lose precision above 2^53)
 //   Float64 -> JSON number (shortest round-trip form), or "NaN", "Infinity", "-Infinity", "-0"
 //   Utf8    -> string, Bool -> true/false, null -> null
+//   List    -> JSON array of its elements, each encoded as above
 import { readFileSync } from 'node:fs';
 import { RecordBatchReader } from 'apache-arrow';
 
 const path = process.argv[2];
 if (!path) {
-  console.error('usage: node read.mjs <table.arrow>');
+  console.error('usage: node arrow-read.mjs <table.arrow>');
   process.exit(2);
 }
 
@@ -38,6 +39,10 @@ function encode(value) {
     if (Object.is(value, -0)) return '-0';
     return value;
   }
+  // a list cell is an Arrow Vector of its elements
+  if (typeof value === 'object' && typeof value.toArray === 'function' && typeof value.length === 'number') {
+    return Array.from({ length: value.length }, (_, i) => encode(value.get(i)));
+  }
   return value;
 }
 
@@ -53,7 +58,13 @@ for (const batch of batches) {
 
 const out = {
   format: hasFileMagic && isFile ? 'file' : 'stream',
-  fields: schema.fields.map((f) => ({ name: f.name, type: String(f.type), nullable: f.nullable })),
+  fields: schema.fields.map((f) => ({
+    name: f.name,
+    type: String(f.type),
+    nullable: f.nullable,
+    metadata: Object.fromEntries(f.metadata),
+    children: (f.type.children || []).map((c) => ({ name: c.name, type: String(c.type) })),
+  })),
   metadata: Object.fromEntries(schema.metadata),
   num_rows: rows.length,
   batch_rows: batches.map((b) => b.numRows),
