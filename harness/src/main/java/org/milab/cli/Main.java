@@ -1,5 +1,6 @@
 package org.milab.cli;
 
+import org.milab.tables.ColumnsCommand;
 import org.milab.tables.DiffCommand;
 import org.milab.util.UserError;
 import picocli.CommandLine;
@@ -8,7 +9,7 @@ import picocli.CommandLine.Command;
 /** The {@code milab} command line; the Makefile targets call its subcommands. */
 @Command(name = "milab", mixinStandardHelpOptions = true, version = "milab 0.1.0",
         description = "Local MI Lab for the JVM: export GPT-2 to hooked ONNX graphs, patch heads, write Arrow tables.",
-        subcommands = {ExportCommand.class, InspectCommand.class, RandomCheckpointCommand.class, DiffCommand.class,
+        subcommands = {ExportCommand.class, InspectCommand.class, RandomCheckpointCommand.class, DiffCommand.class, ColumnsCommand.class,
                 BenchCommand.class, RunCommands.Heldout.class, RunCommands.Sweep.class,
                 RunCommands.All.class, RunCommands.Characterization.class, RunCommands.Calibration.class})
 public final class Main {

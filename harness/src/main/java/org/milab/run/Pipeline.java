@@ -171,8 +171,12 @@ public final class Pipeline {
                 .append(String.format(java.util.Locale.ROOT, "- wall time: %.1f s%n%n", (System.nanoTime() - started) / 1e9))
                 .append("## Stages\n\n");
         ctx.summaryLines().forEach(l -> md.append(l).append('\n'));
-        md.append("\nTables are Arrow IPC files (open with pyarrow, Polars or DuckDB); provenance is in each file's "
-                + "schema metadata (`milab.provenance`).\n");
+        // DuckDB reads Arrow IPC only through a downloaded extension, so every table also gets a Parquet copy
+        int copies = org.milab.tables.ParquetCopies.writeAll(ctx.runDir()).size();
+        md.append("\nTables are Arrow IPC files (`*.arrow`: pyarrow, pandas, Polars) with a Parquet copy beside each (")
+                .append(copies).append(" `*.parquet`: DuckDB, Spark, any Parquet reader); provenance is in each file's "
+                + "schema metadata (`milab.provenance`), one-line column descriptions in the field metadata "
+                + "(`description`; all of them: `make columns`).\n");
         AtomicFiles.writeString(ctx.runDir().resolve("summary.md"), md.toString());
         try {
             AtomicFiles.moveAtomically(ctx.runDir(), ctx.finalDir());

@@ -91,9 +91,16 @@ public final class RunContext {
         p.put("code_git_commit", codeCommit);
         p.put("java", Provenance.javaVersion());
         p.put("machine", Provenance.machine());
-        p.put("config_sha256", Hashing.sha256(json(config.toMap())));
+        p.put("config_sha256", configSha256());
         p.put("created_utc", Instant.now().toString());
         return p;
+    }
+
+    /** sha256 of the config's knobs; the run id is left out, so two runs of one config carry the same hash. */
+    public String configSha256() {
+        Map<String, Object> knobs = new LinkedHashMap<>(config.toMap());
+        knobs.remove("run_id");
+        return Hashing.sha256(json(knobs));
     }
 
     public Table write(String stage, Integer seed, TableBuilder builder) {

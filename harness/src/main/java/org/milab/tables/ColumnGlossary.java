@@ -94,7 +94,7 @@ public final class ColumnGlossary {
                 .append("Edit that file, then run `make columns`; a test fails when this page and the file disagree.\n");
         Map<String, Map<String, String>> sorted = new TreeMap<>(SECTIONS);
         Map<String, String> common = sorted.remove(COMMON);
-        if (common != null) appendSection(sb, "Columns of every table (same meaning wherever they appear)", common);
+        if (common != null) appendSection(sb, "Common columns (the same meaning in every table that has them)", common);
         sorted.forEach((section, cols) -> appendSection(sb, section.endsWith("*")
                 ? "Tables `" + section + "`" : "Table `" + section + "`", cols));
         return sb.toString();

@@ -113,10 +113,22 @@ public final class TableBuilder {
         return this;
     }
 
-    /** Adds a row from column name to value; absent non-key columns are null. */
+    /**
+     * Adds a row from column name to value; absent non-key columns are null. A {@code head_id} entry (a row
+     * of another per-head table) is accepted when this builder derives head_id, and must agree with it.
+     */
     public TableBuilder addRow(Map<String, ?> values) {
         checkKeysDeclared();
-        for (String c : values.keySet()) columnIndex(c);
+        for (String c : values.keySet()) {
+            if (c.equals(HEAD_ID) && needsHeadId()) {
+                Object l = values.get(LAYER), h = values.get(HEAD), given = values.get(HEAD_ID);
+                Object derived = l instanceof Number ln && h instanceof Number hn ? headId(ln.longValue(), hn.longValue()) : null;
+                if (!java.util.Objects.equals(given, derived))
+                    throw error("row " + rows + " has head_id " + given + " but layer " + l + " and head " + h);
+                continue;
+            }
+            columnIndex(c);
+        }
         Object[] row = new Object[schema.size()];
         int i = 0;
         for (String c : schema.keySet()) row[i++] = values.get(c);
