@@ -32,15 +32,21 @@ public final class BenchCommand implements Callable<Integer> {
     static final double CEILING_GFLOPS = 380.0;
 
     @Mixin RootOption root;
-    @Option(names = "--model", defaultValue = "gpt2-random") String model;
-    @Option(names = "--threads", defaultValue = "0") int threads;
-    @Option(names = "--batch", defaultValue = "32") int batch;
-    @Option(names = "--tokens", defaultValue = "24") int tokens;
-    @Option(names = "--repeats", defaultValue = "5") int repeats;
-    @Option(names = "--patch-sample", defaultValue = "2", description = "candidates timed at batch 1 (the slow baseline)")
+    @Option(names = "--model", defaultValue = "gpt2-random",
+            description = "Exported model to time (make bench exports a GPT-2-small-shaped random one). Default: ${DEFAULT-VALUE}.")
+    String model;
+    @Option(names = "--threads", defaultValue = "0",
+            description = "ONNX Runtime intra-op threads; 0 lets ONNX Runtime choose. Default: ${DEFAULT-VALUE}.") int threads;
+    @Option(names = "--batch", defaultValue = "32", description = "Prompts per forward call. Default: ${DEFAULT-VALUE}.") int batch;
+    @Option(names = "--tokens", defaultValue = "24", description = "Tokens per prompt. Default: ${DEFAULT-VALUE}.") int tokens;
+    @Option(names = "--repeats", defaultValue = "5", description = "Timed forward calls (after 2 warm-up calls). Default: ${DEFAULT-VALUE}.")
+    int repeats;
+    @Option(names = "--patch-sample", defaultValue = "2",
+            description = "Candidates timed at batch 1 (the slow baseline). Default: ${DEFAULT-VALUE}.")
     int patchSample;
-    @Option(names = "--batch-rows", defaultValue = "128") int batchRows;
-    @Option(names = "--skip-patching", description = "only the forward benchmark") boolean skipPatching;
+    @Option(names = "--batch-rows", defaultValue = "128",
+            description = "Rows per ONNX Runtime call of the batched engine. Default: ${DEFAULT-VALUE}.") int batchRows;
+    @Option(names = "--skip-patching", description = "Only the forward benchmark.") boolean skipPatching;
 
     @Override
     public Integer call() throws OrtException {

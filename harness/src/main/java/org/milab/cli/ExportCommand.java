@@ -12,28 +12,32 @@ import java.nio.file.Path;
 import java.util.concurrent.Callable;
 
 /** {@code make export}: checkpoint -> graphs/<model>/ + manifests/<model>/. */
-@Command(name = "export", mixinStandardHelpOptions = true,
+@Command(name = "export", mixinStandardHelpOptions = true, sortOptions = false,
         description = "Export a GPT-2-architecture checkpoint into hooked ONNX graph variants with manifests.")
 public final class ExportCommand implements Callable<Integer> {
     @Mixin RootOption root;
 
     @Option(names = "--model", defaultValue = "gpt2",
-            description = "gpt2 (pinned hub checkpoint, or --weights), planted-induction (generated), or any name for a --weights file")
+            description = "gpt2 (pinned hub checkpoint, the cache, or --weights), planted-induction (generated, works "
+                    + "offline), or any name for a --weights file. Default: ${DEFAULT-VALUE}.")
     String model;
 
-    @Option(names = "--weights", description = "local model.safetensors (config.json beside it); env WEIGHTS works too")
+    @Option(names = "--weights", paramLabel = "FILE",
+            description = "Local model.safetensors (its config.json beside it). Default: the cache, else a download.")
     Path weights;
 
-    @Option(names = "--allow-unpinned", description = "accept weights that are not the pinned GPT-2 file (recorded as unpinned)")
+    @Option(names = "--allow-unpinned", description = "Accept weights that are not the pinned GPT-2 file (recorded as unpinned).")
     boolean allowUnpinned;
 
-    @Option(names = "--gpt2-bpe", description = "folder with OpenAI's encoder.json + vocab.bpe (default: env MILAB_GPT2_BPE, ../shared/gpt2, else download)")
+    @Option(names = "--gpt2-bpe", paramLabel = "DIR",
+            description = "Folder with OpenAI's encoder.json + vocab.bpe. Default: env MILAB_GPT2_BPE, ../shared/gpt2, else a download.")
     Path bpeDir;
 
-    @Option(names = "--planted-seed", defaultValue = "0", description = "planted-induction: seed of the weight noise")
+    @Option(names = "--planted-seed", defaultValue = "0", description = "planted-induction: seed of the weight noise. Default: ${DEFAULT-VALUE}.")
     long plantedSeed;
 
-    @Option(names = "--planted-noise", defaultValue = "0.01", description = "planted-induction: std of the Gaussian noise on all weights")
+    @Option(names = "--planted-noise", defaultValue = "0.01",
+            description = "planted-induction: std of the Gaussian noise on all weights. Default: ${DEFAULT-VALUE}.")
     double plantedNoise;
 
     @Override
