@@ -56,8 +56,8 @@ public final class DiffCommand implements Callable<Integer> {
         if (Files.isDirectory(p)) return p;
         Path underResults = Path.of("results").resolve(run);
         if (Files.isDirectory(underResults)) return underResults;
-        throw new UserError("Run folder '" + run + "' not found (also looked for " + underResults + ").",
-                "Pass run folders, e.g. make diff A=results/<run-a> B=results/<run-b>.");
+        throw new UserError("Run folder '" + run + "' not found" + (p.startsWith("results") ? "." : " (nor " + underResults + ")."),
+                "Pass a run folder (results/<run> or a folder inside it); ls results/ lists the runs.");
     }
 
     /** Standalone entry point; the lab CLI can register {@link DiffCommand} as a subcommand instead. */
