@@ -12,9 +12,9 @@ const ext = format === 'parquet' ? '.parquet' : '.arrow';
 
 /** "DataType(List(DataType(String)))" -> "List(String)" */
 function typeName(dtype) {
-  let s = String(dtype);
-  while (s.includes('DataType(')) s = s.replace(/DataType\(([^()]*)\)/, '$1');
-  return s;
+  const s = String(dtype);
+  const wrappers = s.split('DataType(').length - 1; // each wrapper opens once and closes at the end
+  return s.replaceAll('DataType(', '').slice(0, s.length - 'DataType('.length * wrappers - wrappers);
 }
 
 const tables = {};
