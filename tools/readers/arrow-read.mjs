@@ -10,7 +10,7 @@
 //   List    -> JSON array of its elements, each encoded as above
 import { readFileSync, statSync } from 'node:fs';
 import { RecordBatchReader, tableFromIPC } from 'apache-arrow';
-import { tablesUnder } from './lib.mjs';
+import { tablesUnder, encode } from './lib.mjs';
 
 const path = process.argv[2];
 if (!path) {
@@ -34,23 +34,6 @@ reader.open();
 const schema = reader.schema;
 const isFile = reader.isFile();
 const batches = [...reader];
-
-function encode(value) {
-  if (value === null || value === undefined) return null;
-  if (typeof value === 'bigint') return value.toString();
-  if (typeof value === 'number') {
-    if (Number.isNaN(value)) return 'NaN';
-    if (value === Infinity) return 'Infinity';
-    if (value === -Infinity) return '-Infinity';
-    if (Object.is(value, -0)) return '-0';
-    return value;
-  }
-  // a list cell is an Arrow Vector of its elements
-  if (typeof value === 'object' && typeof value.toArray === 'function' && typeof value.length === 'number') {
-    return Array.from({ length: value.length }, (_, i) => encode(value.get(i)));
-  }
-  return value;
-}
 
 const rows = [];
 for (const batch of batches) {

@@ -16,7 +16,10 @@ export function tablesUnder(dir, ext) {
   return out.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
 }
 
-/** JSON-safe value: int64 as decimal string, NaN/infinities/-0 as strings, lists element-wise. */
+/**
+ * JSON-safe value: int64 as decimal string, NaN/infinities/-0 as strings, lists element-wise (a JS array, or
+ * an apache-arrow Vector, which is how that library hands out a list cell).
+ */
 export function encode(v) {
   if (v === null || v === undefined) return null;
   if (typeof v === 'bigint') return v.toString();
@@ -28,6 +31,9 @@ export function encode(v) {
     return v;
   }
   if (Array.isArray(v)) return v.map(encode);
+  if (typeof v === 'object' && typeof v.toArray === 'function' && typeof v.length === 'number') {
+    return Array.from({ length: v.length }, (_, i) => encode(v.get(i)));
+  }
   return v;
 }
 

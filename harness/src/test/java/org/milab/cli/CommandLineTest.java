@@ -8,8 +8,6 @@ import org.slf4j.LoggerFactory;
 import picocli.CommandLine;
 import picocli.CommandLine.Model.OptionSpec;
 
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -20,13 +18,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 /** The command line explains itself: described options, each command its own, documented exit codes. */
 class CommandLineTest {
-    private record Outcome(int exit, String err) {}
-
-    private static Outcome run(String... args) {
-        StringWriter err = new StringWriter();
-        int code = Main.run(new PrintWriter(err, true), args);
-        return new Outcome(code, err.toString());
-    }
 
     @Test
     void everyOptionOfEveryCommandHasADescriptionAndDefaultsAreShown() {
@@ -58,7 +49,7 @@ class CommandLineTest {
                 .doesNotContain("--seeds", "--heldout-generated");
         assertThat(options(cli, "run-heldout")).contains("--seeds", "--heldout-scored", "--candidates", "--sweep-per-family");
         assertThat(options(cli, "run-all")).isEqualTo(options(cli, "run-heldout"));
-        Outcome o = run("run-calibration", "--seeds", "10");
+        Cli o = Cli.run("run-calibration", "--seeds", "10");
         assertThat(o.exit()).isEqualTo(Main.USER_ERROR);
         assertThat(o.err()).contains("Unknown options: '--seeds'");
     }
@@ -73,11 +64,11 @@ class CommandLineTest {
 
     @Test
     void aMissingGpt2NamesBothWaysForwardAndExitsTwo(@TempDir Path root) {
-        Outcome o = run("run-calibration", "--root", root.toString(), "--model", "gpt2");
+        Cli o = Cli.run("run-calibration", "--root", root.toString(), "--model", "gpt2");
         assertThat(o.exit()).isEqualTo(Main.USER_ERROR);
         assertThat(o.err()).startsWith("error: Model 'gpt2' has not been exported").contains("WEIGHTS=")
                 .contains("MODEL=planted-induction").contains("make demo").doesNotContain("\tat ");
-        Outcome other = run("inspect", "--root", root.toString(), "--model", "mine", "--prompt", "A");
+        Cli other = Cli.run("inspect", "--root", root.toString(), "--model", "mine", "--prompt", "A");
         assertThat(other.err()).contains("make export MODEL=mine").doesNotContain("planted-induction");
     }
 
@@ -86,12 +77,12 @@ class CommandLineTest {
         Path a = root.resolve("a"), b = root.resolve("b");
         org.milab.tables.ArrowTables.writeInto(a, org.milab.tables.Table.builder("t").keys("id").int64("id", "x").addRow(1, 2).build());
         org.milab.tables.ArrowTables.writeInto(b, org.milab.tables.Table.builder("t").keys("id").int64("id", "x").addRow(1, 3).build());
-        assertThat(run("diff", a.toString(), b.toString()).exit()).isEqualTo(Main.OK);
-        assertThat(run("diff", a.toString(), b.toString(), "--exit-code").exit()).isEqualTo(Main.DIFFERS);
-        assertThat(run("diff", a.toString(), a.toString(), "--exit-code").exit()).isEqualTo(Main.OK);
-        assertThat(run("diff", a.toString(), root.resolve("missing").toString()).exit()).isEqualTo(Main.USER_ERROR);
+        assertThat(Cli.run("diff", a.toString(), b.toString()).exit()).isEqualTo(Main.OK);
+        assertThat(Cli.run("diff", a.toString(), b.toString(), "--exit-code").exit()).isEqualTo(Main.DIFFERS);
+        assertThat(Cli.run("diff", a.toString(), a.toString(), "--exit-code").exit()).isEqualTo(Main.OK);
+        assertThat(Cli.run("diff", a.toString(), root.resolve("missing").toString()).exit()).isEqualTo(Main.USER_ERROR);
         // a random-checkpoint into a path that is a file: not a user-input check, so it surfaces as a bug
-        Outcome bug = run("random-checkpoint", "--out", a.resolve("t.arrow").resolve("sub").toString());
+        Cli bug = Cli.run("random-checkpoint", "--out", a.resolve("t.arrow").resolve("sub").toString());
         assertThat(bug.exit()).isEqualTo(Main.INTERNAL_ERROR);
         assertThat(bug.err()).startsWith("internal error").contains("\tat ");
     }

@@ -8,8 +8,6 @@ import org.milab.model.SafetensorsWriter;
 import org.milab.model.TestCheckpoints;
 
 import java.io.IOException;
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.stream.Stream;
@@ -19,18 +17,11 @@ import static org.assertj.core.api.Assertions.assertThat;
 /** Bad input to {@code milab export}: one clear message with the fix, exit 2, and no partial files. */
 class ExportCommandTest {
 
-    private record Outcome(int exit, String err) {}
-
-    private static Outcome run(String... args) {
-        StringWriter err = new StringWriter();
-        int code = Main.run(new PrintWriter(err, true), args);
-        return new Outcome(code, err.toString());
-    }
 
     @Test
     void missingWeightsFileNamesTheFileAndTheFix(@TempDir Path root) throws IOException {
         Path missing = root.resolve("nope/model.safetensors");
-        Outcome o = run("export", "--root", root.toString(), "--model", "gpt2", "--weights", missing.toString());
+        Cli o = Cli.run("export", "--root", root.toString(), "--model", "gpt2", "--weights", missing.toString());
         assertThat(o.exit()).isEqualTo(2);
         assertThat(o.err()).startsWith("error: ").contains(missing.toString()).contains("Fix:")
                 .doesNotContain("Exception").doesNotContain("\tat ");
@@ -46,7 +37,7 @@ class ExportCommandTest {
         Path file = dir.resolve("model.safetensors");
         byte[] bytes = Files.readAllBytes(file);
         Files.write(file, java.util.Arrays.copyOf(bytes, bytes.length - 1000));
-        Outcome o = run("export", "--root", root.toString(), "--model", "tiny", "--weights", file.toString(),
+        Cli o = Cli.run("export", "--root", root.toString(), "--model", "tiny", "--weights", file.toString(),
                 "--allow-unpinned");
         assertThat(o.exit()).isEqualTo(2);
         assertThat(o.err()).startsWith("error: ").contains("model.safetensors").contains("Fix:");
@@ -57,7 +48,7 @@ class ExportCommandTest {
     void unpinnedWeightsNeedTheExplicitFlag(@TempDir Path root) {
         Path dir = root.resolve("ckpt");
         SafetensorsWriter.writeCheckpoint(dir, TestCheckpoints.random(TestCheckpoints.tiny(), 3, 0.1f), Dtype.F32, false);
-        Outcome o = run("export", "--root", root.toString(), "--model", "tiny",
+        Cli o = Cli.run("export", "--root", root.toString(), "--model", "tiny",
                 "--weights", dir.resolve("model.safetensors").toString());
         assertThat(o.exit()).isEqualTo(2);
         assertThat(o.err()).contains("--allow-unpinned");
@@ -68,7 +59,7 @@ class ExportCommandTest {
     void nonGpt2VocabularyIsRefusedOnTheGpt2Route(@TempDir Path root) throws IOException {
         Path dir = root.resolve("ckpt");
         SafetensorsWriter.writeCheckpoint(dir, TestCheckpoints.random(TestCheckpoints.tiny(), 3, 0.1f), Dtype.F32, false);
-        Outcome o = run("export", "--root", root.toString(), "--model", "tiny",
+        Cli o = Cli.run("export", "--root", root.toString(), "--model", "tiny",
                 "--weights", dir.resolve("model.safetensors").toString(), "--allow-unpinned");
         assertThat(o.exit()).isEqualTo(2);
         assertThat(o.err()).contains("vocabulary").contains("50257");
