@@ -25,7 +25,7 @@ milab = printf '+ bin/milab %s\n' '$(subst ','\'',$(strip $(1)))' && bin/milab $
 RUN_ARGS = --model $(MODEL) --device $(DEVICE) --threads $(THREADS) $(if $(RUN_ID),--run-id $(RUN_ID),)
 
 .PHONY: help build test demo export inspect run-heldout run-sweep run-all run-characterization run-calibration \
-        diff columns bench random-checkpoint clean
+        attribute diff report columns bench random-checkpoint clean
 
 help:
 	@echo "Start here:"
@@ -39,7 +39,9 @@ help:
 	@echo "  make run-all [MODEL=...] [RUN_ID=name]   full progression S3-S19; the same RUN_ID again resumes"
 	@echo "  make run-heldout [MODEL=...] [SEEDS=10,11,12] [RUN_ID=name]   S3-S15"
 	@echo "  make run-sweep | run-characterization | run-calibration [MODEL=...] [RUN_ID=name]"
+	@echo "  make attribute [MODEL=...] [ARGS='--pairs 32 --verify-pairs 8']   AtP of every head/MLP/residual at every position"
 	@echo "Tables:"
+	@echo "  make report RUN=results/<run>               (re)write the run's report.html and print its verdict"
 	@echo "  make diff A=results/<run> B=results/<run>   compare two runs (or two parts of runs)"
 	@echo "  make columns [RUN=results/<run>]            the column glossary (writes COLUMNS.md), or a run's tables"
 	@echo "Other: make bench (throughput, not a test), make build, make clean"
@@ -61,10 +63,16 @@ tools/readers/node_modules: tools/readers/package.json tools/readers/package-loc
 	npm ci --prefix tools/readers --no-audit --no-fund
 	@touch $@
 
-test: tools/readers/node_modules
+# pinned chart libraries (vendored into the report) and playwright-core (drives Debian's chromium in the report's browser test)
+tools/report-js/node_modules: tools/report-js/package.json tools/report-js/package-lock.json
+	npm ci --prefix tools/report-js --no-audit --no-fund
+	@touch $@
+
+test: tools/readers/node_modules tools/report-js/node_modules
 	$(MVN) test
 
-# --- the demo: every step offline on the planted model; a new step (run-v2, the report) is one more line ---
+# --- the demo: every step offline on the planted model; another protocol (run-v2) is one more line. The run ---
+# --- writes its own report.html, listed below. ---
 DEMO_MODEL := planted-induction
 DEMO_RUN   ?= demo
 graphs/$(DEMO_MODEL)/capture.onnx: $(STAMP)
@@ -75,7 +83,8 @@ demo: $(STAMP) graphs/$(DEMO_MODEL)/capture.onnx
 	@echo
 	@echo "Demo finished, offline, on the planted model (L1H2 is its built-in induction head; nothing in the lab"
 	@echo "knows that). Where to look:"
-	@echo "  results/$(DEMO_RUN)/summary.md              what ran, stage by stage, and what each stage concluded"
+	@echo "  results/$(DEMO_RUN)/summary.md              the verdict first, then what ran, stage by stage"
+	@echo "  results/$(DEMO_RUN)/report.html             the figures (open it in a browser; works offline)"
 	@echo "  results/$(DEMO_RUN)/heldout_multiseed/       held-out verdict per pre-registered head (S14)"
 	@echo "  results/$(DEMO_RUN)/characterization_multiseed/   final characterization verdict per head (S16)"
 	@echo "  results/$(DEMO_RUN)/failure_taxonomy/        how each head failed (S18)"
@@ -105,12 +114,19 @@ run-characterization: $(STAMP)
 run-calibration: $(STAMP)
 	@$(call milab,run-calibration $(RUN_ARGS) $(ARGS))
 
+attribute: $(STAMP)
+	@$(call milab,attribute $(RUN_ARGS) $(ARGS))
+
 diff: $(STAMP)
 	@test -n "$(A)" -a -n "$(B)" || { echo "usage: make diff A=results/<run-a> B=results/<run-b>" >&2; exit 2; }
 	@$(call milab,diff $(A) $(B) $(ARGS))
 
 columns: $(STAMP)
 	@$(call milab,columns $(if $(RUN),--run $(RUN),--out COLUMNS.md) $(ARGS))
+
+report: $(STAMP)
+	@test -n "$(RUN)" || { echo "usage: make report RUN=results/<run-id>" >&2; exit 2; }
+	@$(call milab,report $(RUN) $(ARGS))
 
 random-checkpoint: $(STAMP)
 	@$(call milab,random-checkpoint $(ARGS))

@@ -41,6 +41,7 @@ public final class Gpt2GraphBuilder {
     }
 
     public BuiltGraph build(GraphVariant variant, Map<String, String> metadata) {
+        if (variant == GraphVariant.GRAD) return new Gpt2GradGraphBuilder(c, weights, producerVersion).build(metadata);
         return variant == GraphVariant.UNEMBED ? buildUnembed(metadata) : buildForward(variant, metadata);
     }
 
@@ -50,12 +51,7 @@ public final class Gpt2GraphBuilder {
         PatchSite site = variant.patchSite().orElse(null);
         int d = c.dModel(), H = c.nHead(), dh = c.dHead(), L = c.nLayer();
 
-        g.input(INPUT_IDS, INT64, B, P);
-        ins.add(new IoSpec(INPUT_IDS, null, List.of(B, P), "int64",
-                "token ids, BOS first; rows of unequal length are right padded with any valid id"));
-        g.input(FINAL_INDEX, INT64, B);
-        ins.add(new IoSpec(FINAL_INDEX, null, List.of(B), "int64",
-                "index of each row's last real token (where logits and the final residual are read)"));
+        tokenInputs(g, ins, "index of each row's last real token (where logits and the final residual are read)");
         if (site != null) {
             g.input(METRIC_TOKEN_IDS, INT64, B, K);
             ins.add(new IoSpec(METRIC_TOKEN_IDS, null, List.of(B, K), "int64",
@@ -96,7 +92,8 @@ public final class Gpt2GraphBuilder {
                 kHeads = g.op("Concat", new String[]{pastKey(l), kHeads}, attr("axis", 1L));
                 vHeads = g.op("Concat", new String[]{pastValue(l), vHeads}, attr("axis", 1L));
             } else {
-                hookOut(g, outs, "Identity", hookK(l), new String[]{kHeads}, List.of(B, P, H, dh), "attention keys of block " + l);
+                kHeads = exposeOrPatch(g, ins, outs, site == PatchSite.HOOK_K, hookK(l), kHeads, one, List.of(B, P, H, dh),
+                        List.of(B, P, H), "attention keys of block " + l + " (raw frame, b_K included)");
                 hookOut(g, outs, "Identity", hookV(l), new String[]{vHeads}, List.of(B, P, H, dh), "attention values of block " + l);
             }
             String k = g.op("Transpose", new String[]{kHeads}, attr("perm", new long[]{0, 2, 3, 1}));
@@ -153,6 +150,15 @@ public final class Gpt2GraphBuilder {
         }
         return new BuiltGraph(variant,
                 g.model(OPSET, producerVersion, metadata), List.copyOf(ins), List.copyOf(outs));
+    }
+
+    /** input_ids and final_index, as every token-reading variant declares them. */
+    static void tokenInputs(OnnxGraph g, List<IoSpec> ins, String finalIndexMeaning) {
+        g.input(INPUT_IDS, INT64, B, P);
+        ins.add(new IoSpec(INPUT_IDS, null, List.of(B, P), "int64",
+                "token ids, BOS first; rows of unequal length are right padded with any valid id"));
+        g.input(FINAL_INDEX, INT64, B);
+        ins.add(new IoSpec(FINAL_INDEX, null, List.of(B), "int64", finalIndexMeaning));
     }
 
     private BuiltGraph buildUnembed(Map<String, String> metadata) {

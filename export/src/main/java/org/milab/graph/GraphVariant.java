@@ -19,12 +19,22 @@ public enum GraphVariant {
      * ({@code hook_k}/{@code hook_v}) and only the suffix tokens run through the blocks.
      */
     PATCH_Z_SUFFIX("patch_z_suffix", PatchSite.HOOK_Z),
+    /**
+     * Per-row overrides of {@code hook_k} at any (layer, position, head); metric logits out. Path patching
+     * into one head's keys only (K-composition tests) feeds the keys that head would have computed.
+     */
+    PATCH_K("patch_k", PatchSite.HOOK_K),
     /** Per-row overrides of {@code hook_attn_out} (whole layer, not head-specific). */
     PATCH_ATTN_OUT("patch_attn_out", PatchSite.ATTN_OUT),
     /** Per-row overrides of {@code hook_resid_post}. */
     PATCH_RESID_POST("patch_resid_post", PatchSite.RESID_POST),
     /** ln_f + unembedding of given residual vectors (logit lens, full logits of patched runs). */
-    UNEMBED("unembed", null);
+    UNEMBED("unembed", null),
+    /**
+     * The metric true_vs_control_logit_diff and its gradient with respect to every hook_resid_pre, hook_z,
+     * hook_attn_out and hook_mlp_out (reverse mode written as ordinary ONNX ops; attribution patching).
+     */
+    GRAD("grad", null);
 
     private final String fileStem;
     private final PatchSite site;

@@ -38,6 +38,15 @@ public final class HookNames {
     public static String hookAttnOut(int layer) { return "blocks." + layer + ".hook_attn_out"; }
     public static String hookResidPre(int layer) { return "blocks." + layer + ".hook_resid_pre"; }
     public static String hookResidPost(int layer) { return "blocks." + layer + ".hook_resid_post"; }
+    public static String hookMlpOut(int layer) { return "blocks." + layer + ".hook_mlp_out"; }
+
+    /** Grad variant: L[true] - L[wrong] at each row's final position (metric_token_ids columns 0 and 1). */
+    public static final String LOGIT_DIFF = "true_vs_control_logit_diff";
+    /** Grad variant: per row, ids whose token embeddings are mixed in with weight {@link #MIX_WEIGHT}. */
+    public static final String MIX_IDS = "embed_mix_ids";
+    public static final String MIX_WEIGHT = "embed_mix_weight";
+    /** Grad variant: the derivative of {@link #LOGIT_DIFF} with respect to a hook, shaped like the hook. */
+    public static String grad(String hook) { return hook + ".grad"; }
 
     public static String patchMask(String hook) { return hook + ".patch_mask"; }
     public static String patchValue(String hook) { return hook + ".patch_value"; }

@@ -47,6 +47,14 @@ public final class BenchCommand implements Callable<Integer> {
     @Option(names = "--batch-rows", defaultValue = "128",
             description = "Rows per ONNX Runtime call of the batched engine. Default: ${DEFAULT-VALUE}.") int batchRows;
     @Option(names = "--skip-patching", description = "Only the forward benchmark.") boolean skipPatching;
+    @Option(names = "--skip-attribution", description = "No attribution-patching benchmark.") boolean skipAttribution;
+    @Option(names = "--attribution-pairs", defaultValue = "32",
+            description = "Clean/corrupt pairs of the attribution-patching benchmark. Default: ${DEFAULT-VALUE}.")
+    int attributionPairs;
+    @Option(names = "--attribution-exact-pairs", defaultValue = "4",
+            description = "Pairs the exact all-heads-all-positions sweep is timed on (scaled to --attribution-pairs). "
+                    + "Default: ${DEFAULT-VALUE}.")
+    int attributionExactPairs;
 
     @Override
     public Integer call() throws OrtException {
@@ -70,6 +78,7 @@ public final class BenchCommand implements Callable<Integer> {
             System.out.printf(Locale.ROOT, "| ORT intra-op threads | %s |%n", threads == 0 ? "default" : threads);
         }
         if (!skipPatching) benchPatching();
+        if (!skipAttribution) benchAttribution();
         return 0;
     }
 
@@ -97,6 +106,38 @@ public final class BenchCommand implements Callable<Integer> {
         System.out.printf(Locale.ROOT, "| (b) batched + suffix-only recompute over cached K/V (the engine) | %d | %.1f | %.1f |%n",
                 all.size(), b, rateB);
         System.out.printf(Locale.ROOT, "| speed-up (b)/(a); (b0)/(a) | | | %.1fx; %.1fx |%n", rateB / rateA, rateB0 / rateA);
+    }
+
+    /**
+     * Attribution patching vs the exact sweep it replaces, in one run: AtP (two gradient passes per pair) and
+     * AtP-IG (10 more) for every head, MLP, attention and residual node at every position of
+     * {@code attributionPairs} repeated-token pairs (length 10, 21 tokens), against one suffix-reusing patched
+     * forward pass per (pair, head, position), timed on the first {@code attributionExactPairs} pairs.
+     */
+    private void benchAttribution() {
+        try (LabModel m = LabModel.open(root.root(), model, Device.CPU, threads, batchRows, batchRows * 16)) {
+            ModelConfig c = m.config();
+            java.util.List<org.milab.attribution.PromptPair> pairs = org.milab.attribution.RepeatedTokenPairs.generate(
+                    attributionPairs, 10, 0, c.vocabSize(), m.tokenizer().bosId(), java.util.Set.of(), c.nPositions());
+            org.milab.attribution.AttributionPatching.run(m, pairs.subList(0, 2), 32, 0); // warm-up
+            var atp = org.milab.attribution.AttributionPatching.run(m, pairs, 32, 0);
+            var ig = org.milab.attribution.AttributionPatching.run(m, pairs, 32, 10);
+            var exact = org.milab.attribution.ExactHeadPatching.cells(m, pairs.subList(0, attributionExactPairs));
+            double scale = (double) attributionPairs / attributionExactPairs, exactAll = exact.seconds() * scale;
+            int T = pairs.get(0).length(), heads = c.nLayer() * c.nHead();
+            System.out.println();
+            System.out.printf(Locale.ROOT, "| attribution, %d prompt pairs x %d heads x %d positions (GPT-2-small shape) | seconds | vs exact sweep |%n",
+                    attributionPairs, heads, T);
+            System.out.println("|---|---|---|");
+            System.out.printf(Locale.ROOT, "| AtP, both directions (2 gradient passes per pair; + MLP, attn, resid nodes) | %.2f | %.0fx faster |%n",
+                    atp.seconds(), exactAll / atp.seconds());
+            System.out.printf(Locale.ROOT, "| AtP + AtP-IG, 10 steps (12 gradient passes per pair) | %.2f | %.0fx faster |%n",
+                    ig.seconds(), exactAll / ig.seconds());
+            System.out.printf(Locale.ROOT, "| exact sweep, measured on %d pairs (%d patched rows, suffix reuse, %d rows per call) | %.1f | %.1f rows/s |%n",
+                    attributionExactPairs, exact.patchedRows(), batchRows, exact.seconds(), exact.patchedRows() / exact.seconds());
+            System.out.printf(Locale.ROOT, "| exact sweep, all %d pairs (%s) | %.1f | 1x |%n", attributionPairs,
+                    scale == 1 ? "measured" : "scaled from the measured pairs", exactAll);
+        }
     }
 
     private double timeJobs(java.util.List<org.milab.engine.HeadPatching.Job> jobs, int rows, boolean suffix) {

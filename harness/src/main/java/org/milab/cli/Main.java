@@ -13,8 +13,9 @@ import java.util.Map;
 @Command(name = "milab", mixinStandardHelpOptions = true, version = "milab 0.1.0",
         description = "Local MI Lab for the JVM: export GPT-2 to hooked ONNX graphs, patch heads, write Arrow tables.",
         subcommands = {ExportCommand.class, InspectCommand.class, RandomCheckpointCommand.class, DiffCommand.class,
-                ColumnsCommand.class, BenchCommand.class, RunCommands.Sweep.class, RunCommands.Heldout.class,
-                RunCommands.All.class, RunCommands.Characterization.class, RunCommands.Calibration.class})
+                ColumnsCommand.class, BenchCommand.class, AttributeCommand.class, RunCommands.Sweep.class,
+                RunCommands.Heldout.class, RunCommands.All.class, RunCommands.Characterization.class,
+                RunCommands.Calibration.class, ReportCommand.class})
 public final class Main {
     /** The documented exit codes (every command's --help lists the ones it uses). */
     public static final int OK = 0, DIFFERS = 1, USER_ERROR = 2, INTERNAL_ERROR = 3;

@@ -35,10 +35,19 @@ public final class RunCommands {
             Pipeline p = new Pipeline(ctx, opts.resume);
             body.accept(p);
             p.finish("milab " + command + " --model " + opts.model);
+            printVerdict(root.root(), ctx.finalDir());
             System.out.println("run " + cfg.runId() + " written to " + root.root().relativize(ctx.finalDir())
-                    + " (summary.md, run_manifest.json)");
+                    + " (report.html, summary.md, run_manifest.json)");
         }
         return 0;
+    }
+
+    /** The answer first: the verdict lines of summary.md, on the terminal. */
+    static void printVerdict(java.nio.file.Path root, java.nio.file.Path run) {
+        System.out.println();
+        org.milab.report.VerdictMarkdown.opening(org.milab.report.RunVerdict.read(root, new org.milab.report.RunFolder(run)))
+                .forEach(System.out::println);
+        System.out.println();
     }
 
     private static void moveQuietly(java.nio.file.Path from, java.nio.file.Path to) {

@@ -252,7 +252,7 @@ public final class InterventionEngine {
      * (suffix rows start at their first patched position); layers no row touches get a broadcast zero mask.
      */
     private void feedPatches(Feeds f, PatchSite site, List<PatchRow> rows, int width, int[] offset) throws OrtException {
-        boolean perHead = site == PatchSite.HOOK_Z;
+        boolean perHead = site.headSpecific();
         int b = rows.size(), heads = perHead ? config.nHead() : 1, dim = perHead ? config.dHead() : config.dModel();
         Set<Integer> layers = new TreeSet<>();
         rows.forEach(r -> r.overrides().forEach(o -> layers.add(o.layer())));

@@ -24,6 +24,10 @@ import org.milab.protocol.reference.SweepConsolidationStage;
 import org.milab.prompts.ControlPrompts;
 import org.milab.prompts.HeldoutPrompts;
 import org.milab.prompts.PromptRecord;
+import org.milab.report.RunFolder;
+import org.milab.report.RunReport;
+import org.milab.report.RunVerdict;
+import org.milab.report.VerdictMarkdown;
 import org.milab.util.AtomicFiles;
 import org.milab.util.Provenance;
 
@@ -171,7 +175,10 @@ public final class Pipeline {
                 ctx.model().engine().capture(prompts, hooks, dataset + " seed " + seed + ": capture"));
     }
 
-    /** run_manifest.json and summary.md: what ran, on what, with which code, how long, how many rows. */
+    /**
+     * run_manifest.json, report.html and summary.md (verdict first, then what ran, on what, with which code, how
+     * long, how many rows); then the run folder is renamed to its final name.
+     */
     public void finish(String command) {
         Map<String, Object> m = new LinkedHashMap<>();
         m.put("schema", "milab.run_manifest/1");
@@ -193,15 +200,27 @@ public final class Pipeline {
         m.put("step_seconds", ledger.stepSeconds());
         m.put("row_counts", ctx.rowCounts());
         AtomicFiles.writeString(ctx.runDir().resolve("run_manifest.json"), RunContext.json(m) + "\n");
-        StringBuilder md = new StringBuilder("# Run ").append(ctx.config().runId()).append("\n\n")
+        // the answer first: verdicts per protocol (and vs the ground truth), then how the run was made
+        RunVerdict verdict = RunVerdict.read(ctx.root(), new RunFolder(ctx.runDir()));
+        String report;
+        try {
+            RunReport.write(ctx.root(), ctx.runDir(), ctx.model());
+            report = "Figures: [" + RunReport.FILE + "](" + RunReport.FILE + ") (open it in a browser; it works offline).";
+        } catch (RuntimeException e) { // the run's tables stand without their report; it can be written again later
+            report = RunReport.FILE + " could not be written (" + e + "); retry with `make report RUN=results/" + ctx.config().runId() + "`.";
+            System.err.println(report);
+        }
+        StringBuilder md = new StringBuilder(String.join("\n", VerdictMarkdown.opening(verdict))).append("\n\n").append(report)
+                .append("\n\n## Run\n\n")
                 .append("- command: `").append(command).append("`\n")
                 .append("- model: `").append(ctx.model().id()).append("` (checkpoint sha256 `")
                 .append(ctx.model().provenance().get("checkpoint_sha256")).append("`, pinned: ")
                 .append(ctx.model().provenance().get("checkpoint_pinned")).append(")\n")
                 .append("- device: ").append(ctx.model().provenance().get("execution_provider")).append('\n')
                 .append("- code: `").append(ctx.codeCommit()).append("`\n")
-                .append(String.format(java.util.Locale.ROOT, "- wall time: %.1f s%n%n", (System.nanoTime() - started) / 1e9))
-                .append("## Stages\n\n");
+                .append(String.format(java.util.Locale.ROOT, "- wall time: %.1f s%n", (System.nanoTime() - started) / 1e9))
+                .append(VerdictMarkdown.details(verdict))
+                .append("\n## Stages\n\n");
         ctx.summaryLines().forEach(l -> md.append(l).append('\n'));
         // DuckDB reads Arrow IPC only through a downloaded extension, so every table also gets a Parquet copy
         int copies = org.milab.tables.ParquetCopies.writeAll(ctx.runDir()).size();

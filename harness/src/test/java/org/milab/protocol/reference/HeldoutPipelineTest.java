@@ -43,6 +43,19 @@ class HeldoutPipelineTest {
         return ArrowTables.read(run.resolve(rel + ArrowTables.EXTENSION));
     }
 
+    /** The answer first: the summary's first 10 lines say what the protocol kept and how that compares with the planted truth. */
+    @Test
+    void summaryOpensWithTheVerdictGradedAgainstTheGroundTruth() throws Exception {
+        List<String> lines = Files.readAllLines(run.resolve("summary.md"));
+        String first10 = String.join("\n", lines.subList(0, 10));
+        assertThat(lines.get(0)).isEqualTo("# Verdict: run ci on `planted-induction`");
+        assertThat(first10).contains("- **reference protocol (S3-S19)** kept no head.")
+                .contains("  - vs ground truth: precision n/a (no head kept), recall 0/1; missed L1H2 (induction), lost at S12 `nonspecific`: positives ")
+                .contains("L1H0 (duplicate_token_null_ov): S6/S8")
+                .contains("Figures: [report.html](report.html)");
+        assertThat(run.resolve("report.html")).isRegularFile();
+    }
+
     @Test
     void runIsCompleteWithManifestSummaryAndProvenanceOnEveryTable() throws Exception {
         assertThat(run).isDirectory();
