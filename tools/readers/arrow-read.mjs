@@ -17,49 +17,51 @@ if (!path) {
   console.error('usage: node arrow-read.mjs <table.arrow | run-folder>');
   process.exit(2);
 }
-if (statSync(path).isDirectory()) {
-  summarizeRun(path);
-  process.exit(0);
-}
+// (no process.exit after writing: it would cut stdout short when it is a pipe)
+if (statSync(path).isDirectory()) summarizeRun(path);
+else readOneFile(path);
 
-const bytes = readFileSync(path);
-// The file format starts and ends with the magic "ARROW1"; the stream format has neither. Checked on the
-// raw bytes so the answer does not depend on the library's own detection.
-const magic = (buf) => buf.toString('latin1') === 'ARROW1';
-const hasFileMagic = bytes.length >= 12 && magic(bytes.subarray(0, 6)) && magic(bytes.subarray(bytes.length - 6));
+/** The one-file mode: the schema, metadata, batches and every cell. */
+function readOneFile(path) {
+  const bytes = readFileSync(path);
+  // The file format starts and ends with the magic "ARROW1"; the stream format has neither. Checked on the
+  // raw bytes so the answer does not depend on the library's own detection.
+  const magic = (buf) => buf.toString('latin1') === 'ARROW1';
+  const hasFileMagic = bytes.length >= 12 && magic(bytes.subarray(0, 6)) && magic(bytes.subarray(bytes.length - 6));
 
-const reader = RecordBatchReader.from(bytes);
-reader.open();
-// Read these before iterating: the reader closes itself (and drops its schema) after the last batch.
-const schema = reader.schema;
-const isFile = reader.isFile();
-const batches = [...reader];
+  const reader = RecordBatchReader.from(bytes);
+  reader.open();
+  // Read these before iterating: the reader closes itself (and drops its schema) after the last batch.
+  const schema = reader.schema;
+  const isFile = reader.isFile();
+  const batches = [...reader];
 
-const rows = [];
-for (const batch of batches) {
-  const columns = schema.fields.map((_, i) => batch.getChildAt(i));
-  for (let r = 0; r < batch.numRows; r++) {
-    const row = {};
-    schema.fields.forEach((f, i) => { row[f.name] = encode(columns[i].get(r)); });
-    rows.push(row);
+  const rows = [];
+  for (const batch of batches) {
+    const columns = schema.fields.map((_, i) => batch.getChildAt(i));
+    for (let r = 0; r < batch.numRows; r++) {
+      const row = {};
+      schema.fields.forEach((f, i) => { row[f.name] = encode(columns[i].get(r)); });
+      rows.push(row);
+    }
   }
-}
 
-const out = {
-  format: hasFileMagic && isFile ? 'file' : 'stream',
-  fields: schema.fields.map((f) => ({
-    name: f.name,
-    type: String(f.type),
-    nullable: f.nullable,
-    metadata: Object.fromEntries(f.metadata),
-    children: (f.type.children || []).map((c) => ({ name: c.name, type: String(c.type) })),
-  })),
-  metadata: Object.fromEntries(schema.metadata),
-  num_rows: rows.length,
-  batch_rows: batches.map((b) => b.numRows),
-  rows,
-};
-process.stdout.write(JSON.stringify(out) + '\n');
+  const out = {
+    format: hasFileMagic && isFile ? 'file' : 'stream',
+    fields: schema.fields.map((f) => ({
+      name: f.name,
+      type: String(f.type),
+      nullable: f.nullable,
+      metadata: Object.fromEntries(f.metadata),
+      children: (f.type.children || []).map((c) => ({ name: c.name, type: String(c.type) })),
+    })),
+    metadata: Object.fromEntries(schema.metadata),
+    num_rows: rows.length,
+    batch_rows: batches.map((b) => b.numRows),
+    rows,
+  };
+  process.stdout.write(JSON.stringify(out) + '\n');
+}
 
 /** The run-folder mode: per table its rows, columns, list cells and head ids, in polars-read.mjs's shape. */
 function summarizeRun(dir) {
