@@ -21,6 +21,7 @@ import org.milab.model.download.WeightsFetcher;
 import org.milab.model.download.WeightsResolver;
 import org.milab.tokenizer.Gpt2TokenizerJson;
 import org.milab.util.AtomicFiles;
+import org.milab.util.StepCounter;
 import org.milab.util.UserError;
 
 import java.io.IOException;
@@ -84,9 +85,15 @@ public final class ModelExports {
             extraFiles.accept(stage);
             if (!Files.isRegularFile(stage.tokenizer()))
                 throw new IllegalStateException("export of " + layout.modelId() + " wrote no tokenizer.json");
+            List<String> names = new java.util.ArrayList<>(List.of(org.milab.graph.WeightsLayout.FILE_NAME));
+            GraphExporter.allVariants().forEach(v -> names.add(v.fileName()));
+            names.add("self-check");
+            StepCounter steps = new StepCounter("export " + layout.modelId(), names);
             GraphExporter.Exported ex = new GraphExporter(layout.root()).export(ckpt, identity, stage.graphDir(),
-                    stage.manifestDir(), GraphExporter.allVariants(), extra);
+                    stage.manifestDir(), GraphExporter.allVariants(), extra, steps);
+            steps.start("self-check");
             SelfCheck.Result check = SelfCheck.run(ckpt, stage.graphDir());
+            steps.done("self-check");
             Map<String, Object> report = new LinkedHashMap<>();
             report.put("model", identity.id());
             report.put("prompt_token_ids", check.prompt());

@@ -11,6 +11,7 @@ import org.milab.model.ModelConfig;
 import org.milab.runtime.ModelSessions;
 import org.milab.util.AtomicFiles;
 import org.milab.util.Hashing;
+import org.milab.util.StepCounter;
 import org.milab.util.Provenance;
 
 import java.io.IOException;
@@ -46,8 +47,16 @@ public final class GraphExporter {
      */
     public Exported export(Checkpoint ckpt, ModelIdentity identity, Path graphDir, Path manifestDir,
                            List<GraphVariant> variants, Map<String, Object> extra) {
+        return export(ckpt, identity, graphDir, manifestDir, variants, extra, null);
+    }
+
+    /** As above; {@code steps} (may be null) gets a start and an end for the weights file and each variant. */
+    public Exported export(Checkpoint ckpt, ModelIdentity identity, Path graphDir, Path manifestDir,
+                           List<GraphVariant> variants, Map<String, Object> extra, StepCounter steps) {
         ModelConfig cfg = ckpt.config();
+        if (steps != null) steps.start(WeightsLayout.FILE_NAME);
         WeightsLayout layout = WeightsLayout.write(ckpt, graphDir.resolve(WeightsLayout.FILE_NAME));
+        if (steps != null) steps.done(WeightsLayout.FILE_NAME);
         String weightsSha = Hashing.sha256(graphDir.resolve(WeightsLayout.FILE_NAME));
         AtomicFiles.writeString(graphDir.resolve("config.json"), cfg.toJson().toPrettyString());
         String commit = Provenance.gitCommit(codeRoot);
@@ -56,6 +65,7 @@ public final class GraphExporter {
         ArrayNode bvEff = valueBiasEffective(ckpt);
         Map<GraphVariant, ObjectNode> manifests = new LinkedHashMap<>();
         for (GraphVariant v : variants) {
+            if (steps != null) steps.start(v.fileName());
             Map<String, String> meta = new LinkedHashMap<>();
             meta.put("milab.model", identity.id());
             meta.put("milab.weights_sha256", identity.weightsSha256());
@@ -73,6 +83,7 @@ public final class GraphExporter {
                     layout, bvEff, extra);
             AtomicFiles.writeString(manifestDir.resolve(v.id() + ".json"), toJson(m));
             manifests.put(v, m);
+            if (steps != null) steps.done(v.fileName());
         }
         return new Exported(graphDir, manifestDir, manifests);
     }

@@ -59,27 +59,38 @@ public final class BenchCommand implements Callable<Integer> {
     private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
 
     @Mixin RootOption root;
-    @Option(names = "--model", defaultValue = "gpt2-random") String model;
-    @Option(names = "--threads", defaultValue = "0") int threads;
-    @Option(names = "--batch", defaultValue = "32") int batch;
-    @Option(names = "--tokens", defaultValue = "24") int tokens;
-    @Option(names = "--repeats", defaultValue = "5") int repeats;
-    @Option(names = "--patch-sample", defaultValue = "2", description = "candidates timed at batch 1 (the slow baseline)")
+    @Option(names = "--model", defaultValue = "gpt2-random",
+            description = "Exported model to time (make bench exports a GPT-2-small-shaped random one). Default: ${DEFAULT-VALUE}.")
+    String model;
+    @Option(names = "--threads", defaultValue = "0",
+            description = "ONNX Runtime intra-op threads; 0 lets ONNX Runtime choose. Default: ${DEFAULT-VALUE}.") int threads;
+    @Option(names = "--batch", defaultValue = "32", description = "Prompts per forward call. Default: ${DEFAULT-VALUE}.") int batch;
+    @Option(names = "--tokens", defaultValue = "24", description = "Tokens per prompt. Default: ${DEFAULT-VALUE}.") int tokens;
+    @Option(names = "--repeats", defaultValue = "5", description = "Timed forward calls (after 2 warm-up calls). Default: ${DEFAULT-VALUE}.")
+    int repeats;
+    @Option(names = "--patch-sample", defaultValue = "2",
+            description = "Candidates timed at batch 1 (the slow baseline). Default: ${DEFAULT-VALUE}.")
     int patchSample;
-    @Option(names = "--candidates", defaultValue = "16", description = "held-out candidates (heads) in the matrix, 1-16")
+    @Option(names = "--candidates", defaultValue = "16",
+            description = "Held-out candidates (heads) in the matrix, 1-16. Default: ${DEFAULT-VALUE}.")
     int candidates;
-    @Option(names = "--rounds", defaultValue = "1", description = "held-out rounds; the engine paths alternate within each")
+    @Option(names = "--rounds", defaultValue = "1",
+            description = "Held-out rounds; the engine paths alternate within each. Default: ${DEFAULT-VALUE}.")
     int rounds;
-    @Option(names = "--batch-rows", defaultValue = "128") int batchRows;
+    @Option(names = "--batch-rows", defaultValue = "128",
+            description = "Rows per ONNX Runtime call of the batched engine. Default: ${DEFAULT-VALUE}.") int batchRows;
     @Option(names = "--engine-path", defaultValue = "both",
-            description = "held-out engine rows: minimal (FLOP-minimal recompute), legacy (suffix recompute, the "
-                    + "previous engine), or both (default), timed alternately in one run")
+            description = "Held-out engine rows: minimal (FLOP-minimal recompute), legacy (suffix recompute, the "
+                    + "previous engine), or both, timed alternately in one run. Default: ${DEFAULT-VALUE}.")
     String enginePath;
-    @Option(names = "--skip-patching", description = "only the forward benchmark") boolean skipPatching;
-    @Option(names = "--skip-attribution", description = "no attribution-patching benchmark") boolean skipAttribution;
-    @Option(names = "--attribution-pairs", defaultValue = "32") int attributionPairs;
+    @Option(names = "--skip-patching", description = "Only the forward benchmark.") boolean skipPatching;
+    @Option(names = "--skip-attribution", description = "No attribution-patching benchmark.") boolean skipAttribution;
+    @Option(names = "--attribution-pairs", defaultValue = "32",
+            description = "Clean/corrupt pairs of the attribution-patching benchmark. Default: ${DEFAULT-VALUE}.")
+    int attributionPairs;
     @Option(names = "--attribution-exact-pairs", defaultValue = "4",
-            description = "pairs the exact all-heads-all-positions sweep is timed on (scaled to --attribution-pairs)")
+            description = "Pairs the exact all-heads-all-positions sweep is timed on (scaled to --attribution-pairs). "
+                    + "Default: ${DEFAULT-VALUE}.")
     int attributionExactPairs;
     @Option(names = "--skip-scaling", description = "no scaling table") boolean skipScaling;
     @Option(names = "--skip-whole", description = "no (a) and (b0) rows (they take the longest)") boolean skipWhole;

@@ -11,15 +11,15 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 
 import java.util.concurrent.Callable;
-import java.util.function.BiConsumer;
 import java.util.function.Consumer;
 
 /** The run commands: each opens the model, runs a part of the pipeline, and writes the run's manifest. */
 public final class RunCommands {
     private RunCommands() {}
 
-    static int run(RootOption root, RunOptions opts, String command, Consumer<Pipeline> body) {
-        RunConfig cfg = opts.config(command, root.root());
+    static int run(RootOption root, RunOptions opts, RunOptions.Sweep sweep, RunOptions.Candidates candidates,
+                   RunOptions.Heldout heldout, String command, Consumer<Pipeline> body) {
+        RunConfig cfg = opts.config(command, root.root(), sweep, candidates, heldout);
         java.nio.file.Path stale = root.root().resolve("results").resolve(cfg.runId() + RunContext.INCOMPLETE);
         java.nio.file.Path done = root.root().resolve("results").resolve(cfg.runId());
         if (opts.resume) {
@@ -59,7 +59,10 @@ public final class RunCommands {
         }
     }
 
-    /** A run command: the pipeline part it runs is all that differs. */
+    /**
+     * A run command: the pipeline part it runs, and the option groups of the stages in that part (a command
+     * shows and accepts only the options its stages read).
+     */
     abstract static class RunCommand implements Callable<Integer> {
         @Mixin RootOption root;
         @Mixin RunOptions opts;
@@ -71,9 +74,21 @@ public final class RunCommands {
             this.part = part;
         }
 
+        RunOptions.Sweep sweep() {
+            return null;
+        }
+
+        RunOptions.Candidates candidates() {
+            return null;
+        }
+
+        RunOptions.Heldout heldout() {
+            return null;
+        }
+
         @Override
         public Integer call() {
-            return run(root, opts, name, part());
+            return run(root, opts, sweep(), candidates(), heldout(), name, part());
         }
 
         /** The pipeline part to run (commands with their own options build it when called). */
@@ -82,65 +97,112 @@ public final class RunCommands {
         }
     }
 
-    @Command(name = "run-heldout", mixinStandardHelpOptions = true, description = "The reference chain through the held-out robustness pass (S3-S15).")
-    public static final class Heldout extends RunCommand {
+    /** Runs S3-S12: takes the sweep options. */
+    abstract static class SweepRun extends RunCommand {
+        @Mixin RunOptions.Sweep sweep;
+
+        SweepRun(String name, Consumer<Pipeline> part) {
+            super(name, part);
+        }
+
+        @Override
+        RunOptions.Sweep sweep() {
+            return sweep;
+        }
+    }
+
+    /** Also registers candidates (S13) and ablates with them: takes --candidates and --zero-frame. */
+    abstract static class CandidateRun extends SweepRun {
+        @Mixin RunOptions.Candidates candidates;
+
+        CandidateRun(String name, Consumer<Pipeline> part) {
+            super(name, part);
+        }
+
+        @Override
+        RunOptions.Candidates candidates() {
+            return candidates;
+        }
+    }
+
+    /** Also runs the held-out pass (S14-S15): takes the held-out options. */
+    abstract static class HeldoutRun extends CandidateRun {
+        @Mixin RunOptions.Heldout heldout;
+
+        HeldoutRun(String name, Consumer<Pipeline> part) {
+            super(name, part);
+        }
+
+        @Override
+        RunOptions.Heldout heldout() {
+            return heldout;
+        }
+    }
+
+    @Command(name = "run-sweep", mixinStandardHelpOptions = true, sortOptions = false,
+            description = "The controls runs, layer-level patching and the head-specific hook_z sweep over seeds (S3-S12).")
+    public static final class Sweep extends SweepRun {
+        public Sweep() {
+            super("run-sweep", Pipeline::sweep);
+        }
+    }
+
+    @Command(name = "run-heldout", mixinStandardHelpOptions = true, sortOptions = false,
+            description = "The reference chain through the held-out robustness pass and its counterexamples (S3-S15).")
+    public static final class Heldout extends HeldoutRun {
         public Heldout() {
             super("run-heldout", Pipeline::heldout);
         }
     }
 
-    /** A run command that also runs protocol v2 with the counts of its {@code --v2-*} options. */
-    abstract static class WithV2 extends RunCommand {
+    @Command(name = "run-all", mixinStandardHelpOptions = true, sortOptions = false,
+            description = "The full progression (S3-S19), then protocol v2 and a per-head table of both protocols' "
+                    + "verdicts; resumable: the same --run-id with --resume continues it.")
+    public static final class All extends HeldoutRun {
         @Mixin V2Options v2;
-        private final BiConsumer<Pipeline, V2Protocol.Counts> withCounts;
 
-        WithV2(String name, BiConsumer<Pipeline, V2Protocol.Counts> withCounts) {
-            super(name, null);
-            this.withCounts = withCounts;
+        public All() {
+            super("run-all", null);
         }
 
         @Override
         Consumer<Pipeline> part() {
             V2Protocol.Counts counts = v2.counts();
-            return p -> withCounts.accept(p, counts);
+            return p -> p.allWithV2(counts);
         }
     }
 
-    @Command(name = "run-all", mixinStandardHelpOptions = true, description = "The full reference progression (S3-S19), then "
-            + "protocol v2 and a per-head table of both protocols' verdicts; resumable: pass --resume and the same --run-id to continue.")
-    public static final class All extends WithV2 {
-        public All() {
-            super("run-all", Pipeline::allWithV2);
-        }
-    }
-
-    @Command(name = "run-v2", mixinStandardHelpOptions = true, description = "Protocol v2: a pre-registered induction-circuit "
+    @Command(name = "run-v2", mixinStandardHelpOptions = true, sortOptions = false, description = "Protocol v2: a pre-registered induction-circuit "
             + "protocol over every head (attention, copying, ablations, denoising, group ablation, composition) with "
             + "bootstrap CIs, Holm-corrected tests and verdicts; writes results/<run>/v2/. Resumable like run-all.")
-    public static final class V2 extends WithV2 {
+    public static final class V2 extends RunCommand {
+        @Mixin V2Options v2;
+
         public V2() {
-            super("run-v2", Pipeline::v2);
+            super("run-v2", null);
+        }
+
+        @Override
+        Consumer<Pipeline> part() {
+            V2Protocol.Counts counts = v2.counts();
+            return p -> p.v2(counts);
         }
     }
 
-    @Command(name = "run-characterization", mixinStandardHelpOptions = true, description = "Candidate characterization, its counterexamples and the failure taxonomy (S13, S16-S18).")
-    public static final class Characterization extends RunCommand {
+    @Command(name = "run-characterization", mixinStandardHelpOptions = true, sortOptions = false,
+            description = {"Candidate characterization, its counterexamples and the failure taxonomy (S13, S16-S18).",
+                    "Models other than gpt2 derive their candidates from the sweep (S3-S12 run first) unless --candidates is given."})
+    public static final class Characterization extends CandidateRun {
         public Characterization() {
             super("run-characterization", Pipeline::characterization);
         }
     }
 
-    @Command(name = "run-calibration", mixinStandardHelpOptions = true, description = "Metric calibration on the deterministic 72-row bank (S19).")
+    @Command(name = "run-calibration", mixinStandardHelpOptions = true, sortOptions = false,
+            description = "Metric calibration on the deterministic 72-row bank (S19); needs only the exported model.")
     public static final class Calibration extends RunCommand {
         public Calibration() {
             super("run-calibration", Pipeline::calibration);
-        }
-    }
-
-    @Command(name = "run-sweep", mixinStandardHelpOptions = true, description = "The controls runs and the head-specific hook_z sweep over seeds (S3-S12).")
-    public static final class Sweep extends RunCommand {
-        public Sweep() {
-            super("run-sweep", Pipeline::sweep);
         }
     }
 }

@@ -42,6 +42,7 @@ import org.milab.util.AtomicFiles;
 import org.milab.util.Provenance;
 
 import java.time.Instant;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -69,35 +70,17 @@ public final class Pipeline {
         this.ledger = new StepLedger(ctx, resume);
     }
 
+    /** One named, resumable step of the chain. */
+    private record Step(String name, Runnable body) {}
+
     /** S3, S5, S6 for the controls sets, S8-S10, S11 per seed, S12. */
     public void sweep() {
-        for (int seed : ctx.config().controlSeeds())
-            ledger.step("controls-seed" + seed, () -> describe(promptSet("controls", seed, ControlPrompts.TASK,
-                    ControlPrompts.generate(seed, ctx.config().controlsPerFamily()))));
-        for (int seed : ctx.config().layerPatchSeeds())
-            if (ctx.config().controlSeeds().contains(seed))
-                ledger.step("layer-patching-seed" + seed, () -> {
-                    new CandidateSelectionStage().run(ctx, seed, seed);
-                    new LayerPatchingStage().run(ctx, seed);
-                });
-        ledger.step("hook-inspection", () -> new HookInspectionStage().run(ctx));
-        for (int seed : ctx.config().controlSeeds())
-            ledger.step("head-sweep-seed" + seed, () -> new HeadSweepStage().run(ctx, seed));
-        ledger.step("head-sweep-multiseed", () -> new SweepConsolidationStage().run(ctx));
+        execute(sweepSteps());
     }
 
     /** Everything of {@link #sweep}, then S13 (registered before scoring), S14 per seed + consolidation, S15. */
     public void heldout() {
-        sweep();
-        // registered and hashed before any held-out scoring
-        ledger.step("heldout-candidates", () -> new HeldoutCandidateStage().run(ctx));
-        for (int seed : ctx.config().heldoutSeeds())
-            ledger.step("heldout-seed" + seed, () -> {
-                describe(promptSet("heldout", seed, HeldoutPrompts.TASK, HeldoutPrompts.generate(seed, ctx.config().heldoutGenerated())));
-                new HeldoutRobustnessStage().run(ctx, seed);
-            });
-        ledger.step("heldout-multiseed", () -> new HeldoutConsolidationStage().run(ctx, ctx.config().heldoutSeeds()));
-        ledger.step("heldout-counterexamples", () -> new HeldoutCounterexampleStage().run(ctx));
+        execute(heldoutSteps());
     }
 
     /**
@@ -105,24 +88,16 @@ public final class Pipeline {
      * sweep for derived models, the hard-coded set for GPT-2, or --candidates).
      */
     public void characterization() {
-        if (!ctx.config().modelId().equals("gpt2") && ctx.config().candidateFile() == null) sweep();
-        ledger.step("heldout-candidates", () -> new HeldoutCandidateStage().run(ctx));
-        characterizationStages();
-    }
-
-    private void characterizationStages() {
-        RunConfig c = ctx.config();
-        for (int seed : c.characterizationSeeds())
-            ledger.step("characterization-seed" + seed, () -> new CharacterizationStage()
-                    .run(ctx, seed, c.characterizationGenerated(), c.characterizationScored()));
-        ledger.step("characterization-multiseed", () -> new CharacterizationConsolidationStage().run(ctx, c.characterizationSeeds()));
-        ledger.step("characterization-counterexamples", () -> new CharacterizationCounterexampleStage().run(ctx, c.characterizationSeeds()));
-        ledger.step("failure-taxonomy", () -> new FailureTaxonomyStage().run(ctx, c.characterizationSeeds()));
+        List<Step> steps = new ArrayList<>();
+        if (!ctx.config().modelId().equals("gpt2") && ctx.config().candidateFile() == null) steps.addAll(sweepSteps());
+        steps.add(new Step("heldout-candidates", () -> new HeldoutCandidateStage().run(ctx)));
+        steps.addAll(characterizationSteps());
+        execute(steps);
     }
 
     /** S19 metric calibration: needs only the exported model. */
     public void calibration() {
-        ledger.step("metric-calibration", () -> new MetricCalibrationStage().run(ctx));
+        execute(calibrationSteps());
     }
 
     /**
@@ -130,9 +105,64 @@ public final class Pipeline {
      * characterization and its counterexamples (S16, S17), failure taxonomy (S18), metric calibration (S19).
      */
     public void all() {
-        heldout();
-        characterizationStages();
-        calibration();
+        List<Step> steps = heldoutSteps();
+        steps.addAll(characterizationSteps());
+        steps.addAll(calibrationSteps());
+        execute(steps);
+    }
+
+    /** Runs the steps through the ledger, which knows the whole plan first (step i of n, time left). */
+    private void execute(List<Step> steps) {
+        ledger.plan(steps.stream().map(Step::name).toList());
+        for (Step s : steps) ledger.step(s.name(), s.body());
+    }
+
+    private List<Step> sweepSteps() {
+        List<Step> steps = new ArrayList<>();
+        for (int seed : ctx.config().controlSeeds())
+            steps.add(new Step("controls-seed" + seed, () -> describe(promptSet("controls", seed, ControlPrompts.TASK,
+                    ControlPrompts.generate(seed, ctx.config().controlsPerFamily())))));
+        for (int seed : ctx.config().layerPatchSeeds())
+            if (ctx.config().controlSeeds().contains(seed))
+                steps.add(new Step("layer-patching-seed" + seed, () -> {
+                    new CandidateSelectionStage().run(ctx, seed, seed);
+                    new LayerPatchingStage().run(ctx, seed);
+                }));
+        steps.add(new Step("hook-inspection", () -> new HookInspectionStage().run(ctx)));
+        for (int seed : ctx.config().controlSeeds())
+            steps.add(new Step("head-sweep-seed" + seed, () -> new HeadSweepStage().run(ctx, seed)));
+        steps.add(new Step("head-sweep-multiseed", () -> new SweepConsolidationStage().run(ctx)));
+        return steps;
+    }
+
+    private List<Step> heldoutSteps() {
+        List<Step> steps = sweepSteps();
+        // registered and hashed before any held-out scoring
+        steps.add(new Step("heldout-candidates", () -> new HeldoutCandidateStage().run(ctx)));
+        for (int seed : ctx.config().heldoutSeeds())
+            steps.add(new Step("heldout-seed" + seed, () -> {
+                describe(promptSet("heldout", seed, HeldoutPrompts.TASK, HeldoutPrompts.generate(seed, ctx.config().heldoutGenerated())));
+                new HeldoutRobustnessStage().run(ctx, seed);
+            }));
+        steps.add(new Step("heldout-multiseed", () -> new HeldoutConsolidationStage().run(ctx, ctx.config().heldoutSeeds())));
+        steps.add(new Step("heldout-counterexamples", () -> new HeldoutCounterexampleStage().run(ctx)));
+        return steps;
+    }
+
+    private List<Step> characterizationSteps() {
+        RunConfig c = ctx.config();
+        List<Step> steps = new ArrayList<>();
+        for (int seed : c.characterizationSeeds())
+            steps.add(new Step("characterization-seed" + seed, () -> new CharacterizationStage()
+                    .run(ctx, seed, c.characterizationGenerated(), c.characterizationScored())));
+        steps.add(new Step("characterization-multiseed", () -> new CharacterizationConsolidationStage().run(ctx, c.characterizationSeeds())));
+        steps.add(new Step("characterization-counterexamples", () -> new CharacterizationCounterexampleStage().run(ctx, c.characterizationSeeds())));
+        steps.add(new Step("failure-taxonomy", () -> new FailureTaxonomyStage().run(ctx, c.characterizationSeeds())));
+        return steps;
+    }
+
+    private List<Step> calibrationSteps() {
+        return new ArrayList<>(List.of(new Step("metric-calibration", () -> new MetricCalibrationStage().run(ctx))));
     }
 
     /**
@@ -196,8 +226,10 @@ public final class Pipeline {
         m.put("java", Provenance.javaVersion());
         m.put("machine", Provenance.machine());
         m.put("hashes", ctx.hashes());
-        m.put("engine_counters", ctx.model().engine().counters());
+        // counters and timings cover every step, also those a resumed run skipped (recorded when they ran)
+        m.put("engine_counters", ctx.engineCounters());
         m.put("timings_seconds", ctx.timings());
+        m.put("step_seconds", ledger.stepSeconds());
         m.put("row_counts", ctx.rowCounts());
         AtomicFiles.writeString(ctx.runDir().resolve("run_manifest.json"), RunContext.json(m) + "\n");
         // the answer first: verdicts per protocol (and vs the ground truth), then how the run was made
@@ -222,8 +254,12 @@ public final class Pipeline {
                 .append(VerdictMarkdown.details(verdict))
                 .append("\n## Stages\n\n");
         ctx.summaryLines().forEach(l -> md.append(l).append('\n'));
-        md.append("\nTables are Arrow IPC files (open with pyarrow, Polars or DuckDB); provenance is in each file's "
-                + "schema metadata (`milab.provenance`).\n");
+        // DuckDB reads Arrow IPC only through a downloaded extension, so every table also gets a Parquet copy
+        int copies = org.milab.tables.ParquetCopies.writeAll(ctx.runDir()).size();
+        md.append("\nTables are Arrow IPC files (`*.arrow`: pyarrow, pandas, Polars) with a Parquet copy beside each (")
+                .append(copies).append(" `*.parquet`: DuckDB, Spark, any Parquet reader); provenance is in each file's "
+                + "schema metadata (`milab.provenance`), one-line column descriptions in the field metadata "
+                + "(`description`; all of them: `make columns`).\n");
         AtomicFiles.writeString(ctx.runDir().resolve("summary.md"), md.toString());
         try {
             AtomicFiles.moveAtomically(ctx.runDir(), ctx.finalDir());
