@@ -26,7 +26,13 @@ public final class ModelSessions implements AutoCloseable {
     private final Path graphDir;
     private final ExecutionInfo execution;
     private final Map<GraphVariant, OrtSession> sessions = new EnumMap<>(GraphVariant.class);
-    private final Map<Integer, OrtSession> resumeSessions = new java.util.TreeMap<>();
+    /**
+     * Open sessions of per-start-layer graphs, least recently used first. Each holds its own pre-packed copy
+     * of the weights of its blocks (ORT's Java API cannot share them), so at most
+     * {@link #MAX_START_LAYER_SESSIONS} stay open: 12 start layers would otherwise hold 78 block copies.
+     */
+    private final Map<Integer, OrtSession> resumeSessions = new java.util.LinkedHashMap<>(16, 0.75f, true);
+    public static final int MAX_START_LAYER_SESSIONS = 3;
     private Tuning tuning = Tuning.DEFAULT;
     private Path profileDir;
 
@@ -118,7 +124,32 @@ public final class ModelSessions implements AutoCloseable {
 
     /** The session of a per-start-layer variant's graph for {@code startLayer}. */
     public synchronized OrtSession session(GraphVariant variant, int startLayer) {
-        return resumeSessions.computeIfAbsent(startLayer, l -> create(graphDir.resolve(variant.fileName(l))));
+        OrtSession s = resumeSessions.computeIfAbsent(startLayer, l -> create(graphDir.resolve(variant.fileName(l))));
+        var it = resumeSessions.entrySet().iterator();
+        while (resumeSessions.size() > MAX_START_LAYER_SESSIONS) { // the oldest first; never the one just asked for
+            OrtSession old = it.next().getValue();
+            it.remove();
+            closeQuietly(old);
+        }
+        return s;
+    }
+
+    /** Whether the session of {@code startLayer} is open (so runs using it first avoid reopening others). */
+    public synchronized boolean isOpen(GraphVariant variant, int startLayer) {
+        return resumeSessions.containsKey(startLayer);
+    }
+
+    /** Number of open per-start-layer sessions (tests). */
+    public synchronized int openStartLayerSessions() {
+        return resumeSessions.size();
+    }
+
+    private static void closeQuietly(OrtSession s) {
+        try {
+            s.close();
+        } catch (OrtException ignored) {
+            // releasing native memory: nothing useful to do on failure
+        }
     }
 
     /** Options for sessions created from now on; closes the open ones so the next call recreates them. */
@@ -192,13 +223,7 @@ public final class ModelSessions implements AutoCloseable {
         java.util.List<OrtSession> open = new java.util.ArrayList<>(sessions.values());
         open.addAll(resumeSessions.values());
         resumeSessions.clear();
-        for (OrtSession s : open) {
-            try {
-                s.close();
-            } catch (OrtException ignored) {
-                // closing native memory at shutdown: nothing useful to do on failure
-            }
-        }
+        open.forEach(ModelSessions::closeQuietly);
         sessions.clear();
     }
 }

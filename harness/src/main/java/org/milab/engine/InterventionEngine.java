@@ -269,7 +269,10 @@ public final class InterventionEngine {
         try (PromptCache cache = new PromptCache(sessions.env(), config, distinct, kv);
              ProgressBar bar = new ProgressBar(label, rows.size(), "patched rows")) {
             for (int i = 0; i < rows.size(); i++) cache.requireFrom(rows.get(i).prompt(), start[i]);
-            for (Map.Entry<Integer, List<Integer>> group : byLayer.entrySet()) {
+            // start layers whose session is still open go first: only a few stay open (ModelSessions)
+            List<Map.Entry<Integer, List<Integer>>> groups = new ArrayList<>(byLayer.entrySet());
+            groups.sort(Comparator.comparing(g -> !sessions.isOpen(GraphVariant.PATCH_Z_RESUME, g.getKey())));
+            for (Map.Entry<Integer, List<Integer>> group : groups) {
                 List<Integer> order = new ArrayList<>(group.getValue());
                 order.sort(Comparator.comparing((Integer i) -> rows.get(i).prompt().length() - pos[i])
                         .thenComparing(i -> cache.indexOf(rows.get(i).prompt())));

@@ -148,6 +148,15 @@ class RecomputePathsTest {
     }
 
     @Test
+    void startLayerSessionsStayBoundedAndReopenWithTheSameAnswers() {
+        engine().setRecomputePath(InterventionEngine.RecomputePath.MINIMAL);
+        float[][] first = engine().patch(PatchSite.HOOK_Z, rows, "first", caps); // start layers 0..3: one is closed
+        assertThat(model.sessions().openStartLayerSessions()).isEqualTo(org.milab.runtime.ModelSessions.MAX_START_LAYER_SESSIONS);
+        float[][] again = engine().patch(PatchSite.HOOK_Z, rows, "again", caps); // reopens it
+        for (int i = 0; i < rows.size(); i++) assertThat(again[i]).containsExactly(first[i]);
+    }
+
+    @Test
     void minimalPathAnswersDoNotDependOnBatchComposition() {
         float[][] base = new InterventionEngine(model.sessions(), model.config(), 512, 1 << 20)
                 .patch(PatchSite.HOOK_Z, rows, "all in one call per start layer", caps);
