@@ -29,7 +29,7 @@ help:
 	@echo "make run-heldout [MODEL=...] [DEVICE=cpu|cuda|auto] [THREADS=n]"
 	@echo "make run-sweep   [MODEL=...]"
 	@echo "make run-all RUN_ID=name [MODEL=...]   full progression S3-S19, then protocol v2 and both protocols' verdicts per head; rerun the same line to resume"
-	@echo "make run-v2 [MODEL=...] [RUN_ID=...] [SEEDS=1,2,3] [ARGS='--v2-prompts 24 --v2-probes 16']   protocol v2 only"
+	@echo "make run-v2 [MODEL=...] [RUN_ID=...] [SEEDS=1,2,3] [ARGS='--v2-prompts 16 --v2-probes 16']   protocol v2 only"
 	@echo "make run-characterization / run-calibration [MODEL=...]"
 	@echo "make attribute [MODEL=...] [ARGS='--pairs 32 --verify-pairs 8']   AtP of every head/MLP/residual at every position"
 	@echo "make diff A=results/<run> B=results/<run>"
