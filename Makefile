@@ -37,7 +37,7 @@ help:
 	@echo "  make inspect [MODEL=...] ARGS='--prompt \"A B C D A B C\" --hook blocks.0.attn.hook_z'"
 	@echo "Runs (results/<RUN_ID>/; each takes only its stages' options, ARGS=--help lists them):"
 	@echo "  make run-all [MODEL=...] [RUN_ID=name]   S3-S19, then protocol v2 and both protocols' verdicts per head; the same RUN_ID resumes"
-	@echo "  make run-v2 [MODEL=...] [RUN_ID=name] [SEEDS=1,2,3]   protocol v2 only (ARGS='--v2-prompts 24 --v2-probes 16')"
+	@echo "  make run-v2 [MODEL=...] [RUN_ID=name] [SEEDS=1,2,3]   protocol v2 only (ARGS='--v2-prompts 16 --v2-probes 16')"
 	@echo "  make run-heldout [MODEL=...] [SEEDS=10,11,12] [RUN_ID=name]   S3-S15"
 	@echo "  make run-sweep | run-characterization | run-calibration [MODEL=...] [RUN_ID=name]"
 	@echo "  make attribute [MODEL=...] [ARGS='--pairs 32 --verify-pairs 8']   AtP of every head/MLP/residual at every position"
@@ -111,7 +111,7 @@ run-all: $(STAMP)
 
 # protocol v2; SEEDS are its prompt seeds; resumes when RUN_ID names an existing or interrupted run
 run-v2: $(STAMP)
-	$(MILAB) run-v2 --model $(MODEL) --device $(DEVICE) --threads $(THREADS) $(if $(SEEDS),--v2-seeds $(SEEDS),) $(if $(RUN_ID),--run-id $(RUN_ID) --resume,) $(ARGS)
+	@$(call milab,run-v2 $(RUN_ARGS) $(if $(SEEDS),--v2-seeds $(SEEDS),) $(if $(RUN_ID),--resume,) $(ARGS))
 
 run-characterization: $(STAMP)
 	@$(call milab,run-characterization $(RUN_ARGS) $(ARGS))

@@ -33,8 +33,8 @@ final class Causal {
     }
 
     /**
-     * Clean, corrupt and donor prompts captured with every layer's hook_z and {@code extraHooks} (e.g. the
-     * engine's suffix hooks); {@link #meanZ} is a head's mean hook_z over every position >= 1 of the chunk's corrupt prompts.
+     * Clean, corrupt and (when {@code donors}) donor prompts captured with every layer's hook_z and
+     * {@code extraHooks} (e.g. the engine's suffix hooks); {@link #meanZ} is a head's mean hook_z over every position >= 1 of the chunk's corrupt prompts.
      */
     record Captured(Map<TokenIds, Capture> caps, Map<Head, float[]> means) {
         float[] meanZ(Head h) {
@@ -42,7 +42,7 @@ final class Causal {
         }
     }
 
-    static Captured capture(RunContext ctx, List<PromptPair> pairs, Set<String> extraHooks, String label) {
+    static Captured capture(RunContext ctx, List<PromptPair> pairs, Set<String> extraHooks, boolean donors, String label) {
         int nLayer = ctx.model().config().nLayer(), nHead = ctx.model().config().nHead(), dh = ctx.model().config().dHead();
         Set<String> hooks = new LinkedHashSet<>();
         for (int l = 0; l < nLayer; l++) hooks.add(HookNames.hookZ(l));
@@ -51,7 +51,7 @@ final class Causal {
         for (PromptPair p : pairs) {
             prompts.add(new TokenIds(p.clean()));
             prompts.add(new TokenIds(p.corrupt()));
-            prompts.add(new TokenIds(p.donor()));
+            if (donors) prompts.add(new TokenIds(p.donor()));
         }
         Map<TokenIds, Capture> caps = ctx.model().engine().capture(prompts, hooks, label + ": capture");
         Map<Head, float[]> means = new HashMap<>();

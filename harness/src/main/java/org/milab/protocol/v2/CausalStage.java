@@ -49,7 +49,7 @@ public final class CausalStage {
         for (Map.Entry<List<Object>, List<PromptPair>> g : groups.entrySet()) {
             List<PromptPair> pairs = g.getValue();
             String label = "v2 causal " + g.getKey();
-            Causal.Captured c = Causal.capture(ctx, pairs, ctx.model().engine().suffixHooks(), label);
+            Causal.Captured c = Causal.capture(ctx, pairs, ctx.model().engine().suffixHooks(), true, label);
             List<PatchRow> rows = new ArrayList<>();
             Causal.Baselines b = Causal.baselines(pairs, rows);
             record Cell(PromptPair pair, Head head, String intervention, int row) {}

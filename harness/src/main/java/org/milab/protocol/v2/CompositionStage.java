@@ -48,7 +48,7 @@ public final class CompositionStage {
                 for (Map.Entry<List<Object>, List<PromptPair>> g : Causal.bySeedAndFamily(ProtocolStage.pairs(ctx)).entrySet()) {
                     List<PromptPair> pairs = g.getValue();
                     String label = "v2 composition " + g.getKey();
-                    Causal.Captured c = Causal.capture(ctx, pairs, extra, label);
+                    Causal.Captured c = Causal.capture(ctx, pairs, extra, false, label);
                     List<PatchRow> rows = new ArrayList<>();
                     Causal.Baselines base = Causal.cleanOnly(ctx, pairs, rows);
                     List<Cell> cells = new ArrayList<>();

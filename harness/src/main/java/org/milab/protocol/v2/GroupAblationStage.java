@@ -42,7 +42,7 @@ public final class GroupAblationStage {
             for (Map.Entry<List<Object>, List<PromptPair>> g : Causal.bySeedAndFamily(ProtocolStage.pairs(ctx)).entrySet()) {
                 List<PromptPair> pairs = g.getValue();
                 String label = "v2 group ablation " + g.getKey();
-                Causal.Captured c = Causal.capture(ctx, pairs, ctx.model().engine().suffixHooks(), label);
+                Causal.Captured c = Causal.capture(ctx, pairs, ctx.model().engine().suffixHooks(), false, label);
                 List<PatchRow> rows = new ArrayList<>();
                 Causal.Baselines base = Causal.cleanOnly(ctx, pairs, rows);
                 List<Cell> cells = new ArrayList<>();

@@ -60,7 +60,7 @@ public record V2Protocol(String schema, String modelId, List<Integer> seeds, int
 
         /** Full counts (make run-v2). */
         public static Counts full() {
-            return new Counts(List.of(1, 2, 3), 24, 16, 2000);
+            return new Counts(List.of(1, 2, 3), 16, 16, 2000);
         }
     }
 
