@@ -10,13 +10,17 @@ import java.util.Map;
 
 /** Where a command's patched forward passes run; a mixin, so every run command takes the same flags. */
 public final class EngineOptions {
-    @Option(names = "--engine", defaultValue = EngineProvider.LOCAL,
-            description = "local (this JVM, default) or spark (needs the spark module: make ... ENGINE=spark)")
+    @Option(names = "--engine", defaultValue = EngineProvider.LOCAL, order = 7,
+            description = "Where patched forward passes run: local (this JVM) or spark (Apache Spark; needs the spark "
+                    + "module: make ... ENGINE=spark, or the jar from make spark-jar). Default: ${DEFAULT-VALUE}.")
     String engine;
-    @Option(names = "--spark-master", description = "for --engine spark: local[N], local[N,F] (F attempts per task) "
-            + "or spark://host:port (default: the master spark-submit set, else local[*])")
+    @Option(names = "--spark-master", order = 8,
+            description = "For --engine spark: local[N] (N task slots here), local[N,F] (F attempts per task) or "
+                    + "spark://host:port. Default: the master spark-submit set, else local[*].")
     String sparkMaster;
-    @Option(names = "--partition-rows", description = "for --engine spark: patch rows per partition (default 1024)")
+    @Option(names = "--partition-rows", order = 9,
+            description = "For --engine spark: about this many patch rows per Spark partition (partitions are "
+                    + "balanced by compute and never change results). Default: 1024.")
     Integer partitionRows;
 
     public EngineFactory factory() {

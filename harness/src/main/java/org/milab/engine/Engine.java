@@ -28,10 +28,16 @@ public interface Engine {
      */
     float[][] patch(PatchSite site, List<PatchRow> rows, String label, Map<TokenIds, Capture> kv);
 
-    /** The hooks a capture must hold for the suffix path of {@link #patch(PatchSite, List, String, Map)}. */
+    /** The hooks a capture must hold for the cached paths of {@link #patch(PatchSite, List, String, Map)}. */
     Set<String> suffixHooks();
 
-    /** Whether head-level patching recomputes only suffixes (default) or whole prompts. */
+    /**
+     * The hooks a prompt's capture must hold when its rows patch no block before {@code firstPatchedLayer}
+     * ({@code config().nLayer()}: unpatched rows only).
+     */
+    Set<String> suffixHooks(int firstPatchedLayer);
+
+    /** Whether head-level patching reuses cached activations (default) or runs whole prompts. */
     boolean suffixReuse();
 
     void setSuffixReuse(boolean on);

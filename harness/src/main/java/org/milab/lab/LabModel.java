@@ -37,6 +37,7 @@ public final class LabModel implements AutoCloseable {
     private final int maxRows;
     private final int maxTokens;
     private final float[][][] bvEff;
+    private InterventionEngine local;
     private Engine engine;
 
     private LabModel(ModelLayout layout, ModelConfig config, Tokenizer tokenizer, ModelSessions sessions,
@@ -66,7 +67,10 @@ public final class LabModel implements AutoCloseable {
         Path graphs = layout.graphDir();
         if (!Files.isRegularFile(graphs.resolve("config.json")) || !Files.isRegularFile(layout.tokenizer()))
             throw new UserError("Model '" + modelId + "' has not been exported (no " + graphs.resolve("config.json")
-                    + " or tokenizer.json).", "Run 'make export MODEL=" + modelId + "' first.");
+                    + " or tokenizer.json).", "Run 'make export MODEL=" + modelId + "' first"
+                    + (modelId.equals("gpt2") ? " (it needs GPT-2's weights: from the hub, from the cache, or "
+                    + "WEIGHTS=/path/model.safetensors with its config.json beside it). "
+                    + org.milab.model.download.PinnedFile.WITHOUT_GPT2 : "."));
         Map<GraphVariant, JsonNode> manifests = new EnumMap<>(GraphVariant.class);
         for (GraphVariant v : GraphVariant.values()) {
             Path m = layout.manifestDir().resolve(v.id() + ".json");
@@ -84,7 +88,8 @@ public final class LabModel implements AutoCloseable {
         ModelSessions sessions = ModelSessions.open(graphs, device, threads);
         LabModel model = new LabModel(layout, cfg, tok, sessions, manifests, maxRows, maxTokens);
         try {
-            model.engine = engines.open(model, new InterventionEngine(sessions, cfg, maxRows, maxTokens));
+            model.local = new InterventionEngine(sessions, cfg, maxRows, maxTokens);
+            model.engine = engines.open(model, model.local);
         } catch (RuntimeException e) {
             model.close();
             throw e;
@@ -114,6 +119,11 @@ public final class LabModel implements AutoCloseable {
 
     public Engine engine() {
         return engine;
+    }
+
+    /** The in-process engine (what benchmarks of its own recompute paths time), whichever engine runs the stages. */
+    public InterventionEngine localEngine() {
+        return local;
     }
 
     /** Rows per ORT call at most (the batch limit every engine of this model uses). */

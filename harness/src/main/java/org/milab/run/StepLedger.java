@@ -3,6 +3,7 @@ package org.milab.run;
 import com.fasterxml.jackson.core.type.TypeReference;
 import org.milab.util.AtomicFiles;
 import org.milab.util.Hashing;
+import org.milab.util.StepCounter;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -26,13 +27,18 @@ import java.util.stream.Stream;
 final class StepLedger {
     private static final String DIR = ".steps";
 
-    /** What a step did, replayed into the run context when the step is skipped. */
+    /**
+     * What a step did, replayed into the run context when the step is skipped: so a resumed run's manifest
+     * keeps the timings and engine counters of the steps it did not redo (null in records of older versions).
+     */
     record StepRecord(String fingerprint, Map<String, String> outputs, List<String> summary,
-                      Map<String, Long> rowCounts, Map<String, Object> hashes, double seconds) {}
+                      Map<String, Long> rowCounts, Map<String, Object> hashes, double seconds,
+                      Map<String, Double> timings, Map<String, Long> engineCounters) {}
 
     private final RunContext ctx;
     private final boolean resume;
     private String chain;
+    private StepCounter counter;
 
     StepLedger(RunContext ctx, boolean resume) {
         this.ctx = ctx;
@@ -46,15 +52,44 @@ final class StepLedger {
         this.chain = Hashing.sha256(RunContext.json(base));
     }
 
+    /** The steps about to run, in order: progress lines then say "step i of n" and estimate the time left. */
+    void plan(List<String> names) {
+        Map<String, Double> earlier = new LinkedHashMap<>();
+        for (String n : names) {
+            StepRecord r = read(ctx.runDir().resolve(DIR).resolve(n + ".json"));
+            if (r != null && r.seconds() > 0) earlier.put(n, r.seconds());
+        }
+        counter = new StepCounter(ctx.config().runId(), names, earlier, System.err);
+    }
+
+    /** Seconds each step took when it last ran, in the order the steps ran or were skipped. */
+    Map<String, Double> stepSeconds() {
+        return stepSeconds;
+    }
+
+    private final Map<String, Double> stepSeconds = new LinkedHashMap<>();
+
     void step(String name, Runnable body) {
-        String fingerprint = Hashing.sha256(chain + "|" + name);
+        step(name, null, body);
+    }
+
+    /**
+     * A step whose inputs include settings outside the run config (e.g. protocol v2's counts): they join its
+     * fingerprint, so a resumed run with other settings redoes the step and everything after it.
+     */
+    void step(String name, Object inputs, Runnable body) {
+        if (counter == null) plan(List.of()); // a step outside any plan: counted as it comes
+        String fingerprint = Hashing.sha256(chain + "|" + name + (inputs == null ? "" : "|" + RunContext.json(inputs)));
         Path record = ctx.runDir().resolve(DIR).resolve(name + ".json");
         StepRecord done = resume ? read(record) : null;
         if (done != null && done.fingerprint().equals(fingerprint) && intact(done)) {
-            System.err.println("resume: " + name + " is up to date, skipped");
+            counter.skipped(name, "up to date (resume), skipped");
             done.summary().forEach(ctx::summarize);
             ctx.rowCounts().putAll(done.rowCounts());
             ctx.hashes().putAll(done.hashes());
+            if (done.timings() != null) ctx.timings().putAll(done.timings());
+            if (done.engineCounters() != null) ctx.addReplayedCounters(done.engineCounters());
+            stepSeconds.put(name, done.seconds());
             chain = Hashing.sha256(fingerprint + RunContext.json(done.outputs()));
             return;
         }
@@ -62,8 +97,14 @@ final class StepLedger {
         int summaryBefore = ctx.summaryLines().size();
         Map<String, Long> rowsBefore = new LinkedHashMap<>(ctx.rowCounts());
         Map<String, Object> hashesBefore = new LinkedHashMap<>(ctx.hashes());
+        Map<String, Double> timingsBefore = new LinkedHashMap<>(ctx.timings());
+        Map<String, Long> countersBefore = ctx.model().engine().counters();
+        counter.start(name);
         long t0 = System.nanoTime();
         body.run();
+        double seconds = (System.nanoTime() - t0) / 1e9;
+        counter.done(name);
+        stepSeconds.put(name, seconds);
         Map<String, String> outputs = new TreeMap<>();
         snapshot().forEach((f, h) -> {
             if (!h.equals(before.get(f))) outputs.put(f, h);
@@ -73,7 +114,11 @@ final class StepLedger {
         Map<String, Object> hashes = new LinkedHashMap<>(ctx.hashes());
         hashes.keySet().removeIf(k -> hashes.get(k).equals(hashesBefore.get(k)));
         List<String> summary = new ArrayList<>(ctx.summaryLines().subList(summaryBefore, ctx.summaryLines().size()));
-        StepRecord rec = new StepRecord(fingerprint, outputs, summary, rows, hashes, (System.nanoTime() - t0) / 1e9);
+        Map<String, Double> timings = new LinkedHashMap<>(ctx.timings());
+        timings.keySet().removeIf(k -> timings.get(k).equals(timingsBefore.get(k)));
+        Map<String, Long> counters = new TreeMap<>();
+        ctx.model().engine().counters().forEach((k, v) -> counters.put(k, v - countersBefore.getOrDefault(k, 0L)));
+        StepRecord rec = new StepRecord(fingerprint, outputs, summary, rows, hashes, seconds, timings, counters);
         AtomicFiles.writeString(record, RunContext.json(rec) + "\n");
         chain = Hashing.sha256(fingerprint + RunContext.json(outputs));
     }

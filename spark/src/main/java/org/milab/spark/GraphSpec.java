@@ -1,5 +1,6 @@
 package org.milab.spark;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import org.milab.graph.GraphVariant;
 import org.milab.graph.WeightsLayout;
 import org.milab.lab.LabModel;
@@ -24,17 +25,29 @@ record GraphSpec(String modelId, String graphDir, Map<String, String> sha256, St
         Map<String, String> sha = new TreeMap<>();
         for (GraphVariant v : GraphVariant.values()) {
             if (v.patchSite().isEmpty()) continue;
-            sha.put(v.fileName(), required(model, v, "sha256"));
             sha.put(WeightsLayout.FILE_NAME, required(model, v, "weights_file_sha256"));
+            if (!v.perStartLayer()) {
+                sha.put(v.fileName(), required(model, v, "sha256"));
+                continue;
+            }
+            // one file per start layer, each with its own sha256 in the variant's manifest
+            for (JsonNode f : model.manifest(v).path("start_layer_graphs"))
+                sha.put(f.path("file").asText(), check(model, v, f.path("sha256").asText(""), "start_layer_graphs.sha256"));
+            if (sha.keySet().stream().noneMatch(f -> f.startsWith(v.id())))
+                throw new UserError("The " + v.id() + " manifest of model '" + model.id() + "' lists no start_layer_graphs.",
+                        "Re-run 'make export MODEL=" + model.id() + "'.");
         }
         return new GraphSpec(model.id(), model.layout().graphDir().toString(), sha, model.config().toString(),
                 model.maxRows(), model.maxTokens(), model.sessions().execution().requested().id(), threads);
     }
 
     private static String required(LabModel model, GraphVariant v, String field) {
-        String s = model.manifest(v).path("graph").path(field).asText("");
+        return check(model, v, model.manifest(v).path("graph").path(field).asText(""), "graph." + field);
+    }
+
+    private static String check(LabModel model, GraphVariant v, String s, String field) {
         if (!s.matches("[0-9a-f]{64}"))
-            throw new UserError("The " + v.id() + " manifest of model '" + model.id() + "' has no graph." + field
+            throw new UserError("The " + v.id() + " manifest of model '" + model.id() + "' has no " + field
                     + ", which Spark executors check their graphs against.",
                     "Re-run 'make export MODEL=" + model.id() + "'.");
         return s;

@@ -1,38 +1,51 @@
 package org.milab.spark;
 
+import org.milab.engine.InterventionEngine.RecomputePath;
 import org.milab.engine.PatchRow;
 import org.milab.engine.SitePatch;
+import org.milab.engine.TokenIds;
 
 import java.nio.IntBuffer;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.TreeMap;
 import java.util.function.IntUnaryOperator;
 import java.util.stream.IntStream;
 
 /**
  * The ONNX Runtime calls the local engine ({@code InterventionEngine.patch}) makes for a job, worked out
- * without running them. A row's float32 logits depend on the batch it runs in (the suffix path pads every
- * row of a call to the call's prefix and suffix lengths, which changes the order of the softmax sums), so
- * Spark partitions are runs of exactly these calls: an executor's engine given a partition's rows in plan
- * order makes the same calls, and the job's numbers equal a local run's bit for bit.
+ * without running them. A row's float32 logits depend on the call it runs in: the cached paths pad every row
+ * of a call to the call's suffix length and attend over the call's (suffix path) or the job's (minimal
+ * path: the longest prompt) cached positions, and padding changes the order of the attention softmax's
+ * sums. So Spark partitions are runs of exactly these calls, and a job's numbers equal a local run's bit for
+ * bit.
  *
- * <p>This mirrors the engine's planning: identical rows run once; whole-prompt rows are cut longest first;
- * suffix rows (kv given, patched after position 0) by suffix length, then prefix length; a call ends at
- * {@code maxRows} rows or {@code maxTokens} padded tokens. {@link SparkEngine} checks every job against it
- * through the executors' counters and says so in the manifest when an engine change made them differ.
+ * <p>This mirrors the engine's planning: identical rows run once; whole-prompt rows longest first; suffix-path
+ * rows by suffix then prefix length; minimal-path rows grouped by first patched layer, then by suffix length
+ * and prompt; a call ends at {@code maxRows} rows or {@code maxTokens} padded tokens. {@link SparkEngine}
+ * checks each job against it through the executors' counters and says so in the manifest if an engine
+ * change made them differ.
  */
 final class LocalBatches {
-    /** One ORT call: rows (indices into {@link Plan#unique}) in the engine's order, and its padded width. */
-    record Call(int[] rows, int width) {}
+    /**
+     * One ORT call: rows (indices into {@link Plan#unique}) in the engine's order, its padded width, and for
+     * the minimal path its start layer (else -1).
+     */
+    record Call(int[] rows, int width, int layer) {}
 
     /**
-     * @param unique the distinct rows, in first-appearance order
-     * @param source for each job row, its index in {@code unique}
+     * @param unique    the distinct rows, in first-appearance order
+     * @param source    for each job row, its index in {@code unique}
+     * @param path      the path the engine takes for this job
+     * @param promptIndex each distinct prompt's index in the minimal path's shared cache (first appearance)
+     * @param cacheWidth the minimal path's cached positions (its longest prompt); 0 on other paths
      */
-    record Plan(List<PatchRow> unique, int[] source, List<Call> calls) {
+    record Plan(List<PatchRow> unique, int[] source, RecomputePath path, List<Call> calls,
+                Map<TokenIds, Integer> promptIndex, int cacheWidth) {
         long paddedTokens() {
             return calls.stream().mapToLong(c -> (long) c.rows().length * c.width()).sum();
         }
@@ -40,8 +53,12 @@ final class LocalBatches {
 
     private LocalBatches() {}
 
-    /** @param suffix whether the job takes the suffix path (hook_z rows with cached keys and values) */
-    static Plan plan(List<PatchRow> rows, boolean suffix, int maxRows, int maxTokens) {
+    /**
+     * @param path     the engine's path for the job: WHOLE for whole prompts (also every site but hook_z, and
+     *                 hook_z without cached captures), SUFFIX, or MINIMAL (captures holding hook_resid_pre)
+     * @param nLayer   the model's blocks
+     */
+    static Plan plan(List<PatchRow> rows, RecomputePath path, int nLayer, int maxRows, int maxTokens) {
         Map<List<Object>, Integer> firstOf = new HashMap<>();
         List<PatchRow> unique = new ArrayList<>();
         int[] source = new int[rows.size()];
@@ -51,18 +68,33 @@ final class LocalBatches {
             if (at == null) unique.add(r);
             source[i] = at == null ? unique.size() - 1 : at;
         }
-        int[] start = new int[unique.size()];
-        List<Integer> whole = new ArrayList<>(), partial = new ArrayList<>();
+        Map<TokenIds, Integer> prompts = new LinkedHashMap<>();
+        unique.forEach(r -> prompts.putIfAbsent(r.prompt(), prompts.size()));
+        int[] pos = new int[unique.size()];
         for (int i = 0; i < unique.size(); i++) {
             PatchRow r = unique.get(i);
-            start[i] = r.overrides().stream().mapToInt(SitePatch::position).min().orElse(r.prompt().length() - 1);
-            (suffix && start[i] > 0 ? partial : whole).add(i);
+            pos[i] = r.overrides().stream().mapToInt(SitePatch::position).min().orElse(r.prompt().length() - 1);
         }
-        List<Call> calls = new ArrayList<>(cut(whole, i -> unique.get(i).prompt().length(), maxRows, maxTokens));
-        IntUnaryOperator suffixLength = i -> unique.get(i).prompt().length() - start[i];
-        partial.sort(Comparator.comparingInt(suffixLength::applyAsInt).thenComparingInt(i -> start[i]));
-        calls.addAll(cut(partial, suffixLength, maxRows, maxTokens));
-        return new Plan(unique, source, calls);
+        IntUnaryOperator suffixLength = i -> unique.get(i).prompt().length() - pos[i];
+        List<Call> calls = new ArrayList<>();
+        if (path == RecomputePath.MINIMAL) {
+            Map<Integer, List<Integer>> byLayer = new TreeMap<>();
+            for (int i = 0; i < unique.size(); i++)
+                byLayer.computeIfAbsent(unique.get(i).overrides().stream().mapToInt(SitePatch::layer).min().orElse(nLayer - 1),
+                        k -> new ArrayList<>()).add(i);
+            byLayer.forEach((layer, group) -> {
+                group.sort(Comparator.comparingInt(suffixLength::applyAsInt).thenComparingInt(i -> prompts.get(unique.get(i).prompt())));
+                calls.addAll(cut(group, suffixLength, layer, maxRows, maxTokens));
+            });
+            int width = Math.max(1, prompts.keySet().stream().mapToInt(TokenIds::length).max().orElse(1));
+            return new Plan(unique, source, path, calls, prompts, width);
+        }
+        List<Integer> whole = new ArrayList<>(), partial = new ArrayList<>();
+        for (int i = 0; i < unique.size(); i++) (path == RecomputePath.SUFFIX && pos[i] > 0 ? partial : whole).add(i);
+        calls.addAll(cut(whole, i -> unique.get(i).prompt().length(), -1, maxRows, maxTokens));
+        partial.sort(Comparator.comparingInt(suffixLength::applyAsInt).thenComparingInt(i -> pos[i]));
+        calls.addAll(cut(partial, suffixLength, -1, maxRows, maxTokens));
+        return new Plan(unique, source, path, calls, prompts, 0);
     }
 
     /** Value identity as the engine deduplicates: prompt, metric tokens, every override's site and exact float bits. */
@@ -76,7 +108,7 @@ final class LocalBatches {
     }
 
     /** Greedy calls over {@code items} taken longest first (ties in list order), as the engine cuts them. */
-    private static List<Call> cut(List<Integer> items, IntUnaryOperator length, int maxRows, int maxTokens) {
+    private static List<Call> cut(List<Integer> items, IntUnaryOperator length, int layer, int maxRows, int maxTokens) {
         List<Integer> order = new ArrayList<>(IntStream.range(0, items.size()).boxed().toList());
         order.sort(Comparator.comparingInt((Integer p) -> -length.applyAsInt(items.get(p))).thenComparingInt(p -> p));
         List<Call> out = new ArrayList<>();
@@ -85,14 +117,14 @@ final class LocalBatches {
         for (int p : order) {
             int row = items.get(p), len = length.applyAsInt(row);
             if (!call.isEmpty() && (call.size() >= maxRows || (long) Math.max(width, len) * (call.size() + 1) > maxTokens)) {
-                out.add(new Call(call.stream().mapToInt(Integer::intValue).toArray(), width));
+                out.add(new Call(call.stream().mapToInt(Integer::intValue).toArray(), width, layer));
                 call = new ArrayList<>();
                 width = 0;
             }
             call.add(row);
             width = Math.max(width, len);
         }
-        if (!call.isEmpty()) out.add(new Call(call.stream().mapToInt(Integer::intValue).toArray(), width));
+        if (!call.isEmpty()) out.add(new Call(call.stream().mapToInt(Integer::intValue).toArray(), width, layer));
         return out;
     }
 }

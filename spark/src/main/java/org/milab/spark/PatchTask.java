@@ -5,6 +5,7 @@ import org.apache.spark.api.java.function.Function;
 import org.apache.spark.broadcast.Broadcast;
 import org.milab.engine.Capture;
 import org.milab.engine.InterventionEngine;
+import org.milab.engine.InterventionEngine.RecomputePath;
 import org.milab.engine.PatchRow;
 import org.milab.engine.TokenIds;
 
@@ -15,16 +16,19 @@ import java.util.Map;
  * Runs one partition on an executor through the local engine's batched code path, on the JVM's cached
  * sessions, and returns its rows as Arrow bytes.
  *
- * @param job           the job's prompts and cached keys/values (one copy per executor)
+ * @param job           the job's prompts and cached activations (one copy per executor)
+ * @param path          the recompute path of the driver's engine
  *
  * @param failPartition test hook: this partition's first attempt computes half its rows, then fails
  *                      (Spark must retry it; -1 = never)
  */
-record PatchTask(GraphSpec graphs, Broadcast<WorkUnit.JobData> job, int failPartition) implements Function<WorkUnit, byte[]> {
+record PatchTask(GraphSpec graphs, Broadcast<WorkUnit.JobData> job, RecomputePath path, int failPartition)
+        implements Function<WorkUnit, byte[]> {
     @Override
     public byte[] call(WorkUnit unit) {
         ExecutorModels.Opened model = ExecutorModels.get(graphs);
         InterventionEngine engine = new InterventionEngine(model.sessions(), model.config(), graphs.maxRows(), graphs.maxTokens());
+        engine.setRecomputePath(path);
         WorkUnit.JobData data = job.value();
         List<PatchRow> rows = unit.patchRows(data);
         Map<TokenIds, Capture> kv = data.captures(unit.prompts());
@@ -36,6 +40,8 @@ record PatchTask(GraphSpec graphs, Broadcast<WorkUnit.JobData> job, int failPart
                     + "' failed mid-partition on attempt 0 (task " + task.taskAttemptId() + ")");
         }
         float[][] logits = engine.patch(unit.site(), rows, label, kv);
-        return ArrowRows.write(unit.indices(), logits, engine.counters());
+        int[] index = unit.indices();
+        int real = (int) java.util.Arrays.stream(index).filter(i -> i >= 0).count(); // pad rows last, dropped
+        return ArrowRows.write(java.util.Arrays.copyOf(index, real), java.util.Arrays.copyOf(logits, real), engine.counters());
     }
 }

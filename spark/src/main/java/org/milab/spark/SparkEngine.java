@@ -10,8 +10,10 @@ import org.apache.spark.sql.SparkSession;
 import org.milab.engine.Capture;
 import org.milab.engine.Engine;
 import org.milab.engine.InterventionEngine;
+import org.milab.engine.InterventionEngine.RecomputePath;
 import org.milab.engine.PatchRow;
 import org.milab.engine.TokenIds;
+import org.milab.graph.HookNames;
 import org.milab.graph.PatchSite;
 import org.milab.lab.LabModel;
 import org.milab.model.ModelConfig;
@@ -30,12 +32,12 @@ import java.util.regex.Pattern;
 
 /**
  * The engine on Apache Spark. A patch job becomes partitions, each a run of the local engine's own batches
- * ({@link LocalBatches}: batch composition changes float32 results, so this makes them equal a local
- * run's bit for bit); executors run them with the local engine's batched code path on sessions they open
- * once per JVM from the exported graphs (shared storage, checked by sha256), reading the job's prompts and
- * cached keys/values from one broadcast; rows come back as Arrow batches and are put back in row order,
- * each exactly once. Clean captures run on the driver with the local engine: stages read them there
- * (donor values, patterns), and they are one pass per prompt.
+ * ({@link LocalBatches}: batch composition changes float32 results, so this makes them equal a local run's
+ * bit for bit); executors run them with the local engine's batched code path, on the recompute path the
+ * driver's engine is set to, with sessions they open once per JVM from the exported graphs (shared storage,
+ * checked by sha256), reading the job's prompts and cached activations from one broadcast; rows come back
+ * as Arrow batches and are put back in row order, each exactly once. Clean captures run on the driver with
+ * the local engine: stages read them there (donor values, patterns), and they are one pass per prompt.
  */
 public final class SparkEngine implements Engine, AutoCloseable {
     public static final int DEFAULT_PARTITION_ROWS = 1024;
@@ -52,7 +54,6 @@ public final class SparkEngine implements Engine, AutoCloseable {
     private final Map<String, Long> executorCounters = new LinkedHashMap<>();
     private final List<Map<String, Object>> jobs = new ArrayList<>();
     private final TaskFailures failures = new TaskFailures();
-    private boolean suffixReuse = true;
     private int failPartition = -1;
 
     private SparkEngine(InterventionEngine local, SparkSession spark, GraphSpec graphs, int partitionRows) {
@@ -119,13 +120,16 @@ public final class SparkEngine implements Engine, AutoCloseable {
     public float[][] patch(PatchSite site, List<PatchRow> rows, String label, Map<TokenIds, Capture> kv) {
         float[][] out = new float[rows.size()][];
         if (rows.isEmpty()) return out;
-        boolean suffix = kv != null && site == PatchSite.HOOK_Z;
-        LocalBatches.Plan plan = LocalBatches.plan(rows, suffix, graphs.maxRows(), graphs.maxTokens());
-        Map<TokenIds, Integer> prompts = new LinkedHashMap<>();
-        plan.unique().forEach(r -> prompts.putIfAbsent(r.prompt(), prompts.size()));
-        List<WorkUnit> units = WorkUnit.split(site, label, plan, prompts, partitionRows);
-        Broadcast<WorkUnit.JobData> job = jsc.broadcast(WorkUnit.JobData.of(prompts, suffix ? kv : null, local.suffixHooks()));
-        PatchTask task = new PatchTask(graphs, job, failPartition);
+        RecomputePath path = pathOf(site, kv);
+        LocalBatches.Plan plan = LocalBatches.plan(rows, path, config().nLayer(), graphs.maxRows(), graphs.maxTokens());
+        List<WorkUnit.Part> parts = WorkUnit.partition(plan, partitionRows);
+        long[] expected = new long[3];
+        boolean reproduces = reproduces(plan, parts, expected);
+        List<WorkUnit> units = new ArrayList<>(parts.size());
+        for (int p = 0; p < parts.size(); p++) units.add(WorkUnit.of(p, parts.size(), site, label, plan, parts.get(p)));
+        Broadcast<WorkUnit.JobData> job = jsc.broadcast(WorkUnit.JobData.of(plan.promptIndex(),
+                path == RecomputePath.WHOLE ? null : kv, local.suffixHooks(0)));
+        PatchTask task = new PatchTask(graphs, job, path, failPartition);
         failPartition = -1; // the test hook fails one job only
         jsc.setJobDescription(label);
         long t0 = System.nanoTime();
@@ -145,25 +149,70 @@ public final class SparkEngine implements Engine, AutoCloseable {
         for (int i = 0; i < out.length; i++) out[i] = unique[plan.source()[i]].clone();
         counted.forEach((k, v) -> executorCounters.merge(k, v, Long::sum));
         // the executors' engines made exactly the planned calls, or the numbers may differ from a local run's
-        boolean same = counted.getOrDefault("forward_calls", -1L) == plan.calls().size()
-                && counted.getOrDefault("forward_rows", -1L) == plan.unique().size()
-                && counted.getOrDefault("forward_tokens", -1L) == plan.paddedTokens();
+        boolean same = reproduces && counted.getOrDefault("forward_calls", -1L) == expected[0]
+                && counted.getOrDefault("forward_rows", -1L) == expected[1]
+                && counted.getOrDefault("forward_tokens", -1L) == expected[2];
         if (!same)
             System.err.println("warning: the Spark partitions of '" + label + "' did not reproduce the local engine's "
-                    + "batches (executors counted " + counted + ", the plan has " + plan.calls().size() + " calls); its "
-                    + "numbers may differ from a local run's at float precision. LocalBatches must follow InterventionEngine.");
+                    + "batches (planned calls/rows/tokens " + java.util.Arrays.toString(expected) + ", executors counted "
+                    + counted + "); its numbers may differ from a local run's at float precision. LocalBatches "
+                    + "must follow InterventionEngine's batching.");
         Map<String, Object> entry = new LinkedHashMap<>();
         entry.put("label", label);
         entry.put("site", site.name());
+        entry.put("path", path.name().toLowerCase(java.util.Locale.ROOT));
         entry.put("rows", rows.size());
         entry.put("distinct_rows", plan.unique().size());
         entry.put("ort_calls", plan.calls().size());
         entry.put("partitions", units.size());
-        entry.put("partition_rows", units.stream().map(u -> u.rows().length).toList());
+        entry.put("partition_rows", parts.stream().map(p -> p.rows().size()).toList());
+        entry.put("pad_rows", parts.stream().filter(p -> p.pad() != null).count());
         entry.put("batches_match_local_engine", same);
         entry.put("seconds", (System.nanoTime() - t0) / 1e9);
         jobs.add(entry);
         return out;
+    }
+
+    /** The path the local engine would take for this job (InterventionEngine.patch's own choice). */
+    private RecomputePath pathOf(PatchSite site, Map<TokenIds, Capture> kv) {
+        RecomputePath p = local.recomputePath();
+        if (kv == null || site != PatchSite.HOOK_Z || p == RecomputePath.WHOLE) return RecomputePath.WHOLE;
+        String last = HookNames.hookResidPre(config().nLayer() - 1); // captures made for the minimal path hold it
+        return p == RecomputePath.MINIMAL && kv.values().stream().allMatch(c -> c.hooks().containsKey(last))
+                ? RecomputePath.MINIMAL : RecomputePath.SUFFIX;
+    }
+
+    /**
+     * Whether each partition, planned on its own as an executor's engine plans it, makes exactly the job's
+     * calls (pad rows aside) with the job's cache width; adds the calls, rows and padded tokens the executors
+     * will count to {@code expected}.
+     */
+    private boolean reproduces(LocalBatches.Plan plan, List<WorkUnit.Part> parts, long[] expected) {
+        java.util.Set<String> jobCalls = new java.util.HashSet<>();
+        for (LocalBatches.Call c : plan.calls()) jobCalls.add(key(c.layer(), c.width(), c.rows()));
+        int matched = 0;
+        boolean ok = true;
+        for (WorkUnit.Part part : parts) {
+            LocalBatches.Plan p = LocalBatches.plan(part.engineRows(plan), plan.path(), config().nLayer(),
+                    graphs.maxRows(), graphs.maxTokens());
+            expected[0] += p.calls().size();
+            expected[1] += p.unique().size();
+            expected[2] += p.paddedTokens();
+            ok &= p.cacheWidth() == plan.cacheWidth() && p.unique().size() == part.engineRows(plan).size();
+            for (LocalBatches.Call c : p.calls()) {
+                int[] real = java.util.Arrays.stream(c.rows()).filter(i -> i < part.rows().size()).map(part.rows()::get).toArray();
+                if (real.length == 0) continue; // the pad row's own call
+                ok &= jobCalls.contains(key(c.layer(), c.width(), real));
+                matched++;
+            }
+        }
+        return ok && matched == plan.calls().size();
+    }
+
+    private static String key(int layer, int width, int[] rows) {
+        int[] sorted = rows.clone();
+        java.util.Arrays.sort(sorted);
+        return layer + ":" + width + ":" + java.util.Arrays.toString(sorted);
     }
 
     /** One clear message: an executor's UserError (e.g. a missing or mismatched graph) as the run's error. */
@@ -183,13 +232,19 @@ public final class SparkEngine implements Engine, AutoCloseable {
     }
 
     @Override
+    public Set<String> suffixHooks(int firstPatchedLayer) {
+        return local.suffixHooks(firstPatchedLayer);
+    }
+
+    /** The recompute path is the driver's local engine's: captures and executors follow it. */
+    @Override
     public boolean suffixReuse() {
-        return suffixReuse;
+        return local.suffixReuse();
     }
 
     @Override
     public void setSuffixReuse(boolean on) {
-        suffixReuse = on;
+        local.setSuffixReuse(on);
     }
 
     /** Driver (captures) and executors (patched passes, successful task attempts) together. */

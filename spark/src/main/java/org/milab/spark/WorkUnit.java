@@ -1,6 +1,7 @@
 package org.milab.spark;
 
 import org.milab.engine.Capture;
+import org.milab.engine.InterventionEngine.RecomputePath;
 import org.milab.engine.PatchRow;
 import org.milab.engine.SitePatch;
 import org.milab.engine.TokenIds;
@@ -8,6 +9,7 @@ import org.milab.graph.PatchSite;
 
 import java.io.Serializable;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -16,12 +18,14 @@ import java.util.Set;
 
 /**
  * One Spark partition of a patch job: a run of consecutive calls of the local engine's plan
- * ({@link LocalBatches}), its rows in plan order. Prompts and their cached keys and values are the job's
- * {@link JobData}, which reaches each executor once (a broadcast).
+ * ({@link LocalBatches}), its rows in the order that makes the executor's engine make the same calls.
+ * Prompts and their cached activations are the job's {@link JobData}, which reaches each executor once
+ * (a broadcast).
  *
  * @param id   partition index in the job
  * @param of   the job's partition count
- * @param rows the rows, each naming its index in the plan's distinct rows and its prompt in {@link JobData}
+ * @param rows the rows, each naming its index in the plan's distinct rows (-1: a pad row) and its prompt in
+ *             {@link JobData}
  */
 record WorkUnit(int id, int of, PatchSite site, String label, Row[] rows) implements Serializable {
 
@@ -33,19 +37,22 @@ record WorkUnit(int id, int of, PatchSite site, String label, Row[] rows) implem
     record Hooks(String[] name, long[][] shape, float[][] data) implements Serializable {}
 
     /**
-     * What every partition of a job shares: the distinct prompts, and for the suffix path each prompt's
-     * captured hook_k/hook_v (null without the suffix path).
+     * What every partition of a job shares: the distinct prompts, and for the cached paths each prompt's
+     * cached activations (null on the whole-prompt path).
      */
     record JobData(int[][] prompt, Hooks[] kv) implements Serializable {
-        /** @param index the job's distinct prompts, numbered in first-appearance order */
+        /**
+         * @param index   the job's distinct prompts, numbered as the plan numbers them
+         * @param kvHooks the hooks the cached paths read; a prompt sends those its capture holds
+         */
         static JobData of(Map<TokenIds, Integer> index, Map<TokenIds, Capture> kv, Set<String> kvHooks) {
             int[][] prompts = index.keySet().stream().map(TokenIds::ids).toArray(int[][]::new);
             if (kv == null) return new JobData(prompts, null);
             Hooks[] hooks = new Hooks[prompts.length];
-            String[] names = kvHooks.toArray(String[]::new);
             index.forEach((t, p) -> {
                 Capture c = kv.get(t);
-                if (c == null) throw new IllegalStateException("no cached keys/values for " + t);
+                if (c == null) throw new IllegalStateException("no cached activations for " + t);
+                String[] names = kvHooks.stream().filter(c.hooks()::containsKey).toArray(String[]::new);
                 long[][] shapes = new long[names.length][];
                 float[][] data = new float[names.length][];
                 for (int h = 0; h < names.length; h++) {
@@ -76,37 +83,70 @@ record WorkUnit(int id, int of, PatchSite site, String label, Row[] rows) implem
     }
 
     /**
-     * The job's partitions: runs of consecutive calls of {@code plan} (a call is never split), as many as
-     * {@code partitionRows} rows each would make, balanced by padded tokens (the compute: a whole-prompt row
-     * costs several suffix rows). A function of the rows, the batch limits and {@code partitionRows} only,
-     * never of the cluster.
+     * A partition before it is sent: distinct-row indices in the order the executor's engine gets them, and
+     * for the minimal path, when none of its prompts is the job's longest, an unpatched row on that prompt
+     * ({@code pad}; its result is dropped) so the executor's cache spans the job's positions.
      */
-    static List<WorkUnit> split(PatchSite site, String label, LocalBatches.Plan plan, Map<TokenIds, Integer> promptIndex,
-                                int partitionRows) {
+    record Part(List<Integer> rows, PatchRow pad) {
+        /** The rows as the executor's engine gets them. */
+        List<PatchRow> engineRows(LocalBatches.Plan plan) {
+            List<PatchRow> out = new ArrayList<>(rows.size() + 1);
+            rows.forEach(i -> out.add(plan.unique().get(i)));
+            if (pad != null) out.add(pad);
+            return out;
+        }
+    }
+
+    /**
+     * The job's partitions: runs of consecutive calls of {@code plan} (a call is never split; on the minimal
+     * path a run stays within one start layer), as many as {@code partitionRows} rows each would make,
+     * balanced by padded tokens (the compute). A function of the rows, the batch limits and
+     * {@code partitionRows} only, never of the cluster.
+     */
+    static List<Part> partition(LocalBatches.Plan plan, int partitionRows) {
+        boolean minimal = plan.path() == RecomputePath.MINIMAL;
         int count = Math.max(1, (plan.unique().size() + partitionRows - 1) / partitionRows);
         double target = (double) plan.paddedTokens() / count;
-        List<List<Integer>> parts = new ArrayList<>();
+        List<List<Integer>> runs = new ArrayList<>();
         List<Integer> cur = new ArrayList<>();
         long tokens = 0;
+        int layer = Integer.MIN_VALUE;
         for (LocalBatches.Call call : plan.calls()) {
             long t = (long) call.rows().length * call.width();
-            if (!cur.isEmpty() && tokens + t / 2.0 > target) { // the call goes where most of it fits
-                parts.add(cur);
+            // the call goes where most of it fits
+            if (!cur.isEmpty() && (tokens + t / 2.0 > target || minimal && call.layer() != layer)) {
+                runs.add(cur);
                 cur = new ArrayList<>();
                 tokens = 0;
             }
             for (int r : call.rows()) cur.add(r);
             tokens += t;
+            layer = call.layer();
         }
-        if (!cur.isEmpty()) parts.add(cur);
-        List<WorkUnit> out = new ArrayList<>(parts.size());
-        for (int p = 0; p < parts.size(); p++) {
-            List<Integer> idx = parts.get(p);
-            Row[] rows = new Row[idx.size()];
-            for (int i = 0; i < rows.length; i++) rows[i] = row(idx.get(i), plan.unique().get(idx.get(i)), promptIndex);
-            out.add(new WorkUnit(p, parts.size(), site, label, rows));
+        if (!cur.isEmpty()) runs.add(cur);
+        if (!minimal) return runs.stream().map(r -> new Part(r, null)).toList();
+        // the engine orders a start layer's rows by suffix length, then cache index, then row order: given in
+        // cache-index order, the partition's cache indices keep the job's relative order
+        Comparator<Integer> cacheOrder = Comparator.comparingInt((Integer i) -> plan.promptIndex().get(plan.unique().get(i).prompt()))
+                .thenComparingInt(i -> i);
+        TokenIds longest = plan.promptIndex().keySet().stream().filter(t -> t.length() == plan.cacheWidth()).findFirst().orElseThrow();
+        List<Part> out = new ArrayList<>(runs.size());
+        for (List<Integer> run : runs) {
+            List<Integer> rows = new ArrayList<>(run);
+            rows.sort(cacheOrder);
+            boolean spans = rows.stream().anyMatch(i -> plan.unique().get(i).prompt().length() == plan.cacheWidth());
+            out.add(new Part(rows, spans ? null : new PatchRow(longest, List.of(), new int[]{0})));
         }
         return out;
+    }
+
+    /** The partition as sent: its rows (the pad row with index -1) referring to the job's prompts. */
+    static WorkUnit of(int id, int of, PatchSite site, String label, LocalBatches.Plan plan, Part part) {
+        List<PatchRow> engineRows = part.engineRows(plan);
+        Row[] rows = new Row[engineRows.size()];
+        for (int i = 0; i < rows.length; i++)
+            rows[i] = row(i < part.rows().size() ? part.rows().get(i) : -1, engineRows.get(i), plan.promptIndex());
+        return new WorkUnit(id, of, site, label, rows);
     }
 
     private static Row row(int index, PatchRow r, Map<TokenIds, Integer> promptIndex) {
@@ -141,6 +181,7 @@ record WorkUnit(int id, int of, PatchSite site, String label, Row[] rows) implem
         return java.util.Arrays.stream(rows).mapToInt(Row::prompt).distinct().toArray();
     }
 
+    /** Each row's index in the plan's distinct rows; -1 for a pad row. */
     int[] indices() {
         int[] out = new int[rows.length];
         for (int i = 0; i < rows.length; i++) out[i] = rows[i].index();

@@ -6,9 +6,11 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInstance;
 import org.junit.jupiter.api.io.TempDir;
 import org.milab.cli.Main;
+import org.milab.engine.InterventionEngine.RecomputePath;
 import org.milab.graph.PatchSite;
 import org.milab.lab.LabModel;
-import org.milab.planted.PlantedInductionModel;
+import org.milab.catalog.ModelLayout;
+import org.milab.model.ModelConfig;
 import org.milab.run.RunContext;
 import org.milab.runtime.Device;
 import org.milab.tables.RunDiff;
@@ -41,27 +43,29 @@ class SparkHeldoutTest {
         SparkFixtures.copyExport(localRoot, sparkRoot);
         // every head, pre-registered: a reduced sweep finds too few negative controls to derive a set
         StringBuilder csv = new StringBuilder("layer,head,candidate_group\n");
-        for (int l = 0; l < PlantedInductionModel.N_LAYER; l++)
-            for (int h = 0; h < PlantedInductionModel.N_HEAD; h++) csv.append(l).append(',').append(h).append(",every_head\n");
+        ModelConfig cfg = ModelConfig.read(new ModelLayout(localRoot, SparkFixtures.MODEL).graphDir().resolve("config.json"));
+        for (int l = 0; l < cfg.nLayer(); l++)
+            for (int h = 0; h < cfg.nHead(); h++) csv.append(l).append(',').append(h).append(",every_head\n");
         for (Path root : List.of(localRoot, sparkRoot)) AtomicFiles.writeString(root.resolve("candidates.csv"), csv.toString());
     }
 
-    /** The mirror of the engine's batches is checked against the engine itself, at several batch limits. */
+    /** The mirror of the engine's batches is checked against the engine itself, on every path and several limits. */
     @Test
     void batchPlanCountsTheCallsTheLocalEngineMakes() {
         for (int[] limits : new int[][]{{128, 128 * 16}, {7, 60}, {16, 90}})
             try (LabModel m = LabModel.open(localRoot, SparkFixtures.MODEL, Device.CPU, 0, limits[0], limits[1])) {
                 SparkFixtures.Job job = SparkFixtures.headJob(m.engine(), 5, 3);
-                for (boolean suffix : new boolean[]{true, false}) {
+                for (RecomputePath path : RecomputePath.values()) {
+                    m.localEngine().setRecomputePath(path);
                     Map<String, Long> before = m.engine().counters();
-                    m.engine().patch(PatchSite.HOOK_Z, job.rows(), "plan check", suffix ? job.kv() : null);
+                    m.engine().patch(PatchSite.HOOK_Z, job.rows(), "plan check", job.kv());
                     Map<String, Long> after = m.engine().counters();
-                    LocalBatches.Plan plan = LocalBatches.plan(job.rows(), suffix, limits[0], limits[1]);
+                    LocalBatches.Plan plan = LocalBatches.plan(job.rows(), path, m.config().nLayer(), limits[0], limits[1]);
                     assertThat(plan.unique()).hasSize(job.rows().size() / 2);
                     assertThat(List.of(after.get("forward_calls") - before.get("forward_calls"),
                             after.get("forward_rows") - before.get("forward_rows"),
                             after.get("forward_tokens") - before.get("forward_tokens")))
-                            .as("calls, rows, padded tokens at limits %d/%d, suffix %s", limits[0], limits[1], suffix)
+                            .as("calls, rows, padded tokens at limits %d/%d, %s path", limits[0], limits[1], path)
                             .containsExactly((long) plan.calls().size(), (long) plan.unique().size(), plan.paddedTokens());
                 }
             }
@@ -111,6 +115,10 @@ class SparkHeldoutTest {
             split |= j.path("partitions").asInt() > 1;
         }
         assertThat(split).as("some job ran as several partitions").isTrue();
+        long pads = 0;
+        for (JsonNode j : jobs) pads += j.path("pad_rows").asLong();
+        assertThat(pads).as("partitions that needed a pad row to span the job's cache width").isPositive();
+        assertThat(spark.path("failed_task_attempts").asInt()).isZero();
         assertThat(spark.path("executor_counters").path("forward_rows").asLong()).isPositive();
     }
 }

@@ -2,6 +2,7 @@ package org.milab.spark;
 
 import org.junit.jupiter.api.Test;
 import org.milab.engine.Capture;
+import org.milab.engine.InterventionEngine.RecomputePath;
 import org.milab.engine.PatchRow;
 import org.milab.engine.SitePatch;
 import org.milab.engine.TokenIds;
@@ -50,74 +51,90 @@ class WorkUnitTest {
     void planDeduplicatesOnExactValuesAndCutsCallsAsTheEngine() {
         List<PatchRow> rows = List.of(
                 row(C, -1, 0),   // 0: unpatched, suffix length 1 (final position)
-                row(A, 0, 1),    // 1: patched at BOS: whole-prompt path
+                row(A, 0, 1),    // 1: patched at BOS
                 row(C, 2, 1),    // 2: suffix length 3, prefix 2
                 row(C, 2, 1),    // 3: identical to 2
                 row(C, 2, -0f),  // 4: differs from a +0 patch only in the sign bit: its own row
                 row(C, 2, 0f),   // 5
                 row(B, 1, 1),    // 6: suffix length 1, prefix 1
                 row(C, 3, 1));   // 7: suffix length 2, prefix 3
-        LocalBatches.Plan p = LocalBatches.plan(rows, true, 2, 100);
+        LocalBatches.Plan p = LocalBatches.plan(rows, RecomputePath.SUFFIX, 2, 2, 100);
         assertThat(p.unique()).hasSize(7);
         assertThat(p.source()).containsExactly(0, 1, 2, 2, 3, 4, 5, 6);
-        // whole-prompt rows first (only A@0, width 3); then suffix rows longest suffix first, ties by prefix
-        // length then row order: C@2 (s 3) x3, C@3 (s 2), then s 1: B@1 (prefix 1) before C final (prefix 4)
-        assertThat(p.calls()).extracting(c -> Arrays.toString(c.rows()) + "w" + c.width())
-                .containsExactly("[1]w3", "[2, 3]w3", "[4, 6]w3", "[5, 0]w1");
+        // suffix path: whole-prompt rows first (only A@0, width 3); then suffix rows longest suffix first, ties
+        // by prefix length then row order: C@2 (s 3) x3, C@3 (s 2), then s 1: B@1 (prefix 1) before C final (prefix 4)
+        assertThat(calls(p)).containsExactly("[1]w3", "[2, 3]w3", "[4, 6]w3", "[5, 0]w1");
         assertThat(p.paddedTokens()).isEqualTo(3 + 6 + 6 + 2);
-        // without cached keys/values every row takes the whole-prompt path, longest prompt first
-        assertThat(LocalBatches.plan(rows, false, 8, 12).calls()).extracting(c -> Arrays.toString(c.rows()) + "w" + c.width())
+        // whole prompts (also every site but hook_z): longest prompt first
+        assertThat(calls(LocalBatches.plan(rows, RecomputePath.WHOLE, 2, 8, 12)))
                 .containsExactly("[0, 2]w5", "[3, 4]w5", "[6, 1]w5", "[5]w2");
+        // minimal path: by first patched layer (here all the last block, as unpatched rows), then suffix length
+        // (longest first), ties by cache index (prompt first appearance: C, A, B), then row order: s 3: C@2 x3
+        // then A@0; s 2: C@3; s 1: C final, B@1. One cache of width 5 for all calls.
+        LocalBatches.Plan m = LocalBatches.plan(rows, RecomputePath.MINIMAL, 2, 2, 100);
+        assertThat(m.cacheWidth()).isEqualTo(5);
+        assertThat(m.promptIndex()).containsExactly(Map.entry(C, 0), Map.entry(A, 1), Map.entry(B, 2));
+        assertThat(calls(m)).containsExactly("L1[2, 3]w3", "L1[4, 1]w3", "L1[6, 0]w2", "L1[5]w1");
+        List<PatchRow> layered = List.of(row(C, -1, 0), new PatchRow(A, List.of(new SitePatch(0, 1, 0, new float[]{1})), new int[]{1}),
+                row(B, 1, 2));
+        assertThat(calls(LocalBatches.plan(layered, RecomputePath.MINIMAL, 2, 4, 100))).containsExactly("L0[1]w2", "L1[0, 2]w1");
+    }
+
+    private static List<String> calls(LocalBatches.Plan p) {
+        return p.calls().stream().map(c -> (c.layer() < 0 ? "" : "L" + c.layer()) + Arrays.toString(c.rows()) + "w" + c.width()).toList();
     }
 
     @Test
     void partitionsAreRunsOfWholeCallsEachRowOnce() {
         List<PatchRow> rows = new ArrayList<>();
         for (int i = 0; i < 30; i++) rows.add(row(List.of(A, B, C).get(i % 3), i % 3 == 1 ? 1 : i % 2, i));
-        LocalBatches.Plan plan = LocalBatches.plan(rows, true, 4, 1000);
-        Map<TokenIds, Integer> prompts = new LinkedHashMap<>();
-        plan.unique().forEach(r -> prompts.putIfAbsent(r.prompt(), prompts.size()));
-        List<WorkUnit> units = WorkUnit.split(PatchSite.HOOK_Z, "job", plan, prompts, 10);
-        List<Integer> flat = new ArrayList<>();
-        for (WorkUnit u : units) for (int i : u.indices()) flat.add(i);
-        List<Integer> planned = new ArrayList<>();
-        for (LocalBatches.Call c : plan.calls()) for (int i : c.rows()) planned.add(i);
-        assertThat(flat).as("plan order, every distinct row once").isEqualTo(planned).doesNotHaveDuplicates()
-                .hasSize(plan.unique().size());
-        assertThat(units).allMatch(u -> u.of() == units.size());
-        // every partition boundary is a call boundary; partitions hold about equal padded tokens: at most
-        // the even share (ceil(rows / 10) partitions) plus half the largest call
-        long maxCall = plan.calls().stream().mapToLong(c -> (long) c.rows().length * c.width()).max().orElseThrow();
-        double share = plan.paddedTokens() / Math.ceil(plan.unique().size() / 10.0);
-        int call = 0;
-        for (WorkUnit u : units) {
-            int rowsTaken = 0;
-            long tokens = 0;
-            while (rowsTaken < u.rows().length) {
-                LocalBatches.Call c = plan.calls().get(call++);
-                rowsTaken += c.rows().length;
-                tokens += (long) c.rows().length * c.width();
+        for (RecomputePath path : RecomputePath.values()) {
+            LocalBatches.Plan plan = LocalBatches.plan(rows, path, 2, 4, 1000);
+            List<WorkUnit.Part> parts = WorkUnit.partition(plan, 10);
+            List<Integer> flat = new ArrayList<>();
+            for (WorkUnit.Part u : parts) flat.addAll(u.rows());
+            assertThat(flat).as("every distinct row once").hasSize(plan.unique().size()).doesNotHaveDuplicates();
+            // every partition is a run of whole calls, holding about equal padded tokens: at most the even
+            // share (ceil(rows / 10) partitions) plus half the largest call
+            long maxCall = plan.calls().stream().mapToLong(c -> (long) c.rows().length * c.width()).max().orElseThrow();
+            double share = plan.paddedTokens() / Math.ceil(plan.unique().size() / 10.0);
+            int call = 0;
+            for (WorkUnit.Part u : parts) {
+                List<Integer> taken = new ArrayList<>();
+                long tokens = 0;
+                while (taken.size() < u.rows().size()) {
+                    LocalBatches.Call c = plan.calls().get(call++);
+                    for (int r : c.rows()) taken.add(r);
+                    tokens += (long) c.rows().length * c.width();
+                }
+                assertThat(u.rows()).as("%s: a partition ends where a call ends", path).containsExactlyInAnyOrderElementsOf(taken);
+                assertThat((double) tokens).isLessThanOrEqualTo(share + maxCall / 2.0);
+                // minimal path: the executor's cache must span the job's longest prompt
+                boolean spans = u.rows().stream().anyMatch(i -> plan.unique().get(i).prompt().length() == C.length());
+                assertThat(u.pad() != null).isEqualTo(path == RecomputePath.MINIMAL && !spans);
+                if (u.pad() != null) assertThat(u.pad().prompt()).isEqualTo(C);
             }
-            assertThat(rowsTaken).as("partition %d ends where a call ends", u.id()).isEqualTo(u.rows().length);
-            assertThat((double) tokens).isLessThanOrEqualTo(share + maxCall / 2.0);
+            assertThat(call).isEqualTo(plan.calls().size());
+            assertThat(parts.size()).isGreaterThan(2);
         }
-        assertThat(call).isEqualTo(plan.calls().size());
-        assertThat(units.size()).isGreaterThan(2);
     }
 
     @Test
     void rowsAndSuffixCapturesSurviveJavaSerialization() throws Exception {
-        List<PatchRow> rows = List.of(row(A, 1, 2), row(C, -1, 0), row(B, 1, 5), row(C, 3, 7));
-        LocalBatches.Plan plan = LocalBatches.plan(rows, true, 2, 100);
-        Map<TokenIds, Integer> prompts = new LinkedHashMap<>();
-        plan.unique().forEach(r -> prompts.putIfAbsent(r.prompt(), prompts.size()));
-        WorkUnit.JobData job = roundTrip(WorkUnit.JobData.of(prompts, kv(), Set.of("k", "v")));
-        for (WorkUnit sent : WorkUnit.split(PatchSite.HOOK_Z, "job", plan, prompts, 2)) {
-            WorkUnit u = roundTrip(sent);
-            List<PatchRow> back = u.patchRows(job);
-            int[] idx = u.indices();
-            for (int i = 0; i < idx.length; i++) {
-                PatchRow a = plan.unique().get(idx[i]), b = back.get(i);
+        List<PatchRow> rows = List.of(row(A, 1, 2), row(C, -1, 0), row(B, 1, 5), row(C, 3, 7), row(B, 0, 1));
+        LocalBatches.Plan plan = LocalBatches.plan(rows, RecomputePath.MINIMAL, 2, 1, 100);
+        WorkUnit.JobData job = roundTrip(WorkUnit.JobData.of(plan.promptIndex(), kv(), Set.of("k", "v")));
+        List<WorkUnit.Part> parts = WorkUnit.partition(plan, 1);
+        assertThat(parts).anyMatch(p -> p.pad() != null);
+        for (int p = 0; p < parts.size(); p++) {
+            WorkUnit u = roundTrip(WorkUnit.of(p, parts.size(), PatchSite.HOOK_Z, "job", plan, parts.get(p)));
+            List<PatchRow> sent = parts.get(p).engineRows(plan), back = u.patchRows(job);
+            assertThat(back).hasSameSizeAs(sent);
+            List<Integer> expected = new ArrayList<>(parts.get(p).rows());
+            if (parts.get(p).pad() != null) expected.add(-1);
+            assertThat(Arrays.stream(u.indices()).boxed().toList()).isEqualTo(expected);
+            for (int i = 0; i < sent.size(); i++) {
+                PatchRow a = sent.get(i), b = back.get(i);
                 assertThat(b.prompt()).isEqualTo(a.prompt());
                 assertThat(b.metricTokens()).isEqualTo(a.metricTokens());
                 assertThat(b.overrides()).hasSameSizeAs(a.overrides());
@@ -135,7 +152,7 @@ class WorkUnitTest {
                 assertThat(c.shapes().get("v")).isEqualTo(kv().get(t).shapes().get("v"));
             });
         }
-        assertThat(WorkUnit.JobData.of(prompts, null, Set.of()).captures(new int[]{0})).isNull();
+        assertThat(WorkUnit.JobData.of(plan.promptIndex(), null, Set.of()).captures(new int[]{0})).isNull();
     }
 
     @Test

@@ -212,7 +212,7 @@ class DescriptiveStagesTest {
         List<CandidateSelectionStage.Candidate> c = new CandidateSelectionStage().run(ctx, 0, 0);
         Table t = ctx.read(CandidateSelectionStage.STAGE, 0, CandidateSelectionStage.TABLE);
         assertThat(t.rowCount()).isEqualTo(c.size());
-        assertThat(t.columnNames()).containsExactly("candidate_id", "source", "layer", "head", "component",
+        assertThat(t.columnNames()).containsExactly("candidate_id", "source", "layer", "head", "head_id", "component",
                 "position_label", "raw_positive_attention", "max_control_attention", "positive_minus_control_attention_gap",
                 "max_control_family", "gap_positive", "selection_reason", "expected_specificity");
         Set<String> heads = new HashSet<>();
@@ -244,7 +244,7 @@ class DescriptiveStagesTest {
         assertThat(rows).hasSize(8);
         // "A B C D A B C": BOS + 7 one-token words; 4 heads of width 8, d_model 32
         assertThat(rows.get("blocks.0.attn.hook_z").path("tensor_shape").toString()).isEqualTo("[1,8,4,8]");
-        assertThat(rows.get("blocks.0.attn.hook_z").path("patchable_in").toString()).isEqualTo("[\"patch_z\",\"patch_z_suffix\"]");
+        assertThat(rows.get("blocks.0.attn.hook_z").path("patchable_in").toString()).isEqualTo("[\"patch_z\",\"patch_z_suffix\",\"patch_z_resume\"]");
         assertThat(rows.get("blocks.1.hook_attn_out").path("tensor_shape").toString()).isEqualTo("[1,8,32]");
         assertThat(rows.get("blocks.1.hook_attn_out").path("patchable_in").toString()).isEqualTo("[\"patch_attn_out\"]");
         assertThat(rows.get("blocks.1.attn.hook_pattern").path("tensor_shape").toString()).isEqualTo("[1,4,8,8]");
