@@ -118,6 +118,9 @@ public final class ModelExports {
      * exported under {@code layout.modelId()}, whatever the spec's layout is called.
      */
     public static GraphExporter.Exported exportPlanted(ModelLayout layout, PlantedSpec spec) {
+        String generate = "generate the checkpoint (hand-set circuit + seeded noise)";
+        StepCounter steps = new StepCounter(layout.modelId(), List.of(generate));
+        steps.start(generate);
         Planted planted = PlantedInductionModel.build(spec).named(layout.modelId());
         Path tmp;
         try {
@@ -131,6 +134,7 @@ public final class ModelExports {
             PlantedModelFiles.write(tmp, planted);
             Path weights = tmp.resolve("model.safetensors");
             String sha = Hashing.sha256(weights);
+            steps.done(generate);
             Map<String, Object> extra = new LinkedHashMap<>();
             extra.put("ground_truth", JSON.readTree(planted.groundTruth().toJson()));
             Map<String, Object> plantedSpec = new LinkedHashMap<>();

@@ -15,7 +15,7 @@ import java.util.Map;
  * <p>The estimate for a step not yet run is, in order: its own duration from an earlier attempt (a resumed
  * run knows them), the mean of finished steps of the same kind (the name without digits: the seeds of one
  * stage take about as long as each other), the mean of all finished steps. Skipped steps count as done and
- * take no time. The estimate is labelled as one ("about").
+ * take no time and print no estimate. The estimate is labelled as one ("about").
  */
 public final class StepCounter {
     private final String job;
@@ -64,7 +64,7 @@ public final class StepCounter {
     public void skipped(String name, String why) {
         took.put(name, 0.0);
         index = names.indexOf(name) >= 0 ? names.indexOf(name) + 1 : index + 1;
-        println(prefix() + name + " " + why + tail());
+        println(prefix() + name + " " + why); // no estimate: whether the later steps run or are skipped is not known yet
     }
 
     /** Seconds left for the steps after the current one, estimated as the class comment says; NaN if unknown. */

@@ -70,11 +70,11 @@ public final class AttributionStage {
 
     static TableBuilder pairTable(AttributionPatching.Result r) {
         TableBuilder b = Table.builder("attribution_pairs").keys("pair").int64("pair", "true_token", "wrong_token", "length")
-                .string("clean_ids", "corrupt_ids").float64("clean_metric", "corrupt_metric");
+                .int64List("clean_ids", "corrupt_ids").float64("clean_metric", "corrupt_metric");
         for (AttributionPatching.PairScores p : r.pairs())
             b.row().set("pair", p.pair().index()).set("true_token", p.pair().trueToken())
                     .set("wrong_token", p.pair().wrongToken()).set("length", p.pair().length())
-                    .set("clean_ids", ids(p.pair().clean().ids())).set("corrupt_ids", ids(p.pair().corrupt().ids()))
+                    .set("clean_ids", p.pair().clean().ids()).set("corrupt_ids", p.pair().corrupt().ids())
                     .set("clean_metric", p.cleanMetric()).set("corrupt_metric", p.corruptMetric()).add();
         return b;
     }
@@ -147,9 +147,5 @@ public final class AttributionStage {
                 .sorted(java.util.Comparator.comparingLong(x -> x.getLong("rank_" + estimate))).limit(5)
                 .map(x -> String.format(Locale.ROOT, "%s %.3g", x.getString("node"), x.getDouble("atp_" + estimate + "_mean")))
                 .collect(Collectors.joining(", "));
-    }
-
-    private static String ids(int[] ids) {
-        return Arrays.stream(ids).mapToObj(Integer::toString).collect(Collectors.joining(" "));
     }
 }

@@ -71,7 +71,11 @@ public final class Pipeline {
     }
 
     /** One named, resumable step of the chain. */
-    private record Step(String name, Runnable body) {}
+    private record Step(String name, Object inputs, Runnable body) {
+        Step(String name, Runnable body) {
+            this(name, null, body);
+        }
+    }
 
     /** S3, S5, S6 for the controls sets, S8-S10, S11 per seed, S12. */
     public void sweep() {
@@ -114,7 +118,7 @@ public final class Pipeline {
     /** Runs the steps through the ledger, which knows the whole plan first (step i of n, time left). */
     private void execute(List<Step> steps) {
         ledger.plan(steps.stream().map(Step::name).toList());
-        for (Step s : steps) ledger.step(s.name(), s.body());
+        for (Step s : steps) ledger.step(s.name(), s.inputs(), s.body());
     }
 
     private List<Step> sweepSteps() {
@@ -171,20 +175,28 @@ public final class Pipeline {
      * by path patching into keys, and the verdicts with their stability.
      */
     public void v2(V2Protocol.Counts counts) {
-        ledger.step("v2-protocol", counts, () -> new ProtocolStage().run(ctx, counts));
-        ledger.step("v2-attention", () -> new AttentionProbeStage().run(ctx));
-        ledger.step("v2-copying", () -> new CopyingStage().run(ctx));
-        ledger.step("v2-causal", () -> new CausalStage().run(ctx));
-        ledger.step("v2-group-ablation", () -> new GroupAblationStage().run(ctx));
-        ledger.step("v2-composition", () -> new CompositionStage().run(ctx));
-        ledger.step("v2-verdicts", () -> new VerdictStage().run(ctx));
+        execute(v2Steps(counts));
+    }
+
+    private List<Step> v2Steps(V2Protocol.Counts counts) {
+        return new ArrayList<>(List.of(
+                new Step("v2-protocol", counts, () -> new ProtocolStage().run(ctx, counts)),
+                new Step("v2-attention", () -> new AttentionProbeStage().run(ctx)),
+                new Step("v2-copying", () -> new CopyingStage().run(ctx)),
+                new Step("v2-causal", () -> new CausalStage().run(ctx)),
+                new Step("v2-group-ablation", () -> new GroupAblationStage().run(ctx)),
+                new Step("v2-composition", () -> new CompositionStage().run(ctx)),
+                new Step("v2-verdicts", () -> new VerdictStage().run(ctx))));
     }
 
     /** {@link #all}, then protocol v2 and a per-head table of both protocols' verdicts. */
     public void allWithV2(V2Protocol.Counts counts) {
-        all();
-        v2(counts);
-        ledger.step("protocol-comparison", () -> new ProtocolComparisonStage().run(ctx));
+        List<Step> steps = heldoutSteps();
+        steps.addAll(characterizationSteps());
+        steps.addAll(calibrationSteps());
+        steps.addAll(v2Steps(counts));
+        steps.add(new Step("protocol-comparison", () -> new ProtocolComparisonStage().run(ctx)));
+        execute(steps);
     }
 
     /** The descriptive stages of one prompt file: baseline, logit lens, attention. */

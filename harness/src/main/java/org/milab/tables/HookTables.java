@@ -3,12 +3,18 @@ package org.milab.tables;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 /**
  * A captured hook as a long-format table: one row per element, one INT64 column per axis (the key) and a
- * FLOAT64 {@code value}; the natural shape for pandas/Polars pivots.
+ * FLOAT64 {@code value}; the natural shape for pandas/Polars pivots. A per-head hook of block l
+ * ({@code hook_z}, {@code hook_pattern}) also gets a constant {@code layer} column, so its rows carry the
+ * same {@code head_id} as every other per-head table.
  */
 public final class HookTables {
+    private static final Pattern BLOCK = Pattern.compile("blocks\\.(\\d+)\\.");
+
     private HookTables() {}
 
     /** Axis names of a hook as the lab captures it (batch axis removed). */
@@ -23,9 +29,11 @@ public final class HookTables {
         List<String> axes = axes(hook);
         if (axes.size() != shape.length)
             throw new IllegalArgumentException(hook + ": shape rank " + shape.length + " vs axes " + axes);
-        TableBuilder b = Table.builder(hook.replace('.', '_')).keys(axes.toArray(String[]::new))
-                .int64(axes.toArray(String[]::new)).float64("value").metadata("milab.hook", hook)
-                .provenance(provenance);
+        Matcher block = BLOCK.matcher(hook);
+        Long layer = axes.contains("head") && block.lookingAt() ? Long.valueOf(block.group(1)) : null;
+        TableBuilder b = Table.builder(hook.replace('.', '_')).keys(axes.toArray(String[]::new));
+        if (layer != null) b.int64("layer");
+        b.int64(axes.toArray(String[]::new)).float64("value").metadata("milab.hook", hook).provenance(provenance);
         long[] idx = new long[shape.length];
         List<Object> row = new ArrayList<>(shape.length + 1);
         for (int i = 0; i < data.length; i++) {
@@ -35,6 +43,7 @@ public final class HookTables {
                 rem /= shape[a];
             }
             row.clear();
+            if (layer != null) row.add(layer);
             for (long v : idx) row.add(v);
             row.add((double) data[i]);
             b.addRow(row.toArray());

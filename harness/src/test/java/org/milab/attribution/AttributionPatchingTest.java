@@ -146,7 +146,9 @@ class AttributionPatchingTest {
                 assertThat(e.headsNoise()[pi][k]).isCloseTo(
                         metric(ref.run(clean, new Patches(back, List.of())), p) - metric(tc, p), within(1e-4));
             }
-            assertThat(e.cells()[pi][0][0]).as("BOS is shared, so patching it is a no-op").isEqualTo(0.0);
+            // BOS is shared, so patching it is a no-op; the patched row and its baseline may take different engine
+            // paths (whole prompt vs cached resume), which agree to float rounding, not bit for bit
+            assertThat(e.cells()[pi][0][0]).as("BOS is shared, so patching it is a no-op").isCloseTo(0.0, within(1e-5));
         }
     }
 

@@ -19,6 +19,8 @@ import java.nio.file.Path;
  * once). Read-only for its users; deleted when the JVM exits.
  */
 public final class PlantedRuns {
+    /** make demo's rows per ONNX Runtime call (RunOptions' --batch-rows default). */
+    static final int DEMO_BATCH_ROWS = 128;
     private static Path root;
     private static Path run;
 
@@ -41,7 +43,9 @@ public final class PlantedRuns {
         Path made = root;
         Runtime.getRuntime().addShutdownHook(new Thread(() -> FileTrees.delete(made)));
         ModelExports.exportPlanted(new ModelLayout(root, PlantedInductionModel.MODEL_ID), PlantedSpec.defaults());
-        try (LabModel m = LabModel.open(root, PlantedInductionModel.MODEL_ID, Device.CPU, 0)) {
+        // the CLI's defaults (--batch-rows 128), so this is the run `make demo` makes
+        try (LabModel m = LabModel.open(root, PlantedInductionModel.MODEL_ID, Device.CPU, 0, DEMO_BATCH_ROWS,
+                DEMO_BATCH_ROWS * 16)) {
             RunContext ctx = new RunContext(root, RunConfig.reference(PlantedInductionModel.MODEL_ID, "ci"), m);
             Pipeline p = new Pipeline(ctx);
             p.all();
