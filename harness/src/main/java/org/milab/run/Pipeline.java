@@ -41,6 +41,7 @@ import java.util.Set;
  */
 public final class Pipeline {
     private final RunContext ctx;
+    private final boolean resume;
     private final StepLedger ledger;
     private final long started = System.nanoTime();
     private final String startedUtc = Instant.now().toString();
@@ -52,6 +53,7 @@ public final class Pipeline {
     /** @param resume skip steps whose inputs and outputs are unchanged since they ran (see StepLedger) */
     public Pipeline(RunContext ctx, boolean resume) {
         this.ctx = ctx;
+        this.resume = resume;
         this.ledger = new StepLedger(ctx, resume);
     }
 
@@ -143,6 +145,7 @@ public final class Pipeline {
 
     /** run_manifest.json and summary.md: what ran, on what, with which code, how long, how many rows. */
     public void finish(String command) {
+        if (resume) removeLeftovers();
         Map<String, Object> m = new LinkedHashMap<>();
         m.put("schema", "milab.run_manifest/1");
         m.put("command", command);
@@ -178,6 +181,21 @@ public final class Pipeline {
             AtomicFiles.moveAtomically(ctx.runDir(), ctx.finalDir());
         } catch (java.io.IOException e) {
             throw new java.io.UncheckedIOException("Cannot move the finished run to " + ctx.finalDir(), e);
+        }
+    }
+
+    /**
+     * A resumed run may hold files of an earlier attempt with other settings that no step of this run wrote;
+     * they are not verified by any step record, so they do not stay in the finished run.
+     */
+    private void removeLeftovers() {
+        for (String f : ledger.untracked()) {
+            System.err.println("resume: removing " + f + ": no step of this run wrote it (left by an earlier attempt)");
+            try {
+                java.nio.file.Files.delete(ctx.runDir().resolve(f));
+            } catch (java.io.IOException e) {
+                throw new java.io.UncheckedIOException("Cannot remove " + f + " from " + ctx.runDir(), e);
+            }
         }
     }
 

@@ -21,8 +21,10 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 
 /**
  * One run: its folder {@code results/<run-id>/}, the model, the config, and the bookkeeping every stage
@@ -45,6 +47,8 @@ public final class RunContext {
     private final List<String> summary = new ArrayList<>();
     private final Map<String, TokenIds> tokenCache = new HashMap<>();
     private final Map<String, Integer> singleTokenCache = new HashMap<>();
+    /** Files written through this context since {@link #clearWritten()} (the step ledger's record of outputs). */
+    private final Set<Path> written = new LinkedHashSet<>();
 
     public RunContext(Path root, RunConfig config, LabModel model) {
         this.root = root;
@@ -99,6 +103,7 @@ public final class RunContext {
     public Table write(String stage, Integer seed, TableBuilder builder) {
         Table t = builder.provenance(provenance(stage, seed)).build();
         Path file = ArrowTables.writeInto(dir(stage, seed), t);
+        written.add(file);
         rowCounts.put(runDir.relativize(file).toString(), (long) t.rowCount());
         return t;
     }
@@ -112,11 +117,21 @@ public final class RunContext {
     }
 
     public void writeJson(String stage, Integer seed, String fileName, Object value) {
-        AtomicFiles.writeString(dir(stage, seed).resolve(fileName), json(value) + "\n");
+        writeText(stage, seed, fileName, json(value) + "\n");
     }
 
     public void writeText(String stage, Integer seed, String fileName, String text) {
-        AtomicFiles.writeString(dir(stage, seed).resolve(fileName), text);
+        Path file = dir(stage, seed).resolve(fileName);
+        AtomicFiles.writeString(file, text);
+        written.add(file);
+    }
+
+    Set<Path> writtenFiles() {
+        return Set.copyOf(written);
+    }
+
+    void clearWritten() {
+        written.clear();
     }
 
     public void recordHash(String key, String sha256) {

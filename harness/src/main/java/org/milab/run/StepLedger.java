@@ -8,11 +8,18 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.BasicFileAttributes;
 import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
+import java.util.Set;
 import java.util.TreeMap;
+import java.util.TreeSet;
+import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 
 /**
@@ -21,7 +28,9 @@ import java.util.stream.Stream;
  * before it) and the sha256 of every file it wrote. A resumed run skips a step only when the fingerprint
  * matches and every recorded output is still there, byte-identical; otherwise the step runs again, and so
  * does everything after it (their fingerprints change). A step interrupted before its record was written
- * is simply redone; its files were written atomically, so earlier outputs are never corrupted.
+ * is simply redone; its files were written atomically, so earlier outputs are never corrupted. The record
+ * lists every file the step wrote, also those a killed earlier attempt had already written with the same
+ * bytes, so no output of a finished run is left unverified.
  */
 final class StepLedger {
     private static final String DIR = ".steps";
@@ -32,6 +41,10 @@ final class StepLedger {
 
     private final RunContext ctx;
     private final boolean resume;
+    /** Outputs of the steps run or replayed so far. */
+    private final Set<String> tracked = new HashSet<>();
+    /** Hash cache: relative path -> what the file was when last hashed. */
+    private final Map<String, FileState> seen = new HashMap<>();
     private String chain;
 
     StepLedger(RunContext ctx, boolean resume) {
@@ -55,18 +68,24 @@ final class StepLedger {
             done.summary().forEach(ctx::summarize);
             ctx.rowCounts().putAll(done.rowCounts());
             ctx.hashes().putAll(done.hashes());
+            tracked.addAll(done.outputs().keySet());
             chain = Hashing.sha256(fingerprint + RunContext.json(done.outputs()));
             return;
         }
-        Map<String, String> before = snapshot();
+        Map<String, FileState> before = snapshot();
+        ctx.clearWritten();
         int summaryBefore = ctx.summaryLines().size();
         Map<String, Long> rowsBefore = new LinkedHashMap<>(ctx.rowCounts());
         Map<String, Object> hashesBefore = new LinkedHashMap<>(ctx.hashes());
         long t0 = System.nanoTime();
         body.run();
+        // every file the step wrote, including files an interrupted earlier attempt had already written with the
+        // same bytes: written through the context, or new, or replaced (another inode), or modified since
+        Set<String> written = new TreeSet<>();
+        ctx.writtenFiles().forEach(f -> written.add(relative(f)));
         Map<String, String> outputs = new TreeMap<>();
-        snapshot().forEach((f, h) -> {
-            if (!h.equals(before.get(f))) outputs.put(f, h);
+        snapshot().forEach((f, st) -> {
+            if (written.contains(f) || !st.sameFile(before.get(f))) outputs.put(f, st.sha256());
         });
         Map<String, Long> rows = new LinkedHashMap<>(ctx.rowCounts());
         rows.keySet().removeIf(k -> rows.get(k).equals(rowsBefore.get(k)));
@@ -75,7 +94,17 @@ final class StepLedger {
         List<String> summary = new ArrayList<>(ctx.summaryLines().subList(summaryBefore, ctx.summaryLines().size()));
         StepRecord rec = new StepRecord(fingerprint, outputs, summary, rows, hashes, (System.nanoTime() - t0) / 1e9);
         AtomicFiles.writeString(record, RunContext.json(rec) + "\n");
+        tracked.addAll(outputs.keySet());
         chain = Hashing.sha256(fingerprint + RunContext.json(outputs));
+    }
+
+    /** Output files of the run (relative paths) that no step of this process ran or replayed lists as its own. */
+    List<String> untracked() {
+        return snapshot().keySet().stream().filter(f -> !tracked.contains(f)).toList();
+    }
+
+    private String relative(Path f) {
+        return ctx.runDir().toAbsolutePath().relativize(f.toAbsolutePath()).toString();
     }
 
     private boolean intact(StepRecord rec) {
@@ -95,17 +124,35 @@ final class StepLedger {
         }
     }
 
-    /** sha256 of every output file of the run so far (run manifest, summary and ledger excluded). */
-    private Map<String, String> snapshot() {
-        Map<String, String> out = new TreeMap<>();
+    /**
+     * A file as last seen: its identity (inode where the file system has one), size and modification time,
+     * and its sha256. A file with the same identity, size and time is not hashed again.
+     */
+    private record FileState(Object fileKey, long size, long modifiedNanos, String sha256) {
+        boolean sameFile(FileState o) {
+            return o != null && Objects.equals(fileKey, o.fileKey) && size == o.size
+                    && modifiedNanos == o.modifiedNanos && sha256.equals(o.sha256);
+        }
+    }
+
+    /** Every output file of the run so far (run manifest, summary, ledger and temp files excluded). */
+    private Map<String, FileState> snapshot() {
+        Map<String, FileState> out = new TreeMap<>();
         if (!Files.isDirectory(ctx.runDir())) return out;
         try (Stream<Path> s = Files.walk(ctx.runDir())) {
-            s.filter(Files::isRegularFile).forEach(f -> {
+            for (Path f : s.filter(Files::isRegularFile).toList()) {
                 String rel = ctx.runDir().relativize(f).toString();
                 if (rel.startsWith(DIR) || rel.equals("run_manifest.json") || rel.equals("summary.md")
-                        || f.getFileName().toString().endsWith(".tmp")) return;
-                out.put(rel, Hashing.sha256(f));
-            });
+                        || f.getFileName().toString().endsWith(".tmp")) continue;
+                BasicFileAttributes a = Files.readAttributes(f, BasicFileAttributes.class);
+                long modified = a.lastModifiedTime().to(TimeUnit.NANOSECONDS);
+                FileState last = seen.get(rel);
+                FileState now = last != null && Objects.equals(last.fileKey(), a.fileKey()) && last.size() == a.size()
+                        && last.modifiedNanos() == modified ? last
+                        : new FileState(a.fileKey(), a.size(), modified, Hashing.sha256(f));
+                seen.put(rel, now);
+                out.put(rel, now);
+            }
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
