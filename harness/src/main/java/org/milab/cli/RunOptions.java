@@ -1,11 +1,11 @@
 package org.milab.cli;
 
 import org.milab.run.RunConfig;
+import org.milab.run.RunFolder;
 
 import org.milab.util.UserError;
 import picocli.CommandLine.Option;
 
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.LocalDateTime;
 import java.time.format.DateTimeFormatter;
@@ -34,14 +34,9 @@ public final class RunOptions {
     RunConfig config(String command, Path root) {
         String id = runId != null ? runId : model + "-" + command + "-"
                 + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss"));
-        if (!id.matches("[A-Za-z0-9._-]+"))
-            throw new UserError("Run id '" + id + "' has characters other than letters, digits, '.', '_' and '-'.",
-                    "Choose a simple run id, e.g. RUN_ID=planted-seed10.");
+        RunFolder.requireValidId(id);
         if (runId == null && resume)
             throw new UserError("--resume needs the run to resume.", "Pass --run-id (RUN_ID=...) of the run to continue.");
-        if (!resume && Files.exists(root.resolve("results").resolve(id)))
-            throw new UserError("results/" + id + " already exists; a run never overwrites another run's outputs.",
-                    "Choose another RUN_ID, move the old run away, or resume it with --resume.");
         if (batchRows < 1) throw new UserError("--batch-rows must be >= 1.", "Pass a positive --batch-rows.");
         return new RunConfig(model, id, controlSeeds == null ? List.of(0, 1, 2) : parse(controlSeeds, "--control-seeds"),
                 controlsPerFamily, List.of(0, 1), layerPatchPerFamily, 12, sweepPerFamily,

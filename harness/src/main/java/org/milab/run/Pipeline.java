@@ -52,9 +52,38 @@ public final class Pipeline {
 
     /** @param resume skip steps whose inputs and outputs are unchanged since they ran (see StepLedger) */
     public Pipeline(RunContext ctx, boolean resume) {
+        this(ctx, resume ? StepLedger.Mode.RESUME : StepLedger.Mode.RUN);
+    }
+
+    private Pipeline(RunContext ctx, StepLedger.Mode mode) {
         this.ctx = ctx;
-        this.resume = resume;
-        this.ledger = new StepLedger(ctx, resume);
+        this.resume = mode == StepLedger.Mode.RESUME;
+        this.ledger = new StepLedger(ctx, mode);
+    }
+
+    /** The first step of a resumed command that would run again, and why. */
+    public record Staleness(String step, Reason reason, String detail) {
+        public enum Reason {
+            /** the step has no record: the command goes further than the run did */
+            NOT_RUN,
+            /** the step was recorded with another config, model, graphs, device or code commit */
+            OTHER_INPUTS,
+            /** an output of the step is missing or was edited */
+            OUTPUT_CHANGED
+        }
+    }
+
+    /**
+     * Checks, without running or writing anything, whether {@code part} of the pipeline is up to date in
+     * {@code ctx}'s folder (a finished run, verified in place): empty when every step would be skipped.
+     */
+    public static java.util.Optional<Staleness> check(RunContext ctx, java.util.function.Consumer<Pipeline> part) {
+        try {
+            part.accept(new Pipeline(ctx, StepLedger.Mode.VERIFY));
+            return java.util.Optional.empty();
+        } catch (StepLedger.StaleStep s) {
+            return java.util.Optional.of(s.staleness);
+        }
     }
 
     /** S3, S5, S6 for the controls sets, S8-S10, S11 per seed, S12. */
@@ -163,7 +192,6 @@ public final class Pipeline {
         m.put("engine_counters", ctx.model().engine().counters());
         m.put("timings_seconds", ctx.timings());
         m.put("row_counts", ctx.rowCounts());
-        AtomicFiles.writeString(ctx.runDir().resolve("run_manifest.json"), RunContext.json(m) + "\n");
         StringBuilder md = new StringBuilder("# Run ").append(ctx.config().runId()).append("\n\n")
                 .append("- command: `").append(command).append("`\n")
                 .append("- model: `").append(ctx.model().id()).append("` (checkpoint sha256 `")
@@ -177,11 +205,9 @@ public final class Pipeline {
         md.append("\nTables are Arrow IPC files (open with pyarrow, Polars or DuckDB); provenance is in each file's "
                 + "schema metadata (`milab.provenance`).\n");
         AtomicFiles.writeString(ctx.runDir().resolve("summary.md"), md.toString());
-        try {
-            AtomicFiles.moveAtomically(ctx.runDir(), ctx.finalDir());
-        } catch (java.io.IOException e) {
-            throw new java.io.UncheckedIOException("Cannot move the finished run to " + ctx.finalDir(), e);
-        }
+        // the manifest is written last: its presence marks the folder as a finished run (see RunFolder.recover)
+        AtomicFiles.writeString(ctx.runDir().resolve(RunFolder.MANIFEST), RunContext.json(m) + "\n");
+        RunFolder.publish(ctx.runDir(), ctx.finalDir());
     }
 
     /**

@@ -33,7 +33,7 @@ import java.util.Set;
  */
 public final class RunContext {
     /** A run is written under results/<id>.incomplete/ and renamed to results/<id>/ when it completed. */
-    public static final String INCOMPLETE = ".incomplete";
+    public static final String INCOMPLETE = RunFolder.INCOMPLETE;
     public static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
 
     private final Path root;
@@ -51,10 +51,15 @@ public final class RunContext {
     private final Set<Path> written = new LinkedHashSet<>();
 
     public RunContext(Path root, RunConfig config, LabModel model) {
+        this(root, config, model, root.resolve("results").resolve(config.runId() + INCOMPLETE));
+    }
+
+    /** A context on another folder of the run: the finished one, to verify it in place. */
+    public RunContext(Path root, RunConfig config, LabModel model, Path runDir) {
         this.root = root;
         this.config = config;
         this.model = model;
-        this.runDir = root.resolve("results").resolve(config.runId() + INCOMPLETE);
+        this.runDir = runDir;
         this.codeCommit = Provenance.gitCommit(root);
     }
 

@@ -39,8 +39,21 @@ final class StepLedger {
     record StepRecord(String fingerprint, Map<String, String> outputs, List<String> summary,
                       Map<String, Long> rowCounts, Map<String, Object> hashes, double seconds) {}
 
+    /** RUN: run every step; RESUME: skip steps that are up to date; VERIFY: run nothing, stop at the first stale step. */
+    enum Mode { RUN, RESUME, VERIFY }
+
+    /** Thrown in VERIFY mode by the first step that would run. */
+    static final class StaleStep extends RuntimeException {
+        final Pipeline.Staleness staleness;
+
+        StaleStep(Pipeline.Staleness staleness) {
+            super(staleness.toString(), null, false, false);
+            this.staleness = staleness;
+        }
+    }
+
     private final RunContext ctx;
-    private final boolean resume;
+    private final Mode mode;
     /** Outputs of the steps run or replayed so far. */
     private final Set<String> tracked = new HashSet<>();
     /** Hash cache: relative path -> what the file was when last hashed. */
@@ -48,8 +61,12 @@ final class StepLedger {
     private String chain;
 
     StepLedger(RunContext ctx, boolean resume) {
+        this(ctx, resume ? Mode.RESUME : Mode.RUN);
+    }
+
+    StepLedger(RunContext ctx, Mode mode) {
         this.ctx = ctx;
-        this.resume = resume;
+        this.mode = mode;
         Map<String, Object> base = new LinkedHashMap<>();
         base.put("config", ctx.config().toMap());
         Map<String, Object> model = new TreeMap<>(ctx.model().provenance());
@@ -62,9 +79,10 @@ final class StepLedger {
     void step(String name, Runnable body) {
         String fingerprint = Hashing.sha256(chain + "|" + name);
         Path record = ctx.runDir().resolve(DIR).resolve(name + ".json");
-        StepRecord done = resume ? read(record) : null;
-        if (done != null && done.fingerprint().equals(fingerprint) && intact(done)) {
-            System.err.println("resume: " + name + " is up to date, skipped");
+        StepRecord done = mode != Mode.RUN ? read(record) : null;
+        String damaged = done == null || !done.fingerprint().equals(fingerprint) ? null : damaged(done);
+        if (done != null && done.fingerprint().equals(fingerprint) && damaged == null) {
+            if (mode == Mode.RESUME) System.err.println("resume: " + name + " is up to date, skipped");
             done.summary().forEach(ctx::summarize);
             ctx.rowCounts().putAll(done.rowCounts());
             ctx.hashes().putAll(done.hashes());
@@ -72,6 +90,12 @@ final class StepLedger {
             chain = Hashing.sha256(fingerprint + RunContext.json(done.outputs()));
             return;
         }
+        if (mode == Mode.VERIFY)
+            throw new StaleStep(done == null ? new Pipeline.Staleness(name, Pipeline.Staleness.Reason.NOT_RUN, "not run yet")
+                    : !done.fingerprint().equals(fingerprint)
+                    ? new Pipeline.Staleness(name, Pipeline.Staleness.Reason.OTHER_INPUTS,
+                            "recorded with other settings, model, graphs or code")
+                    : new Pipeline.Staleness(name, Pipeline.Staleness.Reason.OUTPUT_CHANGED, damaged));
         Map<String, FileState> before = snapshot();
         ctx.clearWritten();
         int summaryBefore = ctx.summaryLines().size();
@@ -107,12 +131,14 @@ final class StepLedger {
         return ctx.runDir().toAbsolutePath().relativize(f.toAbsolutePath()).toString();
     }
 
-    private boolean intact(StepRecord rec) {
+    /** Null when every recorded output is there with its recorded sha256, else what is wrong. */
+    private String damaged(StepRecord rec) {
         for (Map.Entry<String, String> e : rec.outputs().entrySet()) {
             Path f = ctx.runDir().resolve(e.getKey());
-            if (!Files.isRegularFile(f) || !Hashing.sha256(f).equals(e.getValue())) return false;
+            if (!Files.isRegularFile(f)) return e.getKey() + " is missing";
+            if (!Hashing.sha256(f).equals(e.getValue())) return e.getKey() + " changed since the step wrote it";
         }
-        return true;
+        return null;
     }
 
     private StepRecord read(Path record) {
