@@ -95,6 +95,9 @@ public final class ModelExports {
             try {
                 AtomicFiles.writeString(stage.manifestDir().resolve("self_check.json"),
                         JSON.writeValueAsString(report) + "\n");
+                // last: the sha256 of every file of the graph folder, checked whenever the model is opened
+                AtomicFiles.writeString(stage.manifestDir().resolve(ExportVerifier.FILES),
+                        JSON.writeValueAsString(ExportVerifier.fileList(stage.graphDir())) + "\n");
             } catch (IOException e) {
                 throw new UncheckedIOException(e);
             }
@@ -110,14 +113,8 @@ public final class ModelExports {
      */
     public static GraphExporter.Exported exportPlanted(ModelLayout layout, PlantedSpec spec) {
         Planted planted = PlantedInductionModel.build(spec);
-        Path tmp;
-        try {
-            Files.createDirectories(layout.root());
-            tmp = Files.createTempDirectory(layout.root(), ".planted-");
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
-        try {
+        try (StagedDirs.Staging checkpoint = StagedDirs.create(layout.root(), layout.modelId(), "checkpoint")) {
+            Path tmp = checkpoint.dir;
             SafetensorsWriter.writeCheckpoint(tmp, planted.checkpoint(), Dtype.F32, true);
             PlantedModelFiles.write(tmp, planted);
             Path weights = tmp.resolve("model.safetensors");
@@ -146,9 +143,15 @@ public final class ModelExports {
             }
         } catch (IOException e) {
             throw new UncheckedIOException(e);
-        } finally {
-            StagedDirs.deleteTree(tmp);
         }
+    }
+
+    /**
+     * Finishes an install that a killed export of {@code layout}'s model left half done, and removes staging
+     * folders of killed exports; waits for a running export that is installing this model right now.
+     */
+    public static void recoverInterruptedExports(ModelLayout layout) {
+        StagedDirs.recover(layout.root(), layout.modelId());
     }
 
     /**

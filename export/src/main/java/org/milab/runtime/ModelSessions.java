@@ -12,6 +12,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.EnumMap;
 import java.util.Map;
+import java.util.function.Consumer;
 
 /**
  * One ONNX Runtime session per graph variant of one exported model, created on first use from the graph
@@ -26,6 +27,8 @@ public final class ModelSessions implements AutoCloseable {
     private final Path graphDir;
     private final ExecutionInfo execution;
     private final Map<GraphVariant, OrtSession> sessions = new EnumMap<>(GraphVariant.class);
+    /** Called with a graph file before its session is created (the opener re-checks that it is still verified). */
+    private volatile Consumer<Path> beforeLoad = f -> {};
 
     private ModelSessions(OrtEnvironment env, Path graphDir, ExecutionInfo execution) {
         this.env = env;
@@ -91,11 +94,17 @@ public final class ModelSessions implements AutoCloseable {
         return execution;
     }
 
+    /** Sessions are created lazily: {@code check} runs on each graph file first (e.g. that it is still verified). */
+    public void beforeLoad(Consumer<Path> check) {
+        this.beforeLoad = check;
+    }
+
     public synchronized OrtSession session(GraphVariant variant) {
         return sessions.computeIfAbsent(variant, v -> {
             Path file = graphDir.resolve(v.fileName());
             if (!Files.isRegularFile(file))
                 throw new UserError("Graph " + file + " is missing.", "Re-run 'make export' for this model.");
+            beforeLoad.accept(file);
             try {
                 OrtSession.SessionOptions o = new OrtSession.SessionOptions();
                 o.setOptimizationLevel(OrtSession.SessionOptions.OptLevel.ALL_OPT);

@@ -4,6 +4,8 @@ import org.milab.engine.InterventionEngine;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import org.milab.catalog.ExportVerifier;
+import org.milab.catalog.ModelExports;
 import org.milab.catalog.ModelLayout;
 import org.milab.graph.GraphVariant;
 import org.milab.model.ModelConfig;
@@ -52,6 +54,7 @@ public final class LabModel implements AutoCloseable {
 
     public static LabModel open(Path root, String modelId, Device device, int threads, int maxRows, int maxTokens) {
         ModelLayout layout = new ModelLayout(root, modelId);
+        ModelExports.recoverInterruptedExports(layout);
         Path graphs = layout.graphDir();
         if (!Files.isRegularFile(graphs.resolve("config.json")) || !Files.isRegularFile(layout.tokenizer()))
             throw new UserError("Model '" + modelId + "' has not been exported (no " + graphs.resolve("config.json")
@@ -68,9 +71,12 @@ public final class LabModel implements AutoCloseable {
                         "Re-run 'make export MODEL=" + modelId + "'.", e);
             }
         }
+        // graphs, weights, config and tokenizer must be the files the manifests describe (sha256, cached per stamp)
+        ExportVerifier.Verified verified = ExportVerifier.verify(layout, manifests);
         ModelConfig cfg = ModelConfig.read(graphs.resolve("config.json"));
         Tokenizer tok = Tokenizer.load(layout.tokenizer());
         ModelSessions sessions = ModelSessions.open(graphs, device, threads);
+        sessions.beforeLoad(verified::recheck);
         return new LabModel(layout, cfg, tok, sessions, manifests, maxRows, maxTokens);
     }
 

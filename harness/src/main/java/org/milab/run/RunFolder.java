@@ -15,6 +15,8 @@ import java.nio.file.AccessDeniedException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.stream.Stream;
 
 /**
@@ -36,15 +38,22 @@ public final class RunFolder implements AutoCloseable {
     /** Written last by {@link Pipeline#finish}: its presence means the folder holds a finished run. */
     static final String MANIFEST = "run_manifest.json";
     private static final int MAX_DEFAULT_SUFFIX = 1000;
+    /**
+     * Lock files this JVM holds. POSIX record locks belong to the process and closing any descriptor of the
+     * file drops them, so this JVM must never open a lock file it holds a second time; it asks this set.
+     */
+    private static final Set<Path> HELD = ConcurrentHashMap.newKeySet();
 
     private final Path results;
     private final String id;
+    private final Path lockFile;
     private final FileChannel channel;
     private final FileLock lock;
 
-    private RunFolder(Path results, String id, FileChannel channel, FileLock lock) {
+    private RunFolder(Path results, String id, Path lockFile, FileChannel channel, FileLock lock) {
         this.results = results;
         this.id = id;
+        this.lockFile = lockFile;
         this.channel = channel;
         this.lock = lock;
     }
@@ -95,11 +104,13 @@ public final class RunFolder implements AutoCloseable {
     }
 
     private static RunFolder tryLock(Path results, String id) {
-        Path lockFile = results.resolve("." + id + ".lock");
+        Path lockFile = results.resolve("." + id + ".lock").toAbsolutePath().normalize();
+        if (!HELD.add(lockFile)) return null; // another thread of this process writes it
         FileChannel ch;
         try {
             ch = FileChannel.open(lockFile, StandardOpenOption.CREATE, StandardOpenOption.READ, StandardOpenOption.WRITE);
         } catch (IOException e) {
+            HELD.remove(lockFile);
             throw new UserError("Cannot create the run lock " + lockFile + ": " + describe(e) + ".",
                     "Make " + results + " writable (a read-only results folder cannot hold new runs).", e);
         }
@@ -112,13 +123,15 @@ public final class RunFolder implements AutoCloseable {
             }
             if (l == null) {
                 ch.close();
+                HELD.remove(lockFile);
                 return null;
             }
             // who holds it, for the other process's message (informational only; the lock is the OS lock)
             ch.truncate(0);
             ch.write(ByteBuffer.wrap(("pid " + ProcessHandle.current().pid() + "\n").getBytes(StandardCharsets.UTF_8)), 0);
-            return new RunFolder(results, id, ch, l);
+            return new RunFolder(results, id, lockFile, ch, l);
         } catch (IOException e) {
+            HELD.remove(lockFile);
             try {
                 ch.close();
             } catch (IOException ignored) {
@@ -129,6 +142,7 @@ public final class RunFolder implements AutoCloseable {
     }
 
     private static String holder(Path results, String id) {
+        if (HELD.contains(results.resolve("." + id + ".lock").toAbsolutePath().normalize())) return " (this process)";
         try {
             String s = Files.readString(results.resolve("." + id + ".lock")).strip();
             return s.isEmpty() ? "" : " (" + s + ")";
@@ -266,6 +280,8 @@ public final class RunFolder implements AutoCloseable {
             channel.close();
         } catch (IOException e) {
             // the lock dies with the channel or the process anyway
+        } finally {
+            HELD.remove(lockFile);
         }
     }
 }

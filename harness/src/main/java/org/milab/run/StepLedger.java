@@ -2,24 +2,22 @@ package org.milab.run;
 
 import com.fasterxml.jackson.core.type.TypeReference;
 import org.milab.util.AtomicFiles;
+import org.milab.util.FileStamp;
 import org.milab.util.Hashing;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.attribute.BasicFileAttributes;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Objects;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.TreeSet;
-import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 
 /**
@@ -150,14 +148,10 @@ final class StepLedger {
         }
     }
 
-    /**
-     * A file as last seen: its identity (inode where the file system has one), size and modification time,
-     * and its sha256. A file with the same identity, size and time is not hashed again.
-     */
-    private record FileState(Object fileKey, long size, long modifiedNanos, String sha256) {
+    /** A file as last hashed: its stamp (identity, size, times) and sha256. */
+    private record FileState(FileStamp stamp, String sha256) {
         boolean sameFile(FileState o) {
-            return o != null && Objects.equals(fileKey, o.fileKey) && size == o.size
-                    && modifiedNanos == o.modifiedNanos && sha256.equals(o.sha256);
+            return o != null && stamp.equals(o.stamp) && sha256.equals(o.sha256);
         }
     }
 
@@ -170,12 +164,9 @@ final class StepLedger {
                 String rel = ctx.runDir().relativize(f).toString();
                 if (rel.startsWith(DIR) || rel.equals("run_manifest.json") || rel.equals("summary.md")
                         || f.getFileName().toString().endsWith(".tmp")) continue;
-                BasicFileAttributes a = Files.readAttributes(f, BasicFileAttributes.class);
-                long modified = a.lastModifiedTime().to(TimeUnit.NANOSECONDS);
+                FileStamp stamp = FileStamp.of(f);
                 FileState last = seen.get(rel);
-                FileState now = last != null && Objects.equals(last.fileKey(), a.fileKey()) && last.size() == a.size()
-                        && last.modifiedNanos() == modified ? last
-                        : new FileState(a.fileKey(), a.size(), modified, Hashing.sha256(f));
+                FileState now = last != null && last.stamp().equals(stamp) ? last : new FileState(stamp, Hashing.sha256(f));
                 seen.put(rel, now);
                 out.put(rel, now);
             }
