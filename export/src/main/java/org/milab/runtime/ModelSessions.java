@@ -36,8 +36,32 @@ public final class ModelSessions implements AutoCloseable {
         this.execution = execution;
     }
 
-    public static OrtEnvironment environment() {
-        return OrtEnvironment.getEnvironment(OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR, "milab");
+    static {
+        NativeLibraries.prepare(); // before any ONNX Runtime class loads its native library
+    }
+
+    private static boolean telemetryOff;
+
+    /**
+     * The process's ONNX Runtime environment, with telemetry switched off: nothing in this project may reach
+     * for the network at run time (every environment the project creates comes from here).
+     */
+    public static synchronized OrtEnvironment environment() {
+        OrtEnvironment env = OrtEnvironment.getEnvironment(OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR, "milab");
+        if (!telemetryOff) {
+            try {
+                env.setTelemetry(false);
+            } catch (OrtException e) {
+                throw new IllegalStateException("Cannot switch off ONNX Runtime telemetry: " + e.getMessage(), e);
+            }
+            telemetryOff = true;
+        }
+        return env;
+    }
+
+    /** Whether {@link #environment()} has switched telemetry off in this process (for tests). */
+    public static synchronized boolean telemetryDisabled() {
+        return telemetryOff;
     }
 
     /** Opens (lazily) the sessions of the graphs in {@code graphDir} on {@code device}. */

@@ -37,18 +37,41 @@ public final class RunOptions {
         RunFolder.requireValidId(id);
         if (runId == null && resume)
             throw new UserError("--resume needs the run to resume.", "Pass --run-id (RUN_ID=...) of the run to continue.");
-        if (batchRows < 1) throw new UserError("--batch-rows must be >= 1.", "Pass a positive --batch-rows.");
+        bounded("--threads", threads, 0, MAX_THREADS);
+        bounded("--batch-rows", batchRows, 1, MAX_BATCH_ROWS);
+        bounded("--controls-per-family", controlsPerFamily, 1, MAX_PER_FAMILY);
+        bounded("--sweep-per-family", sweepPerFamily, 1, MAX_PER_FAMILY);
+        bounded("--layer-patch-per-family", layerPatchPerFamily, 1, MAX_PER_FAMILY);
+        bounded("--heldout-generated", heldoutGenerated, 1, MAX_PER_FAMILY);
+        bounded("--heldout-scored", heldoutScored, 1, MAX_PER_FAMILY);
         return new RunConfig(model, id, controlSeeds == null ? List.of(0, 1, 2) : parse(controlSeeds, "--control-seeds"),
                 controlsPerFamily, List.of(0, 1), layerPatchPerFamily, 12, sweepPerFamily,
                 seeds == null ? List.of(10, 11, 12) : parse(seeds, "--seeds"), heldoutGenerated, heldoutScored, 20,
                 candidates, zeroFrame);
     }
 
+    /** Bounds of the numeric options: beyond them a run cannot work (int overflow, memory, seed range). */
+    static final int MAX_THREADS = 1024, MAX_BATCH_ROWS = 4096, MAX_PER_FAMILY = 10_000, MAX_SEED = 1_000_000_000,
+            MAX_SEEDS = 100;
+
+    static void bounded(String flag, long value, long min, long max) {
+        if (value < min || value > max)
+            throw new UserError(flag + " " + value + " is out of range: it must be between " + min + " and " + max + ".",
+                    "Pass a value in that range" + (flag.equals("--batch-rows") ? " (default 128)." : "."));
+    }
+
     private static List<Integer> parse(String s, String flag) {
+        List<Integer> seeds;
         try {
-            return Arrays.stream(s.split(",")).map(String::trim).filter(x -> !x.isEmpty()).map(Integer::parseInt).toList();
+            seeds = Arrays.stream(s.split(",")).map(String::trim).filter(x -> !x.isEmpty()).map(Integer::parseInt).toList();
         } catch (NumberFormatException e) {
             throw new UserError(flag + " '" + s + "' is not a comma-separated list of integers.", "e.g. " + flag + " 10,11,12");
         }
+        if (seeds.isEmpty() || seeds.size() > MAX_SEEDS)
+            throw new UserError(flag + " '" + s + "' must list between 1 and " + MAX_SEEDS + " seeds.", "e.g. " + flag + " 10,11,12");
+        if (seeds.stream().distinct().count() != seeds.size())
+            throw new UserError(flag + " '" + s + "' repeats a seed.", "List each seed once, e.g. " + flag + " 10,11,12");
+        for (int seed : seeds) bounded(flag + " seed", seed, 0, MAX_SEED);
+        return seeds;
     }
 }

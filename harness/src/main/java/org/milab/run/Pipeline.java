@@ -188,6 +188,7 @@ public final class Pipeline {
         m.put("code_git_commit", ctx.codeCommit());
         m.put("java", Provenance.javaVersion());
         m.put("machine", Provenance.machine());
+        m.put("decision_tolerance", org.milab.stats.Decisions.TOLERANCE);
         m.put("hashes", ctx.hashes());
         m.put("engine_counters", ctx.model().engine().counters());
         m.put("timings_seconds", ctx.timings());

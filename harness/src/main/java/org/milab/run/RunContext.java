@@ -5,6 +5,7 @@ import org.milab.engine.TokenIds;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import org.milab.lab.LabModel;
+import org.milab.stats.Decisions;
 import org.milab.tables.ArrowTables;
 import org.milab.tables.Table;
 import org.milab.tables.TableBuilder;
@@ -101,6 +102,7 @@ public final class RunContext {
         p.put("java", Provenance.javaVersion());
         p.put("machine", Provenance.machine());
         p.put("config_sha256", Hashing.sha256(json(config.toMap())));
+        p.put("decision_tolerance", Decisions.TOLERANCE);
         p.put("created_utc", Instant.now().toString());
         return p;
     }
