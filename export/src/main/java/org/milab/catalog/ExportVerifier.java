@@ -97,7 +97,11 @@ public final class ExportVerifier {
         for (Map.Entry<GraphVariant, JsonNode> e : manifests.entrySet()) {
             JsonNode g = e.getValue().path("graph");
             String manifest = e.getKey().id() + ".json";
-            check(g.path("file").asText(e.getKey().fileName()), g.path("sha256").asText(), manifest, stamps);
+            JsonNode perStart = e.getValue().path("start_layer_graphs"); // one graph file per start layer
+            if (perStart.isArray())
+                for (JsonNode f : perStart) check(f.path("file").asText(), f.path("sha256").asText(), manifest, stamps);
+            else
+                check(g.path("file").asText(e.getKey().fileName()), g.path("sha256").asText(), manifest, stamps);
             check(g.path("weights_file").asText(org.milab.graph.WeightsLayout.FILE_NAME),
                     g.path("weights_file_sha256").asText(), manifest, stamps);
         }

@@ -11,6 +11,7 @@ import org.milab.model.SafetensorsFile;
 import org.milab.model.SafetensorsWriter;
 import org.milab.planted.Planted;
 import org.milab.planted.PlantedInductionModel;
+import org.milab.planted.PlantedLayout;
 import org.milab.planted.PlantedModelFiles;
 import org.milab.planted.PlantedSpec;
 import org.milab.util.Hashing;
@@ -20,6 +21,7 @@ import org.milab.model.download.WeightsFetcher;
 import org.milab.model.download.WeightsResolver;
 import org.milab.tokenizer.Gpt2TokenizerJson;
 import org.milab.util.AtomicFiles;
+import org.milab.util.StepCounter;
 import org.milab.util.UserError;
 
 import java.io.IOException;
@@ -83,9 +85,15 @@ public final class ModelExports {
             extraFiles.accept(stage);
             if (!Files.isRegularFile(stage.tokenizer()))
                 throw new IllegalStateException("export of " + layout.modelId() + " wrote no tokenizer.json");
+            List<String> names = new java.util.ArrayList<>(List.of(org.milab.graph.WeightsLayout.FILE_NAME));
+            GraphExporter.allVariants().forEach(v -> names.add(v.fileName()));
+            names.add("self-check");
+            StepCounter steps = new StepCounter("export " + layout.modelId(), names);
             GraphExporter.Exported ex = new GraphExporter(layout.root()).export(ckpt, identity, stage.graphDir(),
-                    stage.manifestDir(), GraphExporter.allVariants(), extra);
+                    stage.manifestDir(), GraphExporter.allVariants(), extra, steps);
+            steps.start("self-check");
             SelfCheck.Result check = SelfCheck.run(ckpt, stage.graphDir());
+            steps.done("self-check");
             Map<String, Object> report = new LinkedHashMap<>();
             report.put("model", identity.id());
             report.put("prompt_token_ids", check.prompt());
@@ -109,10 +117,11 @@ public final class ModelExports {
      * {@code make export MODEL=planted-induction}: writes the planted-circuit checkpoint as real files
      * (model.safetensors in the Hugging Face layout, config.json, tokenizer.json, ground_truth.json, MODEL.md),
      * reads it back through the same safetensors reader, and exports it through the same graph builder as
-     * GPT-2. The ground truth goes into every manifest.
+     * GPT-2. The ground truth (with the layout, seed and noise) goes into every manifest. The model is
+     * exported under {@code layout.modelId()}, whatever the spec's layout is called.
      */
     public static GraphExporter.Exported exportPlanted(ModelLayout layout, PlantedSpec spec) {
-        Planted planted = PlantedInductionModel.build(spec);
+        Planted planted = PlantedInductionModel.build(spec).named(layout.modelId());
         try (StagedDirs.Staging checkpoint = StagedDirs.create(layout.root(), layout.modelId(), "checkpoint")) {
             Path tmp = checkpoint.dir;
             SafetensorsWriter.writeCheckpoint(tmp, planted.checkpoint(), Dtype.F32, true);
@@ -121,10 +130,15 @@ public final class ModelExports {
             String sha = Hashing.sha256(weights);
             Map<String, Object> extra = new LinkedHashMap<>();
             extra.put("ground_truth", JSON.readTree(planted.groundTruth().toJson()));
-            extra.put("planted_spec", Map.of("seed", spec.seed(), "noise_std", spec.noiseStd()));
+            Map<String, Object> plantedSpec = new LinkedHashMap<>();
+            plantedSpec.put("seed", spec.seed());
+            plantedSpec.put("noise_std", spec.noiseStd());
+            plantedSpec.put("layout_preset", spec.layout().name());
+            plantedSpec.put("layout", spec.layout().spec());
+            extra.put("planted_spec", plantedSpec);
             ModelIdentity identity = new ModelIdentity(layout.modelId(), null,
-                    "generated (seed " + spec.seed() + ", noise " + spec.noiseStd() + ")", sha, false,
-                    "org.milab.planted.PlantedInductionModel");
+                    "generated (seed " + spec.seed() + ", noise " + spec.noiseStd() + layoutNote(spec.layout()) + ")",
+                    sha, false, "org.milab.planted.PlantedInductionModel");
             try (SafetensorsFile ckpt = SafetensorsFile.open(weights, ModelConfig.read(tmp.resolve("config.json")))) {
                 return export(layout, ckpt, identity, extra, stage -> {
                     try {
@@ -152,6 +166,21 @@ public final class ModelExports {
      */
     public static void recoverInterruptedExports(ModelLayout layout) {
         StagedDirs.recover(layout.root(), layout.modelId());
+    }
+
+    /**
+     * Exports a planted layout under {@code root} as model {@code spec.modelId()} (planted-induction,
+     * planted-backup, planted-deep3, planted-custom): the entry point for tests that need a given layout.
+     * Open it with {@code LabModel.open(root, spec.modelId(), ...)}; its truth is in the manifests'
+     * {@code ground_truth} and in {@code graphs/<id>/checkpoint/ground_truth.json}.
+     */
+    public static GraphExporter.Exported exportPlanted(Path root, PlantedSpec spec) {
+        return exportPlanted(new ModelLayout(root, spec.modelId()), spec);
+    }
+
+    /** The default layout keeps the revision text it always had; other layouts name themselves. */
+    private static String layoutNote(PlantedLayout l) {
+        return l.name().equals(PlantedLayout.DEFAULT) ? "" : ", layout " + l.name() + " " + l.spec();
     }
 
     /**

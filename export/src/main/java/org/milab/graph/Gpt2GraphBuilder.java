@@ -41,7 +41,74 @@ public final class Gpt2GraphBuilder {
     }
 
     public BuiltGraph build(GraphVariant variant, Map<String, String> metadata) {
+        if (variant == GraphVariant.GRAD) return new Gpt2GradGraphBuilder(c, weights, producerVersion).build(metadata);
+        if (variant.perStartLayer())
+            throw new IllegalArgumentException(variant.id() + " has one graph per start layer: use buildResume");
         return variant == GraphVariant.UNEMBED ? buildUnembed(metadata) : buildForward(variant, metadata);
+    }
+
+    /**
+     * {@link GraphVariant#PATCH_Z_RESUME} from block {@code start}: each row recomputes only blocks >= start
+     * and only its suffix (positions from its first patched position on). The suffix enters as the unpatched
+     * run's hook_resid_pre of block {@code start}; earlier positions enter as that run's keys and values.
+     * Both come from per-prompt caches fed once per call: row r reads prompt {@code prompt_index[r]}
+     * (resid rows by the flat {@code resid_index = prompt * cache_pos + position}), so rows sharing a prompt
+     * share its cache. Attention is split into a cached-prefix part and a suffix part (scores concatenated
+     * before the softmax), so the cached keys and values are never concatenated or transposed per row.
+     */
+    public BuiltGraph buildResume(int start, Map<String, String> metadata) {
+        GraphVariant variant = GraphVariant.PATCH_Z_RESUME;
+        OnnxGraph g = new OnnxGraph("gpt2_" + variant.id() + "_from_" + start);
+        List<IoSpec> ins = new ArrayList<>(), outs = new ArrayList<>();
+        int d = c.dModel(), H = c.nHead(), dh = c.dHead(), L = c.nLayer();
+        exposeHooks = false;
+        String n = "prompts", t = "cache_pos";
+        declare(g, ins, RESID_INDEX, INT64, List.of(B, P), "per row and suffix position, prompt_index * cache_pos + "
+                + "absolute position: where the row's input residual sits in the resid_pre cache (padding repeats the last)");
+        declare(g, ins, PROMPT_INDEX, INT64, List.of(B), "which cached prompt each row reads keys and values from");
+        declare(g, ins, PAST_MASK, FLOAT, List.of(B, t), "1 for each cached position before the row's suffix, else 0");
+        declare(g, ins, FINAL_INDEX, INT64, List.of(B), "index of each row's last real token within its suffix");
+        declare(g, ins, METRIC_TOKEN_IDS, INT64, List.of(B, K), "per row, the token ids whose final-position logits the metric needs");
+        declare(g, ins, cacheResidPre(start), FLOAT, List.of(n, t, d),
+                "the unpatched runs' hook_resid_pre of block " + start + ", one row per cached prompt, right padded");
+        for (int l = start; l < L; l++) {
+            declare(g, ins, cacheKey(l), FLOAT, List.of(n, H, dh, t),
+                    "the unpatched runs' hook_k of block " + l + " laid out [prompt, head, d_head, position]");
+            declare(g, ins, cacheValue(l), FLOAT, List.of(n, H, t, dh),
+                    "the unpatched runs' hook_v of block " + l + " laid out [prompt, head, position, d_head]");
+        }
+        String s = g.op("Gather", new String[]{g.op("Shape", RESID_INDEX), g.scalarLong("one_idx", 1)}, attr("axis", 0L));
+        String range = g.op("Range", g.scalarLong("zero", 0), s, g.scalarLong("step", 1));
+        String future = g.op("Greater", g.op("Unsqueeze", range, g.constLongs("ax0", 0)),
+                g.op("Unsqueeze", range, g.constLongs("ax1", 1)));
+        String masked = suffixMask(g, future, RESID_INDEX);
+        String widths = g.op("Concat", new String[]{g.op("Slice", g.op("Shape", PAST_MASK), g.constLongs("s1", 1),
+                g.constLongs("e2", 2)), g.op("Unsqueeze", s, g.constLongs("ax0", 0))}, attr("axis", 0L));
+        String[] consts = blockConstants(g);
+        String negInf = consts[0], invSqrt = consts[1], one = consts[2], headsShape = consts[3], flatShape = consts[4], split = consts[5];
+        String x = g.op("Gather", g.op("Reshape", cacheResidPre(start), g.constLongs("rows_d", -1, d)), RESID_INDEX);
+        for (int l = start; l < L; l++) {
+            String[] qkv = projectQkv(g, x, l, headsShape, split);
+            String kSuffix = g.op("Transpose", new String[]{qkv[1]}, attr("perm", new long[]{0, 2, 3, 1}));
+            String vSuffix = g.op("Transpose", new String[]{qkv[2]}, attr("perm", new long[]{0, 2, 1, 3}));
+            String kPast = g.op("Gather", new String[]{cacheKey(l), PROMPT_INDEX}, attr("axis", 0L));
+            String vPast = g.op("Gather", new String[]{cacheValue(l), PROMPT_INDEX}, attr("axis", 0L));
+            String scores = g.op("Mul", g.op("Concat", new String[]{g.op("MatMul", qkv[0], kPast),
+                    g.op("MatMul", qkv[0], kSuffix)}, attr("axis", 3L)), invSqrt);
+            String pattern = g.op("Softmax", new String[]{g.op("Where", masked, negInf, scores)}, attr("axis", -1L));
+            String[] parts = g.multi("Split", new String[]{pattern, widths}, 2, attr("axis", 3L));
+            String zHeads = g.op("Add", g.op("MatMul", parts[0], vPast), g.op("MatMul", parts[1], vSuffix));
+            x = blockTail(g, ins, outs, PatchSite.HOOK_Z, l, x, zHeads, one, flatShape);
+        }
+        finalOutputs(g, outs, x, PatchSite.HOOK_Z);
+        Map<String, String> meta = new java.util.LinkedHashMap<>(metadata);
+        meta.put("milab.start_layer", Integer.toString(start));
+        return new BuiltGraph(variant, g.model(OPSET, producerVersion, meta), List.copyOf(ins), List.copyOf(outs));
+    }
+
+    private static void declare(OnnxGraph g, List<IoSpec> ins, String name, int type, List<Object> dims, String meaning) {
+        g.input(name, type, dims.toArray());
+        ins.add(new IoSpec(name, null, dims, type == INT64 ? "int64" : "float32", meaning));
     }
 
     private BuiltGraph buildForward(GraphVariant variant, Map<String, String> metadata) {
@@ -50,12 +117,7 @@ public final class Gpt2GraphBuilder {
         PatchSite site = variant.patchSite().orElse(null);
         int d = c.dModel(), H = c.nHead(), dh = c.dHead(), L = c.nLayer();
 
-        g.input(INPUT_IDS, INT64, B, P);
-        ins.add(new IoSpec(INPUT_IDS, null, List.of(B, P), "int64",
-                "token ids, BOS first; rows of unequal length are right padded with any valid id"));
-        g.input(FINAL_INDEX, INT64, B);
-        ins.add(new IoSpec(FINAL_INDEX, null, List.of(B), "int64",
-                "index of each row's last real token (where logits and the final residual are read)"));
+        tokenInputs(g, ins, "index of each row's last real token (where logits and the final residual are read)");
         if (site != null) {
             g.input(METRIC_TOKEN_IDS, INT64, B, K);
             ins.add(new IoSpec(METRIC_TOKEN_IDS, null, List.of(B, K), "int64",
@@ -74,29 +136,23 @@ public final class Gpt2GraphBuilder {
         if (suffix) {
             declareSuffixInputs(g, ins, H, dh);
             positions = POSITION_IDS;
-            future = suffixMask(g, future);
+            future = suffixMask(g, future, INPUT_IDS);
         }
         String x = g.op("Add", g.op("Gather", ext(g, Gpt2Tensors.WTE), ids), g.op("Gather", ext(g, Gpt2Tensors.WPE), positions));
-        String negInf = g.scalarFloat("neg_inf", Float.NEGATIVE_INFINITY);
-        String invSqrt = g.scalarFloat("inv_sqrt_dhead", (float) (1.0 / Math.sqrt(dh)));
-        String one = g.scalarFloat("one", 1f);
-        String headsShape = g.constLongs("heads_shape", 0, 0, H, dh);
-        String flatShape = g.constLongs("flat_shape", 0, 0, d);
-        String split = g.constLongs("qkv_split", d, d, d);
+        String[] consts = blockConstants(g);
+        String negInf = consts[0], invSqrt = consts[1], one = consts[2], headsShape = consts[3], flatShape = consts[4], split = consts[5];
 
         for (int l = 0; l < L; l++) {
             String residPre = hookOut(g, outs, "Identity", hookResidPre(l), new String[]{x},
                     List.of(B, P, d), "residual stream entering block " + l);
-            String a = layerNorm(g, residPre, Gpt2Tensors.ln1W(l), Gpt2Tensors.ln1B(l));
-            String qkv = g.op("Add", g.op("MatMul", a, ext(g, Gpt2Tensors.attnW(l))), ext(g, Gpt2Tensors.attnB(l)));
-            String[] qkvParts = g.multi("Split", new String[]{qkv, split}, 3, attr("axis", 2L));
-            String q = g.op("Transpose", new String[]{g.op("Reshape", qkvParts[0], headsShape)}, attr("perm", new long[]{0, 2, 1, 3}));
-            String kHeads = g.op("Reshape", qkvParts[1], headsShape), vHeads = g.op("Reshape", qkvParts[2], headsShape);
+            String[] qkv = projectQkv(g, residPre, l, headsShape, split);
+            String q = qkv[0], kHeads = qkv[1], vHeads = qkv[2];
             if (suffix) { // cached prefix keys/values first, then the suffix's own
                 kHeads = g.op("Concat", new String[]{pastKey(l), kHeads}, attr("axis", 1L));
                 vHeads = g.op("Concat", new String[]{pastValue(l), vHeads}, attr("axis", 1L));
             } else {
-                hookOut(g, outs, "Identity", hookK(l), new String[]{kHeads}, List.of(B, P, H, dh), "attention keys of block " + l);
+                kHeads = exposeOrPatch(g, ins, outs, site == PatchSite.HOOK_K, hookK(l), kHeads, one, List.of(B, P, H, dh),
+                        List.of(B, P, H), "attention keys of block " + l + " (raw frame, b_K included)");
                 hookOut(g, outs, "Identity", hookV(l), new String[]{vHeads}, List.of(B, P, H, dh), "attention values of block " + l);
             }
             String k = g.op("Transpose", new String[]{kHeads}, attr("perm", new long[]{0, 2, 3, 1}));
@@ -105,23 +161,20 @@ public final class Gpt2GraphBuilder {
             String masked = g.op("Where", future, negInf, scores);
             String pattern = hookOut(g, outs, "Softmax", hookPattern(l), new String[]{masked},
                     List.of(B, H, "query_pos", "key_pos"), "attention probabilities of block " + l, attr("axis", -1L));
-            String zHeads = g.op("MatMul", pattern, v);
-            String z = g.op("Transpose", new String[]{zHeads}, attr("perm", new long[]{0, 2, 1, 3}));
-            z = exposeOrPatch(g, ins, outs, site == PatchSite.HOOK_Z, hookZ(l), z, one, List.of(B, P, H, dh), List.of(B, P, H),
-                    "per-head attention output before W_O, raw frame (value bias included) of block " + l);
-            String attnOut = g.op("Add", g.op("MatMul", g.op("Reshape", z, flatShape), ext(g, Gpt2Tensors.projW(l))),
-                    ext(g, Gpt2Tensors.projB(l)));
-            attnOut = exposeOrPatch(g, ins, outs, site == PatchSite.ATTN_OUT, hookAttnOut(l), attnOut, one,
-                    List.of(B, P, d), List.of(B, P), "attention output of block " + l + " (all heads, after W_O and b_O)");
-            String mid = g.op("Add", residPre, attnOut);
-            String m = layerNorm(g, mid, Gpt2Tensors.ln2W(l), Gpt2Tensors.ln2B(l));
-            String hidden = g.op("Gelu", new String[]{g.op("Add", g.op("MatMul", m, ext(g, Gpt2Tensors.fcW(l))),
-                    ext(g, Gpt2Tensors.fcB(l)))}, attr("approximate", "tanh"));
-            String mlp = g.op("Add", g.op("MatMul", hidden, ext(g, Gpt2Tensors.mlpProjW(l))), ext(g, Gpt2Tensors.mlpProjB(l)));
-            x = exposeOrPatch(g, ins, outs, site == PatchSite.RESID_POST, hookResidPost(l), g.op("Add", mid, mlp), one,
-                    List.of(B, P, d), List.of(B, P), "residual stream leaving block " + l);
+            x = blockTail(g, ins, outs, site, l, residPre, g.op("MatMul", pattern, v), one, flatShape);
         }
 
+        finalOutputs(g, outs, x, site);
+        return new BuiltGraph(variant,
+                g.model(OPSET, producerVersion, metadata), List.copyOf(ins), List.copyOf(outs));
+    }
+
+    /**
+     * Each row's final position after the last block: resid_final, ln_final and either the full centred
+     * logits (capture) or the metric logits (patch variants).
+     */
+    private void finalOutputs(OnnxGraph g, List<IoSpec> outs, String x, PatchSite site) {
+        int d = c.dModel(), L = c.nLayer();
         String idx = g.op("Unsqueeze", FINAL_INDEX, g.constLongs("ax1", 1));
         String last = g.node("GatherND", RESID_FINAL, new String[]{x, idx}, attr("batch_dims", 1L));
         g.output(RESID_FINAL, FLOAT, B, d);
@@ -151,8 +204,55 @@ public final class Gpt2GraphBuilder {
             outs.add(new IoSpec(METRIC_LOGITS, null, List.of(B, K), "float32",
                     "centred final-position logits of metric_token_ids (same frame as logits_final)"));
         }
-        return new BuiltGraph(variant,
-                g.model(OPSET, producerVersion, metadata), List.copyOf(ins), List.copyOf(outs));
+    }
+
+    /** The constants every block reads: -inf, 1/sqrt(d_head), 1, head and flat shapes, the QKV split. */
+    private String[] blockConstants(OnnxGraph g) {
+        int d = c.dModel(), H = c.nHead(), dh = c.dHead();
+        return new String[]{g.scalarFloat("neg_inf", Float.NEGATIVE_INFINITY),
+                g.scalarFloat("inv_sqrt_dhead", (float) (1.0 / Math.sqrt(dh))), g.scalarFloat("one", 1f),
+                g.constLongs("heads_shape", 0, 0, H, dh), g.constLongs("flat_shape", 0, 0, d), g.constLongs("qkv_split", d, d, d)};
+    }
+
+    /** ln_1 and the fused QKV projection of block {@code l}: {q [b,H,s,dh], k [b,s,H,dh], v [b,s,H,dh]}. */
+    private String[] projectQkv(OnnxGraph g, String residPre, int l, String headsShape, String split) {
+        String a = layerNorm(g, residPre, Gpt2Tensors.ln1W(l), Gpt2Tensors.ln1B(l));
+        String qkv = g.op("Add", g.op("MatMul", a, ext(g, Gpt2Tensors.attnW(l))), ext(g, Gpt2Tensors.attnB(l)));
+        String[] parts = g.multi("Split", new String[]{qkv, split}, 3, attr("axis", 2L));
+        String q = g.op("Transpose", new String[]{g.op("Reshape", parts[0], headsShape)}, attr("perm", new long[]{0, 2, 1, 3}));
+        return new String[]{q, g.op("Reshape", parts[1], headsShape), g.op("Reshape", parts[2], headsShape)};
+    }
+
+    /**
+     * Block {@code l} from the per-head attention output {@code zHeads} [b,H,s,dh] on: hook_z (patched in a
+     * hook_z variant), W_O, hook_attn_out, the MLP and hook_resid_post; returns the residual leaving the block.
+     */
+    private String blockTail(OnnxGraph g, List<IoSpec> ins, List<IoSpec> outs, PatchSite site, int l, String residPre,
+                             String zHeads, String one, String flatShape) {
+        int d = c.dModel(), H = c.nHead(), dh = c.dHead();
+        String z = g.op("Transpose", new String[]{zHeads}, attr("perm", new long[]{0, 2, 1, 3}));
+        z = exposeOrPatch(g, ins, outs, site == PatchSite.HOOK_Z, hookZ(l), z, one, List.of(B, P, H, dh), List.of(B, P, H),
+                "per-head attention output before W_O, raw frame (value bias included) of block " + l);
+        String attnOut = g.op("Add", g.op("MatMul", g.op("Reshape", z, flatShape), ext(g, Gpt2Tensors.projW(l))),
+                ext(g, Gpt2Tensors.projB(l)));
+        attnOut = exposeOrPatch(g, ins, outs, site == PatchSite.ATTN_OUT, hookAttnOut(l), attnOut, one,
+                List.of(B, P, d), List.of(B, P), "attention output of block " + l + " (all heads, after W_O and b_O)");
+        String mid = g.op("Add", residPre, attnOut);
+        String m = layerNorm(g, mid, Gpt2Tensors.ln2W(l), Gpt2Tensors.ln2B(l));
+        String hidden = g.op("Gelu", new String[]{g.op("Add", g.op("MatMul", m, ext(g, Gpt2Tensors.fcW(l))),
+                ext(g, Gpt2Tensors.fcB(l)))}, attr("approximate", "tanh"));
+        String mlp = g.op("Add", g.op("MatMul", hidden, ext(g, Gpt2Tensors.mlpProjW(l))), ext(g, Gpt2Tensors.mlpProjB(l)));
+        return exposeOrPatch(g, ins, outs, site == PatchSite.RESID_POST, hookResidPost(l), g.op("Add", mid, mlp), one,
+                List.of(B, P, d), List.of(B, P), "residual stream leaving block " + l);
+    }
+
+    /** input_ids and final_index, as every token-reading variant declares them. */
+    static void tokenInputs(OnnxGraph g, List<IoSpec> ins, String finalIndexMeaning) {
+        g.input(INPUT_IDS, INT64, B, P);
+        ins.add(new IoSpec(INPUT_IDS, null, List.of(B, P), "int64",
+                "token ids, BOS first; rows of unequal length are right padded with any valid id"));
+        g.input(FINAL_INDEX, INT64, B);
+        ins.add(new IoSpec(FINAL_INDEX, null, List.of(B), "int64", finalIndexMeaning));
     }
 
     private BuiltGraph buildUnembed(Map<String, String> metadata) {
@@ -223,12 +323,12 @@ public final class Gpt2GraphBuilder {
 
     /**
      * The suffix variant's "masked" tensor [b, 1, s, past + s]: padded prefix positions, and suffix keys
-     * after the query (the ordinary causal rule within the suffix).
+     * after the query (the ordinary causal rule within the suffix). {@code rowsBySuffix} is any [b, s] input.
      */
-    private static String suffixMask(OnnxGraph g, String future) {
+    private static String suffixMask(OnnxGraph g, String future, String rowsBySuffix) {
         String pastPad = g.op("Unsqueeze", g.op("Less", PAST_MASK, g.scalarFloat("half", 0.5f)), g.constLongs("ax12", 1, 2));
         String fut = g.op("Unsqueeze", future, g.constLongs("ax01", 0, 1));
-        String ids = g.op("Shape", INPUT_IDS), past = g.op("Shape", PAST_MASK);
+        String ids = g.op("Shape", rowsBySuffix), past = g.op("Shape", PAST_MASK);
         String b = g.op("Slice", ids, g.constLongs("s0", 0), g.constLongs("e1", 1));
         String s = g.op("Slice", ids, g.constLongs("s1", 1), g.constLongs("e2", 2));
         String pp = g.op("Slice", past, g.constLongs("s1", 1), g.constLongs("e2", 2));

@@ -11,6 +11,7 @@ import org.milab.model.ModelConfig;
 import org.milab.runtime.ModelSessions;
 import org.milab.util.AtomicFiles;
 import org.milab.util.Hashing;
+import org.milab.util.StepCounter;
 import org.milab.util.Provenance;
 
 import java.io.IOException;
@@ -46,8 +47,16 @@ public final class GraphExporter {
      */
     public Exported export(Checkpoint ckpt, ModelIdentity identity, Path graphDir, Path manifestDir,
                            List<GraphVariant> variants, Map<String, Object> extra) {
+        return export(ckpt, identity, graphDir, manifestDir, variants, extra, null);
+    }
+
+    /** As above; {@code steps} (may be null) gets a start and an end for the weights file and each variant. */
+    public Exported export(Checkpoint ckpt, ModelIdentity identity, Path graphDir, Path manifestDir,
+                           List<GraphVariant> variants, Map<String, Object> extra, StepCounter steps) {
         ModelConfig cfg = ckpt.config();
+        if (steps != null) steps.start(WeightsLayout.FILE_NAME);
         WeightsLayout layout = WeightsLayout.write(ckpt, graphDir.resolve(WeightsLayout.FILE_NAME));
+        if (steps != null) steps.done(WeightsLayout.FILE_NAME);
         String weightsSha = Hashing.sha256(graphDir.resolve(WeightsLayout.FILE_NAME));
         AtomicFiles.writeString(graphDir.resolve("config.json"), cfg.toJson().toPrettyString());
         String commit = Provenance.gitCommit(codeRoot);
@@ -56,10 +65,16 @@ public final class GraphExporter {
         ArrayNode bvEff = valueBiasEffective(ckpt);
         Map<GraphVariant, ObjectNode> manifests = new LinkedHashMap<>();
         for (GraphVariant v : variants) {
+            if (steps != null) steps.start(v.fileName());
             Map<String, String> meta = new LinkedHashMap<>();
             meta.put("milab.model", identity.id());
             meta.put("milab.weights_sha256", identity.weightsSha256());
             meta.put("milab.variant", v.id());
+            if (v.perStartLayer()) {
+                manifests.put(v, exportPerStartLayer(builder, v, meta, graphDir, manifestDir, identity, cfg, commit,
+                        ortVersion, weightsSha, layout, bvEff, extra));
+                continue;
+            }
             Gpt2GraphBuilder.BuiltGraph built = builder.build(v, meta);
             Path file = graphDir.resolve(v.fileName());
             ModelProto model = built.model();
@@ -68,8 +83,41 @@ public final class GraphExporter {
                     layout, bvEff, extra);
             AtomicFiles.writeString(manifestDir.resolve(v.id() + ".json"), toJson(m));
             manifests.put(v, m);
+            if (steps != null) steps.done(v.fileName());
         }
         return new Exported(graphDir, manifestDir, manifests);
+    }
+
+    /**
+     * One graph file per start layer and one manifest for them all: its inputs are those of start layer 0
+     * (later start layers take the caches of their own and later blocks only), its sha256 covers every file.
+     */
+    private ObjectNode exportPerStartLayer(Gpt2GraphBuilder builder, GraphVariant v, Map<String, String> meta,
+                                           Path graphDir, Path manifestDir, ModelIdentity identity, ModelConfig cfg,
+                                           String commit, String ortVersion, String weightsSha, WeightsLayout layout,
+                                           ArrayNode bvEff, Map<String, Object> extra) {
+        ArrayNode files = JSON.createArrayNode();
+        StringBuilder shas = new StringBuilder();
+        Gpt2GraphBuilder.BuiltGraph first = null;
+        for (int start = 0; start < cfg.nLayer(); start++) {
+            Gpt2GraphBuilder.BuiltGraph built = builder.buildResume(start, meta);
+            if (first == null) first = built;
+            Path file = graphDir.resolve(v.fileName(start));
+            AtomicFiles.write(file, built.model()::writeTo);
+            String sha = Hashing.sha256(file);
+            shas.append(sha).append('\n');
+            ObjectNode f = files.addObject();
+            f.put("start_layer", start);
+            f.put("file", file.getFileName().toString());
+            f.put("sha256", sha);
+        }
+        ObjectNode m = manifest(first, identity, cfg, commit, ortVersion, Hashing.sha256(shas.toString()), weightsSha,
+                layout, bvEff, extra);
+        ((ObjectNode) m.get("graph")).put("file", v.fileName(0).replace("_from_0", "_from_{start_layer}"));
+        ((ObjectNode) m.get("graph")).put("sha256_covers", "the per-start-layer sha256 values below, one per line");
+        m.set("start_layer_graphs", files);
+        AtomicFiles.writeString(manifestDir.resolve(v.id() + ".json"), toJson(m));
+        return m;
     }
 
     private ObjectNode manifest(Gpt2GraphBuilder.BuiltGraph built, ModelIdentity id, ModelConfig cfg, String commit,

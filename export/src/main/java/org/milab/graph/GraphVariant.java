@@ -19,12 +19,29 @@ public enum GraphVariant {
      * ({@code hook_k}/{@code hook_v}) and only the suffix tokens run through the blocks.
      */
     PATCH_Z_SUFFIX("patch_z_suffix", PatchSite.HOOK_Z),
+    /**
+     * Per-row overrides of {@code hook_k} at any (layer, position, head); metric logits out. Path patching
+     * into one head's keys only (K-composition tests) feeds the keys that head would have computed.
+     */
+    PATCH_K("patch_k", PatchSite.HOOK_K),
+    /**
+     * {@link #PATCH_Z} recomputing the least that a patch can change: one graph per start layer S
+     * ({@code patch_z_resume_from_S.onnx}) runs only blocks >= S, and each row only from its first patched
+     * position on, reading the unpatched run's hook_resid_pre of block S and hook_k/hook_v from per-prompt
+     * caches that all rows of a prompt share.
+     */
+    PATCH_Z_RESUME("patch_z_resume", PatchSite.HOOK_Z),
     /** Per-row overrides of {@code hook_attn_out} (whole layer, not head-specific). */
     PATCH_ATTN_OUT("patch_attn_out", PatchSite.ATTN_OUT),
     /** Per-row overrides of {@code hook_resid_post}. */
     PATCH_RESID_POST("patch_resid_post", PatchSite.RESID_POST),
     /** ln_f + unembedding of given residual vectors (logit lens, full logits of patched runs). */
-    UNEMBED("unembed", null);
+    UNEMBED("unembed", null),
+    /**
+     * The metric true_vs_control_logit_diff and its gradient with respect to every hook_resid_pre, hook_z,
+     * hook_attn_out and hook_mlp_out (reverse mode written as ordinary ONNX ops; attribution patching).
+     */
+    GRAD("grad", null);
 
     private final String fileStem;
     private final PatchSite site;
@@ -44,6 +61,17 @@ public enum GraphVariant {
 
     public boolean suffixOnly() {
         return this == PATCH_Z_SUFFIX;
+    }
+
+    /** True for variants exported as one graph per start layer ({@link #fileName(int)}). */
+    public boolean perStartLayer() {
+        return this == PATCH_Z_RESUME;
+    }
+
+    /** The graph file of a per-start-layer variant. */
+    public String fileName(int startLayer) {
+        if (!perStartLayer()) throw new IllegalArgumentException(fileStem + " has one graph for all layers");
+        return fileStem + "_from_" + startLayer + ".onnx";
     }
 
     public Optional<PatchSite> patchSite() {

@@ -27,6 +27,18 @@ public final class HookNames {
     /** Suffix variant: 1 for a real cached prefix position, 0 for padding. */
     public static final String PAST_MASK = "past_mask";
 
+    /** Resume variant: which cached prompt each row reads. */
+    public static final String PROMPT_INDEX = "prompt_index";
+    /** Resume variant: flat index (prompt * cache width + position) of each suffix position's cached residual. */
+    public static final String RESID_INDEX = "resid_index";
+
+    /** Resume variant input: per-prompt cache of a layer's hook_resid_pre [prompt, position, d_model]. */
+    public static String cacheResidPre(int layer) { return hookResidPre(layer) + ".cache"; }
+    /** Resume variant input: per-prompt cache of a layer's hook_k, laid out [prompt, head, d_head, position]. */
+    public static String cacheKey(int layer) { return hookK(layer) + ".cache"; }
+    /** Resume variant input: per-prompt cache of a layer's hook_v, laid out [prompt, head, position, d_head]. */
+    public static String cacheValue(int layer) { return hookV(layer) + ".cache"; }
+
     public static String hookK(int layer) { return "blocks." + layer + ".attn.hook_k"; }
     public static String hookV(int layer) { return "blocks." + layer + ".attn.hook_v"; }
     /** Suffix variant input: the cached prefix keys of a layer, laid out like hook_k. */
@@ -38,6 +50,15 @@ public final class HookNames {
     public static String hookAttnOut(int layer) { return "blocks." + layer + ".hook_attn_out"; }
     public static String hookResidPre(int layer) { return "blocks." + layer + ".hook_resid_pre"; }
     public static String hookResidPost(int layer) { return "blocks." + layer + ".hook_resid_post"; }
+    public static String hookMlpOut(int layer) { return "blocks." + layer + ".hook_mlp_out"; }
+
+    /** Grad variant: L[true] - L[wrong] at each row's final position (metric_token_ids columns 0 and 1). */
+    public static final String LOGIT_DIFF = "true_vs_control_logit_diff";
+    /** Grad variant: per row, ids whose token embeddings are mixed in with weight {@link #MIX_WEIGHT}. */
+    public static final String MIX_IDS = "embed_mix_ids";
+    public static final String MIX_WEIGHT = "embed_mix_weight";
+    /** Grad variant: the derivative of {@link #LOGIT_DIFF} with respect to a hook, shaped like the hook. */
+    public static String grad(String hook) { return hook + ".grad"; }
 
     public static String patchMask(String hook) { return hook + ".patch_mask"; }
     public static String patchValue(String hook) { return hook + ".patch_value"; }

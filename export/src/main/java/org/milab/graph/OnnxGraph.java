@@ -114,6 +114,16 @@ final class OnnxGraph {
         graph.addInitializer(t);
     }
 
+    /** A float initializer stored inline (small probes, not model weights). */
+    void inlineFloat(String name, long[] dims, float[] values) {
+        ByteBuffer b = ByteBuffer.allocate(4 * values.length).order(ByteOrder.LITTLE_ENDIAN);
+        for (float v : values) b.putFloat(v);
+        TensorProto.Builder t = TensorProto.newBuilder().setName(name).setDataType(FLOAT).setRawData(ByteString.copyFrom(b.array()));
+        for (long d : dims) t.addDims(d);
+        initializers.add(name);
+        graph.addInitializer(t);
+    }
+
     boolean hasInitializer(String name) {
         return initializers.contains(name);
     }

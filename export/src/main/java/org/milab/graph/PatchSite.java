@@ -7,6 +7,8 @@ package org.milab.graph;
  */
 public enum PatchSite {
     HOOK_Z("single_head_z", true),
+    /** Per-head attention keys ({@code hook_k}, raw frame with b_K): what path patching into keys overrides. */
+    HOOK_K("single_head_k", true),
     ATTN_OUT("full_attn_out_layer", false),
     RESID_POST("full_resid_post_layer", false);
 
@@ -30,6 +32,7 @@ public enum PatchSite {
     public String hook(int layer) {
         return switch (this) {
             case HOOK_Z -> HookNames.hookZ(layer);
+            case HOOK_K -> HookNames.hookK(layer);
             case ATTN_OUT -> HookNames.hookAttnOut(layer);
             case RESID_POST -> HookNames.hookResidPost(layer);
         };

@@ -21,9 +21,20 @@ public final class ReferenceGpt2 {
     /** Replace the full attention output of {@code layer} at {@code position} by {@code value}. */
     public record AttnOutPatch(int layer, int position, float[] value) {}
 
-    public record Patches(List<ZPatch> z, List<AttnOutPatch> attnOut) {
+    /** Replace head {@code head}'s key at {@code position} of {@code layer} by {@code value} (raw frame, b_K included). */
+    public record KPatch(int layer, int position, int head, float[] value) {}
+
+    public record Patches(List<ZPatch> z, List<AttnOutPatch> attnOut, List<KPatch> k) {
+        public Patches(List<ZPatch> z, List<AttnOutPatch> attnOut) {
+            this(z, attnOut, List.of());
+        }
+
         public static Patches none() {
             return new Patches(List.of(), List.of());
+        }
+
+        public static Patches ofK(KPatch... p) {
+            return new Patches(List.of(), List.of(), List.of(p));
         }
 
         public static Patches ofZ(ZPatch... p) {
@@ -34,6 +45,15 @@ public final class ReferenceGpt2 {
             return new Patches(List.of(), List.of(p));
         }
     }
+
+    /** The activations a {@link Nudge} can move. */
+    public enum Site { RESID_PRE, Z, ATTN_OUT, MLP_OUT }
+
+    /**
+     * Adds {@code delta} to one coordinate of a hook's activation, in double precision (for finite
+     * differences); for {@link Site#Z} the coordinate is {@code head * d_head + i}.
+     */
+    public record Nudge(Site site, int layer, int position, int index, double delta) {}
 
     /**
      * Everything one forward pass exposes. Shapes: residPre/residPost/attnOut [layer][pos][d],
@@ -81,6 +101,10 @@ public final class ReferenceGpt2 {
     }
 
     public Trace run(int[] ids, Patches patches) {
+        return run(ids, patches, List.of());
+    }
+
+    public Trace run(int[] ids, Patches patches, List<Nudge> nudges) {
         int T = ids.length, d = c.dModel(), H = c.nHead(), dh = c.dHead(), L = c.nLayer();
         if (T < 1 || T > c.nPositions())
             throw new IllegalArgumentException("prompt length " + T + " outside 1.." + c.nPositions());
@@ -93,11 +117,16 @@ public final class ReferenceGpt2 {
         double[][][][] zAll = new double[L][][][], patAll = new double[L][][][];
         double scale = Math.sqrt(dh);
         for (int l = 0; l < L; l++) {
+            nudge(nudges, Site.RESID_PRE, l, x);
             residPre[l] = copy(x);
             double[][] a = new double[T][];
             for (int t = 0; t < T; t++) a[t] = layerNorm(x[t], ln1W[l], ln1B[l]);
             double[][] qkv = new double[T][];
             for (int t = 0; t < T; t++) qkv[t] = affine(a[t], attnW[l], attnB[l], 3 * d);
+            for (KPatch p : patches.k()) {
+                if (p.layer() != l) continue;
+                for (int i = 0; i < dh; i++) qkv[p.position()][d + p.head() * dh + i] = p.value()[i];
+            }
             double[][][] pattern = new double[H][T][T];
             double[][][] z = new double[T][H][dh];
             for (int h = 0; h < H; h++) {
@@ -124,6 +153,8 @@ public final class ReferenceGpt2 {
                 if (p.layer() != l) continue;
                 for (int i = 0; i < dh; i++) z[p.position()][p.head()][i] = p.value()[i];
             }
+            for (Nudge n : nudges)
+                if (n.site() == Site.Z && n.layer() == l) z[n.position()][n.index() / dh][n.index() % dh] += n.delta();
             double[][] out = new double[T][];
             for (int t = 0; t < T; t++) {
                 double[] flat = new double[d];
@@ -134,13 +165,16 @@ public final class ReferenceGpt2 {
                 if (p.layer() != l) continue;
                 for (int i = 0; i < d; i++) out[p.position()][i] = p.value()[i];
             }
+            nudge(nudges, Site.ATTN_OUT, l, out);
             for (int t = 0; t < T; t++) for (int i = 0; i < d; i++) x[t][i] += out[t][i];
+            double[][] mlpOut = new double[T][];
             for (int t = 0; t < T; t++) {
                 double[] hid = affine(layerNorm(x[t], ln2W[l], ln2B[l]), fcW[l], fcB[l], c.dMlp());
                 for (int i = 0; i < hid.length; i++) hid[i] = geluTanh(hid[i]);
-                double[] mlp = affine(hid, mprojW[l], mprojB[l], d);
-                for (int i = 0; i < d; i++) x[t][i] += mlp[i];
+                mlpOut[t] = affine(hid, mprojW[l], mprojB[l], d);
             }
+            nudge(nudges, Site.MLP_OUT, l, mlpOut);
+            for (int t = 0; t < T; t++) for (int i = 0; i < d; i++) x[t][i] += mlpOut[t][i];
             attnOut[l] = out;
             zAll[l] = z;
             patAll[l] = pattern;
@@ -176,6 +210,11 @@ public final class ReferenceGpt2 {
                     out[l][h][i] = acc;
                 }
         return out;
+    }
+
+    private static void nudge(List<Nudge> nudges, Site site, int layer, double[][] act) {
+        for (Nudge n : nudges)
+            if (n.site() == site && n.layer() == layer) act[n.position()][n.index()] += n.delta();
     }
 
     private double[] unembedNormalized(double[] xn) {

@@ -5,7 +5,7 @@ import org.milab.model.InMemoryCheckpoint;
 import java.util.List;
 
 /**
- * A built planted-induction model.
+ * A built planted model (one {@link PlantedLayout} of the planted induction family).
  *
  * @param spec          what it was built from
  * @param checkpoint    the weights in the Hugging Face GPT-2 layout (untied {@code lm_head.weight})
@@ -21,6 +21,11 @@ public record Planted(PlantedSpec spec, InMemoryCheckpoint checkpoint, List<Stri
         int id = vocabulary.indexOf(word);
         if (id < 0) throw new IllegalArgumentException("'" + word + "' is not in the planted model's vocabulary");
         return id;
+    }
+
+    /** The same model under another name: the folder it is exported to ({@link GroundTruth#model()}). */
+    public Planted named(String modelId) {
+        return new Planted(spec, checkpoint, vocabulary, tokenizerJson, groundTruth.withModel(modelId));
     }
 
     public int bosId() {

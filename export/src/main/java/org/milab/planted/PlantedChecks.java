@@ -13,16 +13,24 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.EnumSet;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 
 /**
  * The planted model's behavioural contract, runnable against any forward pass: the plain-Java reference
- * ({@code ReferenceGpt2::run}) or the exported ONNX graphs wrapped as a {@link Runner}. Heads are found
- * through the model's {@link GroundTruth}, prompts come from {@link PlantedPrompts}.
+ * ({@code ReferenceGpt2::run}) or the exported ONNX graphs wrapped as a {@link Runner}. It holds for every
+ * {@link PlantedLayout}: heads are found through the model's {@link GroundTruth} (never from constants),
+ * prompts come from {@link PlantedPrompts}.
+ *
+ * <p>With a backup induction head the answer is written by two heads in proportion to their OV gains, so
+ * each head's final-position patch must reach {@link #MIN_INDUCTION_EFFECT} times its share of the summed
+ * gain, the backup's effect must be smaller than the main head's, patching both must restore the answer
+ * fully, and ablating both (their corrupt z into the clean run) must hurt more than ablating either alone.
  */
 public final class PlantedChecks {
     private PlantedChecks() {}
@@ -48,6 +56,12 @@ public final class PlantedChecks {
     public static final double MIN_DENOMINATOR = 1.0;
     /** Every head is patched on every n-th pair; the induction and duplicate-token heads on all pairs. */
     public static final int ALL_HEADS_EVERY_NTH_PAIR = 4;
+    /**
+     * How much more the joint ablation of the main and backup induction heads must remove (as a fraction of
+     * clean - corrupt) than the larger single ablation, on every pair: the same margin as
+     * {@link #MAX_NULL_HEAD_EFFECT}, more than any head outside the circuit moves the metric.
+     */
+    public static final double MIN_JOINT_EXCESS_DROP = 0.1;
 
     /**
      * One forward pass with optional z patches (raw Hugging Face frame, as {@code ReferenceGpt2}).
@@ -108,21 +122,48 @@ public final class PlantedChecks {
     }
 
     public static Report run(Planted model, Runner runner) {
-        return new Checker(model, runner).run();
+        return run(model, runner, 1);
+    }
+
+    /**
+     * As {@link #run(Planted, Runner)} on every {@code stride}-th prompt and pair of each list (starting with
+     * the first), for quick checks of many models; thresholds are unchanged, n in each check says how many
+     * prompts it saw.
+     */
+    public static Report run(Planted model, Runner runner, int stride) {
+        if (stride < 1) throw new IllegalArgumentException("stride " + stride);
+        return new Checker(model, runner, stride).run();
     }
 
     private static final class Checker {
         final Planted model;
         final Runner runner;
+        final int stride;
         final GroundTruth truth;
+        final HeadTruth induction;
+        final Optional<HeadTruth> backup;
         final Map<String, Trace> cache = new HashMap<>();
         final List<Check> checks = new ArrayList<>();
         final Map<String, Double> stats = new LinkedHashMap<>();
 
-        Checker(Planted model, Runner runner) {
+        Checker(Planted model, Runner runner, int stride) {
             this.model = model;
             this.runner = runner;
+            this.stride = stride;
             this.truth = model.groundTruth();
+            this.induction = truth.head(Role.INDUCTION);
+            this.backup = truth.backup();
+        }
+
+        <T> List<T> sample(List<T> all) {
+            List<T> out = new ArrayList<>();
+            for (int i = 0; i < all.size(); i += stride) out.add(all.get(i));
+            return out;
+        }
+
+        /** A head's share of the answer: its OV gain over the summed gain of the answer-copying induction heads. */
+        double share(HeadTruth h) {
+            return h.ovGain() / (induction.ovGain() + backup.map(HeadTruth::ovGain).orElse(0.0));
         }
 
         Report run() {
@@ -135,10 +176,9 @@ public final class PlantedChecks {
 
         void positives() {
             HeadTruth prev = truth.head(Role.PREVIOUS_TOKEN), sink = truth.head(Role.ATTENTION_SINK);
-            HeadTruth induction = truth.head(Role.INDUCTION);
-            List<Prompt> prompts = PlantedPrompts.inductionPositives();
+            List<Prompt> prompts = sample(PlantedPrompts.inductionPositives());
             int top1 = 0;
-            double sumP = 0, minP = 1, minPrev = 1, minSink = 1, minInduction = 1, sumInduction = 0;
+            double sumP = 0, minP = 1, minPrev = 1, minSink = 1, minInduction = 1, sumInduction = 0, sumBackup = 0;
             for (Prompt p : prompts) {
                 Trace t = trace(p.words());
                 double[] probs = softmax(t.finalLogits());
@@ -152,9 +192,11 @@ public final class PlantedChecks {
                     minSink = Math.min(minSink, attention(t, sink, q, 0));
                 }
                 // the induction head should attend to the position right after the earlier occurrence
-                double a = attention(t, induction, last, earlierOccurrence(p.words()) + 2);
+                int source = earlierOccurrence(p.words()) + 2;
+                double a = attention(t, induction, last, source);
                 minInduction = Math.min(minInduction, a);
                 sumInduction += a;
+                if (backup.isPresent()) sumBackup += attention(t, backup.get(), last, source);
             }
             int n = prompts.size();
             checks.add(Check.atLeast("induction_top1_accuracy", (double) top1 / n, MIN_TOP1_ACCURACY, n));
@@ -162,12 +204,14 @@ public final class PlantedChecks {
             checks.add(Check.atLeast("previous_token_head_min_attention_to_previous", minPrev, MIN_PREVIOUS_TOKEN_ATTENTION, n));
             checks.add(Check.atLeast("sink_head_min_attention_to_bos", minSink, MIN_SINK_ATTENTION, n));
             checks.add(Check.atLeast("induction_head_mean_attention_to_source", sumInduction / n, MIN_INDUCTION_ATTENTION, n));
+            if (backup.isPresent())
+                checks.add(Check.atLeast("backup_head_mean_attention_to_source", sumBackup / n, MIN_INDUCTION_ATTENTION, n));
             stats.put("induction_min_probability", minP);
             stats.put("induction_head_min_attention_to_source", minInduction);
         }
 
         void noRepeat() {
-            List<Prompt> prompts = PlantedPrompts.noRepeatControls();
+            List<Prompt> prompts = sample(PlantedPrompts.noRepeatControls());
             double sum = 0, max = 0;
             for (Prompt p : prompts) {
                 double pr = softmax(trace(p.words()).finalLogits())[model.id(p.trueWord())];
@@ -178,22 +222,28 @@ public final class PlantedChecks {
             stats.put("no_repeat_max_probability", max);
         }
 
-        /** Final-position hook_z patching, clean into corrupt, of every head; effect = (patched-corrupt)/(clean-corrupt). */
+        /**
+         * Final-position hook_z patching, clean into corrupt, of every head; effect = (patched-corrupt)/(clean-corrupt).
+         * With a backup head also the pair patched together, and the ablations (corrupt z into the clean run,
+         * drop = (clean-patched)/(clean-corrupt)) of each and of both.
+         */
         void patching() {
-            HeadTruth induction = truth.head(Role.INDUCTION), duplicate = truth.head(Role.DUPLICATE_TOKEN_NULL_OV);
+            HeadTruth duplicate = truth.head(Role.DUPLICATE_TOKEN_NULL_OV);
+            Set<HeadTruth> everyPair = new HashSet<>(List.of(induction, duplicate));
+            backup.ifPresent(everyPair::add);
             Map<HeadTruth, double[]> effects = new LinkedHashMap<>(); // head -> {sum, min, max |effect|, n}
             for (HeadTruth h : truth.heads()) effects.put(h, new double[] {0, Double.POSITIVE_INFINITY, 0, 0});
-            double minDupAttention = 1;
+            double minDupAttention = 1, minJoint = Double.POSITIVE_INFINITY, minExcessDrop = Double.POSITIVE_INFINITY;
+            double[] dropSums = new double[3]; // main, backup, both
             int used = 0, degenerate = 0;
-            List<PatchPair> pairs = PlantedPrompts.patchPairs();
+            List<PatchPair> pairs = sample(PlantedPrompts.patchPairs());
             for (int pi = 0; pi < pairs.size(); pi++) {
                 PatchPair pair = pairs.get(pi);
                 Trace clean = trace(pair.clean()), corrupt = trace(pair.corrupt());
                 int yes = model.id(pair.trueWord()), no = model.id(pair.wrongWord());
                 double cleanScore = diff(clean, yes, no), corruptScore = diff(corrupt, yes, no);
                 double denominator = cleanScore - corruptScore;
-                int cleanLast = clean.length() - 1, corruptLast = corrupt.length() - 1;
-                minDupAttention = Math.min(minDupAttention, attention(clean, duplicate, cleanLast, pair.earlierOccurrence() + 1));
+                minDupAttention = Math.min(minDupAttention, attention(clean, duplicate, clean.length() - 1, pair.earlierOccurrence() + 1));
                 if (Math.abs(denominator) < MIN_DENOMINATOR) {
                     degenerate++;
                     continue;
@@ -202,20 +252,37 @@ public final class PlantedChecks {
                 boolean allHeads = pi % ALL_HEADS_EVERY_NTH_PAIR == 0;
                 for (Map.Entry<HeadTruth, double[]> e : effects.entrySet()) {
                     HeadTruth h = e.getKey();
-                    if (!allHeads && h != induction && h != duplicate) continue;
-                    float[] z = toFloat(clean.z()[h.layer()][cleanLast][h.head()]);
-                    Trace patched = runner.run(model.idsWithBos(pair.corrupt()),
-                            Patches.ofZ(new ZPatch(h.layer(), corruptLast, h.head(), z)));
-                    double effect = (diff(patched, yes, no) - corruptScore) / denominator;
+                    if (!allHeads && !everyPair.contains(h)) continue;
+                    double effect = (diff(patched(pair.corrupt(), clean, List.of(h)), yes, no) - corruptScore) / denominator;
                     double[] acc = e.getValue();
                     acc[0] += effect;
                     acc[1] = Math.min(acc[1], effect);
                     acc[2] = Math.max(acc[2], Math.abs(effect));
                     acc[3]++;
                 }
+                if (backup.isPresent()) {
+                    List<HeadTruth> both = List.of(induction, backup.get());
+                    minJoint = Math.min(minJoint, (diff(patched(pair.corrupt(), clean, both), yes, no) - corruptScore) / denominator);
+                    double[] drop = new double[3];
+                    List<List<HeadTruth>> ablated = List.of(List.of(induction), List.of(backup.get()), both);
+                    for (int i = 0; i < 3; i++) {
+                        drop[i] = (cleanScore - diff(patched(pair.clean(), corrupt, ablated.get(i)), yes, no)) / denominator;
+                        dropSums[i] += drop[i];
+                    }
+                    minExcessDrop = Math.min(minExcessDrop, drop[2] - Math.max(drop[0], drop[1]));
+                }
             }
             double[] ind = effects.get(induction), dup = effects.get(duplicate);
-            checks.add(Check.atLeast("induction_head_min_patch_effect", ind[1], MIN_INDUCTION_EFFECT, used));
+            checks.add(Check.atLeast("induction_head_min_patch_effect", ind[1], MIN_INDUCTION_EFFECT * share(induction), used));
+            if (backup.isPresent()) {
+                double[] b = effects.get(backup.get());
+                checks.add(Check.atLeast("backup_head_min_patch_effect", b[1], MIN_INDUCTION_EFFECT * share(backup.get()), used));
+                checks.add(Check.below("backup_minus_induction_head_mean_patch_effect", (b[0] - ind[0]) / Math.max(used, 1), 0, used));
+                checks.add(Check.atLeast("induction_heads_joint_min_patch_effect", minJoint, MIN_INDUCTION_EFFECT, used));
+                checks.add(Check.atLeast("joint_ablation_min_excess_drop", minExcessDrop, MIN_JOINT_EXCESS_DROP, used));
+                String[] names = {"induction_head", "backup_head", "joint"};
+                for (int i = 0; i < 3; i++) stats.put(names[i] + "_mean_ablation_drop", dropSums[i] / Math.max(used, 1));
+            }
             checks.add(Check.below("duplicate_head_max_abs_patch_effect", dup[2], MAX_DECOY_EFFECT, used));
             checks.add(Check.atLeast("duplicate_head_min_attention_to_earlier_occurrence", minDupAttention,
                     MIN_DUPLICATE_ATTENTION, used + degenerate));
@@ -236,11 +303,20 @@ public final class PlantedChecks {
             stats.put("patch_pairs_degenerate", (double) degenerate);
         }
 
+        /** A run of {@code target} with the final-position z of {@code heads} taken from {@code source}. */
+        Trace patched(List<String> target, Trace source, List<HeadTruth> heads) {
+            int[] ids = model.idsWithBos(target);
+            int from = source.length() - 1, to = ids.length - 1;
+            ZPatch[] z = heads.stream().map(h -> new ZPatch(h.layer(), to, h.head(), toFloat(source.z()[h.layer()][from][h.head()])))
+                    .toArray(ZPatch[]::new);
+            return runner.run(ids, Patches.ofZ(z));
+        }
+
         /** The frequency head's direct logit attribution must peak on the repeated token. */
         void frequencyTraps() {
             HeadTruth freq = truth.head(Role.FREQUENCY);
             double[][] ou = headToLogits(freq);
-            List<Prompt> prompts = PlantedPrompts.frequencyTraps();
+            List<Prompt> prompts = sample(PlantedPrompts.frequencyTraps());
             int favoured = 0;
             double minMargin = Double.POSITIVE_INFINITY;
             for (Prompt p : prompts) {

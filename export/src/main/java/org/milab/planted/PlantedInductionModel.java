@@ -6,6 +6,7 @@ import org.milab.model.ModelConfig;
 import org.milab.planted.GroundTruth.Constants;
 import org.milab.planted.GroundTruth.HeadTruth;
 import org.milab.planted.GroundTruth.Role;
+import org.milab.planted.PlantedLayout.At;
 import org.milab.tokenizer.WordLevelTokenizerJson;
 
 import java.util.ArrayList;
@@ -18,26 +19,30 @@ import java.util.Random;
 import static org.milab.model.Gpt2Tensors.*;
 
 /**
- * Builds a two-layer GPT-2-architecture checkpoint whose induction circuit is written by hand.
+ * Builds a GPT-2-architecture checkpoint whose induction circuit is written by hand, in the head layout a
+ * {@link PlantedLayout} gives (2 to 4 layers; the default layout is the original two-layer model).
  *
  * <p>The residual stream (1536 = 8 heads x 192) holds four 192-wide subspaces (the rest stays empty): current-token one-hot {@link #TOK},
  * previous-token one-hot {@link #PREV}, output one-hot {@link #OUT} (read by the unembedding) and position
  * one-hot {@link #POS}. {@code wte}/{@code wpe} write {@link #EMBED} into the token/position subspaces, so
- * a residual always has k equal non-zero entries (2 entering layer 0, 3 entering layer 1). A LayerNorm with
+ * a residual always has k equal non-zero entries (2 entering a layer, 3 once the previous-token head has written
+ * its subspace: {@link PlantedLayout#layerNormK}; 4 at the unembedding, with the answer). A LayerNorm with
  * weight 1 and bias sqrt(k/(d-k)) maps such a vector exactly to {@code x * lnGain(k) / EMBED}, so every
  * designed weight below can be O(1): the weight noise is then a small relative perturbation everywhere.
  *
- * <p>Heads (d_head 192; head dims [0, 128) index tokens, [128, 192) positions where needed):
- * L0H1 previous-token, L0H3 BOS sink, L1H2 induction (the answer), L1H0 duplicate-token with null output,
- * L1H1 uniform frequency head, L0H0/L0H2/L0H4-7 and L1H3-7 random noise heads (enough heads that the
- * reference protocol's candidate and negative-control selection has material). See {@link GroundTruth}.
+ * <p>Heads (d_head 192; head dims [0, 128) index tokens, [128, 192) positions where needed): a previous-token
+ * head, an induction head (the answer), optionally a backup induction head with a weaker OV, a duplicate-token
+ * head with null output, a uniform frequency head, a BOS sink, and random noise heads everywhere else (enough
+ * heads that the reference protocol's candidate and negative-control selection has material). The default
+ * layout: L0H1 previous-token, L0H3 sink, L1H2 induction, L1H0 duplicate-token, L1H1 frequency. The layout is
+ * the only source of the assignment; see {@link GroundTruth}.
  */
 public final class PlantedInductionModel {
     private PlantedInductionModel() {}
 
     public static final String MODEL_ID = "planted-induction";
 
-    public static final int N_LAYER = 2, N_HEAD = 8, D_HEAD = 192, D_MODEL = N_HEAD * D_HEAD, N_POSITIONS = 64;
+    public static final int N_HEAD = 8, D_HEAD = 192, D_MODEL = N_HEAD * D_HEAD, N_POSITIONS = 64;
     /** The MLPs are zero; a tiny hidden width keeps them from costing anything (Hugging Face's n_inner). */
     public static final int N_INNER = 4;
     /** Subspace offsets in the residual stream. */
@@ -61,18 +66,21 @@ public final class PlantedInductionModel {
     /** Random weight scales of the noise heads: sharp random patterns, tiny outputs. */
     public static final double NOISE_HEAD_QK_STD = 0.06, NOISE_HEAD_OV_STD = 0.005;
 
-    public static final int L0_PREVIOUS_TOKEN = 1, L0_SINK = 3, L1_DUPLICATE = 0, L1_FREQUENCY = 1, L1_INDUCTION = 2;
-    static final int[] L0_NOISE = {0, 2, 4, 5, 6, 7}, L1_NOISE = {3, 4, 5, 6, 7};
-
     private static final double SQRT_D_HEAD = Math.sqrt(D_HEAD);
 
-    /** Builds the model; the same spec always gives bit-identical weights. */
+    /**
+     * Builds the model; the same spec always gives bit-identical weights. The noise heads draw from one
+     * random stream in (layer, head) order and the weight noise from another, in tensor order, so the
+     * default layout reproduces the original two-layer model exactly.
+     */
     public static Planted build(PlantedSpec spec) {
+        PlantedLayout layout = spec.layout();
         List<String> vocab = PlantedVocabulary.inIdOrder();
         int v = vocab.size();
         if (v > MAX_VOCAB) throw new IllegalStateException("planted vocabulary has " + v + " > " + MAX_VOCAB + " words");
         int bos = vocab.indexOf(PlantedVocabulary.BOS);
-        ModelConfig cfg = new ModelConfig(N_LAYER, N_HEAD, D_MODEL, v, N_POSITIONS, 1e-5, ModelConfig.GELU_TANH, false, N_INNER);
+        ModelConfig cfg = new ModelConfig(layout.layers(), N_HEAD, D_MODEL, v, N_POSITIONS, 1e-5, ModelConfig.GELU_TANH,
+                false, N_INNER);
 
         Map<String, float[]> w = new LinkedHashMap<>();
         Gpt2Tensors.expectedShapes(cfg).forEach((name, shape) -> {
@@ -84,18 +92,19 @@ public final class PlantedInductionModel {
         for (int p = 0; p < N_POSITIONS; p++) w.get(WPE)[p * D_MODEL + POS + p] = (float) EMBED;
 
         Random heads = new Random(mix(spec.seed(), 1));
-        Block b0 = new Block(w, 0, 2);
-        previousTokenHead(b0, L0_PREVIOUS_TOKEN, v);
-        sinkHead(b0, L0_SINK, bos);
-        for (int h : L0_NOISE) b0.noiseHead(h, heads);
-
-        Block b1 = new Block(w, 1, 3);
-        inductionHead(b1, L1_INDUCTION, v, bos);
-        duplicateTokenHead(b1, L1_DUPLICATE, v, bos);
-        frequencyHead(b1, L1_FREQUENCY, v, bos);
-        for (int h : L1_NOISE) b1.noiseHead(h, heads);
-
-        for (int l = 0; l < N_LAYER; l++) {
+        for (int l = 0; l < layout.layers(); l++) {
+            Block b = new Block(w, l, layout.layerNormK(l));
+            for (int h = 0; h < N_HEAD; h++) {
+                switch (layout.role(new At(l, h))) {
+                    case PREVIOUS_TOKEN -> previousTokenHead(b, h, v);
+                    case ATTENTION_SINK -> sinkHead(b, h, bos);
+                    case INDUCTION -> inductionHead(b, h, v, bos, 1);
+                    case BACKUP_INDUCTION -> inductionHead(b, h, v, bos, layout.backup().gain());
+                    case DUPLICATE_TOKEN_NULL_OV -> duplicateTokenHead(b, h, v, bos);
+                    case FREQUENCY -> frequencyHead(b, h, v, bos);
+                    case NOISE -> b.noiseHead(h, heads);
+                }
+            }
             fill(w.get(ln2W(l)), 1); // MLPs are zero; ln_2 is left at its identity parameters
         }
         fill(w.get(LN_F_W), 1);     // ln_f centring shifts every logit equally; only its scale matters
@@ -108,11 +117,11 @@ public final class PlantedInductionModel {
                 for (int i = 0; i < a.length; i++) a[i] = (float) (a[i] + spec.noiseStd() * noise.nextGaussian());
         }
 
-        Constants constants = new Constants(D_MODEL, N_HEAD, D_HEAD, N_LAYER, N_POSITIONS, v, TOK, PREV, OUT, POS, EMBED,
-                PREVIOUS_TOKEN_SCORE, SINK_SCORE, MATCH_SCORE, BOS_DEFAULT_SCORE, NULL_VALUE_GAIN, FREQUENCY_GAIN,
-                unembedGain, NOISE_HEAD_QK_STD, NOISE_HEAD_OV_STD);
-        GroundTruth truth = new GroundTruth(MODEL_ID, spec.seed(), spec.noiseStd(), name(1, L1_INDUCTION), constants,
-                headTruths());
+        Constants constants = new Constants(D_MODEL, N_HEAD, D_HEAD, layout.layers(), N_POSITIONS, v, TOK, PREV, OUT, POS,
+                EMBED, PREVIOUS_TOKEN_SCORE, SINK_SCORE, MATCH_SCORE, BOS_DEFAULT_SCORE, NULL_VALUE_GAIN, FREQUENCY_GAIN,
+                unembedGain, NOISE_HEAD_QK_STD, NOISE_HEAD_OV_STD, layout.layerNormKs());
+        GroundTruth truth = new GroundTruth(layout.modelId(), spec.seed(), spec.noiseStd(), layout.induction().label(),
+                constants, headTruths(layout), layout.name(), layout.spec(), layout.layers());
         return new Planted(spec, new InMemoryCheckpoint(cfg, w), vocab,
                 WordLevelTokenizerJson.build(vocab, PlantedVocabulary.UNK, PlantedVocabulary.BOS), truth);
     }
@@ -135,15 +144,16 @@ public final class PlantedInductionModel {
 
     /**
      * Query: current token; key: previous-token subspace, so position j scores high when token[j-1] equals
-     * the current token. Without a match the BOS default wins. OV copies the attended token into OUT.
+     * the current token. Without a match the BOS default wins. OV copies the attended token into OUT with
+     * {@code gain} (1 for the main head, below 1 for a backup).
      */
-    private static void inductionHead(Block b, int h, int vocab, int bos) {
+    private static void inductionHead(Block b, int h, int vocab, int bos, double gain) {
         double a = b.matchWeight(MATCH_SCORE);
         for (int t = 0; t < vocab; t++) {
             if (t == bos) continue;
             b.q(h, TOK + t, t, a);
             b.k(h, PREV + t, t, a);
-            b.copy(h, TOK + t, t, OUT + t, 1);
+            b.copy(h, TOK + t, t, OUT + t, gain);
         }
         b.defaultToBos(h, bos, BOS_DEFAULT_SCORE);
     }
@@ -172,62 +182,59 @@ public final class PlantedInductionModel {
         }
     }
 
-    /** The per-head ground truth; the head indices above are the only source of the assignment. */
-    private static List<HeadTruth> headTruths() {
-        List<HeadTruth> out = new ArrayList<>();
+    /** The per-head ground truth, read from the layout (the only source of the assignment). */
+    private static List<HeadTruth> headTruths(PlantedLayout layout) {
+        String induction = layout.induction().label();
         String noise = "Random Q/K (std " + NOISE_HEAD_QK_STD + ") and O/V (std " + NOISE_HEAD_OV_STD
                 + ") weights: sharp but meaningless attention, output norm about 2% of a designed write.";
         String noiseFools = "pipelines without a null distribution: a random head must not come out as a finding";
-        for (int l = 0; l < N_LAYER; l++)
+        String inductionMechanism = "Query: current-token subspace; key: previous-token subspace (written by "
+                + layout.previousToken() + "), so position j scores " + MATCH_SCORE + " when token[j-1] equals the "
+                + "current token, i.e. the position after an earlier occurrence. Without a match a query bias on a "
+                + "BOS-token key dimension (score " + BOS_DEFAULT_SCORE + ") parks attention on BOS, whose value is "
+                + "zero. OV copies the attended token into the output subspace, which lm_head reads";
+        List<HeadTruth> out = new ArrayList<>();
+        for (int l = 0; l < layout.layers(); l++)
             for (int h = 0; h < N_HEAD; h++) {
-                HeadTruth t;
-                if (l == 0 && h == L0_PREVIOUS_TOKEN) {
-                    t = head(l, h, Role.PREVIOUS_TOKEN, true, "",
+                Role role = layout.role(new At(l, h));
+                out.add(switch (role) {
+                    case PREVIOUS_TOKEN -> head(l, h, role, true, "",
                             "Query position p matches key position p-1 through the position subspace (score "
                             + PREVIOUS_TOKEN_SCORE + "); OV copies that token's one-hot into the previous-token "
-                            + "subspace, which the induction head's keys read (K-composition). Causal at every "
-                            + "position whose output is later used as a key, not at the final position.");
-                } else if (l == 0 && h == L0_SINK) {
-                    t = head(l, h, Role.ATTENTION_SINK, false,
+                            + "subspace, which the induction heads' keys read (K-composition). Causal at every "
+                            + "position whose output is later used as a key; at the final position only through "
+                            + "the induction heads' own key there.", 1);
+                    case ATTENTION_SINK -> head(l, h, role, false,
                             "attention-magnitude rankings: the strongest, most stable attention (all of it on BOS) with no output",
                             "A query bias meets a key dimension fed only by the BOS token (score " + SINK_SCORE
-                            + "); V reads BOS so z is a constant; W_O is zero.");
-                } else if (l == 1 && h == L1_INDUCTION) {
-                    t = head(l, h, Role.INDUCTION, true, "",
-                            "Query: current-token subspace; key: previous-token subspace, so position j scores "
-                            + MATCH_SCORE + " when token[j-1] equals the current token, i.e. the position after an "
-                            + "earlier occurrence. Without a match a query bias on a BOS-token key dimension (score "
-                            + BOS_DEFAULT_SCORE + ") parks attention on BOS, whose value is zero. OV copies the attended "
-                            + "token into the output subspace, which lm_head reads.");
-                } else if (l == 1 && h == L1_DUPLICATE) {
-                    t = head(l, h, Role.DUPLICATE_TOKEN_NULL_OV, false,
+                            + "); V reads BOS so z is a constant; W_O is zero.", 0);
+                    case INDUCTION -> head(l, h, role, true, "", inductionMechanism + ".", 1);
+                    case BACKUP_INDUCTION -> head(l, h, role, true, "", inductionMechanism + " with gain "
+                            + layout.backup().gain() + " of " + induction + "'s: a weaker copy of the same mechanism, "
+                            + "so ablating " + induction + " alone leaves part of the answer in place.",
+                            layout.backup().gain());
+                    case DUPLICATE_TOKEN_NULL_OV -> head(l, h, role, false,
                             "raw previous-occurrence attention scores (the reference's attention_to_previous_occurrence "
                             + "is a duplicate-token score): attention ~1 to the earlier copy of the final token, causal effect ~0",
                             "Query token matches key token (score " + MATCH_SCORE + "); the position subspace "
                             + "subtracts the same score for the key at the query's own position; BOS default (score "
                             + BOS_DEFAULT_SCORE + "). V copies tokens (gain " + NULL_VALUE_GAIN
-                            + ") so z names the attended token, but W_O is zero.");
-                } else if (l == 1 && h == L1_FREQUENCY) {
-                    t = head(l, h, Role.FREQUENCY, false,
+                            + ") so z names the attended token, but W_O is zero.", 0);
+                    case FREQUENCY -> head(l, h, role, false,
                             "the frequency-trap control s + [s[n-1]]*(n-1): raising the most frequent context token looks "
                             + "like predicting the repeated answer without any induction",
                             "Zero Q/K weights give uniform attention over all positions; OV copies each token into the "
-                            + "output subspace with total mass " + FREQUENCY_GAIN + " of the induction head's, so the "
-                            + "logit boost is proportional to a token's count in the context.");
-                } else {
-                    t = head(l, h, Role.NOISE, false, noiseFools, noise);
-                }
-                out.add(t);
+                            + "output subspace with total mass " + FREQUENCY_GAIN + " of " + induction + "'s, so the "
+                            + "logit boost is proportional to a token's count in the context.", FREQUENCY_GAIN);
+                    case NOISE -> head(l, h, role, false, noiseFools, noise, 0);
+                });
             }
         return out;
     }
 
-    private static HeadTruth head(int layer, int head, Role role, boolean inCircuit, String fools, String mechanism) {
-        return new HeadTruth(layer, head, name(layer, head), role, inCircuit, fools, mechanism);
-    }
-
-    static String name(int layer, int head) {
-        return "L" + layer + "H" + head;
+    private static HeadTruth head(int layer, int head, Role role, boolean inCircuit, String fools, String mechanism,
+                                  double ovGain) {
+        return new HeadTruth(layer, head, new At(layer, head).label(), role, inCircuit, fools, mechanism, ovGain);
     }
 
     /** |non-zero entry| / sigma of a vector with k equal non-zero entries out of d: the LN's output scale. */

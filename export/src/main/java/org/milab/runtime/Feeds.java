@@ -19,6 +19,8 @@ import java.util.Set;
 public final class Feeds implements AutoCloseable {
     private final OrtEnvironment env;
     private final Map<String, OnnxTensor> tensors = new LinkedHashMap<>();
+    /** Tensors owned by the caller (e.g. prompt caches fed to many calls): fed, never closed here. */
+    private final Map<String, OnnxTensor> borrowed = new LinkedHashMap<>();
 
     public Feeds(OrtEnvironment env) {
         this.env = env;
@@ -43,14 +45,23 @@ public final class Feeds implements AutoCloseable {
         return this;
     }
 
+    /** Feeds {@code t} without taking ownership: the caller closes it after its last call. */
+    public Feeds borrow(String name, OnnxTensor t) {
+        borrowed.put(name, t);
+        return this;
+    }
+
     public Map<String, OnnxTensor> map() {
-        return tensors;
+        if (borrowed.isEmpty()) return tensors;
+        Map<String, OnnxTensor> all = new LinkedHashMap<>(tensors);
+        all.putAll(borrowed);
+        return all;
     }
 
     /** Runs {@code session} on these feeds and copies the requested outputs to heap arrays. */
     public Map<String, Output> run(OrtSession session, Set<String> fetch) throws OrtException {
         Map<String, Output> out = new LinkedHashMap<>();
-        try (OrtSession.Result r = session.run(tensors, fetch)) {
+        try (OrtSession.Result r = session.run(map(), fetch)) {
             for (String name : fetch) {
                 OnnxValue v = r.get(name).orElseThrow(() -> new IllegalStateException("no output " + name));
                 out.put(name, Output.of((OnnxTensor) v));
@@ -63,6 +74,7 @@ public final class Feeds implements AutoCloseable {
     public void close() {
         tensors.values().forEach(OnnxTensor::close);
         tensors.clear();
+        borrowed.clear();
     }
 
     /** An output copied off native memory: float data, row-major, with its shape. */

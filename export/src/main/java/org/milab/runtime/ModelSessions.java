@@ -29,6 +29,26 @@ public final class ModelSessions implements AutoCloseable {
     private final Map<GraphVariant, OrtSession> sessions = new EnumMap<>(GraphVariant.class);
     /** Called with a graph file before its session is created (the opener re-checks that it is still verified). */
     private volatile Consumer<Path> beforeLoad = f -> {};
+    private final Map<Integer, OrtSession> resumeSessions = new java.util.TreeMap<>();
+    private Tuning tuning = Tuning.DEFAULT;
+    private Path profileDir;
+
+    /**
+     * ORT session options that `make bench` measures one by one; {@link #DEFAULT} keeps what the numbers
+     * justified (README, Benchmarks).
+     *
+     * @param optLevel   graph optimization level
+     * @param prepack    let MLAS pre-pack constant MatMul weights (a packed copy per session)
+     * @param spin       let intra-op worker threads spin while waiting for work
+     * @param arena      CPU memory arena
+     */
+    public record Tuning(OrtSession.SessionOptions.OptLevel optLevel, boolean prepack, boolean spin, boolean arena) {
+        public static final Tuning DEFAULT = new Tuning(OrtSession.SessionOptions.OptLevel.ALL_OPT, true, true, true);
+
+        public String describe() {
+            return "opt=" + optLevel + " prepack=" + prepack + " spin=" + spin + " arena=" + arena;
+        }
+    }
 
     private ModelSessions(OrtEnvironment env, Path graphDir, ExecutionInfo execution) {
         this.env = env;
@@ -124,28 +144,88 @@ public final class ModelSessions implements AutoCloseable {
     }
 
     public synchronized OrtSession session(GraphVariant variant) {
-        return sessions.computeIfAbsent(variant, v -> {
-            Path file = graphDir.resolve(v.fileName());
-            if (!Files.isRegularFile(file))
-                throw new UserError("Graph " + file + " is missing.", "Re-run 'make export' for this model.");
-            beforeLoad.accept(file);
+        if (variant.perStartLayer()) throw new IllegalArgumentException(variant.id() + " needs a start layer");
+        return sessions.computeIfAbsent(variant, v -> create(graphDir.resolve(v.fileName())));
+    }
+
+    /** The session of a per-start-layer variant's graph for {@code startLayer}. */
+    public synchronized OrtSession session(GraphVariant variant, int startLayer) {
+        return resumeSessions.computeIfAbsent(startLayer, l -> create(graphDir.resolve(variant.fileName(l))));
+    }
+
+    /** Options for sessions created from now on; closes the open ones so the next call recreates them. */
+    public synchronized void tune(Tuning t) {
+        close();
+        this.tuning = t;
+    }
+
+    public synchronized Tuning tuning() {
+        return tuning;
+    }
+
+    /** ORT's per-node profiler for sessions created from now on (benchmarks); files go to {@code dir}. */
+    public synchronized void profileInto(Path dir) {
+        close();
+        this.profileDir = dir;
+    }
+
+    /** Ends profiling of every open session; returns the profile files written. */
+    public synchronized java.util.List<Path> endProfiling() {
+        java.util.List<Path> files = new java.util.ArrayList<>();
+        java.util.List<OrtSession> open = new java.util.ArrayList<>(sessions.values());
+        open.addAll(resumeSessions.values());
+        for (OrtSession s : open) {
             try {
-                OrtSession.SessionOptions o = new OrtSession.SessionOptions();
-                o.setOptimizationLevel(OrtSession.SessionOptions.OptLevel.ALL_OPT);
-                o.setSessionLogLevel(OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR);
-                if (execution.intraOpThreads() > 0) o.setIntraOpNumThreads(execution.intraOpThreads());
-                if (execution.provider().startsWith("CUDA")) o.addCUDA(0);
-                return env.createSession(file.toString(), o);
+                files.add(Path.of(s.endProfiling()));
             } catch (OrtException e) {
-                throw new UserError("ONNX Runtime could not load " + file + ": " + e.getMessage(),
-                        "Re-run 'make export'; if it persists, the graph and this ONNX Runtime version disagree.", e);
+                throw new IllegalStateException("ending the ORT profiler failed: " + e.getMessage(), e);
             }
-        });
+        }
+        return files;
+    }
+
+    /** A session over an in-memory model with these sessions' options (benchmark probes). */
+    public synchronized OrtSession probe(byte[] model) {
+        try {
+            return env.createSession(model, options());
+        } catch (OrtException e) {
+            throw new IllegalStateException("ONNX Runtime could not load a probe graph: " + e.getMessage(), e);
+        }
+    }
+
+    private OrtSession.SessionOptions options() throws OrtException {
+        OrtSession.SessionOptions o = new OrtSession.SessionOptions();
+        o.setOptimizationLevel(tuning.optLevel());
+        o.setSessionLogLevel(OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR);
+        if (!tuning.prepack()) o.addConfigEntry("session.disable_prepacking", "1");
+        if (!tuning.spin()) o.addConfigEntry("session.intra_op.allow_spinning", "0");
+        o.setCPUArenaAllocator(tuning.arena());
+        if (execution.intraOpThreads() > 0) o.setIntraOpNumThreads(execution.intraOpThreads());
+        return o;
+    }
+
+    private OrtSession create(Path file) {
+        if (!Files.isRegularFile(file))
+            throw new UserError("Graph " + file + " is missing.", "Re-run 'make export' for this model.");
+        beforeLoad.accept(file);
+        try {
+            OrtSession.SessionOptions o = options();
+            if (profileDir != null)
+                o.enableProfiling(profileDir.resolve(file.getFileName().toString().replace(".onnx", "")).toString());
+            if (execution.provider().startsWith("CUDA")) o.addCUDA(0);
+            return env.createSession(file.toString(), o);
+        } catch (OrtException e) {
+            throw new UserError("ONNX Runtime could not load " + file + ": " + e.getMessage(),
+                    "Re-run 'make export'; if it persists, the graph and this ONNX Runtime version disagree.", e);
+        }
     }
 
     @Override
     public synchronized void close() {
-        for (OrtSession s : sessions.values()) {
+        java.util.List<OrtSession> open = new java.util.ArrayList<>(sessions.values());
+        open.addAll(resumeSessions.values());
+        resumeSessions.clear();
+        for (OrtSession s : open) {
             try {
                 s.close();
             } catch (OrtException ignored) {

@@ -4,12 +4,15 @@ import java.io.PrintStream;
 import java.util.Locale;
 
 /**
- * A progress bar on stderr with rate and ETA. On a terminal it redraws one line; elsewhere (CI, pipes)
- * it prints a line at most every few seconds so logs stay short. Thread-confined: call from one thread.
+ * A progress bar on stderr with rate and ETA. On a terminal it redraws one line (clearing what a longer
+ * earlier drawing left behind); elsewhere (CI, pipes) it prints a line at most every few seconds so logs
+ * stay short. Thread-confined: call from one thread. {@link StepCounter} gives the overall "step i of n".
  */
 public final class ProgressBar implements AutoCloseable {
     private static final long LOG_INTERVAL_NANOS = 5_000_000_000L;
     private static final long TTY_INTERVAL_NANOS = 200_000_000L;
+    /** Carriage return, the line, then "erase to end of line": no stray characters from a longer drawing. */
+    static final String CLEAR_TO_EOL = "\033[K";
 
     private final String label;
     private final long total;
@@ -75,7 +78,7 @@ public final class ProgressBar implements AutoCloseable {
         lastDrawnValue = done;
         String line = render(now);
         if (tty) {
-            out.print("\r" + line + (last ? "\n" : ""));
+            out.print("\r" + line + CLEAR_TO_EOL + (last ? "\n" : ""));
         } else {
             out.println(line);
         }

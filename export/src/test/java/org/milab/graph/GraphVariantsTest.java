@@ -161,6 +161,53 @@ class GraphVariantsTest {
     }
 
     @Test
+    void eachRowCarriesItsOwnKeyPatchAndMatchesTheReference() throws OrtException {
+        ModelConfig c = untied.checkpoint().config();
+        int H = c.nHead(), dh = c.dHead();
+        // donor keys: another prompt's captured hook_k (any vector would do; these are realistic)
+        Output donor;
+        try (Feeds f = new Feeds(untied.sessions().env()).batch(TokenBatch.of(List.of(PROMPTS.get(2))))) {
+            donor = f.run(untied.sessions().session(GraphVariant.CAPTURE), Set.of(hookK(1), hookK(0))).get(hookK(1));
+        }
+        float[] k1 = new float[dh];
+        for (int i = 0; i < dh; i++) k1[i] = donor.at(0, 1, 2, i);
+        float[] k0 = new float[dh];
+        java.util.Arrays.fill(k0, 0.7f);
+        // row 0: head 2's key at position 3 of layer 1; row 1: head 1's key at position 1 of layer 0; row 2: none
+        List<List<ReferenceGpt2.KPatch>> patches = List.of(List.of(new ReferenceGpt2.KPatch(1, 3, 2, k1)),
+                List.of(new ReferenceGpt2.KPatch(0, 1, 1, k0)), List.of());
+        TokenBatch batch = TokenBatch.of(PROMPTS);
+        long[] tokens = metricTokens(PROMPTS.size(), 3, 17, 8);
+        Output out;
+        try (Feeds f = new Feeds(untied.sessions().env()).batch(batch)) {
+            f.longs(METRIC_TOKEN_IDS, tokens, PROMPTS.size(), 3);
+            for (int l = 0; l < c.nLayer(); l++) {
+                float[] mask = new float[batch.rows() * batch.width() * H];
+                float[] value = new float[batch.rows() * batch.width() * H * dh];
+                for (int r = 0; r < patches.size(); r++)
+                    for (ReferenceGpt2.KPatch p : patches.get(r)) {
+                        if (p.layer() != l) continue;
+                        int site = (r * batch.width() + p.position()) * H + p.head();
+                        mask[site] = 1f;
+                        System.arraycopy(p.value(), 0, value, site * dh, dh);
+                    }
+                f.floats(patchMask(hookK(l)), mask, batch.rows(), batch.width(), H);
+                f.floats(patchValue(hookK(l)), value, batch.rows(), batch.width(), H, dh);
+            }
+            out = f.run(untied.sessions().session(GraphVariant.PATCH_K), Set.of(METRIC_LOGITS)).get(METRIC_LOGITS);
+        }
+        for (int r = 0; r < PROMPTS.size(); r++) {
+            Trace expected = refUntied.run(PROMPTS.get(r), new Patches(List.of(), List.of(), patches.get(r)));
+            Trace clean = refUntied.run(PROMPTS.get(r));
+            for (int k = 0; k < 3; k++)
+                assertThat((double) out.at(r, k)).as("row %d metric %d", r, k)
+                        .isCloseTo(expected.finalLogits()[(int) tokens[r * 3 + k]], within(TOL));
+            if (!patches.get(r).isEmpty()) // the key patch really moved the logits, so the agreement is not vacuous
+                assertThat(maxAbsDiff(expected.finalLogits(), clean.finalLogits())).as("row %d", r).isGreaterThan(1e-3);
+        }
+    }
+
+    @Test
     void transformerLensZeroAblationDiffersFromRawZeroAblation() {
         double[][][] bv = refTied.valueBiasEffective();
         JsonNode manifestBv = tied.exported().manifests().get(GraphVariant.PATCH_Z).get("z_frame").get("bV_eff");

@@ -3,16 +3,10 @@ package org.milab.planted;
 import org.junit.jupiter.api.Test;
 import org.milab.model.ReferenceGpt2;
 import org.milab.model.ReferenceGpt2.Patches;
-import org.milab.model.ReferenceGpt2.Trace;
-import org.milab.model.ReferenceGpt2.ZPatch;
-import org.milab.planted.GroundTruth.HeadTruth;
 import org.milab.planted.GroundTruth.Role;
 import org.milab.planted.PlantedChecks.Check;
 import org.milab.planted.PlantedChecks.Report;
 
-import java.util.ArrayList;
-import java.util.Arrays;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 
@@ -28,7 +22,7 @@ class PlantedBehaviourTest {
     /** The default-noise model, its memoising runner and its report, computed once (~40 s). */
     private static final class DefaultModel {
         static final Planted MODEL = PlantedInductionModel.build(PlantedSpec.defaults());
-        static final MemoRunner RUNNER = new MemoRunner(new ReferenceGpt2(MODEL.checkpoint()));
+        static final MemoRunner RUNNER = new MemoRunner(new ReferenceGpt2(MODEL.checkpoint())::run);
         static final Report REPORT = PlantedChecks.run(MODEL, RUNNER);
     }
 
@@ -64,16 +58,8 @@ class PlantedBehaviourTest {
     @Test
     void checksFailWhenTheGroundTruthIsWrong() {
         assertAllPassed(DefaultModel.REPORT);
-        GroundTruth g = DefaultModel.MODEL.groundTruth();
-        List<HeadTruth> swapped = new ArrayList<>();
-        for (HeadTruth h : g.heads()) {
-            Role role = h.role() == Role.INDUCTION ? Role.DUPLICATE_TOKEN_NULL_OV
-                    : h.role() == Role.DUPLICATE_TOKEN_NULL_OV ? Role.INDUCTION : h.role();
-            swapped.add(new HeadTruth(h.layer(), h.head(), h.name(), role, h.inCircuit(), h.fools(), h.mechanism()));
-        }
-        Planted p = DefaultModel.MODEL;
-        Planted lying = new Planted(p.spec(), p.checkpoint(), p.vocabulary(), p.tokenizerJson(),
-                new GroundTruth(g.model(), g.seed(), g.noiseStd(), g.answerHead(), g.constants(), swapped));
+        Planted lying = Relabel.roles(DefaultModel.MODEL,
+                Map.of(Role.INDUCTION, Role.DUPLICATE_TOKEN_NULL_OV, Role.DUPLICATE_TOKEN_NULL_OV, Role.INDUCTION));
         Report r = PlantedChecks.run(lying, DefaultModel.RUNNER);
         assertThat(failed(r)).containsExactlyInAnyOrder("induction_head_mean_attention_to_source",
                 "induction_head_min_patch_effect", "duplicate_head_max_abs_patch_effect",
@@ -86,31 +72,5 @@ class PlantedBehaviourTest {
 
     private static List<String> failed(Report r) {
         return r.checks().stream().filter(c -> !c.passed()).map(Check::name).toList();
-    }
-
-    /**
-     * Memoises forward passes by token ids and patch. Keeps only what the checks read (z, pattern and the
-     * final logits row) so that a thousand traces fit comfortably in memory.
-     */
-    static final class MemoRunner implements PlantedChecks.Runner {
-        private final ReferenceGpt2 ref;
-        private final Map<String, Trace> memo = new HashMap<>();
-
-        MemoRunner(ReferenceGpt2 ref) {
-            this.ref = ref;
-        }
-
-        @Override
-        public synchronized Trace run(int[] ids, Patches patches) {
-            StringBuilder key = new StringBuilder(Arrays.toString(ids));
-            for (ZPatch z : patches.z())
-                key.append('|').append(z.layer()).append(',').append(z.position()).append(',').append(z.head())
-                   .append(',').append(Arrays.hashCode(z.value()));
-            if (!patches.attnOut().isEmpty()) return ref.run(ids, patches);
-            return memo.computeIfAbsent(key.toString(), k -> {
-                Trace t = ref.run(ids, patches);
-                return PlantedChecks.partialTrace(t.z(), t.pattern(), t.finalLogits());
-            });
-        }
     }
 }

@@ -14,7 +14,13 @@ import org.milab.util.UserError;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
 import java.util.Arrays;
+import java.util.HexFormat;
 import java.util.List;
 import java.util.stream.Stream;
 
@@ -46,6 +52,46 @@ class PlantedInductionModelTest {
         }
         assertThat(a.tokenizerJson()).isEqualTo(b.tokenizerJson());
         assertThat(a.groundTruth()).isEqualTo(b.groundTruth());
+    }
+
+    /**
+     * The default layout is the original two-layer model weight for weight: SHA-256 over every tensor's name
+     * and little-endian float32 bits, in checkpoint order, as computed with the generator before layouts
+     * existed (commit 735f240).
+     */
+    @Test
+    void defaultLayoutReproducesTheOriginalWeightsBitForBit() {
+        assertThat(weightsHash(PlantedInductionModel.build(PlantedSpec.defaults())))
+                .isEqualTo("b64d5bf50301eae88284ec7ec8f7fbf75d1877dfbd3265713a74b818561f7456");
+        assertThat(weightsHash(PlantedInductionModel.build(new PlantedSpec(0, 0))))
+                .isEqualTo("395fe5335ab96a8bb32cf23f53e2f5851fe6e1a9db5dfa6b151a9d4462667c4c");
+    }
+
+    /** Other layouts build other weights (exact construction here); the config follows the layer count. */
+    @Test
+    void otherLayoutsDiffer() {
+        Planted backup = PlantedInductionModel.build(new PlantedSpec(PlantedLayout.preset("backup"), 0, 0));
+        Planted deep3 = PlantedInductionModel.build(new PlantedSpec(PlantedLayout.preset("deep3"), 0, 0));
+        assertThat(backup.checkpoint().config().nLayer()).isEqualTo(2);
+        assertThat(deep3.checkpoint().config().nLayer()).isEqualTo(3);
+        assertThat(deep3.checkpoint().names()).contains(Gpt2Tensors.attnW(2));
+        assertThat(weightsHash(backup)).isNotEqualTo("395fe5335ab96a8bb32cf23f53e2f5851fe6e1a9db5dfa6b151a9d4462667c4c");
+    }
+
+    private static String weightsHash(Planted p) {
+        try {
+            MessageDigest md = MessageDigest.getInstance("SHA-256");
+            for (String name : p.checkpoint().names()) {
+                md.update(name.getBytes(StandardCharsets.UTF_8));
+                float[] f = p.checkpoint().raw(name);
+                ByteBuffer b = ByteBuffer.allocate(f.length * 4).order(ByteOrder.LITTLE_ENDIAN);
+                b.asFloatBuffer().put(f);
+                md.update(b.array());
+            }
+            return HexFormat.of().formatHex(md.digest());
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
     }
 
     /** The noise is a zero-mean Gaussian of the requested std on every entry of every tensor. */
@@ -80,20 +126,38 @@ class PlantedInductionModelTest {
      */
     @Test
     void residualHoldsTheDesignedOneHots() {
-        Planted p = PlantedInductionModel.build(new PlantedSpec(0, 0));
+        assertResidualOneHots(new PlantedSpec(0, 0), 1);
+    }
+
+    /**
+     * deep3: the previous-token head writes in layer 1, so layers 0 and 1 see k = 2 and layer 2 sees k = 3;
+     * its backup induction head adds half the main head's write to the answer.
+     */
+    @Test
+    void deepLayoutResidualFollowsItsLayerNormCounts() {
+        assertResidualOneHots(new PlantedSpec(PlantedLayout.preset("deep3"), 0, 0), 1.5);
+    }
+
+    /** Runs "red blue green red blue" and checks every layer's input and the final output subspace. */
+    private static void assertResidualOneHots(PlantedSpec spec, double answerUnits) {
+        Planted p = PlantedInductionModel.build(spec);
+        PlantedLayout layout = spec.layout();
         List<String> words = List.of("red", "blue", "green", "red", "blue");
         int[] ids = p.idsWithBos(words);
         Trace t = new ReferenceGpt2(p.checkpoint()).run(ids);
         for (int pos = 0; pos < ids.length; pos++) {
             int prevToken = ids[Math.max(pos - 1, 0)]; // BOS's previous-token head attends to itself
-            assertOneHots(t.residPre()[0][pos], TOK + ids[pos], POS + pos);
-            assertOneHots(t.residPre()[1][pos], TOK + ids[pos], POS + pos, PREV + prevToken);
+            for (int l = 0; l < layout.layers(); l++) {
+                if (layout.layerNormK(l) == 2) assertOneHots(t.residPre()[l][pos], TOK + ids[pos], POS + pos);
+                else assertOneHots(t.residPre()[l][pos], TOK + ids[pos], POS + pos, PREV + prevToken);
+            }
         }
-        // output subspace at the final position: the induction head writes the answer (green) with EMBED, the
-        // uniform frequency head adds FREQUENCY_GAIN * EMBED * count / positions for every context token
-        double[] post = t.residPost()[1][ids.length - 1];
+        // output subspace at the final position: the induction heads write the answer (green) with
+        // answerUnits * EMBED, the uniform frequency head adds FREQUENCY_GAIN * EMBED * count / positions for
+        // every context token
+        double[] post = t.residPost()[layout.layers() - 1][ids.length - 1];
         double freqUnit = FREQUENCY_GAIN * EMBED / ids.length;
-        assertThat(post[OUT + p.id("green")]).isCloseTo(EMBED + freqUnit, within(0.01 * EMBED));
+        assertThat(post[OUT + p.id("green")]).isCloseTo(answerUnits * EMBED + freqUnit, within(0.01 * EMBED));
         assertThat(post[OUT + p.id("red")]).isCloseTo(2 * freqUnit, within(0.01 * EMBED));
         assertThat(post[OUT + p.id("yellow")]).isCloseTo(0, within(0.01 * EMBED));
     }
@@ -140,7 +204,37 @@ class PlantedInductionModelTest {
         assertThat(g.toJson()).contains("\"answerHead\" : \"L1H2\"", "\"role\" : \"DUPLICATE_TOKEN_NULL_OV\"");
         String md = g.toMarkdown();
         g.heads().forEach(h -> assertThat(md).contains("| " + h.name() + " | " + h.role()));
-        assertThat(md).contains("**L1H2**", "| 576-639 | one-hot of the position");
+        assertThat(md).contains("**L1H2**", "| 576-639 | one-hot of the position", "Layout `default`",
+                "k = 2 entering layer 0, k = 3 entering layer 1", "G_2 = 27.7, G_3 = 22.6");
+        assertThat(g.preset()).isEqualTo("default");
+        assertThat(g.layout()).isEqualTo(PlantedLayout.PRESETS.get("default"));
+        assertThat(g.layers()).isEqualTo(2);
+        assertThat(g.constants().layerNormK()).containsExactly(2, 3);
+        assertThat(g.backup()).isEmpty();
+        assertThat(g.head(Role.INDUCTION).ovGain()).isEqualTo(1.0);
+        assertThat(g.head(Role.FREQUENCY).ovGain()).isEqualTo(FREQUENCY_GAIN);
+        assertThat(g.head(Role.DUPLICATE_TOKEN_NULL_OV).ovGain()).isZero();
+    }
+
+    @Test
+    void backupGroundTruthNamesBothInductionHeads() {
+        GroundTruth g = PlantedInductionModel.build(PlantedSpec.preset("backup")).groundTruth();
+        assertThat(g.model()).isEqualTo("planted-backup");
+        assertThat(g.answerHead()).isEqualTo("L1H2");
+        assertThat(g.backup()).hasValueSatisfying(b -> {
+            assertThat(b.name()).isEqualTo("L1H5");
+            assertThat(b.ovGain()).isEqualTo(0.5);
+            assertThat(b.inCircuit()).isTrue();
+            assertThat(b.fools()).isEmpty();
+        });
+        assertThat(g.heads().stream().filter(GroundTruth.HeadTruth::inCircuit).map(GroundTruth.HeadTruth::name))
+                .containsExactly("L0H1", "L1H2", "L1H5");
+        assertThat(g.heads(Role.NOISE)).hasSize(10);
+        assertThat(GroundTruth.fromJson(g.toJson())).isEqualTo(g);
+        assertThat(g.toJson()).contains("\"role\" : \"BACKUP_INDUCTION\"", "\"preset\" : \"backup\"", "\"ovGain\" : 0.5");
+        assertThat(g.toMarkdown()).contains("# planted-backup", "**L1H2** and its weaker backup **L1H5**",
+                "| L1H5 | BACKUP_INDUCTION | yes | 0.5000 |");
+        assertThat(g.withModel("planted-mine").model()).isEqualTo("planted-mine");
     }
 
     @Test

@@ -24,17 +24,23 @@ import java.util.Map;
 import java.util.Set;
 
 /** What a new user runs first: a prompt's tokens, its top next tokens, and any hook dumped to Arrow. */
-@Command(name = "inspect", mixinStandardHelpOptions = true,
+@Command(name = "inspect", mixinStandardHelpOptions = true, sortOptions = false,
         description = "Show a prompt's tokens and top-k next tokens; dump hooks (e.g. blocks.0.attn.hook_z) to Arrow files.")
 public final class InspectCommand implements java.util.concurrent.Callable<Integer> {
     @Mixin RootOption root;
-    @Option(names = "--model", defaultValue = "gpt2") String model;
-    @Option(names = "--prompt", required = true, description = "prompt text; BOS is prepended as TransformerLens does") String prompt;
-    @Option(names = "--top-k", defaultValue = "10") int topK;
-    @Option(names = "--hook", description = "hook to dump, repeatable, e.g. blocks.0.attn.hook_z") List<String> hooks = new ArrayList<>();
-    @Option(names = "--out", description = "folder for hook Arrow files (default results/inspect/<time>)") Path out;
-    @Option(names = "--device", defaultValue = "cpu") String device;
-    @Option(names = "--threads", defaultValue = "0") int threads;
+    @Option(names = "--model", defaultValue = "gpt2",
+            description = "Exported model under graphs/ (gpt2, planted-induction, ...). Default: ${DEFAULT-VALUE}.") String model;
+    @Option(names = "--prompt", required = true,
+            description = "Prompt text; BOS is prepended as TransformerLens does.") String prompt;
+    @Option(names = "--top-k", defaultValue = "10", description = "Next tokens to list. Default: ${DEFAULT-VALUE}.") int topK;
+    @Option(names = "--hook", paramLabel = "HOOK",
+            description = "Hook to dump as an Arrow table, repeatable, e.g. blocks.0.attn.hook_z. Default: none.")
+    List<String> hooks = new ArrayList<>();
+    @Option(names = "--out", paramLabel = "DIR",
+            description = "Folder for the hook tables. Default: results/inspect/<yyyyMMdd-HHmmss>.") Path out;
+    @Option(names = "--device", defaultValue = "cpu", description = "cpu, cuda or auto. Default: ${DEFAULT-VALUE}.") String device;
+    @Option(names = "--threads", defaultValue = "0",
+            description = "ONNX Runtime intra-op threads; 0 lets ONNX Runtime choose. Default: ${DEFAULT-VALUE}.") int threads;
 
     @Override
     public Integer call() {

@@ -1,17 +1,24 @@
 package org.milab.cli;
 
+import org.milab.tables.ColumnsCommand;
 import org.milab.tables.DiffCommand;
 import org.milab.util.UserError;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
-/** The {@code milab} command line; the Makefile targets call its subcommands. */
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/** The {@code milab} command line; the Makefile targets call its subcommands (through bin/milab). */
 @Command(name = "milab", mixinStandardHelpOptions = true, version = "milab 0.1.0",
         description = "Local MI Lab for the JVM: export GPT-2 to hooked ONNX graphs, patch heads, write Arrow tables.",
         subcommands = {ExportCommand.class, InspectCommand.class, RandomCheckpointCommand.class, DiffCommand.class,
-                BenchCommand.class, RunCommands.Heldout.class, RunCommands.Sweep.class,
-                RunCommands.All.class, RunCommands.Characterization.class, RunCommands.Calibration.class})
+                ColumnsCommand.class, BenchCommand.class, AttributeCommand.class, RunCommands.Sweep.class,
+                RunCommands.Heldout.class, RunCommands.All.class, RunCommands.V2.class, RunCommands.Characterization.class,
+                RunCommands.Calibration.class, ReportCommand.class})
 public final class Main {
+    /** The documented exit codes (every command's --help lists the ones it uses). */
+    public static final int OK = 0, DIFFERS = 1, USER_ERROR = 2, INTERNAL_ERROR = 3;
 
     public static void main(String[] args) {
         System.exit(run(args));
@@ -23,17 +30,41 @@ public final class Main {
 
     /** Runs with error messages going to {@code err} (tests capture them). */
     public static int run(java.io.PrintWriter err, String... args) {
-        CommandLine cli = new CommandLine(new Main());
+        CommandLine cli = commandLine();
         cli.setErr(err);
         cli.setExecutionExceptionHandler((ex, cmd, parsed) -> {
             UserError user = userError(ex);
             if (user != null) {
                 cmd.getErr().println("error: " + user.getMessage());
-                return 2;
+                return USER_ERROR;
             }
-            throw ex;
+            cmd.getErr().println("internal error (a bug, please report it with this trace):");
+            ex.printStackTrace(cmd.getErr());
+            return INTERNAL_ERROR;
         });
         return cli.execute(args);
+    }
+
+    /**
+     * The command tree: a repeated option takes its last value, so flags passed through make's ARGS (which
+     * come last) override the Makefile's own (ARGS='--device auto' beats DEVICE=cpu).
+     */
+    static CommandLine commandLine() {
+        CommandLine cli = new CommandLine(new Main());
+        cli.setOverwrittenOptionsAllowed(true);
+        exitCodes(cli, false);
+        cli.getSubcommands().forEach((name, sub) -> exitCodes(sub, name.equals("diff") || name.equals("columns")));
+        return cli;
+    }
+
+    private static void exitCodes(CommandLine cmd, boolean mayDiffer) {
+        Map<String, String> codes = new LinkedHashMap<>();
+        codes.put(" " + OK, "success");
+        if (mayDiffer) codes.put(" " + DIFFERS, "diff --exit-code: the runs differ; columns --run: a column has no description");
+        codes.put(" " + USER_ERROR, "bad input or environment (unknown option, missing model, no network...): "
+                + "one message names the problem and the fix");
+        codes.put(" " + INTERNAL_ERROR, "internal error: a bug (a stack trace is printed)");
+        cmd.getCommandSpec().usageMessage().exitCodeListHeading("%nExit codes:%n").exitCodeList(codes);
     }
 
     private static UserError userError(Throwable t) {

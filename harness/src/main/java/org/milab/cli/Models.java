@@ -4,7 +4,7 @@ import org.milab.catalog.ModelExports;
 import org.milab.catalog.ModelLayout;
 import org.milab.graph.GraphExporter;
 
-import org.milab.planted.PlantedInductionModel;
+import org.milab.planted.PlantedLayout;
 import org.milab.planted.PlantedSpec;
 import org.milab.util.UserError;
 
@@ -14,14 +14,23 @@ import java.nio.file.Path;
 final class Models {
     private Models() {}
 
+    /** The planted-model options of {@code make export}; {@code layout} may be null (the model name decides). */
+    record PlantedOptions(String layout, long seed, double noiseStd) {}
+
     static GraphExporter.Exported export(ModelLayout layout, Path weights, boolean allowUnpinned, Path bpeDir,
-                                         PlantedSpec planted) {
-        if (layout.modelId().equals(PlantedInductionModel.MODEL_ID)) {
+                                         PlantedOptions planted) {
+        String id = layout.modelId();
+        if (PlantedLayout.isPlanted(id)) {
             if (weights != null)
-                throw new UserError("MODEL=planted-induction is generated; it takes no WEIGHTS.",
+                throw new UserError("MODEL=" + id + " is generated (names starting with " + PlantedLayout.MODEL_PREFIX
+                        + " are planted models); it takes no WEIGHTS.",
                         "Drop WEIGHTS, or choose another MODEL name for your checkpoint.");
-            return ModelExports.exportPlanted(layout, planted);
+            PlantedLayout l = PlantedLayout.forModel(id, planted.layout());
+            return ModelExports.exportPlanted(layout, new PlantedSpec(l, planted.seed(), planted.noiseStd()));
         }
+        if (planted.layout() != null)
+            throw new UserError("--planted-layout applies to planted models, not to MODEL=" + id + ".",
+                    "Use MODEL=planted-induction (or planted-<name>) with --planted-layout, or drop the option.");
         return ModelExports.exportGpt2Family(layout, weights, allowUnpinned, bpeDir);
     }
 }

@@ -18,9 +18,11 @@ import java.util.concurrent.Callable;
 @Command(name = "random-checkpoint", mixinStandardHelpOptions = true,
         description = "Write a random GPT-2-small-shaped checkpoint (for benchmarks; not a meaningful model).")
 public final class RandomCheckpointCommand implements Callable<Integer> {
-    @Option(names = "--out", required = true, description = "output folder") Path out;
-    @Option(names = "--seed", defaultValue = "0") long seed;
-    @Option(names = "--scale", defaultValue = "0.02") float scale;
+    @Option(names = "--out", required = true, paramLabel = "DIR",
+            description = "Folder for model.safetensors and config.json (created).") Path out;
+    @Option(names = "--seed", defaultValue = "0", description = "Seed of the random weights. Default: ${DEFAULT-VALUE}.") long seed;
+    @Option(names = "--scale", defaultValue = "0.02",
+            description = "Standard deviation of the Gaussian weights. Default: ${DEFAULT-VALUE}.") float scale;
 
     @Override
     public Integer call() {

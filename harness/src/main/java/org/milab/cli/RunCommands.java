@@ -3,10 +3,11 @@ package org.milab.cli;
 import org.milab.run.Pipeline;
 import org.milab.run.RunConfig;
 import org.milab.run.RunContext;
-import org.milab.run.RunFolder;
+import org.milab.run.RunDir;
 import org.milab.util.UserError;
 
 import org.milab.lab.LabModel;
+import org.milab.protocol.v2.V2Protocol;
 import org.milab.runtime.Device;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -21,18 +22,19 @@ public final class RunCommands {
 
     /**
      * Every option is checked before any folder is touched; the run folder is locked for the whole command
-     * (see {@link RunFolder}); a finished run is verified in place and repaired in a copy, never demoted.
+     * (see {@link RunDir}); a finished run is verified in place and repaired in a copy, never demoted.
      */
-    static int run(RootOption root, RunOptions opts, String command, Consumer<Pipeline> body) {
-        RunConfig cfg = opts.config(command, root.root());
+    static int run(RootOption root, RunOptions opts, RunOptions.Sweep sweep, RunOptions.Candidates candidates,
+                   RunOptions.Heldout heldout, String command, Consumer<Pipeline> body) {
+        RunConfig cfg = opts.config(command, root.root(), sweep, candidates, heldout);
         Device device = Device.parse(opts.device);
-        try (RunFolder folder = RunFolder.acquire(root.root(), cfg.runId(), opts.runId == null)) {
+        try (RunDir folder = RunDir.acquire(root.root(), cfg.runId(), opts.runId == null)) {
             RunConfig config = cfg.withRunId(folder.id());
             if (folder.finished() && !opts.resume)
                 throw new UserError("results/" + folder.id() + " already exists; a run never overwrites another run's outputs.",
                         "Choose another RUN_ID, or pass --resume to verify it and run what it lacks.");
             if (folder.hasUnfinished() && !opts.resume) {
-                System.err.println("removing results/" + folder.id() + RunFolder.INCOMPLETE + ", left by an earlier attempt"
+                System.err.println("removing results/" + folder.id() + RunDir.INCOMPLETE + ", left by an earlier attempt"
                         + " of this run that did not finish (pass --resume to continue it instead)");
                 folder.discardUnfinished();
             }
@@ -52,7 +54,7 @@ public final class RunCommands {
                                 + s.detail() + "; resuming it would recompute and replace it, and a finished run is never "
                                 + "overwritten.", "Start a new run with another RUN_ID (the finished one stays as it is).");
                     System.err.println("resume: results/" + folder.id() + " is finished, but step " + s.step() + ": "
-                            + s.detail() + "; working in results/" + folder.id() + RunFolder.INCOMPLETE
+                            + s.detail() + "; working in results/" + folder.id() + RunDir.INCOMPLETE
                             + " (the finished run stays in place until the new one is complete)");
                     if (!folder.hasUnfinished()) folder.reopenFinished();
                 }
@@ -60,14 +62,26 @@ public final class RunCommands {
                 Pipeline p = new Pipeline(ctx, opts.resume);
                 body.accept(p);
                 p.finish("milab " + command + " --model " + opts.model);
+                printVerdict(root.root(), ctx.finalDir());
                 System.out.println("run " + folder.id() + " written to " + root.root().relativize(ctx.finalDir())
-                        + " (summary.md, run_manifest.json)");
+                        + " (report.html, summary.md, run_manifest.json)");
             }
         }
         return 0;
     }
 
-    /** A run command: the pipeline part it runs is all that differs. */
+    /** The answer first: the verdict lines of summary.md, on the terminal. */
+    static void printVerdict(java.nio.file.Path root, java.nio.file.Path run) {
+        System.out.println();
+        org.milab.report.VerdictMarkdown.opening(org.milab.report.RunVerdict.read(root, new org.milab.report.RunFolder(run)))
+                .forEach(System.out::println);
+        System.out.println();
+    }
+
+    /**
+     * A run command: the pipeline part it runs, and the option groups of the stages in that part (a command
+     * shows and accepts only the options its stages read).
+     */
     abstract static class RunCommand implements Callable<Integer> {
         @Mixin RootOption root;
         @Mixin RunOptions opts;
@@ -79,44 +93,135 @@ public final class RunCommands {
             this.part = part;
         }
 
+        RunOptions.Sweep sweep() {
+            return null;
+        }
+
+        RunOptions.Candidates candidates() {
+            return null;
+        }
+
+        RunOptions.Heldout heldout() {
+            return null;
+        }
+
         @Override
         public Integer call() {
-            return run(root, opts, name, part);
+            return run(root, opts, sweep(), candidates(), heldout(), name, part());
+        }
+
+        /** The pipeline part to run (commands with their own options build it when called). */
+        Consumer<Pipeline> part() {
+            return part;
         }
     }
 
-    @Command(name = "run-heldout", mixinStandardHelpOptions = true, description = "The reference chain through the held-out robustness pass (S3-S15).")
-    public static final class Heldout extends RunCommand {
+    /** Runs S3-S12: takes the sweep options. */
+    abstract static class SweepRun extends RunCommand {
+        @Mixin RunOptions.Sweep sweep;
+
+        SweepRun(String name, Consumer<Pipeline> part) {
+            super(name, part);
+        }
+
+        @Override
+        RunOptions.Sweep sweep() {
+            return sweep;
+        }
+    }
+
+    /** Also registers candidates (S13) and ablates with them: takes --candidates and --zero-frame. */
+    abstract static class CandidateRun extends SweepRun {
+        @Mixin RunOptions.Candidates candidates;
+
+        CandidateRun(String name, Consumer<Pipeline> part) {
+            super(name, part);
+        }
+
+        @Override
+        RunOptions.Candidates candidates() {
+            return candidates;
+        }
+    }
+
+    /** Also runs the held-out pass (S14-S15): takes the held-out options. */
+    abstract static class HeldoutRun extends CandidateRun {
+        @Mixin RunOptions.Heldout heldout;
+
+        HeldoutRun(String name, Consumer<Pipeline> part) {
+            super(name, part);
+        }
+
+        @Override
+        RunOptions.Heldout heldout() {
+            return heldout;
+        }
+    }
+
+    @Command(name = "run-sweep", mixinStandardHelpOptions = true, sortOptions = false,
+            description = "The controls runs, layer-level patching and the head-specific hook_z sweep over seeds (S3-S12).")
+    public static final class Sweep extends SweepRun {
+        public Sweep() {
+            super("run-sweep", Pipeline::sweep);
+        }
+    }
+
+    @Command(name = "run-heldout", mixinStandardHelpOptions = true, sortOptions = false,
+            description = "The reference chain through the held-out robustness pass and its counterexamples (S3-S15).")
+    public static final class Heldout extends HeldoutRun {
         public Heldout() {
             super("run-heldout", Pipeline::heldout);
         }
     }
 
-    @Command(name = "run-all", mixinStandardHelpOptions = true, description = "The full progression (S3-S19), resumable: pass --resume and the same --run-id to continue.")
-    public static final class All extends RunCommand {
+    @Command(name = "run-all", mixinStandardHelpOptions = true, sortOptions = false,
+            description = "The full progression (S3-S19), then protocol v2 and a per-head table of both protocols' "
+                    + "verdicts; resumable: the same --run-id with --resume continues it.")
+    public static final class All extends HeldoutRun {
+        @Mixin V2Options v2;
+
         public All() {
-            super("run-all", Pipeline::all);
+            super("run-all", null);
+        }
+
+        @Override
+        Consumer<Pipeline> part() {
+            V2Protocol.Counts counts = v2.counts();
+            return p -> p.allWithV2(counts);
         }
     }
 
-    @Command(name = "run-characterization", mixinStandardHelpOptions = true, description = "Candidate characterization, its counterexamples and the failure taxonomy (S13, S16-S18).")
-    public static final class Characterization extends RunCommand {
+    @Command(name = "run-v2", mixinStandardHelpOptions = true, sortOptions = false, description = "Protocol v2: a pre-registered induction-circuit "
+            + "protocol over every head (attention, copying, ablations, denoising, group ablation, composition) with "
+            + "bootstrap CIs, Holm-corrected tests and verdicts; writes results/<run>/v2/. Resumable like run-all.")
+    public static final class V2 extends RunCommand {
+        @Mixin V2Options v2;
+
+        public V2() {
+            super("run-v2", null);
+        }
+
+        @Override
+        Consumer<Pipeline> part() {
+            V2Protocol.Counts counts = v2.counts();
+            return p -> p.v2(counts);
+        }
+    }
+
+    @Command(name = "run-characterization", mixinStandardHelpOptions = true, sortOptions = false,
+            description = {"Candidate characterization, its counterexamples and the failure taxonomy (S13, S16-S18).",
+                    "Models other than gpt2 derive their candidates from the sweep (S3-S12 run first) unless --candidates is given."})
+    public static final class Characterization extends CandidateRun {
         public Characterization() {
             super("run-characterization", Pipeline::characterization);
         }
     }
 
-    @Command(name = "run-calibration", mixinStandardHelpOptions = true, description = "Metric calibration on the deterministic 72-row bank (S19).")
+    @Command(name = "run-calibration", mixinStandardHelpOptions = true, sortOptions = false,
+            description = "Metric calibration on the deterministic 72-row bank (S19); needs only the exported model.")
     public static final class Calibration extends RunCommand {
         public Calibration() {
             super("run-calibration", Pipeline::calibration);
-        }
-    }
-
-    @Command(name = "run-sweep", mixinStandardHelpOptions = true, description = "The controls runs and the head-specific hook_z sweep over seeds (S3-S12).")
-    public static final class Sweep extends RunCommand {
-        public Sweep() {
-            super("run-sweep", Pipeline::sweep);
         }
     }
 }

@@ -1,7 +1,7 @@
 package org.milab.cli;
 
 import org.milab.run.RunConfig;
-import org.milab.run.RunFolder;
+import org.milab.run.RunDir;
 
 import org.milab.util.UserError;
 import picocli.CommandLine.Option;
@@ -12,42 +12,97 @@ import java.time.format.DateTimeFormatter;
 import java.util.Arrays;
 import java.util.List;
 
-/** Options shared by the run commands; defaults are the reference protocol's counts. */
+/**
+ * Options every run command takes. The protocol knobs come in groups ({@link Sweep}, {@link Candidates},
+ * {@link Heldout}) that a command mixes in only when it runs the stages that read them, so
+ * {@code run-calibration --help} lists only what calibration uses. Defaults are the reference protocol's
+ * counts; a group a command does not take keeps them.
+ */
 public final class RunOptions {
-    @Option(names = "--model", defaultValue = "gpt2") String model;
-    @Option(names = "--device", defaultValue = "cpu", description = "cpu, cuda or auto") String device;
-    @Option(names = "--threads", defaultValue = "0", description = "ORT intra-op threads (0 = ORT default)") int threads;
-    @Option(names = "--run-id", description = "results/<run-id>/ (default <model>-<command>-<time>)") String runId;
-    @Option(names = "--seeds", description = "held-out seeds, comma separated (default 10,11,12)") String seeds;
-    @Option(names = "--control-seeds", description = "controls/sweep seeds (default 0,1,2)") String controlSeeds;
-    @Option(names = "--controls-per-family", defaultValue = "32") int controlsPerFamily;
-    @Option(names = "--sweep-per-family", defaultValue = "8") int sweepPerFamily;
-    @Option(names = "--layer-patch-per-family", defaultValue = "8") int layerPatchPerFamily;
-    @Option(names = "--heldout-generated", defaultValue = "24") int heldoutGenerated;
-    @Option(names = "--heldout-scored", defaultValue = "12") int heldoutScored;
-    @Option(names = "--candidates", description = "pre-registered candidate set file (CSV/JSON) instead of deriving one") Path candidates;
-    @Option(names = "--zero-frame", defaultValue = RunConfig.FRAME_TL, description = "zero ablation frame: transformer_lens or raw") String zeroFrame;
-    @Option(names = "--batch-rows", defaultValue = "128", description = "rows per ONNX Runtime call") int batchRows;
-    @Option(names = "--resume", description = "continue results/<run-id>: steps whose inputs and outputs are unchanged are skipped")
+    @Option(names = "--model", defaultValue = "gpt2", order = 1,
+            description = "Exported model under graphs/: gpt2, planted-induction, or the name you exported. Default: ${DEFAULT-VALUE}.")
+    String model;
+    @Option(names = "--device", defaultValue = "cpu", order = 2,
+            description = "cpu, cuda (needs the -Pcuda build, make DEVICE=cuda) or auto (CUDA if it works, else CPU, "
+                    + "recorded in the manifest). Default: ${DEFAULT-VALUE}.")
+    String device;
+    @Option(names = "--threads", defaultValue = "0", order = 3,
+            description = "ONNX Runtime intra-op threads; 0 lets ONNX Runtime choose. Default: ${DEFAULT-VALUE}.")
+    int threads;
+    @Option(names = "--run-id", order = 4,
+            description = "Folder name under results/ (letters, digits, . _ -). Default: <model>-<command>-<yyyyMMdd-HHmmss>.")
+    String runId;
+    @Option(names = "--resume", order = 5,
+            description = "Continue results/<run-id>: steps whose inputs and outputs are unchanged are skipped, the rest "
+                    + "run again. Needs --run-id.")
     boolean resume;
+    @Option(names = "--batch-rows", defaultValue = "128", order = 6,
+            description = "Rows (patched prompts) per ONNX Runtime call; changes speed and memory, never results. "
+                    + "Default: ${DEFAULT-VALUE}.")
+    int batchRows;
 
-    RunConfig config(String command, Path root) {
+    /** S3-S12: the controls sets, layer patching and the head sweep. */
+    public static final class Sweep {
+        @Option(names = "--control-seeds", order = 10,
+                description = "Seeds of the controls sets and the head sweep (S3-S12), comma separated. Default: ${DEFAULT-VALUE}.")
+        String controlSeeds = "0,1,2";
+        @Option(names = "--controls-per-family", order = 11,
+                description = "Prompts generated per control family (S3, S5, S6). Default: ${DEFAULT-VALUE}.")
+        int controlsPerFamily = 32;
+        @Option(names = "--layer-patch-per-family", order = 12,
+                description = "Examples per family scored by layer-level patching (S9). Default: ${DEFAULT-VALUE}.")
+        int layerPatchPerFamily = 8;
+        @Option(names = "--sweep-per-family", order = 13,
+                description = "Examples per family scored by the head-specific sweep (S11). Default: ${DEFAULT-VALUE}.")
+        int sweepPerFamily = 8;
+    }
+
+    /** S13 on: which heads are pre-registered, and the zero-ablation frame of the held-out and later passes. */
+    public static final class Candidates {
+        @Option(names = "--candidates", paramLabel = "FILE", order = 20,
+                description = "Pre-registered candidate set (CSV or JSON with layer, head) instead of deriving one from "
+                        + "the sweep (GPT-2 default: the reference's 16 heads).")
+        Path candidates;
+        @Option(names = "--zero-frame", order = 21,
+                description = "Zero ablation in the transformer_lens frame (the reference's meaning: z := bV_eff) or "
+                        + "the raw frame (z := 0). Default: ${DEFAULT-VALUE}.")
+        String zeroFrame = RunConfig.FRAME_TL;
+    }
+
+    /** S14-S15: the held-out robustness pass. */
+    public static final class Heldout {
+        @Option(names = "--seeds", order = 30,
+                description = "Held-out seeds (S14), comma separated. Default: ${DEFAULT-VALUE}.")
+        String seeds = "10,11,12";
+        @Option(names = "--heldout-generated", order = 31,
+                description = "Held-out prompts generated per family. Default: ${DEFAULT-VALUE}.")
+        int heldoutGenerated = 24;
+        @Option(names = "--heldout-scored", order = 32,
+                description = "Held-out prompts scored per family (at most --heldout-generated). Default: ${DEFAULT-VALUE}.")
+        int heldoutScored = 12;
+    }
+
+    /** The run's config; a null group means the command does not take it (its stages use the defaults). */
+    RunConfig config(String command, Path root, Sweep sweep, Candidates candidates, Heldout heldout) {
         String id = runId != null ? runId : model + "-" + command + "-"
                 + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss"));
-        RunFolder.requireValidId(id);
+        RunDir.requireValidId(id);
         if (runId == null && resume)
             throw new UserError("--resume needs the run to resume.", "Pass --run-id (RUN_ID=...) of the run to continue.");
         bounded("--threads", threads, 0, MAX_THREADS);
         bounded("--batch-rows", batchRows, 1, MAX_BATCH_ROWS);
-        bounded("--controls-per-family", controlsPerFamily, 1, MAX_PER_FAMILY);
-        bounded("--sweep-per-family", sweepPerFamily, 1, MAX_PER_FAMILY);
-        bounded("--layer-patch-per-family", layerPatchPerFamily, 1, MAX_PER_FAMILY);
-        bounded("--heldout-generated", heldoutGenerated, 1, MAX_PER_FAMILY);
-        bounded("--heldout-scored", heldoutScored, 1, MAX_PER_FAMILY);
-        return new RunConfig(model, id, controlSeeds == null ? List.of(0, 1, 2) : parse(controlSeeds, "--control-seeds"),
-                controlsPerFamily, List.of(0, 1), layerPatchPerFamily, 12, sweepPerFamily,
-                seeds == null ? List.of(10, 11, 12) : parse(seeds, "--seeds"), heldoutGenerated, heldoutScored, 20,
-                candidates, zeroFrame);
+        // a group's field initializers are its defaults (picocli shows them), so an absent group means defaults
+        Sweep s = sweep != null ? sweep : new Sweep();
+        Candidates c = candidates != null ? candidates : new Candidates();
+        Heldout h = heldout != null ? heldout : new Heldout();
+        bounded("--controls-per-family", s.controlsPerFamily, 1, MAX_PER_FAMILY);
+        bounded("--sweep-per-family", s.sweepPerFamily, 1, MAX_PER_FAMILY);
+        bounded("--layer-patch-per-family", s.layerPatchPerFamily, 1, MAX_PER_FAMILY);
+        bounded("--heldout-generated", h.heldoutGenerated, 1, MAX_PER_FAMILY);
+        bounded("--heldout-scored", h.heldoutScored, 1, MAX_PER_FAMILY);
+        return new RunConfig(model, id, parse(s.controlSeeds, "--control-seeds"), s.controlsPerFamily, List.of(0, 1),
+                s.layerPatchPerFamily, 12, s.sweepPerFamily, parse(h.seeds, "--seeds"), h.heldoutGenerated,
+                h.heldoutScored, 20, c.candidates, c.zeroFrame);
     }
 
     /** Bounds of the numeric options: beyond them a run cannot work (int overflow, memory, seed range). */

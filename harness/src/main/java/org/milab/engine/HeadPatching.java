@@ -64,8 +64,8 @@ public final class HeadPatching {
             hooks.add(HookNames.hookZ(j.head().layer()));
         }
         boolean suffix = ctx.model().engine().suffixReuse();
-        if (suffix) hooks.addAll(ctx.model().engine().suffixHooks());
-        Map<TokenIds, Capture> caps = ctx.model().engine().capture(prompts, hooks, label + ": capture");
+        Map<TokenIds, Capture> caps = suffix ? captureWithCaches(ctx, resolved, prompts, hooks, label)
+                : ctx.model().engine().capture(prompts, hooks, label + ": capture");
         // 2. mean-ablation references: (layer, head, label, clean position) -> mean clean z, with repeats
         Map<List<Object>, double[]> sums = new HashMap<>();
         Map<List<Object>, Integer> counts = new HashMap<>();
@@ -122,6 +122,29 @@ public final class HeadPatching {
                     patched, effect, zero ? "denominator_zero" : "ok"));
         }
         return out;
+    }
+
+    /**
+     * Captures with the caches the engine's cached paths read: prompts that patched rows run on hold those of
+     * the blocks from the earliest patched layer on; the others (unpatched baseline rows only) hold less.
+     */
+    private static Map<TokenIds, Capture> captureWithCaches(RunContext ctx, List<Resolved> resolved, Set<TokenIds> prompts,
+                                                            Set<String> hooks, String label) {
+        var engine = ctx.model().engine();
+        int none = ctx.model().config().nLayer();
+        Map<TokenIds, Integer> firstLayer = new java.util.LinkedHashMap<>();
+        for (TokenIds p : prompts) firstLayer.put(p, none);
+        for (Resolved r : resolved)
+            if (r.available()) firstLayer.merge(r.corrupt, r.job.head().layer(), Math::min);
+        Map<Integer, List<TokenIds>> byLayer = new java.util.TreeMap<>();
+        firstLayer.forEach((p, l) -> byLayer.computeIfAbsent(l, k -> new ArrayList<>()).add(p));
+        Map<TokenIds, Capture> caps = new HashMap<>();
+        byLayer.forEach((layer, ps) -> {
+            Set<String> h = new LinkedHashSet<>(hooks);
+            h.addAll(engine.suffixHooks(layer));
+            caps.putAll(engine.capture(ps, h, label + ": capture"));
+        });
+        return caps;
     }
 
     private static double diff(float[] metricLogits) {

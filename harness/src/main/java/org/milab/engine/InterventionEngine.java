@@ -33,7 +33,22 @@ public final class InterventionEngine {
     private final int maxRows;
     private final int maxTokens;
     private long forwardCalls, forwardRows, forwardTokens;
-    private boolean suffixReuse = true;
+    private double usefulCaptureFlops, usefulPatchFlops, executedFlops;
+    private long captureNanos, patchNanos;
+    private RecomputePath path = RecomputePath.MINIMAL;
+
+    /** How head-level (hook_z) patch rows with cached captures are recomputed. */
+    public enum RecomputePath {
+        /** Every row runs its whole prompt through every block (patch_z). */
+        WHOLE,
+        /** Every row runs every block from its first patched position on, over per-row cached K/V (patch_z_suffix). */
+        SUFFIX,
+        /**
+         * Every row runs only blocks >= its first patched layer, from its first patched position on, starting
+         * from the cached hook_resid_pre and attending to shared per-prompt K/V caches (patch_z_resume_from_L).
+         */
+        MINIMAL
+    }
 
     /**
      * @param maxRows   rows per ORT call at most
@@ -46,13 +61,22 @@ public final class InterventionEngine {
         this.maxTokens = maxTokens;
     }
 
-    /** Whether head-level patching recomputes only suffixes (default) or whole prompts (for comparison). */
+    /** Whether head-level patching reuses cached activations (default) or runs whole prompts (for comparison). */
     public boolean suffixReuse() {
-        return suffixReuse;
+        return path != RecomputePath.WHOLE;
     }
 
+    /** On: the FLOP-minimal path; off: whole prompts. {@link #setRecomputePath} selects the older suffix path. */
     public void setSuffixReuse(boolean on) {
-        this.suffixReuse = on;
+        this.path = on ? RecomputePath.MINIMAL : RecomputePath.WHOLE;
+    }
+
+    public RecomputePath recomputePath() {
+        return path;
+    }
+
+    public void setRecomputePath(RecomputePath p) {
+        this.path = p;
     }
 
     public ModelConfig config() {
@@ -63,9 +87,14 @@ public final class InterventionEngine {
         return sessions;
     }
 
-    /** Counters for run manifests and benchmarks: ORT calls, rows and padded tokens processed. */
+    /**
+     * Counters for run manifests and benchmarks: ORT calls, rows and padded tokens processed; FLOPs executed
+     * and FLOPs a FLOP-minimal computation of the same captures and hook_z rows needs ({@link FlopCount}).
+     */
     public Map<String, Long> counters() {
-        return Map.of("forward_calls", forwardCalls, "forward_rows", forwardRows, "forward_tokens", forwardTokens);
+        return Map.of("forward_calls", forwardCalls, "forward_rows", forwardRows, "forward_tokens", forwardTokens,
+                "executed_flops", (long) executedFlops, "useful_flops", (long) (usefulCaptureFlops + usefulPatchFlops),
+                "useful_patch_flops", (long) usefulPatchFlops, "capture_nanos", captureNanos, "patch_nanos", patchNanos);
     }
 
     /** Clean forward passes of each distinct prompt, once, keeping only {@code hooks}. */
@@ -74,6 +103,7 @@ public final class InterventionEngine {
         Set<String> fetch = new LinkedHashSet<>(hooks);
         fetch.add(HookNames.LOGITS_FINAL);
         Map<TokenIds, Capture> out = new HashMap<>();
+        long t0 = System.nanoTime();
         try (ProgressBar bar = new ProgressBar(label, distinct.size(), "prompts")) {
             for (List<Integer> chunk : chunks(distinct.stream().map(TokenIds::length).toList())) {
                 List<TokenIds> rows = chunk.stream().map(distinct::get).toList();
@@ -84,11 +114,14 @@ public final class InterventionEngine {
                 } catch (OrtException e) {
                     throw new IllegalStateException("capture forward pass failed: " + e.getMessage(), e);
                 }
-                count(batch.rows(), batch.width());
+                count(batch.rows(), batch.width(), config.nLayer(), batch.width());
+                executedFlops += batch.rows() * 2.0 * config.dModel() * config.vocabSize();
+                for (TokenIds p : rows) usefulCaptureFlops += FlopCount.capture(config, p.length());
                 for (int r = 0; r < rows.size(); r++) out.put(rows.get(r), slice(res, r, rows.get(r)));
                 bar.step(rows.size());
             }
         }
+        captureNanos += System.nanoTime() - t0;
         return out;
     }
 
@@ -114,7 +147,15 @@ public final class InterventionEngine {
             if (first == null) unique.add(rows.get(i));
             source[i] = first == null ? next : first;
         }
+        if (site == PatchSite.HOOK_Z)
+            for (PatchRow r : unique)
+                if (!r.overrides().isEmpty())
+                    usefulPatchFlops += FlopCount.minimalRow(config, r.overrides().stream().mapToInt(SitePatch::layer).min().orElseThrow(),
+                            r.overrides().stream().mapToInt(SitePatch::position).min().orElseThrow(), r.prompt().length(),
+                            r.metricTokens().length);
+        long t0 = System.nanoTime();
         float[][] computed = patchDistinct(site, unique, label, kv);
+        patchNanos += System.nanoTime() - t0;
         float[][] out = new float[rows.size()][];
         for (int i = 0; i < rows.size(); i++) out[i] = computed[source[i]].clone();
         return out;
@@ -146,9 +187,11 @@ public final class InterventionEngine {
     }
 
     private float[][] patchDistinct(PatchSite site, List<PatchRow> rows, String label, Map<TokenIds, Capture> kv) {
-        boolean suffix = kv != null && site == PatchSite.HOOK_Z;
+        boolean suffix = kv != null && site == PatchSite.HOOK_Z && path != RecomputePath.WHOLE;
+        if (suffix && path == RecomputePath.MINIMAL && holdsResumeHooks(kv)) return patchResume(rows, label, kv);
         GraphVariant variant = suffix ? GraphVariant.PATCH_Z_SUFFIX : Arrays.stream(GraphVariant.values())
-                .filter(v -> v.patchSite().orElse(null) == site && !v.suffixOnly()).findFirst().orElseThrow();
+                .filter(v -> v.patchSite().orElse(null) == site && !v.suffixOnly() && !v.perStartLayer())
+                .findFirst().orElseThrow();
         float[][] out = new float[rows.size()][];
         int[] start = new int[rows.size()];
         List<Integer> full = new ArrayList<>(), partial = new ArrayList<>();
@@ -178,14 +221,99 @@ public final class InterventionEngine {
         return out;
     }
 
-    /** The hooks a capture must hold for {@link #patch(PatchSite, List, String, Map)}'s suffix path. */
+    /** The hooks a capture must hold for {@link #patch(PatchSite, List, String, Map)}'s cached paths. */
     public Set<String> suffixHooks() {
+        return suffixHooks(0);
+    }
+
+    /**
+     * The hooks a prompt's capture must hold when its rows patch no block before {@code firstPatchedLayer}
+     * ({@code config().nLayer()} for a prompt with unpatched rows only): the minimal path reads only the
+     * caches of blocks its rows start at or pass; the suffix path reads every block's keys and values.
+     */
+    public Set<String> suffixHooks(int firstPatchedLayer) {
         Set<String> h = new LinkedHashSet<>();
-        for (int l = 0; l < config.nLayer(); l++) {
+        int from = path == RecomputePath.MINIMAL ? Math.min(firstPatchedLayer, config.nLayer() - 1) : 0;
+        for (int l = from; l < config.nLayer(); l++) {
             h.add(HookNames.hookK(l));
             h.add(HookNames.hookV(l));
+            if (path == RecomputePath.MINIMAL) h.add(HookNames.hookResidPre(l));
         }
         return h;
+    }
+
+    /** Captures made before the path was switched to MINIMAL lack hook_resid_pre: they take the suffix path. */
+    private boolean holdsResumeHooks(Map<TokenIds, Capture> kv) {
+        return kv.values().stream().allMatch(c -> c.hooks().containsKey(HookNames.hookResidPre(config.nLayer() - 1)));
+    }
+
+    /**
+     * The FLOP-minimal path. A row's first patched layer S and position p bound what its patches can change:
+     * blocks before S and positions before p keep the unpatched values. So the row runs blocks >= S on
+     * positions >= p only, from the cached hook_resid_pre of block S, over cached keys and values of positions
+     * before p. Rows without overrides (baselines) run the last block at their final position. Rows are
+     * grouped by S (one graph per start layer), then by suffix length (the padding), then by prompt.
+     */
+    private float[][] patchResume(List<PatchRow> rows, String label, Map<TokenIds, Capture> kv) {
+        int L = config.nLayer();
+        int[] start = new int[rows.size()], pos = new int[rows.size()];
+        Map<Integer, List<Integer>> byLayer = new java.util.TreeMap<>();
+        for (int i = 0; i < rows.size(); i++) {
+            PatchRow r = rows.get(i);
+            start[i] = r.overrides().stream().mapToInt(SitePatch::layer).min().orElse(L - 1);
+            pos[i] = r.overrides().stream().mapToInt(SitePatch::position).min().orElse(r.prompt().length() - 1);
+            byLayer.computeIfAbsent(start[i], k -> new ArrayList<>()).add(i);
+        }
+        float[][] out = new float[rows.size()][];
+        List<TokenIds> distinct = new ArrayList<>(new LinkedHashSet<>(rows.stream().map(PatchRow::prompt).toList()));
+        try (PromptCache cache = new PromptCache(sessions.env(), config, distinct, kv);
+             ProgressBar bar = new ProgressBar(label, rows.size(), "patched rows")) {
+            for (int i = 0; i < rows.size(); i++) cache.requireFrom(rows.get(i).prompt(), start[i]);
+            for (Map.Entry<Integer, List<Integer>> group : byLayer.entrySet()) {
+                List<Integer> order = new ArrayList<>(group.getValue());
+                order.sort(Comparator.comparing((Integer i) -> rows.get(i).prompt().length() - pos[i])
+                        .thenComparing(i -> cache.indexOf(rows.get(i).prompt())));
+                for (List<Integer> chunk : chunks(order.stream().map(i -> rows.get(i).prompt().length() - pos[i]).toList())) {
+                    List<Integer> idx = chunk.stream().map(order::get).toList();
+                    float[][] res = runResumeBatch(group.getKey(), idx.stream().map(rows::get).toList(),
+                            idx.stream().mapToInt(i -> pos[i]).toArray(), cache);
+                    for (int i = 0; i < idx.size(); i++) out[idx.get(i)] = res[i];
+                    bar.step(idx.size());
+                }
+            }
+        }
+        return out;
+    }
+
+    private float[][] runResumeBatch(int startLayer, List<PatchRow> rows, int[] start, PromptCache cache) {
+        int b = rows.size(), T = cache.width(), s = 0;
+        for (int r = 0; r < b; r++) s = Math.max(s, rows.get(r).prompt().length() - start[r]);
+        long[] residIndex = new long[b * s], promptIndex = new long[b], fin = new long[b];
+        float[] pastMask = new float[b * T];
+        for (int r = 0; r < b; r++) {
+            int len = rows.get(r).prompt().length(), prompt = cache.indexOf(rows.get(r).prompt());
+            promptIndex[r] = prompt;
+            for (int j = 0; j < s; j++) // padding repeats the last real position
+                residIndex[r * s + j] = (long) prompt * T + Math.min(start[r] + j, len - 1);
+            fin[r] = len - 1 - start[r];
+            for (int j = 0; j < start[r]; j++) pastMask[r * T + j] = 1f;
+        }
+        int k = metricWidth(rows);
+        try (Feeds f = new Feeds(sessions.env())) {
+            f.longs(HookNames.RESID_INDEX, residIndex, b, s).longs(HookNames.PROMPT_INDEX, promptIndex, b)
+                    .longs(HookNames.FINAL_INDEX, fin, b).longs(HookNames.METRIC_TOKEN_IDS, metricTokens(rows, k), b, k)
+                    .floats(HookNames.PAST_MASK, pastMask, b, T)
+                    .borrow(HookNames.cacheResidPre(startLayer), cache.residPre(startLayer));
+            for (int l = startLayer; l < config.nLayer(); l++)
+                f.borrow(HookNames.cacheKey(l), cache.key(l)).borrow(HookNames.cacheValue(l), cache.value(l));
+            feedPatches(f, PatchSite.HOOK_Z, rows, s, start, startLayer);
+            Feeds.Output o = f.run(sessions.session(GraphVariant.PATCH_Z_RESUME, startLayer), Set.of(HookNames.METRIC_LOGITS))
+                    .get(HookNames.METRIC_LOGITS);
+            count(b, s, config.nLayer() - startLayer, T + s);
+            return perRow(o, rows, k);
+        } catch (OrtException e) {
+            throw new IllegalStateException("resumed patched forward pass failed: " + e.getMessage(), e);
+        }
     }
 
     private float[][] runSuffixBatch(List<PatchRow> rows, int[] start, Map<TokenIds, Capture> kv) {
@@ -223,10 +351,10 @@ public final class InterventionEngine {
                 }
                 f.floats(HookNames.pastKey(l), pk, b, past, H, dh).floats(HookNames.pastValue(l), pv, b, past, H, dh);
             }
-            feedPatches(f, PatchSite.HOOK_Z, rows, s, start);
+            feedPatches(f, PatchSite.HOOK_Z, rows, s, start, 0);
             Feeds.Output o = f.run(sessions.session(GraphVariant.PATCH_Z_SUFFIX), Set.of(HookNames.METRIC_LOGITS))
                     .get(HookNames.METRIC_LOGITS);
-            count(b, s);
+            count(b, s, config.nLayer(), past + s);
             return perRow(o, rows, k);
         } catch (OrtException e) {
             throw new IllegalStateException("suffix patched forward pass failed: " + e.getMessage(), e);
@@ -238,9 +366,9 @@ public final class InterventionEngine {
         int k = metricWidth(rows);
         try (Feeds f = new Feeds(sessions.env()).batch(batch)) {
             f.longs(HookNames.METRIC_TOKEN_IDS, metricTokens(rows, k), batch.rows(), k);
-            feedPatches(f, site, rows, batch.width(), new int[rows.size()]);
+            feedPatches(f, site, rows, batch.width(), new int[rows.size()], 0);
             Feeds.Output o = f.run(sessions.session(variant), Set.of(HookNames.METRIC_LOGITS)).get(HookNames.METRIC_LOGITS);
-            count(batch.rows(), batch.width());
+            count(batch.rows(), batch.width(), config.nLayer(), batch.width());
             return perRow(o, rows, k);
         } catch (OrtException e) {
             throw new IllegalStateException("patched forward pass failed: " + e.getMessage(), e);
@@ -250,13 +378,15 @@ public final class InterventionEngine {
     /**
      * Every layer's patch mask and value for {@code site}: row r's positions are shifted by {@code -offset[r]}
      * (suffix rows start at their first patched position); layers no row touches get a broadcast zero mask.
+     * Layers before {@code fromLayer} are not in the graph.
      */
-    private void feedPatches(Feeds f, PatchSite site, List<PatchRow> rows, int width, int[] offset) throws OrtException {
-        boolean perHead = site == PatchSite.HOOK_Z;
+    private void feedPatches(Feeds f, PatchSite site, List<PatchRow> rows, int width, int[] offset, int fromLayer)
+            throws OrtException {
+        boolean perHead = site.headSpecific();
         int b = rows.size(), heads = perHead ? config.nHead() : 1, dim = perHead ? config.dHead() : config.dModel();
         Set<Integer> layers = new TreeSet<>();
         rows.forEach(r -> r.overrides().forEach(o -> layers.add(o.layer())));
-        for (int l = 0; l < config.nLayer(); l++) {
+        for (int l = fromLayer; l < config.nLayer(); l++) {
             String hook = site.hook(l);
             if (!layers.contains(l)) { // broadcast zeros: this layer is untouched in every row
                 f.floats(HookNames.patchMask(hook), new float[1], perHead ? new long[]{1, 1, 1} : new long[]{1, 1});
@@ -361,9 +491,10 @@ public final class InterventionEngine {
         return new Capture(prompt, logits, hooks, shapes);
     }
 
-    private void count(int rows, int width) {
+    private void count(int rows, int width, int layers, int keys) {
         forwardCalls++;
         forwardRows += rows;
         forwardTokens += (long) rows * width;
+        executedFlops += FlopCount.executed(config, rows, width, layers, keys);
     }
 }

@@ -58,7 +58,10 @@ public final class LabModel implements AutoCloseable {
         Path graphs = layout.graphDir();
         if (!Files.isRegularFile(graphs.resolve("config.json")) || !Files.isRegularFile(layout.tokenizer()))
             throw new UserError("Model '" + modelId + "' has not been exported (no " + graphs.resolve("config.json")
-                    + " or tokenizer.json).", "Run 'make export MODEL=" + modelId + "' first.");
+                    + " or tokenizer.json).", "Run 'make export MODEL=" + modelId + "' first"
+                    + (modelId.equals("gpt2") ? " (it needs GPT-2's weights: from the hub, from the cache, or "
+                    + "WEIGHTS=/path/model.safetensors with its config.json beside it). "
+                    + org.milab.model.download.PinnedFile.WITHOUT_GPT2 : "."));
         Map<GraphVariant, JsonNode> manifests = new EnumMap<>(GraphVariant.class);
         for (GraphVariant v : GraphVariant.values()) {
             Path m = layout.manifestDir().resolve(v.id() + ".json");

@@ -21,13 +21,28 @@ import org.milab.protocol.reference.HookInspectionStage;
 import org.milab.protocol.reference.LayerPatchingStage;
 import org.milab.protocol.reference.SweepConsolidationStage;
 
+import org.milab.protocol.v2.AttentionProbeStage;
+import org.milab.protocol.v2.CausalStage;
+import org.milab.protocol.v2.CompositionStage;
+import org.milab.protocol.v2.CopyingStage;
+import org.milab.protocol.v2.GroupAblationStage;
+import org.milab.protocol.v2.ProtocolComparisonStage;
+import org.milab.protocol.v2.ProtocolStage;
+import org.milab.protocol.v2.V2Protocol;
+import org.milab.protocol.v2.VerdictStage;
+
 import org.milab.prompts.ControlPrompts;
 import org.milab.prompts.HeldoutPrompts;
 import org.milab.prompts.PromptRecord;
+import org.milab.report.RunFolder;
+import org.milab.report.RunReport;
+import org.milab.report.RunVerdict;
+import org.milab.report.VerdictMarkdown;
 import org.milab.util.AtomicFiles;
 import org.milab.util.Provenance;
 
 import java.time.Instant;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -78,43 +93,28 @@ public final class Pipeline {
      * {@code ctx}'s folder (a finished run, verified in place): empty when every step would be skipped.
      */
     public static java.util.Optional<Staleness> check(RunContext ctx, java.util.function.Consumer<Pipeline> part) {
+        Pipeline p = new Pipeline(ctx, StepLedger.Mode.VERIFY);
         try {
-            part.accept(new Pipeline(ctx, StepLedger.Mode.VERIFY));
-            return java.util.Optional.empty();
+            part.accept(p);
         } catch (StepLedger.StaleStep s) {
             return java.util.Optional.of(s.staleness);
         }
+        String finish = p.ledger.finishDamage();
+        return finish == null ? java.util.Optional.empty()
+                : java.util.Optional.of(new Staleness("finish", Staleness.Reason.OUTPUT_CHANGED, finish));
     }
+
+    /** One named, resumable step of the chain. */
+    private record Step(String name, Runnable body) {}
 
     /** S3, S5, S6 for the controls sets, S8-S10, S11 per seed, S12. */
     public void sweep() {
-        for (int seed : ctx.config().controlSeeds())
-            ledger.step("controls-seed" + seed, () -> describe(promptSet("controls", seed, ControlPrompts.TASK,
-                    ControlPrompts.generate(seed, ctx.config().controlsPerFamily()))));
-        for (int seed : ctx.config().layerPatchSeeds())
-            if (ctx.config().controlSeeds().contains(seed))
-                ledger.step("layer-patching-seed" + seed, () -> {
-                    new CandidateSelectionStage().run(ctx, seed, seed);
-                    new LayerPatchingStage().run(ctx, seed);
-                });
-        ledger.step("hook-inspection", () -> new HookInspectionStage().run(ctx));
-        for (int seed : ctx.config().controlSeeds())
-            ledger.step("head-sweep-seed" + seed, () -> new HeadSweepStage().run(ctx, seed));
-        ledger.step("head-sweep-multiseed", () -> new SweepConsolidationStage().run(ctx));
+        execute(sweepSteps());
     }
 
     /** Everything of {@link #sweep}, then S13 (registered before scoring), S14 per seed + consolidation, S15. */
     public void heldout() {
-        sweep();
-        // registered and hashed before any held-out scoring
-        ledger.step("heldout-candidates", () -> new HeldoutCandidateStage().run(ctx));
-        for (int seed : ctx.config().heldoutSeeds())
-            ledger.step("heldout-seed" + seed, () -> {
-                describe(promptSet("heldout", seed, HeldoutPrompts.TASK, HeldoutPrompts.generate(seed, ctx.config().heldoutGenerated())));
-                new HeldoutRobustnessStage().run(ctx, seed);
-            });
-        ledger.step("heldout-multiseed", () -> new HeldoutConsolidationStage().run(ctx, ctx.config().heldoutSeeds()));
-        ledger.step("heldout-counterexamples", () -> new HeldoutCounterexampleStage().run(ctx));
+        execute(heldoutSteps());
     }
 
     /**
@@ -122,24 +122,16 @@ public final class Pipeline {
      * sweep for derived models, the hard-coded set for GPT-2, or --candidates).
      */
     public void characterization() {
-        if (!ctx.config().modelId().equals("gpt2") && ctx.config().candidateFile() == null) sweep();
-        ledger.step("heldout-candidates", () -> new HeldoutCandidateStage().run(ctx));
-        characterizationStages();
-    }
-
-    private void characterizationStages() {
-        RunConfig c = ctx.config();
-        for (int seed : c.characterizationSeeds())
-            ledger.step("characterization-seed" + seed, () -> new CharacterizationStage()
-                    .run(ctx, seed, c.characterizationGenerated(), c.characterizationScored()));
-        ledger.step("characterization-multiseed", () -> new CharacterizationConsolidationStage().run(ctx, c.characterizationSeeds()));
-        ledger.step("characterization-counterexamples", () -> new CharacterizationCounterexampleStage().run(ctx, c.characterizationSeeds()));
-        ledger.step("failure-taxonomy", () -> new FailureTaxonomyStage().run(ctx, c.characterizationSeeds()));
+        List<Step> steps = new ArrayList<>();
+        if (!ctx.config().modelId().equals("gpt2") && ctx.config().candidateFile() == null) steps.addAll(sweepSteps());
+        steps.add(new Step("heldout-candidates", () -> new HeldoutCandidateStage().run(ctx)));
+        steps.addAll(characterizationSteps());
+        execute(steps);
     }
 
     /** S19 metric calibration: needs only the exported model. */
     public void calibration() {
-        ledger.step("metric-calibration", () -> new MetricCalibrationStage().run(ctx));
+        execute(calibrationSteps());
     }
 
     /**
@@ -147,9 +139,86 @@ public final class Pipeline {
      * characterization and its counterexamples (S16, S17), failure taxonomy (S18), metric calibration (S19).
      */
     public void all() {
-        heldout();
-        characterizationStages();
-        calibration();
+        List<Step> steps = heldoutSteps();
+        steps.addAll(characterizationSteps());
+        steps.addAll(calibrationSteps());
+        execute(steps);
+    }
+
+    /** Runs the steps through the ledger, which knows the whole plan first (step i of n, time left). */
+    private void execute(List<Step> steps) {
+        ledger.plan(steps.stream().map(Step::name).toList());
+        for (Step s : steps) ledger.step(s.name(), s.body());
+    }
+
+    private List<Step> sweepSteps() {
+        List<Step> steps = new ArrayList<>();
+        for (int seed : ctx.config().controlSeeds())
+            steps.add(new Step("controls-seed" + seed, () -> describe(promptSet("controls", seed, ControlPrompts.TASK,
+                    ControlPrompts.generate(seed, ctx.config().controlsPerFamily())))));
+        for (int seed : ctx.config().layerPatchSeeds())
+            if (ctx.config().controlSeeds().contains(seed))
+                steps.add(new Step("layer-patching-seed" + seed, () -> {
+                    new CandidateSelectionStage().run(ctx, seed, seed);
+                    new LayerPatchingStage().run(ctx, seed);
+                }));
+        steps.add(new Step("hook-inspection", () -> new HookInspectionStage().run(ctx)));
+        for (int seed : ctx.config().controlSeeds())
+            steps.add(new Step("head-sweep-seed" + seed, () -> new HeadSweepStage().run(ctx, seed)));
+        steps.add(new Step("head-sweep-multiseed", () -> new SweepConsolidationStage().run(ctx)));
+        return steps;
+    }
+
+    private List<Step> heldoutSteps() {
+        List<Step> steps = sweepSteps();
+        // registered and hashed before any held-out scoring
+        steps.add(new Step("heldout-candidates", () -> new HeldoutCandidateStage().run(ctx)));
+        for (int seed : ctx.config().heldoutSeeds())
+            steps.add(new Step("heldout-seed" + seed, () -> {
+                describe(promptSet("heldout", seed, HeldoutPrompts.TASK, HeldoutPrompts.generate(seed, ctx.config().heldoutGenerated())));
+                new HeldoutRobustnessStage().run(ctx, seed);
+            }));
+        steps.add(new Step("heldout-multiseed", () -> new HeldoutConsolidationStage().run(ctx, ctx.config().heldoutSeeds())));
+        steps.add(new Step("heldout-counterexamples", () -> new HeldoutCounterexampleStage().run(ctx)));
+        return steps;
+    }
+
+    private List<Step> characterizationSteps() {
+        RunConfig c = ctx.config();
+        List<Step> steps = new ArrayList<>();
+        for (int seed : c.characterizationSeeds())
+            steps.add(new Step("characterization-seed" + seed, () -> new CharacterizationStage()
+                    .run(ctx, seed, c.characterizationGenerated(), c.characterizationScored())));
+        steps.add(new Step("characterization-multiseed", () -> new CharacterizationConsolidationStage().run(ctx, c.characterizationSeeds())));
+        steps.add(new Step("characterization-counterexamples", () -> new CharacterizationCounterexampleStage().run(ctx, c.characterizationSeeds())));
+        steps.add(new Step("failure-taxonomy", () -> new FailureTaxonomyStage().run(ctx, c.characterizationSeeds())));
+        return steps;
+    }
+
+    private List<Step> calibrationSteps() {
+        return new ArrayList<>(List.of(new Step("metric-calibration", () -> new MetricCalibrationStage().run(ctx))));
+    }
+
+    /**
+     * Protocol v2 (see org.milab.protocol.v2): the protocol is registered and hashed before anything is
+     * scored; then attention and copying of every head, single-head causal tests, group ablation, composition
+     * by path patching into keys, and the verdicts with their stability.
+     */
+    public void v2(V2Protocol.Counts counts) {
+        ledger.step("v2-protocol", counts, () -> new ProtocolStage().run(ctx, counts));
+        ledger.step("v2-attention", () -> new AttentionProbeStage().run(ctx));
+        ledger.step("v2-copying", () -> new CopyingStage().run(ctx));
+        ledger.step("v2-causal", () -> new CausalStage().run(ctx));
+        ledger.step("v2-group-ablation", () -> new GroupAblationStage().run(ctx));
+        ledger.step("v2-composition", () -> new CompositionStage().run(ctx));
+        ledger.step("v2-verdicts", () -> new VerdictStage().run(ctx));
+    }
+
+    /** {@link #all}, then protocol v2 and a per-head table of both protocols' verdicts. */
+    public void allWithV2(V2Protocol.Counts counts) {
+        all();
+        v2(counts);
+        ledger.step("protocol-comparison", () -> new ProtocolComparisonStage().run(ctx));
     }
 
     /** The descriptive stages of one prompt file: baseline, logit lens, attention. */
@@ -172,7 +241,10 @@ public final class Pipeline {
                 ctx.model().engine().capture(prompts, hooks, dataset + " seed " + seed + ": capture"));
     }
 
-    /** run_manifest.json and summary.md: what ran, on what, with which code, how long, how many rows. */
+    /**
+     * run_manifest.json, report.html and summary.md (verdict first, then what ran, on what, with which code, how
+     * long, how many rows); then the run folder is renamed to its final name.
+     */
     public void finish(String command) {
         if (resume) removeLeftovers();
         Map<String, Object> m = new LinkedHashMap<>();
@@ -190,33 +262,54 @@ public final class Pipeline {
         m.put("machine", Provenance.machine());
         m.put("decision_tolerance", org.milab.stats.Decisions.TOLERANCE);
         m.put("hashes", ctx.hashes());
-        m.put("engine_counters", ctx.model().engine().counters());
+        // counters and timings cover every step, also those a resumed run skipped (recorded when they ran)
+        m.put("engine_counters", ctx.engineCounters());
         m.put("timings_seconds", ctx.timings());
+        m.put("step_seconds", ledger.stepSeconds());
         m.put("row_counts", ctx.rowCounts());
-        StringBuilder md = new StringBuilder("# Run ").append(ctx.config().runId()).append("\n\n")
+        AtomicFiles.writeString(ctx.runDir().resolve("run_manifest.json"), RunContext.json(m) + "\n");
+        // the answer first: verdicts per protocol (and vs the ground truth), then how the run was made
+        RunVerdict verdict = RunVerdict.read(ctx.root(), new RunFolder(ctx.runDir()));
+        String report;
+        try {
+            RunReport.write(ctx.root(), ctx.runDir(), ctx.model());
+            report = "Figures: [" + RunReport.FILE + "](" + RunReport.FILE + ") (open it in a browser; it works offline).";
+        } catch (RuntimeException e) { // the run's tables stand without their report; it can be written again later
+            report = RunReport.FILE + " could not be written (" + e + "); retry with `make report RUN=results/" + ctx.config().runId() + "`.";
+            System.err.println(report);
+        }
+        StringBuilder md = new StringBuilder(String.join("\n", VerdictMarkdown.opening(verdict))).append("\n\n").append(report)
+                .append("\n\n## Run\n\n")
                 .append("- command: `").append(command).append("`\n")
                 .append("- model: `").append(ctx.model().id()).append("` (checkpoint sha256 `")
                 .append(ctx.model().provenance().get("checkpoint_sha256")).append("`, pinned: ")
                 .append(ctx.model().provenance().get("checkpoint_pinned")).append(")\n")
                 .append("- device: ").append(ctx.model().provenance().get("execution_provider")).append('\n')
                 .append("- code: `").append(ctx.codeCommit()).append("`\n")
-                .append(String.format(java.util.Locale.ROOT, "- wall time: %.1f s%n%n", (System.nanoTime() - started) / 1e9))
-                .append("## Stages\n\n");
+                .append(String.format(java.util.Locale.ROOT, "- wall time: %.1f s%n", (System.nanoTime() - started) / 1e9))
+                .append(VerdictMarkdown.details(verdict))
+                .append("\n## Stages\n\n");
         ctx.summaryLines().forEach(l -> md.append(l).append('\n'));
-        md.append("\nTables are Arrow IPC files (open with pyarrow, Polars or DuckDB); provenance is in each file's "
-                + "schema metadata (`milab.provenance`).\n");
+        // DuckDB reads Arrow IPC only through a downloaded extension, so every table also gets a Parquet copy
+        int copies = org.milab.tables.ParquetCopies.writeAll(ctx.runDir()).size();
+        md.append("\nTables are Arrow IPC files (`*.arrow`: pyarrow, pandas, Polars) with a Parquet copy beside each (")
+                .append(copies).append(" `*.parquet`: DuckDB, Spark, any Parquet reader); provenance is in each file's "
+                + "schema metadata (`milab.provenance`), one-line column descriptions in the field metadata "
+                + "(`description`; all of them: `make columns`).\n");
         AtomicFiles.writeString(ctx.runDir().resolve("summary.md"), md.toString());
-        // the manifest is written last: its presence marks the folder as a finished run (see RunFolder.recover)
-        AtomicFiles.writeString(ctx.runDir().resolve(RunFolder.MANIFEST), RunContext.json(m) + "\n");
-        RunFolder.publish(ctx.runDir(), ctx.finalDir());
+        // last: the record of these files, whose presence marks the folder as a finished run (RunDir.recover)
+        ledger.recordFinish();
+        RunDir.publish(ctx.runDir(), ctx.finalDir());
     }
 
     /**
      * A resumed run may hold files of an earlier attempt with other settings that no step of this run wrote;
-     * they are not verified by any step record, so they do not stay in the finished run.
+     * they are not verified by any step record, so they do not stay in the finished run. (Files at the top of the
+     * run folder are finish()'s own, rewritten below, or the user's, kept.)
      */
     private void removeLeftovers() {
         for (String f : ledger.untracked()) {
+            if (!f.contains("/")) continue;
             System.err.println("resume: removing " + f + ": no step of this run wrote it (left by an earlier attempt)");
             try {
                 java.nio.file.Files.delete(ctx.runDir().resolve(f));

@@ -34,7 +34,7 @@ import java.util.Set;
  */
 public final class RunContext {
     /** A run is written under results/<id>.incomplete/ and renamed to results/<id>/ when it completed. */
-    public static final String INCOMPLETE = RunFolder.INCOMPLETE;
+    public static final String INCOMPLETE = RunDir.INCOMPLETE;
     public static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
 
     private final Path root;
@@ -45,6 +45,10 @@ public final class RunContext {
     private final Map<String, Long> rowCounts = new LinkedHashMap<>();
     private final Map<String, Double> timings = new LinkedHashMap<>();
     private final Map<String, Object> hashes = new LinkedHashMap<>();
+    /** Engine counters of steps a resumed run skipped (recorded when they ran in an earlier attempt). */
+    private final Map<String, Long> replayedCounters = new java.util.TreeMap<>();
+    /** The engine's counters when this run started (a model can serve several runs in one process). */
+    private final Map<String, Long> countersAtStart;
     private final List<String> summary = new ArrayList<>();
     private final Map<String, TokenIds> tokenCache = new HashMap<>();
     private final Map<String, Integer> singleTokenCache = new HashMap<>();
@@ -62,6 +66,7 @@ public final class RunContext {
         this.model = model;
         this.runDir = runDir;
         this.codeCommit = Provenance.gitCommit(root);
+        this.countersAtStart = Map.copyOf(model.engine().counters());
     }
 
     public Path root() {
@@ -101,10 +106,17 @@ public final class RunContext {
         p.put("code_git_commit", codeCommit);
         p.put("java", Provenance.javaVersion());
         p.put("machine", Provenance.machine());
-        p.put("config_sha256", Hashing.sha256(json(config.toMap())));
+        p.put("config_sha256", configSha256());
         p.put("decision_tolerance", Decisions.TOLERANCE);
         p.put("created_utc", Instant.now().toString());
         return p;
+    }
+
+    /** sha256 of the config's knobs; the run id is left out, so two runs of one config carry the same hash. */
+    public String configSha256() {
+        Map<String, Object> knobs = new LinkedHashMap<>(config.toMap());
+        knobs.remove("run_id");
+        return Hashing.sha256(json(knobs));
     }
 
     public Table write(String stage, Integer seed, TableBuilder builder) {
@@ -168,6 +180,19 @@ public final class RunContext {
 
     public Map<String, Object> hashes() {
         return hashes;
+    }
+
+    /** Adds the engine counters of a step that ran in an earlier attempt of this run. */
+    public void addReplayedCounters(Map<String, Long> counters) {
+        counters.forEach((k, v) -> replayedCounters.merge(k, v, Long::sum));
+    }
+
+    /** The engine's work for the whole run: what this attempt did plus what the steps it skipped did. */
+    public Map<String, Long> engineCounters() {
+        Map<String, Long> out = new java.util.TreeMap<>();
+        model.engine().counters().forEach((k, v) -> out.put(k, v - countersAtStart.getOrDefault(k, 0L)));
+        replayedCounters.forEach((k, v) -> out.merge(k, v, Long::sum));
+        return out;
     }
 
     public String codeCommit() {

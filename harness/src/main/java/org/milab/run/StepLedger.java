@@ -4,6 +4,7 @@ import com.fasterxml.jackson.core.type.TypeReference;
 import org.milab.util.AtomicFiles;
 import org.milab.util.FileStamp;
 import org.milab.util.Hashing;
+import org.milab.util.StepCounter;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -32,10 +33,19 @@ import java.util.stream.Stream;
  */
 final class StepLedger {
     private static final String DIR = ".steps";
+    /**
+     * The record of what {@link Pipeline#finish} wrote (manifest, summary, report, Parquet copies), written last:
+     * a folder that has it holds a finished run ({@link RunDir}).
+     */
+    static final String FINISHED = DIR + "/finished.json";
 
-    /** What a step did, replayed into the run context when the step is skipped. */
+    /**
+     * What a step did, replayed into the run context when the step is skipped: so a resumed run's manifest
+     * keeps the timings and engine counters of the steps it did not redo (null in records of older versions).
+     */
     record StepRecord(String fingerprint, Map<String, String> outputs, List<String> summary,
-                      Map<String, Long> rowCounts, Map<String, Object> hashes, double seconds) {}
+                      Map<String, Long> rowCounts, Map<String, Object> hashes, double seconds,
+                      Map<String, Double> timings, Map<String, Long> engineCounters) {}
 
     /** RUN: run every step; RESUME: skip steps that are up to date; VERIFY: run nothing, stop at the first stale step. */
     enum Mode { RUN, RESUME, VERIFY }
@@ -57,6 +67,7 @@ final class StepLedger {
     /** Hash cache: relative path -> what the file was when last hashed. */
     private final Map<String, FileState> seen = new HashMap<>();
     private String chain;
+    private StepCounter counter;
 
     StepLedger(RunContext ctx, boolean resume) {
         this(ctx, resume ? Mode.RESUME : Mode.RUN);
@@ -74,16 +85,45 @@ final class StepLedger {
         this.chain = Hashing.sha256(RunContext.json(base));
     }
 
+    /** The steps about to run, in order: progress lines then say "step i of n" and estimate the time left. */
+    void plan(List<String> names) {
+        Map<String, Double> earlier = new LinkedHashMap<>();
+        for (String n : names) {
+            StepRecord r = read(ctx.runDir().resolve(DIR).resolve(n + ".json"));
+            if (r != null && r.seconds() > 0) earlier.put(n, r.seconds());
+        }
+        counter = new StepCounter(ctx.config().runId(), names, earlier, System.err);
+    }
+
+    /** Seconds each step took when it last ran, in the order the steps ran or were skipped. */
+    Map<String, Double> stepSeconds() {
+        return stepSeconds;
+    }
+
+    private final Map<String, Double> stepSeconds = new LinkedHashMap<>();
+
     void step(String name, Runnable body) {
-        String fingerprint = Hashing.sha256(chain + "|" + name);
+        step(name, null, body);
+    }
+
+    /**
+     * A step whose inputs include settings outside the run config (e.g. protocol v2's counts): they join its
+     * fingerprint, so a resumed run with other settings redoes the step and everything after it.
+     */
+    void step(String name, Object inputs, Runnable body) {
+        if (counter == null) plan(List.of()); // a step outside any plan: counted as it comes
+        String fingerprint = Hashing.sha256(chain + "|" + name + (inputs == null ? "" : "|" + RunContext.json(inputs)));
         Path record = ctx.runDir().resolve(DIR).resolve(name + ".json");
         StepRecord done = mode != Mode.RUN ? read(record) : null;
         String damaged = done == null || !done.fingerprint().equals(fingerprint) ? null : damaged(done);
         if (done != null && done.fingerprint().equals(fingerprint) && damaged == null) {
-            if (mode == Mode.RESUME) System.err.println("resume: " + name + " is up to date, skipped");
+            if (mode == Mode.RESUME) counter.skipped(name, "up to date (resume), skipped");
             done.summary().forEach(ctx::summarize);
             ctx.rowCounts().putAll(done.rowCounts());
             ctx.hashes().putAll(done.hashes());
+            if (done.timings() != null) ctx.timings().putAll(done.timings());
+            if (done.engineCounters() != null) ctx.addReplayedCounters(done.engineCounters());
+            stepSeconds.put(name, done.seconds());
             tracked.addAll(done.outputs().keySet());
             chain = Hashing.sha256(fingerprint + RunContext.json(done.outputs()));
             return;
@@ -99,8 +139,14 @@ final class StepLedger {
         int summaryBefore = ctx.summaryLines().size();
         Map<String, Long> rowsBefore = new LinkedHashMap<>(ctx.rowCounts());
         Map<String, Object> hashesBefore = new LinkedHashMap<>(ctx.hashes());
+        Map<String, Double> timingsBefore = new LinkedHashMap<>(ctx.timings());
+        Map<String, Long> countersBefore = ctx.model().engine().counters();
+        counter.start(name);
         long t0 = System.nanoTime();
         body.run();
+        double seconds = (System.nanoTime() - t0) / 1e9;
+        counter.done(name);
+        stepSeconds.put(name, seconds);
         // every file the step wrote, including files an interrupted earlier attempt had already written with the
         // same bytes: written through the context, or new, or replaced (another inode), or modified since
         Set<String> written = new TreeSet<>();
@@ -114,7 +160,11 @@ final class StepLedger {
         Map<String, Object> hashes = new LinkedHashMap<>(ctx.hashes());
         hashes.keySet().removeIf(k -> hashes.get(k).equals(hashesBefore.get(k)));
         List<String> summary = new ArrayList<>(ctx.summaryLines().subList(summaryBefore, ctx.summaryLines().size()));
-        StepRecord rec = new StepRecord(fingerprint, outputs, summary, rows, hashes, (System.nanoTime() - t0) / 1e9);
+        Map<String, Double> timings = new LinkedHashMap<>(ctx.timings());
+        timings.keySet().removeIf(k -> timings.get(k).equals(timingsBefore.get(k)));
+        Map<String, Long> counters = new TreeMap<>();
+        ctx.model().engine().counters().forEach((k, v) -> counters.put(k, v - countersBefore.getOrDefault(k, 0L)));
+        StepRecord rec = new StepRecord(fingerprint, outputs, summary, rows, hashes, seconds, timings, counters);
         AtomicFiles.writeString(record, RunContext.json(rec) + "\n");
         tracked.addAll(outputs.keySet());
         chain = Hashing.sha256(fingerprint + RunContext.json(outputs));
@@ -123,6 +173,35 @@ final class StepLedger {
     /** Output files of the run (relative paths) that no step of this process ran or replayed lists as its own. */
     List<String> untracked() {
         return snapshot().keySet().stream().filter(f -> !tracked.contains(f)).toList();
+    }
+
+    /** Records the sha256 of every file outside the step records that no step wrote: what finish() wrote. */
+    void recordFinish() {
+        Map<String, String> outputs = new TreeMap<>();
+        finishFiles().forEach(f -> outputs.put(f, Hashing.sha256(ctx.runDir().resolve(f))));
+        AtomicFiles.writeString(ctx.runDir().resolve(FINISHED), RunContext.json(Map.of("outputs", outputs)) + "\n");
+    }
+
+    /** Null when finish()'s record is there and its files are intact, else what is wrong. */
+    String finishDamage() {
+        Path f = ctx.runDir().resolve(FINISHED);
+        if (!Files.isRegularFile(f)) return "the run's manifest, summary and report are not recorded (finished by an older version)";
+        Map<String, String> outputs;
+        try {
+            outputs = RunContext.JSON.readValue(f.toFile(), new TypeReference<Map<String, Map<String, String>>>() {}).get("outputs");
+        } catch (IOException e) {
+            return FINISHED + " is unreadable";
+        }
+        return damaged(new StepRecord("", outputs == null ? Map.of() : outputs, List.of(), Map.of(), Map.of(), 0, null, null));
+    }
+
+    private List<String> finishFiles() {
+        try (Stream<Path> s = Files.walk(ctx.runDir())) {
+            return s.filter(Files::isRegularFile).map(p -> ctx.runDir().relativize(p).toString())
+                    .filter(rel -> !rel.startsWith(DIR) && !rel.endsWith(".tmp") && !tracked.contains(rel)).sorted().toList();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
     }
 
     private String relative(Path f) {

@@ -6,8 +6,9 @@ import java.util.List;
 import java.util.Objects;
 
 /**
- * One named, typed column. Values are the boxed type of {@link ColumnType#javaType()} or null; the list is
- * unmodifiable. Equality is value equality, with NaN equal to NaN (as {@link Double#equals} defines it).
+ * One named, typed column. Values are the boxed type of {@link ColumnType#javaType()} or null (for list
+ * types an unmodifiable list of the element type); the list of values is unmodifiable. Equality is value
+ * equality, with NaN equal to NaN (as {@link Double#equals} defines it).
  */
 public record Column(String name, ColumnType type, List<Object> values) {
     public Column {
@@ -17,10 +18,11 @@ public record Column(String name, ColumnType type, List<Object> values) {
         List<Object> copy = new ArrayList<>(values); // List.copyOf would reject the nulls we allow
         for (int i = 0; i < copy.size(); i++) {
             Object v = copy.get(i);
-            if (v != null && v.getClass() != type.javaType()) {
+            if (v != null && !type.holds(v)) {
                 throw new IllegalArgumentException("Column '" + name + "' is " + type + " but row " + i
                         + " holds a " + v.getClass().getSimpleName() + " (" + v + ")");
             }
+            if (v instanceof List<?> l) copy.set(i, Collections.unmodifiableList(new ArrayList<>(l)));
         }
         values = Collections.unmodifiableList(copy);
     }

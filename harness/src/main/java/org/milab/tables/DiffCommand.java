@@ -12,8 +12,10 @@ import java.nio.file.Path;
 import java.util.concurrent.Callable;
 
 /** {@code diff A B}: the command behind {@code make diff A=<run> B=<run>}. */
-@Command(name = "diff", mixinStandardHelpOptions = true,
-        description = "Align two runs' Arrow tables on their key columns and report the differences.")
+@Command(name = "diff", mixinStandardHelpOptions = true, sortOptions = false,
+        description = {"Align two runs' Arrow tables on their key columns and report the differences.",
+                "Run identity (run id, start time, code commit) is shown for each run but never compared, so two runs "
+                        + "of one config compare as identical."})
 public final class DiffCommand implements Callable<Integer> {
     @Parameters(index = "0", paramLabel = "A", description = "First run folder (or a run name under results/).")
     String runA;
@@ -22,17 +24,17 @@ public final class DiffCommand implements Callable<Integer> {
     String runB;
 
     @Option(names = "--tolerance", defaultValue = "0",
-            description = "Report numeric cells only when |b - a| > this (default ${DEFAULT-VALUE}: exact).")
+            description = "Report numeric cells only when |b - a| > this. Default: ${DEFAULT-VALUE} (exact).")
     double tolerance;
 
-    @Option(names = "--max-lines", defaultValue = "20", description = "Change lines shown per table (default ${DEFAULT-VALUE}).")
+    @Option(names = "--max-lines", defaultValue = "20", description = "Change lines shown per table. Default: ${DEFAULT-VALUE}.")
     int maxLines;
 
     @Option(names = "--out", paramLabel = "DIR",
-            description = "Also write diff.arrow, diff_summary.arrow, diff_columns.arrow and diff.txt here.")
+            description = "Also write diff.arrow, diff_summary.arrow, diff_columns.arrow and diff.txt here. Default: none.")
     Path out;
 
-    @Option(names = "--exit-code", description = "Exit with 1 when the runs differ (like git diff --exit-code).")
+    @Option(names = "--exit-code", description = "Exit with 1 when the runs differ (like git diff --exit-code); default: 0 either way.")
     boolean exitCode;
 
     PrintStream stdout = System.out;
@@ -54,8 +56,8 @@ public final class DiffCommand implements Callable<Integer> {
         if (Files.isDirectory(p)) return p;
         Path underResults = Path.of("results").resolve(run);
         if (Files.isDirectory(underResults)) return underResults;
-        throw new UserError("Run folder '" + run + "' not found (also looked for " + underResults + ").",
-                "Pass run folders, e.g. make diff A=results/<run-a> B=results/<run-b>.");
+        throw new UserError("Run folder '" + run + "' not found" + (p.startsWith("results") ? "." : " (nor " + underResults + ")."),
+                "Pass a run folder (results/<run> or a folder inside it); ls results/ lists the runs.");
     }
 
     /** Standalone entry point; the lab CLI can register {@link DiffCommand} as a subcommand instead. */

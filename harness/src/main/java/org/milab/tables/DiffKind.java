@@ -9,6 +9,8 @@ public enum DiffKind {
     ONLY_IN_B,
     /** A string or bool cell changed (e.g. an intervention status). */
     STATUS_CHANGE,
+    /** A list cell changed (value_a/value_b hold the lists as JSON). */
+    LIST_CHANGE,
     /** A numeric cell changed by more than the tolerance; delta = b - a (NaN when exactly one side is NaN). */
     NUMERIC_DELTA,
     /** A cell is null on one side only. */

@@ -52,7 +52,8 @@ final class DiffTables {
         return b.build();
     }
 
-    static void renderTable(StringBuilder sb, String label, TableDiff.Result r, int maxChanges) {
+    /** @param withProvenance list the table's provenance differences under it (RunDiff groups them instead) */
+    static void renderTable(StringBuilder sb, String label, TableDiff.Result r, int maxChanges, boolean withProvenance) {
         if (r.identical()) {
             sb.append(label).append(": identical (").append(r.rowsA()).append(" rows)\n");
         } else {
@@ -73,7 +74,7 @@ final class DiffTables {
                 sb.append("  ... ").append(changes.size() - maxChanges).append(" more (write them with --out to see all)\n");
             }
         }
-        for (String p : r.provenanceChanges()) sb.append("  provenance ").append(p).append('\n');
+        if (withProvenance) for (String p : r.provenanceChanges()) sb.append("  provenance ").append(p).append('\n');
     }
 
     static String line(TableDiff.Change c) {
@@ -84,7 +85,7 @@ final class DiffTables {
             case COLUMN_ONLY_IN_B -> "column only in B: " + c.column() + " (" + c.valueB() + ")";
             case TYPE_CHANGE -> "column " + c.column() + " changed type: " + c.valueA() + " -> " + c.valueB();
             case TABLE_ONLY_IN_A, TABLE_ONLY_IN_B -> c.kind().label();
-            case STATUS_CHANGE, NULL_CHANGE, NUMERIC_DELTA -> c.key() + ": " + c.column() + " " + cell(c.valueA())
+            case STATUS_CHANGE, LIST_CHANGE, NULL_CHANGE, NUMERIC_DELTA -> c.key() + ": " + c.column() + " " + cell(c.valueA())
                     + " -> " + cell(c.valueB())
                     + (c.delta() == null ? "" : " (delta " + (c.delta() > 0 ? "+" : "") + brief(c.delta()) + ")");
         };

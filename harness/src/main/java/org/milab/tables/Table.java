@@ -16,7 +16,8 @@ import java.util.function.Predicate;
 
 /**
  * An immutable, column-oriented result table: a name, ordered typed columns, the key columns that identify
- * a row (used to align two runs' tables), a provenance JSON object and extra string metadata. Stage code
+ * a row (used to align two runs' tables), a one-line description per column (written to each Arrow field's
+ * {@code description} metadata), a provenance JSON object and extra string metadata. Stage code
  * builds one with {@link #builder(String)} and writes it with {@link ArrowTables#write}; analysis stages read
  * it back with {@link ArrowTables#read} and use the typed column accessors.
  */
@@ -30,6 +31,7 @@ public final class Table {
     private final List<String> keys;
     private final String provenanceJson;
     private final Map<String, String> metadata;
+    private final Map<String, String> descriptions;
     private final Map<String, Integer> index = new HashMap<>();
     private final int rowCount;
 
@@ -38,6 +40,12 @@ public final class Table {
      * @param metadata extra schema metadata; must not use the reserved {@code milab.*} keys above
      */
     Table(String name, List<Column> columns, List<String> keys, String provenanceJson, Map<String, String> metadata) {
+        this(name, columns, keys, provenanceJson, metadata, Map.of());
+    }
+
+    /** @param descriptions column name to its one-line description (columns without one are absent) */
+    Table(String name, List<Column> columns, List<String> keys, String provenanceJson, Map<String, String> metadata,
+          Map<String, String> descriptions) {
         if (name == null || name.isBlank()) throw new IllegalArgumentException("A table needs a non-blank name");
         this.name = name;
         this.columns = List.copyOf(columns);
@@ -54,6 +62,11 @@ public final class Table {
             if (index.put(this.columns.get(i).name(), i) != null) {
                 throw new IllegalArgumentException("Table '" + name + "' has two columns named '" + this.columns.get(i).name() + "'");
             }
+        }
+        this.descriptions = Collections.unmodifiableMap(new LinkedHashMap<>(descriptions));
+        for (String c : this.descriptions.keySet()) {
+            if (!index.containsKey(c)) throw new IllegalArgumentException("Table '" + name + "' describes column '" + c
+                    + "', which it does not have");
         }
         this.rowCount = this.columns.isEmpty() ? 0 : this.columns.get(0).size();
         for (Column c : this.columns) {
@@ -150,6 +163,29 @@ public final class Table {
         return typed(column, ColumnType.BOOL);
     }
 
+    public List<List<String>> stringLists(String column) {
+        return typed(column, ColumnType.STRING_LIST);
+    }
+
+    public List<List<Long>> longLists(String column) {
+        return typed(column, ColumnType.INT64_LIST);
+    }
+
+    public List<List<Double>> doubleLists(String column) {
+        return typed(column, ColumnType.FLOAT64_LIST);
+    }
+
+    /** Column name to its one-line description, in column order (undescribed columns are absent). */
+    public Map<String, String> descriptions() {
+        return descriptions;
+    }
+
+    /** The column's one-line description, or null. */
+    public String description(String column) {
+        column(column); // fails on an unknown column
+        return descriptions.get(column);
+    }
+
     @SuppressWarnings("unchecked") // the Column constructor checked every value's class against the type
     private <T> List<T> typed(String column, ColumnType expected) {
         Column c = column(column);
@@ -208,19 +244,19 @@ public final class Table {
             for (int r : rows) values.add(c.get(r));
             cols.add(new Column(c.name(), c.type(), values));
         }
-        return new Table(name, cols, keys, provenanceJson, metadata);
+        return new Table(name, cols, keys, provenanceJson, metadata, descriptions);
     }
 
     /** A copy with this provenance object (model sha256, graph hashes, git commit, seeds, device, versions...). */
     public Table withProvenance(Map<String, ?> provenance) {
-        return new Table(name, columns, keys, Json.write(provenance), metadata);
+        return new Table(name, columns, keys, Json.write(provenance), metadata, descriptions);
     }
 
     /** A copy with one more (or a replaced) extra metadata entry. */
     public Table withMetadata(String key, String value) {
         Map<String, String> m = new LinkedHashMap<>(metadata);
         m.put(key, value);
-        return new Table(name, columns, keys, provenanceJson, m);
+        return new Table(name, columns, keys, provenanceJson, m, descriptions);
     }
 
     static String normalizeProvenance(String table, String json) {
@@ -239,12 +275,13 @@ public final class Table {
     @Override
     public boolean equals(Object o) {
         return o instanceof Table t && name.equals(t.name) && columns.equals(t.columns) && keys.equals(t.keys)
-                && provenanceJson.equals(t.provenanceJson) && metadata.equals(t.metadata);
+                && provenanceJson.equals(t.provenanceJson) && metadata.equals(t.metadata)
+                && descriptions.equals(t.descriptions);
     }
 
     @Override
     public int hashCode() {
-        return Objects.hash(name, columns, keys, provenanceJson, metadata);
+        return Objects.hash(name, columns, keys, provenanceJson, metadata, descriptions);
     }
 
     @Override
@@ -272,6 +309,18 @@ public final class Table {
 
         public Boolean getBool(String column) {
             return table.bools(column).get(index);
+        }
+
+        public List<String> getStrings(String column) {
+            return table.stringLists(column).get(index);
+        }
+
+        public List<Long> getLongs(String column) {
+            return table.longLists(column).get(index);
+        }
+
+        public List<Double> getDoubles(String column) {
+            return table.doubleLists(column).get(index);
         }
 
         /** The key column values, in key order. */

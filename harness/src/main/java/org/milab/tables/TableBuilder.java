@@ -20,6 +20,11 @@ import java.util.Map;
  * }</pre>
  * Unset non-key cells are null. Every mistake (unknown column, wrong value type, missing key value, column
  * declared after rows) fails at once with a message naming the table, row and column.
+ *
+ * <p>Two conventions are applied by {@link #build()} so that every table follows them without each stage
+ * repeating them: a table with INT64 {@code layer} and {@code head} columns gets a {@code head_id} column
+ * ({@code L{layer}H{head}}, the one name of a head across all tables) right after {@code head}; and every
+ * column gets its one-line description from {@link ColumnGlossary} unless {@link #describe} gave one.
  */
 public final class TableBuilder {
     private final String name;
@@ -27,6 +32,7 @@ public final class TableBuilder {
     private final Map<String, ColumnType> schema = new LinkedHashMap<>();
     private final List<List<Object>> data = new ArrayList<>();
     private final Map<String, String> metadata = new LinkedHashMap<>();
+    private final Map<String, String> descriptions = new LinkedHashMap<>();
     private String provenanceJson = "{}";
     private int rows;
 
@@ -57,6 +63,30 @@ public final class TableBuilder {
         return columns(ColumnType.BOOL, columns);
     }
 
+    /** Columns holding a list of strings per cell (Arrow {@code list<utf8>}). */
+    public TableBuilder stringList(String... columns) {
+        return columns(ColumnType.STRING_LIST, columns);
+    }
+
+    /** Columns holding a list of integers per cell (Arrow {@code list<int64>}). */
+    public TableBuilder int64List(String... columns) {
+        return columns(ColumnType.INT64_LIST, columns);
+    }
+
+    /** Columns holding a list of floats per cell (Arrow {@code list<float64>}). */
+    public TableBuilder float64List(String... columns) {
+        return columns(ColumnType.FLOAT64_LIST, columns);
+    }
+
+    /** The column's one-line description (instead of the glossary's); declared columns only. */
+    public TableBuilder describe(String column, String description) {
+        if (!schema.containsKey(column)) throw error("cannot describe undeclared column '" + column + "'");
+        if (description == null || description.isBlank() || description.contains("\n"))
+            throw error("column '" + column + "' needs a non-blank one-line description");
+        descriptions.put(column, description.strip());
+        return this;
+    }
+
     public TableBuilder column(String column, ColumnType type) {
         if (rows > 0) throw error("column '" + column + "' is declared after rows were added; declare all columns first");
         if (column == null || column.isEmpty()) throw error("column names must not be empty");
@@ -83,10 +113,22 @@ public final class TableBuilder {
         return this;
     }
 
-    /** Adds a row from column name to value; absent non-key columns are null. */
+    /**
+     * Adds a row from column name to value; absent non-key columns are null. A {@code head_id} entry (a row
+     * of another per-head table) is accepted when this builder derives head_id, and must agree with it.
+     */
     public TableBuilder addRow(Map<String, ?> values) {
         checkKeysDeclared();
-        for (String c : values.keySet()) columnIndex(c);
+        for (String c : values.keySet()) {
+            if (c.equals(HEAD_ID) && needsHeadId()) {
+                Object l = values.get(LAYER), h = values.get(HEAD), given = values.get(HEAD_ID);
+                Object derived = l instanceof Number ln && h instanceof Number hn ? headId(ln.longValue(), hn.longValue()) : null;
+                if (!java.util.Objects.equals(given, derived))
+                    throw error("row " + rows + " has head_id " + given + " but layer " + l + " and head " + h);
+                continue;
+            }
+            columnIndex(c);
+        }
         Object[] row = new Object[schema.size()];
         int i = 0;
         for (String c : schema.keySet()) row[i++] = values.get(c);
@@ -115,12 +157,39 @@ public final class TableBuilder {
 
     public Table build() {
         checkKeysDeclared();
-        List<Column> columns = new ArrayList<>(schema.size());
+        List<Column> columns = new ArrayList<>(schema.size() + 1);
         int i = 0;
         for (Map.Entry<String, ColumnType> e : schema.entrySet()) {
             columns.add(new Column(e.getKey(), e.getValue(), data.get(i++)));
+            if (e.getKey().equals(HEAD) && needsHeadId()) columns.add(headIds());
         }
-        return new Table(name, columns, keys, provenanceJson, metadata);
+        Map<String, String> described = new LinkedHashMap<>();
+        for (Column c : columns) {
+            String d = descriptions.containsKey(c.name()) ? descriptions.get(c.name()) : ColumnGlossary.describe(name, c.name());
+            if (d != null) described.put(c.name(), d);
+        }
+        return new Table(name, columns, keys, provenanceJson, metadata, described);
+    }
+
+    static final String LAYER = "layer", HEAD = "head", HEAD_ID = "head_id";
+
+    /** The canonical head name: L{layer}H{head}, as in the field's notation (L7H7) and the file names. */
+    public static String headId(long layer, long head) {
+        return "L" + layer + "H" + head;
+    }
+
+    private boolean needsHeadId() {
+        return schema.get(LAYER) == ColumnType.INT64 && schema.get(HEAD) == ColumnType.INT64 && !schema.containsKey(HEAD_ID);
+    }
+
+    private Column headIds() {
+        List<Object> layers = data.get(columnIndex(LAYER)), heads = data.get(columnIndex(HEAD));
+        List<Object> ids = new ArrayList<>(rows);
+        for (int r = 0; r < rows; r++) {
+            Object l = layers.get(r), h = heads.get(r);
+            ids.add(l == null || h == null ? null : headId((Long) l, (Long) h));
+        }
+        return new Column(HEAD_ID, ColumnType.STRING, ids);
     }
 
     private TableBuilder append(Object[] row) {

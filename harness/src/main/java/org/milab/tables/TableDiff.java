@@ -38,7 +38,7 @@ public final class TableDiff {
             provenanceChanges = List.copyOf(provenanceChanges);
         }
 
-        /** No row, cell or column differences (provenance differences alone do not count). */
+        /** No row, cell or column differences (provenance and description differences alone do not count). */
         public boolean identical() {
             return changes.isEmpty();
         }
@@ -51,7 +51,7 @@ public final class TableDiff {
         /** A terminal rendering, at most {@code maxChanges} change lines. */
         public String render(int maxChanges) {
             StringBuilder sb = new StringBuilder();
-            DiffTables.renderTable(sb, table, this, maxChanges);
+            DiffTables.renderTable(sb, table, this, maxChanges, true);
             return sb.toString();
         }
     }
@@ -168,6 +168,7 @@ public final class TableDiff {
         if (va == null || vb == null) return cellChange(DiffKind.NULL_CHANGE, row, col, va, vb, null);
         return switch (type) {
             case STRING, BOOL -> cellChange(DiffKind.STATUS_CHANGE, row, col, va, vb, null);
+            case STRING_LIST, INT64_LIST, FLOAT64_LIST -> cellChange(DiffKind.LIST_CHANGE, row, col, va, vb, null);
             case INT64 -> {
                 long a = (Long) va, b = (Long) vb;
                 double delta;
@@ -223,17 +224,24 @@ public final class TableDiff {
         return Json.write(m);
     }
 
-    /** A cell as text: null stays null; doubles in round-trip form. */
+    /** A cell as text: null stays null; doubles in round-trip form; lists as JSON. */
     static String render(Object v) {
-        return v == null ? null : v.toString();
+        return v == null ? null : v instanceof List<?> ? Json.write(v) : v.toString();
     }
 
-    /** Top-level provenance entries that differ, as "key: a -> b" (informational only). */
+    /**
+     * Provenance entries that say which run wrote a table and when, not what it holds: two runs of the same
+     * config differ in them by design, so a diff reports them once per run (RunDiff) and never per table.
+     */
+    public static final java.util.Set<String> RUN_IDENTITY = java.util.Set.of("run_id", "created_utc");
+
+    /** Top-level provenance entries that differ, as "key: a -> b" (informational only; run identity left out). */
     private static List<String> provenanceChanges(Table a, Table b) {
         Map<String, Object> pa = a.provenance(), pb = b.provenance();
         List<String> out = new ArrayList<>();
         List<String> names = new ArrayList<>(pa.keySet());
         pb.keySet().stream().filter(k -> !pa.containsKey(k)).forEach(names::add);
+        names.removeAll(RUN_IDENTITY);
         for (String k : names) {
             Object va = pa.get(k), vb = pb.get(k);
             if (!Objects.equals(va, vb)) {

@@ -141,4 +141,26 @@ class ResumeTest {
         again.step("s", () -> {});
         assertThat(again.untracked()).containsExactly("s/stray.txt");
     }
+
+    @Test
+    void aResumedRunKeepsTheTimingsAndEngineCountersOfTheStepsItSkipped(@TempDir Path other) throws IOException {
+        RunContext first = new RunContext(other, config, model);
+        Pipeline p1 = new Pipeline(first, true);
+        p1.sweep();
+        p1.finish("first attempt");
+        Map<?, ?> before = RunContext.JSON.readValue(first.finalDir().resolve("run_manifest.json").toFile(), Map.class);
+        org.milab.util.AtomicFiles.moveAtomically(first.finalDir(), first.runDir()); // as --resume's working copy
+
+        RunContext second = new RunContext(other, config, model);
+        Pipeline p2 = new Pipeline(second, true);
+        p2.sweep(); // every step is up to date: nothing runs
+        p2.finish("resumed");
+        Map<?, ?> after = RunContext.JSON.readValue(second.finalDir().resolve("run_manifest.json").toFile(), Map.class);
+
+        assertThat(((Map<?, ?>) before.get("engine_counters")).get("forward_calls")).isNotEqualTo(0);
+        assertThat(after.get("engine_counters")).isEqualTo(before.get("engine_counters"));
+        assertThat(after.get("timings_seconds")).isEqualTo(before.get("timings_seconds"));
+        assertThat(after.get("step_seconds")).isEqualTo(before.get("step_seconds"));
+        assertThat(new java.util.ArrayList<Object>(((Map<?, ?>) after.get("step_seconds")).keySet())).contains("controls-seed0", "head-sweep-multiseed");
+    }
 }

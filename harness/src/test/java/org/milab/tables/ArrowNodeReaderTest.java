@@ -19,37 +19,41 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.fail;
 
 /**
- * Independent reader check: the apache-arrow JavaScript library (tools/arrow-check/read.mjs) must see
- * exactly the schema, metadata, batches and values the Java side wrote. Fails (never skips) when the npm
- * dependencies are not installed, because then the file format is not being checked at all.
+ * Independent reader check: the apache-arrow JavaScript library (tools/readers/arrow-read.mjs) must see
+ * exactly the schema (list types, field descriptions), metadata, batches and values the Java side wrote.
+ * Fails (never skips) when the npm dependencies are not installed, because then the file format is not
+ * being checked at all.
  */
 class ArrowNodeReaderTest {
-    private static final String INSTALL_HINT =
-            "run `make test`, or `npm ci --prefix tools/arrow-check` in the repository root";
+    static final String INSTALL_HINT = "run `make test`, or `npm ci --prefix tools/readers` in the repository root";
 
     @TempDir
     Path dir;
 
     @Test
     void nodeApacheArrowReadsExactlyWhatJavaWrote() throws Exception {
-        Path script = checkTool();
+        Path script = tool("arrow-read.mjs", "apache-arrow");
         Table table = TestTables.everyType();
         Path file = dir.resolve("every_type.arrow");
         ArrowTables.write(file, table, 3);
 
-        JsonNode seen = new ObjectMapper().readTree(runNode(script, file));
+        JsonNode seen = new ObjectMapper().readTree(runNode(script, file.toString()));
 
         assertThat(seen.get("format").asText()).isEqualTo("file");
         List<Map<String, Object>> expectedFields = new ArrayList<>();
         for (Column c : table.columns()) {
-            expectedFields.add(Map.of("name", c.name(), "type", jsTypeName(c.type()), "nullable", true));
+            String d = table.descriptions().get(c.name());
+            expectedFields.add(Map.of("name", c.name(), "type", jsTypeName(c.type()), "nullable", true,
+                    "metadata", d == null ? Map.of() : Map.of("description", d),
+                    "children", c.type().isList() ? List.of(Map.of("name", "item", "type", jsTypeName(c.type().element())))
+                            : List.of()));
         }
         assertThat(new ObjectMapper().convertValue(seen.get("fields"), List.class)).isEqualTo(expectedFields);
 
         Map<String, String> expectedMeta = new LinkedHashMap<>();
         expectedMeta.put("milab.table", "every_type");
         expectedMeta.put("milab.keys", "[\"seed\",\"example_id\"]");
-        expectedMeta.put("milab.schema_version", "1");
+        expectedMeta.put("milab.schema_version", ArrowTables.SCHEMA_VERSION);
         expectedMeta.put("milab.provenance", table.provenanceJson());
         expectedMeta.put("milab.stage", "S12");
         assertThat(new ObjectMapper().convertValue(seen.get("metadata"), Map.class)).isEqualTo(expectedMeta);
@@ -68,33 +72,37 @@ class ArrowNodeReaderTest {
         }
     }
 
-    private static Path checkTool() {
+    /** tools/readers/{@code script}, failing with the install hint when {@code module} is not installed. */
+    static Path tool(String script, String module) {
         String root = System.getProperty("milab.root");
         if (root == null) fail("System property milab.root is not set; run the tests through Maven (" + INSTALL_HINT + ").");
-        Path tool = Path.of(root, "tools", "arrow-check");
-        if (!Files.isDirectory(tool.resolve("node_modules").resolve("apache-arrow"))) {
-            fail(tool.resolve("node_modules") + " is missing, so the independent Arrow reader cannot run: " + INSTALL_HINT + ".");
+        Path tool = Path.of(root, "tools", "readers");
+        if (!Files.isDirectory(tool.resolve("node_modules").resolve(module))) {
+            fail(tool.resolve("node_modules").resolve(module) + " is missing, so this independent reader cannot run: "
+                    + INSTALL_HINT + ".");
         }
-        return tool.resolve("read.mjs");
+        return tool.resolve(script);
     }
 
-    private static String runNode(Path script, Path file) throws IOException, InterruptedException {
-        Path err = Files.createTempFile("arrow-check", ".stderr");
+    /** Runs {@code node script args...} and returns its stdout; any failure fails the test with node's stderr. */
+    static String runNode(Path script, String... args) throws IOException, InterruptedException {
+        Path err = Files.createTempFile("milab-reader", ".stderr");
         try {
+            List<String> cmd = new ArrayList<>(List.of("node", script.toString()));
+            cmd.addAll(List.of(args));
             Process p;
             try {
-                p = new ProcessBuilder("node", script.toString(), file.toString())
-                        .redirectError(err.toFile()).start();
+                p = new ProcessBuilder(cmd).redirectError(err.toFile()).start();
             } catch (IOException e) {
-                throw new AssertionError("Cannot start `node` (Node.js 18+ must be on PATH): " + e.getMessage(), e);
+                throw new AssertionError("Cannot start `node` (Node.js 20+ must be on PATH): " + e.getMessage(), e);
             }
             byte[] out = p.getInputStream().readAllBytes();
-            if (!p.waitFor(60, TimeUnit.SECONDS)) {
+            if (!p.waitFor(120, TimeUnit.SECONDS)) {
                 p.destroyForcibly();
-                fail("node read.mjs did not finish within 60 s");
+                fail("node " + script.getFileName() + " did not finish within 120 s");
             }
             if (p.exitValue() != 0) {
-                fail("node read.mjs failed (exit " + p.exitValue() + "): " + Files.readString(err)
+                fail("node " + script.getFileName() + " failed (exit " + p.exitValue() + "): " + Files.readString(err)
                         + "\nIf a module is missing: " + INSTALL_HINT + ".");
             }
             return new String(out, StandardCharsets.UTF_8);
@@ -109,6 +117,7 @@ class ArrowNodeReaderTest {
             case INT64 -> "Int64";
             case FLOAT64 -> "Float64";
             case BOOL -> "Bool";
+            case STRING_LIST, INT64_LIST, FLOAT64_LIST -> "List<" + jsTypeName(type.element()) + ">";
         };
     }
 
@@ -117,6 +126,12 @@ class ArrowNodeReaderTest {
         if (v == null) throw new AssertionError("cell missing from node output");
         if (v.isNull()) return null;
         return switch (type) {
+            case STRING_LIST, INT64_LIST, FLOAT64_LIST -> {
+                assertThat(v.isArray()).as("list cell %s", v).isTrue();
+                List<Object> items = new ArrayList<>();
+                v.forEach(item -> items.add(decode(item, type.element())));
+                yield items;
+            }
             case STRING -> {
                 assertThat(v.isTextual()).as("string cell %s", v).isTrue();
                 yield v.textValue();

@@ -1,6 +1,6 @@
 package org.milab.testing;
 
-import org.milab.run.RunFolder;
+import org.milab.run.RunDir;
 
 import java.nio.file.Path;
 
@@ -9,7 +9,7 @@ public final class HoldRunLock {
     private HoldRunLock() {}
 
     public static void main(String[] args) throws Exception {
-        try (RunFolder f = RunFolder.acquire(Path.of(args[0]), args[1], false)) {
+        try (RunDir f = RunDir.acquire(Path.of(args[0]), args[1], false)) {
             System.out.println("locked " + f.id());
             System.out.flush();
             while (System.in.read() != -1) {

@@ -12,6 +12,14 @@ public record PinnedFile(String repo, String revision, String fileName, long siz
     public static final String DEFAULT_ENDPOINT = "https://huggingface.co";
     public static final String ENDPOINT_ENV = "MILAB_HF_ENDPOINT";
 
+    /**
+     * The other way forward whenever GPT-2 cannot be had: the generated planted model needs no download and
+     * runs every command (appended to every "GPT-2 not available" fix).
+     */
+    public static final String WITHOUT_GPT2 = "Or work without GPT-2: `make demo` runs the whole lab offline on the "
+            + "generated planted model, and `make export MODEL=planted-induction` then MODEL=planted-induction on any "
+            + "command does the same step by step.";
+
     private static final String GPT2_REPO = "openai-community/gpt2";
     private static final String GPT2_REVISION = "607a30d783dfa663caf39e06633721c8d4cfcd7e";
 

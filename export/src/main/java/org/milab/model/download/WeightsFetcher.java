@@ -400,7 +400,7 @@ public final class WeightsFetcher {
                 + (partialKept ? "" : " No file was left in the cache."),
                 "Fetch " + url + " (" + pin.size() + " bytes, sha256 " + pin.sha256() + ") on a machine with"
                         + " network access, then either copy it to " + cachePath(pin) + " or " + how
-                        + "; or set " + PinnedFile.ENDPOINT_ENV + " to a reachable mirror.");
+                        + "; or set " + PinnedFile.ENDPOINT_ENV + " to a reachable mirror. " + PinnedFile.WITHOUT_GPT2);
     }
 
     private static String describe(int status) {

@@ -84,10 +84,10 @@ public final class CharacterizationConsolidationStage {
 
     static TableBuilder byCandidate(Table all) {
         TableBuilder b = Table.builder(BY_CANDIDATE).keys("candidate_id").string("candidate_id", "candidate_group")
-                .int64("layer", "head", "n_seeds").string("seeds_present").int64("n_support_seeds", "n_downgrade_seeds",
+                .int64("layer", "head", "n_seeds").int64List("seeds_present").int64("n_support_seeds", "n_downgrade_seeds",
                         "n_falsify_seeds").float64("mean_positive_minus_control_gap", "mean_attention_effect_corr",
                         "mean_source_attention_margin", "mean_ov_copy_margin", "mean_qk_source_margin")
-                .string("position_statuses", "ov_statuses", "qk_statuses", "final_characterization_status");
+                .stringList("position_statuses", "ov_statuses", "qk_statuses").string("final_characterization_status");
         NegativeReference neg = negativeReference(all);
         List<Object[]> rows = new ArrayList<>();
         for (Map.Entry<List<Object>, Table> e : HeadSweepStage.sorted(all.groupBy("candidate_id", "layer", "head"))) {
@@ -102,11 +102,11 @@ public final class CharacterizationConsolidationStage {
             long ovSupport = g.strings("ov_status").stream().filter("ov_supports_copy"::equals).count();
             long qkSupport = g.strings("qk_status").stream().filter("qk_supports_source_selection"::equals).count();
             rows.add(new Object[]{e.getKey().get(0), group, e.getKey().get(1), e.getKey().get(2), (long) seeds.size(),
-                    String.join(",", seeds.stream().map(String::valueOf).toList()), support, downgrade, falsify, meanGap, meanCorr,
+                    List.copyOf(seeds), support, downgrade, falsify, meanGap, meanCorr,
                     Stats.orNull(Stats.mean(g.doubles("mean_source_attention_margin"))),
                     Stats.orNull(Stats.mean(g.doubles("ov_copy_margin"))), Stats.orNull(Stats.mean(g.doubles("qk_source_margin"))),
-                    joinUnique(g.strings("position_specificity_status")), joinUnique(g.strings("ov_status")),
-                    joinUnique(g.strings("qk_status")),
+                    unique(g.strings("position_specificity_status")), unique(g.strings("ov_status")),
+                    unique(g.strings("qk_status")),
                     finalStatus(seeds.size(), support, downgrade, falsify, meanCorr, ovSupport, qkSupport, dominated)});
         }
         rows.sort(Comparator.comparing((Object[] r) -> (String) r[17]).thenComparing(Decisions.descending(r -> (Double) r[9])));
@@ -130,8 +130,9 @@ public final class CharacterizationConsolidationStage {
         return g.strings("characterization_seed_status").stream().filter(status::equals).count();
     }
 
-    static String joinUnique(List<String> values) {
-        return String.join(",", new TreeSet<>(values.stream().filter(v -> v != null && !v.isEmpty()).toList()));
+    /** The distinct non-empty values, sorted (the reference joins them with ","; the table keeps the list). */
+    static List<String> unique(List<String> values) {
+        return List.copyOf(new TreeSet<>(values.stream().filter(v -> v != null && !v.isEmpty()).toList()));
     }
 
     private static final String[][] AXES = {
@@ -143,11 +144,11 @@ public final class CharacterizationConsolidationStage {
 
     static TableBuilder byAxis(Table all) {
         TableBuilder b = Table.builder(BY_AXIS).keys("candidate_id", "axis").string("candidate_id", "candidate_group")
-                .int64("layer", "head").string("axis").float64("mean_value").string("statuses");
+                .int64("layer", "head").string("axis").float64("mean_value").stringList("statuses");
         for (Map.Entry<List<Object>, Table> e : HeadSweepStage.sorted(all.groupBy("candidate_id", "candidate_group", "layer", "head")))
             for (String[] axis : AXES)
                 b.addRow(e.getKey().get(0), e.getKey().get(1), e.getKey().get(2), e.getKey().get(3), axis[0],
-                        Stats.orNull(Stats.mean(e.getValue().doubles(axis[1]))), joinUnique(e.getValue().strings(axis[2])));
+                        Stats.orNull(Stats.mean(e.getValue().doubles(axis[1]))), unique(e.getValue().strings(axis[2])));
         return b;
     }
 
@@ -173,14 +174,15 @@ public final class CharacterizationConsolidationStage {
             sb.append(String.format(Locale.ROOT, "| L%dH%d | %s | %s | %s | %s | %s | %s | %s |%n", r.getLong("layer"),
                     r.getLong("head"), r.getString("candidate_id"), r.getString("candidate_group"),
                     r.getString("final_characterization_status"), fmt(r.getDouble("mean_positive_minus_control_gap")),
-                    fmt(r.getDouble("mean_attention_effect_corr")), r.getString("ov_statuses"), r.getString("qk_statuses")));
+                    fmt(r.getDouble("mean_attention_effect_corr")), PandasRules.joined(r.getStrings("ov_statuses")),
+                    PandasRules.joined(r.getStrings("qk_statuses"))));
         for (String[] axis : AXES) {
             sb.append("\n## Axis `").append(axis[0]).append("`\n\n| head | group | mean value | statuses |\n| --- | --- | --- | --- |\n");
             List<Table.Row> ax = new ArrayList<>(byAxis.filter(r -> axis[0].equals(r.getString("axis"))).rows());
             ax.sort(Decisions.descending((Table.Row r) -> r.getDouble("mean_value")));
             for (Table.Row r : ax)
                 sb.append(String.format(Locale.ROOT, "| L%dH%d | %s | %s | %s |%n", r.getLong("layer"), r.getLong("head"),
-                        r.getString("candidate_group"), fmt(r.getDouble("mean_value")), r.getString("statuses")));
+                        r.getString("candidate_group"), fmt(r.getDouble("mean_value")), PandasRules.joined(r.getStrings("statuses"))));
         }
         sb.append("\n## What this does not show\n\nThis does not show an induction head, a circuit, or a broad model property.\n");
         return sb.toString();

@@ -1,7 +1,8 @@
 package org.milab.protocol.reference;
 
+import org.milab.report.Counterexamples;
+import org.milab.report.Num;
 import org.milab.stats.Decisions;
-
 import org.milab.stats.Stats;
 
 import org.milab.run.RunContext;
@@ -69,7 +70,7 @@ public final class CharacterizationCounterexampleStage {
             List<Row> mine = all.stream().filter(r -> c.candidateId().equals(r.get("candidate_id"))).toList();
             String label = c.head().label();
             Table t = ctx.write(DIR, null, table("counterexamples_" + label, select(mine, TOP_K)));
-            ctx.writeText(DIR, null, "counterexamples_" + label + ".md", markdown(label, c, t));
+            ctx.writeText(DIR, null, "counterexamples_" + label + ".md", markdown(label, c, mine));
             written.add(label);
         }
         ctx.summarize("- S17 characterization counterexamples: " + written);
@@ -78,23 +79,28 @@ public final class CharacterizationCounterexampleStage {
 
     /** The six tagged slices, concatenated in order, exact duplicates (tag included) dropped. */
     static List<Map<String, Object>> select(List<Row> rows, int topK) {
+        return select(rows, topK, COLUMNS);
+    }
+
+    /** {@link #select(List, int)} keeping {@code columns} of each row (the report adds the scores). */
+    static List<Map<String, Object>> select(List<Row> rows, int topK, List<String> columns) {
         List<Row> positive = rows.stream().filter(r -> "positive".equals(r.get("heldout_family_type")) && r.get("effect_size") != null).toList();
         List<Row> control = rows.stream().filter(r -> "control".equals(r.get("heldout_family_type")) && r.get("effect_size") != null).toList();
         Comparator<Row> asc = Comparator.comparing(r -> Decisions.rounded(r.effect()));
         List<Map<String, Object>> out = new ArrayList<>();
         Set<List<Object>> seen = new HashSet<>();
-        tag(out, seen, top(positive, asc.reversed(), topK), "strongest_positive_success");
-        tag(out, seen, top(positive, asc, topK), "strongest_positive_failure");
-        tag(out, seen, top(control, asc.reversed(), topK), "control_moved");
+        tag(out, seen, top(positive, asc.reversed(), topK), "strongest_positive_success", columns);
+        tag(out, seen, top(positive, asc, topK), "strongest_positive_failure", columns);
+        tag(out, seen, top(control, asc.reversed(), topK), "control_moved", columns);
         Predicate<Row> wrongTarget = r -> {
             String f = String.valueOf(r.get("family"));
             return f.contains("target_swap") || f.contains("wrong_target");
         };
-        tag(out, seen, top(control.stream().filter(wrongTarget).toList(), asc.reversed(), topK), "wrong_target_control_moved");
+        tag(out, seen, top(control.stream().filter(wrongTarget).toList(), asc.reversed(), topK), "wrong_target_control_moved", columns);
         tag(out, seen, worstGroups(positive, r -> List.of(String.valueOf(r.get("token_domain")), String.valueOf(r.get("sequence_length_bucket"))), topK),
-                "token_domain_or_length_failure");
+                "token_domain_or_length_failure", columns);
         tag(out, seen, worstGroups(positive, r -> List.of(r.get("intervention"), r.get("position_label")), topK),
-                "position_intervention_mismatch");
+                "position_intervention_mismatch", columns);
         return out;
     }
 
@@ -114,10 +120,10 @@ public final class CharacterizationCounterexampleStage {
                 Comparator.comparing(r -> Decisions.rounded(r.effect())), k);
     }
 
-    private static void tag(List<Map<String, Object>> out, Set<List<Object>> seen, List<Row> rows, String type) {
+    private static void tag(List<Map<String, Object>> out, Set<List<Object>> seen, List<Row> rows, String type, List<String> columns) {
         for (Row r : rows) {
             Map<String, Object> m = new LinkedHashMap<>();
-            for (String c : COLUMNS) m.put(c, c.equals("counterexample_type") ? type : r.get(c));
+            for (String c : columns) m.put(c, c.equals("counterexample_type") ? type : r.get(c));
             if (seen.add(new ArrayList<>(m.values()))) out.add(m);
         }
     }
@@ -132,23 +138,43 @@ public final class CharacterizationCounterexampleStage {
         return b;
     }
 
-    static String markdown(String label, HeldoutCandidateStage.Candidate c, Table t) {
+    /** The six slice types, in report order. */
+    static final List<String> TYPES = List.of("strongest_positive_success", "strongest_positive_failure", "control_moved",
+            "wrong_target_control_moved", "token_domain_or_length_failure", "position_intervention_mismatch");
+    private static final List<String> REPORT_COLUMNS;
+    static {
+        List<String> cols = new ArrayList<>(COLUMNS);
+        cols.addAll(List.of("clean_score", "corrupt_score", "patched_score"));
+        REPORT_COLUMNS = List.copyOf(cols);
+    }
+
+    /**
+     * The report: the six slices taken as {@link #select} takes them, but over the rows whose |clean - corrupt|
+     * clears {@link Counterexamples#DENOMINATOR_FLOOR} only, each row with its clean, corrupt and patched scores
+     * and raw delta; the same slices over the rows below the floor are listed apart as unstable. The Arrow table
+     * (which S18 reads) keeps the reference's selection.
+     */
+    static String markdown(String label, HeldoutCandidateStage.Candidate c, List<Row> rows) {
+        List<List<Row>> parts = Counterexamples.split(rows, Row::values);
+        List<Map<String, Object>> ranked = select(parts.get(0), TOP_K, REPORT_COLUMNS);
+        List<Map<String, Object>> apart = select(parts.get(1), TOP_K, REPORT_COLUMNS);
         StringBuilder sb = new StringBuilder("# Candidate Characterization Counterexamples: ").append(label).append("\n\n")
-                .append("Candidate `").append(c.candidateId()).append("`, group `").append(c.group()).append("`.\n");
-        for (String type : List.of("strongest_positive_success", "strongest_positive_failure", "control_moved",
-                "wrong_target_control_moved", "token_domain_or_length_failure", "position_intervention_mismatch")) {
+                .append("Candidate `").append(c.candidateId()).append("`, group `").append(c.group()).append("`.\n\n")
+                .append(Counterexamples.floorNote("counterexamples_" + label + ".arrow")).append(" Here ").append(parts.get(0).size())
+                .append(" rows clear the floor and ").append(parts.get(1).size()).append(" do not.\n");
+        List<String> leading = List.of("seed", "family", "intervention", "position_label", "token_domain", "sequence_length_bucket");
+        for (String type : TYPES) {
             sb.append("\n## ").append(type).append("\n\n");
-            List<Table.Row> rows = t.filter(r -> type.equals(r.getString("counterexample_type"))).rows();
-            if (rows.isEmpty()) {
-                sb.append("No rows.\n");
-                continue;
-            }
-            sb.append("| seed | family | intervention | position_label | effect_size | token_domain | sequence_length_bucket |\n")
-                    .append("| --- | --- | --- | --- | --- | --- | --- |\n");
-            for (Table.Row r : rows)
-                sb.append("| ").append(r.get("seed")).append(" | ").append(r.get("family")).append(" | ").append(r.get("intervention"))
-                        .append(" | ").append(r.get("position_label")).append(" | ").append(PyFormat.fixed(r.getDouble("effect_size"), 4))
-                        .append(" | ").append(r.get("token_domain")).append(" | ").append(r.get("sequence_length_bucket")).append(" |\n");
+            List<Map<String, Object>> slice = ranked.stream().filter(m -> type.equals(m.get("counterexample_type"))).toList();
+            sb.append(slice.isEmpty() ? "No rows." : Counterexamples.table(slice, leading)).append('\n');
+        }
+        sb.append("\n## Unstable rows (|clean - corrupt| < ").append(Num.sig(Counterexamples.DENOMINATOR_FLOOR)).append(")\n\n");
+        if (apart.isEmpty()) sb.append("None.\n");
+        else {
+            List<String> withType = new ArrayList<>(List.of("counterexample_type"));
+            withType.addAll(leading);
+            sb.append("The same slices over the ").append(parts.get(1).size()).append(" unstable rows, not ranked as evidence:\n\n")
+                    .append(Counterexamples.table(apart, withType)).append('\n');
         }
         sb.append("\nCounterexamples are part of the result. Do not claim induction-head discovery, a circuit, or broad model behavior from them.\n");
         return sb.toString();

@@ -398,18 +398,7 @@ public final class CharacterizationStage {
     }
 
     static double[] averageRanks(double[] v) {
-        Integer[] idx = new Integer[v.length];
-        for (int i = 0; i < v.length; i++) idx[i] = i;
-        Arrays.sort(idx, Comparator.comparingDouble(i -> v[i]));
-        double[] ranks = new double[v.length];
-        for (int i = 0; i < v.length; ) {
-            int j = i;
-            while (j + 1 < v.length && v[idx[j + 1]] == v[idx[i]]) j++;
-            double avg = (i + j) / 2.0 + 1;
-            for (int k = i; k <= j; k++) ranks[idx[k]] = avg;
-            i = j + 1;
-        }
-        return ranks;
+        return org.milab.stats.RankAgreement.ranks(v);
     }
 
     // ---------------------------------------------------------------- OV / QK local margins

@@ -77,7 +77,8 @@ public final class FailureTaxonomyStage {
     public record Label(Counterexample row, String failureMode, String reason) {
         List<Object> values() {
             Counterexample r = row;
-            return Arrays.asList(r.headLabel(), r.candidateId(), r.candidateGroup(), r.sourceFile(), r.counterexampleType(),
+            org.milab.engine.Head h = org.milab.engine.Head.parse(r.headLabel());
+            return Arrays.asList(r.headLabel(), h.layer(), h.head(), r.candidateId(), r.candidateGroup(), r.sourceFile(), r.counterexampleType(),
                     r.seed(), r.family(), r.heldoutFamilyType(), r.tokenDomain(), r.sequenceLengthBucket(), r.intervention(),
                     r.positionLabel(), r.effectSize(), failureMode, reason);
         }
@@ -93,7 +94,12 @@ public final class FailureTaxonomyStage {
     /** One row of failure_taxonomy_by_head. */
     public record HeadRow(String headLabel, String candidateId, String candidateGroup, String finalStatus, Double meanGap,
                           Double meanAttentionEffectCorr, Map<String, Long> counts, String dominantFailureModes,
-                          int nFailureModes, String interpretation) {}
+                          int nFailureModes, String interpretation) {
+        /** The first five active modes in {@link #MODES} order: dominantFailureModes as a list. */
+        List<String> dominantModes() {
+            return MODES.stream().filter(m -> counts.getOrDefault(m, 0L) > 0).limit(5).toList();
+        }
+    }
 
     /** What a run produced. */
     public record Result(Table byRow, Table byHead, Map<String, Object> summary) {}
@@ -246,7 +252,8 @@ public final class FailureTaxonomyStage {
             out.putIfAbsent(head, new HeadSummary(head, r.getString("candidate_id"), r.getString("candidate_group"),
                     Objects.toString(r.getString("final_characterization_status"), ""),
                     round4(r.getDouble("mean_positive_minus_control_gap")), round4(r.getDouble("mean_attention_effect_corr")),
-                    Objects.toString(r.getString("ov_statuses"), ""), Objects.toString(r.getString("qk_statuses"), "")));
+                    Objects.toString(PandasRules.joined(r.getStrings("ov_statuses")), ""),
+                    Objects.toString(PandasRules.joined(r.getStrings("qk_statuses")), "")));
         }
         return out;
     }
@@ -333,7 +340,8 @@ public final class FailureTaxonomyStage {
         TableBuilder b = Table.builder(BY_ROW).keys("head_label", "source_file", "counterexample_type", "seed", "family",
                         "heldout_family_type", "token_domain", "sequence_length_bucket", "intervention", "position_label",
                         "effect_size", "failure_mode")
-                .string("head_label", "candidate_id", "candidate_group", "source_file", "counterexample_type").int64("seed")
+                .string("head_label").int64("layer", "head") // layer/head (and so head_id) beside the reference's label
+                .string("candidate_id", "candidate_group", "source_file", "counterexample_type").int64("seed")
                 .string("family", "heldout_family_type", "token_domain", "sequence_length_bucket", "intervention",
                         "position_label").float64("effect_size").string("failure_mode", "reason");
         labels.forEach(l -> b.addRow(l.values().toArray()));
@@ -342,15 +350,16 @@ public final class FailureTaxonomyStage {
 
     static TableBuilder headTable(List<HeadRow> heads) {
         TableBuilder b = Table.builder(BY_HEAD).keys("head_label")
-                .string("head_label", "candidate_id", "candidate_group", "final_status")
+                .string("head_label").int64("layer", "head").string("candidate_id", "candidate_group", "final_status")
                 .float64("mean_gap", "mean_attention_effect_corr");
         MODES.forEach(b::int64);
-        b.string("dominant_failure_modes").int64("n_failure_modes").string("interpretation");
+        b.stringList("dominant_failure_modes").int64("n_failure_modes").string("interpretation");
         for (HeadRow h : heads) {
-            List<Object> v = new ArrayList<>(Arrays.asList(h.headLabel(), h.candidateId(), h.candidateGroup(),
-                    h.finalStatus(), h.meanGap(), h.meanAttentionEffectCorr()));
+            org.milab.engine.Head head = org.milab.engine.Head.parse(h.headLabel());
+            List<Object> v = new ArrayList<>(Arrays.asList(h.headLabel(), head.layer(), head.head(), h.candidateId(),
+                    h.candidateGroup(), h.finalStatus(), h.meanGap(), h.meanAttentionEffectCorr()));
             MODES.forEach(m -> v.add(h.counts().get(m)));
-            v.addAll(List.of(h.dominantFailureModes(), (long) h.nFailureModes(), h.interpretation()));
+            v.addAll(List.of(h.dominantModes(), (long) h.nFailureModes(), h.interpretation()));
             b.addRow(v.toArray());
         }
         return b;

@@ -51,7 +51,7 @@ public final class HeadSweepStage {
                 jobs.add(new HeadPatching.Job(r, byId.get(r.pairedPositiveExampleId()), null, head,
                         Intervention.CLEAN_TO_CORRUPT, PositionLabel.FINAL));
         List<HeadPatching.Result> results = HeadPatching.run(ctx, jobs, "S11 sweep seed " + seed);
-        Table res = ctx.write(DIR, seed, resultsTable(ctx.config().runId(), seed, results));
+        Table res = ctx.write(DIR, seed, resultsTable(seed, results));
         Table fam = ctx.write(DIR, seed, byFamily(res));
         Table head = ctx.write(DIR, seed, byHead(res, fam));
         Map<String, Object> summary = summary(res, fam, head, heads, ctx, seed);
@@ -62,9 +62,10 @@ public final class HeadSweepStage {
                 heads.size(), summary.get("best_positive_minus_control_effect_gap"), summary.get("specificity_status_counts")));
     }
 
-    static TableBuilder resultsTable(String runId, int seed, List<HeadPatching.Result> results) {
+    /** The reference's columns minus its run_id: run identity lives in the provenance, so reruns diff as identical. */
+    static TableBuilder resultsTable(int seed, List<HeadPatching.Result> results) {
         TableBuilder b = Table.builder(RESULTS).keys("example_id", "layer", "head", "intervention", "position_label")
-                .string("run_id").int64("seed").string("example_id", "family", "control_family")
+                .int64("seed").string("example_id", "family", "control_family")
                 .bool("should_show_induction_behavior").int64("layer", "head").string("hook_name")
                 .bool("head_specific_patch").string("actual_patch_scope", "intervention", "intervention_status",
                         "position_label", "position_status").int64("patch_position", "mean_ablation_source_n_examples")
@@ -73,7 +74,7 @@ public final class HeadSweepStage {
         for (HeadPatching.Result x : results) {
             PromptRecord r = x.job().record();
             Head h = x.job().head();
-            b.addRow(runId, seed, r.exampleId(), r.family(), r.controlFamily(), r.shouldShowInductionBehavior(),
+            b.addRow(seed, r.exampleId(), r.family(), r.controlFamily(), r.shouldShowInductionBehavior(),
                     h.layer(), h.head(), HookNames.hookZ(h.layer()), SITE.headSpecific(), SITE.actualPatchScope(),
                     x.job().intervention().id(), x.interventionStatus(), x.job().position().id(), x.positionStatus(),
                     x.patchPosition(), x.meanAblationSourceN(), x.cleanPrompt(), x.corruptPrompt(),

@@ -57,11 +57,11 @@ public final class HeldoutConsolidationStage {
 
     static TableBuilder byCandidate(List<Table.Row> candRows, List<Table.Row> famRows) {
         TableBuilder b = Table.builder("heldout_multiseed_by_candidate").keys("candidate_id")
-                .string("candidate_id", "candidate_group").int64("layer", "head", "n_seeds").string("seeds_present")
+                .string("candidate_id", "candidate_group").int64("layer", "head", "n_seeds").int64List("seeds_present")
                 .int64("n_survived_seeds", "n_downgraded_seeds", "n_falsified_seeds")
                 .float64("mean_positive_minus_control_gap", "min_positive_minus_control_gap")
-                .int64("families_survived_count").string("interventions_survived", "positions_survived",
-                        "heldout_replication_status");
+                .int64("families_survived_count").stringList("interventions_survived", "positions_survived")
+                .string("heldout_replication_status");
         Map<List<Object>, List<Table.Row>> groups = new java.util.TreeMap<>(HeadSweepStage::compareKeys);
         for (Table.Row r : candRows)
             groups.computeIfAbsent(List.of(r.getString("candidate_id"), r.getLong("layer"), r.getLong("head")),
@@ -78,11 +78,11 @@ public final class HeldoutConsolidationStage {
             List<Double> gaps = rs.stream().map(r -> r.getDouble("positive_minus_control_gap")).filter(Objects::nonNull)
                     .filter(d -> !d.isNaN()).toList();
             rows.add(new Object[]{g.getKey().get(0), rs.get(0).getString("candidate_group"), g.getKey().get(1),
-                    g.getKey().get(2), (long) seeds.size(), join(seeds), (long) seedsOf(survived).size(),
+                    g.getKey().get(2), (long) seeds.size(), List.copyOf(seeds), (long) seedsOf(survived).size(),
                     (long) seedsOf(downgraded).size(), (long) seedsOf(falsified).size(),
                     gaps.isEmpty() ? null : Stats.mean(gaps), gaps.stream().min(Double::compare).orElse(null),
-                    (long) survivedFamilies.size(), join(values(survived, "intervention")),
-                    join(values(survived, "position_label")), replicationStatus(rs, survivedFamilies.size())});
+                    (long) survivedFamilies.size(), List.copyOf(values(survived, "intervention")),
+                    List.copyOf(values(survived, "position_label")), replicationStatus(rs, survivedFamilies.size())});
         }
         // the reference sorts by status ascending, then mean gap descending with missing last
         rows.sort(Comparator.comparing((Object[] r) -> (String) r[14]).thenComparing(Decisions.descending(r -> (Double) r[9])));
@@ -156,9 +156,5 @@ public final class HeldoutConsolidationStage {
         Set<String> s = new TreeSet<>();
         rows.forEach(r -> s.add(r.getString(col)));
         return s;
-    }
-
-    private static String join(Set<?> values) {
-        return String.join(",", values.stream().map(String::valueOf).toList());
     }
 }

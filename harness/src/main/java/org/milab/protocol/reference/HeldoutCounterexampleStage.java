@@ -6,6 +6,8 @@ import org.milab.engine.Intervention;
 import org.milab.stats.Stats;
 
 import org.milab.engine.Head;
+import org.milab.report.Counterexamples;
+import org.milab.report.Num;
 import org.milab.run.RunContext;
 
 import org.milab.tables.Column;
@@ -83,7 +85,7 @@ public final class HeldoutCounterexampleStage {
         subsets.forEach((c, subset) -> {
             Head h = c.head();
             Table selected = ctx.write(DIR, null, select(subset, "counterexamples_" + h.label()));
-            ctx.writeText(DIR, null, "counterexamples_" + h.label() + ".md", markdown(c, subset, selected, seeds));
+            ctx.writeText(DIR, null, "counterexamples_" + h.label() + ".md", markdown(c, subset, seeds));
             Map<String, Object> s = new LinkedHashMap<>();
             s.put("candidate_id", c.candidateId());
             s.put("candidate_group", c.group());
@@ -150,29 +152,45 @@ public final class HeldoutCounterexampleStage {
 
     // ---------------------------------------------------------------- report
 
-    static String markdown(HeldoutCandidateStage.Candidate c, Table subset, Table selected, List<Integer> seeds) {
+    /**
+     * The report: the reference's sections, each bucket ranked as {@link #select} ranks it but over the rows whose
+     * |clean - corrupt| clears {@link Counterexamples#DENOMINATOR_FLOOR} only, with clean, corrupt and patched
+     * scores and the raw delta beside every effect; the rows below the floor are listed apart as unstable.
+     * The Arrow table keeps the reference's selection.
+     */
+    static String markdown(HeldoutCandidateStage.Candidate c, Table subset, List<Integer> seeds) {
         String label = c.head().label();
+        Table stable = subset.filter(r -> !Counterexamples.unstable(r.toMap()));
+        Table unstable = subset.filter(r -> Counterexamples.unstable(r.toMap()));
+        Table ranked = select(stable, "ranked").build();
+        Table apart = select(unstable, "unstable").build();
         List<String> lines = new ArrayList<>(List.of("# Held-Out Counterexamples: " + label, "",
                 "Candidate `" + c.candidateId() + "`, group `" + c.group() + "`; result rows of seeds " + seeds + ".", "",
                 REFERENCE_REPORTED.contains(c.head())
                         ? "The reference lab wrote this report too (it reported only L7H7, L9H11 and L7H11); this lab writes one for every candidate head."
                         : "The reference lab reported only L7H7, L9H11 and L7H11; this lab writes a report for every candidate head, so this one has no reference counterpart.",
+                "", Counterexamples.floorNote("counterexamples_" + label + ".arrow") + " Here " + stable.rowCount() + " rows clear the floor and "
+                        + unstable.rowCount() + " do not.",
                 "", "## Why this head was inspected", "",
                 "This head was part of the fixed held-out candidate set after the earlier head-specific sweep. The goal is to "
                         + "inspect where the held-out causal result succeeds, fails, or moves controls.", "",
                 "## Where the result broke", ""));
-        List<String> broke = brokeLines(selected);
+        List<String> broke = brokeLines(ranked);
         lines.add(broke.isEmpty() ? "No failing positive rows, moving controls or wrong-target failures were found." : String.join("\n", broke));
-        lines.addAll(List.of("", "## Strongest successes", "", rowsTable(inBucket(selected, SUCCESS)), "",
-                "## Strongest failures", "", rowsTable(inBucket(selected, FAILURE)), "",
-                "## Controls that moved", "", rowsTable(inBucket(selected, CONTROLS_MOVED)), "",
+        lines.addAll(List.of("", "## Strongest successes", "", rowsTable(inBucket(ranked, SUCCESS)), "",
+                "## Strongest failures", "", rowsTable(inBucket(ranked, FAILURE)), "",
+                "## Controls that moved", "", rowsTable(inBucket(ranked, CONTROLS_MOVED)), "",
                 "## Prompt constructions that broke it", ""));
         List<String> families = familyFailureLines(subset);
         lines.add(families.isEmpty() ? "No family-level failures were identified." : String.join("\n", families));
         lines.addAll(List.of("", "## Intervention/position sensitivity", ""));
         List<String> interventions = interventionLines(subset);
         lines.add(interventions.isEmpty() ? "No intervention summary was available." : String.join("\n", interventions));
-        lines.addAll(List.of("", "## Wrong-target failures", "", rowsTable(inBucket(selected, WRONG_TARGET)), "",
+        lines.addAll(List.of("", "## Wrong-target failures", "", rowsTable(inBucket(ranked, WRONG_TARGET)), "",
+                "## Unstable rows (|clean - corrupt| < " + Num.sig(Counterexamples.DENOMINATOR_FLOOR) + ")", "",
+                unstable.rowCount() == 0 ? "None." : "Buckets of the " + unstable.rowCount() + " unstable rows: `"
+                        + pyDict(LayerPatchingStage.valueCounts(unstable.strings("inspection_bucket"))) + "`. The same selection as above, not ranked as evidence:",
+                "", unstableTable(apart), "",
                 "## Interpretation", "", "Inspection buckets: `" + pyDict(LayerPatchingStage.valueCounts(subset.strings("inspection_bucket"))) + "`.", "",
                 "A useful candidate should move positive examples more than controls across held-out families and intervention "
                         + "variants. Rows where controls move or positive effects vanish are counterexamples for this lab stage.", "",
@@ -182,16 +200,18 @@ public final class HeldoutCounterexampleStage {
         return String.join("\n", lines);
     }
 
-    /** One line per selected failure, moving control or wrong-target failure: family, intervention, position, prompt, effect. */
+    /** One line per selected failure, moving control or wrong-target failure: family, intervention, position, prompt, scores. */
     private static List<String> brokeLines(Table selected) {
         List<String> out = new ArrayList<>();
         for (Table.Row r : selected.rows()) {
             String b = r.getString("inspection_bucket");
             if (b.equals(SUCCESS)) continue;
-            out.add(String.format(Locale.ROOT, "- %s: seed %s, `%s` (%s) `%s`, `%s` at `%s`: effect %s; clean `%s` -> corrupt `%s`, "
-                            + "tokens `%s` vs `%s`", b, r.get("seed"), r.getString("family"), r.getString("heldout_family_type"),
-                    r.getString("example_id"), r.getString("intervention"), r.getString("position_label"),
-                    fmt4(r.getDouble("effect_size")), cell(r.get("clean_prompt")), cell(r.get("corrupt_prompt")),
+            out.add(String.format(Locale.ROOT, "- %s: seed %s, `%s` (%s) `%s`, `%s` at `%s`: effect %s (clean %s, corrupt %s, patched %s, "
+                            + "raw delta %s); clean `%s` -> corrupt `%s`, tokens `%s` vs `%s`", b, r.get("seed"), r.getString("family"),
+                    r.getString("heldout_family_type"), r.getString("example_id"), r.getString("intervention"), r.getString("position_label"),
+                    Num.sig(r.getDouble("effect_size")), Num.sig(r.getDouble("clean_score")), Num.sig(r.getDouble("corrupt_score")),
+                    Num.sig(r.getDouble("patched_score")), Num.sig(r.getDouble("patched_score") - r.getDouble("corrupt_score")),
+                    cell(r.get("clean_prompt")), cell(r.get("corrupt_prompt")),
                     cell(r.get("true_expected_next_token")), cell(r.get("wrong_or_control_token"))));
         }
         return out;
@@ -202,18 +222,18 @@ public final class HeldoutCounterexampleStage {
     }
 
     private static final List<String> TABLE_COLUMNS = List.of("seed", "family", "example_id", "intervention", "position_label",
-            "effect_size", "true_expected_next_token", "wrong_or_control_token", "clean_prompt", "corrupt_prompt");
+            "true_expected_next_token", "wrong_or_control_token", "clean_prompt", "corrupt_prompt");
 
     static String rowsTable(Table rows) {
         if (rows.rowCount() == 0) return "No rows in this bucket.";
-        StringBuilder sb = new StringBuilder("| " + String.join(" | ", TABLE_COLUMNS) + " |\n| "
-                + String.join(" | ", TABLE_COLUMNS.stream().map(c -> "---").toList()) + " |");
-        for (Table.Row r : rows.rows()) {
-            List<String> cells = TABLE_COLUMNS.stream()
-                    .map(c -> c.equals("effect_size") ? fmt4(r.getDouble(c)) : cell(r.get(c))).toList();
-            sb.append("\n| ").append(String.join(" | ", cells)).append(" |");
-        }
-        return sb.toString();
+        return Counterexamples.table(rows.rows().stream().map(Table.Row::toMap).toList(), TABLE_COLUMNS);
+    }
+
+    private static String unstableTable(Table rows) {
+        if (rows.rowCount() == 0) return "";
+        List<String> columns = new ArrayList<>(List.of("inspection_bucket"));
+        columns.addAll(TABLE_COLUMNS);
+        return Counterexamples.table(rows.rows().stream().map(Table.Row::toMap).toList(), columns);
     }
 
     /** Positive families with mean effect <= 0 and control families with mean > 0, weakest first. */

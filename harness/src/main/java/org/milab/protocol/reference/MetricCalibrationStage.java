@@ -153,7 +153,7 @@ public final class MetricCalibrationStage {
     /** {@code aggregate_metric_calibration_by_family}: scored rows only, families in sorted order. */
     static TableBuilder byFamily(Table byExample) {
         TableBuilder b = Table.builder(BY_FAMILY).keys("family").string("family").int64("n_examples")
-                .string("token_domains", "sequence_length_buckets").bool("should_show_induction_behavior")
+                .stringList("token_domains", "sequence_length_buckets").bool("should_show_induction_behavior")
                 .float64("mean_true_vs_control_logit_diff", "median_true_vs_control_logit_diff", "fraction_diff_positive",
                         "mean_probability_gap", "median_target_rank");
         Table valid = byExample.filter(r -> OK.equals(r.getString("metric_status")));
@@ -169,10 +169,10 @@ public final class MetricCalibrationStage {
         return b;
     }
 
-    private static String sortedUnique(Table t, String column) {
+    private static List<String> sortedUnique(Table t, String column) {
         TreeSet<String> values = new TreeSet<>();
         for (String s : t.strings(column)) if (s != null) values.add(s);
-        return String.join(",", values);
+        return List.copyOf(values);
     }
 
     /**

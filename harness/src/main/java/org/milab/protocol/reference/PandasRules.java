@@ -59,6 +59,14 @@ public final class PandasRules {
         return 0;
     }
 
+    /**
+     * The reference's {@code ",".join(...)} text of a list (its CSV cells and Markdown show lists so); the
+     * tables hold the list itself. Null stays null.
+     */
+    public static String joined(List<?> values) {
+        return values == null ? null : String.join(",", values.stream().map(String::valueOf).toList());
+    }
+
     /** pandas {@code nunique}: distinct non-null values of a column. */
     public static long nunique(Table t, String column) {
         return t.column(column).values().stream().filter(Objects::nonNull).distinct().count();

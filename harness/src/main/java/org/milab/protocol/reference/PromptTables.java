@@ -7,20 +7,14 @@ import org.milab.tables.Table;
 
 import java.util.List;
 
-/** prompts.arrow: the reference's 27 prompt columns, typed (JSON-list columns stay JSON text). */
+/** prompts.arrow: the reference's 27 prompt columns, typed; its two JSON-list columns are list&lt;utf8&gt; columns. */
 public final class PromptTables {
     private PromptTables() {}
 
     public static TableBuilder build(List<PromptRecord> records) {
         TableBuilder b = Table.builder("prompts").keys("example_id");
         for (String c : PromptRecord.COLUMNS) b.column(c, type(c));
-        for (PromptRecord r : records) {
-            List<Object> values = r.values();
-            List<String> cells = r.csvValues(); // the reference's json.dumps text for list columns
-            Object[] row = new Object[values.size()];
-            for (int i = 0; i < row.length; i++) row[i] = values.get(i) instanceof List<?> ? cells.get(i) : values.get(i);
-            b.addRow(row);
-        }
+        for (PromptRecord r : records) b.addRow(r.values().toArray());
         return b;
     }
 
@@ -28,6 +22,7 @@ public final class PromptTables {
         if (PromptRecord.NULLABLE_INT_COLUMNS.contains(column)) return ColumnType.INT64;
         if (column.equals("is_positive_induction_example") || column.equals("should_show_induction_behavior"))
             return ColumnType.BOOL;
+        if (column.equals("prompt_tokens_text") || column.equals("sequence_tokens")) return ColumnType.STRING_LIST;
         return ColumnType.STRING;
     }
 }

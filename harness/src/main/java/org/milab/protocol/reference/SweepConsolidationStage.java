@@ -151,7 +151,7 @@ public final class SweepConsolidationStage {
         groups.forEach((h, g) -> out.add(new Out(h, g, Stats.orNull(Stats.mean(g.stream().map(SeedRow::gap).toList())))));
         out.sort(Decisions.descending(Out::meanGap));
         TableBuilder b = Table.builder(TABLE).keys("layer", "head")
-                .int64("layer", "head", "n_seeds").string("seeds_present")
+                .int64("layer", "head", "n_seeds").int64List("seeds_present")
                 .float64("mean_positive_effect", "mean_max_control_effect", "mean_positive_minus_control_gap",
                         "min_positive_minus_control_gap")
                 .int64("n_positive_specific_seeds", "n_nonspecific_seeds", "n_no_effect_seeds")
@@ -160,7 +160,7 @@ public final class SweepConsolidationStage {
             List<SeedRow> g = o.g();
             List<Integer> seeds = g.stream().map(SeedRow::seed).distinct().sorted().toList();
             b.addRow(o.head().layer(), o.head().head(), seeds.size(),
-                    String.join(",", seeds.stream().map(String::valueOf).toList()),
+                    seeds,
                     Stats.orNull(Stats.mean(g.stream().map(SeedRow::positiveMean).toList())),
                     Stats.orNull(Stats.mean(g.stream().map(SeedRow::maxControlMean).toList())), o.meanGap(),
                     minRelevantGap(g), count(g, "head_specific_positive_candidate"), count(g, "nonspecific_moves_controls"),
@@ -253,7 +253,7 @@ public final class SweepConsolidationStage {
             String flags = (r.getBool("raw_attention_candidate_in_any_seed") ? "raw-attention " : "")
                     + (r.getBool("random_comparison_candidate_in_any_seed") ? "random-comparison" : "");
             sb.append(String.format(Locale.ROOT, "| L%dH%d | %s | %s | %s | %d / %d / %d | %s | %s |%n", r.getLong("layer"),
-                    r.getLong("head"), r.getString("seeds_present"), fmt(r.getDouble("mean_positive_minus_control_gap")),
+                    r.getLong("head"), PandasRules.joined(r.getLongs("seeds_present")), fmt(r.getDouble("mean_positive_minus_control_gap")),
                     fmt(r.getDouble("min_positive_minus_control_gap")), r.getLong("n_positive_specific_seeds"),
                     r.getLong("n_nonspecific_seeds"), r.getLong("n_no_effect_seeds"), r.getString("replication_status"),
                     flags.trim()));

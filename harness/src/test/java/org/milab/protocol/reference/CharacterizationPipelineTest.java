@@ -64,7 +64,7 @@ class CharacterizationPipelineTest {
                 && "previous_occurrence".equals(r.getString("position_label"))).strings("effect_size_status"))
                 .containsOnly("position_unavailable");
         assertThat(table("characterization/seed20/candidate_characterization_by_candidate").columnNames()).containsExactly(
-                "seed", "candidate_id", "candidate_group", "layer", "head", "mean_true_vs_control_effect", "max_control_effect",
+                "seed", "candidate_id", "candidate_group", "layer", "head", "head_id", "mean_true_vs_control_effect", "max_control_effect",
                 "positive_minus_control_gap", "spearman_attention_effect_corr", "mean_source_attention_margin",
                 "position_specificity_status", "ov_copy_margin", "ov_status", "qk_source_margin", "qk_status",
                 "characterization_seed_status");
@@ -87,8 +87,8 @@ class CharacterizationPipelineTest {
             System.out.printf("CHAR L%dH%d %s %s gap=%s corr=%s ov=%s qk=%s pos=%s ovs=%s qks=%s seeds(s/d/f)=%d/%d/%d%n",
                     r.getLong("layer"), r.getLong("head"), r.getString("candidate_group"), r.getString("final_characterization_status"),
                     r.getDouble("mean_positive_minus_control_gap"), r.getDouble("mean_attention_effect_corr"),
-                    r.getDouble("mean_ov_copy_margin"), r.getDouble("mean_qk_source_margin"), r.getString("position_statuses"),
-                    r.getString("ov_statuses"), r.getString("qk_statuses"), r.getLong("n_support_seeds"),
+                    r.getDouble("mean_ov_copy_margin"), r.getDouble("mean_qk_source_margin"), r.getStrings("position_statuses"),
+                    r.getStrings("ov_statuses"), r.getStrings("qk_statuses"), r.getLong("n_support_seeds"),
                     r.getLong("n_downgrade_seeds"), r.getLong("n_falsify_seeds"));
         assertThat(ms.strings("final_characterization_status")).allMatch(s -> List.of("strengthened_local_candidate",
                 "downgraded_candidate", "falsified_candidate", "insufficient_characterization_data").contains(s));
@@ -100,7 +100,10 @@ class CharacterizationPipelineTest {
         for (HeldoutCandidateStage.Candidate c : HeldoutCandidateStage.fromTable(table("heldout_candidates/heldout_candidate_set"))) {
             if (!CharacterizationConsolidationStage.isPrimary(c.group())) continue;
             Table t = table("characterization_counterexamples/counterexamples_" + c.head().label());
-            assertThat(t.columnNames()).isEqualTo(CharacterizationCounterexampleStage.COLUMNS);
+            List<String> expected = new java.util.ArrayList<>(CharacterizationCounterexampleStage.COLUMNS);
+            expected.add(expected.indexOf("head") + 1, "head_id"); // the reference's columns plus head_id
+            assertThat(t.columnNames()).isEqualTo(expected);
+            assertThat(t.strings("head_id")).containsOnly(c.head().label());
             assertThat(t.strings("candidate_id")).containsOnly(c.candidateId());
             assertThat(t.filter(r -> "strongest_positive_success".equals(r.getString("counterexample_type"))).rowCount()).isEqualTo(8);
         }

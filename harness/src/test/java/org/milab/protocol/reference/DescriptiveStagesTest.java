@@ -212,7 +212,7 @@ class DescriptiveStagesTest {
         List<CandidateSelectionStage.Candidate> c = new CandidateSelectionStage().run(ctx, 0, 0);
         Table t = ctx.read(CandidateSelectionStage.STAGE, 0, CandidateSelectionStage.TABLE);
         assertThat(t.rowCount()).isEqualTo(c.size());
-        assertThat(t.columnNames()).containsExactly("candidate_id", "source", "layer", "head", "component",
+        assertThat(t.columnNames()).containsExactly("candidate_id", "source", "layer", "head", "head_id", "component",
                 "position_label", "raw_positive_attention", "max_control_attention", "positive_minus_control_attention_gap",
                 "max_control_family", "gap_positive", "selection_reason", "expected_specificity");
         Set<String> heads = new HashSet<>();

@@ -303,16 +303,16 @@ class FailureTaxonomyStageTest {
                     new Object[] {"position_intervention_mismatch", "heldout_cand_001", 0L, 1L, "char_word_short", "positive", "e4", "word", -0.1}));
             TableBuilder multi = Table.builder(MULTISEED_TABLE).keys("candidate_id").string("candidate_id", "candidate_group")
                     .int64("layer", "head").float64("mean_positive_minus_control_gap", "mean_attention_effect_corr")
-                    .string("ov_statuses", "qk_statuses", "final_characterization_status");
-            multi.addRow("heldout_cand_000", "replicated_candidate", 1L, 2L, -0.123456, 0.05004, "ov_supports_copy", "qk_weak", "falsified_candidate");
-            multi.addRow("heldout_cand_001", "replicated_candidate", 0L, 1L, 0.2, 0.3, "ov_weak", "qk_weak", "downgraded_candidate");
-            multi.addRow("heldout_cand_009", "negative_control_no_effect", 4L, 1L, 0.01, 0.2, "ov_weak", "qk_weak", "falsified_candidate");
+                    .stringList("ov_statuses", "qk_statuses").string("final_characterization_status");
+            multi.addRow("heldout_cand_000", "replicated_candidate", 1L, 2L, -0.123456, 0.05004, List.of("ov_supports_copy"), List.of("qk_weak"), "falsified_candidate");
+            multi.addRow("heldout_cand_001", "replicated_candidate", 0L, 1L, 0.2, 0.3, List.of("ov_weak"), List.of("qk_weak"), "downgraded_candidate");
+            multi.addRow("heldout_cand_009", "negative_control_no_effect", 4L, 1L, 0.01, 0.2, List.of("ov_weak"), List.of("qk_weak"), "falsified_candidate");
             ctx.write(MULTISEED_DIR, null, multi);
             ctx.write(SEED_DIR, 20, seedBuilder(new Object[] {"heldout_cand_009", "negative_control_no_effect", "characterization_supports"}));
             Result res = new FailureTaxonomyStage().run(ctx, List.of(20));
 
             Table byRow = ArrowTables.read(ctx.dir(DIR, null).resolve(BY_ROW + ArrowTables.EXTENSION));
-            assertThat(byRow.columnNames()).containsExactly("head_label", "candidate_id", "candidate_group", "source_file",
+            assertThat(byRow.columnNames()).containsExactly("head_label", "layer", "head", "head_id", "candidate_id", "candidate_group", "source_file",
                     "counterexample_type", "seed", "family", "heldout_family_type", "token_domain", "sequence_length_bucket",
                     "intervention", "position_label", "effect_size", "failure_mode", "reason");
             // files in name order (L0H1 before L1H2); L1H2 is a domain flipper (symbolic +0.8 vs word -0.3)
@@ -320,7 +320,7 @@ class FailureTaxonomyStageTest {
                     CONTROL_MOVED, TARGET_SWAP_LEAK);
             assertThat(byRow.strings("source_file")).first().isEqualTo("characterization_counterexamples/counterexamples_L0H1.arrow");
             Table byHead = ArrowTables.read(ctx.dir(DIR, null).resolve(BY_HEAD + ArrowTables.EXTENSION));
-            assertThat(byHead.columnNames()).containsExactly("head_label", "candidate_id", "candidate_group", "final_status",
+            assertThat(byHead.columnNames()).containsExactly("head_label", "layer", "head", "head_id", "candidate_id", "candidate_group", "final_status",
                     "mean_gap", "mean_attention_effect_corr", "control_moved", "target_swap_leak", "reversed_control_leak",
                     "domain_flip", "length_flip", "intervention_disagreement", "position_mismatch", "attention_effect_decoupled",
                     "ov_qk_local_only", "negative_control_support", "dominant_failure_modes", "n_failure_modes", "interpretation");
@@ -328,8 +328,9 @@ class FailureTaxonomyStageTest {
             Table.Row l1h2 = byHead.row(1);
             assertThat(l1h2.getDouble("mean_gap")).isEqualTo(-0.1235);
             assertThat(l1h2.getDouble("mean_attention_effect_corr")).isEqualTo(0.05);
-            assertThat(l1h2.getString("dominant_failure_modes")).isEqualTo(
-                    "control_moved,target_swap_leak,domain_flip,attention_effect_decoupled,ov_qk_local_only");
+            assertThat(l1h2.getStrings("dominant_failure_modes")).containsExactly(
+                    "control_moved", "target_swap_leak", "domain_flip", "attention_effect_decoupled", "ov_qk_local_only");
+            assertThat(byHead.strings("head_id")).isEqualTo(byHead.strings("head_label"));
             assertThat(l1h2.getLong("n_failure_modes")).isEqualTo(6); // + negative_control_support (primary head)
             assertThat(byHead.row(0).getLong("negative_control_support")).isEqualTo(1);
             assertThat(byHead.row(2).getLong("negative_control_support")).isZero(); // L4H1 has no counterexample table

@@ -213,7 +213,10 @@ class HeldoutCandidateStageTest {
         assertThat(ctx.hashes()).containsEntry("heldout_candidate_set", sha);
         assertThat(Files.readString(dir.resolve("heldout_candidate_set.md"))).contains(sha).contains(cs.get(0).head().label());
         Table t = ctx.read(HeldoutCandidateStage.DIR, null, HeldoutCandidateStage.TABLE);
-        assertThat(t.columnNames()).isEqualTo(HeldoutCandidateStage.COLUMNS);
+        // the registered CSV's columns, plus head_id beside layer/head in the table
+        List<String> withHeadId = new java.util.ArrayList<>(HeldoutCandidateStage.COLUMNS);
+        withHeadId.add(withHeadId.indexOf("head") + 1, "head_id");
+        assertThat(t.columnNames()).isEqualTo(withHeadId);
         assertThat(t.metadata()).containsEntry("milab.candidate_set_sha256", sha);
         assertThat(HeldoutCandidateStage.load(ctx)).isEqualTo(cs);
     }

@@ -122,23 +122,25 @@ class HeldoutCounterexampleStageTest {
         assertThat(sel.strings("family").subList(29, 33)).containsOnly(WRONG);
         assertThat(sel.columnNames().subList(sel.columnNames().size() - 2, sel.columnNames().size()))
                 .containsExactly("source_run", "inspection_bucket");
-        assertThat(sel.columnNames().subList(0, 24)).isEqualTo(results().build().columnNames());
+        List<String> resultColumns = results().build().columnNames(); // the reference's 24 plus head_id
+        assertThat(resultColumns).hasSize(25).contains("head_id");
+        assertThat(sel.columnNames().subList(0, resultColumns.size())).isEqualTo(resultColumns);
     }
 
     @Test
     void theReportSaysWhereTheResultBroke() {
         Table all = withBuckets(List.of(seedTable(10, 0.0)), List.of("heldout/seed10"));
-        Table sel = select(all, "counterexamples_L1H2").build();
         HeldoutCandidateStage.Candidate c = new HeldoutCandidateStage.Candidate("heldout_cand_000", H, "replicated_candidate", "r",
                 0.1, "x", false, false, true);
-        String md = markdown(c, all, sel, List.of(10));
+        String md = markdown(c, all, List.of(10));
         assertThat(md).startsWith("# Held-Out Counterexamples: L1H2\n")
                 .contains("## Where the result broke", "## Strongest successes", "## Strongest failures", "## Controls that moved",
                         "## Prompt constructions that broke it", "## Intervention/position sensitivity", "## Wrong-target failures",
                         "Do not claim induction-head discovery")
                 .contains("no reference counterpart")
                 .contains("- strongest_positive_failure: seed 10, `heldout_word_sequences` (positive) `heldout_word_sequences_0013`, "
-                        + "`head_zero_ablation` at `final`: effect -1.3000; clean `N O P M N O` -> corrupt `N P O M P N`, tokens ` M` vs ` N`")
+                        + "`head_zero_ablation` at `final`: effect -1.3 (clean 1, corrupt 0.5, patched -0.15, raw delta -0.65); "
+                        + "clean `N O P M N O` -> corrupt `N P O M P N`, tokens ` M` vs ` N`")
                 .contains("- controls_that_moved: seed 10, `heldout_no_structure_same_tokens` (control)")
                 .contains("- wrong_target_failure: seed 10, `heldout_wrong_target_same_prompt` (control)")
                 // family means: word -0.65 (positive <= 0) and no-structure (0.2+0.4+0.6-0.5)/4 = 0.175 (control > 0)
@@ -148,10 +150,32 @@ class HeldoutCounterexampleStageTest {
                 .contains("- head_zero_ablation at previous_occurrence: mean effect `nan`, valid rows `0`, controls moved `0`.")
                 .contains("Inspection buckets: `{'strongest_positive_success': 15, 'strongest_positive_failure': 14, "
                         + "'controls_that_moved': 3, 'wrong_target_failure': 2, 'invalid_or_unavailable': 2, 'other': 1}`")
-                .contains("| 10 | heldout_symbolic_longer | heldout_symbolic_longer_0014 | head_clean_to_corrupt_patch | final | 1.5000 |");
-        Table l7 = select(all, "x").build();
+                // scores and the raw delta beside the normalized effect: clean 1, corrupt 0.5, patched 0.5 + 1.5 / 2
+                .contains("| 10 | heldout_symbolic_longer | heldout_symbolic_longer_0014 | head_clean_to_corrupt_patch | final |  M |  N "
+                        + "| N O P M N O | N P O M P N | 1 | 0.5 | 1.25 | 0.75 | 0.5 | 1.5 |")
+                .contains("## Unstable rows (|clean - corrupt| < 0.5)\n\nNone.");
         assertThat(markdown(new HeldoutCandidateStage.Candidate("c", new Head(7, 7), "g", "r", null, "", false, false, true),
-                all, l7, List.of(10))).contains("The reference lab wrote this report too");
+                all, List.of(10))).contains("The reference lab wrote this report too");
+    }
+
+    /** A tiny denominator makes a huge "effect": such rows are listed apart, never ranked as the strongest. */
+    @Test
+    void rowsBelowTheDenominatorFloorAreListedApart() {
+        TableBuilder b = results();
+        for (Table.Row r : seedTable(10, 0.0).rows()) b.addRow(r.toMap());
+        // clean 1.0, corrupt 0.99: |clean - corrupt| = 0.01; patched 1.49 gives effect 50 (raw delta 0.5)
+        b.addRow(10, "cand_L1H2", "g", 1, 2, SYM, SYM + "_0099", "positive", CLEAN, "ok", "final", "ok", true, "single_head_z",
+                HeadPatching.METRIC, 1.0, 0.99, 1.49, 50.0, "ok", " M", " N", "tiny gap clean", "tiny gap corrupt");
+        Table all = withBuckets(List.of(b.build()), List.of("heldout/seed10"));
+        assertThat(select(all, "x").build().row(0).getDouble("effect_size")).as("the Arrow table keeps the reference's ranking").isEqualTo(50.0);
+        String md = markdown(new HeldoutCandidateStage.Candidate("c", H, "g", "r", null, "", false, false, true), all, List.of(10));
+        String strongest = md.substring(md.indexOf("## Strongest successes"), md.indexOf("## Strongest failures"));
+        assertThat(strongest).doesNotContain("tiny gap").contains("heldout_symbolic_longer_0014");
+        String unstable = md.substring(md.indexOf("## Unstable rows (|clean - corrupt| < 0.5)"), md.indexOf("## Interpretation"));
+        assertThat(unstable).contains("Buckets of the 1 unstable rows: `{'strongest_positive_success': 1}`")
+                .contains("| strongest_positive_success | 10 | heldout_symbolic_longer | heldout_symbolic_longer_0099 |")
+                .contains("| 1 | 0.99 | 1.49 | 0.5 | 0.01 | 50 |");
+        assertThat(md).contains("Here 37 rows clear the floor and 1 do not.");
     }
 
     @Test

@@ -2,23 +2,14 @@ package org.milab.protocol.reference;
 
 import org.milab.stats.Stats;
 
-import org.milab.run.Pipeline;
-import org.milab.run.RunConfig;
+import org.milab.run.PlantedRuns;
 import org.milab.run.RunContext;
 
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInstance;
-import org.junit.jupiter.api.io.TempDir;
-import org.milab.catalog.ModelExports;
-import org.milab.catalog.ModelLayout;
 import org.milab.cli.Main;
-import org.milab.lab.LabModel;
-import org.milab.planted.PlantedInductionModel;
-import org.milab.planted.PlantedSpec;
 import org.milab.prompts.PromptRecord;
-import org.milab.runtime.Device;
 import org.milab.tables.ArrowTables;
 import org.milab.tables.RunDiff;
 import org.milab.tables.Table;
@@ -43,20 +34,26 @@ class HeldoutPipelineTest {
     Path run;
 
     @BeforeAll
-    void runPipeline(@TempDir Path dir) {
-        root = dir;
-        ModelExports.exportPlanted(new ModelLayout(root, PlantedInductionModel.MODEL_ID), PlantedSpec.defaults());
-        try (LabModel m = LabModel.open(root, PlantedInductionModel.MODEL_ID, Device.CPU, 0)) {
-            RunContext ctx = new RunContext(root, RunConfig.reference(PlantedInductionModel.MODEL_ID, "ci"), m);
-            Pipeline p = new Pipeline(ctx);
-            p.all();
-            p.finish("test");
-            run = ctx.finalDir();
-        }
+    void runPipeline() {
+        run = PlantedRuns.fullRun(); // one shared run per test JVM (the table-reader tests read it too)
+        root = PlantedRuns.root();
     }
 
     private Table table(String rel) {
         return ArrowTables.read(run.resolve(rel + ArrowTables.EXTENSION));
+    }
+
+    /** The answer first: the summary's first 10 lines say what the protocol kept and how that compares with the planted truth. */
+    @Test
+    void summaryOpensWithTheVerdictGradedAgainstTheGroundTruth() throws Exception {
+        List<String> lines = Files.readAllLines(run.resolve("summary.md"));
+        String first10 = String.join("\n", lines.subList(0, 10));
+        assertThat(lines.get(0)).isEqualTo("# Verdict: run ci on `planted-induction`");
+        assertThat(first10).contains("- **reference protocol (S3-S19)** kept no head.")
+                .contains("  - vs ground truth: precision n/a (no head kept), recall 0/1; missed L1H2 (induction), lost at S12 `nonspecific`: positives ")
+                .contains("L1H0 (duplicate_token_null_ov): S6/S8")
+                .contains("Figures: [report.html](report.html)");
+        assertThat(run.resolve("report.html")).isRegularFile();
     }
 
     @Test
@@ -88,24 +85,25 @@ class HeldoutPipelineTest {
                 "expected_next_token", "expected_token_id", "expected_logit", "expected_probability", "expected_rank",
                 "control_prompt", "control_expected_logit", "control_expected_probability", "control_expected_rank",
                 "logit_diff_vs_control", "probability_diff_vs_control");
-        assertThat(table("head_sweep/seed1/head_specific_patching_results").columnNames()).containsExactly("run_id",
+        // the reference's columns, except run_id (run identity is provenance) and plus head_id beside layer/head
+        assertThat(table("head_sweep/seed1/head_specific_patching_results").columnNames()).containsExactly(
                 "seed", "example_id", "family", "control_family", "should_show_induction_behavior", "layer", "head",
-                "hook_name", "head_specific_patch", "actual_patch_scope", "intervention", "intervention_status",
+                "head_id", "hook_name", "head_specific_patch", "actual_patch_scope", "intervention", "intervention_status",
                 "position_label", "position_status", "patch_position", "mean_ablation_source_n_examples", "clean_prompt",
                 "corrupt_prompt", "true_expected_next_token", "wrong_or_control_token", "metric", "clean_score",
                 "corrupt_score", "patched_score", "effect_size", "effect_size_status");
         assertThat(table("heldout/seed10/heldout_robustness_results").columnNames()).containsExactly("seed",
-                "candidate_id", "candidate_group", "layer", "head", "family", "example_id", "heldout_family_type",
+                "candidate_id", "candidate_group", "layer", "head", "head_id", "family", "example_id", "heldout_family_type",
                 "intervention", "intervention_status", "position_label", "position_status", "head_specific_patch",
                 "actual_patch_scope", "metric", "clean_score", "corrupt_score", "patched_score", "effect_size",
                 "effect_size_status", "true_expected_next_token", "wrong_or_control_token", "clean_prompt", "corrupt_prompt");
         assertThat(table("heldout/seed11/heldout_robustness_by_candidate").columnNames()).containsExactly("seed",
-                "candidate_id", "candidate_group", "layer", "head", "intervention", "position_label",
+                "candidate_id", "candidate_group", "layer", "head", "head_id", "intervention", "position_label",
                 "head_specific_patch", "actual_patch_scope", "metric", "n_families", "n_examples",
                 "positive_family_mean_effect", "max_control_family_mean_effect", "positive_minus_control_gap",
                 "n_positive_families_with_gap_gt_0", "n_control_families_moving", "survival_status");
         assertThat(table("heldout_multiseed/heldout_multiseed_by_candidate").columnNames()).containsExactly(
-                "candidate_id", "candidate_group", "layer", "head", "n_seeds", "seeds_present", "n_survived_seeds",
+                "candidate_id", "candidate_group", "layer", "head", "head_id", "n_seeds", "seeds_present", "n_survived_seeds",
                 "n_downgraded_seeds", "n_falsified_seeds", "mean_positive_minus_control_gap",
                 "min_positive_minus_control_gap", "families_survived_count", "interventions_survived",
                 "positions_survived", "heldout_replication_status");
@@ -160,7 +158,7 @@ class HeldoutPipelineTest {
         assertThat(chars.strings("final_characterization_status")).allMatch(st -> List.of("falsified_candidate",
                 "downgraded_candidate", "strengthened_local_candidate", "insufficient_characterization_data").contains(st));
         Table byHead = table("failure_taxonomy/failure_taxonomy_by_head");
-        assertThat(byHead.columnNames()).startsWith("head_label", "candidate_id", "candidate_group", "final_status",
+        assertThat(byHead.columnNames()).startsWith("head_label", "layer", "head", "head_id", "candidate_id", "candidate_group", "final_status",
                 "mean_gap", "mean_attention_effect_corr", "control_moved", "target_swap_leak", "reversed_control_leak",
                 "domain_flip", "length_flip", "intervention_disagreement", "position_mismatch",
                 "attention_effect_decoupled", "ov_qk_local_only", "negative_control_support");

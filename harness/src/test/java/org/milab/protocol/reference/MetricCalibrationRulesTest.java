@@ -192,14 +192,14 @@ class MetricCalibrationRulesTest {
                 "calib_no_repeat_control");
         Table.Row word = fam.row(1);
         assertThat(word.getLong("n_examples")).isEqualTo(2);
-        assertThat(word.getString("token_domains")).isEqualTo("word");
-        assertThat(word.getString("sequence_length_buckets")).isEqualTo("long,short");
+        assertThat(word.getStrings("token_domains")).containsExactly("word");
+        assertThat(word.getStrings("sequence_length_buckets")).containsExactly("long", "short");
         assertThat(word.getDouble("mean_true_vs_control_logit_diff")).isEqualTo(1.0);
         assertThat(word.getDouble("median_true_vs_control_logit_diff")).isEqualTo(1.0);
         assertThat(word.getDouble("fraction_diff_positive")).isEqualTo(0.5);
         assertThat(word.getDouble("mean_probability_gap")).isCloseTo(0.2, within(1e-12));
         assertThat(word.getDouble("median_target_rank")).isEqualTo(2.5);
-        assertThat(fam.row(2).getString("token_domains")).isEqualTo("number,word");
+        assertThat(fam.row(2).getStrings("token_domains")).containsExactly("number", "word");
 
         Map<String, Object> s = MetricCalibrationStage.summary(ex, fam);
         assertThat(s.get("validation_counts")).isEqualTo(Map.of("ok", 5L, "tokenization_error", 1L));

@@ -77,7 +77,7 @@ class SweepConsolidationStageTest {
         }
         rows.add(new SweepConsolidationStage.SeedRow(1, c, true, 0.3, 0.2, 0.1, POS, false, false)); // one seed only
         Table t = SweepConsolidationStage.consolidate(rows).build();
-        assertThat(t.columnNames()).containsExactly("layer", "head", "n_seeds", "seeds_present", "mean_positive_effect",
+        assertThat(t.columnNames()).containsExactly("layer", "head", "head_id", "n_seeds", "seeds_present", "mean_positive_effect",
                 "mean_max_control_effect", "mean_positive_minus_control_gap", "min_positive_minus_control_gap",
                 "n_positive_specific_seeds", "n_nonspecific_seeds", "n_no_effect_seeds", "replication_status",
                 "raw_attention_candidate_in_any_seed", "random_comparison_candidate_in_any_seed");
@@ -86,7 +86,8 @@ class SweepConsolidationStageTest {
                 .containsExactly("L2H3", "L7H7", "L0H1", "L1H0");
         Table.Row r7 = t.row(1);
         assertThat(r7.getLong("n_seeds")).isEqualTo(3);
-        assertThat(r7.getString("seeds_present")).isEqualTo("0,1,2");
+        assertThat(r7.getLongs("seeds_present")).containsExactly(0L, 1L, 2L); // a list column, not "0,1,2"
+        assertThat(r7.getString("head_id")).isEqualTo("L7H7");
         assertThat(r7.getDouble("mean_positive_minus_control_gap")).isCloseTo(0.06, within(1e-12));
         assertThat(r7.getDouble("min_positive_minus_control_gap")).isCloseTo(0.05, within(1e-12));
         assertThat(r7.getLong("n_positive_specific_seeds")).isEqualTo(3);

@@ -1,0 +1,155 @@
+package org.milab.attribution;
+
+import org.milab.run.RunContext;
+import org.milab.stats.Bootstrap;
+import org.milab.stats.RankAgreement;
+import org.milab.tables.Table;
+import org.milab.tables.TableBuilder;
+
+import org.milab.attribution.AttributionPatching.PairScores;
+
+import java.util.Arrays;
+import java.util.function.Function;
+import java.util.List;
+import java.util.Locale;
+import java.util.Set;
+import java.util.stream.Collectors;
+
+/**
+ * {@code make attribute}: AtP scores of every node at every position of every prompt pair, in both
+ * directions, and per-node aggregates (summed over positions: the first-order estimate of patching the
+ * node at every position) with bootstrap intervals over pairs.
+ */
+public final class AttributionStage {
+    public static final String DIR = "attribution";
+
+    private AttributionStage() {}
+
+    /** The pairs a run uses: repeated random tokens over the model's ordinary tokens. */
+    public static List<PromptPair> pairs(RunContext ctx, AttributionConfig cfg) {
+        var tok = ctx.model().tokenizer();
+        Set<Integer> special = tok.isSingleToken("<unk>") ? Set.of(tok.singleTokenId("<unk>")) : Set.of();
+        return RepeatedTokenPairs.generate(cfg.pairs(), cfg.length(), cfg.seed(), ctx.model().config().vocabSize(),
+                tok.bosId(), special, ctx.model().config().nPositions());
+    }
+
+    public static AttributionPatching.Result run(RunContext ctx, AttributionConfig cfg, List<PromptPair> pairs) {
+        AttributionPatching.Result r = AttributionPatching.run(ctx.model(), pairs, cfg.batchRows(), cfg.igSteps());
+        ctx.recordTiming("attribution_atp", r.seconds());
+        ctx.writeJson(DIR, null, "attribution_config.json", cfg.toMap());
+        ctx.write(DIR, null, cells(r));
+        ctx.write(DIR, null, pairTable(r));
+        Table nodes = ctx.write(DIR, null, nodeTable(r, new Bootstrap(cfg.resamples(), cfg.bootstrapSeed(), Bootstrap.DEFAULT_LEVEL)));
+        ctx.summarize(summary(r, nodes));
+        return r;
+    }
+
+    static TableBuilder cells(AttributionPatching.Result r) {
+        TableBuilder b = Table.builder("attribution").keys("pair", "node", "position")
+                .int64("pair").string("node", "mib_node", "kind", "hook").int64("layer", "head", "position",
+                        "token_clean", "token_corrupt").float64("atp_denoising", "atp_noising", "atp_ig")
+                .metadata("milab.atp", "atp_denoising = (a_clean - a_corrupt) . dm/da at the corrupt run; atp_noising = "
+                        + "(a_corrupt - a_clean) . dm/da at the clean run; atp_ig = (a_clean - a_corrupt) . dm/da averaged over "
+                        + r.igSteps() + " runs with token embeddings (1 - w) E[corrupt] + w E[clean], w = (j - 1/2) / "
+                        + r.igSteps() + " (null without --ig-steps); m = L[true] - L[wrong] at the final position");
+        for (AttributionPatching.PairScores p : r.pairs()) {
+            int[] clean = p.pair().clean().ids(), corrupt = p.pair().corrupt().ids();
+            for (int n = 0; n < r.nodes().size(); n++) {
+                AttributionNode node = r.nodes().get(n);
+                for (int t = 0; t < p.pair().length(); t++)
+                    b.row().set("pair", p.pair().index()).set("node", node.id()).set("mib_node", node.mibId())
+                            .set("kind", node.kind().name().toLowerCase(Locale.ROOT)).set("hook", node.hook())
+                            .set("layer", node.layer()).set("head", node.head() < 0 ? null : node.head())
+                            .set("position", t).set("token_clean", clean[t]).set("token_corrupt", corrupt[t])
+                            .set("atp_denoising", p.denoising()[n][t]).set("atp_noising", p.noising()[n][t])
+                            .set("atp_ig", p.integrated() == null ? null : p.integrated()[n][t]).add();
+            }
+        }
+        return b;
+    }
+
+    static TableBuilder pairTable(AttributionPatching.Result r) {
+        TableBuilder b = Table.builder("attribution_pairs").keys("pair").int64("pair", "true_token", "wrong_token", "length")
+                .string("clean_ids", "corrupt_ids").float64("clean_metric", "corrupt_metric");
+        for (AttributionPatching.PairScores p : r.pairs())
+            b.row().set("pair", p.pair().index()).set("true_token", p.pair().trueToken())
+                    .set("wrong_token", p.pair().wrongToken()).set("length", p.pair().length())
+                    .set("clean_ids", ids(p.pair().clean().ids())).set("corrupt_ids", ids(p.pair().corrupt().ids()))
+                    .set("clean_metric", p.cleanMetric()).set("corrupt_metric", p.corruptMetric()).add();
+        return b;
+    }
+
+    static TableBuilder nodeTable(AttributionPatching.Result r, Bootstrap boot) {
+        TableBuilder b = Table.builder("attribution_nodes").keys("node").string("node", "mib_node", "kind", "hook")
+                .int64("layer", "head", "n_pairs", "rank_denoising", "rank_noising", "rank_ig")
+                .float64("atp_denoising_mean", "atp_denoising_ci_low", "atp_denoising_ci_high",
+                        "atp_noising_mean", "atp_noising_ci_low", "atp_noising_ci_high",
+                        "atp_ig_mean", "atp_ig_ci_low", "atp_ig_ci_high")
+                .metadata("milab.aggregate", "per pair, the node's AtP summed over positions (first-order estimate of "
+                        + "patching it at every position); mean over pairs with a seeded percentile bootstrap interval; "
+                        + "ranks by |mean| among nodes of the same kind, 1 = largest");
+        int n = r.nodes().size();
+        double[][] den = perPairTotals(r, PairScores::denoising), noi = perPairTotals(r, PairScores::noising),
+                ig = r.igSteps() > 0 ? perPairTotals(r, PairScores::integrated) : null;
+        Bootstrap.Interval[] d = new Bootstrap.Interval[n], s = new Bootstrap.Interval[n], q = new Bootstrap.Interval[n];
+        for (int k = 0; k < n; k++) {
+            d[k] = boot.mean(den[k]);
+            s[k] = boot.mean(noi[k]);
+            q[k] = ig == null ? Bootstrap.Interval.EMPTY : boot.mean(ig[k]);
+        }
+        int[] rankD = ranksWithinKind(r.nodes(), d), rankN = ranksWithinKind(r.nodes(), s),
+                rankQ = ig == null ? null : ranksWithinKind(r.nodes(), q);
+        for (int k = 0; k < n; k++) {
+            AttributionNode node = r.nodes().get(k);
+            b.row().set("node", node.id()).set("mib_node", node.mibId()).set("kind", node.kind().name().toLowerCase(Locale.ROOT))
+                    .set("hook", node.hook()).set("layer", node.layer()).set("head", node.head() < 0 ? null : node.head())
+                    .set("n_pairs", r.pairs().size()).set("rank_denoising", rankD[k]).set("rank_noising", rankN[k])
+                    .set("atp_denoising_mean", d[k].estimate()).set("atp_denoising_ci_low", d[k].low())
+                    .set("atp_denoising_ci_high", d[k].high()).set("atp_noising_mean", s[k].estimate())
+                    .set("atp_noising_ci_low", s[k].low()).set("atp_noising_ci_high", s[k].high())
+                    .set("rank_ig", rankQ == null ? null : rankQ[k]).set("atp_ig_mean", ig == null ? null : q[k].estimate())
+                    .set("atp_ig_ci_low", ig == null ? null : q[k].low()).set("atp_ig_ci_high", ig == null ? null : q[k].high()).add();
+        }
+        return b;
+    }
+
+    /** {@code [node][pair]}: the node's AtP summed over positions. */
+    static double[][] perPairTotals(AttributionPatching.Result r, Function<PairScores, double[][]> estimate) {
+        double[][] out = new double[r.nodes().size()][r.pairs().size()];
+        for (int p = 0; p < r.pairs().size(); p++) {
+            double[][] s = estimate.apply(r.pairs().get(p));
+            for (int k = 0; k < s.length; k++) out[k][p] = Arrays.stream(s[k]).sum();
+        }
+        return out;
+    }
+
+    private static int[] ranksWithinKind(List<AttributionNode> nodes, Bootstrap.Interval[] v) {
+        int[] rank = new int[nodes.size()];
+        for (AttributionNode.Kind kind : AttributionNode.Kind.values()) {
+            List<Integer> idx = java.util.stream.IntStream.range(0, nodes.size()).filter(i -> nodes.get(i).kind() == kind).boxed().toList();
+            double[] vals = idx.stream().mapToDouble(i -> v[i].estimate()).toArray();
+            Integer[] order = RankAgreement.top(vals, vals.length);
+            for (int j = 0; j < order.length; j++) rank[idx.get(order[j])] = j + 1;
+        }
+        return rank;
+    }
+
+    private static String summary(AttributionPatching.Result r, Table nodes) {
+        String s = String.format(Locale.ROOT, "- attribution: AtP for %d nodes x every position of %d prompt pairs in %.2f s "
+                        + "(%d gradient passes per pair)%s; top heads by |AtP denoising|: %s",
+                r.nodes().size(), r.pairs().size(), r.seconds(), 2 + r.igSteps(),
+                r.igSteps() > 0 ? ", AtP-IG with " + r.igSteps() + " steps" : "", topHeads(nodes, "denoising"));
+        return r.igSteps() > 0 ? s + "; by |AtP-IG|: " + topHeads(nodes, "ig") : s;
+    }
+
+    private static String topHeads(Table nodes, String estimate) {
+        return nodes.rows().stream().filter(x -> "head".equals(x.getString("kind")))
+                .sorted(java.util.Comparator.comparingLong(x -> x.getLong("rank_" + estimate))).limit(5)
+                .map(x -> String.format(Locale.ROOT, "%s %.3g", x.getString("node"), x.getDouble("atp_" + estimate + "_mean")))
+                .collect(Collectors.joining(", "));
+    }
+
+    private static String ids(int[] ids) {
+        return Arrays.stream(ids).mapToObj(Integer::toString).collect(Collectors.joining(" "));
+    }
+}

@@ -1,0 +1,72 @@
+package org.milab.cli;
+
+import org.milab.attribution.AttributionConfig;
+import org.milab.attribution.AttributionPatching;
+import org.milab.attribution.AttributionStage;
+import org.milab.attribution.AttributionVerificationStage;
+import org.milab.attribution.PromptPair;
+import org.milab.lab.LabModel;
+import org.milab.run.Pipeline;
+import org.milab.run.RunConfig;
+import org.milab.run.RunContext;
+import org.milab.runtime.Device;
+import org.milab.util.UserError;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.LocalDateTime;
+import java.time.format.DateTimeFormatter;
+import java.util.List;
+import java.util.concurrent.Callable;
+
+/** {@code make attribute}: AtP for every node and position, verified on the first pairs by exact patching. */
+@Command(name = "attribute", mixinStandardHelpOptions = true,
+        description = "Attribution patching (AtP) of every head, MLP and residual node at every position, in both "
+                + "directions, verified against exact hook_z patching; writes results/<run>/attribution/.")
+public final class AttributeCommand implements Callable<Integer> {
+    @Mixin RootOption root;
+    @Option(names = "--model", defaultValue = "gpt2") String model;
+    @Option(names = "--device", defaultValue = "cpu", description = "cpu, cuda or auto") String device;
+    @Option(names = "--threads", defaultValue = "0", description = "ORT intra-op threads (0 = ORT default)") int threads;
+    @Option(names = "--run-id", description = "results/<run-id>/ (default <model>-attribute-<time>)") String runId;
+    @Option(names = "--pairs", defaultValue = "32", description = "prompt pairs scored by AtP") int pairs;
+    @Option(names = "--length", defaultValue = "10", description = "tokens in the repeated sequence (prompts: 2 x length + 1)") int length;
+    @Option(names = "--seed", defaultValue = "0", description = "prompt seed") long seed;
+    @Option(names = "--verify-pairs", defaultValue = "8", description = "pairs also patched exactly (0 = no verification)") int verifyPairs;
+    @Option(names = "--top-k", defaultValue = "10") int topK;
+    @Option(names = "--resamples", defaultValue = "2000", description = "bootstrap resamples") int resamples;
+    @Option(names = "--batch-rows", defaultValue = "32", description = "rows per gradient-graph call") int batchRows;
+    @Option(names = "--ig-steps", defaultValue = "10", description = "integrated-gradient steps of AtP-IG (0 = plain AtP only)") int igSteps;
+
+    @Override
+    public Integer call() {
+        AttributionConfig cfg = new AttributionConfig(pairs, length, seed, verifyPairs, topK, resamples, 0, batchRows, igSteps);
+        String id = runId != null ? runId
+                : model + "-attribute-" + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss"));
+        if (!id.matches("[A-Za-z0-9._-]+"))
+            throw new UserError("Run id '" + id + "' has characters other than letters, digits, '.', '_' and '-'.",
+                    "Choose a simple run id, e.g. RUN_ID=planted-atp.");
+        Path results = root.root().resolve("results");
+        if (Files.exists(results.resolve(id)))
+            throw new UserError("results/" + id + " already exists; a run never overwrites another run's outputs.",
+                    "Choose another RUN_ID or move the old run away.");
+        if (Files.exists(results.resolve(id + RunContext.INCOMPLETE))) {
+            System.err.println("removing " + results.resolve(id + RunContext.INCOMPLETE) + " left by an unfinished attempt");
+            org.milab.util.FileTrees.delete(results.resolve(id + RunContext.INCOMPLETE));
+        }
+        try (LabModel m = LabModel.open(root.root(), model, Device.parse(device), threads, 128, 128 * 16)) {
+            RunContext ctx = new RunContext(root.root(), RunConfig.reference(model, id), m);
+            Pipeline run = new Pipeline(ctx); // started now: its manifest times the whole run
+            List<PromptPair> prompts = AttributionStage.pairs(ctx, cfg);
+            AttributionPatching.Result atp = AttributionStage.run(ctx, cfg, prompts);
+            if (cfg.verifyPairs() > 0) AttributionVerificationStage.run(ctx, cfg, atp);
+            run.finish("milab attribute --model " + model);
+            System.out.println("run " + id + " written to " + root.root().relativize(ctx.finalDir())
+                    + " (attribution/attribution.arrow, summary.md)");
+        }
+        return 0;
+    }
+}

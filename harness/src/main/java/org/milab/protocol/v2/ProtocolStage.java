@@ -1,0 +1,121 @@
+package org.milab.protocol.v2;
+
+import org.milab.engine.TokenIds;
+import org.milab.run.RunContext;
+import org.milab.tables.Table;
+import org.milab.tables.TableBuilder;
+import org.milab.tokenizer.Tokenizer;
+import org.milab.util.Hashing;
+import org.milab.util.UserError;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Locale;
+import java.util.stream.Collectors;
+
+/**
+ * Pre-registration: writes {@code v2/protocol.json} and its sha256 before anything is scored, then the prompt
+ * pairs and attention probes it defines ({@code v2/prompts}, {@code v2/attention_probes}). Every later stage
+ * loads the protocol through {@link #load}, which refuses a file that changed since it was registered.
+ */
+public final class ProtocolStage {
+    public static final String DIR = "v2";
+    public static final String FILE = "protocol.json";
+    public static final String SHA_FILE = FILE + ".sha256";
+    public static final String PROMPTS = "prompts";
+    public static final String PROBES = "attention_probes";
+    /** Schema metadata key carrying the protocol hash on every v2 table. */
+    public static final String SHA_METADATA = "milab.protocol_v2_sha256";
+
+    public void run(RunContext ctx, V2Protocol.Counts counts) {
+        Tokenizer tok = ctx.model().tokenizer();
+        V2Protocol p = V2Protocol.build(ctx.model().id(), counts, tok, ctx.model().config().nLayer(),
+                ctx.model().config().nHead());
+        String json = p.toJson();
+        String sha = Hashing.sha256(json);
+        ctx.writeText(DIR, null, FILE, json);
+        ctx.writeText(DIR, null, SHA_FILE, sha + "  " + FILE + "\n"); // sha256sum -c format
+        ctx.recordHash("v2_protocol", sha);
+        int bos = tok.bosId();
+        TableBuilder prompts = Table.builder(PROMPTS).keys("prompt_id").int64("seed").string("family", "prompt_id")
+                .int64("index", "n", "k", "length").string("clean_ids", "corrupt_ids", "donor_ids")
+                .int64("answer_id", "wrong_id", "control_alt_id").string("answer", "wrong", "control_alt", "clean_text",
+                        "corrupt_text").metadata(SHA_METADATA, sha);
+        for (int seed : p.seeds())
+            for (FamilySpec f : p.families())
+                for (PromptPair x : InductionPrompts.family(f, p.pool(f.pool()), bos, seed, p.promptsPerFamily()))
+                    prompts.addRow(seed, f.name(), x.id(), x.index(), x.n(), x.k(), x.length(), ids(x.clean()),
+                            ids(x.corrupt()), ids(x.donor()), x.answer(), x.wrong(), x.controlAlt(),
+                            tok.tokenText(x.answer()), tok.tokenText(x.wrong()), tok.tokenText(x.controlAlt()),
+                            tok.decode(x.clean()), tok.decode(x.corrupt()));
+        TableBuilder probes = Table.builder(PROBES).keys("probe_id").int64("seed").string("probe_id").int64("index", "n")
+                .string("repeat_ids", "control_ids", "repeat_text").metadata(SHA_METADATA, sha);
+        for (int seed : p.seeds())
+            for (AttentionProbe a : InductionPrompts.probes(p.pool(p.probePool()), bos, p.probeLengths(), seed, p.probesPerLength()))
+                probes.addRow(seed, a.id(), a.index(), a.n(), ids(a.repeat()), ids(a.control()), tok.decode(a.repeat()));
+        Table t = ctx.write(DIR, null, prompts);
+        Table q = ctx.write(DIR, null, probes);
+        ctx.summarize(String.format(Locale.ROOT, "- v2 protocol registered (sha256 `%s`): %d prompt pairs (%d families x "
+                + "%d seeds), %d attention probes, %d heads; pools %s", sha, t.rowCount(), p.families().size(),
+                p.seeds().size(), q.rowCount(), p.headUniverse().size(), p.pools().stream()
+                        .map(x -> x.name() + "=" + x.size()).collect(Collectors.joining(", "))));
+    }
+
+    /** The registered protocol, refused when protocol.json no longer matches its recorded sha256. */
+    public static Registered load(RunContext ctx) {
+        Path file = ctx.dir(DIR, null).resolve(FILE), shaFile = ctx.dir(DIR, null).resolve(SHA_FILE);
+        String json, recorded;
+        try {
+            json = Files.readString(file);
+            recorded = Files.readString(shaFile).strip().split("\\s+")[0];
+        } catch (IOException e) {
+            throw new UserError("The v2 protocol is not registered in this run (" + file + " or its .sha256 is missing).",
+                    "Run the v2 protocol step first (make run-v2 runs every step in order).", e);
+        }
+        String actual = Hashing.sha256(json);
+        if (!actual.equals(recorded))
+            throw new UserError("v2/protocol.json no longer matches its registered sha256 (" + recorded + ", now " + actual
+                    + "); scoring refuses a protocol changed after registration.",
+                    "Start a new run (new RUN_ID) to register a new protocol; never edit a registered one.");
+        return new Registered(V2Protocol.fromJson(json), actual);
+    }
+
+    /** A loaded protocol and its hash (stamped on every table scored under it). */
+    public record Registered(V2Protocol protocol, String sha256) {}
+
+    /** The registered prompt pairs, in table order. */
+    public static List<PromptPair> pairs(RunContext ctx) {
+        List<PromptPair> out = new ArrayList<>();
+        for (Table.Row r : ctx.read(DIR, null, PROMPTS).rows())
+            out.add(new PromptPair(r.getString("prompt_id"), r.getString("family"), r.getLong("seed").intValue(),
+                    r.getLong("index").intValue(), r.getLong("n").intValue(), r.getLong("k").intValue(),
+                    parse(r.getString("clean_ids")), parse(r.getString("corrupt_ids")), parse(r.getString("donor_ids")),
+                    r.getLong("answer_id").intValue(), r.getLong("wrong_id").intValue(),
+                    r.getLong("control_alt_id").intValue()));
+        return out;
+    }
+
+    public static List<AttentionProbe> probes(RunContext ctx) {
+        List<AttentionProbe> out = new ArrayList<>();
+        for (Table.Row r : ctx.read(DIR, null, PROBES).rows())
+            out.add(new AttentionProbe(r.getString("probe_id"), r.getLong("seed").intValue(), r.getLong("index").intValue(),
+                    r.getLong("n").intValue(), parse(r.getString("repeat_ids")), parse(r.getString("control_ids"))));
+        return out;
+    }
+
+    static String ids(int[] ids) {
+        return Arrays.stream(ids).mapToObj(String::valueOf).collect(Collectors.joining(" "));
+    }
+
+    static int[] parse(String ids) {
+        return Arrays.stream(ids.trim().split(" ")).mapToInt(Integer::parseInt).toArray();
+    }
+
+    static TokenIds tokens(int[] ids) {
+        return new TokenIds(ids);
+    }
+}

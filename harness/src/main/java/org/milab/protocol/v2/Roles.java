@@ -1,0 +1,115 @@
+package org.milab.protocol.v2;
+
+import org.milab.engine.Head;
+import org.milab.stats.Bootstrap;
+import org.milab.stats.Bootstrap.Interval;
+import org.milab.tables.Table;
+
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.function.Predicate;
+
+/**
+ * A head's role from data: attention excess over the non-repeating control (and over uniform attention for
+ * previous-token), each with a bootstrap CI over probes; the role is the largest excess whose CI low clears
+ * the declared margin, else {@code other}. Copying (the OV circuit's top-1 copy fraction with a CI over pool
+ * tokens) is evidence beside the role. Nothing here knows a head by its index.
+ */
+public final class Roles {
+    public static final String INDUCTION = "induction", PREVIOUS = "previous_token", DUPLICATE = "duplicate_token",
+            OTHER = "other";
+    /** The roles the protocol tests, in tie order. */
+    public static final List<String> TESTED = List.of(INDUCTION, PREVIOUS, DUPLICATE);
+
+    private Roles() {}
+
+    /** Attention and copying evidence of one head. */
+    public record HeadRole(Head head, String role, Interval induction, Interval duplicate, Interval previous,
+                           Interval bos, Interval copy, double copyChance, boolean copying) {
+        public Interval excess(String r) {
+            return switch (r) {
+                case INDUCTION -> induction;
+                case DUPLICATE -> duplicate;
+                case PREVIOUS -> previous;
+                default -> throw new IllegalArgumentException(r);
+            };
+        }
+    }
+
+    /** Roles of every head from the probes {@code keep} selects. */
+    public static Map<Head, HeadRole> assign(Table attention, Table copying, V2Protocol.Thresholds t,
+                                             Predicate<Table.Row> keep) {
+        Map<Head, List<Table.Row>> att = new TreeMap<>();
+        for (Table.Row r : attention.rows())
+            if (keep.test(r)) att.computeIfAbsent(head(r), h -> new ArrayList<>()).add(r);
+        Map<Head, List<Boolean>> copied = new TreeMap<>();
+        for (Table.Row r : copying.rows()) copied.computeIfAbsent(head(r), h -> new ArrayList<>()).add(r.getBool("copied"));
+        Map<Head, HeadRole> out = new LinkedHashMap<>();
+        for (Map.Entry<Head, List<Table.Row>> e : att.entrySet()) {
+            Head h = e.getKey();
+            List<Table.Row> rows = e.getValue();
+            Interval ind = mean(t, "induction_excess " + h, col(rows, "induction_excess"));
+            Interval dup = mean(t, "duplicate_excess " + h, col(rows, "duplicate_excess"));
+            Interval prev = mean(t, "previous_excess " + h, col(rows, "previous_excess"));
+            Interval bos = mean(t, "bos_repeat " + h, col(rows, "bos_repeat"));
+            List<Boolean> c = copied.getOrDefault(h, List.of());
+            double[] cx = c.stream().mapToDouble(b -> b ? 1 : 0).toArray();
+            Interval copy = mean(t, "copy " + h, cx);
+            double chance = c.isEmpty() ? Double.NaN : 1.0 / c.size();
+            boolean copies = copy.above(chance + t.copyMargin());
+            String role = OTHER;
+            double best = Double.NEGATIVE_INFINITY;
+            for (String r : TESTED) {
+                Interval x = r.equals(INDUCTION) ? ind : r.equals(DUPLICATE) ? dup : prev;
+                if (x.above(t.attentionMargin()) && x.estimate() > best) {
+                    best = x.estimate();
+                    role = r;
+                }
+            }
+            out.put(h, new HeadRole(h, role, ind, dup, prev, bos, copy, chance, copies));
+        }
+        return out;
+    }
+
+    /** Heads by role, for the tested roles that have any. */
+    public static Map<String, List<Head>> groups(Map<Head, HeadRole> roles) {
+        Map<String, List<Head>> out = new LinkedHashMap<>();
+        for (String r : TESTED) {
+            List<Head> hs = roles.values().stream().filter(x -> x.role().equals(r)).map(HeadRole::head).sorted().toList();
+            if (!hs.isEmpty()) out.put(r, hs);
+        }
+        return out;
+    }
+
+    /** Composition pairs: every previous-token head with every induction head of a later layer. */
+    public static List<Head[]> compositionPairs(Map<Head, HeadRole> roles) {
+        Map<String, List<Head>> g = groups(roles);
+        List<Head[]> out = new ArrayList<>();
+        for (Head s : g.getOrDefault(PREVIOUS, List.of()))
+            for (Head r : g.getOrDefault(INDUCTION, List.of()))
+                if (s.layer() < r.layer()) out.add(new Head[]{s, r});
+        return out;
+    }
+
+    static Head head(Table.Row r) {
+        return new Head(r.getLong("layer").intValue(), r.getLong("head").intValue());
+    }
+
+    static double[] col(List<Table.Row> rows, String c) {
+        return rows.stream().mapToDouble(r -> r.getDouble(c)).toArray();
+    }
+
+    /** A seeded bootstrap of a mean; each quantity gets its own stream derived from its name. */
+    static Interval mean(V2Protocol.Thresholds t, String what, double[] x) {
+        return bootstrap(t, what).mean(x);
+    }
+
+    static Bootstrap bootstrap(V2Protocol.Thresholds t, String what) {
+        long h = 1469598103934665603L;
+        for (char ch : what.toCharArray()) h = (h ^ ch) * 1099511628211L; // FNV-1a: stable across JVMs
+        return new Bootstrap(t.bootstrapResamples(), t.bootstrapSeed() ^ h, t.confidence());
+    }
+}

@@ -1,0 +1,174 @@
+package org.milab.protocol.v2;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.PropertyNamingStrategies;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import org.milab.engine.Head;
+import org.milab.tokenizer.Tokenizer;
+import org.milab.util.UserError;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Everything protocol v2 decides with, written to {@code v2/protocol.json} and hashed before any scoring:
+ * seeds, counts, families, token pools (as this model's tokenizer kept them), the head universe (every head
+ * of every layer), interventions, thresholds and decision rules. The verdict stage reads its thresholds back
+ * from this file, so the registered file is the only source of the rules.
+ */
+public record V2Protocol(String schema, String modelId, List<Integer> seeds, int promptsPerFamily,
+                         int probesPerLength, List<Integer> probeLengths, String probePool,
+                         List<FamilySpec> families, List<TokenPool> pools, List<String> headUniverse,
+                         String metric, Map<String, String> interventions, Thresholds thresholds,
+                         List<String> decisionRules) {
+    public static final String SCHEMA = "milab.protocol_v2/1";
+
+    /**
+     * Declared numbers. Attention margins are in attention probability (excess over the non-repeating
+     * control), effect fractions are of the clean - corrupt logit-difference gap.
+     *
+     * @param attentionMargin       a role needs its attention excess's CI low above this
+     * @param copyMargin            copying needs the top-1 copy fraction's CI low above chance + this
+     * @param minEffectFraction     a causal effect counts when its mean exceeds this fraction of the gap
+     *                              (one-sided t-test); a head is negligible when every effect's CI high is below it
+     * @param alpha                 family-wise error level of the Holm correction over every causal test
+     * @param floatTolerance        |per-prompt delta| below this (logits) is set to 0 before any statistic
+     * @param bootstrapResamples    percentile bootstrap resamples over prompts (single-threaded, seeded)
+     * @param bootstrapSeed         seed of every bootstrap (mixed with what is resampled)
+     * @param confidence            two-sided CI level
+     * @param stableSeedFraction    a pooled confirmation stands only when more than this fraction of seeds confirm it
+     */
+    public record Thresholds(double attentionMargin, double copyMargin, double minEffectFraction, double alpha,
+                             String correction, double floatTolerance, int bootstrapResamples, long bootstrapSeed,
+                             double confidence, double stableSeedFraction) {}
+
+    /** The CLI-tunable part; everything else is fixed by the protocol. */
+    public record Counts(List<Integer> seeds, int promptsPerFamily, int probesPerLength, int bootstrapResamples) {
+        public Counts {
+            seeds = List.copyOf(seeds);
+            if (seeds.isEmpty()) throw new UserError("Protocol v2 needs at least one seed.", "Pass e.g. --seeds 1,2,3.");
+            if (promptsPerFamily < 4 || probesPerLength < 2)
+                throw new UserError("Protocol v2 needs >= 4 prompts per family and >= 2 probes per length (got "
+                        + promptsPerFamily + ", " + probesPerLength + ").", "Raise --v2-prompts / --v2-probes.");
+            if (bootstrapResamples < 1000)
+                throw new UserError("Bootstrap resamples " + bootstrapResamples + " < 1000.", "Use at least 1000 resamples.");
+        }
+
+        /** Full counts (make run-v2). */
+        public static Counts full() {
+            return new Counts(List.of(1, 2, 3), 24, 16, 2000);
+        }
+    }
+
+    /** Declared candidate words (from the reference prompt generators' pools); the tokenizer decides which stay. */
+    public static final List<String> SYMBOLS = List.of("A B C D E F G H I J K L M N O P Q R S T U V W X Y Z".split(" "));
+    public static final List<String> WORDS = List.of(("red blue green yellow black white gray cat dog bird fish horse "
+            + "cow mouse lion tiger bear wolf north south east west center left right up down spring summer autumn "
+            + "winter dawn night iron copper silver gold circle square triangle star line point Monday Tuesday "
+            + "Wednesday Paris London Rome apple banana cherry alpha beta gamma delta omega lambda").split(" "));
+    public static final List<String> NUMBERS = List.of(("zero one two three four five six seven eight nine ten eleven "
+            + "twelve thirteen fourteen fifteen sixteen seventeen eighteen nineteen twenty").split(" "));
+
+    public static final String ALL_POOL = "all";
+
+    public static final List<FamilySpec> FAMILIES = List.of(
+            new FamilySpec("repeated_random", ALL_POOL, List.of(6, 10, 16)),
+            new FamilySpec("words", "words", List.of(5, 8)),
+            new FamilySpec("symbols", "symbols", List.of(5, 8)),
+            new FamilySpec("numbers", "numbers", List.of(5, 8)),
+            new FamilySpec("longer", ALL_POOL, List.of(24)));
+
+    public static final List<Integer> PROBE_LENGTHS = List.of(6, 10, 16);
+
+    public static final Thresholds THRESHOLDS = new Thresholds(0.1, 0.1, 0.05, 0.05, "holm", 1e-4, 2000, 20260,
+            0.95, 0.5);
+
+    public static final Map<String, String> INTERVENTIONS = declaredInterventions();
+
+    public static final List<String> RULES = List.of(
+            "role: among induction (attention to the token after the earlier occurrence of the current token), "
+                    + "duplicate_token (to the earlier occurrence) and previous_token (to position i-1), the roles whose "
+                    + "attention excess has CI low > attention_margin; the largest excess wins; none: other. Induction and "
+                    + "duplicate-token excess = score on BOS+r+r minus the same score on the non-repeating control, over "
+                    + "the second-half rows; previous-token excess = score minus uniform 1/#keys, on both probes, rows >= 2.",
+            "copying: top-1 copy fraction of the OV circuit on the probe pool tokens with CI low > 1/|pool| + copy_margin.",
+            "significant effect: one-sided t-test of (effect_i - min_effect_fraction * gap_i) > 0 over prompts, "
+                    + "Holm-adjusted over every causal test of every head and pair, adjusted p < alpha.",
+            "necessity: mean AND resample ablation both significant, or the leave-one-out marginal of its role group.",
+            "sufficiency: denoising significant.",
+            "specific: CI low of (control effect / gap) < min_effect_fraction.",
+            "negligible: the gap's CI excludes 0 and every causal effect (mean/resample ablation, denoising, "
+                    + "leave-one-out marginal) has CI high of effect/gap < min_effect_fraction.",
+            "confirmed induction: role induction AND copying AND (necessity OR sufficiency) AND specific.",
+            "confirmed previous_token: role previous_token AND necessity AND a significant composition "
+                    + "(path patch into the keys only) into a confirmed induction head.",
+            "rejected: negligible (whatever the role); or role other/duplicate_token without any significant effect "
+                    + "and attention that fits no circuit role.",
+            "inconclusive: everything else (CI straddles; causally important but no tested role fits; nonspecific).",
+            "stability: a pooled confirmation that holds in no more than stable_seed_fraction of the seeds is "
+                    + "inconclusive (unstable).",
+            "never used: head indices, layer positions, ground truth.");
+
+    private static Map<String, String> declaredInterventions() {
+        Map<String, String> m = new LinkedHashMap<>();
+        m.put("mean_ablation", "clean run; the head's hook_z at every position >= 1 replaced by its mean over every "
+                + "position >= 1 of the same seed's and family's corrupt prompts (the reference distribution)");
+        m.put("resample_ablation", "clean run; hook_z at every position >= 1 from the pair's donor prompt (an "
+                + "independent sequence, same n and k, same length)");
+        m.put("denoising", "corrupt run; hook_z at every position >= 1 from the clean run");
+        m.put("control_ablation", "control run (the corrupt prompt scored answer vs control_alt); mean ablation as above");
+        m.put("group_ablation", "clean run; every head of a role group mean-ablated together, and each leave-one-out subset");
+        m.put("composition", "clean run; only the receiver's hook_k is overridden, recomputed with the sender's hook_z "
+                + "replaced by its mean-ablation value on the path into the receiver's keys (KeyPathPatch)");
+        m.put("last_layer_shortcut", "heads of the last layer are patched at the final position only: their "
+                + "outputs elsewhere reach no later component, so this is the same intervention");
+        m.put("bos_position", "position 0 (BOS) is never patched: its activations are the same in every prompt");
+        return m;
+    }
+
+    /** The protocol for this model: pools filtered by its tokenizer, every head of every layer. */
+    public static V2Protocol build(String modelId, Counts counts, Tokenizer tok, int nLayer, int nHead) {
+        TokenPool symbols = TokenPool.build("symbols", SYMBOLS, tok), words = TokenPool.build("words", WORDS, tok),
+                numbers = TokenPool.build("numbers", NUMBERS, tok);
+        List<TokenPool> pools = List.of(TokenPool.union(ALL_POOL, List.of(symbols, words, numbers)), words, symbols, numbers);
+        List<String> heads = new ArrayList<>();
+        for (int l = 0; l < nLayer; l++) for (int h = 0; h < nHead; h++) heads.add(new Head(l, h).label());
+        Thresholds t = THRESHOLDS;
+        Thresholds th = new Thresholds(t.attentionMargin(), t.copyMargin(), t.minEffectFraction(), t.alpha(),
+                t.correction(), t.floatTolerance(), counts.bootstrapResamples(), t.bootstrapSeed(), t.confidence(),
+                t.stableSeedFraction());
+        return new V2Protocol(SCHEMA, modelId, counts.seeds(), counts.promptsPerFamily(), counts.probesPerLength(),
+                PROBE_LENGTHS, ALL_POOL, FAMILIES, pools, heads,
+                "LD = L[answer] - L[wrong] at the final position, raw (centred) logits; control: L[answer] - L[control_alt]",
+                INTERVENTIONS, th, RULES);
+    }
+
+    public TokenPool pool(String name) {
+        return pools.stream().filter(p -> p.name().equals(name)).findFirst()
+                .orElseThrow(() -> new IllegalStateException("protocol has no pool " + name));
+    }
+
+    private static final ObjectMapper JSON = new ObjectMapper()
+            .setPropertyNamingStrategy(PropertyNamingStrategies.SNAKE_CASE).enable(SerializationFeature.INDENT_OUTPUT);
+
+    public String toJson() {
+        try {
+            return JSON.writeValueAsString(this) + "\n";
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    public static V2Protocol fromJson(String json) {
+        try {
+            return JSON.readValue(json, V2Protocol.class);
+        } catch (IOException e) {
+            throw new UserError("protocol.json is not a v2 protocol: " + e.getMessage(),
+                    "Re-run the v2 protocol step (make run-v2 with a new RUN_ID).", e);
+        }
+    }
+}

@@ -1,0 +1,26 @@
+package org.milab.protocol.v2;
+
+import org.milab.engine.Head;
+import org.milab.run.RunContext;
+import org.milab.tables.Table;
+
+import java.util.Map;
+
+/** The per-prompt tables v2's decisions are computed from, as written by the earlier v2 stages. */
+public record VerdictInputs(Table attention, Table copying, Table baselines, Table ablations, Table patches,
+                            Table groups, Table composition) {
+
+    public static VerdictInputs read(RunContext ctx) {
+        String d = ProtocolStage.DIR;
+        return new VerdictInputs(ctx.read(d, null, AttentionProbeStage.TABLE), ctx.read(d, null, CopyingStage.TABLE),
+                ctx.read(d, null, CausalStage.BASELINES), ctx.read(d, null, CausalStage.ABLATIONS),
+                ctx.read(d, null, CausalStage.PATCHES), ctx.read(d, null, GroupAblationStage.TABLE),
+                ctx.read(d, null, CompositionStage.TABLE));
+    }
+
+    /** Roles from every probe of every seed: what group ablation and composition are run on. */
+    public static Map<Head, Roles.HeadRole> pooledRoles(RunContext ctx, ProtocolStage.Registered reg) {
+        return Roles.assign(ctx.read(ProtocolStage.DIR, null, AttentionProbeStage.TABLE),
+                ctx.read(ProtocolStage.DIR, null, CopyingStage.TABLE), reg.protocol().thresholds(), r -> true);
+    }
+}

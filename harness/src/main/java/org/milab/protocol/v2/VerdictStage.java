@@ -1,0 +1,365 @@
+package org.milab.protocol.v2;
+
+import org.milab.engine.Head;
+import org.milab.run.RunContext;
+import org.milab.stats.Bootstrap.Interval;
+import org.milab.stats.Stability;
+import org.milab.tables.Table;
+import org.milab.tables.TableBuilder;
+
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.stream.Collectors;
+
+/**
+ * The verdicts: decided on pooled prompts, then on each seed and each family for stability (a pooled
+ * confirmation that most seeds do not repeat becomes inconclusive). Writes {@code v2/verdicts} (one row per
+ * head), {@code v2/stability} (subset x head), {@code v2/circuit.json} and {@code v2/summary.md}.
+ */
+public final class VerdictStage {
+    public static final String VERDICTS = "verdicts";
+    public static final String STABILITY = "stability";
+
+    public void run(RunContext ctx) {
+        long t0 = System.nanoTime();
+        ProtocolStage.Registered reg = ProtocolStage.load(ctx);
+        V2Protocol proto = reg.protocol();
+        V2Protocol.Thresholds t = proto.thresholds();
+        VerdictInputs in = VerdictInputs.read(ctx);
+        Map<Head, Roles.HeadRole> pooledRoles = Roles.assign(in.attention(), in.copying(), t, r -> true);
+        Verdicts.Result pooled = Verdicts.decide(in, t, pooledRoles, r -> true, "pooled");
+        Map<Integer, Verdicts.Result> bySeed = new TreeMap<>();
+        for (int seed : proto.seeds()) {
+            long s = seed;
+            Map<Head, Roles.HeadRole> roles = Roles.assign(in.attention(), in.copying(), t, r -> r.getLong("seed") == s);
+            bySeed.put(seed, Verdicts.decide(in, t, roles, r -> r.getLong("seed") == s, "seed " + seed));
+        }
+        Map<String, Verdicts.Result> byFamily = new LinkedHashMap<>();
+        for (FamilySpec f : proto.families())
+            byFamily.put(f.name(), Verdicts.decide(in, t, pooledRoles, r -> f.name().equals(r.getString("family")),
+                    "family " + f.name()));
+        Map<Head, Final> finals = stabilize(pooled, bySeed, t);
+        Optional<PlantedTruth> truth = PlantedTruth.of(ctx.model());
+
+        Table verdicts = ctx.write(ProtocolStage.DIR, null, verdictTable(pooled, finals, bySeed, byFamily, truth, reg.sha256()));
+        ctx.write(ProtocolStage.DIR, null, stabilityTable(bySeed, byFamily, reg.sha256()));
+        Map<String, Object> circuit = circuit(ctx, reg, pooled, finals, bySeed, byFamily, truth);
+        ctx.writeJson(ProtocolStage.DIR, null, "circuit.json", circuit);
+        String md = summary(ctx, proto, pooled, finals, truth, circuit);
+        ctx.writeText(ProtocolStage.DIR, null, "summary.md", md);
+        ctx.recordTiming("v2/verdicts", (System.nanoTime() - t0) / 1e9);
+        ctx.summarize("- v2 verdicts (" + verdicts.rowCount() + " heads): " + md.lines().filter(l -> l.startsWith("**"))
+                .findFirst().orElse("").replace("**", ""));
+    }
+
+    /** A head's final verdict after the stability rule. */
+    record Final(String verdict, String reason, int seedsConfirmed) {}
+
+    static Map<Head, Final> stabilize(Verdicts.Result pooled, Map<Integer, Verdicts.Result> bySeed, V2Protocol.Thresholds t) {
+        Map<Head, Final> out = new TreeMap<>();
+        Set<Head> unstable = new LinkedHashSet<>();
+        for (Verdicts.HeadVerdict v : pooled.heads()) {
+            int k = (int) bySeed.values().stream().filter(r -> r.confirmed().contains(v.head())).count();
+            if (v.verdict().equals(Verdicts.CONFIRMED) && k <= t.stableSeedFraction() * bySeed.size()) {
+                unstable.add(v.head());
+                out.put(v.head(), new Final(Verdicts.INCONCLUSIVE, String.format(Locale.ROOT,
+                        "Confirmed on pooled prompts but in only %d of %d seeds (unstable): %s", k, bySeed.size(),
+                        v.reason()), k));
+            } else out.put(v.head(), new Final(v.verdict(), v.reason(), k));
+        }
+        // a previous-token head confirmed only through heads that turned out unstable loses its support too
+        for (Verdicts.HeadVerdict v : pooled.heads())
+            if (out.get(v.head()).verdict().equals(Verdicts.CONFIRMED) && v.role().role().equals(Roles.PREVIOUS)
+                    && pooled.compositions().stream().noneMatch(c -> c.sender().equals(v.head()) && c.significant()
+                    && out.get(c.receiver()).verdict().equals(Verdicts.CONFIRMED)))
+                out.put(v.head(), new Final(Verdicts.INCONCLUSIVE, "Its only confirmed receivers are unstable: "
+                        + v.reason(), out.get(v.head()).seedsConfirmed()));
+        return out;
+    }
+
+    private static TableBuilder verdictTable(Verdicts.Result pooled, Map<Head, Final> finals, Map<Integer, Verdicts.Result> bySeed,
+                                             Map<String, Verdicts.Result> byFamily, Optional<PlantedTruth> truth, String sha) {
+        TableBuilder b = Table.builder(VERDICTS).keys("layer", "head").int64("layer", "head")
+                .string("head_id", "role", "verdict", "reason").float64("p_adjusted");
+        for (String s : SCORES) b.float64(s, s + "_ci_low", s + "_ci_high");
+        b.float64("copy_chance").bool("copying");
+        for (String test : Verdicts.TESTS) b.float64("p_" + test);
+        b.string("composition_receiver").float64("p_composition").int64("seeds_confirmed", "n_seeds")
+                .string("seed_verdicts", "family_verdicts", "truth_role").bool("truth_in_circuit").metadata(ProtocolStage.SHA_METADATA, sha);
+        for (Verdicts.HeadVerdict v : pooled.heads()) {
+            Head h = v.head();
+            Final fin = finals.get(h);
+            TableBuilder.RowBuilder r = b.row().set("layer", h.layer()).set("head", h.head()).set("head_id", h.label())
+                    .set("role", v.role().role()).set("verdict", fin.verdict()).set("reason", fin.reason())
+                    .set("p_adjusted", v.pAdjusted()).set("copy_chance", v.role().copyChance()).set("copying", v.role().copying());
+            Map<String, Interval> scores = scores(pooled, v);
+            scores.forEach((name, iv) -> {
+                if (iv == null || !iv.defined()) return;
+                r.set(name, iv.estimate());
+                if (!Double.isNaN(iv.low())) r.set(name + "_ci_low", iv.low()).set(name + "_ci_high", iv.high());
+            });
+            v.adjusted().forEach((test, p) -> r.set("p_" + test, p));
+            bestComposition(pooled, h).ifPresent(c -> r.set("composition_receiver", c.receiver().label()).set("p_composition", c.pAdjusted()));
+            r.set("seeds_confirmed", fin.seedsConfirmed()).set("n_seeds", bySeed.size())
+                    .set("seed_verdicts", bySeed.entrySet().stream().map(e -> e.getKey() + ":" + e.getValue().head(h).verdict())
+                            .collect(Collectors.joining(" ")))
+                    .set("family_verdicts", byFamily.entrySet().stream().map(e -> e.getKey() + ":" + e.getValue().head(h).verdict())
+                            .collect(Collectors.joining(" ")));
+            truth.ifPresent(tr -> r.set("truth_role", tr.roles().get(h)).set("truth_in_circuit", tr.inCircuit().get(h)));
+            r.add();
+        }
+        return b;
+    }
+
+    /** The deciding scores, each written with its CI. */
+    static final List<String> SCORES = List.of("induction_excess", "duplicate_excess", "previous_excess", "bos_attention",
+            "copy_fraction", "gap", "mean_ablation_drop", "mean_ablation_norm", "resample_ablation_drop",
+            "resample_ablation_norm", "denoising_recovery", "denoising_norm", "leave_one_out_norm", "control_effect_norm",
+            "composition_norm");
+
+    private static Map<String, Interval> scores(Verdicts.Result pooled, Verdicts.HeadVerdict v) {
+        Map<String, Interval> m = new LinkedHashMap<>();
+        Roles.HeadRole r = v.role();
+        m.put("induction_excess", r.induction());
+        m.put("duplicate_excess", r.duplicate());
+        m.put("previous_excess", r.previous());
+        m.put("bos_attention", r.bos());
+        m.put("copy_fraction", r.copy());
+        m.put("gap", pooled.gap());
+        Map<String, Verdicts.Effect> e = v.effects();
+        if (e.containsKey(Verdicts.MEAN)) {
+            m.put("mean_ablation_drop", e.get(Verdicts.MEAN).raw());
+            m.put("mean_ablation_norm", e.get(Verdicts.MEAN).normalized());
+        }
+        if (e.containsKey(Verdicts.RESAMPLE)) {
+            m.put("resample_ablation_drop", e.get(Verdicts.RESAMPLE).raw());
+            m.put("resample_ablation_norm", e.get(Verdicts.RESAMPLE).normalized());
+        }
+        if (e.containsKey(Verdicts.DENOISE)) {
+            m.put("denoising_recovery", e.get(Verdicts.DENOISE).raw());
+            m.put("denoising_norm", e.get(Verdicts.DENOISE).normalized());
+        }
+        if (e.containsKey(Verdicts.LOO)) m.put("leave_one_out_norm", e.get(Verdicts.LOO).normalized());
+        if (v.control() != null) m.put("control_effect_norm", v.control().normalized());
+        bestComposition(pooled, v.head()).ifPresent(c -> m.put("composition_norm", c.effect().normalized()));
+        return m;
+    }
+
+    /** The head's composition as sender with the smallest adjusted p (largest effect on ties). */
+    private static Optional<Verdicts.Composition> bestComposition(Verdicts.Result pooled, Head sender) {
+        return pooled.compositions().stream().filter(c -> c.sender().equals(sender))
+                .min((a, b) -> a.pAdjusted() != b.pAdjusted() ? Double.compare(a.pAdjusted(), b.pAdjusted())
+                        : Double.compare(b.effect().normalized().estimate(), a.effect().normalized().estimate()));
+    }
+
+    private static TableBuilder stabilityTable(Map<Integer, Verdicts.Result> bySeed, Map<String, Verdicts.Result> byFamily, String sha) {
+        TableBuilder b = Table.builder(STABILITY).keys("subset_kind", "subset", "layer", "head").string("subset_kind", "subset")
+                .int64("layer", "head").string("head_id", "role", "verdict").int64("n_prompts").metadata(ProtocolStage.SHA_METADATA, sha);
+        bySeed.forEach((seed, r) -> r.heads().forEach(v -> b.addRow("seed", String.valueOf(seed), v.head().layer(),
+                v.head().head(), v.head().label(), v.role().role(), v.verdict(), r.nPrompts())));
+        byFamily.forEach((fam, r) -> r.heads().forEach(v -> b.addRow("family", fam, v.head().layer(), v.head().head(),
+                v.head().label(), v.role().role(), v.verdict(), r.nPrompts())));
+        return b;
+    }
+
+    /** Mean pairwise Jaccard of the confirmed sets, NaN with fewer than two subsets. */
+    static double meanJaccard(List<Set<Head>> sets) {
+        double s = 0;
+        int n = 0;
+        for (int i = 0; i < sets.size(); i++)
+            for (int j = i + 1; j < sets.size(); j++) {
+                s += Stability.jaccard(sets.get(i), sets.get(j));
+                n++;
+            }
+        return n == 0 ? Double.NaN : s / n;
+    }
+
+    private static Map<String, Object> interval(Interval i) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("estimate", i.defined() ? i.estimate() : null);
+        m.put("ci_low", Double.isNaN(i.low()) ? null : i.low());
+        m.put("ci_high", Double.isNaN(i.high()) ? null : i.high());
+        return m;
+    }
+
+    private static List<String> labels(Set<Head> s) {
+        return s.stream().map(Head::label).toList();
+    }
+
+    private static Map<String, Object> circuit(RunContext ctx, ProtocolStage.Registered reg, Verdicts.Result pooled,
+                                               Map<Head, Final> finals, Map<Integer, Verdicts.Result> bySeed,
+                                               Map<String, Verdicts.Result> byFamily, Optional<PlantedTruth> truth) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("schema", "milab.v2_circuit/1");
+        m.put("model", ctx.model().id());
+        m.put("checkpoint_sha256", ctx.model().provenance().get("checkpoint_sha256"));
+        m.put("protocol_sha256", reg.sha256());
+        m.put("n_prompts", pooled.nPrompts());
+        m.put("gap_logits", interval(pooled.gap()));
+        List<Map<String, Object>> heads = new ArrayList<>();
+        for (Verdicts.HeadVerdict v : pooled.heads()) {
+            if (!finals.get(v.head()).verdict().equals(Verdicts.CONFIRMED)) continue;
+            Map<String, Object> h = new LinkedHashMap<>();
+            h.put("head_id", v.head().label());
+            h.put("layer", v.head().layer());
+            h.put("head", v.head().head());
+            h.put("role", v.role().role());
+            h.put("reason", finals.get(v.head()).reason());
+            Map<String, Object> ev = new LinkedHashMap<>();
+            scores(pooled, v).forEach((k, iv) -> {
+                if (iv != null && !k.equals("gap")) ev.put(k, interval(iv));
+            });
+            h.put("evidence", ev);
+            h.put("p_adjusted", v.adjusted());
+            heads.add(h);
+        }
+        m.put("confirmed_heads", heads);
+        List<Map<String, Object>> comps = new ArrayList<>();
+        for (Verdicts.Composition c : pooled.compositions()) {
+            Map<String, Object> x = new LinkedHashMap<>();
+            x.put("sender", c.sender().label());
+            x.put("receiver", c.receiver().label());
+            x.put("path", "sender hook_z (mean-ablated) -> receiver hook_k only");
+            x.put("effect_logits", interval(c.effect().raw()));
+            x.put("effect_fraction_of_gap", interval(c.effect().normalized()));
+            x.put("p_adjusted", c.pAdjusted());
+            x.put("confirmed", c.significant() && finals.get(c.sender()).verdict().equals(Verdicts.CONFIRMED)
+                    && finals.get(c.receiver()).verdict().equals(Verdicts.CONFIRMED));
+            comps.add(x);
+        }
+        m.put("compositions", comps);
+        List<Map<String, Object>> groups = new ArrayList<>();
+        for (Verdicts.Group g : pooled.groups()) {
+            Map<String, Object> x = new LinkedHashMap<>();
+            x.put("role", g.role());
+            x.put("heads", g.heads());
+            x.put("drop_logits", interval(g.drop().raw()));
+            x.put("drop_fraction_of_gap", interval(g.drop().normalized()));
+            groups.add(x);
+        }
+        m.put("group_ablations", groups);
+        Map<String, Object> st = new LinkedHashMap<>();
+        Map<String, Object> seeds = new LinkedHashMap<>(), fams = new LinkedHashMap<>();
+        bySeed.forEach((s, r) -> seeds.put(String.valueOf(s), labels(r.confirmed())));
+        byFamily.forEach((f, r) -> fams.put(f, labels(r.confirmed())));
+        st.put("confirmed_by_seed", seeds);
+        st.put("confirmed_by_family", fams);
+        st.put("jaccard_mean_across_seeds", nullIfNaN(meanJaccard(bySeed.values().stream().map(Verdicts.Result::confirmed).toList())));
+        st.put("jaccard_mean_across_families", nullIfNaN(meanJaccard(byFamily.values().stream().map(Verdicts.Result::confirmed).toList())));
+        m.put("stability", st);
+        truth.ifPresent(tr -> m.put("ground_truth", precisionRecall(finals, tr)));
+        return m;
+    }
+
+    private static Object nullIfNaN(double v) {
+        return Double.isNaN(v) ? null : v;
+    }
+
+    /** Confirmed heads against the planted heads in the circuit (labels only; read after every decision). */
+    static Map<String, Object> precisionRecall(Map<Head, Final> finals, PlantedTruth tr) {
+        Set<Head> confirmed = new LinkedHashSet<>(), inCircuit = new LinkedHashSet<>();
+        finals.forEach((h, f) -> {
+            if (f.verdict().equals(Verdicts.CONFIRMED)) confirmed.add(h);
+        });
+        tr.inCircuit().forEach((h, c) -> {
+            if (c) inCircuit.add(h);
+        });
+        Set<Head> hit = new LinkedHashSet<>(confirmed);
+        hit.retainAll(inCircuit);
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("in_circuit", labels(inCircuit));
+        m.put("confirmed", labels(confirmed));
+        m.put("precision", confirmed.isEmpty() ? null : (double) hit.size() / confirmed.size());
+        m.put("recall", inCircuit.isEmpty() ? null : (double) hit.size() / inCircuit.size());
+        return m;
+    }
+
+    private static String summary(RunContext ctx, V2Protocol proto, Verdicts.Result pooled, Map<Head, Final> finals,
+                                  Optional<PlantedTruth> truth, Map<String, Object> circuit) {
+        List<String> confirmed = new ArrayList<>(), decoys = new ArrayList<>(), inconclusive = new ArrayList<>();
+        int otherRejected = 0;
+        for (Verdicts.HeadVerdict v : pooled.heads()) {
+            String verdict = finals.get(v.head()).verdict();
+            Roles.HeadRole r = v.role();
+            if (verdict.equals(Verdicts.CONFIRMED)) confirmed.add(v.head() + " (" + r.role() + ")");
+            else if (verdict.equals(Verdicts.INCONCLUSIVE)) inconclusive.add(v.head() + " (" + r.role() + ")");
+            else if (!r.role().equals(Roles.OTHER) || r.copying() || r.bos().above(0.5))
+                decoys.add(v.head() + " (" + decoyKind(r) + ")");
+            else otherRejected++;
+        }
+        StringBuilder md = new StringBuilder("# Protocol v2 on ").append(ctx.model().id()).append("\n\n");
+        md.append("**confirmed: ").append(confirmed.isEmpty() ? "none" : String.join(", ", confirmed))
+                .append("; rejected decoys: ").append(decoys.isEmpty() ? "none" : String.join(", ", decoys))
+                .append("; rejected without any tested signal: ").append(otherRejected)
+                .append("; inconclusive: ").append(inconclusive.isEmpty() ? "none" : String.join(", ", inconclusive)).append("**\n\n");
+        md.append(String.format(Locale.ROOT, "- %d prompt pairs (%d families x %d seeds); clean - corrupt gap %s logits%s%n",
+                pooled.nPrompts(), proto.families().size(), proto.seeds().size(), Verdicts.ci(pooled.gap()),
+                pooled.gapOk() ? "" : " (does NOT exclude 0: nothing can be judged)"));
+        for (Map<String, Object> c : castList(circuit.get("compositions")))
+            md.append(String.format(Locale.ROOT, "- composition %s -> %s keys: %s of the gap, adj. p %s%s%n", c.get("sender"),
+                    c.get("receiver"), fmt(castMap(c.get("effect_fraction_of_gap"))), Verdicts.p((Double) c.get("p_adjusted")),
+                    Boolean.TRUE.equals(c.get("confirmed")) ? " (confirmed)" : ""));
+        for (Map<String, Object> g : castList(circuit.get("group_ablations")))
+            md.append(String.format(Locale.ROOT, "- group ablation of every %s head [%s]: drop %s of the gap%n", g.get("role"),
+                    g.get("heads"), fmt(castMap(g.get("drop_fraction_of_gap")))));
+        Map<String, Object> st = castMap(circuit.get("stability"));
+        md.append("- stability: confirmed per seed ").append(st.get("confirmed_by_seed")).append(", per family ")
+                .append(st.get("confirmed_by_family")).append(String.format(Locale.ROOT,
+                        "; mean Jaccard across seeds %s, across families %s%n", fmtD(st.get("jaccard_mean_across_seeds")),
+                        fmtD(st.get("jaccard_mean_across_families"))));
+        truth.ifPresent(tr -> {
+            Map<String, Object> pr = precisionRecall(finals, tr);
+            md.append(String.format(Locale.ROOT, "- against the planted ground truth (read only for this line): precision %s, "
+                    + "recall %s (in circuit: %s)%n", fmtD(pr.get("precision")), fmtD(pr.get("recall")), pr.get("in_circuit")));
+        });
+        md.append("\nEffects are fractions of the clean - corrupt gap with 95% bootstrap CIs; p are Holm-adjusted one-sided "
+                + "t-tests of \"effect > ").append(proto.thresholds().minEffectFraction()).append(" x gap\". Rules: `protocol.json`.\n\n");
+        md.append("| head | role | verdict | ind. excess | prev. excess | dup. excess | copy | mean abl. | resample abl. | "
+                + "denoising | leave-one-out | control | p adj. |").append(truth.isPresent() ? " truth |" : "").append(" reason |\n");
+        md.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|").append(truth.isPresent() ? "---|" : "").append("---|\n");
+        for (Verdicts.HeadVerdict v : pooled.heads()) {
+            Map<String, Interval> s = scores(pooled, v);
+            md.append("| ").append(v.head()).append(" | ").append(v.role().role()).append(" | **")
+                    .append(finals.get(v.head()).verdict()).append("** | ");
+            for (String k : List.of("induction_excess", "previous_excess", "duplicate_excess", "copy_fraction",
+                    "mean_ablation_norm", "resample_ablation_norm", "denoising_norm", "leave_one_out_norm", "control_effect_norm"))
+                md.append(s.containsKey(k) && s.get(k) != null ? Verdicts.ci(s.get(k)) : "-").append(" | ");
+            md.append(Verdicts.p(v.pAdjusted())).append(" | ");
+            truth.ifPresent(tr -> md.append(tr.roles().get(v.head())).append(" | "));
+            md.append(finals.get(v.head()).reason().replace("|", "/")).append(" |\n");
+        }
+        return md.toString();
+    }
+
+    private static String decoyKind(Roles.HeadRole r) {
+        if (!r.role().equals(Roles.OTHER)) return r.role().replace('_', '-') + " attention";
+        if (r.copying()) return "copying OV, no tested attention role";
+        return "BOS sink";
+    }
+
+    @SuppressWarnings("unchecked")
+    private static List<Map<String, Object>> castList(Object o) {
+        return (List<Map<String, Object>>) o;
+    }
+
+    @SuppressWarnings("unchecked")
+    private static Map<String, Object> castMap(Object o) {
+        return (Map<String, Object>) o;
+    }
+
+    private static String fmt(Map<String, Object> i) {
+        if (i.get("estimate") == null) return "n/a";
+        return String.format(Locale.ROOT, "%.3f [%s, %s]", (Double) i.get("estimate"), fmtD(i.get("ci_low")), fmtD(i.get("ci_high")));
+    }
+
+    private static String fmtD(Object d) {
+        return d == null ? "n/a" : String.format(Locale.ROOT, "%.3f", (Double) d);
+    }
+}

@@ -1,0 +1,103 @@
+package org.milab.report;
+
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import org.milab.engine.Head;
+
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+import static org.milab.report.Vl.arr;
+import static org.milab.report.Vl.field;
+import static org.milab.report.Vl.obj;
+import static org.milab.report.Vl.tip;
+
+/** The report's chart types as Vega-Lite specs; every figure's data is inline, so the page needs no fetch. */
+final class Charts {
+    static final int CELL = 34;
+
+    private Charts() {}
+
+    /**
+     * A value per head.
+     *
+     * @param extra further tooltip fields (name -> value), shown in insertion order
+     */
+    record Cell(Head head, Double value, Double ciLow, Double ciHigh, Map<String, Object> extra) {
+        Cell(Head head, Double value, Map<String, Object> extra) {
+            this(head, value, null, null, extra);
+        }
+    }
+
+    /**
+     * A layer x head heatmap on a diverging scale centred at 0. Heads of {@code grid} without a value are
+     * drawn grey ("not tested"); where a cell has a CI that contains 0 it is faded and marked with a dot.
+     */
+    static Figure headHeatmap(String id, String section, String title, String caption, List<Cell> cells, List<Head> grid,
+                              String valueTitle) {
+        List<Map<String, Object>> rows = new ArrayList<>();
+        double maxAbs = 0;
+        boolean anyCi = false;
+        List<String> extraNames = new ArrayList<>();
+        for (Cell c : cells) {
+            if (c.value() == null || c.value().isNaN()) continue;
+            Map<String, Object> r = new LinkedHashMap<>();
+            r.put("layer", c.head().layer());
+            r.put("head", c.head().head());
+            r.put("label", c.head().label());
+            r.put("value", c.value());
+            if (c.ciLow() != null && c.ciHigh() != null) {
+                anyCi = true;
+                r.put("ci_low", c.ciLow());
+                r.put("ci_high", c.ciHigh());
+                r.put("ci_contains_zero", c.ciLow() <= 0 && c.ciHigh() >= 0);
+            }
+            c.extra().forEach((k, v) -> {
+                r.put(k, v);
+                if (!extraNames.contains(k)) extraNames.add(k);
+            });
+            maxAbs = Math.max(maxAbs, Math.abs(c.value()));
+            rows.add(r);
+        }
+        List<Map<String, Object>> background = new ArrayList<>();
+        for (Head h : grid) background.add(Map.of("layer", h.layer(), "head", h.head(), "label", h.label()));
+        ObjectNode x = field("head", "ordinal", "title", "head", "axis", obj("labelAngle", 0));
+        ObjectNode y = field("layer", "ordinal", "title", "layer");
+        ArrayNode tooltip = arr(tip("label", "nominal", "head"), tip("value", "quantitative", valueTitle));
+        if (anyCi) {
+            tooltip.add(tip("ci_low", "quantitative", "95% CI low"));
+            tooltip.add(tip("ci_high", "quantitative", "95% CI high"));
+        }
+        for (String e : extraNames) tooltip.add(tip(e, rows.stream().anyMatch(r -> r.get(e) instanceof Number) ? "quantitative" : "nominal", e.replace('_', ' ')));
+        ObjectNode cellsLayer = obj("name", "cells", "data", Vl.data(rows), "mark", obj("type", "rect", "stroke", "#fff"),
+                "encoding", obj("x", x, "y", y,
+                        "color", field("value", "quantitative", "title", valueTitle, "scale", Vl.diverging(maxAbs)),
+                        "opacity", anyCi ? obj("condition", obj("test", "datum.ci_contains_zero", "value", 0.3), "value", 1) : null,
+                        "tooltip", tooltip));
+        List<Object> layers = new ArrayList<>();
+        layers.add(obj("data", Vl.data(background), "mark", obj("type", "rect", "fill", "#e8e8e8", "stroke", "#fff"),
+                "encoding", obj("x", x, "y", y, "tooltip", arr(tip("label", "nominal", "not tested")))));
+        layers.add(cellsLayer);
+        if (anyCi)
+            layers.add(obj("data", Vl.data(rows), "transform", arr(obj("filter", "datum.ci_contains_zero")),
+                    "mark", obj("type", "text", "text", "·", "fontSize", 16, "color", "#555"), "encoding", obj("x", x, "y", y)));
+        long nHeads = grid.stream().map(Head::head).distinct().count(), nLayers = grid.stream().map(Head::layer).distinct().count();
+        ObjectNode spec = obj("$schema", Vl.SCHEMA, "width", Math.max(160, nHeads * CELL / (nHeads > 12 ? 2 : 1)),
+                "height", Math.max(60, nLayers * CELL / (nLayers > 12 ? 2 : 1)), "layer", arr(layers.toArray()));
+        return new Figure(id, section, title, caption, spec, java.util.List.of("cells"), rows.size());
+    }
+
+    /** A query x key attention grid with token labels, one per prompt, side by side. */
+    static ObjectNode attentionGrid(String name, String title, List<Map<String, Object>> rows) {
+        ObjectNode x = field("key", "ordinal", "title", "key token", "sort", obj("field", "key_pos"),
+                "axis", obj("labelAngle", -45));
+        ObjectNode y = field("query", "ordinal", "title", "query token", "sort", obj("field", "query_pos"));
+        return obj("name", name, "title", title, "data", Vl.data(rows), "width", obj("step", 20), "height", obj("step", 20),
+                "mark", obj("type", "rect"),
+                "encoding", obj("x", x, "y", y,
+                        "color", field("value", "quantitative", "title", "attention", "scale", obj("scheme", "blues", "domain", arr(0, 1))),
+                        "tooltip", arr(tip("query", "nominal", "query"), tip("key", "nominal", "key"), tip("value", "quantitative", "attention"))));
+    }
+}

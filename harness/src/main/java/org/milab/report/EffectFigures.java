@@ -1,0 +1,243 @@
+package org.milab.report;
+
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import org.milab.engine.Head;
+import org.milab.report.Charts.Cell;
+import org.milab.report.HeadVerdict.Score;
+import org.milab.tables.Table;
+
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.TreeMap;
+import java.util.TreeSet;
+
+import static org.milab.report.RunFolder.dbl;
+import static org.milab.report.RunFolder.str;
+import static org.milab.report.Vl.arr;
+import static org.milab.report.Vl.field;
+import static org.milab.report.Vl.obj;
+import static org.milab.report.Vl.tip;
+
+/** Patching-effect figures: the sweep's positives-vs-control view, layer x head heatmaps, per-family distributions. */
+final class EffectFigures {
+    static final String SECTION = "Patching effects";
+    static final String HELDOUT_DIR = "heldout";
+    static final String HELDOUT_BY_CANDIDATE = "heldout_robustness_by_candidate";
+    static final String HELDOUT_RESULTS = "heldout_robustness_results";
+    static final String NO_CI = " The reference protocol computes no confidence intervals, so no cell carries a CI mark.";
+
+    private EffectFigures() {}
+
+    /** Every head any table of the run names, as the heatmaps' grid (layers seen x heads 0..max). */
+    static List<Head> grid(RunFolder run, RunVerdict v) {
+        TreeSet<Integer> layers = new TreeSet<>();
+        int maxHead = 0;
+        for (ProtocolVerdict p : v.protocols())
+            for (HeadVerdict h : p.heads()) {
+                layers.add(h.head().layer());
+                maxHead = Math.max(maxHead, h.head().head());
+            }
+        List<Head> out = new ArrayList<>();
+        for (int l : layers) for (int h = 0; h <= maxHead; h++) out.add(new Head(l, h));
+        return out;
+    }
+
+    /** S11/S12: each swept head's mean effect on positive families beside its hardest control family. */
+    static Optional<Figure> sweepPositivesVsControl(RunFolder run) {
+        Optional<Table> t = run.table(ReferenceVerdicts.SWEEP);
+        if (t.isEmpty()) return Optional.empty();
+        List<Map<String, Object>> rows = new ArrayList<>();
+        for (Table.Row r : t.get().rows()) {
+            Head h = ReferenceVerdicts.head(r);
+            for (String[] m : new String[][] {{"positive families", "mean_positive_effect"}, {"hardest control family", "mean_max_control_effect"}}) {
+                Double v = dbl(r, m[1]);
+                if (v == null || v.isNaN()) continue;
+                Map<String, Object> row = new LinkedHashMap<>();
+                row.put("label", h.label());
+                row.put("layer", h.layer());
+                row.put("head", h.head());
+                row.put("measure", m[0]);
+                row.put("effect", v);
+                row.put("status", str(r, "replication_status"));
+                rows.add(row);
+            }
+        }
+        ObjectNode y = field("label", "nominal", "title", "head", "sort", obj("field", "effect", "op", "max", "order", "descending"));
+        ObjectNode spec = obj("$schema", Vl.SCHEMA, "data", Vl.data(rows), "width", 420,
+                "height", obj("step", 16),
+                "layer", arr(
+                        obj("mark", obj("type", "line", "color", "#999"), "encoding", obj("y", y,
+                                "x", field("effect", "quantitative"), "detail", field("label", "nominal"))),
+                        obj("name", "points", "mark", obj("type", "point", "filled", true, "size", 70),
+                                "encoding", obj("y", y, "x", field("effect", "quantitative", "title", "mean normalized effect (0 = corrupt, 1 = clean)"),
+                                        "color", field("measure", "nominal", "title", null, "scale", obj("domain", arr("positive families", "hardest control family"),
+                                                "range", arr("#2166ac", "#b2182b"))),
+                                        "tooltip", arr(tip("label", "nominal", "head"), tip("measure", "nominal", "measure"),
+                                                tip("effect", "quantitative", "mean effect"), tip("status", "nominal", "S12 status")))),
+                        obj("mark", obj("type", "rule", "strokeDash", arr(4, 4), "color", "#555"), "encoding", obj("x", obj("datum", 0)))));
+        return Optional.of(new Figure("sweep-positives-vs-control", SECTION,
+                "Head sweep (S11/S12): positives vs the hardest control, per head",
+                "Clean-to-corrupt patch of each head's hook_z at the final position, mean normalized effect over the sweep seeds. "
+                        + "A head that carries the answer moves positives towards 1; if it moves a control family as much, the "
+                        + "reference calls it nonspecific. Source: " + RunFolder.link(ReferenceVerdicts.SWEEP) + "." + NO_CI,
+                spec, List.of("points"), rows.size()));
+    }
+
+    /** S11/S12 heatmaps: positives and hardest control, per swept head. */
+    static List<Figure> sweepHeatmaps(RunFolder run, List<Head> grid) {
+        Optional<Table> t = run.table(ReferenceVerdicts.SWEEP);
+        if (t.isEmpty()) return List.of();
+        List<Figure> out = new ArrayList<>();
+        for (String[] m : new String[][] {{"positive", "mean_positive_effect", "positive families"},
+                {"control", "mean_max_control_effect", "the hardest control family"}}) {
+            List<Cell> cells = new ArrayList<>();
+            for (Table.Row r : t.get().rows())
+                cells.add(new Cell(ReferenceVerdicts.head(r), dbl(r, m[1]), extra("S12 status", str(r, "replication_status"))));
+            out.add(Charts.headHeatmap("sweep-heatmap-" + m[0], SECTION,
+                    "Head sweep: head_clean_to_corrupt_patch at final, " + m[2],
+                    "Mean normalized effect over the sweep seeds on " + m[2] + " (diverging scale centred at 0; grey: not swept). Source: "
+                            + RunFolder.link(ReferenceVerdicts.SWEEP) + "." + NO_CI, cells, grid, "mean effect"));
+        }
+        return out;
+    }
+
+    /** S14: one heatmap per intervention and position, positive-family mean effect averaged over the held-out seeds. */
+    static List<Figure> heldoutHeatmaps(RunFolder run, List<Head> grid) {
+        Map<List<String>, Map<Head, List<Table.Row>>> bySlice = new TreeMap<>(java.util.Comparator.comparing(Object::toString));
+        List<String> sources = new ArrayList<>();
+        for (int seed : run.seeds(HELDOUT_DIR)) {
+            String rel = HELDOUT_DIR + "/seed" + seed + "/" + HELDOUT_BY_CANDIDATE;
+            Optional<Table> t = run.table(rel);
+            if (t.isEmpty()) continue;
+            sources.add(RunFolder.link(rel));
+            for (Table.Row r : t.get().rows())
+                bySlice.computeIfAbsent(List.of(str(r, "intervention"), str(r, "position_label")), k -> new TreeMap<>())
+                        .computeIfAbsent(ReferenceVerdicts.head(r), k -> new ArrayList<>()).add(r);
+        }
+        List<Figure> out = new ArrayList<>();
+        bySlice.forEach((slice, heads) -> {
+            List<Cell> cells = new ArrayList<>();
+            heads.forEach((h, rows) -> {
+                Map<String, Object> extra = new LinkedHashMap<>();
+                extra.put("hardest_control_mean", mean(rows, "max_control_family_mean_effect"));
+                extra.put("seeds", rows.size());
+                extra.put("statuses", String.join(", ", rows.stream().map(r -> str(r, "survival_status")).distinct().toList()));
+                cells.add(new Cell(h, mean(rows, "positive_family_mean_effect"), extra));
+            });
+            out.add(Charts.headHeatmap("heldout-heatmap-" + slice.get(0) + "-" + slice.get(1), SECTION,
+                    "Held-out (S14): " + slice.get(0) + " at " + slice.get(1),
+                    "Positive-family mean normalized effect, averaged over " + sources.size() + " held-out seeds, for the registered "
+                            + "candidates (grey: not registered). Sources: " + String.join(", ", sources) + "." + NO_CI,
+                    cells, grid, "positive mean effect"));
+        });
+        return out;
+    }
+
+    /** Protocol v2: one heatmap per score of its verdict table, faded where the score's bootstrap CI contains 0. */
+    static List<Figure> v2Heatmaps(ProtocolVerdict v2, List<Head> grid) {
+        Map<String, List<Cell>> byScore = new LinkedHashMap<>();
+        for (HeadVerdict h : v2.heads())
+            for (Score s : h.scores())
+                byScore.computeIfAbsent(s.name(), k -> new ArrayList<>()).add(new Cell(h.head(), s.value(), s.ciLow(), s.ciHigh(),
+                        extra("role", h.role(), "verdict", h.status())));
+        List<Figure> out = new ArrayList<>();
+        byScore.forEach((score, cells) -> {
+            boolean ci = cells.stream().anyMatch(c -> c.ciLow() != null);
+            out.add(Charts.headHeatmap("v2-heatmap-" + score, "Protocol v2", "Protocol v2: " + score,
+                    "Per head, from " + RunFolder.link(V2Verdicts.VERDICTS) + " (diverging scale centred at 0). "
+                            + (ci ? "Faded cells with a dot: the 95% bootstrap CI contains 0." : "This score has no CI columns."),
+                    cells, grid, score));
+        });
+        return out;
+    }
+
+    /**
+     * Per-family effect distributions of the named heads over the held-out seeds, the normalized effect beside
+     * the raw delta (patched - corrupt), for one intervention and position at a time (a menu picks them).
+     * Rows with |clean - corrupt| below the floor are drawn as crosses: their normalized effect is unstable.
+     */
+    static Optional<Figure> heldoutDistributions(RunFolder run, List<Head> named) {
+        List<Map<String, Object>> rows = new ArrayList<>();
+        TreeSet<String> interventions = new TreeSet<>(), positions = new TreeSet<>();
+        List<String> sources = new ArrayList<>();
+        for (int seed : run.seeds(HELDOUT_DIR)) {
+            String rel = HELDOUT_DIR + "/seed" + seed + "/" + HELDOUT_RESULTS;
+            Optional<Table> t = run.table(rel);
+            if (t.isEmpty()) continue;
+            sources.add(RunFolder.link(rel));
+            for (Table.Row r : t.get().rows()) {
+                Head h = ReferenceVerdicts.head(r);
+                if (!named.contains(h)) continue;
+                Double e = dbl(r, "effect_size"), clean = dbl(r, "clean_score"), corrupt = dbl(r, "corrupt_score"), patched = dbl(r, "patched_score");
+                if (clean == null || corrupt == null || patched == null) continue;
+                String iv = str(r, "intervention"), pos = str(r, "position_label");
+                interventions.add(iv);
+                positions.add(pos);
+                boolean unstable = Math.abs(clean - corrupt) < Counterexamples.DENOMINATOR_FLOOR;
+                for (Object[] m : new Object[][] {{"normalized effect", e}, {"raw delta (patched - corrupt)", patched - corrupt}}) {
+                    if (m[1] == null || ((Double) m[1]).isNaN()) continue;
+                    Map<String, Object> row = new LinkedHashMap<>();
+                    row.put("head", h.label());
+                    row.put("family", str(r, "family"));
+                    row.put("type", str(r, "heldout_family_type"));
+                    row.put("intervention", iv);
+                    row.put("position", pos);
+                    row.put("measure", m[0]);
+                    row.put("value", m[1]);
+                    row.put("clean_minus_corrupt", clean - corrupt);
+                    row.put("stability", unstable ? "unstable (|clean - corrupt| < " + Num.sig(Counterexamples.DENOMINATOR_FLOOR) + ")" : "stable");
+                    row.put("seed", RunFolder.lng(r, "seed"));
+                    row.put("example", str(r, "example_id"));
+                    rows.add(row);
+                }
+            }
+        }
+        if (rows.isEmpty()) return Optional.empty();
+        String iv0 = interventions.contains("head_clean_to_corrupt_patch") ? "head_clean_to_corrupt_patch" : interventions.first();
+        String pos0 = positions.contains("final") ? "final" : positions.first();
+        int shown = (int) rows.stream().filter(r -> iv0.equals(r.get("intervention")) && pos0.equals(r.get("position"))).count();
+        ObjectNode unit = obj("name", "strips", "width", 300, "height", obj("step", 14),
+                "mark", obj("type", "point", "filled", true, "size", 28, "opacity", 0.6),
+                "encoding", obj("x", field("value", "quantitative", "title", null),
+                        "y", field("family", "nominal", "title", null),
+                        "color", field("type", "nominal", "title", "family type", "scale", obj("domain", arr("positive", "control"), "range", arr("#2166ac", "#b2182b"))),
+                        "shape", field("stability", "nominal", "title", "denominator", "scale", obj("range", arr("circle", "cross"))),
+                        "tooltip", arr(tip("head", "nominal", "head"), tip("family", "nominal", "family"), tip("example", "nominal", "example"),
+                                tip("seed", "quantitative", "seed"), tip("measure", "nominal", "measure"), tip("value", "quantitative", "value"),
+                                tip("clean_minus_corrupt", "quantitative", "clean - corrupt"))));
+        ObjectNode spec = obj("$schema", Vl.SCHEMA, "data", Vl.data(rows),
+                "params", arr(obj("name", "intervention", "value", iv0, "bind", obj("input", "select", "options", Vl.arrOf(interventions), "name", "intervention ")),
+                        obj("name", "position", "value", pos0, "bind", obj("input", "select", "options", Vl.arrOf(positions), "name", "position "))),
+                "transform", arr(obj("filter", "datum.intervention == intervention && datum.position == position")),
+                "facet", obj("row", field("head", "nominal", "title", null), "column", field("measure", "nominal", "title", null,
+                        "sort", arr("normalized effect", "raw delta (patched - corrupt)"))),
+                "spec", unit, "resolve", obj("scale", obj("x", "independent")));
+        return Optional.of(new Figure("heldout-distributions", SECTION, "Held-out effects per family: normalized effect and raw delta",
+                "Every held-out prompt row of the heads the verdicts name, all seeds; pick the intervention and position in the menus. "
+                        + "Normalized effect = (patched - corrupt) / (clean - corrupt); crosses mark rows whose |clean - corrupt| is below "
+                        + Num.sig(Counterexamples.DENOMINATOR_FLOOR) + " (logit units), where the ratio is unstable. Sources: " + String.join(", ", sources) + ".",
+                spec, List.of("strips"), shown));
+    }
+
+    static Map<String, Object> extra(Object... kv) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        for (int i = 0; i < kv.length; i += 2) if (kv[i + 1] != null) m.put((String) kv[i], kv[i + 1]);
+        return m;
+    }
+
+    static Double mean(List<Table.Row> rows, String column) {
+        double s = 0;
+        int n = 0;
+        for (Table.Row r : rows) {
+            Double v = dbl(r, column);
+            if (v != null && !v.isNaN()) {
+                s += v;
+                n++;
+            }
+        }
+        return n == 0 ? null : s / n;
+    }
+}

@@ -1,0 +1,106 @@
+package org.milab.cli;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.milab.lab.LabFixtures;
+import org.milab.lab.LabModel;
+import org.slf4j.LoggerFactory;
+import picocli.CommandLine;
+import picocli.CommandLine.Model.OptionSpec;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+import java.util.TreeSet;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/** The command line explains itself: described options, each command its own, documented exit codes. */
+class CommandLineTest {
+
+    @Test
+    void everyOptionOfEveryCommandHasADescriptionAndDefaultsAreShown() {
+        List<String> missing = new ArrayList<>();
+        CommandLine cli = Main.commandLine();
+        cli.getSubcommands().forEach((name, sub) -> {
+            for (OptionSpec o : sub.getCommandSpec().options()) {
+                String text = String.join(" ", o.description());
+                if (text.isBlank()) missing.add(name + " " + o.longestName());
+                // an option with a default says so in its description (picocli fills ${DEFAULT-VALUE})
+                if (o.defaultValue() != null && !o.usageHelp() && !o.versionHelp())
+                    assertThat(text).as("%s %s shows its default", name, o.longestName()).contains("Default");
+            }
+            assertThat(sub.getUsageMessage()).as(name + " --help lists the exit codes").contains("Exit codes:")
+                    .contains(" 2   bad input");
+        });
+        assertThat(missing).isEmpty();
+        assertThat(cli.getSubcommands().get("diff").getUsageMessage()).contains(" 1   diff --exit-code: the runs differ");
+    }
+
+    @Test
+    void eachRunCommandTakesOnlyTheOptionsOfItsStages() {
+        CommandLine cli = Main.commandLine();
+        assertThat(options(cli, "run-calibration")).doesNotContain("--seeds", "--control-seeds", "--candidates",
+                "--sweep-per-family", "--zero-frame").contains("--model", "--run-id", "--resume", "--batch-rows");
+        assertThat(options(cli, "run-sweep")).contains("--control-seeds", "--sweep-per-family")
+                .doesNotContain("--seeds", "--candidates", "--heldout-scored");
+        assertThat(options(cli, "run-characterization")).contains("--candidates", "--zero-frame", "--control-seeds")
+                .doesNotContain("--seeds", "--heldout-generated");
+        assertThat(options(cli, "run-heldout")).contains("--seeds", "--heldout-scored", "--candidates", "--sweep-per-family");
+        assertThat(options(cli, "run-all")).isEqualTo(options(cli, "run-heldout"));
+        Cli o = Cli.run("run-calibration", "--seeds", "10");
+        assertThat(o.exit()).isEqualTo(Main.USER_ERROR);
+        assertThat(o.err()).contains("Unknown options: '--seeds'");
+    }
+
+    @Test
+    void aRepeatedFlagTakesItsLastValueSoMakesArgsOverrideTheMakefile() {
+        CommandLine cli = Main.commandLine();
+        CommandLine.ParseResult parsed = cli.parseArgs("run-calibration", "--device", "cpu", "--model", "gpt2",
+                "--device", "auto");
+        assertThat(parsed.subcommand().matchedOptionValue("--device", "")).isEqualTo("auto");
+    }
+
+    @Test
+    void aMissingGpt2NamesBothWaysForwardAndExitsTwo(@TempDir Path root) {
+        Cli o = Cli.run("run-calibration", "--root", root.toString(), "--model", "gpt2");
+        assertThat(o.exit()).isEqualTo(Main.USER_ERROR);
+        assertThat(o.err()).startsWith("error: Model 'gpt2' has not been exported").contains("WEIGHTS=")
+                .contains("MODEL=planted-induction").contains("make demo").doesNotContain("\tat ");
+        Cli other = Cli.run("inspect", "--root", root.toString(), "--model", "mine", "--prompt", "A");
+        assertThat(other.err()).contains("make export MODEL=mine").doesNotContain("planted-induction");
+    }
+
+    @Test
+    void runsDifferIsExitOneAndABugIsExitThree(@TempDir Path root) {
+        Path a = root.resolve("a"), b = root.resolve("b");
+        org.milab.tables.ArrowTables.writeInto(a, org.milab.tables.Table.builder("t").keys("id").int64("id", "x").addRow(1, 2).build());
+        org.milab.tables.ArrowTables.writeInto(b, org.milab.tables.Table.builder("t").keys("id").int64("id", "x").addRow(1, 3).build());
+        assertThat(Cli.run("diff", a.toString(), b.toString()).exit()).isEqualTo(Main.OK);
+        assertThat(Cli.run("diff", a.toString(), b.toString(), "--exit-code").exit()).isEqualTo(Main.DIFFERS);
+        assertThat(Cli.run("diff", a.toString(), a.toString(), "--exit-code").exit()).isEqualTo(Main.OK);
+        assertThat(Cli.run("diff", a.toString(), root.resolve("missing").toString()).exit()).isEqualTo(Main.USER_ERROR);
+        // a random-checkpoint into a path that is a file: not a user-input check, so it surfaces as a bug
+        Cli bug = Cli.run("random-checkpoint", "--out", a.resolve("t.arrow").resolve("sub").toString());
+        assertThat(bug.exit()).isEqualTo(Main.INTERNAL_ERROR);
+        assertThat(bug.err()).startsWith("internal error").contains("\tat ");
+    }
+
+    @Test
+    void librariesLogThroughABindingAtWarningLevelWithoutDjlsGpuProbe(@TempDir Path root) {
+        assertThat(LoggerFactory.getILoggerFactory().getClass().getName()).doesNotContain("NOP");
+        assertThat(LoggerFactory.getLogger("org.apache.arrow.memory.BaseAllocator").isWarnEnabled()).isTrue();
+        assertThat(LoggerFactory.getLogger("org.apache.arrow.memory.BaseAllocator").isInfoEnabled()).isFalse();
+        assertThat(LoggerFactory.getLogger("ai.djl.util.cuda.CudaUtils").isWarnEnabled()).isFalse();
+        try (LabModel ignored = LabFixtures.randomWordModel(root, "words", 1)) {
+            assertThat(ignored.id()).isEqualTo("words");
+        }
+    }
+
+    private static Set<String> options(CommandLine cli, String command) {
+        Set<String> out = new TreeSet<>();
+        for (OptionSpec o : cli.getSubcommands().get(command).getCommandSpec().options()) out.add(o.longestName());
+        return out;
+    }
+}

@@ -1,0 +1,147 @@
+package org.milab.protocol.v2;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.api.io.TempDir;
+import org.milab.lab.LabModel;
+import org.milab.planted.PlantedInductionModel;
+import org.milab.planted.PlantedSpec;
+import org.milab.run.RunConfig;
+import org.milab.run.RunContext;
+import org.milab.runtime.Device;
+import org.milab.tables.ArrowTables;
+import org.milab.tables.Table;
+import org.milab.util.Hashing;
+import org.milab.util.UserError;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.List;
+import java.util.Set;
+import java.util.TreeSet;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+/**
+ * make run-v2 on the default planted model at reduced counts, through the pipeline the CLI runs: the
+ * contract of every output, the pre-registration hash, the control property on the model, and the
+ * verdicts against the planted ground truth (read here, in the test, never by the protocol).
+ */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+class V2PipelineTest {
+    Path root, run;
+    Table verdicts;
+    JsonNode truth;
+
+    @BeforeAll
+    void runV2(@TempDir Path dir) throws Exception {
+        root = dir;
+        run = V2PlantedRuns.run(root, PlantedSpec.defaults(), V2PlantedRuns.CI, "v2ci");
+        verdicts = V2PlantedRuns.table(run, VerdictStage.VERDICTS);
+        truth = V2PlantedRuns.truth(root, PlantedSpec.defaults());
+    }
+
+    private Set<String> truthHeads(java.util.function.Predicate<JsonNode> p) {
+        return V2PlantedRuns.truthHeads(truth, p);
+    }
+
+    @Test
+    void confirmsExactlyTheCircuitAndRejectsEveryOtherHead() throws Exception {
+        assertThat(truthHeads(h -> h.path("inCircuit").asBoolean())).hasSize(2);
+        V2PlantedRuns.assertRecoversTheCircuit(run, truth);
+        assertThat(V2PlantedRuns.byHead(verdicts, "truth_role").values()).doesNotContain("null");
+    }
+
+    @Test
+    void verdictTableHasTheContractColumnsWithIntervalsAndProvenance() {
+        assertThat(verdicts.rowCount()).isEqualTo(16);
+        assertThat(verdicts.columnNames()).contains("layer", "head", "head_id", "role", "verdict", "reason", "p_adjusted",
+                "truth_role", "induction_excess_ci_low", "induction_excess_ci_high", "mean_ablation_norm_ci_low",
+                "denoising_norm_ci_high", "copy_fraction_ci_low", "composition_norm_ci_low");
+        for (Table.Row r : verdicts.rows()) {
+            assertThat(r.getString("reason")).endsWith(".");
+            double est = r.getDouble("mean_ablation_norm"), lo = r.getDouble("mean_ablation_norm_ci_low"),
+                    hi = r.getDouble("mean_ablation_norm_ci_high");
+            assertThat(lo).isLessThanOrEqualTo(est + 1e-12);
+            assertThat(hi).isGreaterThanOrEqualTo(est - 1e-12);
+            assertThat(r.getDouble("p_adjusted")).isBetween(0.0, 1.0);
+        }
+        for (String t : List.of(ProtocolStage.PROMPTS, ProtocolStage.PROBES, AttentionProbeStage.TABLE, CopyingStage.TABLE,
+                CausalStage.BASELINES, CausalStage.ABLATIONS, CausalStage.PATCHES, GroupAblationStage.TABLE,
+                CompositionStage.TABLE, VerdictStage.VERDICTS, VerdictStage.STABILITY)) {
+            Table x = V2PlantedRuns.table(run, t);
+            assertThat(x.provenance()).as(t).containsKeys("checkpoint_sha256", "graph_sha256", "code_git_commit", "run_id");
+            assertThat(x.metadata().get(ProtocolStage.SHA_METADATA)).as(t)
+                    .isEqualTo(Hashing.sha256(run.resolve("v2/protocol.json")));
+        }
+        // one tidy row per pair x head x intervention
+        int pairs = V2PlantedRuns.table(run, ProtocolStage.PROMPTS).rowCount();
+        assertThat(pairs).isEqualTo(2 * 5 * 4);
+        assertThat(V2PlantedRuns.table(run, CausalStage.ABLATIONS).rowCount()).isEqualTo(pairs * 16 * 3);
+        assertThat(V2PlantedRuns.table(run, CausalStage.PATCHES).rowCount()).isEqualTo(pairs * 16);
+        assertThat(V2PlantedRuns.table(run, CompositionStage.TABLE).rowCount()).isEqualTo(pairs);
+    }
+
+    @Test
+    void circuitJsonAndSummaryStateTheCircuitWithItsComposition() throws Exception {
+        JsonNode c = new ObjectMapper().readTree(run.resolve("v2/circuit.json").toFile());
+        String prev = truthHeads(h -> h.path("role").asText().equals("PREVIOUS_TOKEN")).iterator().next();
+        String ind = truthHeads(h -> h.path("role").asText().equals("INDUCTION")).iterator().next();
+        assertThat(c.path("compositions")).anySatisfy(x -> {
+            assertThat(x.path("sender").asText()).isEqualTo(prev);
+            assertThat(x.path("receiver").asText()).isEqualTo(ind);
+            assertThat(x.path("confirmed").asBoolean()).isTrue();
+            assertThat(x.path("effect_fraction_of_gap").path("ci_low").asDouble()).isGreaterThan(0.2);
+        });
+        assertThat(c.path("ground_truth").path("precision").asDouble()).isEqualTo(1.0);
+        assertThat(c.path("ground_truth").path("recall").asDouble()).isEqualTo(1.0);
+        assertThat(c.path("stability").path("jaccard_mean_across_seeds").asDouble()).isEqualTo(1.0);
+        String md = Files.readString(run.resolve("v2/summary.md"));
+        assertThat(md.lines().filter(l -> l.startsWith("**confirmed: ")).findFirst()).get().asString()
+                .contains(prev + " (previous_token)", ind + " (induction)", "rejected decoys: ");
+        assertThat(md).contains("precision 1.000, recall 1.000");
+    }
+
+    /** A control whose answer induction can produce is not a control: on the planted model none is predicted. */
+    @Test
+    void theModelPredictsNoControlAnswerButEveryCleanAnswer() {
+        Table b = V2PlantedRuns.table(run, CausalStage.BASELINES);
+        double cleanMean = b.doubles("ld_clean").stream().mapToDouble(Double::doubleValue).average().orElseThrow();
+        double controlMean = b.doubles("ld_control").stream().mapToDouble(Double::doubleValue).average().orElseThrow();
+        for (Table.Row r : b.rows()) {
+            assertThat(r.getBool("clean_top1_is_answer")).as(r.getString("prompt_id")).isTrue();
+            assertThat(r.getBool("corrupt_top1_is_wrong")).as(r.getString("prompt_id")).isTrue();
+            assertThat(r.getBool("control_top1_is_answer")).as(r.getString("prompt_id")).isFalse();
+            // the weight noise gives tokens logit offsets of a logit or two; a predicted answer would be ~10
+            assertThat(Math.abs(r.getDouble("ld_control"))).isLessThan(0.3 * r.getDouble("ld_clean"));
+            assertThat(r.getDouble("ld_clean")).isGreaterThan(0);
+            assertThat(r.getDouble("ld_corrupt")).isLessThan(0);
+        }
+        assertThat(Math.abs(controlMean)).isLessThan(0.1 * cleanMean);
+    }
+
+    @Test
+    void scoringRefusesAProtocolChangedAfterRegistration() throws Exception {
+        Path copy = root.resolve("results").resolve("tampered" + RunContext.INCOMPLETE);
+        try (var files = Files.walk(run)) {
+            for (Path f : files.toList()) {
+                Path to = copy.resolve(run.relativize(f).toString());
+                if (Files.isDirectory(f)) Files.createDirectories(to);
+                else Files.copy(f, to, StandardCopyOption.REPLACE_EXISTING);
+            }
+        }
+        Path proto = copy.resolve("v2/protocol.json");
+        Files.writeString(proto, Files.readString(proto).replace("\"min_effect_fraction\" : 0.05", "\"min_effect_fraction\" : 0.01"));
+        try (LabModel m = LabModel.open(root, PlantedInductionModel.MODEL_ID, Device.CPU, 0)) {
+            RunContext ctx = new RunContext(root, RunConfig.reference(PlantedInductionModel.MODEL_ID, "tampered"), m);
+            assertThatThrownBy(() -> new VerdictStage().run(ctx)).isInstanceOf(UserError.class)
+                    .hasMessageContaining("no longer matches its registered sha256");
+            assertThat(Files.exists(copy.resolve("v2").resolve(VerdictStage.VERDICTS + ArrowTables.EXTENSION))).isTrue();
+        }
+    }
+}
