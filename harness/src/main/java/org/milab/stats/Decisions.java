@@ -5,10 +5,10 @@ import java.util.function.Function;
 
 /**
  * How decision rules compare measured numbers. Effects, gaps, margins and attention scores come out of float32
- * forward passes whose summation order depends on the rows per ONNX Runtime call and the thread count: on the
- * planted model a true zero comes out as about +-1e-9, and the family means and gaps the rules decide on move
- * by up to 3e-7 (on values near 0.2) between batch sizes 32-200 and threads 1-2 ({@code BatchInvarianceTest}
- * prints and bounds it).
+ * forward passes whose summation order depends on the rows per ONNX Runtime call, the thread count and the
+ * engine's graph path for a batch: on the planted model a true zero comes out as about +-1e-9, and the family
+ * means and gaps the rules decide on move by up to 2e-6 between batch sizes 32-200 and threads 1-2
+ * ({@code BatchInvarianceTest} prints it and fails above half the tolerance).
  * So that such noise never becomes a verdict, every rule compares against the declared {@link #TOLERANCE}
  * (recorded in every table's provenance and the run manifest): a value is positive only above it; two values
  * count as equal when they differ by at most the tolerance scaled by their magnitude (when above 1); rankings
@@ -16,14 +16,15 @@ import java.util.function.Function;
  * everywhere, as in the reference's Python.
  *
  * <p>This removes the systematic case, true zeros (sink heads, positions a head ignores) whose sign is noise. It
- * cannot make a threshold immune to a value that happens to lie within noise of the tolerance itself (a measured
- * 1e-6 +- 1e-8); only bit-identical forward passes for every batch composition would (see the README). Values the
+ * cannot make a threshold immune to a value that happens to lie within noise of the tolerance itself (seen once:
+ * a family mean of 1.0e-5 +- 1.3e-8); only forward passes that are bit-identical for every batch composition
+ * would (see the README). Values the
  * reference protocol registered are larger (its smallest |gap| is 3.6e-5, for GPT-2 L4H9), so its verdicts are
  * unchanged.
  */
 public final class Decisions {
     /** Absolute tolerance, in the units of the compared values (normalized effects, logit differences, probabilities). */
-    public static final double TOLERANCE = 1e-6;
+    public static final double TOLERANCE = 1e-5;
 
     private Decisions() {}
 

@@ -52,7 +52,7 @@ class CharacterizationRulesTest {
         assertThat(HeadCircuit.ovStatus(Double.NaN)).isEqualTo("ov_unavailable");
         // a margin within the decision tolerance is float noise, not support (issue 10)
         assertThat(HeadCircuit.ovStatus(1e-9)).isEqualTo("ov_weak");
-        assertThat(HeadCircuit.ovStatus(2e-6)).isEqualTo("ov_supports_copy");
+        assertThat(HeadCircuit.ovStatus(2e-5)).isEqualTo("ov_supports_copy");
         assertThat(HeadCircuit.ovStatus(0.0)).isEqualTo("ov_weak");
         assertThat(HeadCircuit.ovStatus(-0.1)).isEqualTo("ov_weak");
         assertThat(HeadCircuit.ovStatus(-0.1000001)).isEqualTo("ov_contradicts_copy");

@@ -50,7 +50,7 @@ class DecisionToleranceTest {
                 new double[]{3, NOISE});
         assertThat(PandasRules.sortDescending(rows, r -> r[1]).stream().map(r -> (int) r[0]).toList())
                 .containsExactly(2, 0, 1, 3);
-        assertThat(Decisions.rounded(0.123456789)).isCloseTo(0.123457, org.assertj.core.api.Assertions.within(1e-12));
+        assertThat(Decisions.rounded(0.123456789)).isCloseTo(0.12346, org.assertj.core.api.Assertions.within(1e-12));
         assertThat(Decisions.rounded(-NOISE)).isEqualTo(0.0).isEqualTo(Decisions.rounded(NOISE));
     }
 
