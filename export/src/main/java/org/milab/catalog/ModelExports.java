@@ -21,6 +21,7 @@ import org.milab.model.download.WeightsFetcher;
 import org.milab.model.download.WeightsResolver;
 import org.milab.tokenizer.Gpt2TokenizerJson;
 import org.milab.util.AtomicFiles;
+import org.milab.util.IoErrors;
 import org.milab.util.StepCounter;
 import org.milab.util.UserError;
 
@@ -151,7 +152,7 @@ public final class ModelExports {
                         Files.createDirectories(stage.manifestDir());
                         Files.copy(tmp.resolve(PlantedModelFiles.MODEL_CARD), stage.manifestDir().resolve(PlantedModelFiles.MODEL_CARD));
                     } catch (IOException e) {
-                        throw new UncheckedIOException(e);
+                        throw IoErrors.onWrite(stage.graphDir(), e);
                     }
                 });
             }

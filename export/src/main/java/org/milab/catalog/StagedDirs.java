@@ -2,6 +2,7 @@ package org.milab.catalog;
 
 import org.milab.util.AtomicFiles;
 import org.milab.util.FileTrees;
+import org.milab.util.IoErrors;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -78,7 +79,7 @@ final class StagedDirs {
             AtomicFiles.writeString(dir.resolve(MODEL), modelId);
             return new Staging(dir, ch);
         } catch (IOException e) {
-            throw new UncheckedIOException("Cannot create a staging folder under " + root + ": " + e.getMessage(), e);
+            throw IoErrors.onWrite(root.resolve(PREFIX + modelId), e);
         }
     }
 
@@ -113,7 +114,7 @@ final class StagedDirs {
             Files.createDirectories(dst.getParent());
             AtomicFiles.moveAtomically(fresh, dst);
         } catch (IOException e) {
-            throw new UncheckedIOException("Cannot install " + dst + ": " + e.getMessage(), e);
+            throw IoErrors.onWrite(dst, e);
         }
     }
 

@@ -1,5 +1,6 @@
 package org.milab.cli;
 
+import org.milab.run.InputChecks;
 import org.milab.run.Pipeline;
 import org.milab.run.RunConfig;
 import org.milab.run.RunContext;
@@ -28,18 +29,22 @@ public final class RunCommands {
                    RunOptions.Heldout heldout, String command, Consumer<Pipeline> body) {
         RunConfig cfg = opts.config(command, root.root(), sweep, candidates, heldout);
         Device device = Device.parse(opts.device);
-        try (RunDir folder = RunDir.acquire(root.root(), cfg.runId(), opts.runId == null)) {
-            RunConfig config = cfg.withRunId(folder.id());
-            if (folder.finished() && !opts.resume)
-                throw new UserError("results/" + folder.id() + " already exists; a run never overwrites another run's outputs.",
-                        "Choose another RUN_ID, or pass --resume to verify it and run what it lacks.");
-            if (folder.hasUnfinished() && !opts.resume) {
-                System.err.println("removing results/" + folder.id() + RunDir.INCOMPLETE + ", left by an earlier attempt"
-                        + " of this run that did not finish (pass --resume to continue it instead)");
-                folder.discardUnfinished();
-            }
-            try (LabModel m = LabModel.open(root.root(), opts.model, device, opts.threads, opts.batchRows,
-                    opts.batchRows * 16)) {
+        // the model and every input file are checked before the run folder is touched
+        try (LabModel m = LabModel.open(root.root(), opts.model, device, opts.threads, opts.batchRows, opts.batchRows * 16)) {
+            boolean characterizes = command.equals("run-all") || command.equals("run-characterization");
+            InputChecks.candidates(cfg, m.config(), m.id(), characterizes);
+            InputChecks.prompts(cfg, m, new InputChecks.PromptSets(!command.equals("run-calibration"),
+                    command.equals("run-heldout") || command.equals("run-all"), characterizes));
+            try (RunDir folder = RunDir.acquire(root.root(), cfg.runId(), opts.runId == null)) {
+                RunConfig config = cfg.withRunId(folder.id());
+                if (folder.finished() && !opts.resume)
+                    throw new UserError("results/" + folder.id() + " already exists; a run never overwrites another run's outputs.",
+                            "Choose another RUN_ID, or pass --resume to verify it and run what it lacks.");
+                if (folder.hasUnfinished() && !opts.resume) {
+                    System.err.println("removing results/" + folder.id() + RunDir.INCOMPLETE + ", left by an earlier attempt"
+                            + " of this run that did not finish (pass --resume to continue it instead)");
+                    folder.discardUnfinished();
+                }
                 if (folder.finished()) {
                     Optional<Pipeline.Staleness> stale = Pipeline.check(new RunContext(root.root(), config, m, folder.finalDir()), body);
                     if (stale.isEmpty()) {

@@ -199,9 +199,9 @@ public final class RunContext {
         return codeCommit;
     }
 
-    /** BOS + tokens of a prompt, cached. */
+    /** BOS + tokens of a prompt, cached; a prompt the model cannot read stops the run (see LabModel#promptTokens). */
     public TokenIds tokens(String prompt) {
-        return tokenCache.computeIfAbsent(prompt, p -> new TokenIds(model.tokenizer().encodeWithBos(p)));
+        return tokenCache.computeIfAbsent(prompt, p -> new TokenIds(model.promptTokens(p)));
     }
 
     /**
@@ -216,6 +216,10 @@ public final class RunContext {
         } catch (UserError e) {
             throw new UserError(where + ": " + e.getMessage(), null, e);
         }
+        if (model.tokenizer().isUnknown(id))
+            throw new UserError(where + ": target '" + token + "' is not in model '" + model.id() + "''s vocabulary (it encodes "
+                    + "to the unknown token).", "Choose a target from the model's vocabulary (graphs/" + model.id()
+                    + "/tokenizer.json).");
         singleTokenCache.put(token, id);
         return id;
     }

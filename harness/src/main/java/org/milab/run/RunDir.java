@@ -2,6 +2,7 @@ package org.milab.run;
 
 import org.milab.util.AtomicFiles;
 import org.milab.util.FileTrees;
+import org.milab.util.IoErrors;
 import org.milab.util.UserError;
 
 import java.io.IOException;
@@ -11,7 +12,6 @@ import java.nio.channels.FileChannel;
 import java.nio.channels.FileLock;
 import java.nio.channels.OverlappingFileLockException;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.AccessDeniedException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
@@ -68,8 +68,7 @@ public final class RunDir implements AutoCloseable {
         try {
             Files.createDirectories(results);
         } catch (IOException e) {
-            throw new UserError("Cannot create the results folder " + results + ": " + describe(e) + ".",
-                    "Make the project folder writable (or pass --root to a writable copy).", e);
+            throw IoErrors.onWrite(results, e);
         }
         for (int n = 1; n <= (defaultId ? MAX_DEFAULT_SUFFIX : 1); n++) {
             String candidate = n == 1 ? id : id + "-" + n;
@@ -111,8 +110,7 @@ public final class RunDir implements AutoCloseable {
             ch = FileChannel.open(lockFile, StandardOpenOption.CREATE, StandardOpenOption.READ, StandardOpenOption.WRITE);
         } catch (IOException e) {
             HELD.remove(lockFile);
-            throw new UserError("Cannot create the run lock " + lockFile + ": " + describe(e) + ".",
-                    "Make " + results + " writable (a read-only results folder cannot hold new runs).", e);
+            throw IoErrors.onWrite(lockFile, e);
         }
         try {
             FileLock l;
@@ -200,7 +198,7 @@ public final class RunDir implements AutoCloseable {
             }
         } catch (IOException e) {
             FileTrees.delete(dst);
-            throw new UncheckedIOException("Cannot copy " + src + " for resuming: " + e.getMessage(), e);
+            throw IoErrors.onWrite(dst, e);
         }
     }
 
@@ -267,11 +265,6 @@ public final class RunDir implements AutoCloseable {
         System.err.println("run folder: " + s);
     }
 
-    private static String describe(IOException e) {
-        if (e instanceof AccessDeniedException) return "permission denied";
-        String m = e.getMessage();
-        return m == null ? e.getClass().getSimpleName() : m;
-    }
 
     @Override
     public void close() {

@@ -123,6 +123,10 @@ public final class MetricCalibrationStage {
                 throw new IllegalArgumentException("expected and control tokens resolve to the same token id");
             if (tok.encode(p.prompt()).length == 0)
                 throw new IllegalArgumentException("prompt tokenized to an empty sequence");
+            // a word-level tokenizer reads unknown words as one unknown token: recorded, never scored (GPT-2 has none)
+            List<String> unknown = tok.unknownWords(p.prompt());
+            if (!unknown.isEmpty())
+                throw new IllegalArgumentException("prompt words not in the vocabulary: " + String.join(", ", unknown));
         } catch (RuntimeException e) {
             return new Validation(trueId, controlId, TOKENIZATION_ERROR, String.valueOf(e.getMessage()));
         }
