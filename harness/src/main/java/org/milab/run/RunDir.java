@@ -184,17 +184,20 @@ public final class RunDir implements AutoCloseable {
 
     /**
      * Starts a repair of the finished run: its files are linked (copied where links are not possible) into
-     * results/<id>.incomplete/, without its finish record, which only a finished copy gets. The finished run is not
-     * touched; every writer replaces files by rename, so a linked file is never changed in place.
+     * results/<id>.incomplete/, except what its finish wrote (manifest, summary, report, Parquet copies, and the
+     * finish record itself), which only a finished copy gets. The finished run is not touched; every writer
+     * replaces files by rename, so a linked file is never changed in place.
      */
     public void reopenFinished() {
         Path src = finalDir(), dst = workDir();
+        Set<String> finishOutputs = StepLedger.finishOutputs(src);
         FileTrees.delete(dst);
         try (Stream<Path> s = Files.walk(src)) {
             for (Path p : s.toList()) {
-                Path rel = src.relativize(p), target = dst.resolve(rel.toString());
+                String rel = src.relativize(p).toString();
+                Path target = dst.resolve(rel);
                 if (Files.isDirectory(p)) Files.createDirectories(target);
-                else if (!rel.toString().equals(FINISHED)) link(p, target);
+                else if (!rel.equals(FINISHED) && !finishOutputs.contains(rel)) link(p, target);
             }
         } catch (IOException e) {
             FileTrees.delete(dst);

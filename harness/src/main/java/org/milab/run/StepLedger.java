@@ -184,15 +184,29 @@ final class StepLedger {
 
     /** Null when finish()'s record is there and its files are intact, else what is wrong. */
     String finishDamage() {
-        Path f = ctx.runDir().resolve(FINISHED);
-        if (!Files.isRegularFile(f)) return "the run's manifest, summary and report are not recorded (finished by an older version)";
-        Map<String, String> outputs;
+        if (!Files.isRegularFile(ctx.runDir().resolve(FINISHED)))
+            return "the run's manifest, summary and report are not recorded (finished by an older version)";
+        Map<String, String> outputs = readFinish(ctx.runDir());
+        if (outputs == null) return FINISHED + " is unreadable";
+        return damaged(new StepRecord("", outputs, List.of(), Map.of(), Map.of(), 0, null, null));
+    }
+
+    /** The files the finish record of {@code runDir} lists (empty when it has none). */
+    static Set<String> finishOutputs(Path runDir) {
+        Map<String, String> outputs = readFinish(runDir);
+        return outputs == null ? Set.of() : outputs.keySet();
+    }
+
+    private static Map<String, String> readFinish(Path runDir) {
+        Path f = runDir.resolve(FINISHED);
+        if (!Files.isRegularFile(f)) return null;
         try {
-            outputs = RunContext.JSON.readValue(f.toFile(), new TypeReference<Map<String, Map<String, String>>>() {}).get("outputs");
+            Map<String, String> outputs = RunContext.JSON.readValue(f.toFile(),
+                    new TypeReference<Map<String, Map<String, String>>>() {}).get("outputs");
+            return outputs == null ? Map.of() : outputs;
         } catch (IOException e) {
-            return FINISHED + " is unreadable";
+            return null;
         }
-        return damaged(new StepRecord("", outputs == null ? Map.of() : outputs, List.of(), Map.of(), Map.of(), 0, null, null));
     }
 
     private List<String> finishFiles() {

@@ -13,6 +13,7 @@ import org.milab.run.RunContext;
 import org.milab.run.RunDir;
 import org.milab.runtime.Device;
 import org.milab.testing.ChildJvm;
+import org.milab.testing.TestFiles;
 import org.milab.util.Hashing;
 import org.milab.util.UserError;
 
@@ -20,7 +21,6 @@ import java.io.IOException;
 import java.io.RandomAccessFile;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -109,17 +109,18 @@ class BadInputSuiteTest {
 
     /** A copy of the words export under another id, for cases that damage an export on purpose. */
     String copyOfModel(String id) throws IOException {
-        for (String d : List.of("graphs", "manifests")) {
-            Path from = root.resolve(d).resolve("words"), to = root.resolve(d).resolve(id);
-            try (Stream<Path> s = Files.walk(from)) {
-                for (Path p : s.toList()) {
-                    Path t = to.resolve(from.relativize(p).toString());
-                    if (Files.isDirectory(p)) Files.createDirectories(t);
-                    else Files.copy(p, t, StandardCopyOption.REPLACE_EXISTING);
-                }
-            }
-        }
+        for (String d : List.of("graphs", "manifests")) TestFiles.copyTree(root.resolve(d).resolve("words"), root.resolve(d).resolve(id));
         return id;
+    }
+
+    /** A case that calls the lab's code directly: a UserError is its one message. */
+    static Outcome inProcess(Runnable body) {
+        try {
+            body.run();
+            return new Outcome(0, "");
+        } catch (UserError e) {
+            return new Outcome(2, "error: " + e.getMessage());
+        }
     }
 
     Path file(String name, String text) throws IOException {
@@ -244,14 +245,8 @@ class BadInputSuiteTest {
                 () -> cli("run-sweep", "--model=noblue", "--run-id=p1", "--control-seeds=0,1", "--controls-per-family=8"));
         try (LabModel m = LabModel.open(root, "noblue", Device.CPU, 1)) {
             RunContext ctx = new RunContext(root, RunConfig.reference("noblue", "unit"), m);
-            expect("prompts and targets", "a target that maps to the unknown token (any stage)", "is not in model", () -> {
-                try {
-                    ctx.singleToken(" blue", "example 3");
-                    return new Outcome(0, "");
-                } catch (UserError e) {
-                    return new Outcome(2, "error: " + e.getMessage());
-                }
-            });
+            expect("prompts and targets", "a target that maps to the unknown token (any stage)", "is not in model",
+                    () -> inProcess(() -> ctx.singleToken(" blue", "example 3")));
         }
     }
 
@@ -261,14 +256,8 @@ class BadInputSuiteTest {
     void runOrder() throws Exception {
         try (LabModel m = LabModel.open(root, "words", Device.CPU, 1)) {
             RunContext ctx = new RunContext(root, RunConfig.reference("words", "order"), m);
-            expect("run order", "a stage run before the stages it reads (S14 without S13)", "is missing", () -> {
-                try {
-                    new HeldoutRobustnessStage().run(ctx, 10);
-                    return new Outcome(0, "");
-                } catch (UserError e) {
-                    return new Outcome(2, "error: " + e.getMessage());
-                }
-            });
+            expect("run order", "a stage run before the stages it reads (S14 without S13)", "is missing",
+                    () -> inProcess(() -> new HeldoutRobustnessStage().run(ctx, 10)));
         }
         expect("run order", "run-characterization on a derived model with a candidate file lacking primaries", "has no head in group",
                 () -> cli("run-characterization", "--model=words", "--run-id=o2",
@@ -329,8 +318,8 @@ class BadInputSuiteTest {
         }
         // results/ on a 96 KB file system: the calibration tables do not fit
         Path other = root.resolve("disk");
-        copyTree(root.resolve("graphs/words"), other.resolve("graphs/words"));
-        copyTree(root.resolve("manifests/words"), other.resolve("manifests/words"));
+        TestFiles.copyTree(root.resolve("graphs/words"), other.resolve("graphs/words"));
+        TestFiles.copyTree(root.resolve("manifests/words"), other.resolve("manifests/words"));
         expect("disk", "the disk fills up during a run (results/ on a 96 KB tmpfs)", "The disk is full",
                 () -> mounted("size=96k", other.resolve("results"),
                         List.of("run-calibration", "--root=" + other, "--model=words", "--run-id=full")));
@@ -345,15 +334,5 @@ class BadInputSuiteTest {
         expect("permissions", "a read-only results folder", "read-only file system",
                 () -> mounted("ro", other.resolve("results"), List.of("run-calibration", "--root=" + other, "--model=words",
                         "--run-id=ro")));
-    }
-
-    static void copyTree(Path from, Path to) throws IOException {
-        try (Stream<Path> s = Files.walk(from)) {
-            for (Path p : s.toList()) {
-                Path t = to.resolve(from.relativize(p).toString());
-                if (Files.isDirectory(p)) Files.createDirectories(t);
-                else Files.copy(p, t, StandardCopyOption.REPLACE_EXISTING);
-            }
-        }
     }
 }

@@ -5,6 +5,7 @@ import org.junit.jupiter.api.io.TempDir;
 import org.milab.catalog.ModelLayout;
 import org.milab.runtime.Device;
 import org.milab.testing.ChildJvm;
+import org.milab.testing.TestFiles;
 import org.milab.util.FileTrees;
 import org.milab.util.UserError;
 
@@ -12,7 +13,6 @@ import java.io.IOException;
 import java.io.RandomAccessFile;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.stream.Stream;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -30,11 +30,11 @@ class ExportIntegrityTest {
         LabFixtures.randomWordModel(root, "m", 1).close();
         ModelLayout layout = new ModelLayout(root, "m");
         Path oldManifests = root.resolve("old-manifests");
-        copyTree(layout.manifestDir(), oldManifests);
+        TestFiles.copyTree(layout.manifestDir(), oldManifests);
         LabFixtures.randomWordModel(root, "m", 2).close(); // a second export with other weights
         // what a kill between the two renames of the old install left: new graphs, old manifests
         FileTrees.delete(layout.manifestDir());
-        copyTree(oldManifests, layout.manifestDir());
+        TestFiles.copyTree(oldManifests, layout.manifestDir());
 
         assertThatThrownBy(() -> LabModel.open(root, "m", Device.CPU, 1)).isInstanceOf(UserError.class)
                 .hasMessageContaining("does not match").hasMessageContaining("make export MODEL=m");
@@ -76,16 +76,6 @@ class ExportIntegrityTest {
             try (Stream<Path> s = Files.list(root)) {
                 assertThat(s.map(f -> f.getFileName().toString()).filter(n -> n.startsWith(".export-")))
                         .as("after kill %d", kill).isEmpty();
-            }
-        }
-    }
-
-    static void copyTree(Path from, Path to) throws IOException {
-        try (Stream<Path> s = Files.walk(from)) {
-            for (Path p : s.toList()) {
-                Path t = to.resolve(from.relativize(p).toString());
-                if (Files.isDirectory(p)) Files.createDirectories(t);
-                else Files.copy(p, t, StandardCopyOption.REPLACE_EXISTING);
             }
         }
     }
