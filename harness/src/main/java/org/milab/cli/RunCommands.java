@@ -32,9 +32,12 @@ public final class RunCommands {
         // the model and every input file are checked before the run folder is touched
         try (LabModel m = LabModel.open(root.root(), opts.model, device, opts.threads, opts.batchRows, opts.batchRows * 16)) {
             boolean characterizes = command.equals("run-all") || command.equals("run-characterization");
+            boolean heldoutPass = command.equals("run-heldout") || command.equals("run-all");
+            // run-characterization runs the sweep first for a derived candidate set (Pipeline.characterization)
+            boolean sweeps = heldoutPass || command.equals("run-sweep") || (command.equals("run-characterization")
+                    && !cfg.modelId().equals("gpt2") && cfg.candidateFile() == null);
             InputChecks.candidates(cfg, m.config(), m.id(), characterizes);
-            InputChecks.prompts(cfg, m, new InputChecks.PromptSets(!command.equals("run-calibration"),
-                    command.equals("run-heldout") || command.equals("run-all"), characterizes));
+            InputChecks.prompts(cfg, m, new InputChecks.PromptSets(sweeps, heldoutPass, characterizes));
             try (RunDir folder = RunDir.acquire(root.root(), cfg.runId(), opts.runId == null)) {
                 RunConfig config = cfg.withRunId(folder.id());
                 if (folder.finished() && !opts.resume)
