@@ -246,7 +246,7 @@ public final class Pipeline {
      * long, how many rows); then the run folder is renamed to its final name.
      */
     public void finish(String command) {
-        if (resume) removeLeftovers();
+        List<String> leftovers = resume ? leftovers() : List.of();
         Map<String, Object> m = new LinkedHashMap<>();
         m.put("schema", "milab.run_manifest/1");
         m.put("command", command);
@@ -267,6 +267,7 @@ public final class Pipeline {
         m.put("timings_seconds", ctx.timings());
         m.put("step_seconds", ledger.stepSeconds());
         m.put("row_counts", ctx.rowCounts());
+        if (!leftovers.isEmpty()) m.put("untracked_files", leftovers);
         AtomicFiles.writeString(ctx.runDir().resolve("run_manifest.json"), RunContext.json(m) + "\n");
         // the answer first: verdicts per protocol (and vs the ground truth), then how the run was made
         RunVerdict verdict = RunVerdict.read(ctx.root(), new RunFolder(ctx.runDir()));
@@ -303,20 +304,18 @@ public final class Pipeline {
     }
 
     /**
-     * A resumed run may hold files of an earlier attempt with other settings that no step of this run wrote;
-     * they are not verified by any step record, so they do not stay in the finished run. (Files at the top of the
-     * run folder are finish()'s own, rewritten below, or the user's, kept.)
+     * A resumed run may hold files that no step of this run wrote: outputs of an earlier attempt with other
+     * settings, or of a run finished by a version that did not record every output. Nothing is deleted; they are
+     * named on the terminal and in run_manifest.json ({@code untracked_files}) as not produced or verified by this
+     * run. (Files at the top of the run folder are finish()'s own or the user's.)
      */
-    private void removeLeftovers() {
-        for (String f : ledger.untracked()) {
-            if (!f.contains("/")) continue;
-            System.err.println("resume: removing " + f + ": no step of this run wrote it (left by an earlier attempt)");
-            try {
-                java.nio.file.Files.delete(ctx.runDir().resolve(f));
-            } catch (java.io.IOException e) {
-                throw new java.io.UncheckedIOException("Cannot remove " + f + " from " + ctx.runDir(), e);
-            }
-        }
+    private List<String> leftovers() {
+        List<String> out = ledger.untracked().stream().filter(f -> f.contains("/")).toList();
+        if (!out.isEmpty())
+            System.err.println("resume: " + out.size() + " file(s) in this run were not written by any of its steps (an earlier "
+                    + "attempt with other settings?), kept and listed as untracked_files in run_manifest.json: "
+                    + String.join(", ", out.subList(0, Math.min(5, out.size()))) + (out.size() > 5 ? ", ..." : ""));
+        return out;
     }
 
     private Map<String, String> manifestHashes() {

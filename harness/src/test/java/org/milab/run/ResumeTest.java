@@ -135,7 +135,7 @@ class ResumeTest {
         Map<String, Object> record = RunContext.JSON.readValue(ctx.runDir().resolve(".steps/s.json").toFile(),
                 new com.fasterxml.jackson.core.type.TypeReference<Map<String, Object>>() {});
         assertThat(((Map<?, ?>) record.get("outputs")).keySet().stream().map(Object::toString).toList()).containsExactlyInAnyOrder("s/same.txt", "s/new.txt");
-        // a file no step wrote (left by an attempt with other settings) is not counted as verified
+        // a file no step wrote (left by an attempt with other settings) is not counted as verified (finish lists it)
         Files.writeString(ctx.runDir().resolve("s/stray.txt"), "from an earlier attempt");
         StepLedger again = new StepLedger(ctx, true);
         again.step("s", () -> {});
