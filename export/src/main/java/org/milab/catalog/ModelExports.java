@@ -21,6 +21,7 @@ import org.milab.model.download.WeightsFetcher;
 import org.milab.model.download.WeightsResolver;
 import org.milab.tokenizer.Gpt2TokenizerJson;
 import org.milab.util.AtomicFiles;
+import org.milab.util.IoErrors;
 import org.milab.util.StepCounter;
 import org.milab.util.UserError;
 
@@ -103,6 +104,9 @@ public final class ModelExports {
             try {
                 AtomicFiles.writeString(stage.manifestDir().resolve("self_check.json"),
                         JSON.writeValueAsString(report) + "\n");
+                // last: the sha256 of every file of the graph folder, checked whenever the model is opened
+                AtomicFiles.writeString(stage.manifestDir().resolve(ExportVerifier.FILES),
+                        JSON.writeValueAsString(ExportVerifier.fileList(stage.graphDir())) + "\n");
             } catch (IOException e) {
                 throw new UncheckedIOException(e);
             }
@@ -122,14 +126,8 @@ public final class ModelExports {
         StepCounter steps = new StepCounter(layout.modelId(), List.of(generate));
         steps.start(generate);
         Planted planted = PlantedInductionModel.build(spec).named(layout.modelId());
-        Path tmp;
-        try {
-            Files.createDirectories(layout.root());
-            tmp = Files.createTempDirectory(layout.root(), ".planted-");
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
-        try {
+        try (StagedDirs.Staging checkpoint = StagedDirs.create(layout.root(), layout.modelId(), "checkpoint")) {
+            Path tmp = checkpoint.dir;
             SafetensorsWriter.writeCheckpoint(tmp, planted.checkpoint(), Dtype.F32, true);
             PlantedModelFiles.write(tmp, planted);
             Path weights = tmp.resolve("model.safetensors");
@@ -158,15 +156,21 @@ public final class ModelExports {
                         Files.createDirectories(stage.manifestDir());
                         Files.copy(tmp.resolve(PlantedModelFiles.MODEL_CARD), stage.manifestDir().resolve(PlantedModelFiles.MODEL_CARD));
                     } catch (IOException e) {
-                        throw new UncheckedIOException(e);
+                        throw IoErrors.onWrite(stage.graphDir(), e);
                     }
                 });
             }
         } catch (IOException e) {
             throw new UncheckedIOException(e);
-        } finally {
-            StagedDirs.deleteTree(tmp);
         }
+    }
+
+    /**
+     * Finishes an install that a killed export of {@code layout}'s model left half done, and removes staging
+     * folders of killed exports; waits for a running export that is installing this model right now.
+     */
+    public static void recoverInterruptedExports(ModelLayout layout) {
+        StagedDirs.recover(layout.root(), layout.modelId());
     }
 
     /**

@@ -12,6 +12,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.EnumMap;
 import java.util.Map;
+import java.util.function.Consumer;
 
 /**
  * One ONNX Runtime session per graph variant of one exported model, created on first use from the graph
@@ -26,6 +27,8 @@ public final class ModelSessions implements AutoCloseable {
     private final Path graphDir;
     private final ExecutionInfo execution;
     private final Map<GraphVariant, OrtSession> sessions = new EnumMap<>(GraphVariant.class);
+    /** Called with a graph file before its session is created (the opener re-checks that it is still verified). */
+    private volatile Consumer<Path> beforeLoad = f -> {};
     /**
      * Open sessions of per-start-layer graphs, least recently used first. Each holds its own pre-packed copy
      * of the weights of its blocks (ORT's Java API cannot share them), so at most
@@ -59,8 +62,32 @@ public final class ModelSessions implements AutoCloseable {
         this.execution = execution;
     }
 
-    public static OrtEnvironment environment() {
-        return OrtEnvironment.getEnvironment(OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR, "milab");
+    static {
+        NativeLibraries.prepare(); // before any ONNX Runtime class loads its native library
+    }
+
+    private static boolean telemetryOff;
+
+    /**
+     * The process's ONNX Runtime environment, with telemetry switched off: nothing in this project may reach
+     * for the network at run time (every environment the project creates comes from here).
+     */
+    public static synchronized OrtEnvironment environment() {
+        OrtEnvironment env = OrtEnvironment.getEnvironment(OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR, "milab");
+        if (!telemetryOff) {
+            try {
+                env.setTelemetry(false);
+            } catch (OrtException e) {
+                throw new IllegalStateException("Cannot switch off ONNX Runtime telemetry: " + e.getMessage(), e);
+            }
+            telemetryOff = true;
+        }
+        return env;
+    }
+
+    /** Whether {@link #environment()} has switched telemetry off in this process (for tests). */
+    public static synchronized boolean telemetryDisabled() {
+        return telemetryOff;
     }
 
     /** Opens (lazily) the sessions of the graphs in {@code graphDir} on {@code device}. */
@@ -115,6 +142,11 @@ public final class ModelSessions implements AutoCloseable {
 
     public ExecutionInfo execution() {
         return execution;
+    }
+
+    /** Sessions are created lazily: {@code check} runs on each graph file first (e.g. that it is still verified). */
+    public void beforeLoad(Consumer<Path> check) {
+        this.beforeLoad = check;
     }
 
     public synchronized OrtSession session(GraphVariant variant) {
@@ -206,6 +238,7 @@ public final class ModelSessions implements AutoCloseable {
     private OrtSession create(Path file) {
         if (!Files.isRegularFile(file))
             throw new UserError("Graph " + file + " is missing.", "Re-run 'make export' for this model.");
+        beforeLoad.accept(file);
         try {
             OrtSession.SessionOptions o = options();
             if (profileDir != null)

@@ -10,6 +10,7 @@ import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
+import java.util.List;
 import java.util.stream.Collectors;
 
 /**
@@ -33,12 +34,15 @@ public final class Tokenizer implements AutoCloseable {
     private final Path source;
     private final int bosId;
     private final int vocabSize;
+    /** The id of the model's unknown token ({@code model.unk_token}), -1 when it has none (GPT-2's byte-level BPE). */
+    private final int unkId;
 
-    private Tokenizer(HuggingFaceTokenizer hf, Path source, int bosId, int vocabSize) {
+    private Tokenizer(HuggingFaceTokenizer hf, Path source, int bosId, int vocabSize, int unkId) {
         this.hf = hf;
         this.source = source;
         this.bosId = bosId;
         this.vocabSize = vocabSize;
+        this.unkId = unkId;
     }
 
     /** Loads {@code tokenizerJson}; it must define {@value #BOS_TOKEN} as an added token. */
@@ -79,7 +83,24 @@ public final class Tokenizer implements AutoCloseable {
             throw new UserError("Tokenizer file " + tokenizerJson + " could not be loaded: " + e.getMessage(),
                     "Rebuild it with `make export`.", e);
         }
-        return new Tokenizer(hf, tokenizerJson, bos, size);
+        String unk = json.path("model").path("unk_token").asText(null);
+        JsonNode unkVocab = unk == null ? null : json.path("model").path("vocab").get(unk);
+        int unkId = unkVocab != null && unkVocab.isInt() ? unkVocab.asInt() : -1;
+        return new Tokenizer(hf, tokenizerJson, bos, size, unkId);
+    }
+
+    /** Whether {@code id} is the unknown token (what a word outside the vocabulary becomes). */
+    public boolean isUnknown(int id) {
+        return unkId >= 0 && id == unkId;
+    }
+
+    /** The whitespace-separated words of {@code text} that encode to the unknown token, in order, once each. */
+    public List<String> unknownWords(String text) {
+        if (unkId < 0) return List.of();
+        java.util.Set<String> out = new java.util.LinkedHashSet<>();
+        for (String w : text.strip().split("\\s+"))
+            if (!w.isEmpty() && Arrays.stream(encode(w)).anyMatch(this::isUnknown)) out.add(w);
+        return List.copyOf(out);
     }
 
     /** Token ids of {@code text}, nothing added or cut. */

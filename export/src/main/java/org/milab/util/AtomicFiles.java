@@ -47,7 +47,7 @@ public final class AtomicFiles {
             moveAtomically(tmp, target);
             tmp = null;
         } catch (IOException e) {
-            throw new UncheckedIOException("Could not write " + target + ": " + e.getMessage(), e);
+            throw IoErrors.onWrite(target, e);
         } finally {
             if (tmp != null) {
                 try {

@@ -13,8 +13,13 @@ public class UserError extends RuntimeException {
     }
 
     public UserError(String problem, String fix, Throwable cause) {
-        super(problem.strip() + (fix == null || fix.isBlank() ? "" : " Fix: " + fix.strip()), cause);
+        super(oneParagraph(problem) + (fix == null || fix.isBlank() ? "" : " Fix: " + oneParagraph(fix)), cause);
         this.fix = fix;
+    }
+
+    /** Library messages quoted in a problem (Jackson's "at [Source: ...]" lines) stay on the message's one line. */
+    private static String oneParagraph(String s) {
+        return s.strip().replaceAll("\\s*\\R\\s*", " ");
     }
 
     public String fix() {

@@ -29,18 +29,18 @@ import java.util.concurrent.Callable;
 public final class AttributeCommand implements Callable<Integer> {
     @Mixin RootOption root;
     @Mixin EngineOptions engine;
-    @Option(names = "--model", defaultValue = "gpt2") String model;
-    @Option(names = "--device", defaultValue = "cpu", description = "cpu, cuda or auto") String device;
-    @Option(names = "--threads", defaultValue = "0", description = "ORT intra-op threads (0 = ORT default)") int threads;
+    @Option(names = "--model", defaultValue = "gpt2", description = "Default: ${DEFAULT-VALUE}.") String model;
+    @Option(names = "--device", defaultValue = "cpu", description = "cpu, cuda or auto. Default: ${DEFAULT-VALUE}.") String device;
+    @Option(names = "--threads", defaultValue = "0", description = "ORT intra-op threads (0 = ORT default). Default: ${DEFAULT-VALUE}.") int threads;
     @Option(names = "--run-id", description = "results/<run-id>/ (default <model>-attribute-<time>)") String runId;
-    @Option(names = "--pairs", defaultValue = "32", description = "prompt pairs scored by AtP") int pairs;
-    @Option(names = "--length", defaultValue = "10", description = "tokens in the repeated sequence (prompts: 2 x length + 1)") int length;
-    @Option(names = "--seed", defaultValue = "0", description = "prompt seed") long seed;
-    @Option(names = "--verify-pairs", defaultValue = "8", description = "pairs also patched exactly (0 = no verification)") int verifyPairs;
-    @Option(names = "--top-k", defaultValue = "10") int topK;
-    @Option(names = "--resamples", defaultValue = "2000", description = "bootstrap resamples") int resamples;
-    @Option(names = "--batch-rows", defaultValue = "32", description = "rows per gradient-graph call") int batchRows;
-    @Option(names = "--ig-steps", defaultValue = "10", description = "integrated-gradient steps of AtP-IG (0 = plain AtP only)") int igSteps;
+    @Option(names = "--pairs", defaultValue = "32", description = "prompt pairs scored by AtP. Default: ${DEFAULT-VALUE}.") int pairs;
+    @Option(names = "--length", defaultValue = "10", description = "tokens in the repeated sequence (prompts: 2 x length + 1). Default: ${DEFAULT-VALUE}.") int length;
+    @Option(names = "--seed", defaultValue = "0", description = "prompt seed. Default: ${DEFAULT-VALUE}.") long seed;
+    @Option(names = "--verify-pairs", defaultValue = "8", description = "pairs also patched exactly (0 = no verification). Default: ${DEFAULT-VALUE}.") int verifyPairs;
+    @Option(names = "--top-k", defaultValue = "10", description = "Heads listed as the top of the ranking. Default: ${DEFAULT-VALUE}.") int topK;
+    @Option(names = "--resamples", defaultValue = "2000", description = "bootstrap resamples. Default: ${DEFAULT-VALUE}.") int resamples;
+    @Option(names = "--batch-rows", defaultValue = "32", description = "rows per gradient-graph call. Default: ${DEFAULT-VALUE}.") int batchRows;
+    @Option(names = "--ig-steps", defaultValue = "10", description = "integrated-gradient steps of AtP-IG (0 = plain AtP only). Default: ${DEFAULT-VALUE}.") int igSteps;
 
     @Override
     public Integer call() {

@@ -96,7 +96,7 @@ public final class BenchCommand implements Callable<Integer> {
     @Option(names = "--skip-whole", description = "no (a) and (b0) rows (they take the longest)") boolean skipWhole;
     @Option(names = "--tuning", description = "also time ORT session options one by one on a fixed workload")
     boolean tuningSweep;
-    @Option(names = "--tuning-rounds", defaultValue = "3") int tuningRounds;
+    @Option(names = "--tuning-rounds", defaultValue = "3", description = "Alternating rounds of the --tuning sweep. Default: ${DEFAULT-VALUE}.") int tuningRounds;
     @Option(names = "--profile", description = "also break ORT time down by operator (capture forward and the engine)")
     boolean profile;
 

@@ -55,7 +55,7 @@ public final class InspectCommand implements java.util.concurrent.Callable<Integ
                     throw new UserError("Unknown hook '" + h + "' for model " + model + ".",
                             "Use a TransformerLens hook name the capture graph exposes, e.g. blocks.0.attn.hook_z, "
                                     + "blocks.0.hook_attn_out, blocks.0.attn.hook_pattern, blocks.0.hook_resid_post.");
-            TokenIds ids = new TokenIds(tok.encodeWithBos(prompt));
+            TokenIds ids = new TokenIds(m.promptTokens(prompt));
             Capture c = m.engine().capture(List.of(ids), new LinkedHashSet<>(hooks), "capture").get(ids);
             int[] raw = ids.ids();
             System.out.println("tokens (" + raw.length + ", BOS first):");

@@ -1,8 +1,11 @@
 package org.milab.cli;
 
+import org.milab.run.InputChecks;
 import org.milab.run.Pipeline;
 import org.milab.run.RunConfig;
 import org.milab.run.RunContext;
+import org.milab.run.RunDir;
+import org.milab.util.UserError;
 
 import org.milab.lab.LabModel;
 import org.milab.protocol.v2.V2Protocol;
@@ -10,6 +13,7 @@ import org.milab.runtime.Device;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 
+import java.util.Optional;
 import java.util.concurrent.Callable;
 import java.util.function.Consumer;
 
@@ -17,28 +21,60 @@ import java.util.function.Consumer;
 public final class RunCommands {
     private RunCommands() {}
 
+    /**
+     * Every option is checked before any folder is touched; the run folder is locked for the whole command
+     * (see {@link RunDir}); a finished run is verified in place and repaired in a copy, never demoted.
+     */
     static int run(RootOption root, RunOptions opts, RunOptions.Sweep sweep, RunOptions.Candidates candidates,
                    RunOptions.Heldout heldout, String command, Consumer<Pipeline> body) {
         RunConfig cfg = opts.config(command, root.root(), sweep, candidates, heldout);
-        java.nio.file.Path stale = root.root().resolve("results").resolve(cfg.runId() + RunContext.INCOMPLETE);
-        java.nio.file.Path done = root.root().resolve("results").resolve(cfg.runId());
-        if (opts.resume) {
-            // a finished run is re-verified step by step, then renamed back by finish()
-            if (java.nio.file.Files.exists(done) && !java.nio.file.Files.exists(stale)) moveQuietly(done, stale);
-        } else if (java.nio.file.Files.exists(stale)) {
-            System.err.println("removing " + stale + " left by an earlier attempt of this run that did not finish"
-                    + " (pass --resume to continue it instead)");
-            org.milab.util.FileTrees.delete(stale);
-        }
-        try (LabModel m = LabModel.open(root.root(), opts.model, Device.parse(opts.device), opts.threads,
-                opts.batchRows, opts.batchRows * 16, opts.engine.factory())) {
-            RunContext ctx = new RunContext(root.root(), cfg, m);
-            Pipeline p = new Pipeline(ctx, opts.resume);
-            body.accept(p);
-            p.finish("milab " + command + " --model " + opts.model);
-            printVerdict(root.root(), ctx.finalDir());
-            System.out.println("run " + cfg.runId() + " written to " + root.root().relativize(ctx.finalDir())
-                    + " (report.html, summary.md, run_manifest.json)");
+        Device device = Device.parse(opts.device);
+        // the model and every input file are checked before the run folder is touched
+        try (LabModel m = LabModel.open(root.root(), opts.model, device, opts.threads, opts.batchRows, opts.batchRows * 16,
+                opts.engine.factory())) {
+            boolean characterizes = command.equals("run-all") || command.equals("run-characterization");
+            boolean heldoutPass = command.equals("run-heldout") || command.equals("run-all");
+            // run-characterization runs the sweep first for a derived candidate set (Pipeline.characterization)
+            boolean sweeps = heldoutPass || command.equals("run-sweep") || (command.equals("run-characterization")
+                    && !cfg.modelId().equals("gpt2") && cfg.candidateFile() == null);
+            InputChecks.candidates(cfg, m.config(), m.id(), characterizes);
+            InputChecks.prompts(cfg, m, new InputChecks.PromptSets(sweeps, heldoutPass, characterizes));
+            try (RunDir folder = RunDir.acquire(root.root(), cfg.runId(), opts.runId == null)) {
+                RunConfig config = cfg.withRunId(folder.id());
+                if (folder.finished() && !opts.resume)
+                    throw new UserError("results/" + folder.id() + " already exists; a run never overwrites another run's outputs.",
+                            "Choose another RUN_ID, or pass --resume to verify it and run what it lacks.");
+                if (folder.hasUnfinished() && !opts.resume) {
+                    System.err.println("removing results/" + folder.id() + RunDir.INCOMPLETE + ", left by an earlier attempt"
+                            + " of this run that did not finish (pass --resume to continue it instead)");
+                    folder.discardUnfinished();
+                }
+                if (folder.finished()) {
+                    Optional<Pipeline.Staleness> stale = Pipeline.check(new RunContext(root.root(), config, m, folder.finalDir()), body);
+                    if (stale.isEmpty()) {
+                        if (folder.hasUnfinished()) folder.discardUnfinished();
+                        System.out.println("run " + folder.id() + " is finished and every step of " + command
+                                + " is verified up to date (outputs match their sha256); nothing to do");
+                        return 0;
+                    }
+                    Pipeline.Staleness s = stale.get();
+                    if (s.reason() == Pipeline.Staleness.Reason.OTHER_INPUTS)
+                        throw new UserError("results/" + folder.id() + " is a finished run whose step " + s.step() + " was "
+                                + s.detail() + "; resuming it would recompute and replace it, and a finished run is never "
+                                + "overwritten.", "Start a new run with another RUN_ID (the finished one stays as it is).");
+                    System.err.println("resume: results/" + folder.id() + " is finished, but step " + s.step() + ": "
+                            + s.detail() + "; working in results/" + folder.id() + RunDir.INCOMPLETE
+                            + " (the finished run stays in place until the new one is complete)");
+                    if (!folder.hasUnfinished()) folder.reopenFinished();
+                }
+                RunContext ctx = new RunContext(root.root(), config, m);
+                Pipeline p = new Pipeline(ctx, opts.resume);
+                body.accept(p);
+                p.finish("milab " + command + " --model " + opts.model);
+                printVerdict(root.root(), ctx.finalDir());
+                System.out.println("run " + folder.id() + " written to " + root.root().relativize(ctx.finalDir())
+                        + " (report.html, summary.md, run_manifest.json)");
+            }
         }
         return 0;
     }
@@ -49,14 +85,6 @@ public final class RunCommands {
         org.milab.report.VerdictMarkdown.opening(org.milab.report.RunVerdict.read(root, new org.milab.report.RunFolder(run)))
                 .forEach(System.out::println);
         System.out.println();
-    }
-
-    private static void moveQuietly(java.nio.file.Path from, java.nio.file.Path to) {
-        try {
-            org.milab.util.AtomicFiles.moveAtomically(from, to);
-        } catch (java.io.IOException e) {
-            throw new java.io.UncheckedIOException("Cannot reopen " + from + " for resuming", e);
-        }
     }
 
     /**

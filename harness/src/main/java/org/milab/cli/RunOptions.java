@@ -1,12 +1,12 @@
 package org.milab.cli;
 
 import org.milab.run.RunConfig;
+import org.milab.run.RunDir;
 
 import org.milab.util.UserError;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.LocalDateTime;
 import java.time.format.DateTimeFormatter;
@@ -88,29 +88,47 @@ public final class RunOptions {
     RunConfig config(String command, Path root, Sweep sweep, Candidates candidates, Heldout heldout) {
         String id = runId != null ? runId : model + "-" + command + "-"
                 + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss"));
-        if (!id.matches("[A-Za-z0-9._-]+"))
-            throw new UserError("Run id '" + id + "' has characters other than letters, digits, '.', '_' and '-'.",
-                    "Choose a simple run id, e.g. RUN_ID=planted-seed10.");
+        RunDir.requireValidId(id);
         if (runId == null && resume)
             throw new UserError("--resume needs the run to resume.", "Pass --run-id (RUN_ID=...) of the run to continue.");
-        if (!resume && Files.exists(root.resolve("results").resolve(id)))
-            throw new UserError("results/" + id + " already exists; a run never overwrites another run's outputs.",
-                    "Choose another RUN_ID, move the old run away, or resume it with --resume.");
-        if (batchRows < 1) throw new UserError("--batch-rows must be >= 1.", "Pass a positive --batch-rows.");
+        bounded("--threads", threads, 0, MAX_THREADS);
+        bounded("--batch-rows", batchRows, 1, MAX_BATCH_ROWS);
         // a group's field initializers are its defaults (picocli shows them), so an absent group means defaults
         Sweep s = sweep != null ? sweep : new Sweep();
         Candidates c = candidates != null ? candidates : new Candidates();
         Heldout h = heldout != null ? heldout : new Heldout();
+        bounded("--controls-per-family", s.controlsPerFamily, 1, MAX_PER_FAMILY);
+        bounded("--sweep-per-family", s.sweepPerFamily, 1, MAX_PER_FAMILY);
+        bounded("--layer-patch-per-family", s.layerPatchPerFamily, 1, MAX_PER_FAMILY);
+        bounded("--heldout-generated", h.heldoutGenerated, 1, MAX_PER_FAMILY);
+        bounded("--heldout-scored", h.heldoutScored, 1, MAX_PER_FAMILY);
         return new RunConfig(model, id, parse(s.controlSeeds, "--control-seeds"), s.controlsPerFamily, List.of(0, 1),
                 s.layerPatchPerFamily, 12, s.sweepPerFamily, parse(h.seeds, "--seeds"), h.heldoutGenerated,
                 h.heldoutScored, 20, c.candidates, c.zeroFrame);
     }
 
+    /** Bounds of the numeric options: beyond them a run cannot work (int overflow, memory, seed range). */
+    static final int MAX_THREADS = 1024, MAX_BATCH_ROWS = 4096, MAX_PER_FAMILY = 10_000, MAX_SEED = 1_000_000_000,
+            MAX_SEEDS = 100;
+
+    static void bounded(String flag, long value, long min, long max) {
+        if (value < min || value > max)
+            throw new UserError(flag + " " + value + " is out of range: it must be between " + min + " and " + max + ".",
+                    "Pass a value in that range" + (flag.equals("--batch-rows") ? " (default 128)." : "."));
+    }
+
     private static List<Integer> parse(String s, String flag) {
+        List<Integer> seeds;
         try {
-            return Arrays.stream(s.split(",")).map(String::trim).filter(x -> !x.isEmpty()).map(Integer::parseInt).toList();
+            seeds = Arrays.stream(s.split(",")).map(String::trim).filter(x -> !x.isEmpty()).map(Integer::parseInt).toList();
         } catch (NumberFormatException e) {
             throw new UserError(flag + " '" + s + "' is not a comma-separated list of integers.", "e.g. " + flag + " 10,11,12");
         }
+        if (seeds.isEmpty() || seeds.size() > MAX_SEEDS)
+            throw new UserError(flag + " '" + s + "' must list between 1 and " + MAX_SEEDS + " seeds.", "e.g. " + flag + " 10,11,12");
+        if (seeds.stream().distinct().count() != seeds.size())
+            throw new UserError(flag + " '" + s + "' repeats a seed.", "List each seed once, e.g. " + flag + " 10,11,12");
+        for (int seed : seeds) bounded(flag + " seed", seed, 0, MAX_SEED);
+        return seeds;
     }
 }

@@ -6,6 +6,8 @@ import org.milab.engine.InterventionEngine;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import org.milab.catalog.ExportVerifier;
+import org.milab.catalog.ModelExports;
 import org.milab.catalog.ModelLayout;
 import org.milab.graph.GraphVariant;
 import org.milab.model.ModelConfig;
@@ -19,6 +21,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.EnumMap;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 
 /**
@@ -64,6 +67,7 @@ public final class LabModel implements AutoCloseable {
     public static LabModel open(Path root, String modelId, Device device, int threads, int maxRows, int maxTokens,
                                 EngineFactory engines) {
         ModelLayout layout = new ModelLayout(root, modelId);
+        ModelExports.recoverInterruptedExports(layout);
         Path graphs = layout.graphDir();
         if (!Files.isRegularFile(graphs.resolve("config.json")) || !Files.isRegularFile(layout.tokenizer()))
             throw new UserError("Model '" + modelId + "' has not been exported (no " + graphs.resolve("config.json")
@@ -83,9 +87,12 @@ public final class LabModel implements AutoCloseable {
                         "Re-run 'make export MODEL=" + modelId + "'.", e);
             }
         }
+        // graphs, weights, config and tokenizer must be the files the manifests describe (sha256, cached per stamp)
+        ExportVerifier.Verified verified = ExportVerifier.verify(layout, manifests);
         ModelConfig cfg = ModelConfig.read(graphs.resolve("config.json"));
         Tokenizer tok = Tokenizer.load(layout.tokenizer());
         ModelSessions sessions = ModelSessions.open(graphs, device, threads);
+        sessions.beforeLoad(verified::recheck);
         LabModel model = new LabModel(layout, cfg, tok, sessions, manifests, maxRows, maxTokens);
         try {
             model.local = new InterventionEngine(sessions, cfg, maxRows, maxTokens);
@@ -115,6 +122,30 @@ public final class LabModel implements AutoCloseable {
 
     public ModelSessions sessions() {
         return sessions;
+    }
+
+    /**
+     * BOS + the tokens of {@code prompt}, refused with one clear message when the model cannot read it: longer
+     * than its n_positions (ONNX Runtime would fail inside a Gather), or with words its tokenizer does not know
+     * (they would silently become the unknown token).
+     */
+    public int[] promptTokens(String prompt) {
+        int[] ids = tokenizer.encodeWithBos(prompt);
+        if (ids.length > config.nPositions())
+            throw new UserError("The prompt '" + abbreviate(prompt) + "' is " + ids.length + " tokens long with BOS, but model '"
+                    + id() + "' reads at most " + config.nPositions() + " positions (n_positions).",
+                    "Shorten the prompt, or use a model with more positions.");
+        List<String> unknown = tokenizer.unknownWords(prompt);
+        if (!unknown.isEmpty())
+            throw new UserError("The prompt '" + abbreviate(prompt) + "' has words that model '" + id() + "''s tokenizer does "
+                    + "not know: " + String.join(", ", unknown) + " (they would be read as its unknown token).",
+                    "Use words of the model's vocabulary (graphs/" + id() + "/tokenizer.json), or export a model whose "
+                            + "tokenizer has them.");
+        return ids;
+    }
+
+    private static String abbreviate(String s) {
+        return s.length() <= 80 ? s : s.substring(0, 77) + "...";
     }
 
     public Engine engine() {

@@ -56,6 +56,7 @@ import java.util.Set;
  */
 public final class Pipeline {
     private final RunContext ctx;
+    private final boolean resume;
     private final StepLedger ledger;
     private final long started = System.nanoTime();
     private final String startedUtc = Instant.now().toString();
@@ -66,8 +67,41 @@ public final class Pipeline {
 
     /** @param resume skip steps whose inputs and outputs are unchanged since they ran (see StepLedger) */
     public Pipeline(RunContext ctx, boolean resume) {
+        this(ctx, resume ? StepLedger.Mode.RESUME : StepLedger.Mode.RUN);
+    }
+
+    private Pipeline(RunContext ctx, StepLedger.Mode mode) {
         this.ctx = ctx;
-        this.ledger = new StepLedger(ctx, resume);
+        this.resume = mode == StepLedger.Mode.RESUME;
+        this.ledger = new StepLedger(ctx, mode);
+    }
+
+    /** The first step of a resumed command that would run again, and why. */
+    public record Staleness(String step, Reason reason, String detail) {
+        public enum Reason {
+            /** the step has no record: the command goes further than the run did */
+            NOT_RUN,
+            /** the step was recorded with another config, model, graphs, device or code commit */
+            OTHER_INPUTS,
+            /** an output of the step is missing or was edited */
+            OUTPUT_CHANGED
+        }
+    }
+
+    /**
+     * Checks, without running or writing anything, whether {@code part} of the pipeline is up to date in
+     * {@code ctx}'s folder (a finished run, verified in place): empty when every step would be skipped.
+     */
+    public static java.util.Optional<Staleness> check(RunContext ctx, java.util.function.Consumer<Pipeline> part) {
+        Pipeline p = new Pipeline(ctx, StepLedger.Mode.VERIFY);
+        try {
+            part.accept(p);
+        } catch (StepLedger.StaleStep s) {
+            return java.util.Optional.of(s.staleness);
+        }
+        String finish = p.ledger.finishDamage();
+        return finish == null ? java.util.Optional.empty()
+                : java.util.Optional.of(new Staleness("finish", Staleness.Reason.OUTPUT_CHANGED, finish));
     }
 
     /** One named, resumable step of the chain. */
@@ -224,6 +258,7 @@ public final class Pipeline {
      * long, how many rows); then the run folder is renamed to its final name.
      */
     public void finish(String command) {
+        List<String> leftovers = resume ? leftovers() : List.of();
         Map<String, Object> m = new LinkedHashMap<>();
         m.put("schema", "milab.run_manifest/1");
         m.put("command", command);
@@ -237,6 +272,7 @@ public final class Pipeline {
         m.put("code_git_commit", ctx.codeCommit());
         m.put("java", Provenance.javaVersion());
         m.put("machine", Provenance.machine());
+        m.put("decision_tolerance", org.milab.stats.Decisions.TOLERANCE);
         m.put("hashes", ctx.hashes());
         m.put("engine", ctx.model().engine().describe());
         // counters and timings cover every step, also those a resumed run skipped (recorded when they ran)
@@ -244,6 +280,7 @@ public final class Pipeline {
         m.put("timings_seconds", ctx.timings());
         m.put("step_seconds", ledger.stepSeconds());
         m.put("row_counts", ctx.rowCounts());
+        if (!leftovers.isEmpty()) m.put("untracked_files", leftovers);
         AtomicFiles.writeString(ctx.runDir().resolve("run_manifest.json"), RunContext.json(m) + "\n");
         // the answer first: verdicts per protocol (and vs the ground truth), then how the run was made
         RunVerdict verdict = RunVerdict.read(ctx.root(), new RunFolder(ctx.runDir()));
@@ -274,11 +311,24 @@ public final class Pipeline {
                 + "schema metadata (`milab.provenance`), one-line column descriptions in the field metadata "
                 + "(`description`; all of them: `make columns`).\n");
         AtomicFiles.writeString(ctx.runDir().resolve("summary.md"), md.toString());
-        try {
-            AtomicFiles.moveAtomically(ctx.runDir(), ctx.finalDir());
-        } catch (java.io.IOException e) {
-            throw new java.io.UncheckedIOException("Cannot move the finished run to " + ctx.finalDir(), e);
-        }
+        // last: the record of these files, whose presence marks the folder as a finished run (RunDir.recover)
+        ledger.recordFinish();
+        RunDir.publish(ctx.runDir(), ctx.finalDir());
+    }
+
+    /**
+     * A resumed run may hold files that no step of this run wrote: outputs of an earlier attempt with other
+     * settings, or of a run finished by a version that did not record every output. Nothing is deleted; they are
+     * named on the terminal and in run_manifest.json ({@code untracked_files}) as not produced or verified by this
+     * run. (Files at the top of the run folder are finish()'s own or the user's.)
+     */
+    private List<String> leftovers() {
+        List<String> out = ledger.untracked().stream().filter(f -> f.contains("/")).toList();
+        if (!out.isEmpty())
+            System.err.println("resume: " + out.size() + " file(s) in this run were not written by any of its steps (an earlier "
+                    + "attempt with other settings?), kept and listed as untracked_files in run_manifest.json: "
+                    + String.join(", ", out.subList(0, Math.min(5, out.size()))) + (out.size() > 5 ? ", ..." : ""));
+        return out;
     }
 
     private Map<String, String> manifestHashes() {

@@ -78,6 +78,13 @@ public record RunConfig(String modelId, String runId, List<Integer> controlSeeds
                 List.of(10, 11, 12), 24, 12, 20, null, FRAME_TL);
     }
 
+    /** The same config under another run id (a default id that was taken gets a suffix). */
+    public RunConfig withRunId(String id) {
+        return new RunConfig(modelId, id, controlSeeds, controlsPerFamily, layerPatchSeeds, layerPatchPerFamily,
+                maxCandidates, sweepPerFamily, heldoutSeeds, heldoutGenerated, heldoutScored, topKHeads, candidateFile,
+                zeroAblationFrame, characterizationSeeds, characterizationGenerated, characterizationScored);
+    }
+
     private static void requirePositive(String what, int v) {
         if (v < 1) throw new UserError("The " + what + " must be >= 1 (got " + v + ").", "Pass a positive count.");
     }

@@ -5,6 +5,7 @@ import org.milab.engine.TokenIds;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import org.milab.lab.LabModel;
+import org.milab.stats.Decisions;
 import org.milab.tables.ArrowTables;
 import org.milab.tables.Table;
 import org.milab.tables.TableBuilder;
@@ -21,8 +22,10 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 
 /**
  * One run: its folder {@code results/<run-id>/}, the model, the config, and the bookkeeping every stage
@@ -31,7 +34,7 @@ import java.util.Map;
  */
 public final class RunContext {
     /** A run is written under results/<id>.incomplete/ and renamed to results/<id>/ when it completed. */
-    public static final String INCOMPLETE = ".incomplete";
+    public static final String INCOMPLETE = RunDir.INCOMPLETE;
     public static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
 
     private final Path root;
@@ -49,12 +52,19 @@ public final class RunContext {
     private final List<String> summary = new ArrayList<>();
     private final Map<String, TokenIds> tokenCache = new HashMap<>();
     private final Map<String, Integer> singleTokenCache = new HashMap<>();
+    /** Files written through this context since {@link #clearWritten()} (the step ledger's record of outputs). */
+    private final Set<Path> written = new LinkedHashSet<>();
 
     public RunContext(Path root, RunConfig config, LabModel model) {
+        this(root, config, model, root.resolve("results").resolve(config.runId() + INCOMPLETE));
+    }
+
+    /** A context on another folder of the run: the finished one, to verify it in place. */
+    public RunContext(Path root, RunConfig config, LabModel model, Path runDir) {
         this.root = root;
         this.config = config;
         this.model = model;
-        this.runDir = root.resolve("results").resolve(config.runId() + INCOMPLETE);
+        this.runDir = runDir;
         this.codeCommit = Provenance.gitCommit(root);
         this.countersAtStart = Map.copyOf(model.engine().counters());
     }
@@ -97,6 +107,7 @@ public final class RunContext {
         p.put("java", Provenance.javaVersion());
         p.put("machine", Provenance.machine());
         p.put("config_sha256", configSha256());
+        p.put("decision_tolerance", Decisions.TOLERANCE);
         p.put("created_utc", Instant.now().toString());
         return p;
     }
@@ -111,6 +122,7 @@ public final class RunContext {
     public Table write(String stage, Integer seed, TableBuilder builder) {
         Table t = builder.provenance(provenance(stage, seed)).build();
         Path file = ArrowTables.writeInto(dir(stage, seed), t);
+        written.add(file);
         rowCounts.put(runDir.relativize(file).toString(), (long) t.rowCount());
         return t;
     }
@@ -124,11 +136,21 @@ public final class RunContext {
     }
 
     public void writeJson(String stage, Integer seed, String fileName, Object value) {
-        AtomicFiles.writeString(dir(stage, seed).resolve(fileName), json(value) + "\n");
+        writeText(stage, seed, fileName, json(value) + "\n");
     }
 
     public void writeText(String stage, Integer seed, String fileName, String text) {
-        AtomicFiles.writeString(dir(stage, seed).resolve(fileName), text);
+        Path file = dir(stage, seed).resolve(fileName);
+        AtomicFiles.writeString(file, text);
+        written.add(file);
+    }
+
+    Set<Path> writtenFiles() {
+        return Set.copyOf(written);
+    }
+
+    void clearWritten() {
+        written.clear();
     }
 
     public void recordHash(String key, String sha256) {
@@ -177,9 +199,9 @@ public final class RunContext {
         return codeCommit;
     }
 
-    /** BOS + tokens of a prompt, cached. */
+    /** BOS + tokens of a prompt, cached; a prompt the model cannot read stops the run (see LabModel#promptTokens). */
     public TokenIds tokens(String prompt) {
-        return tokenCache.computeIfAbsent(prompt, p -> new TokenIds(model.tokenizer().encodeWithBos(p)));
+        return tokenCache.computeIfAbsent(prompt, p -> new TokenIds(model.promptTokens(p)));
     }
 
     /**
@@ -194,6 +216,10 @@ public final class RunContext {
         } catch (UserError e) {
             throw new UserError(where + ": " + e.getMessage(), null, e);
         }
+        if (model.tokenizer().isUnknown(id))
+            throw new UserError(where + ": target '" + token + "' is not in model '" + model.id() + "''s vocabulary (it encodes "
+                    + "to the unknown token).", "Choose a target from the model's vocabulary (graphs/" + model.id()
+                    + "/tokenizer.json).");
         singleTokenCache.put(token, id);
         return id;
     }

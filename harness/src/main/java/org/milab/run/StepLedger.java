@@ -2,6 +2,7 @@ package org.milab.run;
 
 import com.fasterxml.jackson.core.type.TypeReference;
 import org.milab.util.AtomicFiles;
+import org.milab.util.FileStamp;
 import org.milab.util.Hashing;
 import org.milab.util.StepCounter;
 
@@ -10,10 +11,14 @@ import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.TreeMap;
+import java.util.TreeSet;
 import java.util.stream.Stream;
 
 /**
@@ -22,10 +27,17 @@ import java.util.stream.Stream;
  * before it) and the sha256 of every file it wrote. A resumed run skips a step only when the fingerprint
  * matches and every recorded output is still there, byte-identical; otherwise the step runs again, and so
  * does everything after it (their fingerprints change). A step interrupted before its record was written
- * is simply redone; its files were written atomically, so earlier outputs are never corrupted.
+ * is simply redone; its files were written atomically, so earlier outputs are never corrupted. The record
+ * lists every file the step wrote, also those a killed earlier attempt had already written with the same
+ * bytes, so no output of a finished run is left unverified.
  */
 final class StepLedger {
     private static final String DIR = ".steps";
+    /**
+     * The record of what {@link Pipeline#finish} wrote (manifest, summary, report, Parquet copies), written last:
+     * a folder that has it holds a finished run ({@link RunDir}).
+     */
+    static final String FINISHED = DIR + "/finished.json";
 
     /**
      * What a step did, replayed into the run context when the step is skipped: so a resumed run's manifest
@@ -35,14 +47,35 @@ final class StepLedger {
                       Map<String, Long> rowCounts, Map<String, Object> hashes, double seconds,
                       Map<String, Double> timings, Map<String, Long> engineCounters) {}
 
+    /** RUN: run every step; RESUME: skip steps that are up to date; VERIFY: run nothing, stop at the first stale step. */
+    enum Mode { RUN, RESUME, VERIFY }
+
+    /** Thrown in VERIFY mode by the first step that would run. */
+    static final class StaleStep extends RuntimeException {
+        final Pipeline.Staleness staleness;
+
+        StaleStep(Pipeline.Staleness staleness) {
+            super(staleness.toString(), null, false, false);
+            this.staleness = staleness;
+        }
+    }
+
     private final RunContext ctx;
-    private final boolean resume;
+    private final Mode mode;
+    /** Outputs of the steps run or replayed so far. */
+    private final Set<String> tracked = new HashSet<>();
+    /** Hash cache: relative path -> what the file was when last hashed. */
+    private final Map<String, FileState> seen = new HashMap<>();
     private String chain;
     private StepCounter counter;
 
     StepLedger(RunContext ctx, boolean resume) {
+        this(ctx, resume ? Mode.RESUME : Mode.RUN);
+    }
+
+    StepLedger(RunContext ctx, Mode mode) {
         this.ctx = ctx;
-        this.resume = resume;
+        this.mode = mode;
         Map<String, Object> base = new LinkedHashMap<>();
         base.put("config", ctx.config().toMap());
         Map<String, Object> model = new TreeMap<>(ctx.model().provenance());
@@ -81,19 +114,28 @@ final class StepLedger {
         if (counter == null) plan(List.of()); // a step outside any plan: counted as it comes
         String fingerprint = Hashing.sha256(chain + "|" + name + (inputs == null ? "" : "|" + RunContext.json(inputs)));
         Path record = ctx.runDir().resolve(DIR).resolve(name + ".json");
-        StepRecord done = resume ? read(record) : null;
-        if (done != null && done.fingerprint().equals(fingerprint) && intact(done)) {
-            counter.skipped(name, "up to date (resume), skipped");
+        StepRecord done = mode != Mode.RUN ? read(record) : null;
+        String damaged = done == null || !done.fingerprint().equals(fingerprint) ? null : damaged(done);
+        if (done != null && done.fingerprint().equals(fingerprint) && damaged == null) {
+            if (mode == Mode.RESUME) counter.skipped(name, "up to date (resume), skipped");
             done.summary().forEach(ctx::summarize);
             ctx.rowCounts().putAll(done.rowCounts());
             ctx.hashes().putAll(done.hashes());
             if (done.timings() != null) ctx.timings().putAll(done.timings());
             if (done.engineCounters() != null) ctx.addReplayedCounters(done.engineCounters());
             stepSeconds.put(name, done.seconds());
+            tracked.addAll(done.outputs().keySet());
             chain = Hashing.sha256(fingerprint + RunContext.json(done.outputs()));
             return;
         }
-        Map<String, String> before = snapshot();
+        if (mode == Mode.VERIFY)
+            throw new StaleStep(done == null ? new Pipeline.Staleness(name, Pipeline.Staleness.Reason.NOT_RUN, "not run yet")
+                    : !done.fingerprint().equals(fingerprint)
+                    ? new Pipeline.Staleness(name, Pipeline.Staleness.Reason.OTHER_INPUTS,
+                            "recorded with other settings, model, graphs or code")
+                    : new Pipeline.Staleness(name, Pipeline.Staleness.Reason.OUTPUT_CHANGED, damaged));
+        Map<String, FileState> before = snapshot();
+        ctx.clearWritten();
         int summaryBefore = ctx.summaryLines().size();
         Map<String, Long> rowsBefore = new LinkedHashMap<>(ctx.rowCounts());
         Map<String, Object> hashesBefore = new LinkedHashMap<>(ctx.hashes());
@@ -105,9 +147,13 @@ final class StepLedger {
         double seconds = (System.nanoTime() - t0) / 1e9;
         counter.done(name);
         stepSeconds.put(name, seconds);
+        // every file the step wrote, including files an interrupted earlier attempt had already written with the
+        // same bytes: written through the context, or new, or replaced (another inode), or modified since
+        Set<String> written = new TreeSet<>();
+        ctx.writtenFiles().forEach(f -> written.add(relative(f)));
         Map<String, String> outputs = new TreeMap<>();
-        snapshot().forEach((f, h) -> {
-            if (!h.equals(before.get(f))) outputs.put(f, h);
+        snapshot().forEach((f, st) -> {
+            if (written.contains(f) || !st.sameFile(before.get(f))) outputs.put(f, st.sha256());
         });
         Map<String, Long> rows = new LinkedHashMap<>(ctx.rowCounts());
         rows.keySet().removeIf(k -> rows.get(k).equals(rowsBefore.get(k)));
@@ -120,15 +166,70 @@ final class StepLedger {
         ctx.model().engine().counters().forEach((k, v) -> counters.put(k, v - countersBefore.getOrDefault(k, 0L)));
         StepRecord rec = new StepRecord(fingerprint, outputs, summary, rows, hashes, seconds, timings, counters);
         AtomicFiles.writeString(record, RunContext.json(rec) + "\n");
+        tracked.addAll(outputs.keySet());
         chain = Hashing.sha256(fingerprint + RunContext.json(outputs));
     }
 
-    private boolean intact(StepRecord rec) {
+    /** Output files of the run (relative paths) that no step of this process ran or replayed lists as its own. */
+    List<String> untracked() {
+        return snapshot().keySet().stream().filter(f -> !tracked.contains(f)).toList();
+    }
+
+    /** Records the sha256 of every file outside the step records that no step wrote: what finish() wrote. */
+    void recordFinish() {
+        Map<String, String> outputs = new TreeMap<>();
+        finishFiles().forEach(f -> outputs.put(f, Hashing.sha256(ctx.runDir().resolve(f))));
+        AtomicFiles.writeString(ctx.runDir().resolve(FINISHED), RunContext.json(Map.of("outputs", outputs)) + "\n");
+    }
+
+    /** Null when finish()'s record is there and its files are intact, else what is wrong. */
+    String finishDamage() {
+        if (!Files.isRegularFile(ctx.runDir().resolve(FINISHED)))
+            return "the run's manifest, summary and report are not recorded (finished by an older version)";
+        Map<String, String> outputs = readFinish(ctx.runDir());
+        if (outputs == null) return FINISHED + " is unreadable";
+        return damaged(new StepRecord("", outputs, List.of(), Map.of(), Map.of(), 0, null, null));
+    }
+
+    /** The files the finish record of {@code runDir} lists (empty when it has none). */
+    static Set<String> finishOutputs(Path runDir) {
+        Map<String, String> outputs = readFinish(runDir);
+        return outputs == null ? Set.of() : outputs.keySet();
+    }
+
+    private static Map<String, String> readFinish(Path runDir) {
+        Path f = runDir.resolve(FINISHED);
+        if (!Files.isRegularFile(f)) return null;
+        try {
+            Map<String, String> outputs = RunContext.JSON.readValue(f.toFile(),
+                    new TypeReference<Map<String, Map<String, String>>>() {}).get("outputs");
+            return outputs == null ? Map.of() : outputs;
+        } catch (IOException e) {
+            return null;
+        }
+    }
+
+    private List<String> finishFiles() {
+        try (Stream<Path> s = Files.walk(ctx.runDir())) {
+            return s.filter(Files::isRegularFile).map(p -> ctx.runDir().relativize(p).toString())
+                    .filter(rel -> !rel.startsWith(DIR) && !rel.endsWith(".tmp") && !tracked.contains(rel)).sorted().toList();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    private String relative(Path f) {
+        return ctx.runDir().toAbsolutePath().relativize(f.toAbsolutePath()).toString();
+    }
+
+    /** Null when every recorded output is there with its recorded sha256, else what is wrong. */
+    private String damaged(StepRecord rec) {
         for (Map.Entry<String, String> e : rec.outputs().entrySet()) {
             Path f = ctx.runDir().resolve(e.getKey());
-            if (!Files.isRegularFile(f) || !Hashing.sha256(f).equals(e.getValue())) return false;
+            if (!Files.isRegularFile(f)) return e.getKey() + " is missing";
+            if (!Hashing.sha256(f).equals(e.getValue())) return e.getKey() + " changed since the step wrote it";
         }
-        return true;
+        return null;
     }
 
     private StepRecord read(Path record) {
@@ -140,17 +241,28 @@ final class StepLedger {
         }
     }
 
-    /** sha256 of every output file of the run so far (run manifest, summary and ledger excluded). */
-    private Map<String, String> snapshot() {
-        Map<String, String> out = new TreeMap<>();
+    /** A file as last hashed: its stamp (identity, size, times) and sha256. */
+    private record FileState(FileStamp stamp, String sha256) {
+        boolean sameFile(FileState o) {
+            return o != null && stamp.equals(o.stamp) && sha256.equals(o.sha256);
+        }
+    }
+
+    /** Every output file of the run so far (run manifest, summary, ledger and temp files excluded). */
+    private Map<String, FileState> snapshot() {
+        Map<String, FileState> out = new TreeMap<>();
         if (!Files.isDirectory(ctx.runDir())) return out;
         try (Stream<Path> s = Files.walk(ctx.runDir())) {
-            s.filter(Files::isRegularFile).forEach(f -> {
+            for (Path f : s.filter(Files::isRegularFile).toList()) {
                 String rel = ctx.runDir().relativize(f).toString();
                 if (rel.startsWith(DIR) || rel.equals("run_manifest.json") || rel.equals("summary.md")
-                        || f.getFileName().toString().endsWith(".tmp")) return;
-                out.put(rel, Hashing.sha256(f));
-            });
+                        || f.getFileName().toString().endsWith(".tmp")) continue;
+                FileStamp stamp = FileStamp.of(f);
+                FileState last = seen.get(rel);
+                FileState now = last != null && last.stamp().equals(stamp) ? last : new FileState(stamp, Hashing.sha256(f));
+                seen.put(rel, now);
+                out.put(rel, now);
+            }
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }

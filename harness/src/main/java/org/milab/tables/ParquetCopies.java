@@ -93,7 +93,8 @@ public final class ParquetCopies {
             AtomicFiles.writeVia(target, tmp -> {
                 try (Statement st = duck.createStatement()) {
                     st.execute("COPY (SELECT * FROM " + view + ") TO " + literal(tmp.toString())
-                            + " (FORMAT parquet, COMPRESSION zstd, KV_METADATA " + struct(kv) + ")");
+                            // no DuckDB temp file of its own: writeVia is the atomic step and cleans up after a failure
+                            + " (FORMAT parquet, COMPRESSION zstd, USE_TMP_FILE false, KV_METADATA " + struct(kv) + ")");
                 } catch (SQLException e) {
                     throw new IOException("DuckDB could not write " + target + ": " + e.getMessage(), e);
                 }

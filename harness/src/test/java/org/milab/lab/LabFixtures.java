@@ -55,6 +55,12 @@ public final class LabFixtures {
 
     /** {@link #randomWordModel(Path, String, long)} without the words in {@code missing} (they encode to {@code <unk>}). */
     public static LabModel randomWordModel(Path root, String id, long seed, List<String> missing) {
+        exportRandomWordModel(root, id, seed, missing);
+        return LabModel.open(root, id, Device.CPU, 2, 64, 64 * 16);
+    }
+
+    /** Exports the model of {@link #randomWordModel(Path, String, long, List)} without opening it. */
+    public static void exportRandomWordModel(Path root, String id, long seed, List<String> missing) {
         List<String> vocab = new ArrayList<>(List.of("<|endoftext|>", "<unk>"));
         vocab.addAll(referenceWords());
         vocab.removeAll(missing);
@@ -64,6 +70,16 @@ public final class LabFixtures {
         ModelLayout layout = new ModelLayout(root, id);
         ModelExports.export(layout, ckpt, new ModelIdentity(id, null, null, "test", false, "LabFixtures seed " + seed),
                 Map.of(), stage -> AtomicFiles.writeString(stage.tokenizer(), tokenizer));
-        return LabModel.open(root, id, Device.CPU, 2, 64, 64 * 16);
+    }
+
+    /** A child process that exports the word model again and again (seeds 1, 2, 3...) until it is killed. */
+    public static final class ExportForever {
+        public static void main(String[] args) {
+            for (long seed = 1; ; seed++) {
+                exportRandomWordModel(Path.of(args[0]), args[1], seed, List.of());
+                System.out.println("exported seed " + seed);
+                System.out.flush();
+            }
+        }
     }
 }

@@ -7,6 +7,7 @@ import org.junit.jupiter.api.TestInstance;
 import org.junit.jupiter.api.io.TempDir;
 import org.milab.lab.LabFixtures;
 import org.milab.lab.LabModel;
+import org.milab.protocol.reference.MetricCalibrationStage;
 import org.milab.util.Hashing;
 
 import java.io.IOException;
@@ -92,6 +93,55 @@ class ResumeTest {
         assertThat(Files.getLastModifiedTime(a).toMillis()).isEqualTo(stamp);
     }
 
+    /**
+     * Issue 10, defect 1: a step redone after a kill rewrote some outputs with identical bytes; they must
+     * still be recorded as its outputs, so that editing one of them later makes the step run again.
+     */
+    @Test
+    void aRedoneStepRecordsEveryOutputEvenUnchangedOnes(@TempDir Path other) throws IOException {
+        RunContext ctx = new RunContext(other, config, model);
+        assertThatThrownBy(() -> new StepLedger(ctx, true).step("metric-calibration", () -> {
+            new MetricCalibrationStage().run(ctx);
+            throw new IllegalStateException("killed before the record was written");
+        })).hasMessageContaining("killed");
+        new StepLedger(ctx, true).step("metric-calibration", () -> new MetricCalibrationStage().run(ctx));
+
+        Path summary = ctx.dir(MetricCalibrationStage.DIR, null).resolve(MetricCalibrationStage.SUMMARY_JSON);
+        String original = Files.readString(summary);
+        assertThat(original).contains("\"search_allowed\" : false");
+        Files.writeString(summary, original.replace("\"search_allowed\" : false", "\"search_allowed\" : true"));
+
+        int[] ran = {0};
+        new StepLedger(ctx, true).step("metric-calibration", () -> {
+            ran[0]++;
+            new MetricCalibrationStage().run(ctx);
+        });
+        assertThat(ran[0]).as("the edited output makes its step run again").isEqualTo(1);
+        assertThat(Files.readString(summary)).contains("\"search_allowed\" : false");
+    }
+
+    /** Every file a step wrote is in its record, whether or not an earlier attempt had written the same bytes. */
+    @Test
+    void theRecordListsEveryFileTheStepWrote(@TempDir Path other) throws IOException {
+        RunContext ctx = new RunContext(other, config, model);
+        assertThatThrownBy(() -> new StepLedger(ctx, true).step("s", () -> {
+            ctx.writeText("s", null, "same.txt", "identical bytes");
+            throw new IllegalStateException("killed");
+        })).hasMessage("killed");
+        new StepLedger(ctx, true).step("s", () -> {
+            ctx.writeText("s", null, "same.txt", "identical bytes");
+            ctx.writeText("s", null, "new.txt", "only in the redo");
+        });
+        Map<String, Object> record = RunContext.JSON.readValue(ctx.runDir().resolve(".steps/s.json").toFile(),
+                new com.fasterxml.jackson.core.type.TypeReference<Map<String, Object>>() {});
+        assertThat(((Map<?, ?>) record.get("outputs")).keySet().stream().map(Object::toString).toList()).containsExactlyInAnyOrder("s/same.txt", "s/new.txt");
+        // a file no step wrote (left by an attempt with other settings) is not counted as verified (finish lists it)
+        Files.writeString(ctx.runDir().resolve("s/stray.txt"), "from an earlier attempt");
+        StepLedger again = new StepLedger(ctx, true);
+        again.step("s", () -> {});
+        assertThat(again.untracked()).containsExactly("s/stray.txt");
+    }
+
     @Test
     void aResumedRunKeepsTheTimingsAndEngineCountersOfTheStepsItSkipped(@TempDir Path other) throws IOException {
         RunContext first = new RunContext(other, config, model);
@@ -99,7 +149,7 @@ class ResumeTest {
         p1.sweep();
         p1.finish("first attempt");
         Map<?, ?> before = RunContext.JSON.readValue(first.finalDir().resolve("run_manifest.json").toFile(), Map.class);
-        org.milab.util.AtomicFiles.moveAtomically(first.finalDir(), first.runDir()); // what --resume does to a finished run
+        org.milab.util.AtomicFiles.moveAtomically(first.finalDir(), first.runDir()); // as --resume's working copy
 
         RunContext second = new RunContext(other, config, model);
         Pipeline p2 = new Pipeline(second, true);

@@ -1,5 +1,7 @@
 package org.milab.protocol.reference;
 
+import org.milab.stats.Decisions;
+
 import org.milab.engine.Capture;
 import org.milab.run.RunContext;
 import org.milab.stats.Stats;
@@ -245,7 +247,7 @@ public final class AttentionStage {
             List<Object> head = g.getKey().subList(0, 2);
             double mean = Stats.mean(g.getValue().doubles(SCORE));
             Object[] cur = maxControl.get(head);
-            if (cur == null || mean > (Double) cur[1]) maxControl.put(head, new Object[]{g.getKey().get(2), mean});
+            if (cur == null || Decisions.greater(mean, (Double) cur[1])) maxControl.put(head, new Object[]{g.getKey().get(2), mean});
         }
         List<Map<String, Object>> out = new ArrayList<>();
         for (Map<String, Object> h : headRows(positive)) {

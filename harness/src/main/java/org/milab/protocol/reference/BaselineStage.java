@@ -1,5 +1,7 @@
 package org.milab.protocol.reference;
 
+import org.milab.stats.Decisions;
+
 import org.milab.run.RunContext;
 import org.milab.stats.Scores;
 import org.milab.stats.Stats;
@@ -74,7 +76,7 @@ public final class BaselineStage {
         m.putAll(summary(ex));
         List<Map<String, Object>> failing = new ArrayList<>();
         for (Table.Row r : ex.rows())
-            if (r.getLong("expected_rank") > 10 || r.getDouble("probability_diff_vs_control") <= 0)
+            if (r.getLong("expected_rank") > 10 || Decisions.nonPositive(r.getDouble("probability_diff_vs_control")))
                 failing.add(Map.of("example_id", r.getString("example_id"), "expected_rank", r.getLong("expected_rank"),
                         "probability_diff_vs_control", r.getDouble("probability_diff_vs_control")));
         m.put("failing_examples", failing);
@@ -92,7 +94,7 @@ public final class BaselineStage {
         String hardest = null;
         double best = Double.NEGATIVE_INFINITY;
         for (Table.Row r : controls.rows())
-            if (r.getDouble("mean_expected_probability") > best) {
+            if (hardest == null || Decisions.greater(r.getDouble("mean_expected_probability"), best)) {
                 best = r.getDouble("mean_expected_probability");
                 hardest = r.getString("family");
             }
@@ -101,7 +103,7 @@ public final class BaselineStage {
         for (Table.Row r : fam.rows()) byFamily.put(r.getString("family"), r.toMap());
         m.put("by_family", byFamily);
         long hits = ex.longs("expected_rank").stream().filter(r -> r <= 10).count();
-        m.put("activation_analysis_worth_running", hits > 0 && Stats.mean(ex.doubles("probability_diff_vs_control")) > 0
+        m.put("activation_analysis_worth_running", hits > 0 && Decisions.positive(Stats.mean(ex.doubles("probability_diff_vs_control")))
                 && (double) hits / ex.rowCount() >= 0.10);
         return m;
     }

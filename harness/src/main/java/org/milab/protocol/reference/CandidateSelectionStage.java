@@ -1,5 +1,7 @@
 package org.milab.protocol.reference;
 
+import org.milab.stats.Decisions;
+
 import org.milab.run.RunContext;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -126,7 +128,7 @@ public final class CandidateSelectionStage {
             add(out, seen, row, byFamily, "top_control_firing_attention", "High previous-occurrence attention on controls.");
         List<JsonNode> gapRows = new ArrayList<>();
         for (JsonNode row : summary.path("top_heads_by_positive_minus_control_gap"))
-            if (orZero(row.get("positive_minus_control_attention_gap")) > 0.0) gapRows.add(row);
+            if (Decisions.positive(orZero(row.get("positive_minus_control_attention_gap")))) gapRows.add(row);
         for (JsonNode row : gapRows.subList(0, Math.min(sel.topKGap(), gapRows.size())))
             add(out, seen, row, byFamily, "top_positive_minus_control_gap", "Positive-minus-control attention gap was positive.");
         addRandom(out, seen, byFamily, sel.nRandom(), sel.seed());
@@ -150,7 +152,7 @@ public final class CandidateSelectionStage {
         double gap = row.has("positive_minus_control_attention_gap")
                 ? orZero(row.get("positive_minus_control_attention_gap")) : s.raw - s.maxControl;
         out.add(new Candidate("", source, layer, head, ATTN_OUT, "final", s.raw, s.maxControl, gap, s.maxFamily,
-                gap > 0.0, reason, gap > 0.0 ? "attention_gap_candidate" : "nonspecific_attention_candidate"));
+                Decisions.positive(gap), reason, Decisions.positive(gap) ? "attention_gap_candidate" : "nonspecific_attention_candidate"));
     }
 
     /** All (layer, head) pairs of the table, sorted, shuffled with Random(seed); first unseen until n random. */
@@ -162,7 +164,7 @@ public final class CandidateSelectionStage {
             Stats3 s = stats(byFamily, h.get(0), h.get(1));
             double gap = s.raw - s.maxControl;
             out.add(new Candidate("", RANDOM, h.get(0), h.get(1), ATTN_OUT, "final", s.raw, s.maxControl, gap,
-                    s.maxFamily, gap > 0.0, "Deterministic random comparison head.", "comparison_candidate"));
+                    s.maxFamily, Decisions.positive(gap), "Deterministic random comparison head.", "comparison_candidate"));
         }
     }
 

@@ -1,5 +1,7 @@
 package org.milab.protocol.reference;
 
+import org.milab.stats.Decisions;
+
 import org.milab.engine.Head;
 
 import org.milab.run.RunContext;
@@ -107,8 +109,7 @@ public final class CharacterizationConsolidationStage {
                     unique(g.strings("qk_status")),
                     finalStatus(seeds.size(), support, downgrade, falsify, meanCorr, ovSupport, qkSupport, dominated)});
         }
-        rows.sort(Comparator.comparing((Object[] r) -> (String) r[17])
-                .thenComparing(r -> (Double) r[9], Comparator.nullsLast(Comparator.reverseOrder())));
+        rows.sort(Comparator.comparing((Object[] r) -> (String) r[17]).thenComparing(Decisions.descending(r -> (Double) r[9])));
         rows.forEach(b::addRow);
         return b;
     }
@@ -119,7 +120,7 @@ public final class CharacterizationConsolidationStage {
         if (nSeeds < 2) return "insufficient_characterization_data";
         if (negativeControlDominates) return "falsified_candidate";
         if (falsify >= 2) return "falsified_candidate";
-        if (support >= 2 && falsify == 0 && meanCorr != null && meanCorr > 0)
+        if (support >= 2 && falsify == 0 && meanCorr != null && Decisions.positive(meanCorr))
             return ovSupportSeeds >= 2 || qkSupportSeeds >= 2 ? "strengthened_local_candidate" : "downgraded_candidate";
         if (support >= 1 || downgrade >= 1) return "downgraded_candidate";
         return "falsified_candidate";
@@ -178,7 +179,7 @@ public final class CharacterizationConsolidationStage {
         for (String[] axis : AXES) {
             sb.append("\n## Axis `").append(axis[0]).append("`\n\n| head | group | mean value | statuses |\n| --- | --- | --- | --- |\n");
             List<Table.Row> ax = new ArrayList<>(byAxis.filter(r -> axis[0].equals(r.getString("axis"))).rows());
-            ax.sort(Comparator.comparing((Table.Row r) -> r.getDouble("mean_value"), Comparator.nullsLast(Comparator.reverseOrder())));
+            ax.sort(Decisions.descending((Table.Row r) -> r.getDouble("mean_value")));
             for (Table.Row r : ax)
                 sb.append(String.format(Locale.ROOT, "| L%dH%d | %s | %s | %s |%n", r.getLong("layer"), r.getLong("head"),
                         r.getString("candidate_group"), fmt(r.getDouble("mean_value")), PandasRules.joined(r.getStrings("statuses"))));

@@ -2,6 +2,7 @@ package org.milab.protocol.reference;
 
 import org.milab.report.Counterexamples;
 import org.milab.report.Num;
+import org.milab.stats.Decisions;
 import org.milab.stats.Stats;
 
 import org.milab.run.RunContext;
@@ -85,7 +86,7 @@ public final class CharacterizationCounterexampleStage {
     static List<Map<String, Object>> select(List<Row> rows, int topK, List<String> columns) {
         List<Row> positive = rows.stream().filter(r -> "positive".equals(r.get("heldout_family_type")) && r.get("effect_size") != null).toList();
         List<Row> control = rows.stream().filter(r -> "control".equals(r.get("heldout_family_type")) && r.get("effect_size") != null).toList();
-        Comparator<Row> asc = Comparator.comparingDouble(Row::effect);
+        Comparator<Row> asc = Comparator.comparing(r -> Decisions.rounded(r.effect()));
         List<Map<String, Object>> out = new ArrayList<>();
         Set<List<Object>> seen = new HashSet<>();
         tag(out, seen, top(positive, asc.reversed(), topK), "strongest_positive_success", columns);
@@ -112,10 +113,11 @@ public final class CharacterizationCounterexampleStage {
         Map<List<Object>, List<Double>> groups = new java.util.TreeMap<>(LayerPatchingStage.KEY_ORDER);
         for (Row r : positive) groups.computeIfAbsent(key.apply(r), x -> new ArrayList<>()).add(r.effect());
         List<Map.Entry<List<Object>, List<Double>>> sorted = new ArrayList<>(groups.entrySet());
-        sorted.sort(Comparator.comparingDouble(e -> Stats.mean(e.getValue())));
+        sorted.sort(Comparator.comparing(e -> Decisions.rounded(Stats.mean(e.getValue()))));
         Set<List<Object>> bad = new HashSet<>();
         sorted.stream().limit(Math.max(1, k / 2)).forEach(e -> bad.add(e.getKey()));
-        return top(positive.stream().filter(r -> bad.contains(key.apply(r))).toList(), Comparator.comparingDouble(Row::effect), k);
+        return top(positive.stream().filter(r -> bad.contains(key.apply(r))).toList(),
+                Comparator.comparing(r -> Decisions.rounded(r.effect())), k);
     }
 
     private static void tag(List<Map<String, Object>> out, Set<List<Object>> seen, List<Row> rows, String type, List<String> columns) {

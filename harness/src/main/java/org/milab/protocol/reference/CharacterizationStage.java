@@ -1,5 +1,7 @@
 package org.milab.protocol.reference;
 
+import org.milab.stats.Decisions;
+
 import org.milab.engine.Capture;
 import org.milab.engine.Head;
 import org.milab.engine.TokenIds;
@@ -165,7 +167,7 @@ public final class CharacterizationStage {
                     dd.getDouble("ov_copy_margin"), dd.getString("ov_status"), dd.getDouble("qk_source_margin"),
                     dd.getString("qk_status"), seedStatus(e[2], e[0], e[1], corr, ps, dd.getString("ov_status"), dd.getString("qk_status"))});
         }
-        rows.sort(Comparator.comparing((Object[] r) -> (Double) r[7], Comparator.nullsLast(Comparator.reverseOrder())));
+        rows.sort(Decisions.descending((Object[] r) -> (Double) r[7]));
         rows.forEach(b::addRow);
         return b;
     }
@@ -180,17 +182,18 @@ public final class CharacterizationStage {
     public static String seedStatus(Double gap, Double positive, Double maxControl, Double corr, String positionStatus,
                                     String ovStatus, String qkStatus) {
         if (gap == null || positive == null) return "insufficient_characterization_data";
-        if (maxControl != null && maxControl >= positive) return "characterization_falsifies";
-        if (corr != null && corr <= 0) return "characterization_falsifies";
+        if (maxControl != null && Decisions.atLeast(maxControl, positive)) return "characterization_falsifies";
+        if (corr != null && Decisions.nonPositive(corr)) return "characterization_falsifies";
         if ("distractor_like".equals(positionStatus) || "no_position_effect".equals(positionStatus))
             return "characterization_falsifies";
         if ("ov_contradicts_copy".equals(ovStatus) && "qk_contradicts_source_selection".equals(qkStatus))
             return "characterization_falsifies";
         boolean diagnostic = "ov_supports_copy".equals(ovStatus) || "qk_supports_source_selection".equals(qkStatus);
         boolean positionSupport = positionStatus != null && SUPPORTING_POSITIONS.contains(positionStatus);
-        if (gap > 0 && positive > 0 && (corr == null || corr > 0) && positionSupport && diagnostic)
+        if (Decisions.positive(gap) && Decisions.positive(positive) && (corr == null || Decisions.positive(corr))
+                && positionSupport && diagnostic)
             return "characterization_supports";
-        if (gap > 0 || positive > 0) return "characterization_downgrades";
+        if (Decisions.positive(gap) || Decisions.positive(positive)) return "characterization_downgrades";
         return "characterization_falsifies";
     }
 
@@ -222,7 +225,7 @@ public final class CharacterizationStage {
             row[10] = positionStatus(fin, prev, src, dis);
             rows.add(row);
         }
-        rows.sort(Comparator.comparing((Object[] r) -> (Double) r[4], Comparator.nullsLast(Comparator.reverseOrder())));
+        rows.sort(Decisions.descending((Object[] r) -> (Double) r[4]));
         rows.forEach(b::addRow);
         return b;
     }
@@ -238,7 +241,7 @@ public final class CharacterizationStage {
         if (!finalPos && !sourcePos) return "no_position_effect";
         if (positive(distractor)) {
             double strongest = values.stream().max(Double::compare).get();
-            if (distractor >= strongest) return "distractor_like";
+            if (Decisions.atLeast(distractor, strongest)) return "distractor_like";
         }
         if (finalPos && sourcePos)
             return sourceValue != null && Math.abs(fin - sourceValue) < 0.05 ? "position_nonspecific" : "both_source_and_destination";
@@ -246,7 +249,7 @@ public final class CharacterizationStage {
     }
 
     private static boolean positive(Double v) {
-        return v != null && !v.isNaN() && v > 0;
+        return v != null && !v.isNaN() && Decisions.positive(v);
     }
 
     // ---------------------------------------------------------------- attention / effect alignment
@@ -341,8 +344,7 @@ public final class CharacterizationStage {
             rows.add(row);
         }
         // sort_values([alignment_status, mean_effect_size], ascending=[True, False], na_position=last); stable here
-        rows.sort(Comparator.comparing((Object[] r) -> (String) r[13])
-                .thenComparing(r -> (Double) r[6], Comparator.nullsLast(Comparator.reverseOrder())));
+        rows.sort(Comparator.comparing((Object[] r) -> (String) r[13]).thenComparing(Decisions.descending(r -> (Double) r[6])));
         rows.forEach(b::addRow);
         return b;
     }
@@ -352,9 +354,9 @@ public final class CharacterizationStage {
                                          Double controlMargin, int nValid) {
         if (nValid < 4) return "insufficient_examples";
         if (positiveCorr == null || positiveMargin == null) return "insufficient_examples";
-        if (positiveCorr <= 0 || positiveMargin <= 0) return "not_aligned";
-        boolean controlMatches = (controlCorr != null && controlCorr >= positiveCorr)
-                || (controlMargin != null && controlMargin >= positiveMargin);
+        if (Decisions.nonPositive(positiveCorr) || Decisions.nonPositive(positiveMargin)) return "not_aligned";
+        boolean controlMatches = (controlCorr != null && Decisions.atLeast(controlCorr, positiveCorr))
+                || (controlMargin != null && Decisions.atLeast(controlMargin, positiveMargin));
         return controlMatches ? "aligned_but_control_like" : "aligned_positive_specific";
     }
 
@@ -376,7 +378,8 @@ public final class CharacterizationStage {
         List<double[]> kept = new ArrayList<>();
         for (int i = 0; i < xs.size(); i++) {
             Double x = xs.get(i), y = ys.get(i);
-            if (x != null && y != null && !x.isNaN() && !y.isNaN()) kept.add(new double[]{x, y});
+            // on the tolerance grid: a vector that is constant up to float noise has no correlation
+            if (x != null && y != null && !x.isNaN() && !y.isNaN()) kept.add(new double[]{Decisions.rounded(x), Decisions.rounded(y)});
         }
         double[] x = kept.stream().mapToDouble(v -> v[0]).toArray(), y = kept.stream().mapToDouble(v -> v[1]).toArray();
         if (kept.size() < 2 || Arrays.stream(x).distinct().count() < 2 || Arrays.stream(y).distinct().count() < 2) return null;

@@ -1,5 +1,7 @@
 package org.milab.protocol.reference;
 
+import org.milab.stats.Decisions;
+
 import org.milab.run.RunContext;
 import org.milab.stats.Stats;
 
@@ -183,8 +185,8 @@ public final class FailureTaxonomyStage {
             boolean above = false, below = false;
             for (List<Double> g : groups.values()) {
                 double m = Stats.mean(g);
-                above |= m > 0;
-                below |= m < 0;
+                above |= Decisions.positive(m);
+                below |= Decisions.negative(m);
             }
             if (above && below) out.add(head);
         });
@@ -196,7 +198,7 @@ public final class FailureTaxonomyStage {
         Map<String, String> modes = new LinkedHashMap<>();
         String type = Objects.toString(r.counterexampleType(), ""), family = Objects.toString(r.family(), "");
         Double e = r.effectSize();
-        boolean moved = e != null && e > 0;
+        boolean moved = e != null && Decisions.positive(e);
         if (type.equals("control_moved") || ("control".equals(r.heldoutFamilyType()) && moved))
             modes.put(CONTROL_MOVED, "A control row had positive intervention effect.");
         // no sign test here: the reference labels every wrong-target or target-swap row

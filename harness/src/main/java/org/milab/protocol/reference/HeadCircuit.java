@@ -1,5 +1,7 @@
 package org.milab.protocol.reference;
 
+import org.milab.stats.Decisions;
+
 import org.milab.model.Checkpoint;
 import org.milab.model.Gpt2Tensors;
 
@@ -120,14 +122,14 @@ public final class HeadCircuit {
 
     public static String ovStatus(Double margin) {
         if (margin == null || margin.isNaN()) return "ov_unavailable";
-        if (margin > 0) return "ov_supports_copy";
+        if (Decisions.positive(margin)) return "ov_supports_copy";
         if (margin < -0.1) return "ov_contradicts_copy";
         return "ov_weak";
     }
 
     public static String qkStatus(Double margin) {
         if (margin == null || margin.isNaN()) return "qk_unavailable";
-        if (margin > 0) return "qk_supports_source_selection";
+        if (Decisions.positive(margin)) return "qk_supports_source_selection";
         if (margin < -0.1) return "qk_contradicts_source_selection";
         return "qk_weak";
     }

@@ -1,5 +1,7 @@
 package org.milab.protocol.reference;
 
+import org.milab.stats.Decisions;
+
 import org.milab.engine.Head;
 import org.milab.engine.HeadPatching;
 import org.milab.engine.Intervention;
@@ -16,7 +18,6 @@ import org.milab.tables.Table;
 import org.milab.tables.TableBuilder;
 
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -104,7 +105,7 @@ public final class HeadSweepStage {
             row[FAMILY_KEYS.length + 1] = Stats.orNull(Stats.mean(eff));
             row[FAMILY_KEYS.length + 2] = Stats.orNull(Stats.median(eff));
             row[FAMILY_KEYS.length + 3] = t.strings("effect_size_status").stream().filter("denominator_zero"::equals).count();
-            row[FAMILY_KEYS.length + 4] = eff.isEmpty() ? 0.0 : (double) eff.stream().filter(e -> e > 0).count() / eff.size();
+            row[FAMILY_KEYS.length + 4] = eff.isEmpty() ? 0.0 : (double) eff.stream().filter(Decisions::positive).count() / eff.size();
             row[FAMILY_KEYS.length + 5] = t.bools("should_show_induction_behavior").get(0);
             b.addRow(row);
         }
@@ -127,8 +128,8 @@ public final class HeadSweepStage {
             Double positive = pos.rowCount() == 0 ? null : Stats.orNull(Stats.mean(pos.doubles("mean_effect_size")));
             Table.Row hardest = null;
             for (Table.Row r : ctl.rows()) // first maximum, as a stable descending sort would pick
-                if (r.getDouble("mean_effect_size") != null
-                        && (hardest == null || r.getDouble("mean_effect_size") > hardest.getDouble("mean_effect_size")))
+                if (r.getDouble("mean_effect_size") != null && (hardest == null
+                        || Decisions.greater(r.getDouble("mean_effect_size"), hardest.getDouble("mean_effect_size"))))
                     hardest = r;
             Double maxControl = hardest == null ? null : hardest.getDouble("mean_effect_size");
             Double gap = positive != null && maxControl != null ? positive - maxControl : null;
@@ -148,8 +149,7 @@ public final class HeadSweepStage {
             rows.add(row);
         }
         // the reference sorts by gap, descending, missing last
-        rows.sort(Comparator.comparing((Object[] r) -> (Double) r[HEAD_KEYS.length + 2],
-                Comparator.nullsLast(Comparator.reverseOrder())));
+        rows.sort(Decisions.descending((Object[] r) -> (Double) r[HEAD_KEYS.length + 2]));
         rows.forEach(b::addRow);
         return b;
     }
@@ -157,6 +157,7 @@ public final class HeadSweepStage {
     /**
      * The specificity cascade of S9/S11 (spec section 6): not head-specific; no rows; denominator-zero rows
      * >= max(1, rows // 2); missing means; positive <= 0; max control >= positive; gap > 0 -> success label.
+     * Comparisons are up to {@link Decisions#TOLERANCE}.
      */
     public static String specificity(boolean headSpecific, int nRows, long nDenominatorZero, Double positive,
                                      Double maxControl, Double gap, String successLabel) {
@@ -164,9 +165,9 @@ public final class HeadSweepStage {
         if (nRows == 0) return "insufficient_examples";
         if (nDenominatorZero >= Math.max(1, nRows / 2)) return "denominator_problem";
         if (positive == null || maxControl == null) return "insufficient_examples";
-        if (positive <= 0) return "no_positive_effect";
-        if (maxControl >= positive) return "nonspecific_moves_controls";
-        if (gap != null && gap > 0) return successLabel;
+        if (Decisions.nonPositive(positive)) return "no_positive_effect";
+        if (Decisions.atLeast(maxControl, positive)) return "nonspecific_moves_controls";
+        if (gap != null && Decisions.positive(gap)) return successLabel;
         return "insufficient_examples";
     }
 

@@ -1,5 +1,7 @@
 package org.milab.protocol.reference;
 
+import org.milab.stats.Decisions;
+
 import org.milab.engine.Head;
 import org.milab.run.RunContext;
 
@@ -171,7 +173,7 @@ public final class HeldoutCandidateStage {
 
     private static Double absGap(Table.Row r) {
         Double g = r.getDouble("mean_positive_minus_control_gap");
-        return g == null || g.isNaN() ? null : Math.abs(g);
+        return g == null || g.isNaN() ? null : Decisions.rounded(Math.abs(g));
     }
 
     private static Candidate prior(Head h, Table.Row r, String group, String reason) {

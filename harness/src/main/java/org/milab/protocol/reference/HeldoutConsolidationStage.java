@@ -1,5 +1,7 @@
 package org.milab.protocol.reference;
 
+import org.milab.stats.Decisions;
+
 import org.milab.run.RunContext;
 import org.milab.stats.Stats;
 
@@ -83,8 +85,7 @@ public final class HeldoutConsolidationStage {
                     List.copyOf(values(survived, "position_label")), replicationStatus(rs, survivedFamilies.size())});
         }
         // the reference sorts by status ascending, then mean gap descending with missing last
-        rows.sort(Comparator.comparing((Object[] r) -> (String) r[14])
-                .thenComparing(r -> (Double) r[9], Comparator.nullsLast(Comparator.reverseOrder())));
+        rows.sort(Comparator.comparing((Object[] r) -> (String) r[14]).thenComparing(Decisions.descending(r -> (Double) r[9])));
         rows.forEach(b::addRow);
         return b;
     }
@@ -119,7 +120,7 @@ public final class HeldoutConsolidationStage {
         for (Table.Row f : famRows)
             if (keys.contains(List.of(f.getLong("seed"), f.getString("candidate_id"), f.getString("intervention"),
                     f.getString("position_label"))) && "positive".equals(f.getString("heldout_family_type"))
-                    && f.getDouble("mean_effect_size") != null && f.getDouble("mean_effect_size") > 0)
+                    && f.getDouble("mean_effect_size") != null && Decisions.positive(f.getDouble("mean_effect_size")))
                 out.add(f.getString("family"));
         return out;
     }
@@ -140,8 +141,7 @@ public final class HeldoutConsolidationStage {
                     rs.stream().mapToLong(r -> r.getLong("n_position_unavailable")).sum(),
                     rs.stream().mapToLong(r -> r.getLong("n_denominator_zero")).sum()});
         }
-        rows.sort(Comparator.comparing((Object[] r) -> (String) r[1])
-                .thenComparing(r -> (Double) r[4], Comparator.nullsLast(Comparator.reverseOrder())));
+        rows.sort(Comparator.comparing((Object[] r) -> (String) r[1]).thenComparing(Decisions.descending(r -> (Double) r[4])));
         rows.forEach(b::addRow);
         return b;
     }

@@ -1,5 +1,7 @@
 package org.milab.protocol.reference;
 
+import org.milab.stats.Decisions;
+
 import org.milab.engine.Intervention;
 import org.milab.stats.Stats;
 
@@ -104,9 +106,9 @@ public final class HeldoutCounterexampleStage {
      */
     public static String bucket(Double effect, String family, String familyType) {
         if (effect == null || effect.isNaN()) return INVALID;
-        if (WRONG_TARGET_FAMILY.equals(family) && effect > 0) return WRONG_TARGET;
-        if ("control".equals(familyType) && effect > 0) return CONTROLS_MOVED;
-        if ("positive".equals(familyType)) return effect > 0 ? SUCCESS : FAILURE;
+        if (WRONG_TARGET_FAMILY.equals(family) && Decisions.positive(effect)) return WRONG_TARGET;
+        if ("control".equals(familyType) && Decisions.positive(effect)) return CONTROLS_MOVED;
+        if ("positive".equals(familyType)) return Decisions.positive(effect) ? SUCCESS : FAILURE;
         return OTHER;
     }
 
@@ -138,7 +140,7 @@ public final class HeldoutCounterexampleStage {
         Set<List<Object>> seen = new HashSet<>();
         for (Pick p : PICKS) {
             List<Table.Row> rows = new ArrayList<>(subset.filter(r -> p.bucket().equals(r.getString("inspection_bucket"))).rows());
-            Comparator<Table.Row> byEffect = Comparator.comparingDouble(r -> r.getDouble("effect_size"));
+            Comparator<Table.Row> byEffect = Comparator.comparing(r -> Decisions.rounded(r.getDouble("effect_size")));
             rows.sort(p.descending() ? byEffect.reversed() : byEffect);
             for (Table.Row r : rows.subList(0, Math.min(TOP_K, rows.size()))) {
                 List<Object> key = DEDUPE.stream().map(r::get).toList();
@@ -239,10 +241,10 @@ public final class HeldoutCounterexampleStage {
         List<String> out = new ArrayList<>();
         for (Group g : groups(subset, "family", "heldout_family_type")) {
             String type = (String) g.key().get(1);
-            if ("positive".equals(type) && g.mean() <= 0)
+            if ("positive".equals(type) && Decisions.nonPositive(g.mean()))
                 out.add(String.format(Locale.ROOT, "- %s: positive-family mean effect `%s` over %d valid rows.", g.key().get(0),
                         fmt4(g.mean()), g.nValid()));
-            if ("control".equals(type) && g.mean() > 0)
+            if ("control".equals(type) && Decisions.positive(g.mean()))
                 out.add(String.format(Locale.ROOT, "- %s: control-family mean effect `%s` over %d valid rows.", g.key().get(0),
                         fmt4(g.mean()), g.nValid()));
         }

@@ -1,5 +1,7 @@
 package org.milab.protocol.reference;
 
+import org.milab.stats.Decisions;
+
 import org.milab.engine.Head;
 import org.milab.engine.HeadPatching;
 import org.milab.engine.Intervention;
@@ -15,7 +17,6 @@ import org.milab.tables.Table;
 import org.milab.tables.TableBuilder;
 
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -154,7 +155,7 @@ public final class HeldoutRobustnessStage {
             Double positive = pos.isEmpty() ? null : Stats.mean(pos);
             Double maxControl = ctl.isEmpty() ? null : ctl.stream().max(Double::compare).get();
             Double gap = positive != null && maxControl != null ? positive - maxControl : null;
-            long nPos = pos.stream().filter(v -> v > 0).count(), nCtl = ctl.stream().filter(v -> v > 0).count();
+            long nPos = pos.stream().filter(Decisions::positive).count(), nCtl = ctl.stream().filter(Decisions::positive).count();
             Object[] row = new Object[CANDIDATE_KEYS.length + 8];
             for (int i = 0; i < CANDIDATE_KEYS.length; i++) row[i] = g.getKey().get(i);
             row[CANDIDATE_KEYS.length] = t.strings("family").stream().distinct().count();
@@ -167,8 +168,7 @@ public final class HeldoutRobustnessStage {
             row[CANDIDATE_KEYS.length + 7] = survival((Boolean) g.getKey().get(7), positive, maxControl, gap, nPos);
             rows.add(row);
         }
-        rows.sort(Comparator.comparing((Object[] r) -> (Double) r[CANDIDATE_KEYS.length + 4],
-                Comparator.nullsLast(Comparator.reverseOrder())));
+        rows.sort(Decisions.descending((Object[] r) -> (Double) r[CANDIDATE_KEYS.length + 4]));
         rows.forEach(b::addRow);
         return b;
     }
@@ -178,10 +178,10 @@ public final class HeldoutRobustnessStage {
                                   long nPositiveFamiliesAboveZero) {
         if (!headSpecific) return "not_head_specific";
         if (positive == null || maxControl == null || gap == null) return "insufficient_valid_examples";
-        if (positive <= 0) return "falsified_no_positive_effect";
-        if (maxControl >= positive) return "falsified_controls_move";
-        if (gap > 0 && nPositiveFamiliesAboveZero >= 2) return "heldout_survives_seed";
-        if (gap > 0) return "downgraded_weak_family_specific";
+        if (Decisions.nonPositive(positive)) return "falsified_no_positive_effect";
+        if (Decisions.atLeast(maxControl, positive)) return "falsified_controls_move";
+        if (Decisions.positive(gap) && nPositiveFamiliesAboveZero >= 2) return "heldout_survives_seed";
+        if (Decisions.positive(gap)) return "downgraded_weak_family_specific";
         return "falsified_sign_flip";
     }
 

@@ -1,5 +1,7 @@
 package org.milab.protocol.reference;
 
+import org.milab.stats.Decisions;
+
 import org.milab.engine.PatchRow;
 import org.milab.engine.SitePatch;
 import org.milab.stats.Stats;
@@ -227,7 +229,7 @@ public final class LayerPatchingStage {
             Table f = g.getValue();
             List<Double> effects = f.doubles("effect_size");
             long valid = effects.stream().filter(d -> d != null && !d.isNaN()).count();
-            long positive = effects.stream().filter(d -> d != null && d > 0).count();
+            long positive = effects.stream().filter(d -> d != null && Decisions.positive(d)).count();
             List<Object> k = g.getKey();
             b.addRow(k.get(0), k.get(1), k.get(2), k.get(3), k.get(4), f.strings("example_id").stream().distinct().count(),
                     Stats.orNull(Stats.mean(effects)), Stats.orNull(Stats.median(effects)),
@@ -274,7 +276,7 @@ public final class LayerPatchingStage {
             Table.Row hardest = null;
             for (Table.Row r : ctl.rows()) {
                 Double m = r.getDouble("mean_effect_size");
-                if (m != null && (hardest == null || m > hardest.getDouble("mean_effect_size"))) hardest = r;
+                if (m != null && (hardest == null || Decisions.greater(m, hardest.getDouble("mean_effect_size")))) hardest = r;
             }
             Double maxControl = hardest == null ? null : hardest.getDouble("mean_effect_size");
             Double gap = positive != null && maxControl != null ? positive - maxControl : null;
@@ -285,7 +287,7 @@ public final class LayerPatchingStage {
                     hardest == null ? "" : hardest.getString("family"), sum(pos.longs("n_examples")),
                     sum(ctl.longs("n_examples")), specificityStatus(total.rowCount(), nZero, positive, maxControl, gap)));
         }
-        rows.sort(Comparator.comparing(Row::gap, Comparator.nullsLast(Comparator.reverseOrder())));
+        rows.sort(Decisions.descending(Row::gap));
         TableBuilder b = Table.builder(BY_CANDIDATE).keys("candidate_id")
                 .string("candidate_id", "source").int64("layer", "head").string("component")
                 .float64("positive_mean_effect_size", "max_control_mean_effect_size", "positive_minus_control_effect_gap")
@@ -302,17 +304,17 @@ public final class LayerPatchingStage {
     }
 
     /**
-     * The reference's specificity cascade ({@code classify_candidate_specificity}), in order. Missing means
-     * (no rows, or all NaN) are null.
+     * The reference's specificity cascade ({@code classify_candidate_specificity}), in order, comparing up to
+     * {@link Decisions#TOLERANCE}. Missing means (no rows, or all NaN) are null.
      */
     public static String specificityStatus(int nRows, int nDenominatorZero, Double positiveMean, Double maxControlMean,
                                            Double gap) {
         if (nRows == 0) return "insufficient_examples";
         if (nDenominatorZero >= Math.max(1, nRows / 2)) return "denominator_problem";
         if (positiveMean == null || maxControlMean == null) return "insufficient_examples";
-        if (positiveMean <= 0) return "no_positive_effect";
-        if (maxControlMean >= positiveMean) return "nonspecific_moves_controls";
-        if (gap != null && gap > 0) return "positive_specific_candidate";
+        if (Decisions.nonPositive(positiveMean)) return "no_positive_effect";
+        if (Decisions.atLeast(maxControlMean, positiveMean)) return "nonspecific_moves_controls";
+        if (gap != null && Decisions.positive(gap)) return "positive_specific_candidate";
         return "insufficient_examples";
     }
 

@@ -1,5 +1,7 @@
 package org.milab.protocol.reference;
 
+import org.milab.stats.Decisions;
+
 import org.milab.engine.Capture;
 import org.milab.engine.TokenIds;
 import org.milab.stats.Scores;
@@ -121,6 +123,10 @@ public final class MetricCalibrationStage {
                 throw new IllegalArgumentException("expected and control tokens resolve to the same token id");
             if (tok.encode(p.prompt()).length == 0)
                 throw new IllegalArgumentException("prompt tokenized to an empty sequence");
+            // a word-level tokenizer reads unknown words as one unknown token: recorded, never scored (GPT-2 has none)
+            List<String> unknown = tok.unknownWords(p.prompt());
+            if (!unknown.isEmpty())
+                throw new IllegalArgumentException("prompt words not in the vocabulary: " + String.join(", ", unknown));
         } catch (RuntimeException e) {
             return new Validation(trueId, controlId, TOKENIZATION_ERROR, String.valueOf(e.getMessage()));
         }
@@ -158,7 +164,7 @@ public final class MetricCalibrationStage {
         for (Map.Entry<List<Object>, Table> g : PandasRules.groupBySorted(valid, "family").entrySet()) {
             Table f = g.getValue();
             List<Double> diffs = f.doubles("true_vs_control_logit_diff");
-            long positive = diffs.stream().filter(d -> d != null && d > 0).count();
+            long positive = diffs.stream().filter(d -> d != null && Decisions.positive(d)).count();
             b.addRow(g.getKey().get(0), f.rowCount(), sortedUnique(f, "token_domain"),
                     sortedUnique(f, "sequence_length_bucket"), f.bools("should_show_induction_behavior").get(0),
                     Stats.orNull(Stats.mean(diffs)), Stats.orNull(Stats.median(diffs)), (double) positive / f.rowCount(),
@@ -188,9 +194,10 @@ public final class MetricCalibrationStage {
         if (families.isEmpty()) return METRIC_NEEDS_REVISION;
         Separation s = Separation.of(families);
         if (!s.hasPositives() || !s.hasControls()) return PROMPT_BANK_NEEDS_REVISION;
-        if (positiveDomainMeans.stream().anyMatch(v -> v <= 0) || positiveLengthMeans.stream().anyMatch(v -> v <= 0))
+        if (positiveDomainMeans.stream().anyMatch(v -> Decisions.nonPositive(v))
+                || positiveLengthMeans.stream().anyMatch(v -> Decisions.nonPositive(v)))
             return PROMPT_BANK_NEEDS_REVISION;
-        if (s.positiveMean() - s.maxControl() <= MIN_GAP || s.maxControl() >= s.weakestPositive()
+        if (s.positiveMean() - s.maxControl() <= MIN_GAP || Decisions.atLeast(s.maxControl(), s.weakestPositive())
                 || s.positiveFraction() < MIN_POSITIVE_FRACTION || s.maxControlFraction() > MAX_CONTROL_FRACTION)
             return METRIC_NEEDS_REVISION;
         return CALIBRATED;

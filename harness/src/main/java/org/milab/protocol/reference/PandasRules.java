@@ -1,5 +1,7 @@
 package org.milab.protocol.reference;
 
+import org.milab.stats.Decisions;
+
 import org.milab.tables.Table;
 
 import java.math.BigDecimal;
@@ -25,7 +27,8 @@ public final class PandasRules {
 
     /**
      * Rows sorted by {@code key} descending; ties keep their input order (pandas' descending nargsort on
-     * small frames); null and NaN keys go last in input order.
+     * small frames); null and NaN keys go last in input order. Keys closer than {@link Decisions#TOLERANCE}
+     * tie, so float noise never reorders a ranking.
      */
     public static <T> List<T> sortDescending(List<T> rows, Function<T, Double> key) {
         List<T> present = new ArrayList<>(), missing = new ArrayList<>();
@@ -33,7 +36,7 @@ public final class PandasRules {
             Double k = key.apply(r);
             (k == null || Double.isNaN(k) ? missing : present).add(r);
         }
-        present.sort(Comparator.comparing(key).reversed()); // List.sort is stable
+        present.sort(Comparator.comparing((T r) -> Decisions.rounded(key.apply(r))).reversed()); // List.sort is stable
         present.addAll(missing);
         return present;
     }

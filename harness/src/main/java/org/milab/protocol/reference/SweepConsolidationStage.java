@@ -1,5 +1,7 @@
 package org.milab.protocol.reference;
 
+import org.milab.stats.Decisions;
+
 import org.milab.run.RunConfig;
 
 import org.milab.engine.Head;
@@ -16,7 +18,6 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -148,7 +149,7 @@ public final class SweepConsolidationStage {
         record Out(Head head, List<SeedRow> g, Double meanGap) {}
         List<Out> out = new ArrayList<>();
         groups.forEach((h, g) -> out.add(new Out(h, g, Stats.orNull(Stats.mean(g.stream().map(SeedRow::gap).toList())))));
-        out.sort(Comparator.comparing(Out::meanGap, Comparator.nullsLast(Comparator.reverseOrder())));
+        out.sort(Decisions.descending(Out::meanGap));
         TableBuilder b = Table.builder(TABLE).keys("layer", "head")
                 .int64("layer", "head", "n_seeds").int64List("seeds_present")
                 .float64("mean_positive_effect", "mean_max_control_effect", "mean_positive_minus_control_gap",
@@ -197,7 +198,8 @@ public final class SweepConsolidationStage {
         long noEffect = count(g, "no_positive_effect");
         Double minPositiveGap = minGap(positive);
         // pandas min of an all-NaN column is NaN, and NaN > 0 is false
-        if (positive.size() >= 2 && minPositiveGap != null && minPositiveGap > 0 && nonspecific == 0) return REPLICATED;
+        if (positive.size() >= 2 && minPositiveGap != null && Decisions.positive(minPositiveGap) && nonspecific == 0)
+            return REPLICATED;
         if (nonspecific >= 1) return "nonspecific";
         if (noEffect >= Math.max(1, (nSeeds + 1) / 2)) return "no_effect";
         return "not_replicated";

@@ -50,7 +50,9 @@ class CharacterizationRulesTest {
     void ovQkThresholds() {
         assertThat(HeadCircuit.ovStatus(null)).isEqualTo("ov_unavailable");
         assertThat(HeadCircuit.ovStatus(Double.NaN)).isEqualTo("ov_unavailable");
-        assertThat(HeadCircuit.ovStatus(1e-9)).isEqualTo("ov_supports_copy");
+        // a margin within the decision tolerance is float noise, not support (issue 10)
+        assertThat(HeadCircuit.ovStatus(1e-9)).isEqualTo("ov_weak");
+        assertThat(HeadCircuit.ovStatus(2e-5)).isEqualTo("ov_supports_copy");
         assertThat(HeadCircuit.ovStatus(0.0)).isEqualTo("ov_weak");
         assertThat(HeadCircuit.ovStatus(-0.1)).isEqualTo("ov_weak");
         assertThat(HeadCircuit.ovStatus(-0.1000001)).isEqualTo("ov_contradicts_copy");

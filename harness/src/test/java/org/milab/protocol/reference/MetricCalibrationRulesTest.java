@@ -64,7 +64,9 @@ class MetricCalibrationRulesTest {
     void nonPositiveDomainOrBucketMeanNeedsBankRevisionBeforeTheMetricChecks() {
         assertThat(status(0, passing(), List.of(1.0, 0.0), GOOD)).isEqualTo(PROMPT_BANK_NEEDS_REVISION);
         assertThat(status(0, passing(), GOOD, List.of(-0.1))).isEqualTo(PROMPT_BANK_NEEDS_REVISION);
-        assertThat(status(0, passing(), List.of(Double.MIN_VALUE), GOOD)).isEqualTo(CALIBRATED);
+        // a mean within the decision tolerance of zero is float noise, not a positive mean (issue 10)
+        assertThat(status(0, passing(), List.of(Double.MIN_VALUE), GOOD)).isEqualTo(PROMPT_BANK_NEEDS_REVISION);
+        assertThat(status(0, passing(), List.of(2e-5), GOOD)).isEqualTo(CALIBRATED);
         // the bank check comes first: a failing metric with a bad domain still reports the bank
         List<FamilyMean> failingMetric = List.of(pos("p", 1.0, 1.0), ctl("c", 0.9, 0.9));
         assertThat(status(0, failingMetric, List.of(0.0), GOOD)).isEqualTo(PROMPT_BANK_NEEDS_REVISION);
