@@ -115,10 +115,27 @@ class SparkFailureTest {
                 "--run-id", "bad-graph", "--control-seeds", "0", "--controls-per-family", "4", "--sweep-per-family", "2",
                 "--layer-patch-per-family", "2", "--engine", "spark", "--spark-master", "local[2]");
         assertThat(code).isEqualTo(2);
-        assertThat(err.toString().strip()).doesNotContain("\n").startsWith("error: Spark executor driver: graph file " + graph)
-                .contains("has sha256", "but the run's manifest for model '" + SparkFixtures.MODEL + "' says",
-                        "Fix: Every executor must read the exported graphs");
+        // the driver verifies the export when it opens the model, before any job or run folder exists
+        assertThat(err.toString().strip()).doesNotContain("\n")
+                .startsWith("error: The export of model '" + SparkFixtures.MODEL + "' is damaged")
+                .contains(GraphVariant.PATCH_K.fileName() + " does not match", "Fix: ");
         assertThat(other.resolve("results/bad-graph")).doesNotExist();
+    }
+
+    @Test
+    void aGraphChangedAfterTheDriverCheckedItFailsTheJobOnTheExecutor(@TempDir Path other) throws Exception {
+        SparkFixtures.copyExport(root, other);
+        Path graph = other.resolve("graphs").resolve(SparkFixtures.MODEL).resolve(GraphVariant.PATCH_K.fileName());
+        try (LabModel m = LabModel.open(other, SparkFixtures.MODEL, Device.CPU, 0, 16, 16 * 16, spark("local[2]", 40))) {
+            SparkFixtures.Job job = SparkFixtures.headJob(m.engine(), 2, 1);
+            // executors read graphs from their own storage: one that differs from the driver's is refused there
+            Files.write(graph, new byte[]{0}, StandardOpenOption.APPEND);
+            assertThatThrownBy(() -> m.engine().patch(PatchSite.HOOK_Z, job.rows(), "patch", job.kv()))
+                    .isInstanceOf(UserError.class)
+                    .hasMessageStartingWith("Spark executor driver: graph file " + graph)
+                    .hasMessageContaining("has sha256", "but the run's manifest for model '" + SparkFixtures.MODEL + "' says",
+                            "Fix: Every executor must read the exported graphs");
+        }
     }
 
     @Test
@@ -143,9 +160,9 @@ class SparkFailureTest {
     void aMissingGraphFailsTheJobWithOneClearMessage(@TempDir Path other) throws Exception {
         SparkFixtures.copyExport(root, other);
         Path graph = other.resolve("graphs").resolve(SparkFixtures.MODEL).resolve(GraphVariant.PATCH_RESID_POST.fileName());
-        Files.delete(graph);
         try (LabModel m = LabModel.open(other, SparkFixtures.MODEL, Device.CPU, 0, 16, 16 * 16, spark("local[2]", 40))) {
             SparkFixtures.Job job = SparkFixtures.headJob(m.engine(), 2, 1);
+            Files.delete(graph); // after the driver's check: an executor's storage lacks it
             assertThatThrownBy(() -> m.engine().patch(PatchSite.HOOK_Z, job.rows(), "patch", job.kv()))
                     .isInstanceOf(UserError.class)
                     .hasMessageStartingWith("Spark executor driver: graph file " + graph + " of model '" + SparkFixtures.MODEL + "' is missing.")

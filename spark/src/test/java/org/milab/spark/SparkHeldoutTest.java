@@ -45,7 +45,7 @@ class SparkHeldoutTest {
         StringBuilder csv = new StringBuilder("layer,head,candidate_group\n");
         ModelConfig cfg = ModelConfig.read(new ModelLayout(localRoot, SparkFixtures.MODEL).graphDir().resolve("config.json"));
         for (int l = 0; l < cfg.nLayer(); l++)
-            for (int h = 0; h < cfg.nHead(); h++) csv.append(l).append(',').append(h).append(",every_head\n");
+            for (int h = 0; h < cfg.nHead(); h++) csv.append(l).append(',').append(h).append(",replicated_candidate\n");
         for (Path root : List.of(localRoot, sparkRoot)) AtomicFiles.writeString(root.resolve("candidates.csv"), csv.toString());
     }
 
