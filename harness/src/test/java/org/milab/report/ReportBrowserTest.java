@@ -21,7 +21,6 @@ import org.milab.tables.Table;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
@@ -69,7 +68,7 @@ class ReportBrowserTest {
             run = ctx.finalDir();
             assertThat(Files.readString(run.resolve("summary.md"))).startsWith("# Verdict: run browser on `planted-induction`")
                     .contains("Figures: [report.html](report.html)");
-            copy(run, withV2);
+            org.milab.testing.TestFiles.copyTree(run, withV2);
             List<ReportFixtures.V2Row> v2 = List.of(
                     new ReportFixtures.V2Row(new Head(0, 1), "previous_token", "confirmed", 0.9, 0.05, "previous_token"),
                     new ReportFixtures.V2Row(new Head(1, 0), "duplicate_token", "rejected", 0.01, 0.02, "duplicate_token_null_ov"),
@@ -140,16 +139,6 @@ class ReportBrowserTest {
             return new String(out, StandardCharsets.UTF_8);
         } finally {
             Files.deleteIfExists(err);
-        }
-    }
-
-    private static void copy(Path from, Path to) throws Exception {
-        try (Stream<Path> s = Files.walk(from)) {
-            for (Path f : s.toList()) {
-                Path t = to.resolve(from.relativize(f).toString());
-                if (Files.isDirectory(f)) Files.createDirectories(t);
-                else Files.copy(f, t, StandardCopyOption.REPLACE_EXISTING);
-            }
         }
     }
 }
