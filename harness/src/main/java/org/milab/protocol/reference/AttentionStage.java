@@ -1,9 +1,8 @@
 package org.milab.protocol.reference;
 
-import org.milab.stats.Decisions;
-
 import org.milab.engine.Capture;
 import org.milab.run.RunContext;
+import org.milab.stats.Decisions;
 import org.milab.stats.Stats;
 
 import org.milab.graph.HookNames;
@@ -241,14 +240,20 @@ public final class AttentionStage {
 
     /** Positive head rows with the strongest control family of the same head, sorted by gap descending. */
     static List<Map<String, Object>> gapRows(Table positive, Table controls) {
-        // (layer, head) -> [family, mean] of the first family (alphabetically) with the highest mean: idxmax
+        // (layer, head) -> [family, mean]: the highest family mean (idxmax), named by the first family
+        // (alphabetically) within the decision tolerance of it, so float noise never renames the hardest family
+        // while the reported maximum stays the exact one
+        Map<List<Object>, Map<String, Double>> familyMeans = new LinkedHashMap<>();
+        for (Map.Entry<List<Object>, Table> g : PandasRules.groupBySorted(controls, "layer", "head", "family").entrySet())
+            familyMeans.computeIfAbsent(g.getKey().subList(0, 2), k -> new LinkedHashMap<>())
+                    .put((String) g.getKey().get(2), Stats.mean(g.getValue().doubles(SCORE)));
         Map<List<Object>, Object[]> maxControl = new LinkedHashMap<>();
-        for (Map.Entry<List<Object>, Table> g : PandasRules.groupBySorted(controls, "layer", "head", "family").entrySet()) {
-            List<Object> head = g.getKey().subList(0, 2);
-            double mean = Stats.mean(g.getValue().doubles(SCORE));
-            Object[] cur = maxControl.get(head);
-            if (cur == null || Decisions.greater(mean, (Double) cur[1])) maxControl.put(head, new Object[]{g.getKey().get(2), mean});
-        }
+        familyMeans.forEach((head, means) -> {
+            double max = means.values().stream().mapToDouble(Double::doubleValue).max().orElseThrow();
+            String family = means.entrySet().stream().filter(e -> Decisions.atLeast(e.getValue(), max))
+                    .findFirst().orElseThrow().getKey();
+            maxControl.put(head, new Object[]{family, max});
+        });
         List<Map<String, Object>> out = new ArrayList<>();
         for (Map<String, Object> h : headRows(positive)) {
             Map<String, Object> m = new LinkedHashMap<>();

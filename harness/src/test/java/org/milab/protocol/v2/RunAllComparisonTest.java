@@ -26,7 +26,7 @@ class RunAllComparisonTest {
         // at reduced sweep counts the reference's own S13 selection can run short of negative controls, so
         // this run registers four heads in the reference's groups (any four: the table must list every head either way)
         Path candidates = root.resolve("candidates.csv");
-        Files.writeString(candidates, "layer,head,group\n0,0,negative_control\n0,1,replicated_candidate\n1,0,negative_control\n1,2,replicated_candidate\n");
+        Files.writeString(candidates, "layer,head,group\n0,0,negative_control_no_effect\n0,1,replicated_candidate\n1,0,negative_control_no_effect\n1,2,replicated_candidate\n");
         StringWriter err = new StringWriter();
         int code = Main.run(new PrintWriter(err, true), "run-all", "--root", root.toString(), "--model", spec.modelId(),
                 "--run-id", "both", "--controls-per-family", "16", "--heldout-scored", "6", "--candidates",
