@@ -528,14 +528,15 @@ public final class BenchCommand implements Callable<Integer> {
      * hardly at all.
      */
     private double measureCeiling(String when) {
-        return Math.max(matMulRate(when, 64), matMulRate(when, 768));
+        try (LabModel lab = LabModel.open(root.root(), model, Device.CPU, threads)) {
+            return Math.max(matMulRate(lab, when, 64), matMulRate(lab, when, 768));
+        }
     }
 
-    private double matMulRate(String when, int m) {
+    private double matMulRate(LabModel lab, String when, int m) {
         int k = 768, n = 3072;
         List<Double> rates = new ArrayList<>();
-        try (LabModel lab = LabModel.open(root.root(), model, Device.CPU, threads);
-             OrtSession s = lab.sessions().probe(org.milab.graph.MatMulProbe.model(m, k, n));
+        try (OrtSession s = lab.sessions().probe(org.milab.graph.MatMulProbe.model(m, k, n));
              Feeds f = new Feeds(lab.sessions().env()).floats(org.milab.graph.MatMulProbe.INPUT, new float[m * k], m, k)) {
             int calls = Math.max(2, 20 * 64 / m);
             for (int rep = 0; rep < 11; rep++) {

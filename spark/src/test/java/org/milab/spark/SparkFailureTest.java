@@ -27,7 +27,7 @@ import java.util.Map;
 import java.util.concurrent.CopyOnWriteArrayList;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.Assertions.catchThrowableOfType;
 
 /** A task lost mid-partition is retried without a duplicated or missing row; a bad graph fails with one message. */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
@@ -124,18 +124,12 @@ class SparkFailureTest {
 
     @Test
     void aGraphChangedAfterTheDriverCheckedItFailsTheJobOnTheExecutor(@TempDir Path other) throws Exception {
-        SparkFixtures.copyExport(root, other);
+        // executors read graphs from their own storage: one that differs from the driver's is refused there
         Path graph = other.resolve("graphs").resolve(SparkFixtures.MODEL).resolve(GraphVariant.PATCH_K.fileName());
-        try (LabModel m = LabModel.open(other, SparkFixtures.MODEL, Device.CPU, 0, 16, 16 * 16, spark("local[2]", 40))) {
-            SparkFixtures.Job job = SparkFixtures.headJob(m.engine(), 2, 1);
-            // executors read graphs from their own storage: one that differs from the driver's is refused there
-            Files.write(graph, new byte[]{0}, StandardOpenOption.APPEND);
-            assertThatThrownBy(() -> m.engine().patch(PatchSite.HOOK_Z, job.rows(), "patch", job.kv()))
-                    .isInstanceOf(UserError.class)
-                    .hasMessageStartingWith("Spark executor driver: graph file " + graph)
-                    .hasMessageContaining("has sha256", "but the run's manifest for model '" + SparkFixtures.MODEL + "' says",
-                            "Fix: Every executor must read the exported graphs");
-        }
+        assertThat(executorError(other, () -> Files.write(graph, new byte[]{0}, StandardOpenOption.APPEND)))
+                .hasMessageStartingWith("Spark executor driver: graph file " + graph)
+                .hasMessageContaining("has sha256", "but the run's manifest for model '" + SparkFixtures.MODEL + "' says",
+                        "Fix: Every executor must read the exported graphs");
     }
 
     @Test
@@ -158,15 +152,27 @@ class SparkFailureTest {
 
     @Test
     void aMissingGraphFailsTheJobWithOneClearMessage(@TempDir Path other) throws Exception {
-        SparkFixtures.copyExport(root, other);
+        // deleted after the driver's check: an executor's storage lacks it
         Path graph = other.resolve("graphs").resolve(SparkFixtures.MODEL).resolve(GraphVariant.PATCH_RESID_POST.fileName());
+        assertThat(executorError(other, () -> Files.delete(graph)))
+                .hasMessageStartingWith("Spark executor driver: graph file " + graph + " of model '" + SparkFixtures.MODEL + "' is missing.")
+                .hasMessageContaining("Fix: ");
+    }
+
+    interface Tamper {
+        void apply() throws Exception;
+    }
+
+    /**
+     * Opens a copy of the export in {@code other} on Spark (the driver verifies it), then tampers with it and
+     * runs a patch job: the error the executors raise.
+     */
+    private UserError executorError(Path other, Tamper tamper) throws Exception {
+        SparkFixtures.copyExport(root, other);
         try (LabModel m = LabModel.open(other, SparkFixtures.MODEL, Device.CPU, 0, 16, 16 * 16, spark("local[2]", 40))) {
             SparkFixtures.Job job = SparkFixtures.headJob(m.engine(), 2, 1);
-            Files.delete(graph); // after the driver's check: an executor's storage lacks it
-            assertThatThrownBy(() -> m.engine().patch(PatchSite.HOOK_Z, job.rows(), "patch", job.kv()))
-                    .isInstanceOf(UserError.class)
-                    .hasMessageStartingWith("Spark executor driver: graph file " + graph + " of model '" + SparkFixtures.MODEL + "' is missing.")
-                    .hasMessageContaining("Fix: ");
+            tamper.apply();
+            return catchThrowableOfType(UserError.class, () -> m.engine().patch(PatchSite.HOOK_Z, job.rows(), "patch", job.kv()));
         }
     }
 }
