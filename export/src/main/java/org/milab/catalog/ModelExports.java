@@ -33,6 +33,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.function.Consumer;
+import org.milab.runtime.ModelSessions;
 
 /**
  * {@code make export}: turns a checkpoint into graphs/<model>/ (weights, graph variants, tokenizer,
@@ -90,7 +91,7 @@ public final class ModelExports {
             GraphExporter.allVariants().forEach(v -> names.add(v.fileName()));
             names.add("self-check");
             StepCounter steps = new StepCounter("export " + layout.modelId(), names);
-            GraphExporter.Exported ex = new GraphExporter(layout.root()).export(ckpt, identity, stage.graphDir(),
+            GraphExporter.Exported ex = new GraphExporter(layout.root(), ModelSessions.environment().getVersion()).export(ckpt, identity, stage.graphDir(),
                     stage.manifestDir(), GraphExporter.allVariants(), extra, steps);
             steps.start("self-check");
             SelfCheck.Result check = SelfCheck.run(ckpt, stage.graphDir());

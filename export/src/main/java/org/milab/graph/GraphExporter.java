@@ -8,7 +8,6 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import org.milab.model.Checkpoint;
 import org.milab.model.Gpt2Tensors;
 import org.milab.model.ModelConfig;
-import org.milab.runtime.ModelSessions;
 import org.milab.util.AtomicFiles;
 import org.milab.util.Hashing;
 import org.milab.util.StepCounter;
@@ -36,10 +35,16 @@ public final class GraphExporter {
     public record Exported(Path graphDir, Path manifestDir, Map<GraphVariant, ObjectNode> manifests) {}
 
     private final Path codeRoot;
+    private final String ortVersion;
 
-    /** @param codeRoot the repository root, for the exporter's git commit */
-    public GraphExporter(Path codeRoot) {
+    /**
+     * @param codeRoot   the repository root, for the exporter's git commit
+     * @param ortVersion the ONNX Runtime version the graphs are checked with, recorded in every manifest (the
+     *                   caller reads it from the runtime: graphs sit below the runtime that loads them)
+     */
+    public GraphExporter(Path codeRoot, String ortVersion) {
         this.codeRoot = codeRoot;
+        this.ortVersion = ortVersion;
     }
 
     /**
@@ -60,7 +65,6 @@ public final class GraphExporter {
         String weightsSha = Hashing.sha256(graphDir.resolve(WeightsLayout.FILE_NAME));
         AtomicFiles.writeString(graphDir.resolve("config.json"), cfg.toJson().toPrettyString());
         String commit = Provenance.gitCommit(codeRoot);
-        String ortVersion = ModelSessions.environment().getVersion();
         Gpt2GraphBuilder builder = new Gpt2GraphBuilder(cfg, layout, commit);
         ArrayNode bvEff = valueBiasEffective(ckpt);
         Map<GraphVariant, ObjectNode> manifests = new LinkedHashMap<>();

@@ -1,6 +1,6 @@
 package org.milab.attribution;
 
-import org.milab.run.RunContext;
+import org.milab.stage.StageContext;
 import org.milab.stats.Bootstrap;
 import org.milab.stats.RankAgreement;
 import org.milab.tables.Table;
@@ -26,14 +26,14 @@ public final class AttributionStage {
     private AttributionStage() {}
 
     /** The pairs a run uses: repeated random tokens over the model's ordinary tokens. */
-    public static List<PromptPair> pairs(RunContext ctx, AttributionConfig cfg) {
+    public static List<PromptPair> pairs(StageContext ctx, AttributionConfig cfg) {
         var tok = ctx.model().tokenizer();
         Set<Integer> special = tok.isSingleToken("<unk>") ? Set.of(tok.singleTokenId("<unk>")) : Set.of();
         return RepeatedTokenPairs.generate(cfg.pairs(), cfg.length(), cfg.seed(), ctx.model().config().vocabSize(),
                 tok.bosId(), special, ctx.model().config().nPositions());
     }
 
-    public static AttributionPatching.Result run(RunContext ctx, AttributionConfig cfg, List<PromptPair> pairs) {
+    public static AttributionPatching.Result run(StageContext ctx, AttributionConfig cfg, List<PromptPair> pairs) {
         AttributionPatching.Result r = AttributionPatching.run(ctx.model(), pairs, cfg.batchRows(), cfg.igSteps());
         ctx.recordTiming("attribution_atp", r.seconds());
         ctx.writeJson(DIR, null, "attribution_config.json", cfg.toMap());

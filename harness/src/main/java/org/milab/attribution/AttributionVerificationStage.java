@@ -1,6 +1,6 @@
 package org.milab.attribution;
 
-import org.milab.run.RunContext;
+import org.milab.stage.StageContext;
 import org.milab.stats.Bootstrap;
 import org.milab.stats.RankAgreement;
 import org.milab.tables.Table;
@@ -35,7 +35,7 @@ public final class AttributionVerificationStage {
         }
     }
 
-    public static Verification run(RunContext ctx, AttributionConfig cfg, AttributionPatching.Result atp) {
+    public static Verification run(StageContext ctx, AttributionConfig cfg, AttributionPatching.Result atp) {
         List<AttributionPatching.PairScores> scored = atp.pairs().subList(0, cfg.verifyPairs());
         List<PromptPair> pairs = scored.stream().map(AttributionPatching.PairScores::pair).toList();
         ExactHeadPatching.Result exact = ExactHeadPatching.run(ctx.model(), pairs, true, true);

@@ -7,7 +7,7 @@ import org.milab.attribution.AttributionVerificationStage;
 import org.milab.attribution.PromptPair;
 import org.milab.lab.LabModel;
 import org.milab.run.Pipeline;
-import org.milab.run.RunConfig;
+import org.milab.stage.RunConfig;
 import org.milab.run.RunContext;
 import org.milab.runtime.Device;
 import org.milab.util.UserError;

@@ -6,7 +6,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import org.milab.engine.HeadPatching;
+import org.milab.protocol.reference.HeadPatching;
 import org.milab.engine.InterventionEngine;
 import org.milab.engine.InterventionEngine.RecomputePath;
 import org.milab.engine.PatchRow;
@@ -17,7 +17,7 @@ import org.milab.graph.HookNames;
 import org.milab.graph.PatchSite;
 import org.milab.lab.LabModel;
 import org.milab.model.ModelConfig;
-import org.milab.run.RunConfig;
+import org.milab.stage.RunConfig;
 import org.milab.run.RunContext;
 import org.milab.runtime.Device;
 import org.milab.runtime.Feeds;
@@ -46,6 +46,7 @@ import java.util.Map;
 import java.util.Set;
 import java.util.SplittableRandom;
 import java.util.concurrent.Callable;
+import org.milab.protocol.reference.HeldoutMatrix;
 
 /**
  * Throughput benchmarks (never timed tests): reported as rates, ratios, and fractions of the machine's

@@ -1,7 +1,7 @@
 package org.milab.cli;
 
-import org.milab.engine.EngineFactory;
-import org.milab.engine.EngineProvider;
+import org.milab.lab.EngineFactory;
+import org.milab.lab.EngineProvider;
 import org.milab.util.UserError;
 import picocli.CommandLine.Option;
 

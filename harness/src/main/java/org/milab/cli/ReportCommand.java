@@ -1,7 +1,7 @@
 package org.milab.cli;
 
 import org.milab.lab.LabModel;
-import org.milab.report.RunFolder;
+import org.milab.stage.RunFolder;
 import org.milab.report.RunReport;
 import org.milab.runtime.Device;
 import org.milab.util.UserError;

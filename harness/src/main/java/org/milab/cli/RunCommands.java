@@ -2,7 +2,7 @@ package org.milab.cli;
 
 import org.milab.run.InputChecks;
 import org.milab.run.Pipeline;
-import org.milab.run.RunConfig;
+import org.milab.stage.RunConfig;
 import org.milab.run.RunContext;
 import org.milab.run.RunDir;
 import org.milab.util.UserError;
@@ -82,7 +82,7 @@ public final class RunCommands {
     /** The answer first: the verdict lines of summary.md, on the terminal. */
     static void printVerdict(java.nio.file.Path root, java.nio.file.Path run) {
         System.out.println();
-        org.milab.report.VerdictMarkdown.opening(org.milab.report.RunVerdict.read(root, new org.milab.report.RunFolder(run)))
+        org.milab.report.VerdictMarkdown.opening(org.milab.report.RunVerdict.read(root, new org.milab.stage.RunFolder(run)))
                 .forEach(System.out::println);
         System.out.println();
     }

@@ -1,6 +1,6 @@
 package org.milab.cli;
 
-import org.milab.run.RunConfig;
+import org.milab.stage.RunConfig;
 import org.milab.run.RunDir;
 
 import org.milab.util.UserError;

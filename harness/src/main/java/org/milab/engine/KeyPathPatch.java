@@ -8,6 +8,7 @@ import org.milab.model.ModelConfig;
 import java.nio.FloatBuffer;
 import java.util.ArrayList;
 import java.util.List;
+import org.milab.graph.Head;
 
 /**
  * Path patching from a sender head into ONE receiver head's keys (K-composition): the receiver's keys are

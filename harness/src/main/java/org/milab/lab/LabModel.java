@@ -1,7 +1,6 @@
 package org.milab.lab;
 
 import org.milab.engine.Engine;
-import org.milab.engine.EngineFactory;
 import org.milab.engine.InterventionEngine;
 
 import com.fasterxml.jackson.databind.JsonNode;

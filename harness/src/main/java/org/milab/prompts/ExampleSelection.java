@@ -1,6 +1,6 @@
 package org.milab.prompts;
 
-import org.milab.engine.Head;
+import org.milab.graph.Head;
 
 import java.util.ArrayList;
 import java.util.Comparator;

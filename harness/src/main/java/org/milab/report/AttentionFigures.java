@@ -3,7 +3,7 @@ package org.milab.report;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import org.milab.engine.Capture;
-import org.milab.engine.Head;
+import org.milab.graph.Head;
 import org.milab.engine.TokenIds;
 import org.milab.graph.HookNames;
 import org.milab.lab.LabModel;
@@ -17,10 +17,11 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 
-import static org.milab.report.RunFolder.bool;
-import static org.milab.report.RunFolder.str;
+import static org.milab.stage.RunFolder.bool;
+import static org.milab.stage.RunFolder.str;
 import static org.milab.report.Vl.arr;
 import static org.milab.report.Vl.obj;
+import org.milab.stage.RunFolder;
 
 /**
  * Attention pattern views (as CircuitsVis shows them): for each head a verdict names, the query x key

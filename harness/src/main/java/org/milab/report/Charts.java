@@ -2,7 +2,7 @@ package org.milab.report;
 
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import org.milab.engine.Head;
+import org.milab.graph.Head;
 
 import java.util.ArrayList;
 import java.util.LinkedHashMap;

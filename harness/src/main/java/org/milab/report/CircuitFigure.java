@@ -2,7 +2,7 @@ package org.milab.report;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import org.milab.engine.Head;
+import org.milab.graph.Head;
 
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -15,6 +15,10 @@ import static org.milab.report.Vl.arr;
 import static org.milab.report.Vl.field;
 import static org.milab.report.Vl.obj;
 import static org.milab.report.Vl.tip;
+import org.milab.stage.RunFolder;
+import org.milab.stage.HeadVerdict;
+import org.milab.stage.ProtocolVerdict;
+import org.milab.protocol.v2.V2Verdicts;
 
 /**
  * Protocol v2's confirmed circuit as a small graph: heads placed by layer (x) and head (y), an arrow-like

@@ -1,9 +1,9 @@
 package org.milab.report;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import org.milab.engine.Head;
+import org.milab.graph.Head;
 import org.milab.report.Charts.Cell;
-import org.milab.report.HeadVerdict.Score;
+import org.milab.stage.HeadVerdict.Score;
 import org.milab.tables.Table;
 
 import java.util.ArrayList;
@@ -14,12 +14,20 @@ import java.util.Optional;
 import java.util.TreeMap;
 import java.util.TreeSet;
 
-import static org.milab.report.RunFolder.dbl;
-import static org.milab.report.RunFolder.str;
+import static org.milab.stage.RunFolder.dbl;
+import static org.milab.stage.RunFolder.str;
 import static org.milab.report.Vl.arr;
 import static org.milab.report.Vl.field;
 import static org.milab.report.Vl.obj;
 import static org.milab.report.Vl.tip;
+import org.milab.stage.RunFolder;
+import org.milab.stage.HeadVerdict;
+import org.milab.stage.ProtocolVerdict;
+import org.milab.stats.DenominatorFloor;
+import org.milab.stats.Num;
+import org.milab.protocol.reference.ReferenceVerdicts;
+import org.milab.protocol.v2.V2Verdicts;
+import org.milab.protocol.reference.Counterexamples;
 
 /** Patching-effect figures: the sweep's positives-vs-control view, layer x head heatmaps, per-family distributions. */
 final class EffectFigures {
@@ -176,7 +184,7 @@ final class EffectFigures {
                 String iv = str(r, "intervention"), pos = str(r, "position_label");
                 interventions.add(iv);
                 positions.add(pos);
-                boolean unstable = Math.abs(clean - corrupt) < Counterexamples.DENOMINATOR_FLOOR;
+                boolean unstable = Math.abs(clean - corrupt) < DenominatorFloor.VALUE;
                 for (Object[] m : new Object[][] {{"normalized effect", e}, {"raw delta (patched - corrupt)", patched - corrupt}}) {
                     if (m[1] == null || ((Double) m[1]).isNaN()) continue;
                     Map<String, Object> row = new LinkedHashMap<>();
@@ -188,7 +196,7 @@ final class EffectFigures {
                     row.put("measure", m[0]);
                     row.put("value", m[1]);
                     row.put("clean_minus_corrupt", clean - corrupt);
-                    row.put("stability", unstable ? "unstable (|clean - corrupt| < " + Num.sig(Counterexamples.DENOMINATOR_FLOOR) + ")" : "stable");
+                    row.put("stability", unstable ? "unstable (|clean - corrupt| < " + Num.sig(DenominatorFloor.VALUE) + ")" : "stable");
                     row.put("seed", RunFolder.lng(r, "seed"));
                     row.put("example", str(r, "example_id"));
                     rows.add(row);
@@ -218,7 +226,7 @@ final class EffectFigures {
         return Optional.of(new Figure("heldout-distributions", SECTION, "Held-out effects per family: normalized effect and raw delta",
                 "Every held-out prompt row of the heads the verdicts name, all seeds; pick the intervention and position in the menus. "
                         + "Normalized effect = (patched - corrupt) / (clean - corrupt); crosses mark rows whose |clean - corrupt| is below "
-                        + Num.sig(Counterexamples.DENOMINATOR_FLOOR) + " (logit units), where the ratio is unstable. Sources: " + String.join(", ", sources) + ".",
+                        + Num.sig(DenominatorFloor.VALUE) + " (logit units), where the ratio is unstable. Sources: " + String.join(", ", sources) + ".",
                 spec, List.of("strips"), shown));
     }
 

@@ -9,6 +9,10 @@ import java.util.List;
 import java.util.Map;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import org.milab.stage.RunFolder;
+import org.milab.stage.HeadVerdict;
+import org.milab.stage.ProtocolVerdict;
+import org.milab.stats.Num;
 
 /**
  * The page: one self-contained HTML file (styles, the vendored chart libraries, every figure's spec and

@@ -1,8 +1,8 @@
 package org.milab.report;
 
-import org.milab.engine.Head;
+import org.milab.graph.Head;
 import org.milab.lab.LabModel;
-import org.milab.report.HeadVerdict.Outcome;
+import org.milab.stage.HeadVerdict.Outcome;
 import org.milab.util.AtomicFiles;
 
 import java.nio.file.Path;
@@ -12,6 +12,10 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import org.milab.stage.RunFolder;
+import org.milab.stage.HeadVerdict;
+import org.milab.stage.ProtocolVerdict;
+import org.milab.protocol.v2.V2Verdicts;
 
 /**
  * Writes a run's {@code report.html}: the verdict of every protocol the run holds and the figures behind it,

@@ -4,6 +4,10 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
+import org.milab.stage.RunFolder;
+import org.milab.stage.ProtocolVerdict;
+import org.milab.protocol.reference.ReferenceVerdicts;
+import org.milab.protocol.v2.V2Verdicts;
 
 /**
  * Everything a run concluded: each protocol's verdicts and, on a model with a ground truth, the truth to

@@ -12,14 +12,16 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 
-import static org.milab.report.RunFolder.bool;
-import static org.milab.report.RunFolder.dbl;
-import static org.milab.report.RunFolder.lng;
-import static org.milab.report.RunFolder.str;
+import static org.milab.stage.RunFolder.bool;
+import static org.milab.stage.RunFolder.dbl;
+import static org.milab.stage.RunFolder.lng;
+import static org.milab.stage.RunFolder.str;
 import static org.milab.report.Vl.arr;
 import static org.milab.report.Vl.field;
 import static org.milab.report.Vl.obj;
 import static org.milab.report.Vl.tip;
+import org.milab.stage.RunFolder;
+import org.milab.stats.Num;
 
 /** The descriptive and closing stages as charts: logit-lens curves (S5), failure taxonomy (S18), metric calibration (S19). */
 final class StageFigures {

@@ -2,7 +2,7 @@ package org.milab.report;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import org.milab.engine.Head;
+import org.milab.graph.Head;
 import org.milab.util.Hashing;
 
 import java.io.IOException;
@@ -12,6 +12,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.Optional;
+import org.milab.stage.RunFolder;
 
 /**
  * A model's ground truth as data (the planted model's manifests carry {@code ground_truth}; GPT-2 has

@@ -1,12 +1,15 @@
 package org.milab.report;
 
-import org.milab.engine.Head;
-import org.milab.report.HeadVerdict.Outcome;
+import org.milab.graph.Head;
+import org.milab.stage.HeadVerdict.Outcome;
 import org.milab.report.Truth.TruthHead;
 
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
+import org.milab.stage.HeadVerdict;
+import org.milab.stage.ProtocolVerdict;
+import org.milab.stats.Num;
 
 /**
  * A protocol's verdicts graded against a ground truth. Claims are the heads it kept with a role other

@@ -1,12 +1,16 @@
 package org.milab.report;
 
-import org.milab.report.HeadVerdict.Outcome;
+import org.milab.stage.HeadVerdict.Outcome;
 import org.milab.report.TruthComparison.Fooled;
 import org.milab.report.TruthComparison.Missed;
 
 import java.util.ArrayList;
 import java.util.List;
 import java.util.stream.Collectors;
+import org.milab.stage.RunFolder;
+import org.milab.stage.HeadVerdict;
+import org.milab.stage.ProtocolVerdict;
+import org.milab.protocol.v2.V2Verdicts;
 
 /**
  * The answer first: the opening lines of summary.md and of the terminal output say, per protocol, which

@@ -1,6 +1,6 @@
 package org.milab.run;
 
-import org.milab.engine.Head;
+import org.milab.graph.Head;
 import org.milab.lab.LabModel;
 import org.milab.model.ModelConfig;
 import org.milab.prompts.CharacterizationPrompts;
@@ -12,6 +12,7 @@ import org.milab.util.UserError;
 
 import java.util.ArrayList;
 import java.util.List;
+import org.milab.stage.RunConfig;
 
 /**
  * What a run's inputs must satisfy, checked before any stage runs: a bad candidate file, or a prompt set the

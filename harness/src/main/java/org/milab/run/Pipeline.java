@@ -34,7 +34,7 @@ import org.milab.protocol.v2.VerdictStage;
 import org.milab.prompts.ControlPrompts;
 import org.milab.prompts.HeldoutPrompts;
 import org.milab.prompts.PromptRecord;
-import org.milab.report.RunFolder;
+import org.milab.stage.RunFolder;
 import org.milab.report.RunReport;
 import org.milab.report.RunVerdict;
 import org.milab.report.VerdictMarkdown;
@@ -48,6 +48,7 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import org.milab.stage.RunConfig;
 
 /**
  * The reference lab's progression as one ordered chain of stage classes. {@link #sweep} runs the controls

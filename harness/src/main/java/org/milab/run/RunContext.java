@@ -3,7 +3,6 @@ package org.milab.run;
 import org.milab.engine.TokenIds;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.SerializationFeature;
 import org.milab.lab.LabModel;
 import org.milab.stats.Decisions;
 import org.milab.tables.ArrowTables;
@@ -11,11 +10,10 @@ import org.milab.tables.Table;
 import org.milab.tables.TableBuilder;
 import org.milab.util.AtomicFiles;
 import org.milab.util.Hashing;
+import org.milab.util.Json;
 import org.milab.util.Provenance;
 import org.milab.util.UserError;
 
-import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Instant;
@@ -26,16 +24,18 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import org.milab.stage.RunConfig;
+import org.milab.stage.StageContext;
 
 /**
  * One run: its folder {@code results/<run-id>/}, the model, the config, and the bookkeeping every stage
  * shares. Tables are written with provenance in their schema metadata; row counts, timings and hashes
  * go into run_manifest.json; each stage adds lines to the run's Markdown summary.
  */
-public final class RunContext {
+public final class RunContext implements StageContext {
     /** A run is written under results/<id>.incomplete/ and renamed to results/<id>/ when it completed. */
     public static final String INCOMPLETE = RunDir.INCOMPLETE;
-    public static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+    public static final ObjectMapper JSON = Json.MAPPER;
 
     private final Path root;
     private final Path runDir;
@@ -73,6 +73,7 @@ public final class RunContext {
         return root;
     }
 
+    @Override
     public Path runDir() {
         return runDir;
     }
@@ -82,15 +83,18 @@ public final class RunContext {
         return root.resolve("results").resolve(config.runId());
     }
 
+    @Override
     public RunConfig config() {
         return config;
     }
 
+    @Override
     public LabModel model() {
         return model;
     }
 
     /** {@code results/<run>/<stage>/} or {@code results/<run>/<stage>/seed<N>/}. */
+    @Override
     public Path dir(String stage, Integer seed) {
         Path d = runDir.resolve(stage);
         return seed == null ? d : d.resolve("seed" + seed);
@@ -119,6 +123,7 @@ public final class RunContext {
         return Hashing.sha256(json(knobs));
     }
 
+    @Override
     public Table write(String stage, Integer seed, TableBuilder builder) {
         Table t = builder.provenance(provenance(stage, seed)).build();
         Path file = ArrowTables.writeInto(dir(stage, seed), t);
@@ -127,6 +132,7 @@ public final class RunContext {
         return t;
     }
 
+    @Override
     public Table read(String stage, Integer seed, String table) {
         Path file = dir(stage, seed).resolve(table + ArrowTables.EXTENSION);
         if (!Files.isRegularFile(file))
@@ -135,10 +141,12 @@ public final class RunContext {
         return ArrowTables.read(file);
     }
 
+    @Override
     public void writeJson(String stage, Integer seed, String fileName, Object value) {
         writeText(stage, seed, fileName, json(value) + "\n");
     }
 
+    @Override
     public void writeText(String stage, Integer seed, String fileName, String text) {
         Path file = dir(stage, seed).resolve(fileName);
         AtomicFiles.writeString(file, text);
@@ -153,15 +161,18 @@ public final class RunContext {
         written.clear();
     }
 
+    @Override
     public void recordHash(String key, String sha256) {
         hashes.put(key, sha256);
     }
 
+    @Override
     public void recordTiming(String key, double seconds) {
         timings.put(key, seconds);
     }
 
     /** A line (Markdown) for the run's summary.md. */
+    @Override
     public void summarize(String markdown) {
         summary.add(markdown);
     }
@@ -200,6 +211,7 @@ public final class RunContext {
     }
 
     /** BOS + tokens of a prompt, cached; a prompt the model cannot read stops the run (see LabModel#promptTokens). */
+    @Override
     public TokenIds tokens(String prompt) {
         return tokenCache.computeIfAbsent(prompt, p -> new TokenIds(model.promptTokens(p)));
     }
@@ -208,6 +220,7 @@ public final class RunContext {
      * The id of a target or control token, which must be exactly one token (the reference raises
      * otherwise); {@code where} names the record for the error message.
      */
+    @Override
     public int singleToken(String token, String where) {
         Integer id = singleTokenCache.get(token);
         if (id != null) return id;
@@ -225,10 +238,6 @@ public final class RunContext {
     }
 
     public static String json(Object value) {
-        try {
-            return JSON.writeValueAsString(value);
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
+        return Json.write(value);
     }
 }

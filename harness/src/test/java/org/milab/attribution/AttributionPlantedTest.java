@@ -9,7 +9,7 @@ import org.milab.lab.LabModel;
 import org.milab.planted.GroundTruth;
 import org.milab.planted.PlantedInductionModel;
 import org.milab.planted.PlantedSpec;
-import org.milab.run.RunConfig;
+import org.milab.stage.RunConfig;
 import org.milab.run.RunContext;
 import org.milab.runtime.Device;
 import org.milab.stats.RankAgreement;

@@ -8,7 +8,7 @@ import org.junit.jupiter.api.io.TempDir;
 import org.milab.lab.LabFixtures;
 import org.milab.lab.LabModel;
 import org.milab.protocol.reference.HeldoutRobustnessStage;
-import org.milab.run.RunConfig;
+import org.milab.stage.RunConfig;
 import org.milab.run.RunContext;
 import org.milab.run.RunDir;
 import org.milab.runtime.Device;

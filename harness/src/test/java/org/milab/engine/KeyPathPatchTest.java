@@ -21,6 +21,7 @@ import java.util.Set;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.within;
+import org.milab.graph.Head;
 
 /**
  * Path patching into one head's keys, checked three ways: with the sender's own z it reproduces the keys

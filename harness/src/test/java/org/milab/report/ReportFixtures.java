@@ -1,6 +1,6 @@
 package org.milab.report;
 
-import org.milab.engine.Head;
+import org.milab.graph.Head;
 import org.milab.tables.ArrowTables;
 import org.milab.tables.Table;
 import org.milab.tables.TableBuilder;

@@ -2,14 +2,19 @@ package org.milab.report;
 
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import org.milab.engine.Head;
-import org.milab.report.HeadVerdict.Outcome;
+import org.milab.graph.Head;
+import org.milab.stage.HeadVerdict.Outcome;
 import org.milab.util.AtomicFiles;
 
 import java.nio.file.Path;
 import java.util.List;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import org.milab.stage.RunFolder;
+import org.milab.stage.HeadVerdict;
+import org.milab.stage.ProtocolVerdict;
+import org.milab.stats.Num;
+import org.milab.protocol.v2.V2Verdicts;
 
 /** Verdicts, ground-truth grading and the verdict-first Markdown, on hand-made run folders whose answers are known. */
 class VerdictsTest {

@@ -25,6 +25,7 @@ import java.util.TreeMap;
 import java.util.stream.Stream;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import org.milab.stage.RunConfig;
 
 /**
  * Issue 10, defect 4: rows per ONNX Runtime call and intra-op threads change float summation order, so effects

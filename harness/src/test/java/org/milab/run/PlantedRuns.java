@@ -12,6 +12,7 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import org.milab.stage.RunConfig;
 
 /**
  * One finished full-count run of the whole progression (S3-S19, `make run-all MODEL=planted-induction`) per

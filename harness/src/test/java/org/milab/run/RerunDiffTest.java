@@ -10,6 +10,7 @@ import java.nio.file.Path;
 import java.util.List;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import org.milab.stage.RunConfig;
 
 /** `make diff` of two runs of one config: identical, with each run's identity reported beside the verdict. */
 class RerunDiffTest {

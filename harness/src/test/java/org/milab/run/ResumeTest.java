@@ -20,6 +20,7 @@ import java.util.stream.Stream;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import org.milab.stage.RunConfig;
 
 /** A resumed run skips intact steps, redoes damaged or interrupted ones and everything after them. */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)

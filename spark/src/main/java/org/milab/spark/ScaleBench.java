@@ -1,11 +1,11 @@
 package org.milab.spark;
 
-import org.milab.cli.HeldoutMatrix;
-import org.milab.engine.EngineFactory;
-import org.milab.engine.Head;
-import org.milab.engine.HeadPatching;
+import org.milab.protocol.reference.HeldoutMatrix;
+import org.milab.lab.EngineFactory;
+import org.milab.graph.Head;
+import org.milab.protocol.reference.HeadPatching;
 import org.milab.lab.LabModel;
-import org.milab.run.RunConfig;
+import org.milab.stage.RunConfig;
 import org.milab.run.RunContext;
 import org.milab.runtime.Device;
 import org.milab.util.FileTrees;

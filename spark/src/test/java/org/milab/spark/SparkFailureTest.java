@@ -10,7 +10,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInstance;
 import org.junit.jupiter.api.io.TempDir;
 import org.milab.cli.Main;
-import org.milab.engine.EngineFactory;
+import org.milab.lab.EngineFactory;
 import org.milab.graph.GraphVariant;
 import org.milab.graph.PatchSite;
 import org.milab.lab.LabModel;

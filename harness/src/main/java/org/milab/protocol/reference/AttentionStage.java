@@ -1,7 +1,7 @@
 package org.milab.protocol.reference;
 
 import org.milab.engine.Capture;
-import org.milab.run.RunContext;
+import org.milab.stage.StageContext;
 import org.milab.stats.Decisions;
 import org.milab.stats.Stats;
 
@@ -47,7 +47,7 @@ public final class AttentionStage {
         return hooks;
     }
 
-    public void run(RunContext ctx, PromptSet set) {
+    public void run(StageContext ctx, PromptSet set) {
         long t0 = System.nanoTime();
         List<Integer> layers = Layers.autoEven6(ctx.model().config().nLayer());
         int nHead = ctx.model().config().nHead();

@@ -2,7 +2,7 @@ package org.milab.protocol.reference;
 
 import org.milab.stats.Decisions;
 
-import org.milab.run.RunContext;
+import org.milab.stage.StageContext;
 import org.milab.stats.Scores;
 import org.milab.stats.Stats;
 
@@ -24,7 +24,7 @@ public final class BaselineStage {
     public static final String BY_EXAMPLE = "baseline_by_example";
     public static final String BY_FAMILY = "baseline_by_family";
 
-    public void run(RunContext ctx, PromptSet set) {
+    public void run(StageContext ctx, PromptSet set) {
         long t0 = System.nanoTime();
         ctx.write(set.dataset(), set.seed(), PromptTables.build(set.records()));
         TableBuilder ex = Table.builder(BY_EXAMPLE).keys("example_id")
@@ -68,7 +68,7 @@ public final class BaselineStage {
         return b;
     }
 
-    private static Map<String, Object> metrics(RunContext ctx, PromptSet set, Table ex, Table fam) {
+    private static Map<String, Object> metrics(StageContext ctx, PromptSet set, Table ex, Table fam) {
         Map<String, Object> m = new LinkedHashMap<>();
         m.put("model", ctx.model().id());
         m.put("task", set.task());

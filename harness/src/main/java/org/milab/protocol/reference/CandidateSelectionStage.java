@@ -2,7 +2,7 @@ package org.milab.protocol.reference;
 
 import org.milab.stats.Decisions;
 
-import org.milab.run.RunContext;
+import org.milab.stage.StageContext;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import org.milab.prompts.PyRandom;
@@ -21,6 +21,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
+import org.milab.util.Json;
 
 /**
  * S8 candidate selection for controlled (layer-level) patching: reads a controls run's attention summary
@@ -81,7 +82,7 @@ public final class CandidateSelectionStage {
      * Selects from {@code controls/seed<sourceSeed>/} with the default counts and {@code Random(seed)},
      * writes {@code layer_patching/seed<seed>/}, and returns the candidates in id order.
      */
-    public List<Candidate> run(RunContext ctx, int sourceSeed, int seed) {
+    public List<Candidate> run(StageContext ctx, int sourceSeed, int seed) {
         long t0 = System.nanoTime();
         Selection sel = Selection.defaults(seed);
         Path summaryFile = ctx.dir(SOURCE_STAGE, sourceSeed).resolve(AttentionStage.SUMMARY);
@@ -90,7 +91,7 @@ public final class CandidateSelectionStage {
                     "Run the attention stage on controls seed " + sourceSeed + " first.");
         JsonNode summary;
         try {
-            summary = RunContext.JSON.readTree(summaryFile.toFile());
+            summary = Json.MAPPER.readTree(summaryFile.toFile());
         } catch (IOException e) {
             throw new UserError("Stage input " + summaryFile + " is not valid JSON: " + e.getMessage(),
                     "Re-run the attention stage on controls seed " + sourceSeed + ".", e);

@@ -2,9 +2,9 @@ package org.milab.protocol.reference;
 
 import org.milab.stats.Decisions;
 
-import org.milab.engine.Head;
+import org.milab.graph.Head;
 
-import org.milab.run.RunContext;
+import org.milab.stage.StageContext;
 import org.milab.stats.Stats;
 
 import org.milab.tables.Table;
@@ -32,7 +32,7 @@ public final class CharacterizationConsolidationStage {
     static final String SUPPORTS = "characterization_supports", DOWNGRADES = "characterization_downgrades",
             FALSIFIES = "characterization_falsifies";
 
-    public void run(RunContext ctx, List<Integer> seeds) {
+    public void run(StageContext ctx, List<Integer> seeds) {
         List<Table> perSeed = new ArrayList<>();
         for (int s : seeds) perSeed.add(ctx.read(CharacterizationStage.DIR, s, CharacterizationStage.BY_CANDIDATE));
         Table all = concat(perSeed);

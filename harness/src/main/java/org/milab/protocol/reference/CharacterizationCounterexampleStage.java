@@ -1,11 +1,11 @@
 package org.milab.protocol.reference;
 
-import org.milab.report.Counterexamples;
-import org.milab.report.Num;
+import org.milab.stats.DenominatorFloor;
+import org.milab.stats.Num;
 import org.milab.stats.Decisions;
 import org.milab.stats.Stats;
 
-import org.milab.run.RunContext;
+import org.milab.stage.StageContext;
 
 import org.milab.tables.Table;
 import org.milab.tables.TableBuilder;
@@ -49,7 +49,7 @@ public final class CharacterizationCounterexampleStage {
     }
 
     /** Writes one table per primary head; returns the head labels written. */
-    public List<String> run(RunContext ctx, List<Integer> seeds) {
+    public List<String> run(StageContext ctx, List<Integer> seeds) {
         List<String> written = new ArrayList<>();
         Map<String, Map<String, Object>> prompts = new HashMap<>();
         List<Row> all = new ArrayList<>();
@@ -155,7 +155,7 @@ public final class CharacterizationCounterexampleStage {
      * (which S18 reads) keeps the reference's selection.
      */
     static String markdown(String label, HeldoutCandidateStage.Candidate c, List<Row> rows) {
-        List<List<Row>> parts = Counterexamples.split(rows, Row::values);
+        List<List<Row>> parts = DenominatorFloor.split(rows, Row::values);
         List<Map<String, Object>> ranked = select(parts.get(0), TOP_K, REPORT_COLUMNS);
         List<Map<String, Object>> apart = select(parts.get(1), TOP_K, REPORT_COLUMNS);
         StringBuilder sb = new StringBuilder("# Candidate Characterization Counterexamples: ").append(label).append("\n\n")

@@ -3,14 +3,11 @@ package org.milab.protocol.reference;
 import org.milab.stats.Decisions;
 
 import org.milab.engine.Capture;
-import org.milab.engine.Head;
+import org.milab.graph.Head;
 import org.milab.engine.TokenIds;
 
-import org.milab.engine.HeadPatching;
-import org.milab.engine.Intervention;
-import org.milab.engine.PositionLabel;
 import org.milab.lab.ExportedWeights;
-import org.milab.run.RunContext;
+import org.milab.stage.StageContext;
 import org.milab.stats.Stats;
 
 import org.milab.graph.HookNames;
@@ -64,11 +61,11 @@ public final class CharacterizationStage {
             "both_source_and_destination", "position_nonspecific");
 
     /** The reference's counts: 12 prompts per family generated, 4 scored (its CLI default). */
-    public void run(RunContext ctx, int seed) {
+    public void run(StageContext ctx, int seed) {
         run(ctx, seed, GENERATED_PER_FAMILY, SCORED_PER_FAMILY);
     }
 
-    public void run(RunContext ctx, int seed, int generatedPerFamily, int scoredPerFamily) {
+    public void run(StageContext ctx, int seed, int generatedPerFamily, int scoredPerFamily) {
         long t0 = System.nanoTime();
         List<HeldoutRobustnessStage.Candidate> candidates = HeldoutRobustnessStage.readCandidates(ctx);
         List<PromptRecord> records = CharacterizationPrompts.generate(seed, generatedPerFamily);
@@ -257,7 +254,7 @@ public final class CharacterizationStage {
     /** Attention of the final query row of one example's own prompt, for one head. */
     record Attention(Double toSource, Double bestDistractor, Double margin) {}
 
-    static TableBuilder attentionExamples(RunContext ctx, Table results, Map<String, PromptRecord> byId,
+    static TableBuilder attentionExamples(StageContext ctx, Table results, Map<String, PromptRecord> byId,
                                           List<HeldoutRobustnessStage.Candidate> candidates) {
         Set<Integer> layers = new java.util.TreeSet<>();
         candidates.forEach(c -> layers.add(c.head().layer()));
@@ -403,7 +400,7 @@ public final class CharacterizationStage {
 
     // ---------------------------------------------------------------- OV / QK local margins
 
-    static TableBuilder diagnosticExamples(RunContext ctx, HeadCircuit circuit, List<HeldoutRobustnessStage.Candidate> candidates,
+    static TableBuilder diagnosticExamples(StageContext ctx, HeadCircuit circuit, List<HeldoutRobustnessStage.Candidate> candidates,
                                            List<PromptRecord> records) {
         TableBuilder b = Table.builder(DIAGNOSTIC_EXAMPLES).keys("candidate_id", "example_id")
                 .string("candidate_id", "candidate_group").int64("layer", "head")
@@ -440,7 +437,7 @@ public final class CharacterizationStage {
     }
 
     /** id of " " + source token, else of the bare token (the reference's fallback). */
-    private static int sourceTokenId(RunContext ctx, PromptRecord r) {
+    private static int sourceTokenId(StageContext ctx, PromptRecord r) {
         String s = r.expectedSourceToken();
         if (s == null || s.isEmpty()) throw new UserError("Record has no expected source token", null);
         try {

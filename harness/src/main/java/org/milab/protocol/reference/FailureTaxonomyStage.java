@@ -2,7 +2,7 @@ package org.milab.protocol.reference;
 
 import org.milab.stats.Decisions;
 
-import org.milab.run.RunContext;
+import org.milab.stage.StageContext;
 import org.milab.stats.Stats;
 
 import org.milab.tables.ArrowTables;
@@ -77,7 +77,7 @@ public final class FailureTaxonomyStage {
     public record Label(Counterexample row, String failureMode, String reason) {
         List<Object> values() {
             Counterexample r = row;
-            org.milab.engine.Head h = org.milab.engine.Head.parse(r.headLabel());
+            org.milab.graph.Head h = org.milab.graph.Head.parse(r.headLabel());
             return Arrays.asList(r.headLabel(), h.layer(), h.head(), r.candidateId(), r.candidateGroup(), r.sourceFile(), r.counterexampleType(),
                     r.seed(), r.family(), r.heldoutFamilyType(), r.tokenDomain(), r.sequenceLengthBucket(), r.intervention(),
                     r.positionLabel(), r.effectSize(), failureMode, reason);
@@ -105,7 +105,7 @@ public final class FailureTaxonomyStage {
     public record Result(Table byRow, Table byHead, Map<String, Object> summary) {}
 
     /** Reads the S16/S17 tables of {@code characterizationSeeds} and writes the taxonomy. */
-    public Result run(RunContext ctx, List<Integer> characterizationSeeds) {
+    public Result run(StageContext ctx, List<Integer> characterizationSeeds) {
         Path dir = ctx.dir(COUNTEREXAMPLE_DIR, null);
         List<Path> files = counterexampleFiles(dir);
         if (files.isEmpty())
@@ -355,7 +355,7 @@ public final class FailureTaxonomyStage {
         MODES.forEach(b::int64);
         b.stringList("dominant_failure_modes").int64("n_failure_modes").string("interpretation");
         for (HeadRow h : heads) {
-            org.milab.engine.Head head = org.milab.engine.Head.parse(h.headLabel());
+            org.milab.graph.Head head = org.milab.graph.Head.parse(h.headLabel());
             List<Object> v = new ArrayList<>(Arrays.asList(h.headLabel(), head.layer(), head.head(), h.candidateId(),
                     h.candidateGroup(), h.finalStatus(), h.meanGap(), h.meanAttentionEffectCorr()));
             MODES.forEach(m -> v.add(h.counts().get(m)));

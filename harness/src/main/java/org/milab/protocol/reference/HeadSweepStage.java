@@ -2,11 +2,8 @@ package org.milab.protocol.reference;
 
 import org.milab.stats.Decisions;
 
-import org.milab.engine.Head;
-import org.milab.engine.HeadPatching;
-import org.milab.engine.Intervention;
-import org.milab.engine.PositionLabel;
-import org.milab.run.RunContext;
+import org.milab.graph.Head;
+import org.milab.stage.StageContext;
 import org.milab.stats.Stats;
 
 import org.milab.graph.HookNames;
@@ -36,7 +33,7 @@ public final class HeadSweepStage {
     public static final String BY_HEAD = "head_specific_patching_by_head";
     private static final PatchSite SITE = PatchSite.HOOK_Z;
 
-    public void run(RunContext ctx, int seed) {
+    public void run(StageContext ctx, int seed) {
         long t0 = System.nanoTime();
         List<PromptRecord> records = ControlPrompts.generate(seed, ctx.config().controlsPerFamily());
         Map<String, PromptRecord> byId = records.stream().collect(Collectors.toMap(PromptRecord::exampleId, Function.identity()));
@@ -171,7 +168,7 @@ public final class HeadSweepStage {
         return "insufficient_examples";
     }
 
-    private static Map<String, Object> summary(Table res, Table fam, Table head, List<Head> heads, RunContext ctx, int seed) {
+    private static Map<String, Object> summary(Table res, Table fam, Table head, List<Head> heads, StageContext ctx, int seed) {
         Map<String, Object> s = new LinkedHashMap<>();
         s.put("seed", seed);
         s.put("n_result_rows", res.rowCount());

@@ -2,8 +2,8 @@ package org.milab.protocol.reference;
 
 import org.milab.stats.Decisions;
 
-import org.milab.engine.Head;
-import org.milab.run.RunContext;
+import org.milab.graph.Head;
+import org.milab.stage.StageContext;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import org.milab.model.ModelConfig;
@@ -27,6 +27,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
+import org.milab.util.Json;
 
 /**
  * S13 held-out candidate set ({@code select_heldout_robustness_candidates.py}), fixed BEFORE any held-out
@@ -66,7 +67,7 @@ public final class HeldoutCandidateStage {
     public record Selection(List<Candidate> candidates, String source) {}
 
     /** Selects, validates and registers the set; returns it with ids heldout_cand_000... */
-    public List<Candidate> run(RunContext ctx) {
+    public List<Candidate> run(StageContext ctx) {
         Selection sel = select(ctx);
         ModelConfig cfg = ctx.model().config();
         for (Candidate c : sel.candidates()) requireHeadExists(c.head(), cfg, ctx.model().id(), sel.source());
@@ -84,7 +85,7 @@ public final class HeldoutCandidateStage {
         return sel.candidates();
     }
 
-    static Selection select(RunContext ctx) {
+    static Selection select(StageContext ctx) {
         Path file = ctx.config().candidateFile();
         if (file != null) return new Selection(fromFile(file), "candidate_file:" + file.getFileName());
         if (REFERENCE_MODEL.equals(ctx.model().id())) return new Selection(referenceGpt2(), "reference_gpt2");
@@ -239,7 +240,7 @@ public final class HeldoutCandidateStage {
     private static List<Map<String, String>> jsonRows(String text, Path file) {
         JsonNode root;
         try {
-            root = RunContext.JSON.readTree(text);
+            root = Json.MAPPER.readTree(text);
         } catch (IOException e) {
             throw new UserError("Candidate file " + file + " is not valid JSON: " + e.getMessage(), "Fix the JSON syntax.", e);
         }
@@ -323,7 +324,7 @@ public final class HeldoutCandidateStage {
      * The registered set, checked against its recorded SHA-256: a set edited after registration fails here
      * instead of being scored.
      */
-    public static List<Candidate> load(RunContext ctx) {
+    public static List<Candidate> load(StageContext ctx) {
         List<Candidate> cs = fromTable(ctx.read(DIR, null, TABLE));
         Path shaFile = ctx.dir(DIR, null).resolve(SHA_FILE);
         String recorded;

@@ -2,7 +2,7 @@ package org.milab.protocol.reference;
 
 import org.milab.stats.Decisions;
 
-import org.milab.run.RunContext;
+import org.milab.stage.StageContext;
 import org.milab.stats.Stats;
 
 import org.milab.tables.Table;
@@ -28,7 +28,7 @@ public final class HeldoutConsolidationStage {
             DOWNGRADE = "downgraded_weak_family_specific", NO_EFFECT = "falsified_no_positive_effect",
             SIGN_FLIP = "falsified_sign_flip", INSUFFICIENT = "insufficient_valid_examples";
 
-    public Table run(RunContext ctx, List<Integer> seeds) {
+    public Table run(StageContext ctx, List<Integer> seeds) {
         List<Table> cands = new ArrayList<>(), fams = new ArrayList<>();
         for (int s : seeds) {
             cands.add(ctx.read(HeldoutRobustnessStage.DIR, s, HeldoutRobustnessStage.BY_CANDIDATE));

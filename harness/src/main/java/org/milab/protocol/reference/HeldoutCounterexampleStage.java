@@ -2,13 +2,12 @@ package org.milab.protocol.reference;
 
 import org.milab.stats.Decisions;
 
-import org.milab.engine.Intervention;
 import org.milab.stats.Stats;
 
-import org.milab.engine.Head;
-import org.milab.report.Counterexamples;
-import org.milab.report.Num;
-import org.milab.run.RunContext;
+import org.milab.graph.Head;
+import org.milab.stats.DenominatorFloor;
+import org.milab.stats.Num;
+import org.milab.stage.StageContext;
 
 import org.milab.tables.Column;
 import org.milab.tables.Table;
@@ -57,11 +56,11 @@ public final class HeldoutCounterexampleStage {
             new Pick(CONTROLS_MOVED, true), new Pick(WRONG_TARGET, true));
 
     /** Held-out seeds from the run config; candidates from the registered (hash-checked) S13 set. */
-    public void run(RunContext ctx) {
+    public void run(StageContext ctx) {
         run(ctx, ctx.config().heldoutSeeds());
     }
 
-    public void run(RunContext ctx, List<Integer> seeds) {
+    public void run(StageContext ctx, List<Integer> seeds) {
         List<HeldoutCandidateStage.Candidate> candidates = HeldoutCandidateStage.load(ctx);
         List<Table> perSeed = new ArrayList<>();
         List<String> sources = new ArrayList<>();
@@ -160,8 +159,8 @@ public final class HeldoutCounterexampleStage {
      */
     static String markdown(HeldoutCandidateStage.Candidate c, Table subset, List<Integer> seeds) {
         String label = c.head().label();
-        Table stable = subset.filter(r -> !Counterexamples.unstable(r.toMap()));
-        Table unstable = subset.filter(r -> Counterexamples.unstable(r.toMap()));
+        Table stable = subset.filter(r -> !DenominatorFloor.unstable(r.toMap()));
+        Table unstable = subset.filter(r -> DenominatorFloor.unstable(r.toMap()));
         Table ranked = select(stable, "ranked").build();
         Table apart = select(unstable, "unstable").build();
         List<String> lines = new ArrayList<>(List.of("# Held-Out Counterexamples: " + label, "",

@@ -2,11 +2,8 @@ package org.milab.protocol.reference;
 
 import org.milab.stats.Decisions;
 
-import org.milab.engine.Head;
-import org.milab.engine.HeadPatching;
-import org.milab.engine.Intervention;
-import org.milab.engine.PositionLabel;
-import org.milab.run.RunContext;
+import org.milab.graph.Head;
+import org.milab.stage.StageContext;
 import org.milab.stats.Stats;
 
 import org.milab.graph.PatchSite;
@@ -43,12 +40,12 @@ public final class HeldoutRobustnessStage {
     public record Candidate(String candidateId, String group, Head head) {}
 
     /** The registered S13 set (refused if it changed since registration), include_in_main rows only. */
-    public static List<Candidate> readCandidates(RunContext ctx) {
+    public static List<Candidate> readCandidates(StageContext ctx) {
         return HeldoutCandidateStage.load(ctx).stream().filter(HeldoutCandidateStage.Candidate::includeInMain)
                 .map(c -> new Candidate(c.candidateId(), c.group(), c.head())).toList();
     }
 
-    public void run(RunContext ctx, int seed) {
+    public void run(StageContext ctx, int seed) {
         long t0 = System.nanoTime();
         List<Candidate> candidates = readCandidates(ctx);
         List<PromptRecord> records = HeldoutPrompts.generate(seed, ctx.config().heldoutGenerated());

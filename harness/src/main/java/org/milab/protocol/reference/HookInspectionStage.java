@@ -1,8 +1,8 @@
 package org.milab.protocol.reference;
 
-import org.milab.engine.Head;
+import org.milab.graph.Head;
 
-import org.milab.run.RunContext;
+import org.milab.stage.StageContext;
 
 import ai.onnxruntime.OrtException;
 import com.fasterxml.jackson.databind.JsonNode;
@@ -18,6 +18,7 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import org.milab.util.Json;
 
 /**
  * S10 hook inspection: for the auto_even_6 layers, which per-head hooks the exported graphs expose (read
@@ -77,7 +78,7 @@ public final class HookInspectionStage {
     }
 
     /** Inspects, writes the report and returns the per-layer patch-site resolutions. */
-    public List<PatchSiteResolution> run(RunContext ctx) {
+    public List<PatchSiteResolution> run(StageContext ctx) {
         long t0 = System.nanoTime();
         List<Integer> layers = Layers.autoEven6(ctx.model().config().nLayer());
         JsonNode capture = ctx.model().manifest(GraphVariant.CAPTURE);
@@ -91,7 +92,7 @@ public final class HookInspectionStage {
         for (int l : layers)
             for (String h : candidateHooks(l)) {
                 JsonNode declared = manifestEntry(capture.path("outputs"), h);
-                List<Object> axes = declared == null ? null : RunContext.JSON.convertValue(declared.path("shape"), List.class);
+                List<Object> axes = declared == null ? null : Json.MAPPER.convertValue(declared.path("shape"), List.class);
                 rows.add(describe(h, shapes.get(h), axes, patchableIn(ctx, h)));
             }
         List<PatchSiteResolution> resolutions = layers.stream().map(l -> resolve(rows, l, "hook_z")).toList();
@@ -113,7 +114,7 @@ public final class HookInspectionStage {
     }
 
     /** One capture-graph call on a single unpadded row: the raw output shapes, batch axis included. */
-    private static Map<String, List<Long>> captureShapes(RunContext ctx, int[] ids, Set<String> hooks) {
+    private static Map<String, List<Long>> captureShapes(StageContext ctx, int[] ids, Set<String> hooks) {
         Map<String, List<Long>> out = new LinkedHashMap<>();
         if (hooks.isEmpty()) return out;
         try (Feeds f = new Feeds(ctx.model().sessions().env()).batch(TokenBatch.of(List.of(ids)))) {
@@ -126,7 +127,7 @@ public final class HookInspectionStage {
     }
 
     /** Graph variants whose manifest lists a patch input for {@code hook}. */
-    private static List<String> patchableIn(RunContext ctx, String hook) {
+    private static List<String> patchableIn(StageContext ctx, String hook) {
         List<String> out = new ArrayList<>();
         for (GraphVariant v : GraphVariant.values())
             if (manifestEntry(ctx.model().manifest(v).path("inputs"), HookNames.patchMask(hook)) != null) out.add(v.id());

@@ -8,7 +8,7 @@ import org.milab.stats.Stats;
 
 import org.milab.engine.Capture;
 import org.milab.engine.TokenIds;
-import org.milab.run.RunContext;
+import org.milab.stage.StageContext;
 
 import org.milab.graph.PatchSite;
 import org.milab.prompts.ControlPrompts;
@@ -56,11 +56,11 @@ public final class LayerPatchingStage {
     record Job(PromptRecord record, Candidate candidate, String cleanPrompt, String corruptPrompt, String context) {}
 
     /** The controls set of {@code seed}, regenerated exactly as S3 wrote it. */
-    public void run(RunContext ctx, int seed) {
+    public void run(StageContext ctx, int seed) {
         run(ctx, seed, ControlPrompts.generate(seed, ctx.config().controlsPerFamily()));
     }
 
-    public void run(RunContext ctx, int seed, List<PromptRecord> controlRecords) {
+    public void run(StageContext ctx, int seed, List<PromptRecord> controlRecords) {
         long t0 = System.nanoTime();
         List<Candidate> candidates = candidates(ctx.read(DIR, seed, CANDIDATES));
         List<Job> jobs = jobs(controlRecords, candidates, ExampleSelection.CONTROLLED_PATCHING_FAMILIES,
@@ -140,7 +140,7 @@ public final class LayerPatchingStage {
      * Runs every job batched: each distinct clean prompt is captured once; per patch site one patch call holds
      * an unpatched row per (prompt, target) -- the clean and corrupt scores -- and one patched row per job.
      */
-    static TableBuilder score(RunContext ctx, List<Job> jobs, String label) {
+    static TableBuilder score(StageContext ctx, List<Job> jobs, String label) {
         int nLayer = ctx.model().config().nLayer();
         Map<PatchSite, List<Integer>> bySite = new LinkedHashMap<>();
         Set<TokenIds> cleanPrompts = new LinkedHashSet<>();
@@ -196,7 +196,7 @@ public final class LayerPatchingStage {
         return b;
     }
 
-    private static int target(RunContext ctx, PromptRecord r) {
+    private static int target(StageContext ctx, PromptRecord r) {
         return ctx.singleToken(r.expectedNextToken(), r.exampleId() + " expected_next_token");
     }
 

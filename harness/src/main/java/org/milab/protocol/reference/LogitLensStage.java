@@ -1,7 +1,7 @@
 package org.milab.protocol.reference;
 
 import org.milab.engine.Capture;
-import org.milab.run.RunContext;
+import org.milab.stage.StageContext;
 import org.milab.stats.Scores;
 import org.milab.stats.Stats;
 
@@ -41,7 +41,7 @@ public final class LogitLensStage {
         return hooks;
     }
 
-    public void run(RunContext ctx, PromptSet set) {
+    public void run(StageContext ctx, PromptSet set) {
         long t0 = System.nanoTime();
         List<Integer> layers = Layers.autoEven6(ctx.model().config().nLayer());
         List<PromptRecord> rowRecord = new ArrayList<>();

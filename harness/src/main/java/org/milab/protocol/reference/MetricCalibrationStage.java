@@ -7,7 +7,7 @@ import org.milab.engine.TokenIds;
 import org.milab.stats.Scores;
 import org.milab.stats.Stats;
 
-import org.milab.run.RunContext;
+import org.milab.stage.StageContext;
 
 import org.milab.prompts.CalibrationBank;
 import org.milab.prompts.CalibrationPrompt;
@@ -64,11 +64,11 @@ public final class MetricCalibrationStage {
     /** What a run produced. */
     public record Result(Table byExample, Table byFamily, Map<String, Object> summary) {}
 
-    public Result run(RunContext ctx) {
+    public Result run(StageContext ctx) {
         return run(ctx, CalibrationBank.build());
     }
 
-    public Result run(RunContext ctx, List<CalibrationPrompt> bank) {
+    public Result run(StageContext ctx, List<CalibrationPrompt> bank) {
         long t0 = System.nanoTime();
         Tokenizer tok = ctx.model().tokenizer();
         List<Validation> validations = bank.stream().map(p -> validate(tok, p)).toList();

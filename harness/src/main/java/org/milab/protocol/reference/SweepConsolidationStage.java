@@ -2,10 +2,10 @@ package org.milab.protocol.reference;
 
 import org.milab.stats.Decisions;
 
-import org.milab.run.RunConfig;
+import org.milab.stage.RunConfig;
 
-import org.milab.engine.Head;
-import org.milab.run.RunContext;
+import org.milab.graph.Head;
+import org.milab.stage.StageContext;
 import org.milab.stats.Stats;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -26,6 +26,7 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
 import java.util.TreeMap;
+import org.milab.util.Json;
 
 /**
  * S12 multi-seed consolidation of the head sweep ({@code compare_head_specific_induction_runs.py}): one row
@@ -53,11 +54,11 @@ public final class SweepConsolidationStage {
     public record CandidateFlags(List<Head> rawAttention, List<Head> randomComparison, String flagSource) {}
 
     /** Sweep seeds are the control seeds (RunConfig). */
-    public Table run(RunContext ctx) {
+    public Table run(StageContext ctx) {
         return run(ctx, ctx.config().controlSeeds());
     }
 
-    public Table run(RunContext ctx, List<Integer> seeds) {
+    public Table run(StageContext ctx, List<Integer> seeds) {
         List<SeedRow> rows = new ArrayList<>();
         List<Map<String, Object>> runs = new ArrayList<>();
         for (int seed : seeds) {
@@ -83,13 +84,13 @@ public final class SweepConsolidationStage {
     }
 
     /** The flags of one sweep seed: its S8 candidates if present, raw heads else from attention_summary.json. */
-    public static CandidateFlags flags(RunContext ctx, int seed) {
+    public static CandidateFlags flags(StageContext ctx, int seed) {
         Path candidates = ctx.dir(LayerPatchingStage.DIR, seed).resolve(LayerPatchingStage.CANDIDATES + ArrowTables.EXTENSION);
         Path attention = ctx.dir(CONTROLS_DIR, seed).resolve("attention_summary.json");
         JsonNode summary = null;
         if (Files.isRegularFile(attention)) {
             try {
-                summary = RunContext.JSON.readTree(attention.toFile());
+                summary = Json.MAPPER.readTree(attention.toFile());
             } catch (IOException e) {
                 throw new UserError("Cannot read " + attention + ": " + e.getMessage(), "Re-run the attention stage (S6).", e);
             }

@@ -1,10 +1,10 @@
 package org.milab.protocol.v2;
 
 import org.milab.engine.Capture;
-import org.milab.engine.Head;
+import org.milab.graph.Head;
 import org.milab.engine.TokenIds;
 import org.milab.graph.HookNames;
-import org.milab.run.RunContext;
+import org.milab.stage.StageContext;
 import org.milab.tables.Table;
 import org.milab.tables.TableBuilder;
 
@@ -25,7 +25,7 @@ import java.util.Set;
 public final class AttentionProbeStage {
     public static final String TABLE = "attention_scores";
 
-    public void run(RunContext ctx) {
+    public void run(StageContext ctx) {
         long t0 = System.nanoTime();
         ProtocolStage.Registered reg = ProtocolStage.load(ctx);
         List<AttentionProbe> probes = ProtocolStage.probes(ctx);

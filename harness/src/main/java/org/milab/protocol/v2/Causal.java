@@ -1,12 +1,12 @@
 package org.milab.protocol.v2;
 
 import org.milab.engine.Capture;
-import org.milab.engine.Head;
+import org.milab.graph.Head;
 import org.milab.engine.PatchRow;
 import org.milab.engine.SitePatch;
 import org.milab.engine.TokenIds;
 import org.milab.graph.HookNames;
-import org.milab.run.RunContext;
+import org.milab.stage.StageContext;
 import org.milab.tables.Table;
 import org.milab.tables.TableBuilder;
 
@@ -42,7 +42,7 @@ final class Causal {
         }
     }
 
-    static Captured capture(RunContext ctx, List<PromptPair> pairs, Set<String> extraHooks, boolean donors, String label) {
+    static Captured capture(StageContext ctx, List<PromptPair> pairs, Set<String> extraHooks, boolean donors, String label) {
         int nLayer = ctx.model().config().nLayer(), nHead = ctx.model().config().nHead(), dh = ctx.model().config().dHead();
         Set<String> hooks = new LinkedHashSet<>();
         for (int l = 0; l < nLayer; l++) hooks.add(HookNames.hookZ(l));
@@ -151,7 +151,7 @@ final class Causal {
     }
 
     /** Only each pair's clean row (interventions on the clean run); the corrupt score from the baselines table. */
-    static Baselines cleanOnly(RunContext ctx, List<PromptPair> pairs, List<PatchRow> rows) {
+    static Baselines cleanOnly(StageContext ctx, List<PromptPair> pairs, List<PatchRow> rows) {
         Map<String, Double> corrupt = new HashMap<>();
         for (Table.Row r : ctx.read(ProtocolStage.DIR, null, CausalStage.BASELINES).rows())
             corrupt.put(r.getString("prompt_id"), r.getDouble("ld_corrupt"));

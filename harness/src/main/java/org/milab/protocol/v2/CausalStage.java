@@ -1,13 +1,13 @@
 package org.milab.protocol.v2;
 
 import org.milab.engine.Capture;
-import org.milab.engine.Head;
+import org.milab.graph.Head;
 import org.milab.engine.PatchRow;
 import org.milab.engine.SitePatch;
 import org.milab.engine.TokenIds;
 import org.milab.graph.HookNames;
 import org.milab.graph.PatchSite;
-import org.milab.run.RunContext;
+import org.milab.stage.StageContext;
 import org.milab.stats.Scores;
 import org.milab.tables.Table;
 import org.milab.tables.TableBuilder;
@@ -34,7 +34,7 @@ public final class CausalStage {
     public static final String MEAN = "mean_ablation", RESAMPLE = "resample_ablation", CONTROL = "control_ablation",
             DENOISE = "denoising";
 
-    public void run(RunContext ctx) {
+    public void run(StageContext ctx) {
         long t0 = System.nanoTime();
         ProtocolStage.Registered reg = ProtocolStage.load(ctx);
         double tol = reg.protocol().thresholds().floatTolerance();

@@ -1,14 +1,14 @@
 package org.milab.protocol.v2;
 
 import org.milab.engine.Capture;
-import org.milab.engine.Head;
+import org.milab.graph.Head;
 import org.milab.engine.KeyPathPatch;
 import org.milab.engine.PatchRow;
 import org.milab.engine.TokenIds;
 import org.milab.graph.HookNames;
 import org.milab.graph.PatchSite;
 import org.milab.lab.ExportedWeights;
-import org.milab.run.RunContext;
+import org.milab.stage.StageContext;
 import org.milab.tables.Table;
 import org.milab.tables.TableBuilder;
 
@@ -29,7 +29,7 @@ import java.util.stream.Collectors;
 public final class CompositionStage {
     public static final String TABLE = "composition";
 
-    public void run(RunContext ctx) {
+    public void run(StageContext ctx) {
         long t0 = System.nanoTime();
         ProtocolStage.Registered reg = ProtocolStage.load(ctx);
         double tol = reg.protocol().thresholds().floatTolerance();

@@ -1,9 +1,9 @@
 package org.milab.protocol.v2;
 
-import org.milab.engine.Head;
+import org.milab.graph.Head;
 import org.milab.lab.ExportedWeights;
 import org.milab.model.Checkpoint;
-import org.milab.run.RunContext;
+import org.milab.stage.StageContext;
 import org.milab.tables.Table;
 import org.milab.tables.TableBuilder;
 
@@ -17,7 +17,7 @@ import java.util.Locale;
 public final class CopyingStage {
     public static final String TABLE = "copying_scores";
 
-    public void run(RunContext ctx) {
+    public void run(StageContext ctx) {
         long t0 = System.nanoTime();
         ProtocolStage.Registered reg = ProtocolStage.load(ctx);
         TokenPool pool = reg.protocol().pool(reg.protocol().probePool());

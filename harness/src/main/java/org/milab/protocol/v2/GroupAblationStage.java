@@ -1,11 +1,11 @@
 package org.milab.protocol.v2;
 
-import org.milab.engine.Head;
+import org.milab.graph.Head;
 import org.milab.engine.PatchRow;
 import org.milab.engine.SitePatch;
 import org.milab.engine.TokenIds;
 import org.milab.graph.PatchSite;
-import org.milab.run.RunContext;
+import org.milab.stage.StageContext;
 import org.milab.tables.Table;
 import org.milab.tables.TableBuilder;
 
@@ -25,7 +25,7 @@ public final class GroupAblationStage {
     public static final String TABLE = "group_ablations";
     public static final String NONE = "none";
 
-    public void run(RunContext ctx) {
+    public void run(StageContext ctx) {
         long t0 = System.nanoTime();
         ProtocolStage.Registered reg = ProtocolStage.load(ctx);
         double tol = reg.protocol().thresholds().floatTolerance();

@@ -1,7 +1,7 @@
 package org.milab.protocol.v2;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import org.milab.engine.Head;
+import org.milab.graph.Head;
 import org.milab.graph.GraphVariant;
 import org.milab.lab.LabModel;
 

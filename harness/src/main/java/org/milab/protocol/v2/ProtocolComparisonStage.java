@@ -1,11 +1,11 @@
 package org.milab.protocol.v2;
 
-import org.milab.engine.Head;
+import org.milab.graph.Head;
 import org.milab.protocol.reference.CharacterizationConsolidationStage;
 import org.milab.protocol.reference.HeldoutCandidateStage;
 import org.milab.protocol.reference.HeldoutConsolidationStage;
 import org.milab.protocol.reference.SweepConsolidationStage;
-import org.milab.run.RunContext;
+import org.milab.stage.StageContext;
 import org.milab.tables.ArrowTables;
 import org.milab.tables.Table;
 import org.milab.tables.TableBuilder;
@@ -26,7 +26,7 @@ public final class ProtocolComparisonStage {
     public static final String TABLE = "protocol_comparison";
     static final String NOT_SWEPT = "not_swept", NOT_REGISTERED = "not_registered";
 
-    public void run(RunContext ctx) {
+    public void run(StageContext ctx) {
         Table v2 = ctx.read(ProtocolStage.DIR, null, VerdictStage.VERDICTS);
         Map<Head, String> sweep = byHead(ctx, SweepConsolidationStage.DIR, SweepConsolidationStage.TABLE, "replication_status");
         Map<Head, String> registered = byHead(ctx, HeldoutCandidateStage.DIR, HeldoutCandidateStage.TABLE, "candidate_id");
@@ -59,7 +59,7 @@ public final class ProtocolComparisonStage {
     }
 
     /** A status column of a reference table by head; empty when that stage did not run in this run. */
-    private static Map<Head, String> byHead(RunContext ctx, String dir, String table, String column) {
+    private static Map<Head, String> byHead(StageContext ctx, String dir, String table, String column) {
         Map<Head, String> out = new HashMap<>();
         if (!Files.isRegularFile(ctx.dir(dir, null).resolve(table + ArrowTables.EXTENSION))) return out;
         for (Table.Row r : ctx.read(dir, null, table).rows()) out.putIfAbsent(Roles.head(r), r.getString(column));

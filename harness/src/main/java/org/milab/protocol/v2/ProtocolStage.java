@@ -1,7 +1,7 @@
 package org.milab.protocol.v2;
 
 import org.milab.engine.TokenIds;
-import org.milab.run.RunContext;
+import org.milab.stage.StageContext;
 import org.milab.tables.Table;
 import org.milab.tables.TableBuilder;
 import org.milab.tokenizer.Tokenizer;
@@ -31,7 +31,7 @@ public final class ProtocolStage {
     /** Schema metadata key carrying the protocol hash on every v2 table. */
     public static final String SHA_METADATA = "milab.protocol_v2_sha256";
 
-    public void run(RunContext ctx, V2Protocol.Counts counts) {
+    public void run(StageContext ctx, V2Protocol.Counts counts) {
         Tokenizer tok = ctx.model().tokenizer();
         V2Protocol p = V2Protocol.build(ctx.model().id(), counts, tok, ctx.model().config().nLayer(),
                 ctx.model().config().nHead());
@@ -66,7 +66,7 @@ public final class ProtocolStage {
     }
 
     /** The registered protocol, refused when protocol.json no longer matches its recorded sha256. */
-    public static Registered load(RunContext ctx) {
+    public static Registered load(StageContext ctx) {
         Path file = ctx.dir(DIR, null).resolve(FILE), shaFile = ctx.dir(DIR, null).resolve(SHA_FILE);
         String json, recorded;
         try {
@@ -88,7 +88,7 @@ public final class ProtocolStage {
     public record Registered(V2Protocol protocol, String sha256) {}
 
     /** The registered prompt pairs, in table order. */
-    public static List<PromptPair> pairs(RunContext ctx) {
+    public static List<PromptPair> pairs(StageContext ctx) {
         List<PromptPair> out = new ArrayList<>();
         for (Table.Row r : ctx.read(DIR, null, PROMPTS).rows())
             out.add(new PromptPair(r.getString("prompt_id"), r.getString("family"), r.getLong("seed").intValue(),
@@ -99,7 +99,7 @@ public final class ProtocolStage {
         return out;
     }
 
-    public static List<AttentionProbe> probes(RunContext ctx) {
+    public static List<AttentionProbe> probes(StageContext ctx) {
         List<AttentionProbe> out = new ArrayList<>();
         for (Table.Row r : ctx.read(DIR, null, PROBES).rows())
             out.add(new AttentionProbe(r.getString("probe_id"), r.getLong("seed").intValue(), r.getLong("index").intValue(),

@@ -1,6 +1,6 @@
 package org.milab.protocol.v2;
 
-import org.milab.engine.Head;
+import org.milab.graph.Head;
 import org.milab.stats.Bootstrap;
 import org.milab.stats.Bootstrap.Interval;
 import org.milab.tables.Table;

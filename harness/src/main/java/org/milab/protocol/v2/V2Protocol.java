@@ -3,7 +3,7 @@ package org.milab.protocol.v2;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.PropertyNamingStrategies;
 import com.fasterxml.jackson.databind.SerializationFeature;
-import org.milab.engine.Head;
+import org.milab.graph.Head;
 import org.milab.tokenizer.Tokenizer;
 import org.milab.util.UserError;
 

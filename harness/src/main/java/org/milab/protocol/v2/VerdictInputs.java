@@ -1,7 +1,7 @@
 package org.milab.protocol.v2;
 
-import org.milab.engine.Head;
-import org.milab.run.RunContext;
+import org.milab.graph.Head;
+import org.milab.stage.StageContext;
 import org.milab.tables.Table;
 
 import java.util.Map;
@@ -10,7 +10,7 @@ import java.util.Map;
 public record VerdictInputs(Table attention, Table copying, Table baselines, Table ablations, Table patches,
                             Table groups, Table composition) {
 
-    public static VerdictInputs read(RunContext ctx) {
+    public static VerdictInputs read(StageContext ctx) {
         String d = ProtocolStage.DIR;
         return new VerdictInputs(ctx.read(d, null, AttentionProbeStage.TABLE), ctx.read(d, null, CopyingStage.TABLE),
                 ctx.read(d, null, CausalStage.BASELINES), ctx.read(d, null, CausalStage.ABLATIONS),
@@ -19,7 +19,7 @@ public record VerdictInputs(Table attention, Table copying, Table baselines, Tab
     }
 
     /** Roles from every probe of every seed: what group ablation and composition are run on. */
-    public static Map<Head, Roles.HeadRole> pooledRoles(RunContext ctx, ProtocolStage.Registered reg) {
+    public static Map<Head, Roles.HeadRole> pooledRoles(StageContext ctx, ProtocolStage.Registered reg) {
         return Roles.assign(ctx.read(ProtocolStage.DIR, null, AttentionProbeStage.TABLE),
                 ctx.read(ProtocolStage.DIR, null, CopyingStage.TABLE), reg.protocol().thresholds(), r -> true);
     }

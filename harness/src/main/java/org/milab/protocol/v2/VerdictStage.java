@@ -1,7 +1,7 @@
 package org.milab.protocol.v2;
 
-import org.milab.engine.Head;
-import org.milab.run.RunContext;
+import org.milab.graph.Head;
+import org.milab.stage.StageContext;
 import org.milab.stats.Bootstrap.Interval;
 import org.milab.stats.Stability;
 import org.milab.tables.Table;
@@ -27,7 +27,7 @@ public final class VerdictStage {
     public static final String VERDICTS = "verdicts";
     public static final String STABILITY = "stability";
 
-    public void run(RunContext ctx) {
+    public void run(StageContext ctx) {
         long t0 = System.nanoTime();
         ProtocolStage.Registered reg = ProtocolStage.load(ctx);
         V2Protocol proto = reg.protocol();
@@ -193,7 +193,7 @@ public final class VerdictStage {
         return s.stream().map(Head::label).toList();
     }
 
-    private static Map<String, Object> circuit(RunContext ctx, ProtocolStage.Registered reg, Verdicts.Result pooled,
+    private static Map<String, Object> circuit(StageContext ctx, ProtocolStage.Registered reg, Verdicts.Result pooled,
                                                Map<Head, Final> finals, Map<Integer, Verdicts.Result> bySeed,
                                                Map<String, Verdicts.Result> byFamily, Optional<PlantedTruth> truth) {
         Map<String, Object> m = new LinkedHashMap<>();
@@ -281,7 +281,7 @@ public final class VerdictStage {
         return m;
     }
 
-    private static String summary(RunContext ctx, V2Protocol proto, Verdicts.Result pooled, Map<Head, Final> finals,
+    private static String summary(StageContext ctx, V2Protocol proto, Verdicts.Result pooled, Map<Head, Final> finals,
                                   Optional<PlantedTruth> truth, Map<String, Object> circuit) {
         List<String> confirmed = new ArrayList<>(), decoys = new ArrayList<>(), inconclusive = new ArrayList<>();
         int otherRejected = 0;

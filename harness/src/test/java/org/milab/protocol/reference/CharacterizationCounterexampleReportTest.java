@@ -1,7 +1,7 @@
 package org.milab.protocol.reference;
 
 import org.junit.jupiter.api.Test;
-import org.milab.engine.Head;
+import org.milab.graph.Head;
 
 import java.util.ArrayList;
 import java.util.LinkedHashMap;

@@ -1,7 +1,7 @@
 package org.milab.protocol.reference;
 
 import org.milab.run.Pipeline;
-import org.milab.run.RunConfig;
+import org.milab.stage.RunConfig;
 import org.milab.run.RunContext;
 
 import org.junit.jupiter.api.BeforeAll;

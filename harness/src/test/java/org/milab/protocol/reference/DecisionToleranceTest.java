@@ -1,7 +1,7 @@
 package org.milab.protocol.reference;
 
 import org.junit.jupiter.api.Test;
-import org.milab.engine.Head;
+import org.milab.graph.Head;
 import org.milab.stats.Decisions;
 
 import java.util.List;

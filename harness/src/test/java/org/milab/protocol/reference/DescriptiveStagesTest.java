@@ -1,7 +1,7 @@
 package org.milab.protocol.reference;
 
 import org.milab.engine.TokenIds;
-import org.milab.run.RunConfig;
+import org.milab.stage.RunConfig;
 import org.milab.run.RunContext;
 
 import com.fasterxml.jackson.databind.JsonNode;

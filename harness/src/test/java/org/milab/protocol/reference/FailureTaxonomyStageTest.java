@@ -5,7 +5,7 @@ import org.milab.protocol.reference.FailureTaxonomyStage.Label;
 import org.milab.protocol.reference.FailureTaxonomyStage.HeadSummary;
 import org.milab.protocol.reference.FailureTaxonomyStage.HeadRow;
 import org.milab.protocol.reference.FailureTaxonomyStage.Counterexample;
-import org.milab.run.RunConfig;
+import org.milab.stage.RunConfig;
 import org.milab.run.RunContext;
 
 import org.junit.jupiter.api.Test;

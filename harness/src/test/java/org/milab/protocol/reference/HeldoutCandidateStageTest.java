@@ -2,8 +2,8 @@ package org.milab.protocol.reference;
 
 import org.milab.protocol.reference.SweepConsolidationStage.SeedRow;
 import org.milab.protocol.reference.HeldoutCandidateStage.Candidate;
-import org.milab.engine.Head;
-import org.milab.run.RunConfig;
+import org.milab.graph.Head;
+import org.milab.stage.RunConfig;
 import org.milab.run.RunContext;
 
 import org.junit.jupiter.api.AfterAll;

@@ -1,11 +1,9 @@
 package org.milab.protocol.reference;
 
-import org.milab.engine.Intervention;
-import org.milab.run.RunConfig;
+import org.milab.stage.RunConfig;
 import org.milab.run.RunContext;
 
-import org.milab.engine.Head;
-import org.milab.engine.HeadPatching;
+import org.milab.graph.Head;
 
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;

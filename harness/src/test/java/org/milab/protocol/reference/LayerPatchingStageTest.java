@@ -1,6 +1,6 @@
 package org.milab.protocol.reference;
 
-import org.milab.run.RunConfig;
+import org.milab.stage.RunConfig;
 import org.milab.run.RunContext;
 
 import org.junit.jupiter.api.AfterAll;

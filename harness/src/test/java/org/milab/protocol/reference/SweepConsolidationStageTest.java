@@ -1,10 +1,9 @@
 package org.milab.protocol.reference;
 
-import org.milab.engine.HeadPatching;
-import org.milab.run.RunConfig;
+import org.milab.stage.RunConfig;
 import org.milab.run.RunContext;
 
-import org.milab.engine.Head;
+import org.milab.graph.Head;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import org.junit.jupiter.api.Test;

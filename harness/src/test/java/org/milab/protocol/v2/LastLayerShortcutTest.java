@@ -3,7 +3,7 @@ package org.milab.protocol.v2;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.milab.engine.Capture;
-import org.milab.engine.Head;
+import org.milab.graph.Head;
 import org.milab.engine.PatchRow;
 import org.milab.engine.SitePatch;
 import org.milab.engine.TokenIds;

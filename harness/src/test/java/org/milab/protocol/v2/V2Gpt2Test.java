@@ -8,7 +8,7 @@ import org.junit.jupiter.api.io.TempDir;
 import org.milab.graph.GraphVariant;
 import org.milab.lab.LabModel;
 import org.milab.run.Pipeline;
-import org.milab.run.RunConfig;
+import org.milab.stage.RunConfig;
 import org.milab.run.RunContext;
 import org.milab.runtime.Device;
 import org.milab.tables.Table;

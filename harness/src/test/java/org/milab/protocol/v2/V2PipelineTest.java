@@ -9,7 +9,7 @@ import org.junit.jupiter.api.io.TempDir;
 import org.milab.lab.LabModel;
 import org.milab.planted.PlantedInductionModel;
 import org.milab.planted.PlantedSpec;
-import org.milab.run.RunConfig;
+import org.milab.stage.RunConfig;
 import org.milab.run.RunContext;
 import org.milab.runtime.Device;
 import org.milab.tables.ArrowTables;

@@ -4,7 +4,7 @@ import org.milab.catalog.ModelExports;
 import org.milab.lab.LabModel;
 import org.milab.planted.PlantedSpec;
 import org.milab.run.Pipeline;
-import org.milab.run.RunConfig;
+import org.milab.stage.RunConfig;
 import org.milab.run.RunContext;
 import org.milab.runtime.Device;
 import org.milab.tables.ArrowTables;

@@ -1,7 +1,7 @@
 package org.milab.protocol.v2;
 
 import org.junit.jupiter.api.Test;
-import org.milab.engine.Head;
+import org.milab.graph.Head;
 import org.milab.tables.Table;
 import org.milab.tables.TableBuilder;
 

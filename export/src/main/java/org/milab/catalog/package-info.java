@@ -1,0 +1,8 @@
+/**
+ * Owns: The catalog of models the lab can export (GPT-2, planted, random), where their graphs live ({@code
+ * graphs/<model>/}), export verification and the post-export self-check.
+ * <p>
+ * Uses: May use every other export package: planted, model.download, runtime, graph, model, tokenizer, util.
+ * The order is asserted by ArchitectureTest; docs/architecture.md draws it.
+ */
+package org.milab.catalog;

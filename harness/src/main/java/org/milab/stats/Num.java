@@ -1,0 +1,36 @@
+package org.milab.stats;
+
+import java.math.BigDecimal;
+import java.math.MathContext;
+import java.math.RoundingMode;
+
+/** Numbers for people: 4 significant digits, no exponent for everyday magnitudes, "n/a" for missing values. */
+public final class Num {
+    public static final int DIGITS = 4;
+
+    private Num() {}
+
+    /** {@code 0.97042 -> "0.9704"}, {@code 1.02381 -> "1.024"}, {@code 12345.6 -> "12350"}, {@code 3.2e-7 -> "3.2e-07"}. */
+    public static String sig(Double v) {
+        if (v == null || v.isNaN()) return "n/a";
+        if (v.isInfinite()) return v > 0 ? "inf" : "-inf";
+        if (v == 0.0) return "0";
+        double a = Math.abs(v);
+        if (a < 1e-4 || a >= 1e7) return String.format(java.util.Locale.ROOT, "%." + (DIGITS - 1) + "e", v)
+                .replaceAll("\\.?0+e", "e");
+        BigDecimal d = new BigDecimal(v).round(new MathContext(DIGITS, RoundingMode.HALF_EVEN));
+        String s = d.toPlainString();
+        if (s.contains(".")) s = s.replaceAll("0+$", "").replaceAll("\\.$", "");
+        return s;
+    }
+
+    /** A fraction as "2/3". */
+    public static String ratio(long num, long den) {
+        return num + "/" + den;
+    }
+
+    /** A ratio rounded for people, or "n/a" when the denominator is 0. */
+    public static String share(long num, long den) {
+        return den == 0 ? "n/a" : sig((double) num / den);
+    }
+}
