@@ -41,7 +41,7 @@ public final class ModelSessions implements AutoCloseable {
 
     /**
      * ORT session options that `make bench` measures one by one; {@link #DEFAULT} keeps what the numbers
-     * justified (README, Benchmarks).
+     * justified (docs/benchmarks.md).
      *
      * @param optLevel   graph optimization level
      * @param prepack    let MLAS pre-pack constant MatMul weights (a packed copy per session)

@@ -36,7 +36,7 @@ import static org.milab.graph.HookNames.*;
  * forward pass in double precision, at every hook (hook_resid_pre, hook_z, hook_attn_out, hook_mlp_out) of
  * every layer, on right-padded batches of prompts of unequal length.
  *
- * <p>Error bound (stated in the README): for each row, hook and layer, every coordinate's gradient agrees
+ * <p>Error bound (stated in docs/attribution.md): for each row, hook and layer, every coordinate's gradient agrees
  * with the finite difference to within {@link #REL_BOUND} times the largest finite-difference gradient of
  * that hook tensor (float32 graph against a double reference; central differences with step
  * {@link #EPS} have truncation error ~EPS^2, negligible here).

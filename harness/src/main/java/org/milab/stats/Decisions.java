@@ -18,7 +18,7 @@ import java.util.function.Function;
  * <p>This removes the systematic case, true zeros (sink heads, positions a head ignores) whose sign is noise. It
  * cannot make a threshold immune to a value that happens to lie within noise of the tolerance itself (seen once:
  * a family mean of 1.0e-5 +- 1.3e-8); only forward passes that are bit-identical for every batch composition
- * would (see the README). Values the
+ * would (see docs/reliability.md). Values the
  * reference protocol registered are larger (its smallest |gap| is 3.6e-5, for GPT-2 L4H9), so its verdicts are
  * unchanged.
  */

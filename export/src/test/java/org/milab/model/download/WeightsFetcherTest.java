@@ -1,6 +1,7 @@
 package org.milab.model.download;
 
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 import org.milab.util.Hashing;
 import org.milab.util.UserError;
@@ -14,6 +15,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.concurrent.TimeUnit;
 import java.util.Arrays;
 import java.util.Map;
 import java.util.SplittableRandom;
@@ -49,16 +51,15 @@ class WeightsFetcherTest {
     }
 
     @Test
+    @Timeout(value = 120, unit = TimeUnit.SECONDS)
     void resumesWithRangeAfterConnectionCutMidBody() throws IOException {
         int cut = 1_000_000;
         try (LoopbackServer s = new LoopbackServer((ex, n) -> {
             if (n == 0) LoopbackServer.serveCut(ex, PAYLOAD, cut);
             else LoopbackServer.serve(ex, PAYLOAD, true);
         })) {
-            long t0 = System.nanoTime();
-            Path p = fetcher(s, Duration.ofSeconds(30), 3).download(PIN);
-            // the break was seen as such, not waited out by the 30 s read time-out
-            assertThat((System.nanoTime() - t0) / 1e9).isLessThan(10.0);
+            // the break must be seen as such: waiting it out by the 10-minute read time-out would trip @Timeout
+            Path p = fetcher(s, Duration.ofMinutes(10), 3).download(PIN);
             assertThat(s.ranges()).hasSize(2);
             assertThat(s.ranges().get(0)).isNull();
             assertThat(s.ranges().get(1)).matches("bytes=\\d+-");
@@ -158,11 +159,10 @@ class WeightsFetcherTest {
     void silentServerTimesOut() throws IOException {
         try (LoopbackServer s = new LoopbackServer((ex, n) -> LoopbackServer.sleep(4000))) {
             WeightsFetcher f = fetcher(s, Duration.ofMillis(300), 3);
-            long t0 = System.nanoTime();
+            // the message names the 300 ms read time-out, so the fetcher gave up on its own, before the 4 s silence ended
             assertThatThrownBy(() -> f.download(PIN)).isInstanceOf(UserError.class)
                     .hasMessageContaining("time-out").hasMessageContaining("300 ms")
                     .hasMessageContaining("WEIGHTS=");
-            assertThat((System.nanoTime() - t0) / 1e9).isLessThan(3.0);
             assertThat(s.ranges()).hasSize(1); // nothing arrived, so no retry
             assertNothingLeft(f);
         }
