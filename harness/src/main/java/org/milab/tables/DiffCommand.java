@@ -41,7 +41,11 @@ public final class DiffCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        RunDiff.Result result = RunDiff.diff(resolveRun(runA), resolveRun(runB), tolerance);
+        Path a = resolveRun(runA), b = resolveRun(runB);
+        // both are checked against their records first: a table edited after its run is named, never compared
+        RunIntegrity.verify(a);
+        RunIntegrity.verify(b);
+        RunDiff.Result result = RunDiff.diff(a, b, tolerance);
         stdout.print(result.render(maxLines));
         if (out != null) {
             result.writeTo(out);
