@@ -332,7 +332,7 @@ class BadInputSuiteTest {
         // what the run wrote before the disk was full stays, for --resume; no partial file, no finished-looking run
         assertThat(leftOnMount).isNotEmpty().noneMatch(f -> f.endsWith(".tmp")).noneMatch(f -> f.startsWith("./full/"));
         // the whole project on a 128 KB file system: the export's weights do not fit
-        expect("disk", "the disk fills up during an export (project on a 128 KB tmpfs)", "The disk is full",
+        expect("disk", "the disk fills up during an export (project on a 128 KB tmpfs)", "run the export again",
                 () -> mounted("size=128k", root.resolve("tiny"), List.of("export", "--root=" + root.resolve("tiny"),
                         "--model=planted-induction")));
         assertThat(leftOnMount).as("no staging folder, no half export").noneMatch(f -> f.contains(".export-") || f.endsWith(".tmp")
@@ -449,5 +449,21 @@ class BadInputSuiteTest {
         Files.write(latin1, "layer,head,candidate_group\n1,0,replicated_candidate # caf\u00e9\n".getBytes(java.nio.charset.StandardCharsets.ISO_8859_1));
         expect("candidates", "a candidate file that is not UTF-8 (Latin-1)", "UTF-8", () -> cli("run-heldout", "--model=words",
                 "--run-id=enc", "--candidates=" + latin1));
+    }
+
+    @Test
+    void nonFiniteWeights() throws Exception {
+        org.milab.model.ModelConfig cfg = new org.milab.model.ModelConfig(2, 4, 32, 40, 24, 1e-5,
+                org.milab.model.ModelConfig.GELU_TANH, false);
+        org.milab.model.InMemoryCheckpoint ckpt = org.milab.model.RandomCheckpoints.generate(cfg, 7, 0.5f);
+        String tensor = ckpt.names().stream().filter(n -> n.contains("attn.c_attn.weight")).sorted().findFirst().orElseThrow();
+        ckpt.raw(tensor)[5] = Float.NaN;
+        org.milab.catalog.ModelLayout layout = new org.milab.catalog.ModelLayout(root, "nan");
+        expect("weights", "a NaN in one weight tensor (export)", "bad checkpoint: tensor " + tensor, () -> inProcess(() ->
+                org.milab.catalog.ModelExports.export(layout, ckpt, new org.milab.graph.ModelIdentity("nan", null, null, "test",
+                        false, "NaN test"), Map.of(), stage -> org.milab.util.AtomicFiles.writeString(stage.tokenizer(),
+                        org.milab.tokenizer.WordLevelTokenizerJson.build(java.util.stream.IntStream.range(0, 40)
+                                .mapToObj(i -> i == 0 ? "<|endoftext|>" : i == 1 ? "<unk>" : "w" + i).toList(), "<unk>", "<|endoftext|>")))));
+        assertThat(root.resolve("graphs/nan")).doesNotExist();
     }
 }
