@@ -21,7 +21,14 @@ public final class Main {
     public static final int OK = 0, DIFFERS = 1, USER_ERROR = 2, INTERNAL_ERROR = 3;
 
     public static void main(String[] args) {
-        System.exit(run(args));
+        // runs only when the JVM stops before the command returned: SIGTERM, Ctrl-C (SIGINT), SIGHUP
+        Thread onSignal = new Thread(() -> System.err.println("milab: stopped by a signal (SIGTERM or Ctrl-C) before the "
+                + "command finished. Nothing finished was changed; a run keeps what it wrote in results/<run-id>.incomplete: "
+                + "continue it with the same RUN_ID and --resume (make run-... RUN_ID=<run-id>)."));
+        Runtime.getRuntime().addShutdownHook(onSignal);
+        int code = run(args);
+        Runtime.getRuntime().removeShutdownHook(onSignal);
+        System.exit(code);
     }
 
     public static int run(String... args) {

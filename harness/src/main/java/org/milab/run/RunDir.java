@@ -102,7 +102,31 @@ public final class RunDir implements AutoCloseable {
                     + REPLACED + " or .lock.", "Choose a simple run id, e.g. RUN_ID=planted-seed10.");
     }
 
+    /**
+     * A run's lock file is deleted when the run is released (so results/ keeps none), which is safe only if no
+     * other process has it open without its lock at that moment: opening and locking it, and deleting and
+     * unlocking it, each happen under one short lock on {@code results/.runs.lock} (and a monitor in this JVM).
+     */
+    private static final Object RESULTS_MONITOR = new Object();
+    static final String RESULTS_LOCK = ".runs.lock";
+
+    private static <T> T underResultsLock(Path results, java.util.function.Supplier<T> body) {
+        synchronized (RESULTS_MONITOR) {
+            Path g = results.resolve(RESULTS_LOCK);
+            try (FileChannel ch = FileChannel.open(g, StandardOpenOption.CREATE, StandardOpenOption.WRITE);
+                 FileLock ignored = ch.lock()) {
+                return body.get();
+            } catch (IOException e) {
+                throw IoErrors.onWrite(g, e);
+            }
+        }
+    }
+
     private static RunDir tryLock(Path results, String id) {
+        return underResultsLock(results, () -> lockRun(results, id));
+    }
+
+    private static RunDir lockRun(Path results, String id) {
         Path lockFile = results.resolve("." + id + ".lock").toAbsolutePath().normalize();
         if (!HELD.add(lockFile)) return null; // another thread of this process writes it
         FileChannel ch;
@@ -272,10 +296,23 @@ public final class RunDir implements AutoCloseable {
     @Override
     public void close() {
         try {
-            if (lock.isValid()) lock.release();
-            channel.close();
-        } catch (IOException e) {
-            // the lock dies with the channel or the process anyway
+            underResultsLock(results, () -> {
+                try {
+                    // deleted while still locked, so results/ keeps no lock files (see underResultsLock)
+                    if (lock.isValid()) Files.deleteIfExists(lockFile);
+                    if (lock.isValid()) lock.release();
+                    channel.close();
+                } catch (IOException e) {
+                    // the lock dies with the channel or the process anyway
+                }
+                return null;
+            });
+        } catch (RuntimeException e) {
+            try {
+                channel.close(); // results/ became unwritable: the lock still goes, its file stays
+            } catch (IOException ignored) {
+                // as above
+            }
         } finally {
             HELD.remove(lockFile);
         }
