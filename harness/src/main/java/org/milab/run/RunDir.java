@@ -213,7 +213,7 @@ public final class RunDir implements AutoCloseable {
      * replaces files by rename, so a linked file is never changed in place.
      */
     public void reopenFinished() {
-        Path src = finalDir(), dst = workDir();
+        Path src = realFinalDir(), dst = workDir();
         Set<String> finishOutputs = StepLedger.finishOutputs(src);
         FileTrees.delete(dst);
         try (Stream<Path> s = Files.walk(src)) {
@@ -226,6 +226,15 @@ public final class RunDir implements AutoCloseable {
         } catch (IOException e) {
             FileTrees.delete(dst);
             throw IoErrors.onWrite(dst, e);
+        }
+    }
+
+    /** results/<id>, or the folder it links to (a run kept on another disk): what a repair copies and replaces. */
+    private Path realFinalDir() {
+        try {
+            return Files.isSymbolicLink(finalDir()) ? finalDir().toRealPath() : finalDir();
+        } catch (IOException e) {
+            throw new UncheckedIOException("Cannot follow the link " + finalDir() + ": " + e.getMessage(), e);
         }
     }
 
@@ -243,6 +252,11 @@ public final class RunDir implements AutoCloseable {
      */
     public static void publish(Path work, Path finalDir) {
         try {
+            if (Files.isSymbolicLink(finalDir) && Files.isDirectory(finalDir)) {
+                // the link stays: its target is replaced, beside itself (possibly another file system)
+                replaceLinkTarget(work, finalDir.toRealPath());
+                return;
+            }
             if (!Files.exists(finalDir)) {
                 AtomicFiles.moveAtomically(work, finalDir);
                 return;
@@ -258,6 +272,32 @@ public final class RunDir implements AutoCloseable {
     }
 
     /**
+     * Replaces the folder a run's link points to by the finished work folder: the work is first copied beside
+     * the target when a rename cannot reach it (another file system), then renamed in as in {@link #publish}.
+     */
+    private static void replaceLinkTarget(Path work, Path target) throws IOException {
+        Path staged = target.resolveSibling(target.getFileName() + INCOMPLETE);
+        FileTrees.delete(staged);
+        try {
+            Files.move(work, staged, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+        } catch (IOException e) { // another file system: copy, then drop the work folder
+            try (Stream<Path> s = Files.walk(work)) {
+                for (Path p : s.toList()) {
+                    Path t = staged.resolve(work.relativize(p).toString());
+                    if (Files.isDirectory(p)) Files.createDirectories(t);
+                    else Files.copy(p, t);
+                }
+            }
+            FileTrees.delete(work);
+        }
+        Path replaced = target.resolveSibling("." + target.getFileName() + REPLACED);
+        FileTrees.delete(replaced);
+        AtomicFiles.moveAtomically(target, replaced);
+        AtomicFiles.moveAtomically(staged, target);
+        FileTrees.delete(replaced);
+    }
+
+    /**
      * Repairs what a process killed while publishing left: a replacement cut between its two renames is
      * finished (the new copy was complete) or undone (it was not); a finished working folder that was not yet
      * renamed is published. Nothing finished is deleted unless a finished replacement is in place.
@@ -266,6 +306,7 @@ public final class RunDir implements AutoCloseable {
         Path work = workDir(), fin = finalDir(), replaced = replacedDir();
         boolean workFinished = Files.isRegularFile(work.resolve(FINISHED));
         try {
+            if (Files.isSymbolicLink(fin) && !Files.exists(fin)) recoverLinkTarget(fin);
             if (Files.exists(replaced)) {
                 if (!Files.exists(fin)) {
                     if (workFinished) {
@@ -286,6 +327,21 @@ public final class RunDir implements AutoCloseable {
         } catch (IOException e) {
             throw new UncheckedIOException("Cannot repair the folders of run " + id + ": " + e.getMessage(), e);
         }
+    }
+
+    /** A kill between the two renames of {@link #replaceLinkTarget}: the finished copy goes in, else the old run comes back. */
+    private void recoverLinkTarget(Path link) throws IOException {
+        Path target = link.resolveSibling(Files.readSymbolicLink(link)).normalize();
+        Path staged = target.resolveSibling(target.getFileName() + INCOMPLETE);
+        Path replaced = target.resolveSibling("." + target.getFileName() + REPLACED);
+        if (Files.isRegularFile(staged.resolve(FINISHED))) {
+            note("finishing the interrupted replacement of " + target + " (results/" + id + " links to it)");
+            AtomicFiles.moveAtomically(staged, target);
+        } else if (Files.isDirectory(replaced)) {
+            note("restoring " + target + " (results/" + id + " links to it): its repair was interrupted");
+            AtomicFiles.moveAtomically(replaced, target);
+        }
+        FileTrees.delete(replaced);
     }
 
     private static void note(String s) {

@@ -163,6 +163,33 @@ class RunDirSafetyTest {
         assertThat(root.resolve("results/term")).as("nothing finished-looking").doesNotExist();
     }
 
+    /** Issue 22: results/<id> a symlink to a folder elsewhere: a repair keeps the link and redoes only what changed. */
+    @Test
+    void aSymlinkedRunFolderIsKeptOnRepairAndNothingIsRecomputedNeedlessly() throws IOException {
+        assertThat(milab("run-calibration", "--model=words", "--run-id=s1").exit()).isZero();
+        Path link = root.resolve("results/s1"), real = root.resolve("elsewhere/s1");
+        Files.createDirectories(real.getParent());
+        Files.move(link, real);
+        Files.createSymbolicLink(link, real);
+        Files.writeString(real.resolve("summary.md"), "edited");
+        java.io.ByteArrayOutputStream err = new java.io.ByteArrayOutputStream();
+        java.io.PrintStream saved = System.err;
+        Result r;
+        System.setErr(new java.io.PrintStream(err, true));
+        try {
+            r = milab("run-calibration", "--model=words", "--run-id=s1", "--resume");
+        } finally {
+            System.setErr(saved);
+        }
+        assertThat(r.exit()).as(r.err() + err).isZero();
+        assertThat(Files.isSymbolicLink(link)).as("the link is kept").isTrue();
+        assertThat(link.toRealPath()).isEqualTo(real.toRealPath());
+        assertThat(Files.readString(real.resolve("summary.md"))).as("the finish's outputs are rewritten").isNotEqualTo("edited");
+        assertThat(err.toString()).as("the intact step is not recomputed").contains("metric-calibration").contains("skipped");
+        assertThat(root.resolve("results/s1.incomplete")).doesNotExist();
+        assertThat(root.resolve("elsewhere/.s1.replaced")).doesNotExist();
+    }
+
     @Test
     void theLockHoldsAgainstAnotherProcess() throws Exception {
         Process holder = ChildJvm.start(ChildJvm.command(HoldRunLock.class.getName(), List.of(root.toString(), "shared")), root);
