@@ -466,4 +466,18 @@ class BadInputSuiteTest {
                                 .mapToObj(i -> i == 0 ? "<|endoftext|>" : i == 1 ? "<unk>" : "w" + i).toList(), "<unk>", "<|endoftext|>")))));
         assertThat(root.resolve("graphs/nan")).doesNotExist();
     }
+
+    /** The counts and numbers of the other commands go through the same checks. */
+    @Test
+    void otherCommands() throws Exception {
+        expect("other commands", "bench --batch 0", "--batch 0 is out of range", () -> cli("bench", "--model=words", "--batch=0"));
+        expect("other commands", "bench --attribution-exact-pairs 40 > --attribution-pairs 32", "--attribution-exact-pairs 40",
+                () -> cli("bench", "--model=words", "--attribution-exact-pairs=40"));
+        expect("other commands", "inspect --top-k 0", "--top-k 0 is out of range", () -> cli("inspect", "--model=words",
+                "--prompt=A B", "--top-k=0"));
+        expect("other commands", "export --planted-noise -1", "--planted-noise -1.0 is out of range", () -> cli("export",
+                "--model=planted-induction", "--planted-noise=-1"));
+        expect("other commands", "diff --tolerance -1", "--tolerance -1.0", () -> raw("diff", root.resolve("results/keep").toString(),
+                root.resolve("results/keep").toString(), "--tolerance=-1"));
+    }
 }
