@@ -109,7 +109,8 @@ final class ResourceEstimate {
      * attention probes of one length and seed (every head's pattern); every causal test's bootstrap.
      */
     static Need v2(ModelConfig c, int seeds, long prompts, long probes, long resamples) {
-        int families = 5, interventions = 4, t = tokens(c, 50);
+        // the "longer" family's sequences are 24 tokens, so its prompts have at least 24
+        int families = 5, interventions = 4, t = tokens(c, 24);
         double heads = (double) c.nLayer() * c.nHead();
         double pairs = (double) families * prompts * seeds;
         double group = 3.0 * prompts * captureBytes(c, t) + prompts * heads * interventions * 4.0 * t * c.dHead();
@@ -122,15 +123,16 @@ final class ResourceEstimate {
     }
 
     /**
-     * The reference chain: six families per prompt set, each prompt and its control captured with attention;
-     * the head sweep patches every head on every swept example; the held-out pass every head (at most) on every
-     * scored example, in two frames. Counts that a command does not run are passed as 0.
+     * The reference chain: six families per prompt set, each prompt and its control captured (counted: only
+     * their final logits, at only 8 tokens each); the head sweep patches every head on every swept example; the
+     * held-out pass every head (at most) on every scored example, in two frames. Counts that a command does not
+     * run are passed as 0.
      */
     static Need reference(ModelConfig c, int controlSeeds, long controlsPerFamily, long sweepPerFamily,
                           int heldoutSeeds, long heldoutGenerated, long heldoutScored) {
-        int families = 6, t = tokens(c, 50);
+        int families = 6, t = tokens(c, 8);
         double heads = (double) c.nLayer() * c.nHead();
-        double perPrompt = captureBytes(c, t) + heads * t * t * 4;
+        double perPrompt = 4.0 * c.vocabSize();
         double set = 2.0 * families * Math.max(controlsPerFamily, heldoutGenerated) * perPrompt;
         double captures = 2.0 * families * ((double) controlSeeds * controlsPerFamily + (double) heldoutSeeds * heldoutGenerated);
         double rows = (double) families * heads * ((double) controlSeeds * sweepPerFamily + 2.0 * heldoutSeeds * heldoutScored);
