@@ -40,7 +40,7 @@ export MILAB_MODULE := $(MODULE)
 # $(call milab,ARGS): show the command (short: bin/milab hides the java line), then run it. Flags in ARGS come
 # last and win over the Makefile's own (the CLI takes a repeated option's last value): ARGS='--device auto'.
 milab = printf '+ bin/milab %s\n' '$(subst ','\'',$(strip $(1)))' && bin/milab $(1)
-RUN_ARGS = --model $(MODEL) --device $(DEVICE) --threads $(THREADS) $(if $(RUN_ID),--run-id $(RUN_ID),) $(ENGINE_ARGS)
+RUN_ARGS = --model $(MODEL) --device $(DEVICE) --threads $(THREADS) $(if $(RUN_ID),--run-id '$(RUN_ID)',) $(ENGINE_ARGS)
 
 .PHONY: help build test demo export inspect run-heldout run-sweep run-all run-v2 run-characterization run-calibration \
         attribute diff report columns bench bench-spark spark-jar random-checkpoint clean

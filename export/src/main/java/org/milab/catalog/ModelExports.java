@@ -83,6 +83,7 @@ public final class ModelExports {
     /** As {@link #export(ModelLayout, Checkpoint, ModelIdentity, Map)}; {@code extraFiles} adds files to the staged graph folder. */
     public static GraphExporter.Exported export(ModelLayout layout, Checkpoint ckpt, ModelIdentity identity,
                                                 Map<String, Object> extra, Consumer<ModelLayout> extraFiles) {
+        SelfCheck.requireFinite(ckpt);
         return StagedDirs.run(layout, stage -> {
             extraFiles.accept(stage);
             if (!Files.isRegularFile(stage.tokenizer()))

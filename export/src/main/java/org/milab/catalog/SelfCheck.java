@@ -26,6 +26,25 @@ public final class SelfCheck {
 
     private SelfCheck() {}
 
+    /**
+     * Every weight is finite, else the checkpoint (not the exporter) is bad: one NaN or infinity spreads to every
+     * logit, and the self-check would then blame the graphs. Checked before anything is written.
+     */
+    public static void requireFinite(Checkpoint ckpt) {
+        for (String name : new java.util.TreeSet<>(ckpt.names())) {
+            java.nio.FloatBuffer b = ckpt.floats(name).duplicate();
+            b.rewind();
+            for (int i = 0; b.hasRemaining(); i++) {
+                float x = b.get();
+                if (!Float.isFinite(x))
+                    throw new UserError("This is a bad checkpoint: tensor " + name + " holds " + x + " at element " + i
+                            + " (of " + b.capacity() + "); trained weights are finite, so the file is damaged or was saved "
+                            + "from a diverged training run. Nothing was exported.",
+                            "Use an intact checkpoint (download it again, or re-save it from a run whose loss was finite).");
+            }
+        }
+    }
+
     public static Result run(Checkpoint ckpt, Path graphDir) {
         int v = ckpt.config().vocabSize();
         int[] ids = {v - 1, 3 % v, 5 % v, 7 % v, 3 % v, 5 % v};

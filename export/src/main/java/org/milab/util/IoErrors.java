@@ -15,14 +15,24 @@ import java.util.Locale;
 public final class IoErrors {
     private IoErrors() {}
 
+    /** What to run again after space was freed: a run resumes; an export starts over (nothing half-installed stays). */
+    private static String afterDiskFull(String path) {
+        String p = path.replace('\\', '/');
+        if (p.contains("/results/"))
+            return "run the command again: a run continues with --resume and the same RUN_ID, and nothing written before is lost.";
+        if (p.contains("/.export-") || p.contains("/graphs/") || p.contains("/manifests/"))
+            return "run the export again (make export MODEL=...): a failed export leaves the previous export, or none, "
+                    + "in place and no staging folder; an export of GPT-2 small needs about 2 GB free.";
+        return "run the command again; nothing written before is lost.";
+    }
+
     public static RuntimeException onWrite(Path target, IOException e) {
         String what = target.toAbsolutePath().toString();
         Path dir = target.toAbsolutePath().getParent();
         String msg = String.valueOf(e.getMessage()).toLowerCase(Locale.ROOT);
         if (msg.contains("no space left on device") || msg.contains("not enough space on the disk") || msg.contains("disk quota exceeded"))
             return new UserError("The disk is full: " + what + " could not be written.",
-                    "Free space on the file system of " + dir + " (df -h " + dir + "), then run the command again; "
-                            + "a run continues with --resume and the same RUN_ID, and nothing written before is lost.", e);
+                    "Free space on the file system of " + dir + " (df -h " + dir + "), then " + afterDiskFull(what), e);
         if (msg.contains("read-only file system"))
             return new UserError(dir + " is on a read-only file system: " + what + " could not be written.",
                     "Use a writable project folder (--root), or remount it read-write.", e);

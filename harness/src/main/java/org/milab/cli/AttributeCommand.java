@@ -9,6 +9,7 @@ import org.milab.lab.LabModel;
 import org.milab.run.Pipeline;
 import org.milab.stage.RunConfig;
 import org.milab.run.RunContext;
+import org.milab.run.RunDir;
 import org.milab.runtime.Device;
 import org.milab.util.UserError;
 import picocli.CommandLine.Command;
@@ -42,14 +43,41 @@ public final class AttributeCommand implements Callable<Integer> {
     @Option(names = "--batch-rows", defaultValue = "32", description = "rows per gradient-graph call. Default: ${DEFAULT-VALUE}.") int batchRows;
     @Option(names = "--ig-steps", defaultValue = "10", description = "integrated-gradient steps of AtP-IG (0 = plain AtP only). Default: ${DEFAULT-VALUE}.") int igSteps;
 
+    /** Every option checked (ranges here, memory and time from the model's shape) before anything runs. */
+    private AttributionConfig checked() {
+        OptionChecks.bounded("--threads", threads, 0, OptionChecks.MAX_THREADS);
+        OptionChecks.bounded("--pairs", pairs, 1, Integer.MAX_VALUE);
+        OptionChecks.bounded("--length", length, 1, 10_000);
+        OptionChecks.bounded("--seed", seed, 0, OptionChecks.MAX_SEED);
+        OptionChecks.bounded("--verify-pairs", verifyPairs, 0, pairs);
+        OptionChecks.bounded("--top-k", topK, 1, 10_000);
+        OptionChecks.bounded("--resamples", resamples, 1, Integer.MAX_VALUE);
+        OptionChecks.bounded("--batch-rows", batchRows, 1, OptionChecks.MAX_BATCH_ROWS);
+        // integrated gradients converge long before this; more steps only cost time
+        OptionChecks.bounded("--ig-steps", igSteps, 0, 1000);
+        org.milab.model.ModelConfig c = ResourceEstimate.configOf(root.root(), model);
+        if (c != null) {
+            if (2 * length + 1 > c.nPositions())
+                throw new UserError("--length " + length + " makes prompts of " + (2 * length + 1) + " tokens (BOS + 2 x length), "
+                        + "but model '" + model + "' reads at most " + c.nPositions() + " positions (n_positions).",
+                        "Pass --length " + (c.nPositions() - 1) / 2 + " or less.");
+            AttributionConfig d = AttributionConfig.defaults();
+            ResourceEstimate.require("attribute", c, ResourceEstimate.attribution(c, pairs, length, verifyPairs, resamples, igSteps),
+                    new ResourceEstimate.Count("--pairs", pairs, d.pairs()),
+                    new ResourceEstimate.Count("--resamples", resamples, d.resamples()),
+                    new ResourceEstimate.Count("--ig-steps", igSteps, d.igSteps()),
+                    new ResourceEstimate.Count("--verify-pairs", verifyPairs, d.verifyPairs()),
+                    new ResourceEstimate.Count("--length", length, d.length()));
+        }
+        return new AttributionConfig(pairs, length, seed, verifyPairs, topK, resamples, 0, batchRows, igSteps);
+    }
+
     @Override
     public Integer call() {
-        AttributionConfig cfg = new AttributionConfig(pairs, length, seed, verifyPairs, topK, resamples, 0, batchRows, igSteps);
         String id = runId != null ? runId
                 : model + "-attribute-" + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss"));
-        if (!id.matches("[A-Za-z0-9._-]+"))
-            throw new UserError("Run id '" + id + "' has characters other than letters, digits, '.', '_' and '-'.",
-                    "Choose a simple run id, e.g. RUN_ID=planted-atp.");
+        RunDir.requireValidId(id);
+        AttributionConfig cfg = checked();
         Path results = root.root().resolve("results");
         if (Files.exists(results.resolve(id)))
             throw new UserError("results/" + id + " already exists; a run never overwrites another run's outputs.",

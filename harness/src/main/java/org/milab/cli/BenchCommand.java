@@ -111,6 +111,16 @@ public final class BenchCommand implements Callable<Integer> {
             throw new UserError("--engine-path " + enginePath + " is not known.", "Use minimal, legacy or both.");
         if (candidates < 1 || candidates > HeldoutMatrix.REFERENCE_HEADS.size())
             throw new UserError("--candidates " + candidates + " is outside 1-16.", "Give 1 to 16 candidates.");
+        OptionChecks.bounded("--threads", threads, 0, OptionChecks.MAX_THREADS);
+        OptionChecks.bounded("--batch", batch, 1, OptionChecks.MAX_BATCH_ROWS);
+        OptionChecks.bounded("--tokens", tokens, 2, 1024); // GPT-2's n_positions
+        OptionChecks.bounded("--repeats", repeats, 1, 1000);
+        OptionChecks.bounded("--patch-sample", patchSample, 0, HeldoutMatrix.REFERENCE_HEADS.size());
+        OptionChecks.bounded("--rounds", rounds, 1, 100);
+        OptionChecks.bounded("--batch-rows", batchRows, 1, OptionChecks.MAX_BATCH_ROWS);
+        OptionChecks.bounded("--attribution-pairs", attributionPairs, 1, 10_000);
+        OptionChecks.bounded("--attribution-exact-pairs", attributionExactPairs, 1, attributionPairs);
+        OptionChecks.bounded("--tuning-rounds", tuningRounds, 1, 100);
         Instant started = Instant.now();
         report.put("schema", "milab.bench/1");
         report.put("started_utc", started.toString());

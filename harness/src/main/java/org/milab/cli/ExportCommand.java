@@ -3,6 +3,7 @@ package org.milab.cli;
 import org.milab.catalog.ModelExports;
 import org.milab.catalog.ModelLayout;
 import org.milab.graph.GraphExporter;
+import org.milab.util.UserError;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -48,6 +49,9 @@ public final class ExportCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
+        if (!(plantedNoise >= 0 && plantedNoise <= 1))
+            throw new UserError("--planted-noise " + plantedNoise + " is out of range: it must be between 0 and 1 (a std of weights).",
+                    "Pass e.g. --planted-noise 0.01 (the default).");
         long t0 = System.nanoTime();
         ModelLayout layout = new ModelLayout(root.root(), model);
         GraphExporter.Exported ex = Models.export(layout, weights, allowUnpinned, bpeDir,

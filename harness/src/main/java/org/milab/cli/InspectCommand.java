@@ -44,7 +44,8 @@ public final class InspectCommand implements java.util.concurrent.Callable<Integ
 
     @Override
     public Integer call() {
-        if (topK < 1) throw new UserError("--top-k must be >= 1 (got " + topK + ").", "Pass a positive --top-k.");
+        OptionChecks.bounded("--top-k", topK, 1, 100_000);
+        OptionChecks.bounded("--threads", threads, 0, OptionChecks.MAX_THREADS);
         try (LabModel m = LabModel.open(root.root(), model, Device.parse(device), threads)) {
             Tokenizer tok = m.tokenizer();
             Set<String> known = new LinkedHashSet<>();

@@ -21,7 +21,14 @@ public final class Main {
     public static final int OK = 0, DIFFERS = 1, USER_ERROR = 2, INTERNAL_ERROR = 3;
 
     public static void main(String[] args) {
-        System.exit(run(args));
+        // runs only when the JVM stops before the command returned: SIGTERM, Ctrl-C (SIGINT), SIGHUP
+        Thread onSignal = new Thread(() -> System.err.println("milab: stopped by a signal (SIGTERM or Ctrl-C) before the "
+                + "command finished. Nothing finished was changed; a run keeps what it wrote in results/<run-id>.incomplete: "
+                + "continue it with the same RUN_ID and --resume (make run-... RUN_ID=<run-id>)."));
+        Runtime.getRuntime().addShutdownHook(onSignal);
+        int code = run(args);
+        Runtime.getRuntime().removeShutdownHook(onSignal);
+        System.exit(code);
     }
 
     public static int run(String... args) {
@@ -32,6 +39,7 @@ public final class Main {
     public static int run(java.io.PrintWriter err, String... args) {
         CommandLine cli = commandLine();
         cli.setErr(err);
+        cli.setParameterExceptionHandler(Main::badParameter);
         cli.setExecutionExceptionHandler((ex, cmd, parsed) -> {
             UserError user = userError(ex);
             if (user != null) {
@@ -65,6 +73,21 @@ public final class Main {
                 + "one message names the problem and the fix");
         codes.put(" " + INTERNAL_ERROR, "internal error: a bug (a stack trace is printed)");
         cmd.getCommandSpec().usageMessage().exitCodeListHeading("%nExit codes:%n").exitCodeList(codes);
+    }
+
+    /**
+     * An option picocli cannot parse (unknown, stray word, not a number) gets one {@code error:} line like every
+     * other bad input, naming what it could not use, instead of the whole usage text.
+     */
+    private static int badParameter(CommandLine.ParameterException ex, String[] args) {
+        CommandLine cmd = ex.getCommandLine();
+        String fix = "See `" + cmd.getCommandSpec().qualifiedName() + " --help` for its options.";
+        if (ex instanceof CommandLine.UnmatchedArgumentException u && !u.getUnmatched().isEmpty()
+                && !u.getUnmatched().get(0).startsWith("-"))
+            fix = "A value with a space reaches milab as two words: '" + u.getUnmatched().get(0) + "' belongs to no "
+                    + "option. Run ids and seed lists have no spaces (RUN_ID=my-run, SEEDS=1,2,3); quote other values. " + fix;
+        cmd.getErr().println("error: " + new UserError(ex.getMessage(), fix).getMessage());
+        return USER_ERROR;
     }
 
     private static UserError userError(Throwable t) {

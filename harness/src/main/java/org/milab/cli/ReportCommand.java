@@ -4,6 +4,7 @@ import org.milab.lab.LabModel;
 import org.milab.stage.RunFolder;
 import org.milab.report.RunReport;
 import org.milab.runtime.Device;
+import org.milab.tables.RunIntegrity;
 import org.milab.util.UserError;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -28,6 +29,7 @@ public final class ReportCommand implements Callable<Integer> {
         if (!Files.isRegularFile(dir.resolve("run_manifest.json")))
             throw new UserError("No finished run at " + dir + " (it has no run_manifest.json).",
                     "Pass a run folder under results/, e.g. make report RUN=results/<run-id>; finish an interrupted run with make run-all RUN_ID=<id> first.");
+        RunIntegrity.verify(dir); // a table edited after the run is named and nothing is rendered from it
         String model = new RunFolder(dir).manifest().path("model").path("model_id").asText("");
         Path out;
         if (!model.isEmpty() && Files.isRegularFile(root.root().resolve("graphs").resolve(model).resolve("capture.onnx"))) {

@@ -26,9 +26,10 @@ public final class RunCommands {
      * (see {@link RunDir}); a finished run is verified in place and repaired in a copy, never demoted.
      */
     static int run(RootOption root, RunOptions opts, RunOptions.Sweep sweep, RunOptions.Candidates candidates,
-                   RunOptions.Heldout heldout, String command, Consumer<Pipeline> body) {
+                   RunOptions.Heldout heldout, V2Protocol.Counts v2, String command, Consumer<Pipeline> body) {
         RunConfig cfg = opts.config(command, root.root(), sweep, candidates, heldout);
         Device device = Device.parse(opts.device);
+        requireResources(root, opts.model, cfg, v2, command);
         // the model and every input file are checked before the run folder is touched
         try (LabModel m = LabModel.open(root.root(), opts.model, device, opts.threads, opts.batchRows, opts.batchRows * 16,
                 opts.engine.factory())) {
@@ -79,6 +80,30 @@ public final class RunCommands {
         return 0;
     }
 
+    /** The counts' memory and time, estimated from the exported model's shape before it is opened. */
+    private static void requireResources(RootOption root, String model, RunConfig cfg, V2Protocol.Counts v2, String command) {
+        org.milab.model.ModelConfig c = ResourceEstimate.configOf(root.root(), model);
+        if (c == null) return; // not exported: opening it says so
+        boolean sweeps = !command.equals("run-calibration") && !command.equals("run-v2");
+        boolean heldoutPass = command.equals("run-heldout") || command.equals("run-all");
+        ResourceEstimate.Need need = ResourceEstimate.reference(c, sweeps ? cfg.controlSeeds().size() : 0,
+                sweeps ? cfg.controlsPerFamily() : 0, sweeps ? cfg.sweepPerFamily() : 0,
+                heldoutPass ? cfg.heldoutSeeds().size() : 0, heldoutPass ? cfg.heldoutGenerated() : 0,
+                heldoutPass ? cfg.heldoutScored() : 0);
+        RunConfig d = RunConfig.reference(model, cfg.runId());
+        java.util.List<ResourceEstimate.Count> counts = new java.util.ArrayList<>(java.util.List.of(
+                new ResourceEstimate.Count("--controls-per-family", cfg.controlsPerFamily(), d.controlsPerFamily()),
+                new ResourceEstimate.Count("--sweep-per-family", cfg.sweepPerFamily(), d.sweepPerFamily()),
+                new ResourceEstimate.Count("--heldout-generated", cfg.heldoutGenerated(), d.heldoutGenerated()),
+                new ResourceEstimate.Count("--heldout-scored", cfg.heldoutScored(), d.heldoutScored())));
+        if (!sweeps) counts.clear();
+        if (v2 != null) {
+            need = need.plus(V2Options.need(c, v2));
+            counts.addAll(0, java.util.List.of(V2Options.named(v2)));
+        }
+        if (!counts.isEmpty()) ResourceEstimate.require(command, c, need, counts.toArray(ResourceEstimate.Count[]::new));
+    }
+
     /** The answer first: the verdict lines of summary.md, on the terminal. */
     static void printVerdict(java.nio.file.Path root, java.nio.file.Path run) {
         System.out.println();
@@ -116,7 +141,12 @@ public final class RunCommands {
 
         @Override
         public Integer call() {
-            return run(root, opts, sweep(), candidates(), heldout(), name, part());
+            return run(root, opts, sweep(), candidates(), heldout(), v2Counts(), name, part());
+        }
+
+        /** Protocol v2's counts, for commands that run it (checked against memory and time before the run). */
+        V2Protocol.Counts v2Counts() {
+            return null;
         }
 
         /** The pipeline part to run (commands with their own options build it when called). */
@@ -194,6 +224,11 @@ public final class RunCommands {
         }
 
         @Override
+        V2Protocol.Counts v2Counts() {
+            return v2.counts();
+        }
+
+        @Override
         Consumer<Pipeline> part() {
             V2Protocol.Counts counts = v2.counts();
             return p -> p.allWithV2(counts);
@@ -208,6 +243,11 @@ public final class RunCommands {
 
         public V2() {
             super("run-v2", null);
+        }
+
+        @Override
+        V2Protocol.Counts v2Counts() {
+            return v2.counts();
         }
 
         @Override

@@ -10,7 +10,6 @@ import picocli.CommandLine.Option;
 import java.nio.file.Path;
 import java.time.LocalDateTime;
 import java.time.format.DateTimeFormatter;
-import java.util.Arrays;
 import java.util.List;
 
 /**
@@ -91,44 +90,19 @@ public final class RunOptions {
         RunDir.requireValidId(id);
         if (runId == null && resume)
             throw new UserError("--resume needs the run to resume.", "Pass --run-id (RUN_ID=...) of the run to continue.");
-        bounded("--threads", threads, 0, MAX_THREADS);
-        bounded("--batch-rows", batchRows, 1, MAX_BATCH_ROWS);
+        OptionChecks.bounded("--threads", threads, 0, OptionChecks.MAX_THREADS);
+        OptionChecks.bounded("--batch-rows", batchRows, 1, OptionChecks.MAX_BATCH_ROWS);
         // a group's field initializers are its defaults (picocli shows them), so an absent group means defaults
         Sweep s = sweep != null ? sweep : new Sweep();
         Candidates c = candidates != null ? candidates : new Candidates();
         Heldout h = heldout != null ? heldout : new Heldout();
-        bounded("--controls-per-family", s.controlsPerFamily, 1, MAX_PER_FAMILY);
-        bounded("--sweep-per-family", s.sweepPerFamily, 1, MAX_PER_FAMILY);
-        bounded("--layer-patch-per-family", s.layerPatchPerFamily, 1, MAX_PER_FAMILY);
-        bounded("--heldout-generated", h.heldoutGenerated, 1, MAX_PER_FAMILY);
-        bounded("--heldout-scored", h.heldoutScored, 1, MAX_PER_FAMILY);
-        return new RunConfig(model, id, parse(s.controlSeeds, "--control-seeds"), s.controlsPerFamily, List.of(0, 1),
-                s.layerPatchPerFamily, 12, s.sweepPerFamily, parse(h.seeds, "--seeds"), h.heldoutGenerated,
+        OptionChecks.bounded("--controls-per-family", s.controlsPerFamily, 1, OptionChecks.MAX_PER_FAMILY);
+        OptionChecks.bounded("--sweep-per-family", s.sweepPerFamily, 1, OptionChecks.MAX_PER_FAMILY);
+        OptionChecks.bounded("--layer-patch-per-family", s.layerPatchPerFamily, 1, OptionChecks.MAX_PER_FAMILY);
+        OptionChecks.bounded("--heldout-generated", h.heldoutGenerated, 1, OptionChecks.MAX_PER_FAMILY);
+        OptionChecks.bounded("--heldout-scored", h.heldoutScored, 1, OptionChecks.MAX_PER_FAMILY);
+        return new RunConfig(model, id, OptionChecks.seeds("--control-seeds", s.controlSeeds, "--control-seeds 0,1,2"), s.controlsPerFamily, List.of(0, 1),
+                s.layerPatchPerFamily, 12, s.sweepPerFamily, OptionChecks.seeds("--seeds", h.seeds, "--seeds 10,11,12"), h.heldoutGenerated,
                 h.heldoutScored, 20, c.candidates, c.zeroFrame);
-    }
-
-    /** Bounds of the numeric options: beyond them a run cannot work (int overflow, memory, seed range). */
-    static final int MAX_THREADS = 1024, MAX_BATCH_ROWS = 4096, MAX_PER_FAMILY = 10_000, MAX_SEED = 1_000_000_000,
-            MAX_SEEDS = 100;
-
-    static void bounded(String flag, long value, long min, long max) {
-        if (value < min || value > max)
-            throw new UserError(flag + " " + value + " is out of range: it must be between " + min + " and " + max + ".",
-                    "Pass a value in that range" + (flag.equals("--batch-rows") ? " (default 128)." : "."));
-    }
-
-    private static List<Integer> parse(String s, String flag) {
-        List<Integer> seeds;
-        try {
-            seeds = Arrays.stream(s.split(",")).map(String::trim).filter(x -> !x.isEmpty()).map(Integer::parseInt).toList();
-        } catch (NumberFormatException e) {
-            throw new UserError(flag + " '" + s + "' is not a comma-separated list of integers.", "e.g. " + flag + " 10,11,12");
-        }
-        if (seeds.isEmpty() || seeds.size() > MAX_SEEDS)
-            throw new UserError(flag + " '" + s + "' must list between 1 and " + MAX_SEEDS + " seeds.", "e.g. " + flag + " 10,11,12");
-        if (seeds.stream().distinct().count() != seeds.size())
-            throw new UserError(flag + " '" + s + "' repeats a seed.", "List each seed once, e.g. " + flag + " 10,11,12");
-        for (int seed : seeds) bounded(flag + " seed", seed, 0, MAX_SEED);
-        return seeds;
     }
 }

@@ -62,7 +62,7 @@ final class Charts {
             rows.add(r);
         }
         List<Map<String, Object>> background = new ArrayList<>();
-        for (Head h : grid) background.add(Map.of("layer", h.layer(), "head", h.head(), "label", h.label()));
+        for (Head h : grid) background.add(Vl.row("layer", h.layer(), "head", h.head(), "label", h.label()));
         ObjectNode x = field("head", "ordinal", "title", "head", "axis", obj("labelAngle", 0));
         ObjectNode y = field("layer", "ordinal", "title", "layer");
         ArrayNode tooltip = arr(tip("label", "nominal", "head"), tip("value", "quantitative", valueTitle));

@@ -58,8 +58,8 @@ final class CircuitFigure {
         }
         if (roles.isEmpty()) return Optional.empty();
         List<Map<String, Object>> nodes = new ArrayList<>();
-        roles.forEach((h, role) -> nodes.add(new LinkedHashMap<>(Map.of("label", h.label(), "layer", h.layer(), "head", h.head(),
-                "role", role == null ? "" : role))));
+        roles.forEach((h, role) -> nodes.add(Vl.row("label", h.label(), "layer", h.layer(), "head", h.head(),
+                "role", role == null ? "" : role)));
         ObjectNode x = field("layer", "quantitative", "title", "layer", "axis", obj("tickMinStep", 1), "scale", obj("padding", 40));
         ObjectNode y = field("head", "quantitative", "title", "head", "axis", obj("tickMinStep", 1), "scale", obj("padding", 30, "reverse", true));
         List<Object> layers = new ArrayList<>();

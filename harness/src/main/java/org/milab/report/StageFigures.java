@@ -85,8 +85,8 @@ final class StageFigures {
             for (String m : modes) {
                 Long n = lng(r, m);
                 if (n == null || n == 0) continue;
-                rows.add(new LinkedHashMap<>(Map.of("head", str(r, "head_label"), "mode", m, "count", n,
-                        "final_status", String.valueOf(str(r, "final_status")))));
+                rows.add(Vl.row("head", str(r, "head_label"), "mode", m, "count", n,
+                        "final_status", String.valueOf(str(r, "final_status"))));
             }
         if (rows.isEmpty()) return Optional.empty();
         ObjectNode spec = obj("$schema", Vl.SCHEMA, "data", Vl.data(rows), "width", 420, "height", obj("step", 18),

@@ -26,6 +26,16 @@ final class Vl {
         return o;
     }
 
+    /**
+     * A data row from alternating keys and values, in that order (never {@code Map.of}: its order changes from
+     * one JVM to the next, and report.html must come out byte-identical).
+     */
+    static java.util.Map<String, Object> row(Object... kv) {
+        java.util.Map<String, Object> m = new java.util.LinkedHashMap<>();
+        for (int i = 0; i < kv.length; i += 2) m.put((String) kv[i], kv[i + 1]);
+        return m;
+    }
+
     static ArrayNode arr(Object... items) {
         ArrayNode a = JSON.createArrayNode();
         for (Object it : items) a.add(tree(it));

@@ -102,7 +102,31 @@ public final class RunDir implements AutoCloseable {
                     + REPLACED + " or .lock.", "Choose a simple run id, e.g. RUN_ID=planted-seed10.");
     }
 
+    /**
+     * A run's lock file is deleted when the run is released (so results/ keeps none), which is safe only if no
+     * other process has it open without its lock at that moment: opening and locking it, and deleting and
+     * unlocking it, each happen under one short lock on {@code results/.runs.lock} (and a monitor in this JVM).
+     */
+    private static final Object RESULTS_MONITOR = new Object();
+    static final String RESULTS_LOCK = ".runs.lock";
+
+    private static <T> T underResultsLock(Path results, java.util.function.Supplier<T> body) {
+        synchronized (RESULTS_MONITOR) {
+            Path g = results.resolve(RESULTS_LOCK);
+            try (FileChannel ch = FileChannel.open(g, StandardOpenOption.CREATE, StandardOpenOption.WRITE);
+                 FileLock ignored = ch.lock()) {
+                return body.get();
+            } catch (IOException e) {
+                throw IoErrors.onWrite(g, e);
+            }
+        }
+    }
+
     private static RunDir tryLock(Path results, String id) {
+        return underResultsLock(results, () -> lockRun(results, id));
+    }
+
+    private static RunDir lockRun(Path results, String id) {
         Path lockFile = results.resolve("." + id + ".lock").toAbsolutePath().normalize();
         if (!HELD.add(lockFile)) return null; // another thread of this process writes it
         FileChannel ch;
@@ -189,7 +213,7 @@ public final class RunDir implements AutoCloseable {
      * replaces files by rename, so a linked file is never changed in place.
      */
     public void reopenFinished() {
-        Path src = finalDir(), dst = workDir();
+        Path src = realFinalDir(), dst = workDir();
         Set<String> finishOutputs = StepLedger.finishOutputs(src);
         FileTrees.delete(dst);
         try (Stream<Path> s = Files.walk(src)) {
@@ -202,6 +226,15 @@ public final class RunDir implements AutoCloseable {
         } catch (IOException e) {
             FileTrees.delete(dst);
             throw IoErrors.onWrite(dst, e);
+        }
+    }
+
+    /** results/<id>, or the folder it links to (a run kept on another disk): what a repair copies and replaces. */
+    private Path realFinalDir() {
+        try {
+            return Files.isSymbolicLink(finalDir()) ? finalDir().toRealPath() : finalDir();
+        } catch (IOException e) {
+            throw new UncheckedIOException("Cannot follow the link " + finalDir() + ": " + e.getMessage(), e);
         }
     }
 
@@ -219,6 +252,11 @@ public final class RunDir implements AutoCloseable {
      */
     public static void publish(Path work, Path finalDir) {
         try {
+            if (Files.isSymbolicLink(finalDir) && Files.isDirectory(finalDir)) {
+                // the link stays: its target is replaced, beside itself (possibly another file system)
+                replaceLinkTarget(work, finalDir.toRealPath());
+                return;
+            }
             if (!Files.exists(finalDir)) {
                 AtomicFiles.moveAtomically(work, finalDir);
                 return;
@@ -234,6 +272,32 @@ public final class RunDir implements AutoCloseable {
     }
 
     /**
+     * Replaces the folder a run's link points to by the finished work folder: the work is first copied beside
+     * the target when a rename cannot reach it (another file system), then renamed in as in {@link #publish}.
+     */
+    private static void replaceLinkTarget(Path work, Path target) throws IOException {
+        Path staged = target.resolveSibling(target.getFileName() + INCOMPLETE);
+        FileTrees.delete(staged);
+        try {
+            Files.move(work, staged, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+        } catch (IOException e) { // another file system: copy, then drop the work folder
+            try (Stream<Path> s = Files.walk(work)) {
+                for (Path p : s.toList()) {
+                    Path t = staged.resolve(work.relativize(p).toString());
+                    if (Files.isDirectory(p)) Files.createDirectories(t);
+                    else Files.copy(p, t);
+                }
+            }
+            FileTrees.delete(work);
+        }
+        Path replaced = target.resolveSibling("." + target.getFileName() + REPLACED);
+        FileTrees.delete(replaced);
+        AtomicFiles.moveAtomically(target, replaced);
+        AtomicFiles.moveAtomically(staged, target);
+        FileTrees.delete(replaced);
+    }
+
+    /**
      * Repairs what a process killed while publishing left: a replacement cut between its two renames is
      * finished (the new copy was complete) or undone (it was not); a finished working folder that was not yet
      * renamed is published. Nothing finished is deleted unless a finished replacement is in place.
@@ -242,6 +306,7 @@ public final class RunDir implements AutoCloseable {
         Path work = workDir(), fin = finalDir(), replaced = replacedDir();
         boolean workFinished = Files.isRegularFile(work.resolve(FINISHED));
         try {
+            if (Files.isSymbolicLink(fin) && !Files.exists(fin)) recoverLinkTarget(fin);
             if (Files.exists(replaced)) {
                 if (!Files.exists(fin)) {
                     if (workFinished) {
@@ -264,6 +329,21 @@ public final class RunDir implements AutoCloseable {
         }
     }
 
+    /** A kill between the two renames of {@link #replaceLinkTarget}: the finished copy goes in, else the old run comes back. */
+    private void recoverLinkTarget(Path link) throws IOException {
+        Path target = link.resolveSibling(Files.readSymbolicLink(link)).normalize();
+        Path staged = target.resolveSibling(target.getFileName() + INCOMPLETE);
+        Path replaced = target.resolveSibling("." + target.getFileName() + REPLACED);
+        if (Files.isRegularFile(staged.resolve(FINISHED))) {
+            note("finishing the interrupted replacement of " + target + " (results/" + id + " links to it)");
+            AtomicFiles.moveAtomically(staged, target);
+        } else if (Files.isDirectory(replaced)) {
+            note("restoring " + target + " (results/" + id + " links to it): its repair was interrupted");
+            AtomicFiles.moveAtomically(replaced, target);
+        }
+        FileTrees.delete(replaced);
+    }
+
     private static void note(String s) {
         System.err.println("run folder: " + s);
     }
@@ -272,10 +352,23 @@ public final class RunDir implements AutoCloseable {
     @Override
     public void close() {
         try {
-            if (lock.isValid()) lock.release();
-            channel.close();
-        } catch (IOException e) {
-            // the lock dies with the channel or the process anyway
+            underResultsLock(results, () -> {
+                try {
+                    // deleted while still locked, so results/ keeps no lock files (see underResultsLock)
+                    if (lock.isValid()) Files.deleteIfExists(lockFile);
+                    if (lock.isValid()) lock.release();
+                    channel.close();
+                } catch (IOException e) {
+                    // the lock dies with the channel or the process anyway
+                }
+                return null;
+            });
+        } catch (RuntimeException e) {
+            try {
+                channel.close(); // results/ became unwritable: the lock still goes, its file stays
+            } catch (IOException ignored) {
+                // as above
+            }
         } finally {
             HELD.remove(lockFile);
         }

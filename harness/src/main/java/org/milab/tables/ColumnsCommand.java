@@ -41,6 +41,7 @@ public final class ColumnsCommand implements Callable<Integer> {
     }
 
     private int listRun(Path dir) {
+        RunIntegrity.verify(dir);
         List<Path> files;
         try (Stream<Path> s = Files.walk(dir)) {
             files = s.filter(ArrowTables::isTableFile).sorted().toList();

@@ -41,7 +41,14 @@ public final class DiffCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        RunDiff.Result result = RunDiff.diff(resolveRun(runA), resolveRun(runB), tolerance);
+        if (!(tolerance >= 0) || Double.isInfinite(tolerance))
+            throw new UserError("--tolerance " + tolerance + " is not a finite number >= 0.", "Pass e.g. --tolerance 1e-6 (0 = exact).");
+        if (maxLines < 0) throw new UserError("--max-lines " + maxLines + " is negative.", "Pass 0 or more.");
+        Path a = resolveRun(runA), b = resolveRun(runB);
+        // both are checked against their records first: a table edited after its run is named, never compared
+        RunIntegrity.verify(a);
+        RunIntegrity.verify(b);
+        RunDiff.Result result = RunDiff.diff(a, b, tolerance);
         stdout.print(result.render(maxLines));
         if (out != null) {
             result.writeTo(out);

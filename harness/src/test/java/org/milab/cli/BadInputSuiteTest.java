@@ -124,6 +124,12 @@ class BadInputSuiteTest {
         }
     }
 
+    /** The CLI exactly as given (diff and columns take no --root). */
+    static Outcome raw(String... args) {
+        Cli c = Cli.run(args);
+        return new Outcome(c.exit(), c.err());
+    }
+
     Path file(String name, String text) throws IOException {
         return Files.writeString(root.resolve(name), text);
     }
@@ -326,7 +332,7 @@ class BadInputSuiteTest {
         // what the run wrote before the disk was full stays, for --resume; no partial file, no finished-looking run
         assertThat(leftOnMount).isNotEmpty().noneMatch(f -> f.endsWith(".tmp")).noneMatch(f -> f.startsWith("./full/"));
         // the whole project on a 128 KB file system: the export's weights do not fit
-        expect("disk", "the disk fills up during an export (project on a 128 KB tmpfs)", "The disk is full",
+        expect("disk", "the disk fills up during an export (project on a 128 KB tmpfs)", "run the export again",
                 () -> mounted("size=128k", root.resolve("tiny"), List.of("export", "--root=" + root.resolve("tiny"),
                         "--model=planted-induction")));
         assertThat(leftOnMount).as("no staging folder, no half export").noneMatch(f -> f.contains(".export-") || f.endsWith(".tmp")
@@ -334,5 +340,144 @@ class BadInputSuiteTest {
         expect("permissions", "a read-only results folder", "read-only file system",
                 () -> mounted("ro", other.resolve("results"), List.of("run-calibration", "--root=" + other, "--model=words",
                         "--run-id=ro")));
+    }
+
+    // ------------------------------------------------------------------ issue 22: the surfaces added since issue 10
+
+    @Test
+    void v2Options() throws Exception {
+        String[][] cases = {
+                {"--v2-seeds 1,1", "repeats a seed", "--v2-seeds=1,1"},
+                {"--v2-seeds -1", "out of range", "--v2-seeds=-1"},
+                {"--v2-seeds 2000000000", "out of range", "--v2-seeds=2000000000"},
+                {"--v2-seeds one", "not a comma-separated list of integers", "--v2-seeds=one"},
+                {"--v2-prompts 3", "--v2-prompts 3 is out of range", "--v2-prompts=3"},
+                {"--v2-probes 1", "--v2-probes 1 is out of range", "--v2-probes=1"},
+                {"--v2-resamples 10", "--v2-resamples 10 is out of range", "--v2-resamples=10"},
+        };
+        for (String[] c : cases)
+            expect("v2 options", c[0], c[1], () -> cli("run-v2", "--model=words", "--run-id=v2o", c[2]));
+        expect("v2 options", "run-all --v2-seeds 3,3", "repeats a seed", () -> cli("run-all", "--model=words", "--run-id=v2o",
+                "--v2-seeds=3,3"));
+    }
+
+    /** Counts are bounded by an estimate of memory and time, checked before the model is opened or a folder made. */
+    @Test
+    void resourceBounds() throws Exception {
+        String[][] cases = {
+                {"run-v2", "--v2-prompts 99999999", "--v2-prompts=99999999"},
+                {"run-v2", "--v2-probes 99999999", "--v2-probes=99999999"},
+                {"run-v2", "--v2-resamples 2000000000", "--v2-resamples=2000000000"},
+                {"run-all", "--v2-prompts 99999999", "--v2-prompts=99999999"},
+                {"attribute", "--pairs 99999999", "--pairs=99999999"},
+                {"attribute", "--resamples 2000000000", "--resamples=2000000000"},
+        };
+        for (String[] c : cases) {
+            long t0 = System.nanoTime();
+            expect("resource bounds", c[0] + " " + c[1], "estimate", () -> cli(c[0], "--model=words", "--run-id=big", c[2]));
+            assertThat((System.nanoTime() - t0) / 1e9).as("%s is refused before anything runs", c[1]).isLessThan(20);
+        }
+        assertThat(root.resolve("results/big")).doesNotExist();
+        assertThat(root.resolve("results/big.incomplete")).doesNotExist();
+    }
+
+    @Test
+    void attributeOptions() throws Exception {
+        String[][] cases = {
+                {"--pairs 0", "--pairs 0 is out of range", "--pairs=0"},
+                {"--length 0", "--length 0 is out of range", "--length=0"},
+                {"--length 20 (prompt longer than n_positions 24)", "--length 20", "--length=20"},
+                {"--top-k 0", "--top-k 0 is out of range", "--top-k=0"},
+                {"--verify-pairs 40 > --pairs 32", "--verify-pairs", "--verify-pairs=40"},
+                {"--batch-rows 0", "--batch-rows 0 is out of range", "--batch-rows=0"},
+                {"--ig-steps 99999999", "--ig-steps 99999999 is out of range", "--ig-steps=99999999"},
+                {"--run-id 'my run'", "Run id 'my run' is not usable", "--run-id=my run"},
+        };
+        for (String[] c : cases)
+            expect("attribute options", c[0], c[1], () -> cli("attribute", "--model=words", c[2]));
+    }
+
+    /** A value with a space (RUN_ID='my run' through make) names the stray word, not the whole usage. */
+    @Test
+    void strayWords() throws Exception {
+        expect("CLI values", "--run-id my run (an unquoted space)", "'run'", () -> cli("run-calibration", "--model=words",
+                "--run-id", "my", "run"));
+        expect("CLI values", "--threads two (not a number)", "--threads", () -> cli("run-calibration", "--model=words",
+                "--threads=two"));
+        expect("CLI values", "an unknown option", "--no-such-option", () -> cli("run-calibration", "--model=words",
+                "--no-such-option"));
+    }
+
+    /** A copy of the finished run "keep" with one table edited after the run (same size, one byte). */
+    Path tamperedCopy(String id) throws IOException {
+        Path copy = root.resolve("results").resolve(id);
+        TestFiles.copyTree(root.resolve("results/keep"), copy);
+        Path table;
+        try (Stream<Path> s = Files.walk(copy)) {
+            table = s.filter(f -> f.toString().endsWith(".arrow")).sorted().findFirst().orElseThrow();
+        }
+        byte[] b = Files.readAllBytes(table);
+        b[b.length / 2] ^= 1;
+        Files.write(table, b);
+        return table;
+    }
+
+    @Test
+    void tamperedRuns() throws Exception {
+        Path edited = tamperedCopy("tampered");
+        String name = root.resolve("results/tampered").relativize(edited).toString();
+        Path run = root.resolve("results/tampered");
+        expect("finished runs", "make report on a run whose table was edited after the run", name,
+                () -> cli("report", run.toString()));
+        assertThat(run.resolve("report.html")).as("the tampered run's report is not rewritten")
+                .hasSameBinaryContentAs(root.resolve("results/keep/report.html"));
+        expect("finished runs", "make diff against a run whose table was edited", name,
+                () -> raw("diff", root.resolve("results/keep").toString(), run.toString()));
+        expect("finished runs", "make columns --run on a run whose table was edited", name,
+                () -> raw("columns", "--run=" + run));
+        Path notRun = Files.createDirectories(root.resolve("not-a-run"));
+        Files.writeString(notRun.resolve("notes.txt"), "hello");
+        expect("finished runs", "make diff against a folder that is not a run", "is not a run",
+                () -> raw("diff", root.resolve("results/keep").toString(), notRun.toString()));
+        // an untouched run still reports, diffs and lists
+        assertThat(Cli.run("diff", root.resolve("results/keep").toString(), root.resolve("results/keep").toString()).exit()).isZero();
+    }
+
+    @Test
+    void candidateEncoding() throws Exception {
+        Path latin1 = root.resolve("latin1.csv");
+        Files.write(latin1, "layer,head,candidate_group\n1,0,replicated_candidate # caf\u00e9\n".getBytes(java.nio.charset.StandardCharsets.ISO_8859_1));
+        expect("candidates", "a candidate file that is not UTF-8 (Latin-1)", "UTF-8", () -> cli("run-heldout", "--model=words",
+                "--run-id=enc", "--candidates=" + latin1));
+    }
+
+    @Test
+    void nonFiniteWeights() throws Exception {
+        org.milab.model.ModelConfig cfg = new org.milab.model.ModelConfig(2, 4, 32, 40, 24, 1e-5,
+                org.milab.model.ModelConfig.GELU_TANH, false);
+        org.milab.model.InMemoryCheckpoint ckpt = org.milab.model.RandomCheckpoints.generate(cfg, 7, 0.5f);
+        String tensor = ckpt.names().stream().filter(n -> n.contains("attn.c_attn.weight")).sorted().findFirst().orElseThrow();
+        ckpt.raw(tensor)[5] = Float.NaN;
+        org.milab.catalog.ModelLayout layout = new org.milab.catalog.ModelLayout(root, "nan");
+        expect("weights", "a NaN in one weight tensor (export)", "bad checkpoint: tensor " + tensor, () -> inProcess(() ->
+                org.milab.catalog.ModelExports.export(layout, ckpt, new org.milab.graph.ModelIdentity("nan", null, null, "test",
+                        false, "NaN test"), Map.of(), stage -> org.milab.util.AtomicFiles.writeString(stage.tokenizer(),
+                        org.milab.tokenizer.WordLevelTokenizerJson.build(java.util.stream.IntStream.range(0, 40)
+                                .mapToObj(i -> i == 0 ? "<|endoftext|>" : i == 1 ? "<unk>" : "w" + i).toList(), "<unk>", "<|endoftext|>")))));
+        assertThat(root.resolve("graphs/nan")).doesNotExist();
+    }
+
+    /** The counts and numbers of the other commands go through the same checks. */
+    @Test
+    void otherCommands() throws Exception {
+        expect("other commands", "bench --batch 0", "--batch 0 is out of range", () -> cli("bench", "--model=words", "--batch=0"));
+        expect("other commands", "bench --attribution-exact-pairs 40 > --attribution-pairs 32", "--attribution-exact-pairs 40",
+                () -> cli("bench", "--model=words", "--attribution-exact-pairs=40"));
+        expect("other commands", "inspect --top-k 0", "--top-k 0 is out of range", () -> cli("inspect", "--model=words",
+                "--prompt=A B", "--top-k=0"));
+        expect("other commands", "export --planted-noise -1", "--planted-noise -1.0 is out of range", () -> cli("export",
+                "--model=planted-induction", "--planted-noise=-1"));
+        expect("other commands", "diff --tolerance -1", "--tolerance -1.0", () -> raw("diff", root.resolve("results/keep").toString(),
+                root.resolve("results/keep").toString(), "--tolerance=-1"));
     }
 }

@@ -132,6 +132,64 @@ class RunDirSafetyTest {
         }
     }
 
+    /** Issue 22: lock files do not pile up in results/; a lock file removed under a holder is not reused. */
+    @Test
+    void theLockFileIsRemovedWhenTheRunIsReleased() throws Exception {
+        Path lockFile = root.resolve("results/.tidy.lock");
+        try (RunDir a = RunDir.acquire(root, "tidy", false)) {
+            assertThat(lockFile).exists();
+            assertThatThrownBy(() -> RunDir.acquire(root, "tidy", false)).isInstanceOf(UserError.class);
+        }
+        assertThat(lockFile).as("removed on release").doesNotExist();
+        assertThat(Cli.run("run-calibration", "--root=" + root, "--model=words", "--run-id=tidy2").exit()).isZero();
+        assertThat(root.resolve("results/.tidy2.lock")).as("no lock file left by a finished run").doesNotExist();
+        try (RunDir again = RunDir.acquire(root, "tidy", false)) {
+            assertThat(again.id()).isEqualTo("tidy");
+        }
+    }
+
+    /** Issue 22: SIGTERM mid-run is not silent: the run says it stopped and how to continue. */
+    @Test
+    void sigtermSaysHowToContinue() throws Exception {
+        Process p = ChildJvm.start(ChildJvm.command(Main.class.getName(), List.of("run-sweep", "--root=" + root, "--model=words",
+                "--run-id=term", "--control-seeds=0,1,2", "--controls-per-family=64", "--sweep-per-family=32")), root);
+        Path work = root.resolve("results/term.incomplete");
+        for (int i = 0; i < 6000 && p.isAlive() && !Files.isDirectory(work.resolve(".steps")); i++) Thread.sleep(10);
+        assertThat(p.isAlive()).as("the run is still going when SIGTERM is sent").isTrue();
+        p.destroy(); // SIGTERM
+        ChildJvm.Result r = ChildJvm.await(p, 60);
+        assertThat(r.exit()).isEqualTo(143);
+        assertThat(r.err()).contains("milab: stopped by a signal", "--resume");
+        assertThat(root.resolve("results/term")).as("nothing finished-looking").doesNotExist();
+    }
+
+    /** Issue 22: results/<id> a symlink to a folder elsewhere: a repair keeps the link and redoes only what changed. */
+    @Test
+    void aSymlinkedRunFolderIsKeptOnRepairAndNothingIsRecomputedNeedlessly() throws IOException {
+        assertThat(milab("run-calibration", "--model=words", "--run-id=s1").exit()).isZero();
+        Path link = root.resolve("results/s1"), real = root.resolve("elsewhere/s1");
+        Files.createDirectories(real.getParent());
+        Files.move(link, real);
+        Files.createSymbolicLink(link, real);
+        Files.writeString(real.resolve("summary.md"), "edited");
+        java.io.ByteArrayOutputStream err = new java.io.ByteArrayOutputStream();
+        java.io.PrintStream saved = System.err;
+        Result r;
+        System.setErr(new java.io.PrintStream(err, true));
+        try {
+            r = milab("run-calibration", "--model=words", "--run-id=s1", "--resume");
+        } finally {
+            System.setErr(saved);
+        }
+        assertThat(r.exit()).as(r.err() + err).isZero();
+        assertThat(Files.isSymbolicLink(link)).as("the link is kept").isTrue();
+        assertThat(link.toRealPath()).isEqualTo(real.toRealPath());
+        assertThat(Files.readString(real.resolve("summary.md"))).as("the finish's outputs are rewritten").isNotEqualTo("edited");
+        assertThat(err.toString()).as("the intact step is not recomputed").contains("metric-calibration").contains("skipped");
+        assertThat(root.resolve("results/s1.incomplete")).doesNotExist();
+        assertThat(root.resolve("elsewhere/.s1.replaced")).doesNotExist();
+    }
+
     @Test
     void theLockHoldsAgainstAnotherProcess() throws Exception {
         Process holder = ChildJvm.start(ChildJvm.command(HoldRunLock.class.getName(), List.of(root.toString(), "shared")), root);
@@ -192,7 +250,7 @@ class RunDirSafetyTest {
         ChildJvm.Result ra = ChildJvm.await(a, 300), rb = ChildJvm.await(b, 300), rc = ChildJvm.await(c, 300),
                 rd = ChildJvm.await(d, 300);
         // one of the two same-id runs wrote it; the other stopped with a clear message and touched nothing
-        assertThat(List.of(ra.exit(), rb.exit())).containsExactlyInAnyOrder(0, 2);
+        assertThat(List.of(ra.exit(), rb.exit())).as(ra.err() + rb.err()).containsExactlyInAnyOrder(0, 2);
         String loser = ra.exit() == 2 ? ra.err() : rb.err();
         assertThat(loser).containsAnyOf("is being written by another process", "already exists");
         assertThat(root.resolve("results/race/run_manifest.json")).isRegularFile();

@@ -86,6 +86,7 @@ public final class SparkEngine implements Engine, AutoCloseable {
         String m = master != null ? master : conf.get("spark.master", "local[*]");
         if (!MASTER.matcher(m).matches()) // before Spark, which would log a stack trace first
             throw new UserError("Spark master '" + m + "' is not a master URL.", MASTER_FIX);
+        MasterChecks.require(m, MASTER_FIX);
         SparkSession.Builder b = SparkSession.builder().appName("milab " + model.id()).master(m);
         if (!conf.contains("spark.log.level")) b.config("spark.log.level", "WARN"); // quiet unless asked
         if (m.startsWith("local")) // one JVM: no web UI, no hostname lookups

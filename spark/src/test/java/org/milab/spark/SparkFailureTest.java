@@ -175,4 +175,37 @@ class SparkFailureTest {
             return catchThrowableOfType(UserError.class, () -> m.engine().patch(PatchSite.HOOK_Z, job.rows(), "patch", job.kv()));
         }
     }
+
+    /**
+     * Issue 22: a master nothing listens on, and a local master without task slots, end in one message within
+     * seconds, exit 2, with nothing from Spark's own logging on the terminal (System.err is captured too).
+     */
+    @Test
+    void anUnreachableOrEmptyMasterIsOneQuickMessage() {
+        Map<String, String> expected = Map.of(
+                "spark://127.0.0.1:1", "error: No Spark master answers at spark://127.0.0.1:1",
+                "local[0]", "error: Spark master 'local[0]' has no task slots",
+                "local[2,0]", "error: Spark master 'local[2,0]' allows no attempt per task");
+        expected.forEach((master, message) -> {
+            StringWriter err = new StringWriter();
+            java.io.ByteArrayOutputStream stderr = new java.io.ByteArrayOutputStream();
+            java.io.PrintStream saved = System.err;
+            long t0 = System.nanoTime();
+            int code;
+            System.setErr(new java.io.PrintStream(stderr, true));
+            try {
+                code = Main.run(new PrintWriter(err, true), "run-sweep", "--root", root.toString(), "--model",
+                        SparkFixtures.MODEL, "--run-id", "bad-master", "--engine", "spark", "--spark-master", master);
+            } finally {
+                System.setErr(saved);
+            }
+            double seconds = (System.nanoTime() - t0) / 1e9;
+            assertThat(code).as("%s: %s", master, err).isEqualTo(2);
+            assertThat(err.toString().strip()).as(master).doesNotContain("\n").startsWith(message).contains("Fix: ");
+            assertThat(stderr.toString()).as("%s: nothing from Spark on stderr", master).doesNotContain("\tat ")
+                    .doesNotContain("Exception");
+            assertThat(seconds).as("%s fails quickly", master).isLessThan(15);
+        });
+        assertThat(root.resolve("results/bad-master")).doesNotExist();
+    }
 }

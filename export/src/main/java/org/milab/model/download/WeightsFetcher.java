@@ -394,6 +394,10 @@ public final class WeightsFetcher {
     private UserError failure(PinnedFile pin, URI url, String what, boolean partialKept) {
         String how = pin.fileName().endsWith(".safetensors")
                 ? "point WEIGHTS at it (e.g. WEIGHTS=/path/" + pin.fileName() + " make export)"
+                : pin.equals(PinnedFile.GPT2_VOCAB) || pin.equals(PinnedFile.GPT2_MERGES)
+                // the export reads an offline tokenizer only from a folder of OpenAI's two BPE files, never beside the weights
+                ? "save " + PinnedFile.GPT2_VOCAB.fileName() + " as encoder.json and " + PinnedFile.GPT2_MERGES.fileName()
+                        + " as vocab.bpe in one folder and set MILAB_GPT2_BPE=<that folder> (or milab export --gpt2-bpe <folder>)"
                 : "put it beside the weights file";
         return new UserError("Downloading " + pin.fileName() + " (" + pin.repo() + " at revision "
                 + pin.revision() + ") from " + url + " failed: " + what + "."

@@ -129,6 +129,18 @@ class WeightsFetcherTest {
         }
     }
 
+    /** Issue 22: the tokenizer files' offline advice names MILAB_GPT2_BPE (a folder the export reads), not "beside the weights". */
+    @Test
+    void theTokenizerFilesOfflineAdviceNamesTheBpeFolder() throws IOException {
+        try (LoopbackServer s = new LoopbackServer((ex, n) -> ex.sendResponseHeaders(404, -1))) {
+            WeightsFetcher f = fetcher(s, Duration.ofSeconds(5), 1);
+            for (PinnedFile pin : java.util.List.of(PinnedFile.GPT2_VOCAB, PinnedFile.GPT2_MERGES))
+                assertThatThrownBy(() -> f.download(pin)).isInstanceOf(UserError.class)
+                        .hasMessageContaining("MILAB_GPT2_BPE=").hasMessageContaining("encoder.json")
+                        .hasMessageContaining("vocab.bpe").hasMessageNotContaining("beside the weights");
+        }
+    }
+
     @Test
     void wrongHashDeletesTheDownload() throws IOException {
         byte[] other = randomBytes(PAYLOAD.length, 43);

@@ -210,6 +210,9 @@ public final class HeldoutCandidateStage {
         String text;
         try {
             text = Files.readString(file, StandardCharsets.UTF_8);
+        } catch (java.nio.charset.CharacterCodingException e) { // readString's MalformedInputException: not UTF-8
+            throw new UserError("Candidate file " + file + " is not UTF-8 text (" + e.getMessage() + ").",
+                    "Save it as UTF-8 (e.g. iconv -f latin1 -t utf-8 " + file.getFileName() + " > fixed.csv).", e);
         } catch (IOException e) {
             throw new UserError("Cannot read candidate file " + file + ": " + e.getMessage(), "Check the file's permissions.", e);
         }

@@ -39,65 +39,91 @@ public final class CausalStage {
         ProtocolStage.Registered reg = ProtocolStage.load(ctx);
         double tol = reg.protocol().thresholds().floatTolerance();
         int nLayer = ctx.model().config().nLayer(), nHead = ctx.model().config().nHead();
-        TableBuilder base = Table.builder(BASELINES).keys("prompt_id").int64("seed").string("family", "prompt_id")
-                .int64("n", "k").float64("ld_clean", "ld_corrupt", "gap", "ld_control")
-                .bool("clean_top1_is_answer", "corrupt_top1_is_wrong", "control_top1_is_answer")
-                .metadata(ProtocolStage.SHA_METADATA, reg.sha256());
-        TableBuilder abl = Causal.perPromptTable(ABLATIONS, reg.sha256(), "intervention");
-        TableBuilder pat = Causal.perPromptTable(PATCHES, reg.sha256(), "intervention");
+        TableBuilder base = baselines(reg), abl = Causal.perPromptTable(ABLATIONS, reg.sha256(), "intervention"),
+                pat = Causal.perPromptTable(PATCHES, reg.sha256(), "intervention");
         Map<List<Object>, List<PromptPair>> groups = Causal.bySeedAndFamily(ProtocolStage.pairs(ctx));
+        // one chunk per seed and family: a kill loses at most the group being patched (the key is the registered protocol)
+        StepChunks chunks = new StepChunks(ctx, "v2-causal", reg.sha256(), List.of(BASELINES, ABLATIONS, PATCHES));
+        int chunk = 0, reused = 0;
         for (Map.Entry<List<Object>, List<PromptPair>> g : groups.entrySet()) {
-            List<PromptPair> pairs = g.getValue();
-            String label = "v2 causal " + g.getKey();
-            Causal.Captured c = Causal.capture(ctx, pairs, ctx.model().engine().suffixHooks(), true, label);
-            List<PatchRow> rows = new ArrayList<>();
-            Causal.Baselines b = Causal.baselines(pairs, rows);
-            record Cell(PromptPair pair, Head head, String intervention, int row) {}
-            List<Cell> cells = new ArrayList<>();
-            for (int l = 0; l < nLayer; l++)
-                for (int h = 0; h < nHead; h++) {
-                    Head head = new Head(l, h);
-                    float[] mean = c.meanZ(head);
-                    for (PromptPair p : pairs) {
-                        int[] pos = Causal.positions(p, l, nLayer);
-                        TokenIds clean = new TokenIds(p.clean()), corrupt = new TokenIds(p.corrupt());
-                        Capture cc = c.caps().get(clean), dc = c.caps().get(new TokenIds(p.donor()));
-                        rows.add(new PatchRow(clean, Causal.fixed(head, pos, mean), Causal.main(p)));
-                        cells.add(new Cell(p, head, MEAN, rows.size() - 1));
-                        rows.add(new PatchRow(clean, Causal.from(dc, head, pos), Causal.main(p)));
-                        cells.add(new Cell(p, head, RESAMPLE, rows.size() - 1));
-                        rows.add(new PatchRow(corrupt, Causal.from(cc, head, pos), Causal.main(p)));
-                        cells.add(new Cell(p, head, DENOISE, rows.size() - 1));
-                        rows.add(new PatchRow(corrupt, Causal.fixed(head, pos, mean), Causal.control(p)));
-                        cells.add(new Cell(p, head, CONTROL, rows.size() - 1));
-                    }
-                }
-            float[][] out = ctx.model().engine().patch(PatchSite.HOOK_Z, rows, label + ": patch_z", c.caps());
-            for (PromptPair p : pairs) {
-                double clean = b.clean(p, out), corrupt = b.corrupt(p, out);
-                float[] cl = c.caps().get(new TokenIds(p.clean())).logits(), co = c.caps().get(new TokenIds(p.corrupt())).logits();
-                base.addRow(p.seed(), p.family(), p.id(), p.n(), p.k(), clean, corrupt, clean - corrupt, b.control(p, out),
-                        Scores.argmax(cl) == p.answer(), Scores.argmax(co) == p.wrong(), Scores.argmax(co) == p.answer());
+            int index = chunk++;
+            List<Table> done = chunks.load(index).orElse(null);
+            if (done != null) reused++;
+            else {
+                done = group(ctx, reg, g.getValue(), "v2 causal " + g.getKey(), nLayer, nHead, tol);
+                chunks.save(index, done);
             }
-            for (Cell x : cells) {
-                PromptPair p = x.pair;
-                double clean = b.clean(p, out), corrupt = b.corrupt(p, out), patched = Causal.ld(out[x.row]);
-                int n = Causal.positions(p, x.head.layer(), nLayer).length;
-                switch (x.intervention) {
-                    case DENOISE -> Causal.addRow(pat, p, x.head, x.intervention, clean, corrupt, corrupt, patched,
-                            patched - corrupt, n, tol);
-                    case CONTROL -> Causal.addRow(abl, p, x.head, x.intervention, clean, corrupt, b.control(p, out),
-                            patched, b.control(p, out) - patched, n, tol);
-                    default -> Causal.addRow(abl, p, x.head, x.intervention, clean, corrupt, clean, patched,
-                            clean - patched, n, tol);
-                }
-            }
+            for (Table.Row r : done.get(0).rows()) base.addRow(r.toMap());
+            for (Table.Row r : done.get(1).rows()) abl.addRow(r.toMap());
+            for (Table.Row r : done.get(2).rows()) pat.addRow(r.toMap());
         }
+        if (reused > 0)
+            System.err.printf(Locale.ROOT, "v2 causal: %d of %d groups (seed x family) read back from an interrupted attempt%n",
+                    reused, groups.size());
         Table t1 = ctx.write(ProtocolStage.DIR, null, base);
         Table t2 = ctx.write(ProtocolStage.DIR, null, abl);
         Table t3 = ctx.write(ProtocolStage.DIR, null, pat);
+        chunks.clear();
         ctx.recordTiming("v2/causal", (System.nanoTime() - t0) / 1e9);
         ctx.summarize(String.format(Locale.ROOT, "- v2 single-head causal tests: %d pairs, %d ablation rows, %d denoising rows",
                 t1.rowCount(), t2.rowCount(), t3.rowCount()));
+    }
+
+    private static TableBuilder baselines(ProtocolStage.Registered reg) {
+        return Table.builder(BASELINES).keys("prompt_id").int64("seed").string("family", "prompt_id")
+                .int64("n", "k").float64("ld_clean", "ld_corrupt", "gap", "ld_control")
+                .bool("clean_top1_is_answer", "corrupt_top1_is_wrong", "control_top1_is_answer")
+                .metadata(ProtocolStage.SHA_METADATA, reg.sha256());
+    }
+
+    /** One seed and family: baselines, ablations and denoising patches of every head on every pair. */
+    private static List<Table> group(RunContext ctx, ProtocolStage.Registered reg, List<PromptPair> pairs, String label,
+                                     int nLayer, int nHead, double tol) {
+        TableBuilder base = baselines(reg), abl = Causal.perPromptTable(ABLATIONS, reg.sha256(), "intervention"),
+                pat = Causal.perPromptTable(PATCHES, reg.sha256(), "intervention");
+        Causal.Captured c = Causal.capture(ctx, pairs, ctx.model().engine().suffixHooks(), true, label);
+        List<PatchRow> rows = new ArrayList<>();
+        Causal.Baselines b = Causal.baselines(pairs, rows);
+        record Cell(PromptPair pair, Head head, String intervention, int row) {}
+        List<Cell> cells = new ArrayList<>();
+        for (int l = 0; l < nLayer; l++)
+            for (int h = 0; h < nHead; h++) {
+                Head head = new Head(l, h);
+                float[] mean = c.meanZ(head);
+                for (PromptPair p : pairs) {
+                    int[] pos = Causal.positions(p, l, nLayer);
+                    TokenIds clean = new TokenIds(p.clean()), corrupt = new TokenIds(p.corrupt());
+                    Capture cc = c.caps().get(clean), dc = c.caps().get(new TokenIds(p.donor()));
+                    rows.add(new PatchRow(clean, Causal.fixed(head, pos, mean), Causal.main(p)));
+                    cells.add(new Cell(p, head, MEAN, rows.size() - 1));
+                    rows.add(new PatchRow(clean, Causal.from(dc, head, pos), Causal.main(p)));
+                    cells.add(new Cell(p, head, RESAMPLE, rows.size() - 1));
+                    rows.add(new PatchRow(corrupt, Causal.from(cc, head, pos), Causal.main(p)));
+                    cells.add(new Cell(p, head, DENOISE, rows.size() - 1));
+                    rows.add(new PatchRow(corrupt, Causal.fixed(head, pos, mean), Causal.control(p)));
+                    cells.add(new Cell(p, head, CONTROL, rows.size() - 1));
+                }
+            }
+        float[][] out = ctx.model().engine().patch(PatchSite.HOOK_Z, rows, label + ": patch_z", c.caps());
+        for (PromptPair p : pairs) {
+            double clean = b.clean(p, out), corrupt = b.corrupt(p, out);
+            float[] cl = c.caps().get(new TokenIds(p.clean())).logits(), co = c.caps().get(new TokenIds(p.corrupt())).logits();
+            base.addRow(p.seed(), p.family(), p.id(), p.n(), p.k(), clean, corrupt, clean - corrupt, b.control(p, out),
+                    Scores.argmax(cl) == p.answer(), Scores.argmax(co) == p.wrong(), Scores.argmax(co) == p.answer());
+        }
+        for (Cell x : cells) {
+            PromptPair p = x.pair;
+            double clean = b.clean(p, out), corrupt = b.corrupt(p, out), patched = Causal.ld(out[x.row]);
+            int n = Causal.positions(p, x.head.layer(), nLayer).length;
+            switch (x.intervention) {
+                case DENOISE -> Causal.addRow(pat, p, x.head, x.intervention, clean, corrupt, corrupt, patched,
+                        patched - corrupt, n, tol);
+                case CONTROL -> Causal.addRow(abl, p, x.head, x.intervention, clean, corrupt, b.control(p, out),
+                        patched, b.control(p, out) - patched, n, tol);
+                default -> Causal.addRow(abl, p, x.head, x.intervention, clean, corrupt, clean, patched,
+                        clean - patched, n, tol);
+            }
+        }
+        return List.of(base.build(), abl.build(), pat.build());
     }
 }
