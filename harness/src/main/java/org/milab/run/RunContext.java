@@ -206,6 +206,7 @@ public final class RunContext implements StageContext {
         return out;
     }
 
+    @Override
     public String codeCommit() {
         return codeCommit;
     }

@@ -18,6 +18,9 @@ public interface StageContext {
 
     RunConfig config();
 
+    /** The git commit of the code that runs (part of the keys of partial progress). */
+    String codeCommit();
+
     LabModel model();
 
     /** {@code <run>/<stage>/} or {@code <run>/<stage>/seed<N>/}. */

@@ -77,7 +77,7 @@ public final class CausalStage {
     }
 
     /** One seed and family: baselines, ablations and denoising patches of every head on every pair. */
-    private static List<Table> group(RunContext ctx, ProtocolStage.Registered reg, List<PromptPair> pairs, String label,
+    private static List<Table> group(StageContext ctx, ProtocolStage.Registered reg, List<PromptPair> pairs, String label,
                                      int nLayer, int nHead, double tol) {
         TableBuilder base = baselines(reg), abl = Causal.perPromptTable(ABLATIONS, reg.sha256(), "intervention"),
                 pat = Causal.perPromptTable(PATCHES, reg.sha256(), "intervention");

@@ -1,10 +1,11 @@
 package org.milab.protocol.v2;
 
-import org.milab.run.RunContext;
+import org.milab.stage.StageContext;
 import org.milab.tables.ArrowTables;
 import org.milab.tables.Table;
 import org.milab.util.FileTrees;
 import org.milab.util.Hashing;
+import org.milab.util.Json;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -36,10 +37,10 @@ final class StepChunks {
      * @param inputs the step's own inputs beyond the run config, model and code (joined into the key)
      * @param tables the names of the tables each chunk holds
      */
-    StepChunks(RunContext ctx, String step, String inputs, List<String> tables) {
+    StepChunks(StageContext ctx, String step, String inputs, List<String> tables) {
         Map<String, Object> model = new TreeMap<>(ctx.model().provenance());
         model.remove("device_fallback_reason"); // as the step ledger: where CUDA was tried is not a result
-        String key = Hashing.sha256(RunContext.json(List.of(ctx.config().toMap(), model, ctx.codeCommit(), inputs)))
+        String key = Hashing.sha256(Json.write(List.of(ctx.config().toMap(), model, ctx.codeCommit(), inputs)))
                 .substring(0, 16);
         Path partial = ctx.runDir().resolve(DIR);
         this.dir = partial.resolve(step + "-" + key);
