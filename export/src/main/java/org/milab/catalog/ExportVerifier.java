@@ -17,6 +17,7 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.stream.Stream;
+import org.milab.util.Json;
 
 /**
  * Checks an installed export before it is used: every file of graphs/<model>/ against the sha256 that
@@ -30,7 +31,7 @@ public final class ExportVerifier {
     public static final String FILES = "files.json";
     public static final String FILES_SCHEMA = "milab.export_files/1";
     static final String CACHE = ".sha256-cache.json";
-    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final ObjectMapper JSON = Json.MAPPER;
 
     private record Cached(FileStamp stamp, String sha256) {}
 
@@ -177,8 +178,8 @@ public final class ExportVerifier {
     private void writeCache() {
         if (!cacheChanged) return;
         try {
-            AtomicFiles.writeString(layout.graphDir().resolve(CACHE), JSON.writeValueAsString(cache));
-        } catch (IOException | RuntimeException e) {
+            AtomicFiles.writeString(layout.graphDir().resolve(CACHE), Json.compact(cache));
+        } catch (RuntimeException e) {
             // a read-only or full export folder: verification still happened, it is only not cached
         }
     }

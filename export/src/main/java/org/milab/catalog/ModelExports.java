@@ -1,7 +1,6 @@
 package org.milab.catalog;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.SerializationFeature;
 import org.milab.graph.GraphExporter;
 import org.milab.graph.ModelIdentity;
 import org.milab.model.Checkpoint;
@@ -34,6 +33,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.function.Consumer;
 import org.milab.runtime.ModelSessions;
+import org.milab.util.Json;
 
 /**
  * {@code make export}: turns a checkpoint into graphs/<model>/ (weights, graph variants, tokenizer,
@@ -44,7 +44,7 @@ public final class ModelExports {
     public static final String GPT2 = "gpt2";
     /** Env var naming a folder with OpenAI's encoder.json + vocab.bpe (an offline tokenizer source). */
     public static final String BPE_DIR_ENV = "MILAB_GPT2_BPE";
-    private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+    private static final ObjectMapper JSON = Json.MAPPER;
 
     private ModelExports() {}
 

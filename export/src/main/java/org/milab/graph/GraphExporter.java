@@ -2,7 +2,6 @@ package org.milab.graph;
 
 import ai.onnx.proto.OnnxMl.ModelProto;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import org.milab.model.Checkpoint;
@@ -22,6 +21,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import org.milab.util.Json;
 
 /**
  * Exports a checkpoint ONCE into every graph variant: one shared weights file, one {@code .onnx} per
@@ -29,7 +29,7 @@ import java.util.Map;
  */
 public final class GraphExporter {
     public static final String MANIFEST_SCHEMA = "milab.graph_manifest/1";
-    private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+    private static final ObjectMapper JSON = Json.MAPPER;
 
     /** What an export produced: where things are and the manifest of each variant. */
     public record Exported(Path graphDir, Path manifestDir, Map<GraphVariant, ObjectNode> manifests) {}

@@ -1,7 +1,6 @@
 package org.milab.model;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 
 import java.io.IOException;
@@ -9,6 +8,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import org.milab.util.Json;
 
 /**
  * The GPT-2 architecture hyper-parameters, read from a Hugging Face {@code config.json}.
@@ -68,7 +68,7 @@ public record ModelConfig(int nLayer, int nHead, int dModel, int vocabSize, int 
 
     public static ModelConfig read(Path configJson) {
         try {
-            return fromJson(new ObjectMapper().readTree(Files.readString(configJson)));
+            return fromJson(Json.MAPPER.readTree(Files.readString(configJson)));
         } catch (IOException e) {
             throw new IllegalArgumentException("Cannot read model config " + configJson + ": " + e.getMessage()
                     + ". Supply the config.json that belongs to the checkpoint.", e);
@@ -96,7 +96,7 @@ public record ModelConfig(int nLayer, int nHead, int dModel, int vocabSize, int 
 
     /** A config.json in the Hugging Face GPT-2 layout (enough for {@link #fromJson} and for transformers). */
     public ObjectNode toJson() {
-        ObjectNode o = new ObjectMapper().createObjectNode();
+        ObjectNode o = Json.MAPPER.createObjectNode();
         o.putArray("architectures").add("GPT2LMHeadModel");
         o.put("model_type", "gpt2");
         o.put("n_layer", nLayer);

@@ -28,6 +28,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import org.milab.util.Json;
 
 /**
  * A GPT-2 checkpoint read from a {@code .safetensors} file through memory mapping, so a 550 MB file never
@@ -43,7 +44,7 @@ public final class SafetensorsFile implements Checkpoint {
     /** The reference implementation refuses larger headers too; guards against reading garbage as a length. */
     static final long MAX_HEADER_BYTES = 100L << 20;
 
-    private static final ObjectMapper JSON = new ObjectMapper()
+    private static final ObjectMapper JSON = Json.MAPPER.copy()
             .enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION)
             .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
 

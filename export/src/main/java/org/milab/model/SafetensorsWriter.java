@@ -1,7 +1,6 @@
 package org.milab.model;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import org.milab.util.AtomicFiles;
 
@@ -15,6 +14,7 @@ import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import org.milab.util.Json;
 
 /**
  * Writes float tensors to a {@code .safetensors} file in one dtype (F32, or F16/BF16 rounded to nearest
@@ -26,7 +26,7 @@ import java.util.Map;
  * }</pre>
  */
 public final class SafetensorsWriter {
-    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final ObjectMapper JSON = Json.MAPPER;
 
     private record Entry(long[] shape, float[] data) {}
 
@@ -87,7 +87,7 @@ public final class SafetensorsWriter {
         w.write(dir.resolve("model.safetensors"));
         try {
             AtomicFiles.writeString(dir.resolve("config.json"),
-                    JSON.writer(SerializationFeature.INDENT_OUTPUT).writeValueAsString(c.toJson()) + "\n");
+                    JSON.writeValueAsString(c.toJson()) + "\n");
         } catch (IOException e) {
             throw new IllegalStateException("Cannot serialise config", e);
         }

@@ -2,12 +2,12 @@ package org.milab.planted;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.SerializationFeature;
 
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import java.util.Locale;
+import org.milab.util.Json;
 
 /**
  * What the planted model is built to do, head by head: the answer key a mechanistic-interpretability
@@ -57,7 +57,7 @@ public record GroundTruth(String model, long seed, double noiseStd, String answe
                             double unembedGain, double noiseHeadQkStd, double noiseHeadOvStd,
                             List<Integer> layerNormK) {}
 
-    private static final ObjectMapper MAPPER = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+    private static final ObjectMapper MAPPER = Json.MAPPER;
 
     public List<HeadTruth> heads(Role role) {
         return heads.stream().filter(h -> h.role() == role).toList();

@@ -38,6 +38,7 @@ public final class ModelSessions implements AutoCloseable {
     public static final int MAX_START_LAYER_SESSIONS = 3;
     private Tuning tuning = Tuning.DEFAULT;
     private Path profileDir;
+    private boolean closed;
 
     /**
      * ORT session options that `make bench` measures one by one; {@link #DEFAULT} keeps what the numbers
@@ -184,9 +185,9 @@ public final class ModelSessions implements AutoCloseable {
         }
     }
 
-    /** Options for sessions created from now on; closes the open ones so the next call recreates them. */
+    /** Options for sessions created from now on; evicts the open ones so the next call recreates them. */
     public synchronized void tune(Tuning t) {
-        close();
+        evict();
         this.tuning = t;
     }
 
@@ -196,7 +197,7 @@ public final class ModelSessions implements AutoCloseable {
 
     /** ORT's per-node profiler for sessions created from now on (benchmarks); files go to {@code dir}. */
     public synchronized void profileInto(Path dir) {
-        close();
+        evict();
         this.profileDir = dir;
     }
 
@@ -217,8 +218,9 @@ public final class ModelSessions implements AutoCloseable {
 
     /** A session over an in-memory model with these sessions' options (benchmark probes). */
     public synchronized OrtSession probe(byte[] model) {
-        try {
-            return env.createSession(model, options());
+        requireOpen();
+        try (OrtSession.SessionOptions o = options()) {
+            return env.createSession(model, o);
         } catch (OrtException e) {
             throw new IllegalStateException("ONNX Runtime could not load a probe graph: " + e.getMessage(), e);
         }
@@ -236,11 +238,12 @@ public final class ModelSessions implements AutoCloseable {
     }
 
     private OrtSession create(Path file) {
+        requireOpen();
         if (!Files.isRegularFile(file))
             throw new UserError("Graph " + file + " is missing.", "Re-run 'make export' for this model.");
         beforeLoad.accept(file);
-        try {
-            OrtSession.SessionOptions o = options();
+        // the session keeps what it needs of its options, so they are released as soon as it exists
+        try (OrtSession.SessionOptions o = options()) {
             if (profileDir != null)
                 o.enableProfiling(profileDir.resolve(file.getFileName().toString().replace(".onnx", "")).toString());
             if (execution.provider().startsWith("CUDA")) o.addCUDA(0);
@@ -251,12 +254,23 @@ public final class ModelSessions implements AutoCloseable {
         }
     }
 
-    @Override
-    public synchronized void close() {
+    /** Closes the open sessions; the next call for a graph opens it again (with the current tuning). */
+    private void evict() {
         java.util.List<OrtSession> open = new java.util.ArrayList<>(sessions.values());
         open.addAll(resumeSessions.values());
         resumeSessions.clear();
         open.forEach(ModelSessions::closeQuietly);
         sessions.clear();
+    }
+
+    private void requireOpen() {
+        if (closed) throw new IllegalStateException("the sessions of " + graphDir + " were closed");
+    }
+
+    /** The end of these sessions: native memory released, and no graph opens again through this object. */
+    @Override
+    public synchronized void close() {
+        evict();
+        closed = true;
     }
 }

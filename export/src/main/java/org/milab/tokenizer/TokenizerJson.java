@@ -7,6 +7,7 @@ import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 
 import java.util.Map;
+import org.milab.util.Json;
 
 /**
  * The parts of a Hugging Face {@code tokenizer.json} (format version 1.0) that every tokenizer we build
@@ -14,7 +15,7 @@ import java.util.Map;
  * pipeline stages and the model.
  */
 final class TokenizerJson {
-    static final ObjectMapper MAPPER = new ObjectMapper();
+    static final ObjectMapper MAPPER = Json.MAPPER;
     static final JsonNodeFactory NODES = JsonNodeFactory.instance;
 
     private TokenizerJson() {}
@@ -55,7 +56,7 @@ final class TokenizerJson {
 
     static String write(ObjectNode root) {
         try {
-            return MAPPER.writeValueAsString(root);
+            return Json.COMPACT.writeValueAsString(root);
         } catch (JsonProcessingException e) {
             throw new IllegalStateException("Cannot serialize tokenizer.json", e);
         }

@@ -3,7 +3,6 @@ package org.milab.cli;
 import ai.onnxruntime.OrtException;
 import ai.onnxruntime.OrtSession;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import org.milab.protocol.reference.HeadPatching;
@@ -47,6 +46,7 @@ import java.util.Set;
 import java.util.SplittableRandom;
 import java.util.concurrent.Callable;
 import org.milab.protocol.reference.HeldoutMatrix;
+import org.milab.util.Json;
 
 /**
  * Throughput benchmarks (never timed tests): reported as rates, ratios, and fractions of the machine's
@@ -57,7 +57,7 @@ import org.milab.protocol.reference.HeldoutMatrix;
 public final class BenchCommand implements Callable<Integer> {
     /** ONNX Runtime MatMul [64,768]x[768,3072] fp32 with 2 threads on these machines (shared/spec/stack-notes.md). */
     static final double CEILING_GFLOPS = 380.0;
-    private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+    private static final ObjectMapper JSON = Json.MAPPER;
 
     @Mixin RootOption root;
     @Option(names = "--model", defaultValue = "gpt2-random",

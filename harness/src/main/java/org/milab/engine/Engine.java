@@ -40,8 +40,6 @@ public interface Engine {
     /** Whether head-level patching reuses cached activations (default) or runs whole prompts. */
     boolean suffixReuse();
 
-    void setSuffixReuse(boolean on);
-
     /** Counters for run manifests and benchmarks: ORT calls, rows and padded tokens processed. */
     Map<String, Long> counters();
 

@@ -67,12 +67,6 @@ public final class InterventionEngine implements Engine {
         return path != RecomputePath.WHOLE;
     }
 
-    /** On: the FLOP-minimal path; off: whole prompts. {@link #setRecomputePath} selects the older suffix path. */
-    @Override
-    public void setSuffixReuse(boolean on) {
-        this.path = on ? RecomputePath.MINIMAL : RecomputePath.WHOLE;
-    }
-
     public RecomputePath recomputePath() {
         return path;
     }

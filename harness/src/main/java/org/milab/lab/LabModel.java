@@ -22,6 +22,7 @@ import java.util.EnumMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import org.milab.util.Json;
 
 /**
  * An exported model opened for experiments: config, tokenizer, manifests, ORT sessions and the
@@ -29,7 +30,7 @@ import java.util.Map;
  * graphs/<model>/ and manifests/<model>/; nothing from ../shared at run time.
  */
 public final class LabModel implements AutoCloseable {
-    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final ObjectMapper JSON = Json.MAPPER;
 
     private final ModelLayout layout;
     private final ModelConfig config;

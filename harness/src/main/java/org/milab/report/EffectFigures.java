@@ -25,6 +25,8 @@ import org.milab.stage.HeadVerdict;
 import org.milab.stage.ProtocolVerdict;
 import org.milab.stats.DenominatorFloor;
 import org.milab.stats.Num;
+import org.milab.stats.Stats;
+import org.milab.protocol.reference.HeldoutRobustnessStage;
 import org.milab.protocol.reference.ReferenceVerdicts;
 import org.milab.protocol.v2.V2Verdicts;
 import org.milab.protocol.reference.Counterexamples;
@@ -32,9 +34,9 @@ import org.milab.protocol.reference.Counterexamples;
 /** Patching-effect figures: the sweep's positives-vs-control view, layer x head heatmaps, per-family distributions. */
 final class EffectFigures {
     static final String SECTION = "Patching effects";
-    static final String HELDOUT_DIR = "heldout";
-    static final String HELDOUT_BY_CANDIDATE = "heldout_robustness_by_candidate";
-    static final String HELDOUT_RESULTS = "heldout_robustness_results";
+    static final String HELDOUT_DIR = HeldoutRobustnessStage.DIR;
+    static final String HELDOUT_BY_CANDIDATE = HeldoutRobustnessStage.BY_CANDIDATE;
+    static final String HELDOUT_RESULTS = HeldoutRobustnessStage.RESULTS;
     static final String NO_CI = " The reference protocol computes no confidence intervals, so no cell carries a CI mark.";
 
     private EffectFigures() {}
@@ -237,15 +239,6 @@ final class EffectFigures {
     }
 
     static Double mean(List<Table.Row> rows, String column) {
-        double s = 0;
-        int n = 0;
-        for (Table.Row r : rows) {
-            Double v = dbl(r, column);
-            if (v != null && !v.isNaN()) {
-                s += v;
-                n++;
-            }
-        }
-        return n == 0 ? null : s / n;
+        return Stats.orNull(Stats.mean(rows.stream().map(r -> dbl(r, column)).toList()));
     }
 }

@@ -13,6 +13,7 @@ import org.milab.stage.RunFolder;
 import org.milab.stage.HeadVerdict;
 import org.milab.stage.ProtocolVerdict;
 import org.milab.stats.Num;
+import org.milab.util.Json;
 
 /**
  * The page: one self-contained HTML file (styles, the vendored chart libraries, every figure's spec and
@@ -130,7 +131,7 @@ final class ReportHtml {
     /** JSON safe inside a script element: every '<' escaped (it only occurs inside strings). */
     private static String json(Object node) {
         try {
-            return Vl.JSON.writeValueAsString(node).replace("<", "\\u003c");
+            return Json.COMPACT.writeValueAsString(node).replace("<", "\\u003c");
         } catch (JsonProcessingException e) {
             throw new IllegalStateException(e);
         }

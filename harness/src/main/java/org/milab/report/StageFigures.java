@@ -22,12 +22,14 @@ import static org.milab.report.Vl.obj;
 import static org.milab.report.Vl.tip;
 import org.milab.stage.RunFolder;
 import org.milab.stats.Num;
+import org.milab.protocol.reference.FailureTaxonomyStage;
+import org.milab.protocol.reference.MetricCalibrationStage;
 
 /** The descriptive and closing stages as charts: logit-lens curves (S5), failure taxonomy (S18), metric calibration (S19). */
 final class StageFigures {
-    static final String TAXONOMY = "failure_taxonomy/failure_taxonomy_by_head";
-    static final String CALIBRATION = "calibration/metric_calibration_by_example";
-    static final String CALIBRATION_SUMMARY = "calibration/metric_calibration_summary.json";
+    static final String TAXONOMY = FailureTaxonomyStage.DIR + "/" + FailureTaxonomyStage.BY_HEAD;
+    static final String CALIBRATION = MetricCalibrationStage.DIR + "/" + MetricCalibrationStage.BY_EXAMPLE;
+    static final String CALIBRATION_SUMMARY = MetricCalibrationStage.DIR + "/" + MetricCalibrationStage.SUMMARY_JSON;
 
     private StageFigures() {}
 

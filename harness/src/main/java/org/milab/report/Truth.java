@@ -13,6 +13,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Optional;
 import org.milab.stage.RunFolder;
+import org.milab.util.Json;
 
 /**
  * A model's ground truth as data (the planted model's manifests carry {@code ground_truth}; GPT-2 has
@@ -23,7 +24,7 @@ import org.milab.stage.RunFolder;
  * @param note  where the truth came from, or why there is none
  */
 public record Truth(List<TruthHead> heads, String note) {
-    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final ObjectMapper JSON = Json.MAPPER;
     static final String MANIFEST = "capture.json";
 
     /** @param role the generator's role name, e.g. INDUCTION, PREVIOUS_TOKEN, DUPLICATE_TOKEN_NULL_OV, NOISE */

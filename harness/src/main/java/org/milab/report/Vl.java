@@ -8,10 +8,11 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.util.Collection;
 import java.util.List;
 import java.util.Map;
+import org.milab.util.Json;
 
 /** Terse construction of Vega-Lite specs as Jackson trees: {@code obj("mark", "rect", "encoding", obj(...))}. */
 final class Vl {
-    static final ObjectMapper JSON = new ObjectMapper();
+    static final ObjectMapper JSON = Json.MAPPER;
     static final String SCHEMA = "https://vega.github.io/schema/vega-lite/v6.json";
 
     private Vl() {}

@@ -15,6 +15,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.stream.Stream;
+import org.milab.util.Json;
 
 /**
  * A run folder as the report reads it: every table is optional (a run may have stopped after the sweep, or
@@ -22,7 +23,7 @@ import java.util.stream.Stream;
  * the report prints beside each line.
  */
 public final class RunFolder {
-    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final ObjectMapper JSON = Json.MAPPER;
     private final Path dir;
     private final Map<String, Optional<Table>> tables = new HashMap<>();
 

@@ -1,5 +1,10 @@
 package org.milab.stats;
 
+import org.apache.commons.math3.stat.correlation.PearsonsCorrelation;
+import org.apache.commons.math3.stat.ranking.NaNStrategy;
+import org.apache.commons.math3.stat.ranking.NaturalRanking;
+import org.apache.commons.math3.stat.ranking.TiesStrategy;
+
 import java.util.Arrays;
 import java.util.Comparator;
 import java.util.HashSet;
@@ -35,35 +40,16 @@ public final class RankAgreement {
                 .limit(k).toArray(Integer[]::new);
     }
 
-    /** 1-based ranks, ties averaged (ties found on exact equality). */
+    /** 1-based ranks, ties averaged (ties found on exact equality); a NaN is an error, not a rank. */
     public static double[] ranks(double[] x) {
-        Integer[] order = IntStream.range(0, x.length).boxed().sorted(Comparator.comparingDouble(i -> x[i])).toArray(Integer[]::new);
-        double[] r = new double[x.length];
-        for (int i = 0; i < order.length; ) {
-            int j = i;
-            while (j + 1 < order.length && x[order[j + 1]] == x[order[i]]) j++;
-            double avg = (i + j) / 2.0 + 1;
-            for (int m = i; m <= j; m++) r[order[m]] = avg;
-            i = j + 1;
-        }
-        return r;
+        return RANKING.rank(x);
     }
 
+    private static final NaturalRanking RANKING = new NaturalRanking(NaNStrategy.FAILED, TiesStrategy.AVERAGE);
+
+    /** Pearson's r; NaN when either side is constant (there is no order to agree with). */
     private static double pearson(double[] a, double[] b) {
-        int n = a.length;
-        double ma = 0, mb = 0;
-        for (int i = 0; i < n; i++) {
-            ma += a[i];
-            mb += b[i];
-        }
-        ma /= n;
-        mb /= n;
-        double sab = 0, saa = 0, sbb = 0;
-        for (int i = 0; i < n; i++) {
-            sab += (a[i] - ma) * (b[i] - mb);
-            saa += (a[i] - ma) * (a[i] - ma);
-            sbb += (b[i] - mb) * (b[i] - mb);
-        }
-        return saa == 0 || sbb == 0 ? Double.NaN : sab / Math.sqrt(saa * sbb);
+        if (Arrays.stream(a).distinct().count() < 2 || Arrays.stream(b).distinct().count() < 2) return Double.NaN;
+        return new PearsonsCorrelation().correlation(a, b);
     }
 }

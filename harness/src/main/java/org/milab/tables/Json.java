@@ -7,15 +7,15 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import java.util.List;
 import java.util.Map;
 
-/** The one JSON mapper of the tables package (metadata values, key strings). */
+/** JSON of the tables package (metadata values, key strings): the lab's mapper, written on one line. */
 final class Json {
-    static final ObjectMapper MAPPER = new ObjectMapper();
+    static final ObjectMapper MAPPER = org.milab.util.Json.MAPPER;
 
     private Json() {}
 
     static String write(Object value) {
         try {
-            return MAPPER.writeValueAsString(value);
+            return org.milab.util.Json.COMPACT.writeValueAsString(value);
         } catch (JsonProcessingException e) {
             throw new IllegalArgumentException("Cannot write as JSON: " + value + " (" + e.getOriginalMessage() + ")", e);
         }

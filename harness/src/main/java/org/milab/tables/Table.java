@@ -266,7 +266,7 @@ public final class Table {
             if (node == null || !node.isObject()) {
                 throw new IllegalArgumentException("Table '" + table + "': provenance must be a JSON object, got: " + json);
             }
-            return Json.MAPPER.writeValueAsString(node);
+            return Json.write(node); // one line, as the metadata has always been
         } catch (JsonProcessingException e) {
             throw new IllegalArgumentException("Table '" + table + "': provenance is not valid JSON: " + e.getOriginalMessage(), e);
         }

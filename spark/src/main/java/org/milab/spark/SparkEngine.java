@@ -243,11 +243,6 @@ public final class SparkEngine implements Engine, AutoCloseable {
         return local.suffixReuse();
     }
 
-    @Override
-    public void setSuffixReuse(boolean on) {
-        local.setSuffixReuse(on);
-    }
-
     /** Driver (captures) and executors (patched passes, successful task attempts) together. */
     @Override
     public Map<String, Long> counters() {

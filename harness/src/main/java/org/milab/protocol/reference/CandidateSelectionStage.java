@@ -6,6 +6,7 @@ import org.milab.stage.StageContext;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import org.milab.prompts.PyRandom;
+import org.milab.tables.RecordSchema;
 import org.milab.tables.Table;
 import org.milab.tables.TableBuilder;
 import org.milab.util.UserError;
@@ -35,21 +36,12 @@ public final class CandidateSelectionStage {
     public static final String TABLE = "controlled_patching_candidates";
     public static final String ATTN_OUT = "attn_out";
     static final String RANDOM = "random_comparison";
+    private static final RecordSchema<Candidate> CANDIDATE_ROWS = RecordSchema.of(Candidate.class);
 
     /** The reference's CLI knobs (its defaults: 5, 5, 5, 5 and --seed). */
     public record Selection(int topKRaw, int topKControl, int topKGap, int nRandom, int seed) {
         public static Selection defaults(int seed) {
             return new Selection(5, 5, 5, 5, seed);
-        }
-
-        Map<String, Object> toMap() {
-            Map<String, Object> m = new LinkedHashMap<>();
-            m.put("top_k_raw", topKRaw);
-            m.put("top_k_control", topKControl);
-            m.put("top_k_gap", topKGap);
-            m.put("n_random", nRandom);
-            m.put("seed", seed);
-            return m;
         }
     }
 
@@ -57,26 +49,7 @@ public final class CandidateSelectionStage {
     public record Candidate(String candidateId, String source, int layer, int head, String component,
                             String positionLabel, double rawPositiveAttention, double maxControlAttention,
                             double positiveMinusControlAttentionGap, String maxControlFamily, boolean gapPositive,
-                            String selectionReason, String expectedSpecificity) {
-
-        Map<String, Object> toMap() {
-            Map<String, Object> m = new LinkedHashMap<>();
-            m.put("candidate_id", candidateId);
-            m.put("source", source);
-            m.put("layer", layer);
-            m.put("head", head);
-            m.put("component", component);
-            m.put("position_label", positionLabel);
-            m.put("raw_positive_attention", rawPositiveAttention);
-            m.put("max_control_attention", maxControlAttention);
-            m.put("positive_minus_control_attention_gap", positiveMinusControlAttentionGap);
-            m.put("max_control_family", maxControlFamily);
-            m.put("gap_positive", gapPositive);
-            m.put("selection_reason", selectionReason);
-            m.put("expected_specificity", expectedSpecificity);
-            return m;
-        }
-    }
+                            String selectionReason, String expectedSpecificity) {}
 
     /**
      * Selects from {@code controls/seed<sourceSeed>/} with the default counts and {@code Random(seed)},
@@ -98,18 +71,14 @@ public final class CandidateSelectionStage {
         }
         Table byFamily = ctx.read(SOURCE_STAGE, sourceSeed, AttentionStage.BY_FAMILY);
         List<Candidate> candidates = select(summary, byFamily, sel);
-        TableBuilder b = Table.builder(TABLE).keys("layer", "head", "component").string("candidate_id", "source")
-                .int64("layer", "head").string("component", "position_label")
-                .float64("raw_positive_attention", "max_control_attention", "positive_minus_control_attention_gap")
-                .string("max_control_family").bool("gap_positive").string("selection_reason", "expected_specificity");
-        for (Candidate c : candidates) b.addRow(c.toMap());
+        TableBuilder b = CANDIDATE_ROWS.builder(TABLE, candidates, "layer", "head", "component");
         ctx.write(STAGE, seed, b);
         String source = ctx.runDir().relativize(ctx.dir(SOURCE_STAGE, sourceSeed)).toString();
         Map<String, Object> payload = new LinkedHashMap<>();
         payload.put("run_dir", source);
-        payload.put("selection", sel.toMap());
-        payload.put("gap_positive_candidates", candidates.stream().filter(Candidate::gapPositive).map(Candidate::toMap).toList());
-        payload.put("candidates", candidates.stream().map(Candidate::toMap).toList());
+        payload.put("selection", RecordSchema.of(Selection.class).toMap(sel));
+        payload.put("gap_positive_candidates", candidates.stream().filter(Candidate::gapPositive).map(CANDIDATE_ROWS::toMap).toList());
+        payload.put("candidates", candidates.stream().map(CANDIDATE_ROWS::toMap).toList());
         ctx.writeJson(STAGE, seed, TABLE + ".json", payload);
         ctx.writeText(STAGE, seed, "controlled_patching_selection.md", markdown(source, candidates, sel));
         ctx.summarize("- candidate selection seed " + seed + " (from " + source + "): " + candidates.size()

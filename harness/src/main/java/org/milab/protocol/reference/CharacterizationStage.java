@@ -383,6 +383,7 @@ public final class CharacterizationStage {
         return new double[][]{x, y};
     }
 
+    /** numpy's corrcoef order of operations, kept here rather than commons-math so the replica stays bit-exact. */
     private static double pearson(double[] x, double[] y) {
         double mx = Arrays.stream(x).average().orElseThrow(), my = Arrays.stream(y).average().orElseThrow();
         double sxy = 0, sxx = 0, syy = 0;

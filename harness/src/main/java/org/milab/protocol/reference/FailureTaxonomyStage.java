@@ -49,7 +49,7 @@ public final class FailureTaxonomyStage {
     public static final String COUNTEREXAMPLE_DIR = "characterization_counterexamples";
     public static final String COUNTEREXAMPLE_PREFIX = "counterexamples_";
     public static final String MULTISEED_DIR = "characterization_multiseed";
-    public static final String MULTISEED_TABLE = "candidate_characterization_multiseed_by_candidate";
+    public static final String MULTISEED_TABLE = CharacterizationConsolidationStage.BY_CANDIDATE;
     public static final String SEED_DIR = "characterization";
     public static final String SEED_TABLE = "candidate_characterization_by_candidate";
     public static final String FINAL_STATUS = "failure_taxonomy_complete_no_candidate_search_justified";

@@ -24,6 +24,7 @@ import java.util.TreeSet;
  */
 public final class HeldoutConsolidationStage {
     public static final String DIR = "heldout_multiseed";
+    public static final String BY_CANDIDATE = "heldout_multiseed_by_candidate";
     static final String CONTROLS_MOVE = "falsified_controls_move", SURVIVES = "heldout_survives_seed",
             DOWNGRADE = "downgraded_weak_family_specific", NO_EFFECT = "falsified_no_positive_effect",
             SIGN_FLIP = "falsified_sign_flip", INSUFFICIENT = "insufficient_valid_examples";
@@ -56,7 +57,7 @@ public final class HeldoutConsolidationStage {
     }
 
     static TableBuilder byCandidate(List<Table.Row> candRows, List<Table.Row> famRows) {
-        TableBuilder b = Table.builder("heldout_multiseed_by_candidate").keys("candidate_id")
+        TableBuilder b = Table.builder(BY_CANDIDATE).keys("candidate_id")
                 .string("candidate_id", "candidate_group").int64("layer", "head", "n_seeds").int64List("seeds_present")
                 .int64("n_survived_seeds", "n_downgraded_seeds", "n_falsified_seeds")
                 .float64("mean_positive_minus_control_gap", "min_positive_minus_control_gap")

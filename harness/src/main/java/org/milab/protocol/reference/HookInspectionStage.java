@@ -1,6 +1,7 @@
 package org.milab.protocol.reference;
 
 import org.milab.graph.Head;
+import org.milab.tables.RecordSchema;
 
 import org.milab.stage.StageContext;
 
@@ -34,39 +35,11 @@ public final class HookInspectionStage {
     /** One inspected hook, in the reference's fields plus what the manifests say about it. */
     public record HookRow(String hookName, boolean existsOrCapturable, List<Long> tensorShape, String interpretation,
                           boolean canIndexHeadDimension, Integer headDimensionAxis, Integer seqAxis,
-                          Integer dHeadOrHiddenAxis, String notes, List<Object> manifestAxes, List<String> patchableIn) {
-
-        Map<String, Object> toMap() {
-            Map<String, Object> m = new LinkedHashMap<>();
-            m.put("hook_name", hookName);
-            m.put("exists_or_capturable", existsOrCapturable);
-            m.put("tensor_shape", tensorShape);
-            m.put("interpretation", interpretation);
-            m.put("can_index_head_dimension", canIndexHeadDimension);
-            m.put("head_dimension_axis", headDimensionAxis);
-            m.put("seq_axis", seqAxis);
-            m.put("d_head_or_hidden_axis", dHeadOrHiddenAxis);
-            m.put("notes", notes);
-            m.put("manifest_axes", manifestAxes);
-            m.put("patchable_in", patchableIn);
-            return m;
-        }
-    }
+                          Integer dHeadOrHiddenAxis, String notes, List<Object> manifestAxes, List<String> patchableIn) {}
 
     /** The reference's HeadPatchSite. */
     public record PatchSiteResolution(String hookName, boolean headSpecificPossible, Integer headAxis, Integer seqAxis,
-                                      Integer featureAxis, String actualPatchScope) {
-        Map<String, Object> toMap() {
-            Map<String, Object> m = new LinkedHashMap<>();
-            m.put("hook_name", hookName);
-            m.put("head_specific_possible", headSpecificPossible);
-            m.put("head_axis", headAxis);
-            m.put("seq_axis", seqAxis);
-            m.put("feature_axis", featureAxis);
-            m.put("actual_patch_scope", actualPatchScope);
-            return m;
-        }
-    }
+                                      Integer featureAxis, String actualPatchScope) {}
 
     public static String hookResult(int layer) {
         return "blocks." + layer + ".attn.hook_result";
@@ -102,8 +75,8 @@ public final class HookInspectionStage {
         report.put("prompt", PROMPT);
         report.put("prompt_token_ids", ids);
         report.put("layers", layers);
-        report.put("hook_inspections", rows.stream().map(HookRow::toMap).toList());
-        report.put("head_patch_site_resolutions", resolutions.stream().map(PatchSiteResolution::toMap).toList());
+        report.put("hook_inspections", rows.stream().map(RecordSchema.of(HookRow.class)::toMap).toList());
+        report.put("head_patch_site_resolutions", resolutions.stream().map(RecordSchema.of(PatchSiteResolution.class)::toMap).toList());
         report.put("model_provenance", ctx.model().provenance());
         ctx.writeJson(STAGE, null, "head_hook_inspection.json", report);
         ctx.writeText(STAGE, null, "head_hook_inspection.md", markdown(ctx.model().id(), layers, rows, resolutions));

@@ -28,10 +28,11 @@ import org.milab.stats.Num;
  * reference tests every head for one role: induction.
  */
 public final class ReferenceVerdicts {
-    public static final String SWEEP = "head_sweep_multiseed/head_specific_multiseed_by_head";
-    public static final String CANDIDATES = "heldout_candidates/heldout_candidate_set";
-    public static final String HELDOUT = "heldout_multiseed/heldout_multiseed_by_candidate";
-    public static final String CHARACTERIZATION = "characterization_multiseed/candidate_characterization_multiseed_by_candidate";
+    // the stages' own names, so a renamed table cannot leave the verdict reading a stale path
+    public static final String SWEEP = SweepConsolidationStage.DIR + "/" + SweepConsolidationStage.TABLE;
+    public static final String CANDIDATES = HeldoutCandidateStage.DIR + "/" + HeldoutCandidateStage.TABLE;
+    public static final String HELDOUT = HeldoutConsolidationStage.DIR + "/" + HeldoutConsolidationStage.BY_CANDIDATE;
+    public static final String CHARACTERIZATION = CharacterizationConsolidationStage.DIR + "/" + CharacterizationConsolidationStage.BY_CANDIDATE;
     static final String ROLE = "induction";
 
     private ReferenceVerdicts() {}

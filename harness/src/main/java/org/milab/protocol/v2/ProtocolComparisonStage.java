@@ -7,6 +7,7 @@ import org.milab.protocol.reference.HeldoutConsolidationStage;
 import org.milab.protocol.reference.SweepConsolidationStage;
 import org.milab.stage.StageContext;
 import org.milab.tables.ArrowTables;
+import org.milab.tables.RecordSchema;
 import org.milab.tables.Table;
 import org.milab.tables.TableBuilder;
 
@@ -26,17 +27,22 @@ public final class ProtocolComparisonStage {
     public static final String TABLE = "protocol_comparison";
     static final String NOT_SWEPT = "not_swept", NOT_REGISTERED = "not_registered";
 
+    /** One row of {@code v2/protocol_comparison}: both protocols' outcome for a head. */
+    record ComparisonRow(int layer, int head, String headId, String referenceSweepStatus, String referenceCandidateId,
+                         String referenceHeldoutStatus, String referenceCharacterizationStatus, String v2Role,
+                         String v2Verdict, String v2Reason, String truthRole) {}
+
+    private static final RecordSchema<ComparisonRow> COMPARISON_ROWS = RecordSchema.of(ComparisonRow.class);
+
     public void run(StageContext ctx) {
         Table v2 = ctx.read(ProtocolStage.DIR, null, VerdictStage.VERDICTS);
         Map<Head, String> sweep = byHead(ctx, SweepConsolidationStage.DIR, SweepConsolidationStage.TABLE, "replication_status");
         Map<Head, String> registered = byHead(ctx, HeldoutCandidateStage.DIR, HeldoutCandidateStage.TABLE, "candidate_id");
-        Map<Head, String> heldout = byHead(ctx, HeldoutConsolidationStage.DIR, "heldout_multiseed_by_candidate",
+        Map<Head, String> heldout = byHead(ctx, HeldoutConsolidationStage.DIR, HeldoutConsolidationStage.BY_CANDIDATE,
                 "heldout_replication_status");
         Map<Head, String> charact = byHead(ctx, CharacterizationConsolidationStage.DIR,
                 CharacterizationConsolidationStage.BY_CANDIDATE, "final_characterization_status");
-        TableBuilder b = Table.builder(TABLE).keys("layer", "head").int64("layer", "head").string("head_id",
-                "reference_sweep_status", "reference_candidate_id", "reference_heldout_status",
-                "reference_characterization_status", "v2_role", "v2_verdict", "v2_reason", "truth_role")
+        TableBuilder b = COMPARISON_ROWS.builder(TABLE, "layer", "head")
                 .metadata(ProtocolStage.SHA_METADATA, v2.metadata().getOrDefault(ProtocolStage.SHA_METADATA, ""));
         StringBuilder md = new StringBuilder("# Reference protocol vs protocol v2, per head\n\n")
                 .append("| head | reference S12 sweep | S13 registered | S14 held-out | S16 characterization | v2 role | v2 verdict | truth |\n")
@@ -46,8 +52,8 @@ public final class ProtocolComparisonStage {
             String s = sweep.getOrDefault(h, NOT_SWEPT), c = registered.get(h);
             String ho = c == null ? NOT_REGISTERED : heldout.getOrDefault(h, "not_scored"),
                     ch = c == null ? NOT_REGISTERED : charact.getOrDefault(h, "not_run");
-            b.addRow(h.layer(), h.head(), h.label(), s, c, ho, ch, r.getString("role"), r.getString("verdict"),
-                    r.getString("reason"), r.getString("truth_role"));
+            COMPARISON_ROWS.add(b, new ComparisonRow(h.layer(), h.head(), h.label(), s, c, ho, ch, r.getString("role"),
+                    r.getString("verdict"), r.getString("reason"), r.getString("truth_role")));
             md.append("| ").append(h).append(" | ").append(s).append(" | ").append(c == null ? "no" : c).append(" | ").append(ho)
                     .append(" | ").append(ch).append(" | ").append(r.getString("role")).append(" | **")
                     .append(r.getString("verdict")).append("** | ").append(Optional.ofNullable(r.getString("truth_role")).orElse("-"))

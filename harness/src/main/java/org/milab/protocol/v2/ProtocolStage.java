@@ -2,6 +2,7 @@ package org.milab.protocol.v2;
 
 import org.milab.engine.TokenIds;
 import org.milab.stage.StageContext;
+import org.milab.tables.RecordSchema;
 import org.milab.tables.Table;
 import org.milab.tables.TableBuilder;
 import org.milab.tokenizer.Tokenizer;
@@ -11,7 +12,6 @@ import org.milab.util.UserError;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
@@ -41,22 +41,19 @@ public final class ProtocolStage {
         ctx.writeText(DIR, null, SHA_FILE, sha + "  " + FILE + "\n"); // sha256sum -c format
         ctx.recordHash("v2_protocol", sha);
         int bos = tok.bosId();
-        TableBuilder prompts = Table.builder(PROMPTS).keys("prompt_id").int64("seed").string("family", "prompt_id")
-                .int64("index", "n", "k", "length").string("clean_ids", "corrupt_ids", "donor_ids")
-                .int64("answer_id", "wrong_id", "control_alt_id").string("answer", "wrong", "control_alt", "clean_text",
-                        "corrupt_text").metadata(SHA_METADATA, sha);
+        TableBuilder prompts = PROMPT_ROWS.builder(PROMPTS, "prompt_id").metadata(SHA_METADATA, sha);
         for (int seed : p.seeds())
             for (FamilySpec f : p.families())
                 for (PromptPair x : InductionPrompts.family(f, p.pool(f.pool()), bos, seed, p.promptsPerFamily()))
-                    prompts.addRow(seed, f.name(), x.id(), x.index(), x.n(), x.k(), x.length(), ids(x.clean()),
-                            ids(x.corrupt()), ids(x.donor()), x.answer(), x.wrong(), x.controlAlt(),
+                    PROMPT_ROWS.add(prompts, new PromptRow(seed, f.name(), x.id(), x.index(), x.n(), x.k(), x.length(),
+                            ids(x.clean()), ids(x.corrupt()), ids(x.donor()), x.answer(), x.wrong(), x.controlAlt(),
                             tok.tokenText(x.answer()), tok.tokenText(x.wrong()), tok.tokenText(x.controlAlt()),
-                            tok.decode(x.clean()), tok.decode(x.corrupt()));
-        TableBuilder probes = Table.builder(PROBES).keys("probe_id").int64("seed").string("probe_id").int64("index", "n")
-                .string("repeat_ids", "control_ids", "repeat_text").metadata(SHA_METADATA, sha);
+                            tok.decode(x.clean()), tok.decode(x.corrupt())));
+        TableBuilder probes = PROBE_ROWS.builder(PROBES, "probe_id").metadata(SHA_METADATA, sha);
         for (int seed : p.seeds())
             for (AttentionProbe a : InductionPrompts.probes(p.pool(p.probePool()), bos, p.probeLengths(), seed, p.probesPerLength()))
-                probes.addRow(seed, a.id(), a.index(), a.n(), ids(a.repeat()), ids(a.control()), tok.decode(a.repeat()));
+                PROBE_ROWS.add(probes, new ProbeRow(seed, a.id(), a.index(), a.n(), ids(a.repeat()), ids(a.control()),
+                        tok.decode(a.repeat())));
         Table t = ctx.write(DIR, null, prompts);
         Table q = ctx.write(DIR, null, probes);
         ctx.summarize(String.format(Locale.ROOT, "- v2 protocol registered (sha256 `%s`): %d prompt pairs (%d families x "
@@ -87,24 +84,33 @@ public final class ProtocolStage {
     /** A loaded protocol and its hash (stamped on every table scored under it). */
     public record Registered(V2Protocol protocol, String sha256) {}
 
+    /** One row of {@code v2/prompts}: a registered prompt pair, token ids as space-separated text. */
+    record PromptRow(int seed, String family, String promptId, int index, int n, int k, int length, String cleanIds,
+                     String corruptIds, String donorIds, int answerId, int wrongId, int controlAltId, String answer,
+                     String wrong, String controlAlt, String cleanText, String corruptText) {
+        PromptPair pair() {
+            return new PromptPair(promptId, family, seed, index, n, k, parse(cleanIds), parse(corruptIds), parse(donorIds),
+                    answerId, wrongId, controlAltId);
+        }
+    }
+
+    /** One row of {@code v2/attention_probes}. */
+    record ProbeRow(int seed, String probeId, int index, int n, String repeatIds, String controlIds, String repeatText) {
+        AttentionProbe probe() {
+            return new AttentionProbe(probeId, seed, index, n, parse(repeatIds), parse(controlIds));
+        }
+    }
+
+    private static final RecordSchema<PromptRow> PROMPT_ROWS = RecordSchema.of(PromptRow.class);
+    private static final RecordSchema<ProbeRow> PROBE_ROWS = RecordSchema.of(ProbeRow.class);
+
     /** The registered prompt pairs, in table order. */
     public static List<PromptPair> pairs(StageContext ctx) {
-        List<PromptPair> out = new ArrayList<>();
-        for (Table.Row r : ctx.read(DIR, null, PROMPTS).rows())
-            out.add(new PromptPair(r.getString("prompt_id"), r.getString("family"), r.getLong("seed").intValue(),
-                    r.getLong("index").intValue(), r.getLong("n").intValue(), r.getLong("k").intValue(),
-                    parse(r.getString("clean_ids")), parse(r.getString("corrupt_ids")), parse(r.getString("donor_ids")),
-                    r.getLong("answer_id").intValue(), r.getLong("wrong_id").intValue(),
-                    r.getLong("control_alt_id").intValue()));
-        return out;
+        return PROMPT_ROWS.read(ctx.read(DIR, null, PROMPTS)).stream().map(PromptRow::pair).toList();
     }
 
     public static List<AttentionProbe> probes(StageContext ctx) {
-        List<AttentionProbe> out = new ArrayList<>();
-        for (Table.Row r : ctx.read(DIR, null, PROBES).rows())
-            out.add(new AttentionProbe(r.getString("probe_id"), r.getLong("seed").intValue(), r.getLong("index").intValue(),
-                    r.getLong("n").intValue(), parse(r.getString("repeat_ids")), parse(r.getString("control_ids"))));
-        return out;
+        return PROBE_ROWS.read(ctx.read(DIR, null, PROBES)).stream().map(ProbeRow::probe).toList();
     }
 
     static String ids(int[] ids) {

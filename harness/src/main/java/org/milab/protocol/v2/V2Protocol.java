@@ -2,7 +2,6 @@ package org.milab.protocol.v2;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.PropertyNamingStrategies;
-import com.fasterxml.jackson.databind.SerializationFeature;
 import org.milab.graph.Head;
 import org.milab.tokenizer.Tokenizer;
 import org.milab.util.UserError;
@@ -13,6 +12,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import org.milab.util.Json;
 
 /**
  * Everything protocol v2 decides with, written to {@code v2/protocol.json} and hashed before any scoring:
@@ -152,8 +152,8 @@ public record V2Protocol(String schema, String modelId, List<Integer> seeds, int
                 .orElseThrow(() -> new IllegalStateException("protocol has no pool " + name));
     }
 
-    private static final ObjectMapper JSON = new ObjectMapper()
-            .setPropertyNamingStrategy(PropertyNamingStrategies.SNAKE_CASE).enable(SerializationFeature.INDENT_OUTPUT);
+    private static final ObjectMapper JSON = Json.MAPPER.copy()
+            .setPropertyNamingStrategy(PropertyNamingStrategies.SNAKE_CASE);
 
     public String toJson() {
         try {

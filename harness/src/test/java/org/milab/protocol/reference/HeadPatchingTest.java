@@ -1,5 +1,6 @@
 package org.milab.protocol.reference;
 
+import org.milab.engine.InterventionEngine;
 import org.milab.stage.RunConfig;
 import org.milab.run.RunContext;
 
@@ -58,17 +59,17 @@ class HeadPatchingTest {
 
     @Test
     void suffixReusePathMatchesTheReference() {
-        model.engine().setSuffixReuse(true);
+        model.localEngine().setRecomputePath(InterventionEngine.RecomputePath.MINIMAL);
         checkEveryInterventionAgainstTheReference();
     }
 
     @Test
     void wholePromptPathMatchesTheReference() {
-        model.engine().setSuffixReuse(false);
+        model.localEngine().setRecomputePath(InterventionEngine.RecomputePath.WHOLE);
         try {
             checkEveryInterventionAgainstTheReference();
         } finally {
-            model.engine().setSuffixReuse(true);
+            model.localEngine().setRecomputePath(InterventionEngine.RecomputePath.MINIMAL);
         }
     }
 

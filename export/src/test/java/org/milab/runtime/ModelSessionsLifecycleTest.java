@@ -1,0 +1,37 @@
+package org.milab.runtime;
+
+import ai.onnxruntime.OrtSession;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.milab.graph.ExportedModel;
+import org.milab.graph.GraphVariant;
+import org.milab.model.TestCheckpoints;
+
+import java.nio.file.Path;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+/**
+ * close() has one meaning: the end. A new tuning evicts the open sessions, which reopen on the next call
+ * with the new options; after close() no graph opens again through the same object.
+ */
+class ModelSessionsLifecycleTest {
+    @Test
+    void tuningReopensAndCloseEnds(@TempDir Path dir) {
+        try (ExportedModel m = ExportedModel.export(TestCheckpoints.random(TestCheckpoints.tiny(), 1, 0.5f), "tiny", dir)) {
+            ModelSessions s = m.sessions();
+            OrtSession first = s.session(GraphVariant.CAPTURE);
+            assertThat(s.session(GraphVariant.CAPTURE)).isSameAs(first);
+            ModelSessions.Tuning noPrepack = new ModelSessions.Tuning(OrtSession.SessionOptions.OptLevel.ALL_OPT, false, true, true);
+            s.tune(noPrepack);
+            assertThat(s.tuning()).isEqualTo(noPrepack);
+            OrtSession reopened = s.session(GraphVariant.CAPTURE);
+            assertThat(reopened).isNotSameAs(first);
+            s.close();
+            assertThatThrownBy(() -> s.session(GraphVariant.CAPTURE)).isInstanceOf(IllegalStateException.class)
+                    .hasMessageContaining("closed");
+            s.close(); // closing twice is harmless (ExportedModel closes again)
+        }
+    }
+}

@@ -1,0 +1,200 @@
+package org.milab.tables;
+
+import java.lang.reflect.Constructor;
+import java.lang.reflect.InvocationTargetException;
+import java.lang.reflect.ParameterizedType;
+import java.lang.reflect.RecordComponent;
+import java.lang.reflect.Type;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * A record type as a table schema: the record is written once and its components are the columns, in
+ * order, named in snake_case ({@code meanEffect} -> {@code mean_effect}), typed from the component's Java type
+ * and described by {@link Describe} (else by the glossary). Rows are written from records and read back into
+ * them, so a renamed component renames its column and no stage repeats a column name in a map or a
+ * positional row.
+ *
+ * <p>Types: {@code String} and enums (their {@code name()}) are STRING; {@code int}, {@code long} and their
+ * boxes INT64; {@code double}, {@code float} and boxes FLOAT64; {@code boolean}/{@code Boolean} BOOL;
+ * {@code List<String>}, {@code List<Integer|Long>}, {@code List<Double>} the list types. Boxed components
+ * may be null (a null cell); primitive ones may not.
+ */
+public final class RecordSchema<R extends Record> {
+    private static final Map<Class<?>, RecordSchema<?>> CACHE = new ConcurrentHashMap<>();
+
+    private final Class<R> type;
+    private final RecordComponent[] components;
+    private final List<String> columns;
+    private final Constructor<R> constructor;
+
+    private RecordSchema(Class<R> type) {
+        this.type = type;
+        this.components = type.getRecordComponents();
+        List<String> names = new ArrayList<>(components.length);
+        Class<?>[] params = new Class<?>[components.length];
+        for (int i = 0; i < components.length; i++) {
+            names.add(snakeCase(components[i].getName()));
+            params[i] = components[i].getType();
+        }
+        this.columns = Collections.unmodifiableList(names);
+        try {
+            this.constructor = type.getDeclaredConstructor(params);
+            this.constructor.setAccessible(true);
+        } catch (NoSuchMethodException e) {
+            throw new IllegalStateException("record " + type.getName() + " has no canonical constructor", e);
+        }
+    }
+
+    /** The schema of record type {@code type} (derived once per type). */
+    @SuppressWarnings("unchecked")
+    public static <R extends Record> RecordSchema<R> of(Class<R> type) {
+        return (RecordSchema<R>) CACHE.computeIfAbsent(type, t -> new RecordSchema<>(type));
+    }
+
+    /** {@code dHeadOrHiddenAxis} -> {@code d_head_or_hidden_axis}; digits stay attached ({@code top5} -> {@code top5}). */
+    public static String snakeCase(String camel) {
+        StringBuilder sb = new StringBuilder(camel.length() + 4);
+        for (int i = 0; i < camel.length(); i++) {
+            char c = camel.charAt(i);
+            if (Character.isUpperCase(c)) {
+                if (i > 0) sb.append('_');
+                sb.append(Character.toLowerCase(c));
+            } else {
+                sb.append(c);
+            }
+        }
+        return sb.toString();
+    }
+
+    /** Column names, in component order. */
+    public List<String> columns() {
+        return columns;
+    }
+
+    /** The column type of every component, in order; a component of another type is an error naming it. */
+    public List<ColumnType> types() {
+        List<ColumnType> out = new ArrayList<>(components.length);
+        for (RecordComponent c : components) out.add(columnType(c));
+        return out;
+    }
+
+    /** A builder for table {@code table} with this record's columns (and descriptions), keyed on {@code keys}. */
+    public TableBuilder builder(String table, String... keys) {
+        TableBuilder b = Table.builder(table);
+        for (RecordComponent c : components) b.column(snakeCase(c.getName()), columnType(c));
+        for (RecordComponent c : components) {
+            Describe d = c.getAnnotation(Describe.class);
+            if (d != null) b.describe(snakeCase(c.getName()), d.value());
+        }
+        return b.keys(keys);
+    }
+
+    /** Appends {@code row} to {@code builder} (made by {@link #builder}, or declaring the same columns in order). */
+    public TableBuilder add(TableBuilder builder, R row) {
+        Object[] values = new Object[components.length];
+        for (int i = 0; i < components.length; i++) values[i] = cell(value(row, components[i]));
+        return builder.addRow(values);
+    }
+
+    /** A table of {@code rows}. */
+    public TableBuilder builder(String table, List<R> rows, String... keys) {
+        TableBuilder b = builder(table, keys);
+        for (R r : rows) add(b, r);
+        return b;
+    }
+
+    /** Column name to value in component order (for JSON rows); enums as their names, values otherwise as they are. */
+    public Map<String, Object> toMap(R row) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        for (RecordComponent c : components) {
+            Object v = value(row, c);
+            m.put(snakeCase(c.getName()), v instanceof Enum<?> e ? e.name() : v);
+        }
+        return m;
+    }
+
+    /** A table row read back into the record (columns by name; columns the record does not have are ignored). */
+    public R read(Table.Row row) {
+        Object[] args = new Object[components.length];
+        for (int i = 0; i < components.length; i++) {
+            RecordComponent c = components[i];
+            String column = snakeCase(c.getName());
+            if (!row.table().hasColumn(column))
+                throw new IllegalArgumentException("Table '" + row.table().name() + "' has no column '" + column + "' for "
+                        + type.getSimpleName() + "." + c.getName());
+            args[i] = fromCell(row.get(column), c, row.table().name());
+        }
+        try {
+            return constructor.newInstance(args);
+        } catch (InstantiationException | IllegalAccessException e) {
+            throw new IllegalStateException(e);
+        } catch (InvocationTargetException e) {
+            throw e.getCause() instanceof RuntimeException r ? r : new IllegalStateException(e.getCause());
+        }
+    }
+
+    /** Every row of {@code table}, read into records. */
+    public List<R> read(Table table) {
+        List<R> out = new ArrayList<>(table.rowCount());
+        for (Table.Row r : table.rows()) out.add(read(r));
+        return out;
+    }
+
+    private static Object value(Record row, RecordComponent c) {
+        try {
+            c.getAccessor().setAccessible(true);
+            return c.getAccessor().invoke(row);
+        } catch (IllegalAccessException e) {
+            throw new IllegalStateException(e);
+        } catch (InvocationTargetException e) {
+            throw e.getCause() instanceof RuntimeException r ? r : new IllegalStateException(e.getCause());
+        }
+    }
+
+    private static Object cell(Object v) {
+        return v instanceof Enum<?> e ? e.name() : v;
+    }
+
+    private ColumnType columnType(RecordComponent c) {
+        Class<?> t = c.getType();
+        if (t == String.class || t.isEnum()) return ColumnType.STRING;
+        if (t == int.class || t == long.class || t == Integer.class || t == Long.class) return ColumnType.INT64;
+        if (t == double.class || t == float.class || t == Double.class || t == Float.class) return ColumnType.FLOAT64;
+        if (t == boolean.class || t == Boolean.class) return ColumnType.BOOL;
+        if (t == List.class) {
+            Class<?> e = listElement(c.getGenericType());
+            if (e == String.class) return ColumnType.STRING_LIST;
+            if (e == Integer.class || e == Long.class) return ColumnType.INT64_LIST;
+            if (e == Double.class) return ColumnType.FLOAT64_LIST;
+        }
+        throw new IllegalArgumentException(type.getSimpleName() + "." + c.getName() + " has type " + c.getGenericType().getTypeName()
+                + ", which no table column holds (String, enum, int, long, double, float, boolean, List<String|Integer|Long|Double>)");
+    }
+
+    private static Class<?> listElement(Type generic) {
+        if (generic instanceof ParameterizedType p && p.getActualTypeArguments()[0] instanceof Class<?> e) return e;
+        return null;
+    }
+
+    @SuppressWarnings({"unchecked", "rawtypes"})
+    private Object fromCell(Object v, RecordComponent c, String table) {
+        Class<?> t = c.getType();
+        if (v == null) {
+            if (t.isPrimitive())
+                throw new IllegalArgumentException("Table '" + table + "' has a null in column '" + snakeCase(c.getName())
+                        + "', which " + type.getSimpleName() + "." + c.getName() + " (" + t + ") cannot hold");
+            return null;
+        }
+        if (t.isEnum()) return Enum.valueOf((Class) t, (String) v);
+        if (t == int.class || t == Integer.class) return Math.toIntExact((Long) v);
+        if (t == float.class || t == Float.class) return ((Double) v).floatValue();
+        if (t == List.class && listElement(c.getGenericType()) == Integer.class)
+            return ((List<Long>) v).stream().map(Math::toIntExact).toList();
+        return v;
+    }
+}

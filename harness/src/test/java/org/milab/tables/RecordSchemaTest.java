@@ -1,0 +1,102 @@
+package org.milab.tables;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+/** Records are table schemas: names, types, order and descriptions come from the record, rows go both ways. */
+class RecordSchemaTest {
+    enum Verdict { CONFIRMED, REJECTED }
+
+    record Effect(String promptId, int layer, int head, @Describe("the patched minus the corrupt score") double rawDelta,
+                  Double meanEffect, boolean kept, Verdict verdict, List<String> tokens, List<Integer> positions,
+                  List<Double> scores) {}
+
+    /** Effect with one component renamed (meanEffect -> meanGap), nothing else changed. */
+    record Renamed(String promptId, int layer, int head, @Describe("the patched minus the corrupt score") double rawDelta,
+                   Double meanGap, boolean kept, Verdict verdict, List<String> tokens, List<Integer> positions,
+                   List<Double> scores) {}
+
+    private static final Effect A = new Effect("p0", 1, 2, -0.25, 0.75, true, Verdict.CONFIRMED, List.of("A", " B"),
+            List.of(3, 5), List.of(0.5, Double.NaN));
+    private static final Effect B = new Effect("p1", 0, 3, 1e-9, null, false, Verdict.REJECTED, List.of(), List.of(), List.of(1.0));
+
+    @Test
+    void columnsAreTheComponentsInSnakeCaseAndOrder() {
+        RecordSchema<Effect> s = RecordSchema.of(Effect.class);
+        assertThat(s.columns()).containsExactly("prompt_id", "layer", "head", "raw_delta", "mean_effect", "kept", "verdict",
+                "tokens", "positions", "scores");
+        assertThat(s.types()).containsExactly(ColumnType.STRING, ColumnType.INT64, ColumnType.INT64, ColumnType.FLOAT64,
+                ColumnType.FLOAT64, ColumnType.BOOL, ColumnType.STRING, ColumnType.STRING_LIST, ColumnType.INT64_LIST,
+                ColumnType.FLOAT64_LIST);
+        assertThat(RecordSchema.snakeCase("dHeadOrHiddenAxis")).isEqualTo("d_head_or_hidden_axis");
+        assertThat(RecordSchema.snakeCase("top5Hits")).isEqualTo("top5_hits");
+    }
+
+    @Test
+    void aRenamedComponentRenamesTheColumn() {
+        Table before = RecordSchema.of(Effect.class).builder("effects", List.of(A), "prompt_id").build();
+        Table after = RecordSchema.of(Renamed.class).builder("effects", List.of(new Renamed("p0", 1, 2, -0.25, 0.75, true,
+                Verdict.CONFIRMED, List.of("A", " B"), List.of(3, 5), List.of(0.5, Double.NaN))), "prompt_id").build();
+        assertThat(before.columnNames()).contains("mean_effect").doesNotContain("mean_gap");
+        assertThat(after.columnNames()).contains("mean_gap").doesNotContain("mean_effect");
+        assertThat(after.doubles("mean_gap")).isEqualTo(before.doubles("mean_effect"));
+        // everything else is the same table
+        assertThat(after.columnNames().stream().map(c -> c.equals("mean_gap") ? "mean_effect" : c).toList())
+                .isEqualTo(before.columnNames());
+    }
+
+    @Test
+    void tableFromRecordsMatchesAHandBuiltOneAndReadsBack(@TempDir Path dir) {
+        RecordSchema<Effect> s = RecordSchema.of(Effect.class);
+        Table fromRecords = s.builder("effects", List.of(A, B), "prompt_id").build();
+        Table byHand = Table.builder("effects").keys("prompt_id").string("prompt_id").int64("layer", "head")
+                .float64("raw_delta", "mean_effect").bool("kept").string("verdict").stringList("tokens")
+                .int64List("positions").float64List("scores")
+                .describe("raw_delta", "the patched minus the corrupt score")
+                .addRow("p0", 1, 2, -0.25, 0.75, true, "CONFIRMED", List.of("A", " B"), List.of(3, 5), List.of(0.5, Double.NaN))
+                .addRow("p1", 0, 3, 1e-9, null, false, "REJECTED", List.of(), List.of(), List.of(1.0)).build();
+        assertThat(fromRecords).isEqualTo(byHand);
+        assertThat(fromRecords.columnNames()).containsExactly("prompt_id", "layer", "head", "head_id", "raw_delta", "mean_effect",
+                "kept", "verdict", "tokens", "positions", "scores");
+        assertThat(fromRecords.description("raw_delta")).isEqualTo("the patched minus the corrupt score");
+
+        Path file = ArrowTables.writeInto(dir, fromRecords);
+        Table read = ArrowTables.read(file);
+        List<Effect> back = s.read(read);
+        assertThat(back).hasSize(2);
+        assertThat(back.get(1)).isEqualTo(B);
+        assertThat(back.get(0).scores().get(1)).isNaN();
+        assertThat(back.get(0).tokens()).isEqualTo(A.tokens());
+        assertThat(back.get(0).positions()).isEqualTo(A.positions());
+    }
+
+    @Test
+    void toMapKeepsComponentOrderForJsonRows() {
+        Map<String, Object> m = RecordSchema.of(Effect.class).toMap(B);
+        assertThat(m.keySet()).containsExactlyElementsOf(RecordSchema.of(Effect.class).columns());
+        assertThat(m.get("verdict")).isEqualTo("REJECTED");
+        assertThat(m.get("mean_effect")).isNull();
+    }
+
+    record Odd(Map<String, Integer> counts) {}
+
+    record Primitive(String id, int layer) {}
+
+    @Test
+    void misfitsAreNamed() {
+        assertThatThrownBy(() -> RecordSchema.of(Odd.class).builder("odd"))
+                .hasMessageContaining("Odd.counts").hasMessageContaining("Map");
+        Table withNull = Table.builder("p").string("id").int64("layer").addRow("x", null).build();
+        assertThatThrownBy(() -> RecordSchema.of(Primitive.class).read(withNull))
+                .hasMessageContaining("null in column 'layer'").hasMessageContaining("Primitive.layer");
+        Table missing = Table.builder("p").string("id").addRow("x").build();
+        assertThatThrownBy(() -> RecordSchema.of(Primitive.class).read(missing)).hasMessageContaining("no column 'layer'");
+    }
+}
