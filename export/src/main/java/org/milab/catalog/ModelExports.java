@@ -135,6 +135,7 @@ public final class ModelExports {
             steps.done(generate);
             Map<String, Object> extra = new LinkedHashMap<>();
             extra.put("ground_truth", JSON.readTree(planted.groundTruth().toJson()));
+            extra.put("edge_ground_truth", org.milab.planted.EdgeTruth.toMap(planted.groundTruth()));
             Map<String, Object> plantedSpec = new LinkedHashMap<>();
             plantedSpec.put("seed", spec.seed());
             plantedSpec.put("noise_std", spec.noiseStd());
