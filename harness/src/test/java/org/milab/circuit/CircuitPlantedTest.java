@@ -52,7 +52,7 @@ class CircuitPlantedTest {
             CircuitTask task = BuiltinTasks.get("induction", m, 8, 6, 0);
             try (EdgeRunner runner = new EdgeRunner(m, task.tokenize(m), 16)) {
                 CircuitDiscovery.Result r = CircuitDiscovery.run(runner, task, new CircuitConfig(5, 500, 0, 16, 48, 0.9));
-                System.out.println(spec.modelId() + ": " + CircuitStage.markdown(r));
+                System.out.println(spec.modelId() + ": " + CircuitStage.markdown(r) + "discovery seconds " + r.seconds());
                 List<String> circuit = new ArrayList<>();
                 for (int e : CircuitStage.circuit(r)) circuit.add(r.edges().edges().get(e).name());
                 System.out.println("circuit " + circuit);
