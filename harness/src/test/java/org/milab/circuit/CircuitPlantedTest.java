@@ -9,6 +9,7 @@ import org.milab.graph.GraphVariant;
 import org.milab.lab.LabModel;
 import org.milab.planted.GroundTruth;
 import org.milab.planted.PlantedSpec;
+import org.milab.planted.PlantedSuccessorModel;
 import org.milab.runtime.Device;
 
 import java.nio.file.Path;
@@ -37,9 +38,20 @@ class CircuitPlantedTest {
         check(root, PlantedSpec.preset("deep3"));
     }
 
+    /** The second planted behaviour: induction head -> MLP -> logits (successor of the induced token). */
+    @Test
+    void successorThroughAnMlp(@TempDir Path root) {
+        ModelExports.exportPlantedSuccessor(root, PlantedSpec.DEFAULT_SEED, PlantedSpec.DEFAULT_NOISE_STD);
+        check(root, PlantedSuccessorModel.MODEL_ID, "successor");
+    }
+
     static void check(Path root, PlantedSpec spec) {
         ModelExports.exportPlanted(new ModelLayout(root, spec.modelId()), spec);
-        try (LabModel m = LabModel.open(root, spec.modelId(), Device.CPU, 0)) {
+        check(root, spec.modelId(), "induction");
+    }
+
+    static void check(Path root, String modelId, String taskName) {
+        try (LabModel m = LabModel.open(root, modelId, Device.CPU, 0)) {
             JsonNode manifest = m.manifest(GraphVariant.EDGE_MASK);
             GroundTruth truth = GroundTruth.fromJson(manifest.get("ground_truth").toString());
             Set<String> trueEdges = new HashSet<>();
@@ -49,10 +61,13 @@ class CircuitPlantedTest {
             for (GroundTruth.HeadTruth h : truth.heads())
                 if (!h.inCircuit() && h.role() != GroundTruth.Role.NOISE) decoys.add(mib(h));
 
-            CircuitTask task = BuiltinTasks.get("induction", m, 8, 6, 0);
+            List<String> truthNodes = new ArrayList<>();
+            manifest.get("edge_ground_truth").get("nodes").forEach(n -> truthNodes.add(n.asText()));
+            String reader = truthNodes.get(truthNodes.size() - 2); // the node that writes the answer: the induction head or the MLP
+            CircuitTask task = BuiltinTasks.get(taskName, m, 8, 6, 0);
             try (EdgeRunner runner = new EdgeRunner(m, task.tokenize(m), 16)) {
                 CircuitDiscovery.Result r = CircuitDiscovery.run(runner, task, new CircuitConfig(5, 500, 0, 16, 48, 0.9));
-                System.out.println(spec.modelId() + ": " + CircuitStage.markdown(r) + "discovery seconds " + r.seconds());
+                System.out.println(modelId + ": " + CircuitStage.markdown(r) + "discovery seconds " + r.seconds());
                 List<String> circuit = new ArrayList<>();
                 for (int e : CircuitStage.circuit(r)) circuit.add(r.edges().edges().get(e).name());
                 System.out.println("circuit " + circuit);
@@ -61,7 +76,11 @@ class CircuitPlantedTest {
                 double auroc = Auroc.of(ig.mean(), r.edges(), trueEdges);
                 System.out.println("AUROC eap_ig " + auroc + " eap " + Auroc.of(r.method("eap").mean(), r.edges(), trueEdges));
 
-                assertThat(circuit).contains(prev + "->" + ind + "<k>", ind + "->logits");
+                // the behaviour is there: clean minus corrupt metric clearly positive
+                assertThat(java.util.Arrays.stream(r.full()).average().orElseThrow() - java.util.Arrays.stream(r.empty()).average().orElseThrow())
+                        .isGreaterThan(2.0);
+                assertThat(circuit).contains(prev + "->" + ind + "<k>", reader + "->logits");
+                if (!reader.equals(ind)) assertThat(circuit).contains(ind + "->" + reader);
                 // pruning is exact: the pruned circuit's patched runs equal the unpruned top-k's
                 float[] pruned = runner.uniformMask(0f), topK = runner.uniformMask(0f);
                 for (int e : CircuitStage.circuit(r)) pruned[e] = 1f;
