@@ -31,11 +31,18 @@ public final class CircuitDiscovery {
     private CircuitDiscovery() {}
 
     public static final List<String> METHODS = List.of("eap", "eap_ig");
+    /** At most this many sizes are measured between two grid sizes when refining the smallest circuit. */
+    static final int MAX_REFINED = 64;
 
     /** Per method, its scores and curve. */
+    /**
+     * @param refined  sizes between the last grid size below the threshold and the first one above it, each
+     *                 measured exactly, so {@code smallest} is the smallest top-k circuit of this ranking that keeps
+     *                 the threshold, not just the smallest grid size
+     */
     public record MethodResult(String method, double[][] perExample, double[] mean, Bootstrap.Interval[] ci, int[] order,
-                               List<SizePoint> curve, Bootstrap.Interval cpr, Bootstrap.Interval cmd, SizePoint smallest,
-                               Bootstrap.Interval spearman) {}
+                               List<SizePoint> curve, List<SizePoint> refined, Bootstrap.Interval cpr, Bootstrap.Interval cmd,
+                               SizePoint smallest, Bootstrap.Interval spearman) {}
 
     /** One circuit size: its faithfulness and raw metric per example. */
     public record SizePoint(int size, double fraction, Bootstrap.Interval faithfulness, double[] metric) {}
@@ -105,6 +112,15 @@ public final class CircuitDiscovery {
             Bootstrap.Interval cmd = boot.statistic(n, idx -> area(curveMetric, sizes, E, full, empty, idx, true));
             SizePoint smallest = curve.stream().filter(p -> Decisions.atLeast(p.faithfulness().estimate(), cfg.threshold()))
                     .findFirst().orElse(null);
+            List<SizePoint> refined = List.of();
+            if (smallest != null) {
+                int at = sizes.indexOf(smallest.size()), from = at == 0 ? 1 : sizes.get(at - 1) + 1;
+                List<Integer> between = new ArrayList<>();
+                for (int k = from; k < smallest.size() && between.size() < MAX_REFINED; k++) between.add(k);
+                refined = curve(runner, order, between, n, clean, full, empty, metric, pairs, boot);
+                smallest = refined.stream().filter(p -> Decisions.atLeast(p.faithfulness().estimate(), cfg.threshold()))
+                        .findFirst().orElse(smallest);
+            }
             Bootstrap.Interval rho = boot.statistic(n, idx -> {
                 double[] a = new double[exactEdges.length], b = new double[exactEdges.length];
                 for (int k = 0; k < exactEdges.length; k++) {
@@ -115,7 +131,7 @@ public final class CircuitDiscovery {
                 }
                 return RankAgreement.spearman(a, b);
             });
-            methods.add(new MethodResult(method, per, mean, ci, order, curve, cpr, cmd, smallest, rho));
+            methods.add(new MethodResult(method, per, mean, ci, order, curve, refined, cpr, cmd, smallest, rho));
         }
         return new Result(task, pairs, edges, cfg, full, empty, methods, exactEdges, exact, (System.nanoTime() - t0) / 1e9);
     }

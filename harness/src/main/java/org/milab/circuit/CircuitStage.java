@@ -156,7 +156,7 @@ public final class CircuitStage {
     static TableBuilder faithfulness(CircuitDiscovery.Result r) {
         TableBuilder b = Table.builder("faithfulness").keys("method", "size").string("method").int64("size", "edges_total")
                 .float64("fraction", "faithfulness", "faithfulness_low", "faithfulness_high", "metric_mean", "clean_metric_mean",
-                        "corrupt_metric_mean").bool("meets_threshold").string("metric");
+                        "corrupt_metric_mean").bool("meets_threshold", "on_grid").string("metric");
         describe(b, "method", "edge ranking the circuit was cut from: eap or eap_ig",
                 "size", "edges in the circuit: the top-size edges by |mean score| (sizes: 1, then x sqrt 2 rounded, then all edges)",
                 "edges_total", "edges in the model's graph",
@@ -168,11 +168,13 @@ public final class CircuitStage {
                 "clean_metric_mean", "the metric of the clean run (all edges kept), averaged over examples",
                 "corrupt_metric_mean", "the metric with every edge carrying the corrupt run's output (the corrupt run), averaged over examples",
                 "meets_threshold", "faithfulness >= the run's threshold (within the decision tolerance)",
+                "on_grid", "true for the declared size grid (CPR and CMD use these rows); false for the sizes measured between two grid sizes to find the smallest circuit keeping the threshold",
                 "metric", "the task's metric: logit_diff, log_prob or kl");
         double clean = mean(r.full()), corrupt = mean(r.empty());
         for (CircuitDiscovery.MethodResult m : r.methods())
-            for (CircuitDiscovery.SizePoint p : m.curve())
+            for (CircuitDiscovery.SizePoint p : points(m))
                 b.row().set("method", m.method()).set("size", (long) p.size()).set("edges_total", (long) r.edges().size())
+                        .set("on_grid", m.curve().contains(p))
                         .set("fraction", p.fraction()).set("faithfulness", p.faithfulness().estimate())
                         .set("faithfulness_low", p.faithfulness().low()).set("faithfulness_high", p.faithfulness().high())
                         .set("metric_mean", mean(p.metric())).set("clean_metric_mean", clean).set("corrupt_metric_mean", corrupt)
@@ -191,7 +193,7 @@ public final class CircuitStage {
                 "clean_metric", "this example's metric in the clean run",
                 "corrupt_metric", "this example's metric in the corrupt run");
         for (CircuitDiscovery.MethodResult m : r.methods())
-            for (CircuitDiscovery.SizePoint p : m.curve())
+            for (CircuitDiscovery.SizePoint p : points(m))
                 for (int i = 0; i < p.metric().length; i++)
                     b.row().set("method", m.method()).set("size", (long) p.size()).set("example", (long) i)
                             .set("metric", p.metric()[i]).set("clean_metric", r.full()[i]).set("corrupt_metric", r.empty()[i]).add();
@@ -271,6 +273,14 @@ public final class CircuitStage {
                     r.config().threshold(), m.smallest() == null ? "none" : Integer.toString(m.smallest().size()),
                     m.spearman().estimate(), m.spearman().low(), m.spearman().high()));
         return b.toString();
+    }
+
+    /** Grid and refined sizes in size order. */
+    private static List<CircuitDiscovery.SizePoint> points(CircuitDiscovery.MethodResult m) {
+        List<CircuitDiscovery.SizePoint> all = new java.util.ArrayList<>(m.curve());
+        all.addAll(m.refined());
+        all.sort(java.util.Comparator.comparingInt(CircuitDiscovery.SizePoint::size));
+        return all;
     }
 
     private static int[] ranks(int[] order) {

@@ -42,7 +42,9 @@ class CircuitCommandTest {
         assertThat(edges.rowCount()).isEqualTo(310); // 2 layers x 8 heads: MIB's edge count for this shape
         Table faith = ArrowTables.read(dir.resolve("faithfulness.arrow"));
         // eap and eap_ig over the grid 1, 2, 3, 4, 6, 8, 11, 16, 23, 32, 45, 64, 91, 128, 181, 256, 310
-        assertThat(faith.rowCount()).isEqualTo(2 * 17);
+        assertThat(faith.bools("on_grid").stream().filter(b -> b).count()).isEqualTo(2 * 17);
+        assertThat(faith.descriptions()).containsKeys("faithfulness", "on_grid", "meets_threshold");
+        assertThat(edges.descriptions()).hasSize(edges.columnNames().size()); // every column described
         JsonNode mib = new ObjectMapper().readTree(dir.resolve("circuit.json").toFile());
         assertThat(mib.get("cfg").get("n_layers").asInt()).isEqualTo(2);
         assertThat(mib.get("edges").size()).isEqualTo(310);
