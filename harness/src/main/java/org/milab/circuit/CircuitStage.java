@@ -268,9 +268,11 @@ public final class CircuitStage {
                 + r.pairs().size() + " examples, " + r.edges().size() + " edges)\n\n");
         for (CircuitDiscovery.MethodResult m : r.methods())
             b.append(String.format(Locale.ROOT, "- %s: CPR %.3f [%.3f, %.3f], CMD %.3f [%.3f, %.3f], smallest circuit with "
-                            + "faithfulness >= %.2f: %s edges; Spearman with exact single-edge effects %.3f [%.3f, %.3f]%n",
+                            + "faithfulness >= %.2f: %s; Spearman with exact single-edge effects %.3f [%.3f, %.3f]%n",
                     m.method(), m.cpr().estimate(), m.cpr().low(), m.cpr().high(), m.cmd().estimate(), m.cmd().low(), m.cmd().high(),
-                    r.config().threshold(), m.smallest() == null ? "none" : Integer.toString(m.smallest().size()),
+                    r.config().threshold(), m.smallest() == null ? "none" : String.format(Locale.ROOT, "%d edges (faithfulness %.3f [%.3f, %.3f])",
+                            m.smallest().size(), m.smallest().faithfulness().estimate(), m.smallest().faithfulness().low(),
+                            m.smallest().faithfulness().high()),
                     m.spearman().estimate(), m.spearman().low(), m.spearman().high()));
         return b.toString();
     }
