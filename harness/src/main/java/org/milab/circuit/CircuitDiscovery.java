@@ -121,7 +121,8 @@ public final class CircuitDiscovery {
                 smallest = refined.stream().filter(p -> Decisions.atLeast(p.faithfulness().estimate(), cfg.threshold()))
                         .findFirst().orElse(smallest);
             }
-            Bootstrap.Interval rho = boot.statistic(n, idx -> {
+            // fewer than 3 measured edges (--exact-edges 0, 1 or 2) leave no ranking to compare
+            Bootstrap.Interval rho = exactEdges.length < 3 ? Bootstrap.Interval.EMPTY : boot.statistic(n, idx -> {
                 double[] a = new double[exactEdges.length], b = new double[exactEdges.length];
                 for (int k = 0; k < exactEdges.length; k++) {
                     for (int i : idx) {
