@@ -43,7 +43,7 @@ milab = printf '+ bin/milab %s\n' '$(subst ','\'',$(strip $(1)))' && bin/milab $
 RUN_ARGS = --model $(MODEL) --device $(DEVICE) --threads $(THREADS) $(if $(RUN_ID),--run-id '$(RUN_ID)',) $(ENGINE_ARGS)
 
 .PHONY: help build test demo export inspect run-heldout run-sweep run-all run-v2 run-characterization run-calibration \
-        attribute diff report columns bench bench-spark spark-jar random-checkpoint clean
+        attribute circuit diff report columns bench bench-spark spark-jar random-checkpoint clean
 
 help:
 	@echo "Start here:"
@@ -59,6 +59,7 @@ help:
 	@echo "  make run-heldout [MODEL=...] [SEEDS=10,11,12] [RUN_ID=name]   S3-S15"
 	@echo "  make run-sweep | run-characterization | run-calibration [MODEL=...] [RUN_ID=name]"
 	@echo "  make attribute [MODEL=...] [ARGS='--pairs 32 --verify-pairs 8']   AtP of every head/MLP/residual at every position"
+	@echo "  make circuit [MODEL=...] TASK=file.jsonl|induction [RUN_ID=name]   edge circuits, EAP/EAP-IG, exact faithfulness (docs/circuits.md)"
 	@echo "Tables:"
 	@echo "  make report RUN=results/<run>               (re)write the run's report.html and print its verdict"
 	@echo "  make diff A=results/<run> B=results/<run>   compare two runs (or two parts of runs)"
@@ -144,6 +145,10 @@ run-calibration: $(STAMP)
 
 attribute: $(STAMP)
 	@$(call milab,attribute $(RUN_ARGS) $(ARGS))
+
+circuit: $(STAMP)
+	@test -n "$(TASK)" || { echo "usage: make circuit [MODEL=...] TASK=path/task.jsonl|induction [RUN_ID=name]" >&2; exit 2; }
+	@$(call milab,circuit --model $(MODEL) --device $(DEVICE) --threads $(THREADS) $(if $(RUN_ID),--run-id $(RUN_ID),) --task $(TASK) $(ARGS))
 
 diff: $(STAMP)
 	@test -n "$(A)" -a -n "$(B)" || { echo "usage: make diff A=results/<run-a> B=results/<run-b>" >&2; exit 2; }

@@ -128,6 +128,28 @@ public final class ModelExports {
         StepCounter steps = new StepCounter(layout.modelId(), List.of(generate));
         steps.start(generate);
         Planted planted = PlantedInductionModel.build(spec).named(layout.modelId());
+        return exportBuilt(layout, spec, planted, org.milab.planted.EdgeTruth.toMap(planted.groundTruth()),
+                "org.milab.planted.PlantedInductionModel", steps, generate);
+    }
+
+    /**
+     * The second planted behaviour ({@link org.milab.planted.PlantedSuccessorModel}, default layout): exported like
+     * {@link #exportPlanted} as model {@code planted-successor} under {@code root}, its circuit's nodes and edges in
+     * the manifests' {@code edge_ground_truth}.
+     */
+    public static GraphExporter.Exported exportPlantedSuccessor(Path root, long seed, double noiseStd) {
+        ModelLayout layout = new ModelLayout(root, org.milab.planted.PlantedSuccessorModel.MODEL_ID);
+        String generate = "generate the checkpoint (induction + successor MLP, seeded noise)";
+        StepCounter steps = new StepCounter(layout.modelId(), List.of(generate));
+        steps.start(generate);
+        Planted planted = org.milab.planted.PlantedSuccessorModel.build(seed, noiseStd);
+        return exportBuilt(layout, planted.spec(), planted, org.milab.planted.PlantedSuccessorModel.edgeTruth(planted.groundTruth()),
+                "org.milab.planted.PlantedSuccessorModel", steps, generate);
+    }
+
+    private static GraphExporter.Exported exportBuilt(ModelLayout layout, PlantedSpec spec, Planted planted,
+                                                      Map<String, Object> edgeTruth, String generator, StepCounter steps,
+                                                      String generate) {
         try (StagedDirs.Staging checkpoint = StagedDirs.create(layout.root(), layout.modelId(), "checkpoint")) {
             Path tmp = checkpoint.dir;
             SafetensorsWriter.writeCheckpoint(tmp, planted.checkpoint(), Dtype.F32, true);
@@ -137,6 +159,7 @@ public final class ModelExports {
             steps.done(generate);
             Map<String, Object> extra = new LinkedHashMap<>();
             extra.put("ground_truth", JSON.readTree(planted.groundTruth().toJson()));
+            extra.put("edge_ground_truth", edgeTruth);
             Map<String, Object> plantedSpec = new LinkedHashMap<>();
             plantedSpec.put("seed", spec.seed());
             plantedSpec.put("noise_std", spec.noiseStd());
@@ -145,7 +168,7 @@ public final class ModelExports {
             extra.put("planted_spec", plantedSpec);
             ModelIdentity identity = new ModelIdentity(layout.modelId(), null,
                     "generated (seed " + spec.seed() + ", noise " + spec.noiseStd() + layoutNote(spec.layout()) + ")",
-                    sha, false, "org.milab.planted.PlantedInductionModel");
+                    sha, false, generator);
             try (SafetensorsFile ckpt = SafetensorsFile.open(weights, ModelConfig.read(tmp.resolve("config.json")))) {
                 return export(layout, ckpt, identity, extra, stage -> {
                     try {

@@ -42,6 +42,8 @@ public final class Gpt2GraphBuilder {
 
     public BuiltGraph build(GraphVariant variant, Map<String, String> metadata) {
         if (variant == GraphVariant.GRAD) return new Gpt2GradGraphBuilder(c, weights, producerVersion).build(metadata);
+        if (variant == GraphVariant.EDGE_MASK || variant == GraphVariant.EDGE_GRAD)
+            return new EdgeGraphBuilder(c, weights, producerVersion, variant == GraphVariant.EDGE_GRAD).build(metadata);
         if (variant.perStartLayer())
             throw new IllegalArgumentException(variant.id() + " has one graph per start layer: use buildResume");
         return variant == GraphVariant.UNEMBED ? buildUnembed(metadata) : buildForward(variant, metadata);

@@ -41,7 +41,14 @@ public enum GraphVariant {
      * The metric true_vs_control_logit_diff and its gradient with respect to every hook_resid_pre, hook_z,
      * hook_attn_out and hook_mlp_out (reverse mode written as ordinary ONNX ops; attribution patching).
      */
-    GRAD("grad", null);
+    GRAD("grad", null),
+    /**
+     * The residual stream as a sum of node outputs, every node-to-node edge a mask input: 1 carries this run's
+     * upstream output, 0 the corrupt run's (exact edge patching, many circuits per call; {@link EdgeNames}).
+     */
+    EDGE_MASK("edge_mask", null),
+    /** {@link #EDGE_MASK} plus the reverse pass: per-edge EAP scores (clean - corrupt) . d metric / d input. */
+    EDGE_GRAD("edge_grad", null);
 
     private final String fileStem;
     private final PatchSite site;

@@ -13,7 +13,7 @@ import java.util.Map;
 @Command(name = "milab", mixinStandardHelpOptions = true, version = "milab 0.1.0",
         description = "Local MI Lab for the JVM: export GPT-2 to hooked ONNX graphs, patch heads, write Arrow tables.",
         subcommands = {ExportCommand.class, InspectCommand.class, RandomCheckpointCommand.class, DiffCommand.class,
-                ColumnsCommand.class, BenchCommand.class, AttributeCommand.class, RunCommands.Sweep.class,
+                ColumnsCommand.class, BenchCommand.class, AttributeCommand.class, CircuitCommand.class, RunCommands.Sweep.class,
                 RunCommands.Heldout.class, RunCommands.All.class, RunCommands.V2.class, RunCommands.Characterization.class,
                 RunCommands.Calibration.class, ReportCommand.class})
 public final class Main {

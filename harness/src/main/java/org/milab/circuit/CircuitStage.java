@@ -1,0 +1,304 @@
+package org.milab.circuit;
+
+import org.milab.graph.EdgeNames;
+import org.milab.model.ModelConfig;
+import org.milab.stage.StageContext;
+import org.milab.util.Json;
+import org.milab.stats.Bootstrap;
+import org.milab.tables.Table;
+import org.milab.tables.TableBuilder;
+
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * Writes a {@link CircuitDiscovery.Result} into {@code <run>/circuit/}: {@code edges.arrow} (per edge, aggregated),
+ * {@code edge_scores.arrow} (per example and edge), {@code faithfulness.arrow} (per method and circuit size),
+ * {@code faithfulness_examples.arrow} (per method, size and example), {@code circuit.json} (the smallest EAP-IG
+ * circuit keeping the threshold, in MIB's graph JSON format), {@code circuit_summary.json} and {@code task.jsonl}.
+ */
+public final class CircuitStage {
+    public static final String DIR = "circuit";
+    static final String RANKING = "eap_ig";
+
+    private CircuitStage() {}
+
+    public static void write(StageContext ctx, CircuitDiscovery.Result r) {
+        ctx.writeText(DIR, null, "task.jsonl", r.task().toJsonl());
+        ctx.writeJson(DIR, null, "circuit_config.json", r.config().toMap());
+        ctx.write(DIR, null, edges(r));
+        ctx.write(DIR, null, edgeScores(r));
+        ctx.write(DIR, null, faithfulness(r));
+        ctx.write(DIR, null, faithfulnessExamples(r));
+        ctx.writeText(DIR, null, "circuit.json", mibJson(r, circuit(r)) + "\n");
+        ctx.writeJson(DIR, null, "circuit_summary.json", summary(r));
+        ctx.recordTiming("circuit", r.seconds());
+        ctx.summarize(markdown(r));
+    }
+
+    /**
+     * The edges of the smallest EAP-IG circuit that keeps the threshold (all edges if none does), pruned as MIB
+     * prunes: an edge into a node with no outgoing circuit edge, or out of a node (other than input) with no
+     * incoming circuit edge, carries the same value inside and outside the circuit (a node without circuit
+     * inputs computes its corrupt output), so removing it leaves every exact patched run unchanged.
+     */
+    public static Set<Integer> circuit(CircuitDiscovery.Result r) {
+        CircuitDiscovery.MethodResult m = r.method(RANKING);
+        int k = m.smallest() == null ? r.edges().size() : m.smallest().size();
+        Set<Integer> out = new HashSet<>();
+        for (int j = 0; j < k; j++) out.add(m.order()[j]);
+        return prune(out, r.edges());
+    }
+
+    static Set<Integer> prune(Set<Integer> circuit, CircuitEdges all) {
+        Set<Integer> out = new HashSet<>(circuit);
+        boolean changed = true;
+        while (changed) {
+            Set<String> feeding = new HashSet<>(), fed = new HashSet<>();
+            for (int e : out) {
+                CircuitEdges.Edge edge = all.edges().get(e);
+                feeding.add(edge.upstreamName());
+                fed.add(node(edge));
+            }
+            changed = out.removeIf(e -> {
+                CircuitEdges.Edge edge = all.edges().get(e);
+                return !node(edge).equals(EdgeNames.LOGITS) && !feeding.contains(node(edge))
+                        || !edge.upstreamName().equals(EdgeNames.INPUT) && !fed.contains(edge.upstreamName());
+            });
+        }
+        return out;
+    }
+
+    /** The downstream node of an edge (head inputs without their q/k/v mark). */
+    static String node(CircuitEdges.Edge e) {
+        return e.downstream().replaceAll("<[qkv]>$", "");
+    }
+
+    static TableBuilder edges(CircuitDiscovery.Result r) {
+        TableBuilder b = Table.builder("edges").keys("edge").string("edge", "upstream", "downstream").int64("downstream_layer")
+                .float64("eap_mean", "eap_low", "eap_high", "eap_ig_mean", "eap_ig_low", "eap_ig_high").int64("rank_eap_ig")
+                .float64("exact_effect_mean", "exact_effect_low", "exact_effect_high").int64("rank_exact", "rank_eap_ig_among_exact")
+                .bool("sign_agrees", "in_circuit");
+        describe(b, "edge", "MIB edge name upstream->downstream, head inputs marked <q>, <k>, <v> (e.g. a0.h1->a1.h2<k>)",
+                "upstream", "upstream node in MIB naming: input, a{l}.h{h} (head output z W_O, no b_O) or m{l}",
+                "downstream", "downstream input: a{l}.h{h}<q|k|v>, m{l} or logits",
+                "downstream_layer", "layer of the downstream node (n_layer for logits)",
+                "eap_mean", "EAP score averaged over examples: (clean_u - corrupt_u) . d(L[answer] - L[contrast]) / d(downstream input) at the clean run",
+                "eap_low", "lower end of the bootstrap CI (over examples) of eap_mean",
+                "eap_high", "upper end of the bootstrap CI of eap_mean",
+                "eap_ig_mean", "EAP-IG score averaged over examples: the EAP gradient averaged over ig_steps runs whose input embedding is alpha E[clean] + (1 - alpha) E[corrupt]",
+                "eap_ig_low", "lower end of the bootstrap CI of eap_ig_mean",
+                "eap_ig_high", "upper end of the bootstrap CI of eap_ig_mean",
+                "rank_eap_ig", "1-based rank of the edge by |eap_ig_mean| (ties by edge order): the order circuits are built in",
+                "exact_effect_mean", "exact single-edge effect averaged over examples: metric(clean) - metric(clean with this edge carrying the corrupt upstream output); null if not measured",
+                "exact_effect_low", "lower end of the bootstrap CI of exact_effect_mean",
+                "exact_effect_high", "upper end of the bootstrap CI of exact_effect_mean",
+                "rank_exact", "1-based rank by |exact_effect_mean| among the exactly measured edges; null if not measured",
+                "rank_eap_ig_among_exact", "1-based rank by |eap_ig_mean| among the exactly measured edges: compare with rank_exact to see where attribution and patching disagree",
+                "sign_agrees", "true when eap_ig_mean and exact_effect_mean have the same sign (null if not measured)",
+                "in_circuit", "true for the edges of circuit.json (the smallest EAP-IG circuit with faithfulness >= the threshold)");
+        CircuitDiscovery.MethodResult eap = r.method("eap"), ig = r.method(RANKING);
+        int[] rankIg = ranks(ig.order());
+        int measured = r.exactEdges().length;
+        double[] exactMean = new double[measured], igAmong = new double[measured];
+        Bootstrap boot = new Bootstrap(r.config().resamples(), r.config().bootstrapSeed(), Bootstrap.DEFAULT_LEVEL);
+        Map<Integer, Integer> slot = new LinkedHashMap<>();
+        for (int k = 0; k < measured; k++) {
+            slot.put(r.exactEdges()[k], k);
+            for (double[] row : r.exact()) exactMean[k] += row[k] / r.exact().length;
+            igAmong[k] = ig.mean()[r.exactEdges()[k]];
+        }
+        int[] rankExact = ranks(CircuitDiscovery.order(exactMean)), rankIgAmong = ranks(CircuitDiscovery.order(igAmong));
+        Set<Integer> circuit = circuit(r);
+        for (CircuitEdges.Edge e : r.edges().edges()) {
+            int i = e.index();
+            TableBuilder.RowBuilder row = b.row().set("edge", e.name()).set("upstream", e.upstreamName()).set("downstream", e.downstream())
+                    .set("downstream_layer", (long) e.downstreamLayer())
+                    .set("eap_mean", eap.mean()[i]).set("eap_low", eap.ci()[i].low()).set("eap_high", eap.ci()[i].high())
+                    .set("eap_ig_mean", ig.mean()[i]).set("eap_ig_low", ig.ci()[i].low()).set("eap_ig_high", ig.ci()[i].high())
+                    .set("rank_eap_ig", (long) rankIg[i]).set("in_circuit", circuit.contains(i));
+            Integer k = slot.get(i);
+            if (k != null) {
+                int kk = k;
+                Bootstrap.Interval ex = boot.mean(java.util.Arrays.stream(r.exact()).mapToDouble(x -> x[kk]).toArray());
+                row.set("exact_effect_mean", ex.estimate()).set("exact_effect_low", ex.low()).set("exact_effect_high", ex.high())
+                        .set("rank_exact", (long) rankExact[k]).set("rank_eap_ig_among_exact", (long) rankIgAmong[k])
+                        .set("sign_agrees", Math.signum(ex.estimate()) == Math.signum(ig.mean()[i]));
+            }
+            row.add();
+        }
+        return b;
+    }
+
+    static TableBuilder edgeScores(CircuitDiscovery.Result r) {
+        TableBuilder b = Table.builder("edge_scores").keys("example", "edge").int64("example").string("edge")
+                .float64("eap", "eap_ig", "exact_effect");
+        describe(b, "example", "0-based index of the example in task.jsonl (header excluded)",
+                "edge", "MIB edge name (see edges.arrow)",
+                "eap", "this example's EAP score of the edge",
+                "eap_ig", "this example's EAP-IG score of the edge",
+                "exact_effect", "this example's exact single-edge effect metric(clean) - metric(edge patched); null if not measured");
+        Map<Integer, Integer> slot = new LinkedHashMap<>();
+        for (int k = 0; k < r.exactEdges().length; k++) slot.put(r.exactEdges()[k], k);
+        double[][] eap = r.method("eap").perExample(), ig = r.method(RANKING).perExample();
+        for (int i = 0; i < r.pairs().size(); i++)
+            for (CircuitEdges.Edge e : r.edges().edges()) {
+                Integer k = slot.get(e.index());
+                b.row().set("example", (long) i).set("edge", e.name()).set("eap", eap[i][e.index()]).set("eap_ig", ig[i][e.index()])
+                        .set("exact_effect", k == null ? null : r.exact()[i][k]).add();
+            }
+        return b;
+    }
+
+    static TableBuilder faithfulness(CircuitDiscovery.Result r) {
+        TableBuilder b = Table.builder("faithfulness").keys("method", "size").string("method").int64("size", "edges_total")
+                .float64("fraction", "faithfulness", "faithfulness_low", "faithfulness_high", "metric_mean", "clean_metric_mean",
+                        "corrupt_metric_mean").bool("meets_threshold", "on_grid").string("metric");
+        describe(b, "method", "edge ranking the circuit was cut from: eap or eap_ig",
+                "size", "edges in the circuit: the top-size edges by |mean score| (sizes: 1, then x sqrt 2 rounded, then all edges)",
+                "edges_total", "edges in the model's graph",
+                "fraction", "size / edges_total",
+                "faithfulness", "(m(circuit) - m(corrupt)) / (m(clean) - m(corrupt)) as a ratio of means over examples; m(circuit) by exact edge patching (edges outside the circuit carry the corrupt run's upstream output)",
+                "faithfulness_low", "lower end of the bootstrap CI (over examples) of faithfulness",
+                "faithfulness_high", "upper end of the bootstrap CI of faithfulness",
+                "metric_mean", "the raw metric of the circuit run, averaged over examples",
+                "clean_metric_mean", "the metric of the clean run (all edges kept), averaged over examples",
+                "corrupt_metric_mean", "the metric with every edge carrying the corrupt run's output (the corrupt run), averaged over examples",
+                "meets_threshold", "faithfulness >= the run's threshold (within the decision tolerance)",
+                "on_grid", "true for the declared size grid (CPR and CMD use these rows); false for the sizes measured between two grid sizes to find the smallest circuit keeping the threshold",
+                "metric", "the task's metric: logit_diff, log_prob or kl");
+        double clean = mean(r.full()), corrupt = mean(r.empty());
+        for (CircuitDiscovery.MethodResult m : r.methods())
+            for (CircuitDiscovery.SizePoint p : points(m))
+                b.row().set("method", m.method()).set("size", (long) p.size()).set("edges_total", (long) r.edges().size())
+                        .set("on_grid", m.curve().contains(p))
+                        .set("fraction", p.fraction()).set("faithfulness", p.faithfulness().estimate())
+                        .set("faithfulness_low", p.faithfulness().low()).set("faithfulness_high", p.faithfulness().high())
+                        .set("metric_mean", mean(p.metric())).set("clean_metric_mean", clean).set("corrupt_metric_mean", corrupt)
+                        .set("meets_threshold", org.milab.stats.Decisions.atLeast(p.faithfulness().estimate(), r.config().threshold()))
+                        .set("metric", r.task().metric().id()).add();
+        return b;
+    }
+
+    static TableBuilder faithfulnessExamples(CircuitDiscovery.Result r) {
+        TableBuilder b = Table.builder("faithfulness_examples").keys("method", "size", "example").string("method")
+                .int64("size", "example").float64("metric", "clean_metric", "corrupt_metric");
+        describe(b, "method", "edge ranking the circuit was cut from: eap or eap_ig",
+                "size", "edges in the circuit",
+                "example", "0-based index of the example in task.jsonl",
+                "metric", "this example's metric with the circuit (exact edge patching)",
+                "clean_metric", "this example's metric in the clean run",
+                "corrupt_metric", "this example's metric in the corrupt run");
+        for (CircuitDiscovery.MethodResult m : r.methods())
+            for (CircuitDiscovery.SizePoint p : points(m))
+                for (int i = 0; i < p.metric().length; i++)
+                    b.row().set("method", m.method()).set("size", (long) p.size()).set("example", (long) i)
+                            .set("metric", p.metric()[i]).set("clean_metric", r.full()[i]).set("corrupt_metric", r.empty()[i]).add();
+        return b;
+    }
+
+    /** MIB's graph JSON: cfg, nodes {name: {in_graph}}, edges {name: {score, in_graph}} (score: mean EAP-IG). */
+    static String mibJson(CircuitDiscovery.Result r, Set<Integer> circuit) {
+        ModelConfig c = r.edges().config();
+        Map<String, Object> cfg = new LinkedHashMap<>();
+        cfg.put("n_layers", c.nLayer());
+        cfg.put("n_heads", c.nHead());
+        cfg.put("parallel_attn_mlp", false);
+        cfg.put("d_model", c.dModel());
+        Set<String> used = new HashSet<>();
+        for (int e : circuit) {
+            CircuitEdges.Edge edge = r.edges().edges().get(e);
+            used.add(edge.upstreamName());
+            used.add(node(edge));
+        }
+        Map<String, Object> nodes = new LinkedHashMap<>();
+        for (String n : r.edges().upstreamNames()) nodes.put(n, Map.of("in_graph", used.contains(n)));
+        nodes.put(EdgeNames.LOGITS, Map.of("in_graph", true));
+        Map<String, Object> edges = new LinkedHashMap<>();
+        double[] score = r.method(RANKING).mean();
+        for (CircuitEdges.Edge e : r.edges().edges()) {
+            Map<String, Object> v = new LinkedHashMap<>();
+            v.put("score", score[e.index()]);
+            v.put("in_graph", circuit.contains(e.index()));
+            edges.put(e.name(), v);
+        }
+        Map<String, Object> out = new LinkedHashMap<>();
+        out.put("cfg", cfg);
+        out.put("nodes", nodes);
+        out.put("edges", edges);
+        return Json.write(out);
+    }
+
+    static Map<String, Object> summary(CircuitDiscovery.Result r) {
+        Map<String, Object> s = new LinkedHashMap<>();
+        s.put("task", r.task().name());
+        s.put("metric", r.task().metric().id());
+        s.put("examples", r.pairs().size());
+        s.put("edges", r.edges().size());
+        s.put("exactly_measured_edges", r.exactEdges().length);
+        s.put("clean_metric_mean", mean(r.full()));
+        s.put("corrupt_metric_mean", mean(r.empty()));
+        s.put("threshold", r.config().threshold());
+        for (CircuitDiscovery.MethodResult m : r.methods()) {
+            Map<String, Object> x = new LinkedHashMap<>();
+            x.put("cpr", interval(m.cpr()));
+            x.put("cmd", interval(m.cmd()));
+            x.put("smallest_size_meeting_threshold", m.smallest() == null ? null : m.smallest().size());
+            x.put("smallest_faithfulness", m.smallest() == null ? null : interval(m.smallest().faithfulness()));
+            x.put("spearman_with_exact", interval(m.spearman()));
+            s.put(m.method(), x);
+        }
+        s.put("seconds", r.seconds());
+        return s;
+    }
+
+    private static Map<String, Object> interval(Bootstrap.Interval i) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("estimate", i.estimate());
+        m.put("low", i.low());
+        m.put("high", i.high());
+        return m;
+    }
+
+    static String markdown(CircuitDiscovery.Result r) {
+        StringBuilder b = new StringBuilder("## Circuit (" + r.task().name() + ", " + r.task().metric().id() + ", "
+                + r.pairs().size() + " examples, " + r.edges().size() + " edges)\n\n");
+        for (CircuitDiscovery.MethodResult m : r.methods())
+            b.append(String.format(Locale.ROOT, "- %s: CPR %.3f [%.3f, %.3f], CMD %.3f [%.3f, %.3f], smallest circuit with "
+                            + "faithfulness >= %.2f: %s; Spearman with exact single-edge effects %.3f [%.3f, %.3f]%n",
+                    m.method(), m.cpr().estimate(), m.cpr().low(), m.cpr().high(), m.cmd().estimate(), m.cmd().low(), m.cmd().high(),
+                    r.config().threshold(), m.smallest() == null ? "none" : String.format(Locale.ROOT, "%d edges (faithfulness %.3f [%.3f, %.3f])",
+                            m.smallest().size(), m.smallest().faithfulness().estimate(), m.smallest().faithfulness().low(),
+                            m.smallest().faithfulness().high()),
+                    m.spearman().estimate(), m.spearman().low(), m.spearman().high()));
+        return b.toString();
+    }
+
+    /** Grid and refined sizes in size order. */
+    private static List<CircuitDiscovery.SizePoint> points(CircuitDiscovery.MethodResult m) {
+        List<CircuitDiscovery.SizePoint> all = new java.util.ArrayList<>(m.curve());
+        all.addAll(m.refined());
+        all.sort(java.util.Comparator.comparingInt(CircuitDiscovery.SizePoint::size));
+        return all;
+    }
+
+    private static int[] ranks(int[] order) {
+        int[] rank = new int[order.length];
+        for (int j = 0; j < order.length; j++) rank[order[j]] = j + 1;
+        return rank;
+    }
+
+    private static double mean(double[] x) {
+        double s = 0;
+        for (double v : x) s += v;
+        return s / x.length;
+    }
+
+    private static void describe(TableBuilder b, String... pairs) {
+        for (int i = 0; i < pairs.length; i += 2) b.describe(pairs[i], pairs[i + 1]);
+    }
+}

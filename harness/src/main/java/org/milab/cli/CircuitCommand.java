@@ -1,0 +1,78 @@
+package org.milab.cli;
+
+import org.milab.circuit.BuiltinTasks;
+import org.milab.circuit.CircuitConfig;
+import org.milab.circuit.CircuitDiscovery;
+import org.milab.circuit.CircuitStage;
+import org.milab.circuit.CircuitTask;
+import org.milab.circuit.EdgeRunner;
+import org.milab.circuit.TokenPair;
+import org.milab.lab.LabModel;
+import org.milab.run.Pipeline;
+import org.milab.stage.RunConfig;
+import org.milab.run.RunContext;
+import org.milab.run.RunDir;
+import org.milab.runtime.Device;
+import org.milab.util.UserError;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.Callable;
+
+/** {@code make circuit}: edge attribution, circuits and exact faithfulness curves for a task file or a built-in task. */
+@Command(name = "circuit", mixinStandardHelpOptions = true,
+        description = "Edge-level circuit discovery for a task (a .jsonl task file or a built-in task): EAP and EAP-IG scores "
+                + "for every edge (MIB naming), circuits of a declared size grid, their faithfulness by exact edge patching, "
+                + "CPR/CMD and the smallest circuit keeping the threshold; writes results/<run>/circuit/.")
+public final class CircuitCommand implements Callable<Integer> {
+    @Mixin RootOption root;
+    @Option(names = "--model", defaultValue = "gpt2", description = "Default: ${DEFAULT-VALUE}.") String model;
+    @Option(names = "--task", required = true, description = "a .jsonl task file, or a built-in task: induction") String task;
+    @Option(names = "--device", defaultValue = "cpu", description = "cpu, cuda or auto. Default: ${DEFAULT-VALUE}.") String device;
+    @Option(names = "--threads", defaultValue = "0", description = "ORT intra-op threads (0 = ORT default). Default: ${DEFAULT-VALUE}.") int threads;
+    @Option(names = "--run-id", description = "results/<run-id>/ (default <model>-circuit-<time>)") String runId;
+    @Option(names = "--examples", defaultValue = "16", description = "examples of a built-in task. Default: ${DEFAULT-VALUE}.") int examples;
+    @Option(names = "--length", defaultValue = "6", description = "repeated-sequence length of the built-in induction task. Default: ${DEFAULT-VALUE}.") int length;
+    @Option(names = "--seed", defaultValue = "0", description = "seed of a built-in task. Default: ${DEFAULT-VALUE}.") long seed;
+    @Option(names = "--ig-steps", defaultValue = "10", description = "EAP-IG steps. Default: ${DEFAULT-VALUE}.") int igSteps;
+    @Option(names = "--resamples", defaultValue = "1000", description = "bootstrap resamples. Default: ${DEFAULT-VALUE}.") int resamples;
+    @Option(names = "--batch-rows", defaultValue = "16", description = "rows per edge-graph call. Default: ${DEFAULT-VALUE}.") int batchRows;
+    @Option(names = "--exact-edges", defaultValue = "500", description = "edges whose single-edge effect is patched exactly (the top ones by |EAP-IG| when the model has more). Default: ${DEFAULT-VALUE}.") int exactEdges;
+    @Option(names = "--threshold", defaultValue = "0.9", description = "faithfulness the reported circuit must keep. Default: ${DEFAULT-VALUE}.") double threshold;
+
+    @Override
+    public Integer call() {
+        CircuitConfig cfg = new CircuitConfig(igSteps, resamples, 0, batchRows, exactEdges, threshold);
+        boolean builtin = BuiltinTasks.isBuiltin(task);
+        // a task file is read and checked before the model opens or any folder is touched
+        CircuitTask fileTask = builtin ? null : CircuitTask.read(Path.of(task));
+        String id = runId != null ? runId : model + "-circuit-" + java.time.LocalDateTime.now()
+                .format(java.time.format.DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss"));
+        RunDir.requireValidId(id);
+        try (LabModel m = LabModel.open(root.root(), model, Device.parse(device), threads, batchRows, batchRows * 64)) {
+            CircuitTask t = builtin ? BuiltinTasks.get(task, m, examples, length, seed) : fileTask;
+            List<TokenPair> pairs = t.tokenize(m);
+            try (RunDir folder = RunDir.acquire(root.root(), id, runId == null)) {
+                if (folder.finished())
+                    throw new UserError("results/" + folder.id() + " already exists; a run never overwrites another run's outputs.",
+                            "Choose another RUN_ID (circuit runs do not resume: they recompute everything).");
+                if (folder.hasUnfinished()) {
+                    System.err.println("removing results/" + folder.id() + RunDir.INCOMPLETE + ", left by an unfinished attempt");
+                    folder.discardUnfinished();
+                }
+                RunContext ctx = new RunContext(root.root(), RunConfig.reference(model, folder.id()), m);
+                Pipeline run = new Pipeline(ctx);
+                try (EdgeRunner runner = new EdgeRunner(m, pairs, batchRows)) {
+                    CircuitStage.write(ctx, CircuitDiscovery.run(runner, t, cfg));
+                }
+                run.finish("milab circuit --model " + model + " --task " + task);
+                System.out.println("run " + folder.id() + " written to " + root.root().relativize(ctx.finalDir())
+                        + " (circuit/edges.arrow, circuit/faithfulness.arrow, circuit/circuit.json, summary.md)");
+            }
+        }
+        return 0;
+    }
+}
