@@ -42,12 +42,15 @@ public final class ZooModels {
         return modelId.startsWith(PREFIX);
     }
 
-    /** The committed zoo models under {@code zooDir} (folders holding a model.safetensors), sorted. */
+    /**
+     * The committed zoo models under {@code zooDir} (folders zoo-* holding a model.safetensors), sorted; not the
+     * trainer's {@code <name>.no-induction} folders.
+     */
     public static List<String> names(Path zooDir) {
         if (!Files.isDirectory(zooDir)) return List.of();
         try (Stream<Path> s = Files.list(zooDir)) {
             return s.filter(p -> Files.isRegularFile(p.resolve(WEIGHTS))).map(p -> p.getFileName().toString())
-                    .filter(ZooModels::isZoo).sorted().toList();
+                    .filter(n -> isZoo(n) && !n.contains(".")).sorted().toList();
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }

@@ -67,6 +67,13 @@ class ZooDiagnosisTest {
     }
 
     @Test
+    void anUnknownZooModelIsRefusedWithTheModelsThereAre(@TempDir Path tmp) {
+        assertThatThrownBy(() -> ZooModels.export(new org.milab.catalog.ModelLayout(tmp, "zoo-nope"), ZooFixtures.zooDir()))
+                .isInstanceOf(UserError.class).hasMessageContaining("zoo-nope").hasMessageContaining(ZooFixtures.models().get(0));
+        assertThat(tmp.resolve("graphs")).doesNotExist();
+    }
+
+    @Test
     void aTamperedZooFileIsRefusedByName(@TempDir Path tmp) throws Exception {
         String model = ZooFixtures.models().get(0);
         Path copy = tmp.resolve(model);
