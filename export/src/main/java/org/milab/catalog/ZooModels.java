@@ -35,6 +35,8 @@ public final class ZooModels {
     public static final String DIR = "zoo";
     public static final String WEIGHTS = "model.safetensors", CONFIG = "config.json", VOCAB = "vocab.txt",
             SUMS = "SHA256SUMS", TRAIN_CONFIG = "train_config.json", TRAIN_LOG = "train_log.jsonl";
+    /** The trainer's two special tokens (the planted model's spelling, so both tokenizers read alike). */
+    public static final String UNK = PlantedVocabulary.UNK, BOS = PlantedVocabulary.BOS;
 
     private ZooModels() {}
 
@@ -69,7 +71,7 @@ public final class ZooModels {
         if (config.vocabSize() != vocab.size())
             throw new UserError(dir.resolve(CONFIG) + " says vocab_size " + config.vocabSize() + " but " + VOCAB
                     + " lists " + vocab.size() + " tokens.", "Retrain the model (make zoo) so its files belong together.");
-        String tokenizer = WordLevelTokenizerJson.build(vocab, PlantedVocabulary.UNK, PlantedVocabulary.BOS);
+        String tokenizer = WordLevelTokenizerJson.build(vocab, UNK, BOS);
         String sha = Hashing.sha256(dir.resolve(WEIGHTS));
         ModelIdentity identity = new ModelIdentity(id, null, "trained by tools/zoo/train.py, committed zoo/" + id,
                 sha, false, "zoo/" + id + " (sha256 checked against its " + SUMS + ")");

@@ -3,7 +3,6 @@ package org.milab.diagnosis;
 import org.milab.catalog.ZooModels;
 import org.milab.model.ModelConfig;
 import org.milab.model.SafetensorsFile;
-import org.milab.planted.PlantedVocabulary;
 import org.milab.util.UserError;
 
 import java.nio.file.Path;
@@ -21,13 +20,13 @@ public final class ZooDiagnosis {
     public static InductionDiagnosis.Result diagnose(Path modelDir, InductionDiagnosis.Settings s) {
         ZooModels.verifySums(modelDir);
         List<String> vocab = ZooModels.readVocab(modelDir.resolve(ZooModels.VOCAB));
-        int bos = vocab.indexOf(PlantedVocabulary.BOS);
-        if (bos < 0) throw new UserError(modelDir + "/" + ZooModels.VOCAB + " has no " + PlantedVocabulary.BOS + ".",
+        int bos = vocab.indexOf(ZooModels.BOS);
+        if (bos < 0) throw new UserError(modelDir + "/" + ZooModels.VOCAB + " has no " + ZooModels.BOS + ".",
                 "Retrain the model with tools/zoo/train.py (make zoo).");
         // every token but the two specials: the ids the trainer's random spans use
         List<Integer> span = new ArrayList<>();
         for (int i = 0; i < vocab.size(); i++)
-            if (!vocab.get(i).equals(PlantedVocabulary.BOS) && !vocab.get(i).equals(PlantedVocabulary.UNK)) span.add(i);
+            if (!vocab.get(i).equals(ZooModels.BOS) && !vocab.get(i).equals(ZooModels.UNK)) span.add(i);
         ModelConfig config = ModelConfig.read(modelDir.resolve(ZooModels.CONFIG));
         try (SafetensorsFile ckpt = SafetensorsFile.open(modelDir.resolve(ZooModels.WEIGHTS), config)) {
             return InductionDiagnosis.run(modelDir.getFileName().toString(), ckpt, bos, span, s, DiagnosisThresholds.DEFAULT);
