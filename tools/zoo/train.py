@@ -209,7 +209,60 @@ def copy_losses(model, n, count, seed):
     return first, second
 
 
+REFERENCE_FILE = "pytorch_logits.json"
+
+
+@torch.no_grad()
+def write_reference_logits(model, out):
+    """PyTorch's logits on a fixed prompt (BOS + 12 tokens + the same 12), centred over the vocabulary like the
+    lab's: the Java side checks its reading of the weights against them (ZooDiagnosisTest)."""
+    ids = [BOS_ID] + [int(i) for i in SPAN_IDS[:12]] * 2
+    logits = model(torch.tensor([ids]))[0].double()
+    logits = logits - logits.mean(-1, keepdim=True)
+    with open(os.path.join(out, REFERENCE_FILE), "w") as f:
+        json.dump({"token_ids": ids, "centred_logits": [[round(x, 6) for x in row] for row in logits.tolist()],
+                   "torch": torch.__version__}, f)
+        f.write("\n")
+
+
+def load(folder):
+    """A trained zoo model back from its folder (config.json + model.safetensors), for --reference-only."""
+    with open(os.path.join(folder, "config.json")) as f:
+        c = json.load(f)
+    model = Gpt2(c["vocab_size"], c["n_positions"], c["n_embd"], c["n_layer"], c["n_head"])
+    with open(os.path.join(folder, "model.safetensors"), "rb") as f:
+        raw = f.read()
+    n = struct.unpack("<Q", raw[:8])[0]
+    header = json.loads(raw[8:8 + n])
+    tensors = {k: torch.from_numpy(np.frombuffer(raw[8 + n + v["data_offsets"][0]:8 + n + v["data_offsets"][1]],
+                                                 dtype="<f4").reshape(v["shape"]).copy())
+               for k, v in header.items() if k != "__metadata__"}
+    hf = model.hf_tensors()
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            key = next(k for k, v in _names(model).items() if v is p)
+            t = tensors[key]
+            p.copy_(t.T if p.dim() == 2 and key not in ("wte.weight", "wpe.weight") else t)
+    assert set(hf) == set(tensors), "tensor names differ"
+    return model
+
+
+def _names(model):
+    """HF name -> our parameter."""
+    out = {"wte.weight": model.wte.weight, "wpe.weight": model.wpe.weight, "ln_f.weight": model.ln_f.weight,
+           "ln_f.bias": model.ln_f.bias}
+    for l, b in enumerate(model.h):
+        for ours, theirs in (("ln_1", "ln_1"), ("ln_2", "ln_2"), ("c_attn", "attn.c_attn"), ("c_proj", "attn.c_proj"),
+                             ("c_fc", "mlp.c_fc"), ("mlp_proj", "mlp.c_proj")):
+            out[f"h.{l}.{theirs}.weight"] = getattr(b, ours).weight
+            out[f"h.{l}.{theirs}.bias"] = getattr(b, ours).bias
+    return out
+
+
 def main():
+    if len(sys.argv) == 3 and sys.argv[1] == "--reference-only":
+        write_reference_logits(load(sys.argv[2]), sys.argv[2])
+        return
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--name", required=True)
     ap.add_argument("--layers", type=int, required=True)
@@ -274,6 +327,7 @@ def main():
         f.write("\n".join(VOCAB) + "\n")
     write_safetensors(os.path.join(out, "model.safetensors"), model.hf_tensors(),
                       {"format": "pt", "trainer": "tools/zoo/train.py", "name": a.name, "seed": str(a.seed)})
+    write_reference_logits(model, out)
     train = dict(vars(a))
     train.update({"torch": torch.__version__, "numpy": np.__version__, "python": sys.version.split()[0],
                   "train_seconds": round(seconds, 1), "final_train_loss": log[-1]["train_loss"],

@@ -50,6 +50,30 @@ class ZooDiagnosisTest {
                 .rowCount()).isEqualTo(r.heads().size());
     }
 
+    /**
+     * The Java reference forward (what the diagnosis runs, and what the export self-check holds the ONNX graphs
+     * to) computes the logits PyTorch computed when it wrote the model (tools/zoo/train.py, pytorch_logits.json):
+     * the weights are read in the layout they were trained in (Conv1D [in, out], tied unembedding, tanh GELU).
+     */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("models")
+    void javaComputesTheLogitsPyTorchComputed(String model) throws Exception {
+        Path dir = ZooFixtures.zooDir().resolve(model);
+        JsonNode ref = new ObjectMapper().readTree(dir.resolve("pytorch_logits.json").toFile());
+        int[] ids = new int[ref.path("token_ids").size()];
+        for (int i = 0; i < ids.length; i++) ids[i] = ref.path("token_ids").get(i).asInt();
+        double worst = 0;
+        try (org.milab.model.SafetensorsFile ckpt = org.milab.model.SafetensorsFile.open(dir.resolve(ZooModels.WEIGHTS),
+                org.milab.model.ModelConfig.read(dir.resolve(ZooModels.CONFIG)))) {
+            double[][] logits = new org.milab.model.ReferenceGpt2(ckpt).run(ids).logits();
+            for (int p = 0; p < ids.length; p++)
+                for (int v = 0; v < logits[p].length; v++)
+                    worst = Math.max(worst, Math.abs(logits[p][v] - ref.path("centred_logits").get(p).get(v).asDouble()));
+        }
+        System.out.printf("ZooDiagnosisTest %s: max |Java - PyTorch| centred logit %.2e over %d positions%n", model, worst, ids.length);
+        assertThat(worst).isLessThan(1e-4);
+    }
+
     @Test
     void classesFollowTheDeclaredThresholds() {
         DiagnosisThresholds t = DiagnosisThresholds.DEFAULT;
