@@ -110,9 +110,9 @@ class ZooAgreementTest {
      */
     @Disabled("Fails with today's v2 (measured on all three zoo models at these counts): every head the diagnosis calls "
             + "induction is 'inconclusive: its OV circuit does not copy above chance' (top-1 copy fraction 0.000-0.029 on "
-            + "raw token embeddings), though its induction attention excess is 0.34-0.65 and its ablation removes 0.08-0.57 "
-            + "of the second-copy gap. Issue 17 item 2 (copying read through the effective embedding after MLP0) should "
-            + "fix it: re-enable after merging the v2-rules branch.")
+            + "raw token embeddings), though its induction attention excess is 0.34-0.65 and its ablation removes "
+            + "0.07-0.57 of the second-copy loss gap (diagnosis). Issue 17 item 2 (copying read through the effective "
+            + "embedding after MLP0) should fix it: re-enable after merging the v2-rules branch.")
     @ParameterizedTest(name = "{0}")
     @MethodSource("models")
     void v2ConfirmsADiagnosedInductionHead(String model) {
