@@ -169,17 +169,8 @@ class Gpt2(nn.Module):
 
     def hf_tensors(self):
         """Parameters under GPT-2's Hugging Face names; Linear weights transposed to Conv1D's [in, out]."""
-        out = {"wte.weight": self.wte.weight, "wpe.weight": self.wpe.weight,
-               "ln_f.weight": self.ln_f.weight, "ln_f.bias": self.ln_f.bias}
-        for l, b in enumerate(self.h):
-            for ours, theirs in (("ln_1", "ln_1"), ("ln_2", "ln_2")):
-                out[f"h.{l}.{theirs}.weight"] = getattr(b, ours).weight
-                out[f"h.{l}.{theirs}.bias"] = getattr(b, ours).bias
-            for ours, theirs in (("c_attn", "attn.c_attn"), ("c_proj", "attn.c_proj"), ("c_fc", "mlp.c_fc"),
-                                 ("mlp_proj", "mlp.c_proj")):
-                out[f"h.{l}.{theirs}.weight"] = getattr(b, ours).weight.T
-                out[f"h.{l}.{theirs}.bias"] = getattr(b, ours).bias
-        return {k: v.detach().contiguous().to(torch.float32).numpy() for k, v in out.items()}
+        return {k: (p.T if p.dim() == 2 and k not in ("wte.weight", "wpe.weight") else p)
+                .detach().contiguous().to(torch.float32).numpy() for k, p in _names(self).items()}
 
 
 def write_safetensors(path, tensors, metadata):
@@ -237,13 +228,13 @@ def load(folder):
     tensors = {k: torch.from_numpy(np.frombuffer(raw[8 + n + v["data_offsets"][0]:8 + n + v["data_offsets"][1]],
                                                  dtype="<f4").reshape(v["shape"]).copy())
                for k, v in header.items() if k != "__metadata__"}
-    hf = model.hf_tensors()
+    params = _names(model)
+    if set(params) != set(tensors):
+        sys.exit(f"{folder}: tensor names differ from GPT-2's: {sorted(set(params) ^ set(tensors))}")
     with torch.no_grad():
-        for name, p in model.named_parameters():
-            key = next(k for k, v in _names(model).items() if v is p)
+        for key, p in params.items():  # Conv1D [in, out] back to Linear [out, in]; embeddings and vectors as stored
             t = tensors[key]
             p.copy_(t.T if p.dim() == 2 and key not in ("wte.weight", "wpe.weight") else t)
-    assert set(hf) == set(tensors), "tensor names differ"
     return model
 
 
