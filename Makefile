@@ -43,7 +43,7 @@ milab = printf '+ bin/milab %s\n' '$(subst ','\'',$(strip $(1)))' && bin/milab $
 RUN_ARGS = --model $(MODEL) --device $(DEVICE) --threads $(THREADS) $(if $(RUN_ID),--run-id '$(RUN_ID)',) $(ENGINE_ARGS)
 
 .PHONY: help build test demo export inspect run-heldout run-sweep run-all run-v2 run-characterization run-calibration \
-        attribute circuit diff report columns bench bench-spark spark-jar random-checkpoint clean
+        attribute circuit diff report columns bench bench-spark spark-jar random-checkpoint zoo zoo-diagnose clean
 
 help:
 	@echo "Start here:"
@@ -52,6 +52,8 @@ help:
 	@echo "Models:"
 	@echo "  make export [MODEL=gpt2|planted-induction|<name>] [WEIGHTS=path/model.safetensors]"
 	@echo "  make random-checkpoint ARGS='--out DIR [--seed N]'   a GPT-2-small-shaped random checkpoint (benchmarks)"
+	@echo "  make zoo [ZOO_PYTHON=venv/bin/python]   retrain the trained zoo (PyTorch, docs/zoo.md), then make zoo-diagnose"
+	@echo "  make zoo-diagnose               the independent induction diagnosis of every zoo model (zoo/<model>/diagnosis.json)"
 	@echo "  make inspect [MODEL=...] ARGS='--prompt \"A B C D A B C\" --hook blocks.0.attn.hook_z'"
 	@echo "Runs (results/<RUN_ID>/; each takes only its stages' options, ARGS=--help lists them):"
 	@echo "  make run-all [MODEL=...] [RUN_ID=name]   S3-S19, then protocol v2 and both protocols' verdicts per head; the same RUN_ID resumes"
@@ -119,6 +121,18 @@ demo: $(STAMP) graphs/$(DEMO_MODEL)/capture.onnx
 
 export: $(STAMP)
 	@$(call milab,export --model $(MODEL) $(if $(WEIGHTS),--weights $(WEIGHTS),) $(ARGS))
+
+# --- the trained zoo (docs/zoo.md): zoo/<model>/ is committed; only make zoo retrains (PyTorch, pinned in ---
+# --- tools/zoo/requirements.txt, in a venv of your choice: ZOO_PYTHON). ---
+ZOO_PYTHON ?= python3
+zoo:
+	@while read -r name args; do case "$$name" in ''|'#'*) continue;; esac; \
+	  echo "+ $(ZOO_PYTHON) tools/zoo/train.py --name $$name $$args --out zoo"; \
+	  $(ZOO_PYTHON) tools/zoo/train.py --name $$name $$args --out zoo || exit 2; done < tools/zoo/models.txt
+	@$(MAKE) --no-print-directory zoo-diagnose
+
+zoo-diagnose: $(STAMP)
+	@MILAB_MAIN=org.milab.diagnosis.ZooDiagnosis bin/milab zoo
 
 inspect: $(STAMP)
 	@$(call milab,inspect --model $(MODEL) --device $(DEVICE) $(ARGS))

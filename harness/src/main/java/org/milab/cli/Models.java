@@ -2,6 +2,7 @@ package org.milab.cli;
 
 import org.milab.catalog.ModelExports;
 import org.milab.catalog.ModelLayout;
+import org.milab.catalog.ZooModels;
 import org.milab.graph.GraphExporter;
 
 import org.milab.planted.PlantedLayout;
@@ -36,6 +37,13 @@ final class Models {
         if (planted.layout() != null)
             throw new UserError("--planted-layout applies to planted models, not to MODEL=" + id + ".",
                     "Use MODEL=planted-induction (or planted-<name>) with --planted-layout, or drop the option.");
+        if (ZooModels.isZoo(id)) {
+            if (weights != null)
+                throw new UserError("MODEL=" + id + " is a committed zoo model (names starting with " + ZooModels.PREFIX
+                        + " are read from " + ZooModels.DIR + "/); it takes no WEIGHTS.",
+                        "Drop WEIGHTS, or choose another MODEL name for your checkpoint.");
+            return ZooModels.export(layout, layout.root().resolve(ZooModels.DIR));
+        }
         return ModelExports.exportGpt2Family(layout, weights, allowUnpinned, bpeDir);
     }
 }
