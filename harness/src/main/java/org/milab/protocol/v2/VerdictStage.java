@@ -84,29 +84,38 @@ public final class VerdictStage {
         return out;
     }
 
-    private static TableBuilder verdictTable(Verdicts.Result pooled, Map<Head, Final> finals, Map<Integer, Verdicts.Result> bySeed,
-                                             Map<String, Verdicts.Result> byFamily, Optional<PlantedTruth> truth, String sha) {
+    static TableBuilder verdictTable(Verdicts.Result pooled, Map<Head, Final> finals, Map<Integer, Verdicts.Result> bySeed,
+                                     Map<String, Verdicts.Result> byFamily, Optional<PlantedTruth> truth, String sha) {
         TableBuilder b = Table.builder(VERDICTS).keys("layer", "head").int64("layer", "head")
-                .string("head_id", "role", "verdict", "reason").float64("p_adjusted");
+                .string("head_id", "role", "attention_role", "circuit_kind", "verdict", "reason").float64("p_adjusted_min");
         for (String s : SCORES) b.float64(s, s + "_ci_low", s + "_ci_high");
-        b.float64("copy_chance").bool("copying");
-        for (String test : Verdicts.TESTS) b.float64("p_" + test);
-        b.string("composition_receiver").float64("p_composition").int64("seeds_confirmed", "n_seeds")
+        b.float64("copy_chance").bool("copying").float64("anti_copy_fraction").bool("anti_copying").int64("expected_sign");
+        for (String test : Verdicts.TESTS) b.float64("p_raw_" + test, "p_adjusted_" + test, "p_raw_negative_" + test,
+                "p_adjusted_negative_" + test, "expected_sign_fraction_" + test).int64("n_" + test);
+        b.string("composition_receiver").float64("p_composition_adjusted").int64("seeds_confirmed", "n_seeds")
                 .string("seed_verdicts", "family_verdicts", "truth_role").bool("truth_in_circuit").metadata(ProtocolStage.SHA_METADATA, sha);
+        VerdictColumns.describe(b, SCORES, Verdicts.TESTS);
         for (Verdicts.HeadVerdict v : pooled.heads()) {
             Head h = v.head();
             Final fin = finals.get(h);
             TableBuilder.RowBuilder r = b.row().set("layer", h.layer()).set("head", h.head()).set("head_id", h.label())
-                    .set("role", v.role().role()).set("verdict", fin.verdict()).set("reason", fin.reason())
-                    .set("p_adjusted", v.pAdjusted()).set("copy_chance", v.role().copyChance()).set("copying", v.role().copying());
+                    .set("role", v.role().role()).set("attention_role", v.role().attentionRole())
+                    .set("circuit_kind", fin.verdict().equals(Verdicts.CONFIRMED) ? v.kind() : "")
+                    .set("verdict", fin.verdict()).set("reason", fin.reason())
+                    .set("p_adjusted_min", v.pAdjusted()).set("copy_chance", v.role().copyChance()).set("copying", v.role().copying())
+                    .set("anti_copying", v.role().antiCopying()).set("expected_sign", v.expectedSign());
+            if (v.role().antiCopy().defined()) r.set("anti_copy_fraction", v.role().antiCopy().estimate());
             Map<String, Interval> scores = scores(pooled, v);
             scores.forEach((name, iv) -> {
                 if (iv == null || !iv.defined()) return;
                 r.set(name, iv.estimate());
                 if (!Double.isNaN(iv.low())) r.set(name + "_ci_low", iv.low()).set(name + "_ci_high", iv.high());
             });
-            v.adjusted().forEach((test, p) -> r.set("p_" + test, p));
-            bestComposition(pooled, h).ifPresent(c -> r.set("composition_receiver", c.receiver().label()).set("p_composition", c.pAdjusted()));
+            v.effects().forEach((test, e) -> r.set("p_raw_" + test, e.p()).set("p_adjusted_" + test, v.adjusted().get(test))
+                    .set("p_raw_negative_" + test, e.pNegative()).set("p_adjusted_negative_" + test, v.adjustedNegative().get(test))
+                    .set("expected_sign_fraction_" + test, e.signFraction(v.expectedSign())).set("n_" + test, e.n()));
+            bestComposition(pooled, h).ifPresent(c -> r.set("composition_receiver", c.receiver().label())
+                    .set("p_composition_adjusted", c.pAdjusted()));
             r.set("seeds_confirmed", fin.seedsConfirmed()).set("n_seeds", bySeed.size())
                     .set("seed_verdicts", bySeed.entrySet().stream().map(e -> e.getKey() + ":" + e.getValue().head(h).verdict())
                             .collect(Collectors.joining(" ")))
@@ -122,7 +131,7 @@ public final class VerdictStage {
     static final List<String> SCORES = List.of("induction_excess", "duplicate_excess", "previous_excess", "bos_attention",
             "copy_fraction", "gap", "mean_ablation_drop", "mean_ablation_norm", "resample_ablation_drop",
             "resample_ablation_norm", "denoising_recovery", "denoising_norm", "leave_one_out_norm", "control_effect_norm",
-            "composition_norm");
+            "control_margin_norm", "composition_norm");
 
     private static Map<String, Interval> scores(Verdicts.Result pooled, Verdicts.HeadVerdict v) {
         Map<String, Interval> m = new LinkedHashMap<>();
@@ -148,6 +157,7 @@ public final class VerdictStage {
         }
         if (e.containsKey(Verdicts.LOO)) m.put("leave_one_out_norm", e.get(Verdicts.LOO).normalized());
         if (v.control() != null) m.put("control_effect_norm", v.control().normalized());
+        if (v.controlMargin() != null) m.put("control_margin_norm", v.controlMargin());
         bestComposition(pooled, v.head()).ifPresent(c -> m.put("composition_norm", c.effect().normalized()));
         return m;
     }

@@ -60,7 +60,7 @@ class V2PipelineTest {
     @Test
     void verdictTableHasTheContractColumnsWithIntervalsAndProvenance() {
         assertThat(verdicts.rowCount()).isEqualTo(16);
-        assertThat(verdicts.columnNames()).contains("layer", "head", "head_id", "role", "verdict", "reason", "p_adjusted",
+        assertThat(verdicts.columnNames()).contains("layer", "head", "head_id", "role", "verdict", "reason", "p_adjusted_min",
                 "truth_role", "induction_excess_ci_low", "induction_excess_ci_high", "mean_ablation_norm_ci_low",
                 "denoising_norm_ci_high", "copy_fraction_ci_low", "composition_norm_ci_low");
         for (Table.Row r : verdicts.rows()) {
@@ -69,7 +69,7 @@ class V2PipelineTest {
                     hi = r.getDouble("mean_ablation_norm_ci_high");
             assertThat(lo).isLessThanOrEqualTo(est + 1e-12);
             assertThat(hi).isGreaterThanOrEqualTo(est - 1e-12);
-            assertThat(r.getDouble("p_adjusted")).isBetween(0.0, 1.0);
+            assertThat(r.getDouble("p_adjusted_min")).isBetween(0.0, 1.0);
         }
         for (String t : List.of(ProtocolStage.PROMPTS, ProtocolStage.PROBES, AttentionProbeStage.TABLE, CopyingStage.TABLE,
                 CausalStage.BASELINES, CausalStage.ABLATIONS, CausalStage.PATCHES, GroupAblationStage.TABLE,
