@@ -51,6 +51,13 @@ public final class VerdictStage {
         Table verdicts = ctx.write(ProtocolStage.DIR, null, verdictTable(pooled, finals, bySeed, byFamily, truth, reg.sha256()));
         ctx.write(ProtocolStage.DIR, null, stabilityTable(bySeed, byFamily, reg.sha256()));
         Map<String, Object> circuit = circuit(ctx, reg, pooled, finals, bySeed, byFamily, truth);
+        // measured after every verdict is final: circuit-level evidence never feeds back into a verdict
+        Set<Head> confirmedSet = new LinkedHashSet<>();
+        finals.forEach((h, f) -> {
+            if (f.verdict().equals(Verdicts.CONFIRMED)) confirmedSet.add(h);
+        });
+        circuit.put("circuit_level", CircuitEvidence.measure(ctx, reg, confirmedSet));
+        truth.ifPresent(tr -> castMap(circuit.get("ground_truth")).put("ranking", Ranking.against(pooled, tr)));
         ctx.writeJson(ProtocolStage.DIR, null, "circuit.json", circuit);
         String md = summary(ctx, proto, pooled, finals, truth, circuit);
         ctx.writeText(ProtocolStage.DIR, null, "summary.md", md);
@@ -192,11 +199,7 @@ public final class VerdictStage {
     }
 
     private static Map<String, Object> interval(Interval i) {
-        Map<String, Object> m = new LinkedHashMap<>();
-        m.put("estimate", i.defined() ? i.estimate() : null);
-        m.put("ci_low", Double.isNaN(i.low()) ? null : i.low());
-        m.put("ci_high", Double.isNaN(i.high()) ? null : i.high());
-        return m;
+        return CircuitEvidence.interval(i);
     }
 
     private static List<String> labels(Set<Head> s) {
@@ -221,6 +224,7 @@ public final class VerdictStage {
             h.put("layer", v.head().layer());
             h.put("head", v.head().head());
             h.put("role", v.role().role());
+            h.put("kind", v.kind());
             h.put("reason", finals.get(v.head()).reason());
             Map<String, Object> ev = new LinkedHashMap<>();
             scores(pooled, v).forEach((k, iv) -> {
@@ -228,6 +232,7 @@ public final class VerdictStage {
             });
             h.put("evidence", ev);
             h.put("p_adjusted", v.adjusted());
+            h.put("p_adjusted_negative", v.adjustedNegative());
             heads.add(h);
         }
         m.put("confirmed_heads", heads);
@@ -293,19 +298,23 @@ public final class VerdictStage {
 
     private static String summary(RunContext ctx, V2Protocol proto, Verdicts.Result pooled, Map<Head, Final> finals,
                                   Optional<PlantedTruth> truth, Map<String, Object> circuit) {
-        List<String> confirmed = new ArrayList<>(), decoys = new ArrayList<>(), inconclusive = new ArrayList<>();
+        List<String> confirmed = new ArrayList<>(), negative = new ArrayList<>(), decoys = new ArrayList<>(),
+                inconclusive = new ArrayList<>();
         int otherRejected = 0;
         for (Verdicts.HeadVerdict v : pooled.heads()) {
             String verdict = finals.get(v.head()).verdict();
             Roles.HeadRole r = v.role();
-            if (verdict.equals(Verdicts.CONFIRMED)) confirmed.add(v.head() + " (" + r.role() + ")");
+            if (verdict.equals(Verdicts.CONFIRMED) && v.kind().equals(Roles.NEGATIVE)) negative.add(v.head().label());
+            else if (verdict.equals(Verdicts.CONFIRMED)) confirmed.add(v.head() + " (" + (v.kind().isEmpty() ? r.role() : v.kind()) + ")");
             else if (verdict.equals(Verdicts.INCONCLUSIVE)) inconclusive.add(v.head() + " (" + r.role() + ")");
             else if (!r.role().equals(Roles.OTHER) || r.copying() || r.bos().above(0.5))
                 decoys.add(v.head() + " (" + decoyKind(r) + ")");
             else otherRejected++;
         }
         StringBuilder md = new StringBuilder("# Protocol v2 on ").append(ctx.model().id()).append("\n\n");
+        md.append(circuitLevel(castMap(circuit.get("circuit_level"))));
         md.append("**confirmed: ").append(confirmed.isEmpty() ? "none" : String.join(", ", confirmed))
+                .append("; negative heads (confirmed, lower the answer): ").append(negative.isEmpty() ? "none" : String.join(", ", negative))
                 .append("; rejected decoys: ").append(decoys.isEmpty() ? "none" : String.join(", ", decoys))
                 .append("; rejected without any tested signal: ").append(otherRejected)
                 .append("; inconclusive: ").append(inconclusive.isEmpty() ? "none" : String.join(", ", inconclusive)).append("**\n\n");
@@ -326,11 +335,17 @@ public final class VerdictStage {
                         fmtD(st.get("jaccard_mean_across_families"))));
         truth.ifPresent(tr -> {
             Map<String, Object> pr = precisionRecall(finals, tr);
+            Map<String, Object> rank = castMap(castMap(circuit.get("ground_truth")).get("ranking"));
             md.append(String.format(Locale.ROOT, "- against the planted ground truth (read only for this line): precision %s, "
-                    + "recall %s (in circuit: %s)%n", fmtD(pr.get("precision")), fmtD(pr.get("recall")), pr.get("in_circuit")));
+                    + "recall %s (in circuit: %s); AUROC of per-head evidence: max |effect or path| %s, -log10 min adj. p %s, "
+                    + "attention excess %s%n", fmtD(pr.get("precision")), fmtD(pr.get("recall")), pr.get("in_circuit"),
+                    fmtD(rank.get("max_abs_effect_or_path")), fmtD(rank.get("neg_log10_min_adjusted_p")),
+                    fmtD(rank.get("max_attention_excess"))));
         });
-        md.append("\nEffects are fractions of the clean - corrupt gap with 95% bootstrap CIs; p are Holm-adjusted one-sided "
-                + "t-tests of \"effect > ").append(proto.thresholds().minEffectFraction()).append(" x gap\". Rules: `protocol.json`.\n\n");
+        md.append("\nEffects are fractions of the clean - corrupt gap with 95% bootstrap CIs; p are ")
+                .append(proto.thresholds().correction()).append("-adjusted one-sided t-tests of \"effect > ")
+                .append(proto.thresholds().minEffectFraction()).append(" x gap\" (negative heads: \"effect < -")
+                .append(proto.thresholds().minEffectFraction()).append(" x gap\"). Rules: `protocol.json`.\n\n");
         md.append("| head | role | verdict | ind. excess | prev. excess | dup. excess | copy | mean abl. | resample abl. | "
                 + "denoising | leave-one-out | control | p adj. |").append(truth.isPresent() ? " truth |" : "").append(" reason |\n");
         md.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|").append(truth.isPresent() ? "---|" : "").append("---|\n");
@@ -346,6 +361,30 @@ public final class VerdictStage {
             md.append(finals.get(v.head()).reason().replace("|", "/")).append(" |\n");
         }
         return md.toString();
+    }
+
+    /** The summary's lead: faithfulness, completeness and minimality of the confirmed circuit, with CIs. */
+    static String circuitLevel(Map<String, Object> c) {
+        if (!c.containsKey("faithfulness")) return "Circuit-level evidence: " + c.get("note") + ".\n\n";
+        Map<String, Object> f = castMap(c.get("faithfulness")), comp = castMap(c.get("completeness")),
+                min = castMap(c.get("minimality"));
+        StringBuilder s = new StringBuilder("Circuit-level evidence for the confirmed circuit ").append(c.get("circuit"))
+                .append(" (95% bootstrap CIs over ").append(c.get("n_prompts")).append(" prompts):\n\n");
+        s.append("- faithfulness (only the circuit kept, every other head mean-ablated): ")
+                .append(fmt(castMap(f.get("fraction_of_clean_ld")))).append(" of the clean logit difference, ")
+                .append(fmt(castMap(f.get("fraction_of_gap")))).append(" of the clean - corrupt gap\n");
+        s.append("- completeness (Wang et al., (LD(C \\ K) - LD(M \\ K)) / gap): ");
+        List<String> parts = new ArrayList<>();
+        for (Map<String, Object> x : castList(comp.get("by_removed_set")))
+            parts.add("K = " + x.get("removed_set_k") + ": " + fmt(castMap(x.get("circuit_minus_model_fraction_of_gap"))));
+        s.append(String.join("; ", parts)).append('\n');
+        s.append("- minimality (each member's marginal inside the circuit, fraction of the gap): ");
+        parts.clear();
+        for (Map<String, Object> x : castList(min.get("by_member")))
+            parts.add(x.get("head_id") + " " + fmt(castMap(x.get("marginal_fraction_of_gap"))));
+        s.append(String.join("; ", parts)).append(Boolean.TRUE.equals(min.get("every_member_needed"))
+                ? " (every member's CI excludes 0)" : " (NOT every member's CI excludes 0)").append("\n\n");
+        return s.toString();
     }
 
     private static String decoyKind(Roles.HeadRole r) {
