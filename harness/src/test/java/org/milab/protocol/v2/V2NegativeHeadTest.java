@@ -48,5 +48,16 @@ class V2NegativeHeadTest {
                     .isEqualTo("1:" + x.getString("verdict") + " 2:" + x.getString("verdict"));
         String md = Files.readString(run.resolve("v2/summary.md"));
         assertThat(md).contains("negative heads (confirmed, lower the answer): " + neg);
+        // circuit level: the summary leads with it; the negative member's marginal inside the circuit is negative
+        assertThat(md.lines().skip(2).findFirst().orElseThrow()).startsWith("Circuit-level evidence for the confirmed circuit");
+        JsonNode level = new com.fasterxml.jackson.databind.ObjectMapper().readTree(run.resolve("v2/circuit.json").toFile())
+                .path("circuit_level");
+        System.out.println(spec.layout().name() + " circuit level: " + level);
+        assertThat(level.path("faithfulness").path("fraction_of_gap").path("ci_low").asDouble()).isGreaterThan(0.5);
+        assertThat(level.path("minimality").path("every_member_needed").asBoolean()).isTrue();
+        assertThat(level.path("minimality").path("by_member")).anySatisfy(m -> {
+            assertThat(m.path("head_id").asText()).isEqualTo(neg);
+            assertThat(m.path("marginal_fraction_of_gap").path("ci_high").asDouble()).isLessThan(0);
+        });
     }
 }

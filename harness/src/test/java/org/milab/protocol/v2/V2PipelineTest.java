@@ -105,6 +105,13 @@ class V2PipelineTest {
         assertThat(md.lines().filter(l -> l.startsWith("**confirmed: ")).findFirst()).get().asString()
                 .contains(prev + " (previous_token)", ind + " (induction)", "rejected decoys: ");
         assertThat(md).contains("precision 1.000, recall 1.000");
+        assertThat(md.lines().skip(2).findFirst().orElseThrow()).startsWith("Circuit-level evidence for the confirmed circuit");
+        JsonNode level = c.path("circuit_level");
+        for (String k : List.of("fraction_of_clean_ld", "fraction_of_gap"))
+            assertThat(level.path("faithfulness").path(k).path("ci_low").isNumber()).as(k).isTrue();
+        assertThat(level.path("completeness").path("by_removed_set")).hasSize(2 + 2);
+        assertThat(level.path("minimality").path("by_member")).hasSize(2);
+        assertThat(c.path("ground_truth").path("ranking").path("max_abs_effect_or_path").asDouble()).isEqualTo(1.0);
     }
 
     /** A control whose answer induction can produce is not a control: on the planted model none is predicted. */
