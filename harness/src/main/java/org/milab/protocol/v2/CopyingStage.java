@@ -23,7 +23,7 @@ public final class CopyingStage {
     public void run(RunContext ctx) {
         long t0 = System.nanoTime();
         ProtocolStage.Registered reg = ProtocolStage.load(ctx);
-        TokenPool pool = reg.protocol().pool(reg.protocol().probePool());
+        TokenPool pool = reg.protocol().pool(reg.protocol().copyPool());
         int[] ids = pool.ids().stream().mapToInt(Integer::intValue).toArray();
         TableBuilder b = Table.builder(TABLE).keys("layer", "head", "token_id").int64("layer", "head").string("head_id")
                 .int64("token_id").string("token").float64("own_logit", "best_other_logit").int64("own_rank", "pool_size")

@@ -21,7 +21,7 @@ import java.util.Map;
  * from this file, so the registered file is the only source of the rules.
  */
 public record V2Protocol(String schema, String modelId, List<Integer> seeds, int promptsPerFamily,
-                         int probesPerLength, List<Integer> probeLengths, String probePool,
+                         int probesPerLength, List<Integer> probeLengths, String probePool, String copyPool,
                          List<FamilySpec> families, List<TokenPool> pools, List<String> headUniverse,
                          String metric, Map<String, String> interventions, Thresholds thresholds,
                          List<String> decisionRules) {
@@ -75,6 +75,12 @@ public record V2Protocol(String schema, String modelId, List<Integer> seeds, int
             + "twelve thirteen fourteen fifteen sixteen seventeen eighteen nineteen twenty").split(" "));
 
     public static final String ALL_POOL = "all";
+    /**
+     * The attention probes' pool: every token of the vocabulary except the declared special ones (BOS, the unknown
+     * token); repeated random tokens are drawn from it, as Olsson et al.'s probe does. The OV copying scores stay on
+     * {@link #ALL_POOL} (a pool x pool OV circuit over a 50k vocabulary is out of reach).
+     */
+    public static final String VOCABULARY_POOL = "vocabulary";
 
     public static final List<FamilySpec> FAMILIES = List.of(
             new FamilySpec("repeated_random", ALL_POOL, List.of(6, 10, 16)),
@@ -96,7 +102,10 @@ public record V2Protocol(String schema, String modelId, List<Integer> seeds, int
                     + "attention excess has CI low > attention_margin; the largest excess wins; none: other. Induction and "
                     + "duplicate-token excess = score on BOS+r+r minus the same score on the non-repeating control, over "
                     + "the second-half rows; previous-token excess = score minus uniform 1/#keys, on both probes, rows >= 2.",
-            "copying: top-1 copy fraction of the OV circuit on the probe pool tokens with CI low > 1/|pool| + copy_margin.",
+            "probes: BOS + r + r with r distinct random tokens of the probe pool (the whole vocabulary minus BOS and the "
+                    + "unknown token) at every probe length, and a non-repeating control of the same length.",
+            "copying: top-1 copy fraction of the OV circuit (raw embedding) on the copy pool tokens with CI low > "
+                    + "1/|pool| + copy_margin; the effective-embedding reading and eigenvalue positivity are reported only.",
             "anti-copying: bottom-1 fraction (the source token's own logit is the pool's lowest) with CI low > "
                     + "1/|pool| + copy_margin, and not copying.",
             "role negative: induction or duplicate_token attention AND anti-copying (anti-induction / copy suppression).",
@@ -148,7 +157,8 @@ public record V2Protocol(String schema, String modelId, List<Integer> seeds, int
     public static V2Protocol build(String modelId, Counts counts, Tokenizer tok, int nLayer, int nHead) {
         TokenPool symbols = TokenPool.build("symbols", SYMBOLS, tok), words = TokenPool.build("words", WORDS, tok),
                 numbers = TokenPool.build("numbers", NUMBERS, tok);
-        List<TokenPool> pools = List.of(TokenPool.union(ALL_POOL, List.of(symbols, words, numbers)), words, symbols, numbers);
+        List<TokenPool> pools = List.of(TokenPool.union(ALL_POOL, List.of(symbols, words, numbers)), words, symbols, numbers,
+                TokenPool.vocabulary(VOCABULARY_POOL, tok));
         List<String> heads = new ArrayList<>();
         for (int l = 0; l < nLayer; l++) for (int h = 0; h < nHead; h++) heads.add(new Head(l, h).label());
         Thresholds t = THRESHOLDS;
@@ -156,7 +166,7 @@ public record V2Protocol(String schema, String modelId, List<Integer> seeds, int
                 t.correction(), t.floatTolerance(), counts.bootstrapResamples(), t.bootstrapSeed(), t.confidence(),
                 t.stableSeedFraction());
         return new V2Protocol(SCHEMA, modelId, counts.seeds(), counts.promptsPerFamily(), counts.probesPerLength(),
-                PROBE_LENGTHS, ALL_POOL, FAMILIES, pools, heads,
+                PROBE_LENGTHS, VOCABULARY_POOL, ALL_POOL, FAMILIES, pools, heads,
                 "LD = L[answer] - L[wrong] at the final position, raw (centred) logits; control: L[answer] - L[control_alt]",
                 INTERVENTIONS, th, RULES);
     }
