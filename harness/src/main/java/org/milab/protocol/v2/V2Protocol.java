@@ -121,7 +121,8 @@ public record V2Protocol(String schema, String modelId, List<Integer> seeds, int
                     + "gap, paired over prompts, has CI low > 0). An undefined control leaves specificity unshown.",
             "negligible: the gap's CI excludes 0 and every causal effect (mean/resample ablation, denoising, "
                     + "leave-one-out marginal) AND every path effect into a receiver's keys (composition) has its CI of "
-                    + "effect/gap inside (-min_effect_fraction, +min_effect_fraction), no path significant.",
+                    + "effect/gap inside (-min_effect_fraction, +min_effect_fraction), and no test or path significant "
+                    + "in either direction.",
             "confirmed induction: role induction AND copying AND (necessity OR sufficiency) AND specific (+1); "
                     + "named backup_induction when its single-head ablations are not both significant and its "
                     + "leave-one-out marginal is.",

@@ -21,7 +21,9 @@ import java.util.stream.Collectors;
 /**
  * The verdicts: decided on pooled prompts, then on each seed and each family for stability (a pooled
  * confirmation that most seeds do not repeat becomes inconclusive). Writes {@code v2/verdicts} (one row per
- * head), {@code v2/stability} (subset x head), {@code v2/circuit.json} and {@code v2/summary.md}.
+ * head), {@code v2/stability} (subset x head), {@code v2/circuit.json} and {@code v2/summary.md}; then, with every
+ * verdict final, the circuit-level evidence ({@link CircuitEvidence}, {@code v2/circuit_evidence}) and, on planted
+ * models, the ranking AUROC ({@link Ranking}), both into circuit.json and leading the summary.
  */
 public final class VerdictStage {
     public static final String VERDICTS = "verdicts";

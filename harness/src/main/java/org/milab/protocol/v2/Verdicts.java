@@ -299,7 +299,8 @@ public final class Verdicts {
         boolean anyNegative = neg.values().stream().anyMatch(p -> p < alpha);
         List<Composition> paths = comps.stream().filter(c -> c.sender().equals(h)).toList();
         // a path effect is an effect: a head whose total effect is repaired downstream is not negligible by it
-        boolean negligible = !e.isEmpty() && e.values().stream().allMatch(y -> y.negligible(f))
+        boolean anySignificant = adj.values().stream().anyMatch(p -> p < alpha) || anyNegative;
+        boolean negligible = !e.isEmpty() && !anySignificant && e.values().stream().allMatch(y -> y.negligible(f))
                 && paths.stream().allMatch(c -> c.effect().negligible(f) && !c.significant());
         String best = strongest(e);
         String effectText = best == null ? "no causal test" : String.format(Locale.ROOT, "%s %s of the gap (adj. p %s)",
