@@ -73,7 +73,8 @@ class V2PipelineTest {
         }
         for (String t : List.of(ProtocolStage.PROMPTS, ProtocolStage.PROBES, AttentionProbeStage.TABLE, CopyingStage.TABLE,
                 CausalStage.BASELINES, CausalStage.ABLATIONS, CausalStage.PATCHES, GroupAblationStage.TABLE,
-                CompositionStage.TABLE, VerdictStage.VERDICTS, VerdictStage.STABILITY)) {
+                CompositionStage.TABLE, CompositionStage.SCORES, CopyingStage.OV_TABLE, CircuitEvidence.TABLE,
+                VerdictStage.VERDICTS, VerdictStage.STABILITY)) {
             Table x = V2PlantedRuns.table(run, t);
             assertThat(x.provenance()).as(t).containsKeys("checkpoint_sha256", "graph_sha256", "code_git_commit", "run_id");
             assertThat(x.metadata().get(ProtocolStage.SHA_METADATA)).as(t)
