@@ -30,7 +30,12 @@ public record GroundTruth(String model, long seed, double noiseStd, String answe
     public enum Role {
         PREVIOUS_TOKEN, ATTENTION_SINK, INDUCTION, DUPLICATE_TOKEN_NULL_OV, FREQUENCY, NOISE,
         /** An induction head like {@link #INDUCTION} whose OV writes the answer with a gain below 1. */
-        BACKUP_INDUCTION
+        BACKUP_INDUCTION,
+        /**
+         * Induction attention like {@link #INDUCTION}, but its OV writes MINUS the attended token with a gain below
+         * 1: it lowers the answer (anti-induction / copy suppression); part of the circuit, working against it.
+         */
+        NEGATIVE_COPY
     }
 
     /**
@@ -39,7 +44,8 @@ public record GroundTruth(String model, long seed, double noiseStd, String answe
      * @param fools     the false-positive test this head is built to trip, or "" for circuit heads
      * @param mechanism how the weights make it behave
      * @param ovGain    what a fully attended token's designed OV path writes, in units of the embedding scale:
-     *                  1 for the previous-token and main induction heads, the backup's gain (below 1), the
+     *                  1 for the previous-token and main induction heads, the backup's gain (below 1), minus the
+     *                  negative head's suppression gain, the
      *                  frequency head's total mass; 0 for the null-OV heads and the noise heads (random OV)
      */
     public record HeadTruth(int layer, int head, String name, Role role, boolean inCircuit, String fools,

@@ -141,7 +141,7 @@ public final class PlantedChecks {
         final int stride;
         final GroundTruth truth;
         final HeadTruth induction;
-        final Optional<HeadTruth> backup;
+        final Optional<HeadTruth> backup, negative;
         final Map<String, Trace> cache = new HashMap<>();
         final List<Check> checks = new ArrayList<>();
         final Map<String, Double> stats = new LinkedHashMap<>();
@@ -153,6 +153,8 @@ public final class PlantedChecks {
             this.truth = model.groundTruth();
             this.induction = truth.head(Role.INDUCTION);
             this.backup = truth.backup();
+            List<HeadTruth> neg = truth.heads(Role.NEGATIVE_COPY);
+            this.negative = neg.isEmpty() ? Optional.empty() : Optional.of(neg.get(0));
         }
 
         <T> List<T> sample(List<T> all) {
@@ -178,7 +180,7 @@ public final class PlantedChecks {
             HeadTruth prev = truth.head(Role.PREVIOUS_TOKEN), sink = truth.head(Role.ATTENTION_SINK);
             List<Prompt> prompts = sample(PlantedPrompts.inductionPositives());
             int top1 = 0;
-            double sumP = 0, minP = 1, minPrev = 1, minSink = 1, minInduction = 1, sumInduction = 0, sumBackup = 0;
+            double sumP = 0, minP = 1, minPrev = 1, minSink = 1, minInduction = 1, sumInduction = 0, sumBackup = 0, sumNegative = 0;
             for (Prompt p : prompts) {
                 Trace t = trace(p.words());
                 double[] probs = softmax(t.finalLogits());
@@ -197,6 +199,7 @@ public final class PlantedChecks {
                 minInduction = Math.min(minInduction, a);
                 sumInduction += a;
                 if (backup.isPresent()) sumBackup += attention(t, backup.get(), last, source);
+                if (negative.isPresent()) sumNegative += attention(t, negative.get(), last, source);
             }
             int n = prompts.size();
             checks.add(Check.atLeast("induction_top1_accuracy", (double) top1 / n, MIN_TOP1_ACCURACY, n));
@@ -206,6 +209,8 @@ public final class PlantedChecks {
             checks.add(Check.atLeast("induction_head_mean_attention_to_source", sumInduction / n, MIN_INDUCTION_ATTENTION, n));
             if (backup.isPresent())
                 checks.add(Check.atLeast("backup_head_mean_attention_to_source", sumBackup / n, MIN_INDUCTION_ATTENTION, n));
+            if (negative.isPresent())
+                checks.add(Check.atLeast("negative_head_mean_attention_to_source", sumNegative / n, MIN_INDUCTION_ATTENTION, n));
             stats.put("induction_min_probability", minP);
             stats.put("induction_head_min_attention_to_source", minInduction);
         }
@@ -231,6 +236,7 @@ public final class PlantedChecks {
             HeadTruth duplicate = truth.head(Role.DUPLICATE_TOKEN_NULL_OV);
             Set<HeadTruth> everyPair = new HashSet<>(List.of(induction, duplicate));
             backup.ifPresent(everyPair::add);
+            negative.ifPresent(everyPair::add);
             Map<HeadTruth, double[]> effects = new LinkedHashMap<>(); // head -> {sum, min, max |effect|, n}
             for (HeadTruth h : truth.heads()) effects.put(h, new double[] {0, Double.POSITIVE_INFINITY, 0, 0});
             double minDupAttention = 1, minJoint = Double.POSITIVE_INFINITY, minExcessDrop = Double.POSITIVE_INFINITY;
@@ -282,6 +288,11 @@ public final class PlantedChecks {
                 checks.add(Check.atLeast("joint_ablation_min_excess_drop", minExcessDrop, MIN_JOINT_EXCESS_DROP, used));
                 String[] names = {"induction_head", "backup_head", "joint"};
                 for (int i = 0; i < 3; i++) stats.put(names[i] + "_mean_ablation_drop", dropSums[i] / Math.max(used, 1));
+            }
+            // the negative head's clean output LOWERS the answer: patched into the corrupt run, its mean effect is negative
+            if (negative.isPresent()) {
+                double[] n = effects.get(negative.get());
+                checks.add(Check.below("negative_head_mean_patch_effect", n[0] / Math.max(n[3], 1), 0, used));
             }
             checks.add(Check.below("duplicate_head_max_abs_patch_effect", dup[2], MAX_DECOY_EFFECT, used));
             checks.add(Check.atLeast("duplicate_head_min_attention_to_earlier_occurrence", minDupAttention,

@@ -100,6 +100,7 @@ public final class PlantedInductionModel {
                     case ATTENTION_SINK -> sinkHead(b, h, bos);
                     case INDUCTION -> inductionHead(b, h, v, bos, 1);
                     case BACKUP_INDUCTION -> inductionHead(b, h, v, bos, layout.backup().gain());
+                    case NEGATIVE_COPY -> inductionHead(b, h, v, bos, -layout.negative().gain());
                     case DUPLICATE_TOKEN_NULL_OV -> duplicateTokenHead(b, h, v, bos);
                     case FREQUENCY -> frequencyHead(b, h, v, bos);
                     case NOISE -> b.noiseHead(h, heads);
@@ -145,7 +146,7 @@ public final class PlantedInductionModel {
     /**
      * Query: current token; key: previous-token subspace, so position j scores high when token[j-1] equals
      * the current token. Without a match the BOS default wins. OV copies the attended token into OUT with
-     * {@code gain} (1 for the main head, below 1 for a backup).
+     * {@code gain} (1 for the main head, below 1 for a backup, negative for a negative head: it writes minus the token).
      */
     private static void inductionHead(Block b, int h, int vocab, int bos, double gain) {
         double a = b.matchWeight(MATCH_SCORE);
@@ -213,6 +214,10 @@ public final class PlantedInductionModel {
                             + layout.backup().gain() + " of " + induction + "'s: a weaker copy of the same mechanism, "
                             + "so ablating " + induction + " alone leaves part of the answer in place.",
                             layout.backup().gain());
+                    case NEGATIVE_COPY -> head(l, h, role, true, "", inductionMechanism.replace("OV copies the attended token",
+                            "OV writes MINUS the attended token") + " with gain " + layout.negative().gain() + " of "
+                            + induction + "'s: it lowers the answer it attends to (anti-induction), so ablating it RAISES "
+                            + "the logit difference.", -layout.negative().gain());
                     case DUPLICATE_TOKEN_NULL_OV -> head(l, h, role, false,
                             "raw previous-occurrence attention scores (the reference's attention_to_previous_occurrence "
                             + "is a duplicate-token score): attention ~1 to the earlier copy of the final token, causal effect ~0",

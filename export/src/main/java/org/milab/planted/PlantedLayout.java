@@ -13,21 +13,24 @@ import java.util.regex.Pattern;
 
 /**
  * Which head of the planted model plays which role: the number of layers, the previous-token head, the
- * induction head, an optional backup induction head with a weaker OV, and the three decoys. Every other
- * head is a random noise head. Written as a spec string, e.g.
- * {@code layers=3,prev=L1H5,induction=L2H6,backup=L2H3:0.5,duplicate=L1H2,frequency=L2H0,sink=L0H3},
+ * induction head, an optional backup induction head with a weaker OV, an optional negative head (induction
+ * attention whose OV LOWERS the attended token: anti-induction / copy suppression), and the three decoys.
+ * Every other head is a random noise head. Written as a spec string, e.g.
+ * {@code layers=3,prev=L1H5,induction=L2H6,backup=L2H3:0.5,negative=L2H1:0.3,duplicate=L1H2,frequency=L2H0,sink=L0H3},
  * or named by a preset ({@link #PRESETS}).
  *
  * <p>Constraints (each violation is a {@link UserError}):
  * <ul>
  *   <li>{@value #MIN_LAYERS} to {@value #MAX_LAYERS} layers of {@value PlantedInductionModel#N_HEAD} heads;
- *   <li>the heads that write the answer into the output subspace (induction, backup, frequency) sit in the
+ *   <li>the heads that write the answer into the output subspace (induction, backup, negative, frequency) sit in the
  *       last layer: nothing after them may read a residual whose output entries they changed, because every
  *       LayerNorm in front of a block assumes a fixed count of non-zero entries;
  *   <li>the previous-token head sits in an earlier layer than the induction heads (their keys read its
  *       output, K-composition). LayerNorm k of layer l is 2 (token, position) plus 1 when the previous-token
  *       head is in a layer before l; the unembedding's k is 4;
- *   <li>every role is a different head; the backup's OV gain is in (0, 1) (the main head's is 1).
+ *   <li>every role is a different head; the backup's OV gain is in (0, 1) (the main head's is 1); the negative
+ *       head's suppression gain is in (0, 1) too and below the main head's plus the backup's, so the answer
+ *       still wins (its OV writes minus that gain).
  * </ul>
  * The duplicate-token head and the sink read only the token and position subspaces and write nothing, so
  * they may sit in any layer.
@@ -37,18 +40,21 @@ import java.util.regex.Pattern;
  * @param previousToken the previous-token head
  * @param induction     the main induction head (the answer head)
  * @param backup        the backup induction head, or null
+ * @param negative      the negative head and its suppression gain, or null
  * @param duplicate     the duplicate-token head with a null OV (attention decoy)
  * @param frequency     the uniform frequency head (frequency-trap decoy)
  * @param sink          the BOS attention sink
  */
-public record PlantedLayout(String name, int layers, At previousToken, At induction, Backup backup, At duplicate,
-                            At frequency, At sink) {
+public record PlantedLayout(String name, int layers, At previousToken, At induction, Backup backup, Backup negative,
+                            At duplicate, At frequency, At sink) {
     public static final int MIN_LAYERS = 2, MAX_LAYERS = 4;
     public static final String DEFAULT = "default", CUSTOM = "custom";
     /** A model name of this form is generated: planted-induction is the default preset, planted-{preset} the others. */
     public static final String MODEL_PREFIX = "planted-";
     /** Gain of a backup head whose spec gives none ({@code backup=L1H5}). */
     public static final double DEFAULT_BACKUP_GAIN = 0.5;
+    /** Suppression gain of a negative head whose spec gives none ({@code negative=L1H4}). */
+    public static final double DEFAULT_NEGATIVE_GAIN = 0.3;
 
     /** Named layouts. {@code default} is the original planted model, weight for weight. */
     public static final Map<String, String> PRESETS = presets();
@@ -58,6 +64,9 @@ public record PlantedLayout(String name, int layers, At previousToken, At induct
         p.put(DEFAULT, "layers=2,prev=L0H1,induction=L1H2,duplicate=L1H0,frequency=L1H1,sink=L0H3");
         p.put("backup", "layers=2,prev=L0H1,induction=L1H2,backup=L1H5:0.5,duplicate=L1H0,frequency=L1H1,sink=L0H3");
         p.put("deep3", "layers=3,prev=L1H5,induction=L2H6,backup=L2H3:0.5,duplicate=L1H2,frequency=L2H0,sink=L0H3");
+        p.put("negative", "layers=2,prev=L0H1,induction=L1H2,negative=L1H4:0.3,duplicate=L1H0,frequency=L1H1,sink=L0H3");
+        p.put("negative-backup", "layers=3,prev=L0H6,induction=L2H2,backup=L2H7:0.5,negative=L2H4:0.3,duplicate=L1H0,"
+                + "frequency=L2H1,sink=L0H3");
         return java.util.Collections.unmodifiableMap(p);
     }
 
@@ -73,7 +82,7 @@ public record PlantedLayout(String name, int layers, At previousToken, At induct
         }
     }
 
-    /** The backup induction head and its OV gain relative to the main head's. */
+    /** A head with an OV gain relative to the main induction head's: the backup's, or the negative head's suppression. */
     public record Backup(At at, double gain) {}
 
     private static final String FIX = "Write the layout as a preset name (" + String.join(", ", PRESETS.keySet())
@@ -91,14 +100,25 @@ public record PlantedLayout(String name, int layers, At previousToken, At induct
                 throw bad("gives the backup head OV gain " + backup.gain(),
                         "A backup head is weaker than the main one: use a gain in (0, 1), e.g. " + DEFAULT_BACKUP_GAIN + ".");
         }
+        if (negative != null) {
+            claim(used, "negative", negative.at(), layers);
+            double positive = 1 + (backup == null ? 0 : backup.gain());
+            if (!(negative.gain() > 0 && negative.gain() < 1 && negative.gain() < positive - 0.5))
+                throw bad("gives the negative head suppression gain " + negative.gain(),
+                        "Use a gain in (0, 1) at least 0.5 below the induction heads' total (" + positive + "), e.g. "
+                                + DEFAULT_NEGATIVE_GAIN + ", so the answer still wins.");
+        }
         claim(used, "duplicate", duplicate, layers);
         claim(used, "frequency", frequency, layers);
         claim(used, "sink", sink, layers);
         int last = layers - 1;
-        for (At writer : backup == null ? List.of(induction, frequency) : List.of(induction, backup.at(), frequency))
+        List<At> writers = new ArrayList<>(List.of(induction, frequency));
+        if (backup != null) writers.add(backup.at());
+        if (negative != null) writers.add(negative.at());
+        for (At writer : writers)
             if (writer.layer() != last)
                 throw bad("puts answer-writing head " + writer + " (" + used.get(writer) + ") in layer " + writer.layer(),
-                        "Induction, backup and frequency heads write the output subspace and must sit in the last layer, L" + last + ".");
+                        "Induction, backup, negative and frequency heads write the output subspace and must sit in the last layer, L" + last + ".");
         if (previousToken.layer() >= last)
             throw bad("puts the previous-token head " + previousToken + " in the induction heads' layer or later",
                     "Put prev in a layer before L" + last + ": the induction heads' keys read its output.");
@@ -131,7 +151,8 @@ public record PlantedLayout(String name, int layers, At previousToken, At induct
 
     /**
      * A preset name or a spec string. Keys: layers, prev, induction, backup (optional, {@code LxHy:gain},
-     * gain {@value #DEFAULT_BACKUP_GAIN} when omitted), duplicate, frequency, sink; all but backup required.
+     * gain {@value #DEFAULT_BACKUP_GAIN} when omitted), negative (optional, {@code LxHy:gain}, suppression gain
+     * {@value #DEFAULT_NEGATIVE_GAIN} when omitted), duplicate, frequency, sink; all but backup and negative required.
      * A spec string equal to a preset (in any key order) takes the preset's name.
      */
     public static PlantedLayout parse(String text) {
@@ -147,7 +168,9 @@ public record PlantedLayout(String name, int layers, At previousToken, At induct
 
     private static final Pattern HEAD = Pattern.compile("L(\\d+)H(\\d+)");
     private static final Pattern BACKUP = Pattern.compile("(L\\d+H\\d+)(?::([0-9.eE+-]+))?");
-    private static final List<String> KEYS = List.of("layers", "prev", "induction", "backup", "duplicate", "frequency", "sink");
+    private static final List<String> KEYS = List.of("layers", "prev", "induction", "backup", "negative", "duplicate",
+            "frequency", "sink");
+    private static final List<String> OPTIONAL = List.of("backup", "negative");
 
     private static PlantedLayout parseSpec(String name, String spec) {
         Map<String, String> kv = new LinkedHashMap<>();
@@ -161,7 +184,7 @@ public record PlantedLayout(String name, int layers, At previousToken, At induct
             if (kv.put(key, value) != null) throw new UserError("Planted layout key '" + key + "' is given twice.", FIX);
         }
         for (String key : KEYS)
-            if (!key.equals("backup") && !kv.containsKey(key))
+            if (!OPTIONAL.contains(key) && !kv.containsKey(key))
                 throw new UserError("The planted layout has no '" + key + "'.", FIX);
         int layers;
         try {
@@ -169,23 +192,26 @@ public record PlantedLayout(String name, int layers, At previousToken, At induct
         } catch (NumberFormatException e) {
             throw new UserError("Planted layout layers='" + kv.get("layers") + "' is not a whole number.", FIX);
         }
-        Backup backup = null;
-        if (kv.containsKey("backup")) {
-            Matcher m = BACKUP.matcher(kv.get("backup"));
-            if (!m.matches())
-                throw new UserError("Planted layout backup='" + kv.get("backup") + "' is not L{layer}H{head}[:gain].",
-                        "Write e.g. backup=L1H5:0.5.");
-            double gain;
-            try {
-                gain = m.group(2) == null ? DEFAULT_BACKUP_GAIN : Double.parseDouble(m.group(2));
-            } catch (NumberFormatException e) {
-                throw new UserError("Planted layout backup gain '" + m.group(2) + "' is not a number.", "Write e.g. backup=L1H5:0.5.");
-            }
-            backup = new Backup(head("backup", m.group(1)), gain);
-        }
+        Backup backup = gained(kv, "backup", DEFAULT_BACKUP_GAIN), negative = gained(kv, "negative", DEFAULT_NEGATIVE_GAIN);
         return new PlantedLayout(name, layers, head("prev", kv.get("prev")), head("induction", kv.get("induction")),
-                backup, head("duplicate", kv.get("duplicate")), head("frequency", kv.get("frequency")),
+                backup, negative, head("duplicate", kv.get("duplicate")), head("frequency", kv.get("frequency")),
                 head("sink", kv.get("sink")));
+    }
+
+    /** An optional {@code key=LxHy[:gain]} entry, or null when absent. */
+    private static Backup gained(Map<String, String> kv, String key, double defaultGain) {
+        if (!kv.containsKey(key)) return null;
+        Matcher m = BACKUP.matcher(kv.get(key));
+        String example = "Write e.g. " + key + "=L1H5:" + defaultGain + ".";
+        if (!m.matches())
+            throw new UserError("Planted layout " + key + "='" + kv.get(key) + "' is not L{layer}H{head}[:gain].", example);
+        double gain;
+        try {
+            gain = m.group(2) == null ? defaultGain : Double.parseDouble(m.group(2));
+        } catch (NumberFormatException e) {
+            throw new UserError("Planted layout " + key + " gain '" + m.group(2) + "' is not a number.", example);
+        }
+        return new Backup(head(key, m.group(1)), gain);
     }
 
     private static At head(String key, String text) {
@@ -241,6 +267,7 @@ public record PlantedLayout(String name, int layers, At previousToken, At induct
     public String spec() {
         StringBuilder s = new StringBuilder("layers=" + layers + ",prev=" + previousToken + ",induction=" + induction);
         if (backup != null) s.append(",backup=").append(backup.at()).append(':').append(backup.gain());
+        if (negative != null) s.append(",negative=").append(negative.at()).append(':').append(negative.gain());
         return s.append(",duplicate=").append(duplicate).append(",frequency=").append(frequency).append(",sink=")
                 .append(sink).toString();
     }
@@ -250,6 +277,7 @@ public record PlantedLayout(String name, int layers, At previousToken, At induct
         if (at.equals(previousToken)) return Role.PREVIOUS_TOKEN;
         if (at.equals(induction)) return Role.INDUCTION;
         if (backup != null && at.equals(backup.at())) return Role.BACKUP_INDUCTION;
+        if (negative != null && at.equals(negative.at())) return Role.NEGATIVE_COPY;
         if (at.equals(duplicate)) return Role.DUPLICATE_TOKEN_NULL_OV;
         if (at.equals(frequency)) return Role.FREQUENCY;
         if (at.equals(sink)) return Role.ATTENTION_SINK;

@@ -53,7 +53,8 @@ class PlantedFamilyGraphsTest {
 
     static Stream<PlantedSpec> specs() {
         return Stream.of(PlantedSpec.preset("backup"), PlantedSpec.preset("deep3"),
-                new PlantedSpec(PlantedLayout.preset("deep3"), 1, 0.02));
+                new PlantedSpec(PlantedLayout.preset("deep3"), 1, 0.02), PlantedSpec.preset("negative"),
+                PlantedSpec.preset("negative-backup"));
     }
 
     private Checked check(PlantedSpec spec) {
@@ -105,6 +106,9 @@ class PlantedFamilyGraphsTest {
             assertThat(r.checks()).extracting(Check::name).contains("backup_head_min_patch_effect",
                     "backup_minus_induction_head_mean_patch_effect", "induction_heads_joint_min_patch_effect",
                     "joint_ablation_min_excess_drop", "backup_head_mean_attention_to_source");
+        if (spec.layout().negative() != null)
+            assertThat(r.checks()).extracting(Check::name).contains("negative_head_mean_patch_effect",
+                    "negative_head_mean_attention_to_source");
     }
 
     /** The exported files and every manifest name the layout; graphs/<model>/ is the preset's own folder. */

@@ -38,7 +38,24 @@ class PlantedLayoutTest {
                 + "induction=L2H6,prev=L1H5,LAYERS=3");
         assertThat(shuffled.name()).isEqualTo("deep3");
         assertThat(PlantedLayout.preset("deep3").spec()).isEqualTo(DEEP3);
-        assertThat(PlantedLayout.presetModelIds()).containsExactly("planted-induction", "planted-backup", "planted-deep3");
+        assertThat(PlantedLayout.presetModelIds()).containsExactly("planted-induction", "planted-backup", "planted-deep3",
+                "planted-negative", "planted-negative-backup");
+    }
+
+    @Test
+    void aNegativeHeadIsAnOptionWithItsOwnGainAndChecks() {
+        PlantedLayout n = PlantedLayout.preset("negative");
+        assertThat(n.negative()).isEqualTo(new PlantedLayout.Backup(new At(1, 4), 0.3));
+        assertThat(n.role(new At(1, 4))).isEqualTo(Role.NEGATIVE_COPY);
+        assertThat(PlantedLayout.parse("layers=2,prev=L0H1,induction=L1H2,negative=L1H6,duplicate=L1H0,frequency=L1H1,"
+                + "sink=L0H3").negative().gain()).isEqualTo(PlantedLayout.DEFAULT_NEGATIVE_GAIN);
+        assertThat(PlantedLayout.preset("negative-backup").backup()).isNotNull();
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> PlantedLayout.parse(
+                        "layers=2,prev=L0H1,induction=L1H2,negative=L1H4:0.8,duplicate=L1H0,frequency=L1H1,sink=L0H3"))
+                .isInstanceOf(org.milab.util.UserError.class).hasMessageContaining("suppression gain 0.8");
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> PlantedLayout.parse(
+                        "layers=3,prev=L0H1,induction=L2H2,negative=L1H4,duplicate=L1H0,frequency=L2H1,sink=L0H3"))
+                .isInstanceOf(org.milab.util.UserError.class).hasMessageContaining("answer-writing head L1H4 (negative)");
     }
 
     @Test

@@ -24,10 +24,12 @@ import java.util.stream.Collectors;
  * K-composition by path patching: for every (previous-token head, later induction head) pair of the pooled
  * attention roles, the clean run with ONLY the receiver's keys recomputed as if the sender's output were
  * mean-ablated ({@link KeyPathPatch}, {@code patch_k}); every other path sees the clean run. Effect = drop
- * of LD. Writes {@code v2/composition} (pair x sender x receiver).
+ * of LD. Writes {@code v2/composition} (pair x sender x receiver) and, reported beside it, the weight-based K-, Q- and
+ * V-composition scores of the same head pairs ({@link CompositionScores}, {@code v2/composition_scores}).
  */
 public final class CompositionStage {
     public static final String TABLE = "composition";
+    public static final String SCORES = "composition_scores";
 
     public void run(StageContext ctx) {
         long t0 = System.nanoTime();
@@ -73,6 +75,21 @@ public final class CompositionStage {
                 }
             }
         Table t = ctx.write(ProtocolStage.DIR, null, b);
+        TableBuilder sc = Table.builder(SCORES).keys("sender_id", "receiver_id").string("sender_id", "receiver_id")
+                .float64("k_composition", "q_composition", "v_composition").metadata(ProtocolStage.SHA_METADATA, reg.sha256())
+                .describe("sender_id", "The earlier head (previous-token role).")
+                .describe("receiver_id", "The later head (induction or negative role).")
+                .describe("k_composition", "||W_QK^r (W_OV^s)^T||_F / (||W_QK^r||_F ||W_OV^s||_F): the receiver's keys read the sender (raw weights).")
+                .describe("q_composition", "||W_OV^s W_QK^r||_F / (||W_QK^r||_F ||W_OV^s||_F): the receiver's queries read the sender.")
+                .describe("v_composition", "||W_OV^s W_OV^r||_F / (||W_OV^r||_F ||W_OV^s||_F): the receiver's values read the sender.");
+        if (!pairsOfHeads.isEmpty())
+            try (ExportedWeights w = ExportedWeights.open(ctx.model().layout().graphDir(), ctx.model().config())) {
+                for (Head[] sr : pairsOfHeads) {
+                    double[] kqv = CompositionScores.scores(CompositionScores.of(w, sr[0]), CompositionScores.of(w, sr[1]));
+                    sc.addRow(sr[0].label(), sr[1].label(), kqv[0], kqv[1], kqv[2]);
+                }
+            }
+        ctx.write(ProtocolStage.DIR, null, sc);
         ctx.recordTiming("v2/composition", (System.nanoTime() - t0) / 1e9);
         ctx.summarize(String.format(Locale.ROOT, "- v2 composition (path patching into keys): pairs %s, %d rows",
                 pairsOfHeads.stream().map(sr -> sr[0] + "->" + sr[1]).collect(Collectors.joining(", ")), t.rowCount()));

@@ -12,23 +12,47 @@ import java.util.Locale;
 
 /**
  * Copying scores of every head's OV circuit (see {@link OvCopying}) on the probe pool's tokens, one row per
- * head x source token: its own logit, the best other pool token's, and its rank among the pool (1 = copied).
+ * head x source token: its own logit, the best other pool token's, and its rank among the pool (1 = copied,
+ * pool size = anti-copied: the OV lowers the token it reads more than any other, as a negative head does).
  */
 public final class CopyingStage {
     public static final String TABLE = "copying_scores";
+    /** Per head: copying through the raw and the effective embedding, and the OV eigenvalue positivity (reported). */
+    public static final String OV_TABLE = "ov_circuit";
 
     public void run(StageContext ctx) {
         long t0 = System.nanoTime();
         ProtocolStage.Registered reg = ProtocolStage.load(ctx);
-        TokenPool pool = reg.protocol().pool(reg.protocol().probePool());
+        TokenPool pool = reg.protocol().pool(reg.protocol().copyPool());
         int[] ids = pool.ids().stream().mapToInt(Integer::intValue).toArray();
         TableBuilder b = Table.builder(TABLE).keys("layer", "head", "token_id").int64("layer", "head").string("head_id")
                 .int64("token_id").string("token").float64("own_logit", "best_other_logit").int64("own_rank", "pool_size")
-                .bool("copied").metadata(ProtocolStage.SHA_METADATA, reg.sha256());
+                .bool("copied", "anti_copied").metadata(ProtocolStage.SHA_METADATA, reg.sha256())
+                .describe("copied", "The source token's own logit is the largest of the pool's (own_rank 1).")
+                .describe("anti_copied", "The source token's own logit is the smallest of the pool's (own_rank = pool_size): "
+                        + "the OV circuit suppresses the token it reads (negative role evidence).");
+        TableBuilder ovt = Table.builder(OV_TABLE).keys("layer", "head").int64("layer", "head").string("head_id")
+                .float64("copy_fraction", "anti_copy_fraction", "eigenvalue_positivity", "copy_fraction_effective",
+                        "anti_copy_fraction_effective", "eigenvalue_positivity_effective").int64("pool_size")
+                .metadata(ProtocolStage.SHA_METADATA, reg.sha256())
+                .describe("copy_fraction", "Fraction of pool tokens whose own logit is the largest in their OV row (raw embedding W_E).")
+                .describe("anti_copy_fraction", "Fraction of pool tokens whose own logit is the smallest in their OV row (raw embedding).")
+                .describe("eigenvalue_positivity", "Sum of the real parts over the sum of the moduli of the eigenvalues of the "
+                        + "pool x pool OV circuit (Elhage et al.): 1 copies, -1 suppresses (raw embedding).")
+                .describe("copy_fraction_effective", "copy_fraction with the source read through the effective embedding "
+                        + "e + MLP0(ln_2(e)) (block 0's MLP; layer 0 heads: the raw embedding).")
+                .describe("anti_copy_fraction_effective", "anti_copy_fraction through the effective embedding.")
+                .describe("eigenvalue_positivity_effective", "eigenvalue_positivity through the effective embedding.")
+                .describe("pool_size", "Number of pool tokens the OV circuit is read on.");
         try (Checkpoint w = ExportedWeights.open(ctx.model().layout().graphDir(), ctx.model().config())) {
             OvCopying ov = new OvCopying(w, ids);
             for (int l = 0; l < ctx.model().config().nLayer(); l++) {
-                double[][][] logits = ov.layer(l);
+                double[][][] logits = ov.layer(l), eff = ov.layer(l, true);
+                for (int h = 0; h < logits.length; h++) {
+                    double[] raw = ownRankFractions(logits[h]), ef = ownRankFractions(eff[h]);
+                    ovt.addRow(l, h, new Head(l, h).label(), raw[0], raw[1], OvCopying.eigenvaluePositivity(logits[h]),
+                            ef[0], ef[1], OvCopying.eigenvaluePositivity(eff[h]), ids.length);
+                }
                 for (int h = 0; h < logits.length; h++)
                     for (int a = 0; a < ids.length; a++) {
                         double[] row = logits[h][a];
@@ -36,12 +60,24 @@ public final class CopyingStage {
                         for (int c = 0; c < row.length; c++) if (c != a) best = Math.max(best, row[c]);
                         int rank = OvCopying.ownRank(row, a);
                         b.addRow(l, h, new Head(l, h).label(), ids[a], pool.texts().get(a), row[a], best, rank,
-                                ids.length, rank == 1);
+                                ids.length, rank == 1, rank == ids.length);
                     }
             }
         }
         Table t = ctx.write(ProtocolStage.DIR, null, b);
+        ctx.write(ProtocolStage.DIR, null, ovt);
         ctx.recordTiming("v2/copying", (System.nanoTime() - t0) / 1e9);
         ctx.summarize(String.format(Locale.ROOT, "- v2 copying: %d heads x %d pool tokens", t.rowCount() / ids.length, ids.length));
+    }
+
+    /** {fraction of rows whose own token ranks first, fraction whose own token ranks last}. */
+    static double[] ownRankFractions(double[][] rows) {
+        int first = 0, last = 0;
+        for (int a = 0; a < rows.length; a++) {
+            int rank = OvCopying.ownRank(rows[a], a);
+            if (rank == 1) first++;
+            if (rank == rows.length) last++;
+        }
+        return new double[]{(double) first / rows.length, (double) last / rows.length};
     }
 }

@@ -17,6 +17,8 @@ public final class OvCopying {
     private final int d, dh;
     private final double eps;
     private final int[] tokens;
+    /** The pool tokens' effective embeddings, computed on first use. */
+    private double[][] effectiveCache;
     /** ln_f.weight-scaled unembedding rows of the pool tokens. */
     private final double[][] unembed;
 
@@ -35,23 +37,22 @@ public final class OvCopying {
 
     /** logits[t][u] of every head of a layer: [head][source token][target token]. */
     public double[][][] layer(int layer) {
+        return layer(layer, false);
+    }
+
+    /**
+     * The same with the source read through the token's residual entering {@code layer}: the raw embedding W_E, or
+     * (effective) the embedding after block 0's MLP, e + MLP0(ln_2(e)), attention 0 left out (the IOI work's
+     * effective embedding; for layer 0 it is the raw embedding).
+     */
+    public double[][][] layer(int layer, boolean effective) {
         float[] g = w.array(Gpt2Tensors.ln1W(layer));
         float[] attn = w.array(Gpt2Tensors.attnW(layer));
         float[] proj = w.array(Gpt2Tensors.projW(layer));
-        FloatBuffer wte = w.floats(Gpt2Tensors.WTE);
         int P = tokens.length, H = w.config().nHead(), cols = 3 * d;
-        double[][] x = new double[P][d];
-        for (int a = 0; a < P; a++) {
-            double mean = 0, var = 0;
-            for (int i = 0; i < d; i++) mean += wte.get(tokens[a] * d + i);
-            mean /= d;
-            for (int i = 0; i < d; i++) {
-                double c = wte.get(tokens[a] * d + i) - mean;
-                var += c * c;
-            }
-            double inv = 1 / Math.sqrt(var / d + eps);
-            for (int i = 0; i < d; i++) x[a][i] = (wte.get(tokens[a] * d + i) - mean) * inv * g[i];
-        }
+        double[][] x = new double[P][];
+        if (effective && layer > 0 && effectiveCache == null) effectiveCache = effectiveEmbeddings(tokens);
+        for (int a = 0; a < P; a++) x[a] = layerNorm(effective && layer > 0 ? effectiveCache[a] : embedding(tokens[a]), g);
         double[][][] out = new double[H][P][P];
         for (int h = 0; h < H; h++)
             for (int a = 0; a < P; a++) {
@@ -78,6 +79,73 @@ public final class OvCopying {
                 }
             }
         return out;
+    }
+
+    private double[] embedding(int token) {
+        FloatBuffer wte = w.floats(Gpt2Tensors.WTE);
+        double[] e = new double[d];
+        for (int i = 0; i < d; i++) e[i] = wte.get(token * d + i);
+        return e;
+    }
+
+    /** e + MLP0(ln_2 of layer 0 (e)) of each token, with the tanh GELU the exported models use. */
+    double[][] effectiveEmbeddings(int[] ids) {
+        float[] g2 = w.array(Gpt2Tensors.ln2W(0)), b2 = w.array(Gpt2Tensors.ln2B(0));
+        float[] fc = w.array(Gpt2Tensors.fcW(0)), fcB = w.array(Gpt2Tensors.fcB(0));
+        float[] pr = w.array(Gpt2Tensors.mlpProjW(0)), prB = w.array(Gpt2Tensors.mlpProjB(0));
+        double[][] out = new double[ids.length][];
+        for (int a = 0; a < ids.length; a++) out[a] = effectiveEmbedding(embedding(ids[a]), g2, b2, fc, fcB, pr, prB);
+        return out;
+    }
+
+    private double[] effectiveEmbedding(double[] e, float[] g2, float[] b2, float[] fc, float[] fcB, float[] pr, float[] prB) {
+        int inner = w.config().nInner();
+        double[] x = layerNorm(e, g2);
+        for (int i = 0; i < d; i++) x[i] += b2[i];
+        double[] h = new double[inner];
+        for (int j = 0; j < inner; j++) h[j] = fcB[j];
+        for (int i = 0; i < d; i++) {
+            double xi = x[i];
+            if (xi == 0) continue;
+            for (int j = 0; j < inner; j++) h[j] += xi * fc[i * inner + j];
+        }
+        double c = Math.sqrt(2 / Math.PI);
+        double[] out = e.clone();
+        for (int j = 0; j < inner; j++) {
+            double v = h[j], gelu = 0.5 * v * (1 + Math.tanh(c * (v + 0.044715 * v * v * v)));
+            if (gelu == 0) continue;
+            for (int i = 0; i < d; i++) out[i] += gelu * pr[j * d + i];
+        }
+        for (int i = 0; i < d; i++) out[i] += prB[i];
+        return out;
+    }
+
+    /** Centred, normalised, times {@code g} (the LN bias is constant over tokens and folded out, as TL does). */
+    private double[] layerNorm(double[] v, float[] g) {
+        double mean = 0, var = 0;
+        for (double x : v) mean += x;
+        mean /= d;
+        for (double x : v) var += (x - mean) * (x - mean);
+        double inv = 1 / Math.sqrt(var / d + eps);
+        double[] out = new double[d];
+        for (int i = 0; i < d; i++) out[i] = (v[i] - mean) * inv * g[i];
+        return out;
+    }
+
+    /**
+     * Elhage et al.'s copying signature of a square OV circuit (source x target over the same tokens): the sum of
+     * the real parts of its eigenvalues over the sum of their moduli, in [-1, 1]; 1 = every eigenvalue positive.
+     */
+    public static double eigenvaluePositivity(double[][] m) {
+        org.apache.commons.math3.linear.EigenDecomposition e =
+                new org.apache.commons.math3.linear.EigenDecomposition(new org.apache.commons.math3.linear.Array2DRowRealMatrix(m));
+        double[] re = e.getRealEigenvalues(), im = e.getImagEigenvalues();
+        double sum = 0, abs = 0;
+        for (int i = 0; i < re.length; i++) {
+            sum += re[i];
+            abs += Math.hypot(re[i], im[i]);
+        }
+        return abs == 0 ? Double.NaN : sum / abs;
     }
 
     /** 1 + how many pool tokens score strictly above the source token itself in its row. */

@@ -16,24 +16,33 @@ import java.util.function.Predicate;
  * A head's role from data: attention excess over the non-repeating control (and over uniform attention for
  * previous-token), each with a bootstrap CI over probes; the role is the largest excess whose CI low clears
  * the declared margin, else {@code other}. Copying (the OV circuit's top-1 copy fraction with a CI over pool
- * tokens) is evidence beside the role. Nothing here knows a head by its index.
+ * tokens) is evidence beside the role. A head with induction- or duplicate-token attention whose OV anti-copies
+ * (the source token's own logit is the LOWEST of the pool, CI low above chance + margin) and does not copy takes
+ * the role {@code negative} (anti-induction / copy suppression). Nothing here knows a head by its index.
  */
 public final class Roles {
     public static final String INDUCTION = "induction", PREVIOUS = "previous_token", DUPLICATE = "duplicate_token",
-            OTHER = "other";
-    /** The roles the protocol tests, in tie order. */
+            NEGATIVE = "negative", OTHER = "other";
+    /** The attention roles the protocol tests, in tie order. */
     public static final List<String> TESTED = List.of(INDUCTION, PREVIOUS, DUPLICATE);
+    /** Roles whose heads are ablated together as a group (and leave-one-out). */
+    public static final List<String> GROUPED = List.of(INDUCTION, PREVIOUS, DUPLICATE, NEGATIVE);
 
     private Roles() {}
 
-    /** Attention and copying evidence of one head. */
-    public record HeadRole(Head head, String role, Interval induction, Interval duplicate, Interval previous,
-                           Interval bos, Interval copy, double copyChance, boolean copying) {
+    /**
+     * Attention and copying evidence of one head: {@code attentionRole} is what attention alone says,
+     * {@code role} the same unless the OV anti-copies ({@link #NEGATIVE}).
+     */
+    public record HeadRole(Head head, String role, String attentionRole, Interval induction, Interval duplicate,
+                           Interval previous, Interval bos, Interval copy, double copyChance, boolean copying,
+                           Interval antiCopy, boolean antiCopying) {
         public Interval excess(String r) {
             return switch (r) {
                 case INDUCTION -> induction;
                 case DUPLICATE -> duplicate;
                 case PREVIOUS -> previous;
+                case NEGATIVE -> excess(attentionRole);
                 default -> throw new IllegalArgumentException(r);
             };
         }
@@ -45,8 +54,12 @@ public final class Roles {
         Map<Head, List<Table.Row>> att = new TreeMap<>();
         for (Table.Row r : attention.rows())
             if (keep.test(r)) att.computeIfAbsent(head(r), h -> new ArrayList<>()).add(r);
-        Map<Head, List<Boolean>> copied = new TreeMap<>();
-        for (Table.Row r : copying.rows()) copied.computeIfAbsent(head(r), h -> new ArrayList<>()).add(r.getBool("copied"));
+        Map<Head, List<Boolean>> copied = new TreeMap<>(), anti = new TreeMap<>();
+        boolean hasAnti = copying.hasColumn("anti_copied"); // absent in runs written before the negative role
+        for (Table.Row r : copying.rows()) {
+            copied.computeIfAbsent(head(r), h -> new ArrayList<>()).add(r.getBool("copied"));
+            anti.computeIfAbsent(head(r), h -> new ArrayList<>()).add(hasAnti && r.getBool("anti_copied"));
+        }
         Map<Head, HeadRole> out = new LinkedHashMap<>();
         for (Map.Entry<Head, List<Table.Row>> e : att.entrySet()) {
             Head h = e.getKey();
@@ -60,6 +73,8 @@ public final class Roles {
             Interval copy = mean(t, "copy " + h, cx);
             double chance = c.isEmpty() ? Double.NaN : 1.0 / c.size();
             boolean copies = copy.above(chance + t.copyMargin());
+            Interval antiCopy = mean(t, "anti_copy " + h, anti.getOrDefault(h, List.of()).stream().mapToDouble(b -> b ? 1 : 0).toArray());
+            boolean antiCopies = !copies && antiCopy.above(chance + t.copyMargin());
             String role = OTHER;
             double best = Double.NEGATIVE_INFINITY;
             for (String r : TESTED) {
@@ -69,28 +84,31 @@ public final class Roles {
                     role = r;
                 }
             }
-            out.put(h, new HeadRole(h, role, ind, dup, prev, bos, copy, chance, copies));
+            String attentionRole = role;
+            if (antiCopies && (role.equals(INDUCTION) || role.equals(DUPLICATE))) role = NEGATIVE;
+            out.put(h, new HeadRole(h, role, attentionRole, ind, dup, prev, bos, copy, chance, copies, antiCopy, antiCopies));
         }
         return out;
     }
 
-    /** Heads by role, for the tested roles that have any. */
+    /** Heads by role, for the grouped roles that have any. */
     public static Map<String, List<Head>> groups(Map<Head, HeadRole> roles) {
         Map<String, List<Head>> out = new LinkedHashMap<>();
-        for (String r : TESTED) {
+        for (String r : GROUPED) {
             List<Head> hs = roles.values().stream().filter(x -> x.role().equals(r)).map(HeadRole::head).sorted().toList();
             if (!hs.isEmpty()) out.put(r, hs);
         }
         return out;
     }
 
-    /** Composition pairs: every previous-token head with every induction head of a later layer. */
+    /** Composition pairs: every previous-token head with every induction or negative head of a later layer. */
     public static List<Head[]> compositionPairs(Map<Head, HeadRole> roles) {
         Map<String, List<Head>> g = groups(roles);
         List<Head[]> out = new ArrayList<>();
         for (Head s : g.getOrDefault(PREVIOUS, List.of()))
-            for (Head r : g.getOrDefault(INDUCTION, List.of()))
-                if (s.layer() < r.layer()) out.add(new Head[]{s, r});
+            for (String receiver : List.of(INDUCTION, NEGATIVE))
+                for (Head r : g.getOrDefault(receiver, List.of()))
+                    if (s.layer() < r.layer()) out.add(new Head[]{s, r});
         return out;
     }
 

@@ -50,6 +50,21 @@ public record TokenPool(String name, List<String> candidates, List<Integer> ids,
         return new TokenPool(name, candidates, new ArrayList<>(ids), texts, dropped);
     }
 
+    /** Every token id of the vocabulary except BOS and the unknown token (declared special), in id order. */
+    public static TokenPool vocabulary(String name, Tokenizer tok) {
+        List<Integer> ids = new ArrayList<>();
+        List<String> texts = new ArrayList<>(), dropped = new ArrayList<>();
+        for (int id = 0; id < tok.vocabSize(); id++) {
+            if (id == tok.bosId()) dropped.add(id + ": is BOS");
+            else if (tok.isUnknown(id)) dropped.add(id + ": is the unknown token");
+            else {
+                ids.add(id);
+                texts.add(tok.tokenText(id));
+            }
+        }
+        return new TokenPool(name, List.of(), ids, texts, dropped);
+    }
+
     /** The union of pools, in order, without duplicate ids. */
     public static TokenPool union(String name, List<TokenPool> pools) {
         Set<Integer> ids = new LinkedHashSet<>();

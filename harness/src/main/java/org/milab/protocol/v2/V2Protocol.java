@@ -21,11 +21,11 @@ import org.milab.util.Json;
  * from this file, so the registered file is the only source of the rules.
  */
 public record V2Protocol(String schema, String modelId, List<Integer> seeds, int promptsPerFamily,
-                         int probesPerLength, List<Integer> probeLengths, String probePool,
+                         int probesPerLength, List<Integer> probeLengths, String probePool, String copyPool,
                          List<FamilySpec> families, List<TokenPool> pools, List<String> headUniverse,
                          String metric, Map<String, String> interventions, Thresholds thresholds,
                          List<String> decisionRules) {
-    public static final String SCHEMA = "milab.protocol_v2/1";
+    public static final String SCHEMA = "milab.protocol_v2/2";
 
     /**
      * Declared numbers. Attention margins are in attention probability (excess over the non-repeating
@@ -33,9 +33,10 @@ public record V2Protocol(String schema, String modelId, List<Integer> seeds, int
      *
      * @param attentionMargin       a role needs its attention excess's CI low above this
      * @param copyMargin            copying needs the top-1 copy fraction's CI low above chance + this
-     * @param minEffectFraction     a causal effect counts when its mean exceeds this fraction of the gap
-     *                              (one-sided t-test); a head is negligible when every effect's CI high is below it
-     * @param alpha                 family-wise error level of the Holm correction over every causal test
+     * @param minEffectFraction     a causal effect counts when its mean exceeds this fraction of the gap in
+     *                              either direction (one-sided t-tests); negligible when every CI lies inside +-it
+     * @param alpha                 error level of the correction over every causal test
+     * @param correction            the multiple-testing correction the verdicts apply ({@link Verdicts#CORRECTIONS})
      * @param floatTolerance        |per-prompt delta| below this (logits) is set to 0 before any statistic
      * @param bootstrapResamples    percentile bootstrap resamples over prompts (single-threaded, seeded)
      * @param bootstrapSeed         seed of every bootstrap (mixed with what is resampled)
@@ -74,6 +75,12 @@ public record V2Protocol(String schema, String modelId, List<Integer> seeds, int
             + "twelve thirteen fourteen fifteen sixteen seventeen eighteen nineteen twenty").split(" "));
 
     public static final String ALL_POOL = "all";
+    /**
+     * The attention probes' pool: every token of the vocabulary except the declared special ones (BOS, the unknown
+     * token); repeated random tokens are drawn from it, as Olsson et al.'s probe does. The OV copying scores stay on
+     * {@link #ALL_POOL} (a pool x pool OV circuit over a 50k vocabulary is out of reach).
+     */
+    public static final String VOCABULARY_POOL = "vocabulary";
 
     public static final List<FamilySpec> FAMILIES = List.of(
             new FamilySpec("repeated_random", ALL_POOL, List.of(6, 10, 16)),
@@ -95,20 +102,37 @@ public record V2Protocol(String schema, String modelId, List<Integer> seeds, int
                     + "attention excess has CI low > attention_margin; the largest excess wins; none: other. Induction and "
                     + "duplicate-token excess = score on BOS+r+r minus the same score on the non-repeating control, over "
                     + "the second-half rows; previous-token excess = score minus uniform 1/#keys, on both probes, rows >= 2.",
-            "copying: top-1 copy fraction of the OV circuit on the probe pool tokens with CI low > 1/|pool| + copy_margin.",
-            "significant effect: one-sided t-test of (effect_i - min_effect_fraction * gap_i) > 0 over prompts, "
-                    + "Holm-adjusted over every causal test of every head and pair, adjusted p < alpha.",
-            "necessity: mean AND resample ablation both significant, or the leave-one-out marginal of its role group.",
-            "sufficiency: denoising significant.",
-            "specific: CI low of (control effect / gap) < min_effect_fraction.",
+            "probes: BOS + r + r with r distinct random tokens of the probe pool (the whole vocabulary minus BOS and the "
+                    + "unknown token) at every probe length, and a non-repeating control of the same length.",
+            "copying: top-1 copy fraction of the OV circuit (raw embedding) on the copy pool tokens with CI low > "
+                    + "1/|pool| + copy_margin; the effective-embedding reading and eigenvalue positivity are reported only.",
+            "anti-copying: bottom-1 fraction (the source token's own logit is the pool's lowest) with CI low > "
+                    + "1/|pool| + copy_margin, and not copying.",
+            "role negative: induction or duplicate_token attention AND anti-copying (anti-induction / copy suppression).",
+            "significant effect: per causal test two one-sided t-tests over prompts, (effect_i - min_effect_fraction * "
+                    + "gap_i) > 0 (positive) and (-effect_i - min_effect_fraction * gap_i) > 0 (negative); every test of "
+                    + "every head in both directions and every composition form one family, adjusted by "
+                    + "thresholds.correction (holm, benjamini_hochberg or bonferroni); adjusted p < alpha.",
+            "necessity: mean AND resample ablation both significant, or the leave-one-out marginal of its role group; "
+                    + "negative necessity: the same with the negative tests.",
+            "sufficiency: denoising significant (negative sufficiency: significantly negative).",
+            "specific (in the role's direction s = +1, negative role -1): the control effect exists AND (s x control "
+                    + "effect / gap has CI high < min_effect_fraction, OR s x (mean-ablation effect - control effect) / "
+                    + "gap, paired over prompts, has CI low > 0). An undefined control leaves specificity unshown.",
             "negligible: the gap's CI excludes 0 and every causal effect (mean/resample ablation, denoising, "
-                    + "leave-one-out marginal) has CI high of effect/gap < min_effect_fraction.",
-            "confirmed induction: role induction AND copying AND (necessity OR sufficiency) AND specific.",
-            "confirmed previous_token: role previous_token AND necessity AND a significant composition "
-                    + "(path patch into the keys only) into a confirmed induction head.",
-            "rejected: negligible (whatever the role); or role other/duplicate_token without any significant effect "
-                    + "and attention that fits no circuit role.",
-            "inconclusive: everything else (CI straddles; causally important but no tested role fits; nonspecific).",
+                    + "leave-one-out marginal) AND every path effect into a receiver's keys (composition) has its CI of "
+                    + "effect/gap inside (-min_effect_fraction, +min_effect_fraction), and no test or path significant "
+                    + "in either direction.",
+            "confirmed induction: role induction AND copying AND (necessity OR sufficiency) AND specific (+1); "
+                    + "named backup_induction when its single-head ablations are not both significant and its "
+                    + "leave-one-out marginal is.",
+            "confirmed negative: role negative AND (negative necessity OR negative sufficiency) AND specific (-1).",
+            "confirmed previous_token: role previous_token AND a significant composition (path patch into the keys "
+                    + "only, itself a necessity test of the path) into a confirmed induction or negative head; its "
+                    + "total effect may be repaired downstream.",
+            "rejected: negligible (whatever the role), and only then; a significantly negative head is never negligible.",
+            "inconclusive: everything else (CI straddles; causally important or significantly negative but no "
+                    + "tested role fits; specificity not shown).",
             "stability: a pooled confirmation that holds in no more than stable_seed_fraction of the seeds is "
                     + "inconclusive (unstable).",
             "never used: head indices, layer positions, ground truth.");
@@ -134,7 +158,8 @@ public record V2Protocol(String schema, String modelId, List<Integer> seeds, int
     public static V2Protocol build(String modelId, Counts counts, Tokenizer tok, int nLayer, int nHead) {
         TokenPool symbols = TokenPool.build("symbols", SYMBOLS, tok), words = TokenPool.build("words", WORDS, tok),
                 numbers = TokenPool.build("numbers", NUMBERS, tok);
-        List<TokenPool> pools = List.of(TokenPool.union(ALL_POOL, List.of(symbols, words, numbers)), words, symbols, numbers);
+        List<TokenPool> pools = List.of(TokenPool.union(ALL_POOL, List.of(symbols, words, numbers)), words, symbols, numbers,
+                TokenPool.vocabulary(VOCABULARY_POOL, tok));
         List<String> heads = new ArrayList<>();
         for (int l = 0; l < nLayer; l++) for (int h = 0; h < nHead; h++) heads.add(new Head(l, h).label());
         Thresholds t = THRESHOLDS;
@@ -142,7 +167,7 @@ public record V2Protocol(String schema, String modelId, List<Integer> seeds, int
                 t.correction(), t.floatTolerance(), counts.bootstrapResamples(), t.bootstrapSeed(), t.confidence(),
                 t.stableSeedFraction());
         return new V2Protocol(SCHEMA, modelId, counts.seeds(), counts.promptsPerFamily(), counts.probesPerLength(),
-                PROBE_LENGTHS, ALL_POOL, FAMILIES, pools, heads,
+                PROBE_LENGTHS, VOCABULARY_POOL, ALL_POOL, FAMILIES, pools, heads,
                 "LD = L[answer] - L[wrong] at the final position, raw (centred) logits; control: L[answer] - L[control_alt]",
                 INTERVENTIONS, th, RULES);
     }

@@ -21,7 +21,9 @@ import java.util.stream.Collectors;
 /**
  * The verdicts: decided on pooled prompts, then on each seed and each family for stability (a pooled
  * confirmation that most seeds do not repeat becomes inconclusive). Writes {@code v2/verdicts} (one row per
- * head), {@code v2/stability} (subset x head), {@code v2/circuit.json} and {@code v2/summary.md}.
+ * head), {@code v2/stability} (subset x head), {@code v2/circuit.json} and {@code v2/summary.md}; then, with every
+ * verdict final, the circuit-level evidence ({@link CircuitEvidence}, {@code v2/circuit_evidence}) and, on planted
+ * models, the ranking AUROC ({@link Ranking}), both into circuit.json and leading the summary.
  */
 public final class VerdictStage {
     public static final String VERDICTS = "verdicts";
@@ -51,6 +53,13 @@ public final class VerdictStage {
         Table verdicts = ctx.write(ProtocolStage.DIR, null, verdictTable(pooled, finals, bySeed, byFamily, truth, reg.sha256()));
         ctx.write(ProtocolStage.DIR, null, stabilityTable(bySeed, byFamily, reg.sha256()));
         Map<String, Object> circuit = circuit(ctx, reg, pooled, finals, bySeed, byFamily, truth);
+        // measured after every verdict is final: circuit-level evidence never feeds back into a verdict
+        Set<Head> confirmedSet = new LinkedHashSet<>();
+        finals.forEach((h, f) -> {
+            if (f.verdict().equals(Verdicts.CONFIRMED)) confirmedSet.add(h);
+        });
+        circuit.put("circuit_level", CircuitEvidence.measure(ctx, reg, confirmedSet));
+        truth.ifPresent(tr -> castMap(circuit.get("ground_truth")).put("ranking", Ranking.against(pooled, tr)));
         ctx.writeJson(ProtocolStage.DIR, null, "circuit.json", circuit);
         String md = summary(ctx, proto, pooled, finals, truth, circuit);
         ctx.writeText(ProtocolStage.DIR, null, "summary.md", md);
@@ -84,29 +93,38 @@ public final class VerdictStage {
         return out;
     }
 
-    private static TableBuilder verdictTable(Verdicts.Result pooled, Map<Head, Final> finals, Map<Integer, Verdicts.Result> bySeed,
-                                             Map<String, Verdicts.Result> byFamily, Optional<PlantedTruth> truth, String sha) {
+    static TableBuilder verdictTable(Verdicts.Result pooled, Map<Head, Final> finals, Map<Integer, Verdicts.Result> bySeed,
+                                     Map<String, Verdicts.Result> byFamily, Optional<PlantedTruth> truth, String sha) {
         TableBuilder b = Table.builder(VERDICTS).keys("layer", "head").int64("layer", "head")
-                .string("head_id", "role", "verdict", "reason").float64("p_adjusted");
+                .string("head_id", "role", "attention_role", "circuit_kind", "verdict", "reason").float64("p_adjusted_min");
         for (String s : SCORES) b.float64(s, s + "_ci_low", s + "_ci_high");
-        b.float64("copy_chance").bool("copying");
-        for (String test : Verdicts.TESTS) b.float64("p_" + test);
-        b.string("composition_receiver").float64("p_composition").int64("seeds_confirmed", "n_seeds")
+        b.float64("copy_chance").bool("copying").float64("anti_copy_fraction").bool("anti_copying").int64("expected_sign");
+        for (String test : Verdicts.TESTS) b.float64("p_raw_" + test, "p_adjusted_" + test, "p_raw_negative_" + test,
+                "p_adjusted_negative_" + test, "expected_sign_fraction_" + test).int64("n_" + test);
+        b.string("composition_receiver").float64("p_composition_adjusted").int64("seeds_confirmed", "n_seeds")
                 .string("seed_verdicts", "family_verdicts", "truth_role").bool("truth_in_circuit").metadata(ProtocolStage.SHA_METADATA, sha);
+        VerdictColumns.describe(b, SCORES, Verdicts.TESTS);
         for (Verdicts.HeadVerdict v : pooled.heads()) {
             Head h = v.head();
             Final fin = finals.get(h);
             TableBuilder.RowBuilder r = b.row().set("layer", h.layer()).set("head", h.head()).set("head_id", h.label())
-                    .set("role", v.role().role()).set("verdict", fin.verdict()).set("reason", fin.reason())
-                    .set("p_adjusted", v.pAdjusted()).set("copy_chance", v.role().copyChance()).set("copying", v.role().copying());
+                    .set("role", v.role().role()).set("attention_role", v.role().attentionRole())
+                    .set("circuit_kind", fin.verdict().equals(Verdicts.CONFIRMED) ? v.kind() : "")
+                    .set("verdict", fin.verdict()).set("reason", fin.reason())
+                    .set("p_adjusted_min", v.pAdjusted()).set("copy_chance", v.role().copyChance()).set("copying", v.role().copying())
+                    .set("anti_copying", v.role().antiCopying()).set("expected_sign", v.expectedSign());
+            if (v.role().antiCopy().defined()) r.set("anti_copy_fraction", v.role().antiCopy().estimate());
             Map<String, Interval> scores = scores(pooled, v);
             scores.forEach((name, iv) -> {
                 if (iv == null || !iv.defined()) return;
                 r.set(name, iv.estimate());
                 if (!Double.isNaN(iv.low())) r.set(name + "_ci_low", iv.low()).set(name + "_ci_high", iv.high());
             });
-            v.adjusted().forEach((test, p) -> r.set("p_" + test, p));
-            bestComposition(pooled, h).ifPresent(c -> r.set("composition_receiver", c.receiver().label()).set("p_composition", c.pAdjusted()));
+            v.effects().forEach((test, e) -> r.set("p_raw_" + test, e.p()).set("p_adjusted_" + test, v.adjusted().get(test))
+                    .set("p_raw_negative_" + test, e.pNegative()).set("p_adjusted_negative_" + test, v.adjustedNegative().get(test))
+                    .set("expected_sign_fraction_" + test, e.signFraction(v.expectedSign())).set("n_" + test, e.n()));
+            bestComposition(pooled, h).ifPresent(c -> r.set("composition_receiver", c.receiver().label())
+                    .set("p_composition_adjusted", c.pAdjusted()));
             r.set("seeds_confirmed", fin.seedsConfirmed()).set("n_seeds", bySeed.size())
                     .set("seed_verdicts", bySeed.entrySet().stream().map(e -> e.getKey() + ":" + e.getValue().head(h).verdict())
                             .collect(Collectors.joining(" ")))
@@ -122,7 +140,7 @@ public final class VerdictStage {
     static final List<String> SCORES = List.of("induction_excess", "duplicate_excess", "previous_excess", "bos_attention",
             "copy_fraction", "gap", "mean_ablation_drop", "mean_ablation_norm", "resample_ablation_drop",
             "resample_ablation_norm", "denoising_recovery", "denoising_norm", "leave_one_out_norm", "control_effect_norm",
-            "composition_norm");
+            "control_margin_norm", "composition_norm");
 
     private static Map<String, Interval> scores(Verdicts.Result pooled, Verdicts.HeadVerdict v) {
         Map<String, Interval> m = new LinkedHashMap<>();
@@ -148,6 +166,7 @@ public final class VerdictStage {
         }
         if (e.containsKey(Verdicts.LOO)) m.put("leave_one_out_norm", e.get(Verdicts.LOO).normalized());
         if (v.control() != null) m.put("control_effect_norm", v.control().normalized());
+        if (v.controlMargin() != null) m.put("control_margin_norm", v.controlMargin());
         bestComposition(pooled, v.head()).ifPresent(c -> m.put("composition_norm", c.effect().normalized()));
         return m;
     }
@@ -182,11 +201,7 @@ public final class VerdictStage {
     }
 
     private static Map<String, Object> interval(Interval i) {
-        Map<String, Object> m = new LinkedHashMap<>();
-        m.put("estimate", i.defined() ? i.estimate() : null);
-        m.put("ci_low", Double.isNaN(i.low()) ? null : i.low());
-        m.put("ci_high", Double.isNaN(i.high()) ? null : i.high());
-        return m;
+        return CircuitEvidence.interval(i);
     }
 
     private static List<String> labels(Set<Head> s) {
@@ -211,6 +226,7 @@ public final class VerdictStage {
             h.put("layer", v.head().layer());
             h.put("head", v.head().head());
             h.put("role", v.role().role());
+            h.put("kind", v.kind());
             h.put("reason", finals.get(v.head()).reason());
             Map<String, Object> ev = new LinkedHashMap<>();
             scores(pooled, v).forEach((k, iv) -> {
@@ -218,6 +234,7 @@ public final class VerdictStage {
             });
             h.put("evidence", ev);
             h.put("p_adjusted", v.adjusted());
+            h.put("p_adjusted_negative", v.adjustedNegative());
             heads.add(h);
         }
         m.put("confirmed_heads", heads);
@@ -283,19 +300,23 @@ public final class VerdictStage {
 
     private static String summary(StageContext ctx, V2Protocol proto, Verdicts.Result pooled, Map<Head, Final> finals,
                                   Optional<PlantedTruth> truth, Map<String, Object> circuit) {
-        List<String> confirmed = new ArrayList<>(), decoys = new ArrayList<>(), inconclusive = new ArrayList<>();
+        List<String> confirmed = new ArrayList<>(), negative = new ArrayList<>(), decoys = new ArrayList<>(),
+                inconclusive = new ArrayList<>();
         int otherRejected = 0;
         for (Verdicts.HeadVerdict v : pooled.heads()) {
             String verdict = finals.get(v.head()).verdict();
             Roles.HeadRole r = v.role();
-            if (verdict.equals(Verdicts.CONFIRMED)) confirmed.add(v.head() + " (" + r.role() + ")");
+            if (verdict.equals(Verdicts.CONFIRMED) && v.kind().equals(Roles.NEGATIVE)) negative.add(v.head().label());
+            else if (verdict.equals(Verdicts.CONFIRMED)) confirmed.add(v.head() + " (" + (v.kind().isEmpty() ? r.role() : v.kind()) + ")");
             else if (verdict.equals(Verdicts.INCONCLUSIVE)) inconclusive.add(v.head() + " (" + r.role() + ")");
             else if (!r.role().equals(Roles.OTHER) || r.copying() || r.bos().above(0.5))
                 decoys.add(v.head() + " (" + decoyKind(r) + ")");
             else otherRejected++;
         }
         StringBuilder md = new StringBuilder("# Protocol v2 on ").append(ctx.model().id()).append("\n\n");
+        md.append(circuitLevel(castMap(circuit.get("circuit_level"))));
         md.append("**confirmed: ").append(confirmed.isEmpty() ? "none" : String.join(", ", confirmed))
+                .append("; negative heads (confirmed, lower the answer): ").append(negative.isEmpty() ? "none" : String.join(", ", negative))
                 .append("; rejected decoys: ").append(decoys.isEmpty() ? "none" : String.join(", ", decoys))
                 .append("; rejected without any tested signal: ").append(otherRejected)
                 .append("; inconclusive: ").append(inconclusive.isEmpty() ? "none" : String.join(", ", inconclusive)).append("**\n\n");
@@ -316,11 +337,17 @@ public final class VerdictStage {
                         fmtD(st.get("jaccard_mean_across_families"))));
         truth.ifPresent(tr -> {
             Map<String, Object> pr = precisionRecall(finals, tr);
+            Map<String, Object> rank = castMap(castMap(circuit.get("ground_truth")).get("ranking"));
             md.append(String.format(Locale.ROOT, "- against the planted ground truth (read only for this line): precision %s, "
-                    + "recall %s (in circuit: %s)%n", fmtD(pr.get("precision")), fmtD(pr.get("recall")), pr.get("in_circuit")));
+                    + "recall %s (in circuit: %s); AUROC of per-head evidence: max |effect or path| %s, -log10 min adj. p %s, "
+                    + "attention excess %s%n", fmtD(pr.get("precision")), fmtD(pr.get("recall")), pr.get("in_circuit"),
+                    fmtD(rank.get("max_abs_effect_or_path")), fmtD(rank.get("neg_log10_min_adjusted_p")),
+                    fmtD(rank.get("max_attention_excess"))));
         });
-        md.append("\nEffects are fractions of the clean - corrupt gap with 95% bootstrap CIs; p are Holm-adjusted one-sided "
-                + "t-tests of \"effect > ").append(proto.thresholds().minEffectFraction()).append(" x gap\". Rules: `protocol.json`.\n\n");
+        md.append("\nEffects are fractions of the clean - corrupt gap with 95% bootstrap CIs; p are ")
+                .append(proto.thresholds().correction()).append("-adjusted one-sided t-tests of \"effect > ")
+                .append(proto.thresholds().minEffectFraction()).append(" x gap\" (negative heads: \"effect < -")
+                .append(proto.thresholds().minEffectFraction()).append(" x gap\"). Rules: `protocol.json`.\n\n");
         md.append("| head | role | verdict | ind. excess | prev. excess | dup. excess | copy | mean abl. | resample abl. | "
                 + "denoising | leave-one-out | control | p adj. |").append(truth.isPresent() ? " truth |" : "").append(" reason |\n");
         md.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|").append(truth.isPresent() ? "---|" : "").append("---|\n");
@@ -336,6 +363,30 @@ public final class VerdictStage {
             md.append(finals.get(v.head()).reason().replace("|", "/")).append(" |\n");
         }
         return md.toString();
+    }
+
+    /** The summary's lead: faithfulness, completeness and minimality of the confirmed circuit, with CIs. */
+    static String circuitLevel(Map<String, Object> c) {
+        if (!c.containsKey("faithfulness")) return "Circuit-level evidence: " + c.get("note") + ".\n\n";
+        Map<String, Object> f = castMap(c.get("faithfulness")), comp = castMap(c.get("completeness")),
+                min = castMap(c.get("minimality"));
+        StringBuilder s = new StringBuilder("Circuit-level evidence for the confirmed circuit ").append(c.get("circuit"))
+                .append(" (95% bootstrap CIs over ").append(c.get("n_prompts")).append(" prompts):\n\n");
+        s.append("- faithfulness (only the circuit kept, every other head mean-ablated): ")
+                .append(fmt(castMap(f.get("fraction_of_clean_ld")))).append(" of the clean logit difference, ")
+                .append(fmt(castMap(f.get("fraction_of_gap")))).append(" of the clean - corrupt gap\n");
+        s.append("- completeness (Wang et al., (LD(C \\ K) - LD(M \\ K)) / gap): ");
+        List<String> parts = new ArrayList<>();
+        for (Map<String, Object> x : castList(comp.get("by_removed_set")))
+            parts.add("K = " + x.get("removed_set_k") + ": " + fmt(castMap(x.get("circuit_minus_model_fraction_of_gap"))));
+        s.append(String.join("; ", parts)).append('\n');
+        s.append("- minimality (each member's marginal inside the circuit, fraction of the gap): ");
+        parts.clear();
+        for (Map<String, Object> x : castList(min.get("by_member")))
+            parts.add(x.get("head_id") + " " + fmt(castMap(x.get("marginal_fraction_of_gap"))));
+        s.append(String.join("; ", parts)).append(Boolean.TRUE.equals(min.get("every_member_needed"))
+                ? " (every member's CI excludes 0)" : " (NOT every member's CI excludes 0)").append("\n\n");
+        return s.toString();
     }
 
     private static String decoyKind(Roles.HeadRole r) {

@@ -5,7 +5,10 @@ import org.milab.stats.Bootstrap.Interval;
 import org.milab.stats.Hypothesis;
 import org.milab.tables.Table;
 
+import org.milab.util.UserError;
+
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
@@ -15,12 +18,14 @@ import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.function.Predicate;
+import java.util.stream.DoubleStream;
 
 /**
  * Protocol v2's decision rules (pre-registered in protocol.json, see {@link V2Protocol#RULES}) applied to the
  * per-prompt tables of a subset of prompts (pooled, one seed, or one family). Every effect gets a bootstrap
- * CI over prompts; every causal test a one-sided t-test against the declared minimum effect, Holm-adjusted
- * over all heads and pairs together. Pure: the same tables give the same verdicts.
+ * CI over prompts; every causal test two one-sided t-tests (above +min effect, below -min effect), adjusted by
+ * the registered {@code thresholds.correction} over all heads, directions and pairs together. Pure: the same
+ * tables give the same verdicts.
  */
 public final class Verdicts {
     public static final String CONFIRMED = "confirmed", REJECTED = "rejected", INCONCLUSIVE = "inconclusive";
@@ -31,19 +36,50 @@ public final class Verdicts {
 
     private Verdicts() {}
 
-    /** An effect in logits and as a fraction of the gap, with the raw one-sided p of "exceeds the minimum". */
-    public record Effect(Interval raw, Interval normalized, double p, int n) {}
+    /**
+     * An effect over {@code n} prompts in logits and as a fraction of the gap, with the raw one-sided p of "exceeds
+     * +min effect" ({@code p}) and of "lies below -min effect" ({@code pNegative}), and the fractions of prompts
+     * whose delta is positive / negative (zero deltas, float noise by the declared tolerance, count for neither).
+     */
+    public record Effect(Interval raw, Interval normalized, double p, double pNegative, int n, double positiveFraction,
+                         double negativeFraction) {
+        /** Fraction of prompts whose delta has {@code sign} (+1 or -1). */
+        public double signFraction(int sign) {
+            return sign > 0 ? positiveFraction : negativeFraction;
+        }
+
+        /** The normalized CI lies inside (-f, f): the effect is small in either direction. */
+        boolean negligible(double f) {
+            return normalized.below(f) && normalized.above(-f);
+        }
+    }
 
     public record Composition(Head sender, Head receiver, Effect effect, double pAdjusted, boolean significant) {}
 
+    /**
+     * One head's decision. {@code adjusted} / {@code adjustedNegative}: corrected p of each test's positive /
+     * negative one-sided test; {@code controlMargin}: (main mean-ablation effect - control effect) / gap with its CI,
+     * the "significantly smaller than the main effect" half of specificity; {@code kind}: what the confirmed head
+     * is in the circuit (induction, backup_induction, previous_token, negative), empty otherwise.
+     */
     public record HeadVerdict(Head head, Roles.HeadRole role, Map<String, Effect> effects, Map<String, Double> adjusted,
-                              Effect control, String verdict, String reason, double pAdjusted) {}
+                              Map<String, Double> adjustedNegative, Effect control, Interval controlMargin, String verdict,
+                              String reason, double pAdjusted, String kind) {
+        /** The sign the role expects of a necessity effect: negative heads lower the answer, so ablating them raises it. */
+        public int expectedSign() {
+            return role.role().equals(Roles.NEGATIVE) ? -1 : 1;
+        }
+    }
 
     /** A group's drop when all its heads are ablated together. */
     public record Group(String role, String heads, Effect drop) {}
 
+    /**
+     * Everything decided on one subset. {@code rawP} / {@code adjustedP}: the whole family of tests the correction
+     * ran over, in order (per head: each test's positive then negative p; then each composition's).
+     */
     public record Result(Interval gap, boolean gapOk, int nPrompts, List<HeadVerdict> heads, List<Composition> compositions,
-                         List<Group> groups) {
+                         List<Group> groups, double[] rawP, double[] adjustedP) {
         public Set<Head> confirmed() {
             Set<Head> out = new LinkedHashSet<>();
             heads.forEach(h -> {
@@ -55,6 +91,22 @@ public final class Verdicts {
         public HeadVerdict head(Head h) {
             return heads.stream().filter(x -> x.head.equals(h)).findFirst().orElseThrow();
         }
+    }
+
+    /** The corrections {@code thresholds.correction} may name. */
+    public static final List<String> CORRECTIONS = List.of("holm", "benjamini_hochberg", "bonferroni");
+
+    /** The registered correction applied to {@code p}, in input order. */
+    public static double[] adjust(String correction, double[] p) {
+        if (p.length == 0) return new double[0];
+        return switch (correction) {
+            case "holm" -> Hypothesis.holm(p);
+            case "benjamini_hochberg" -> Hypothesis.benjaminiHochberg(p);
+            case "bonferroni" -> Arrays.stream(p).map(x -> Math.min(1, x * p.length)).toArray();
+            default -> throw new UserError("protocol.json names the multiple-testing correction '" + correction
+                    + "', which v2 does not implement.", "Set thresholds.correction to one of " + CORRECTIONS
+                    + " (re-run the v2 protocol step with a new RUN_ID).");
+        };
     }
 
     /**
@@ -104,10 +156,11 @@ public final class Verdicts {
                 comp.computeIfAbsent(List.of(Head.parse(r.getString("sender_id")), Head.parse(r.getString("receiver_id"))),
                         k -> new LinkedHashMap<>()).put(r.getString("prompt_id"), r.getDouble("delta"));
 
-        // effects and raw p-values, then Holm over all of them
+        // effects and raw p-values (both directions), then the registered correction over all of them
         List<Double> ps = new ArrayList<>();
         Map<Head, Map<String, Effect>> effects = new TreeMap<>();
         Map<Head, Effect> controls = new HashMap<>();
+        Map<Head, Interval> margins = new HashMap<>();
         for (Head h : roles.keySet()) {
             Map<String, Map<String, Double>> byTest = deltas.getOrDefault(h, Map.of());
             Map<String, Effect> e = new LinkedHashMap<>();
@@ -115,10 +168,14 @@ public final class Verdicts {
                 if (byTest.containsKey(test)) {
                     e.put(test, effect(t, subsetName + " " + h + " " + test, byTest.get(test), gapOf, gapOk, f));
                     ps.add(e.get(test).p());
+                    ps.add(e.get(test).pNegative());
                 }
             effects.put(h, e);
-            if (byTest.containsKey(CONTROL))
+            if (byTest.containsKey(CONTROL)) {
                 controls.put(h, effect(t, subsetName + " " + h + " control", byTest.get(CONTROL), gapOf, gapOk, f));
+                if (byTest.containsKey(MEAN) && gapOk)
+                    margins.put(h, margin(t, subsetName + " " + h + " control margin", byTest.get(MEAN), byTest.get(CONTROL), gapOf));
+            }
         }
         List<List<Head>> compKeys = new ArrayList<>(comp.keySet());
         List<Effect> compEffects = new ArrayList<>();
@@ -127,13 +184,18 @@ public final class Verdicts {
             compEffects.add(e);
             ps.add(e.p());
         }
-        double[] adj = ps.isEmpty() ? new double[0] : Hypothesis.holm(ps.stream().mapToDouble(Double::doubleValue).toArray());
+        double[] raw = ps.stream().mapToDouble(Double::doubleValue).toArray();
+        double[] adj = adjust(t.correction(), raw);
         int at = 0;
-        Map<Head, Map<String, Double>> adjusted = new TreeMap<>();
+        Map<Head, Map<String, Double>> adjusted = new TreeMap<>(), adjustedNeg = new TreeMap<>();
         for (Head h : roles.keySet()) {
-            Map<String, Double> a = new LinkedHashMap<>();
-            for (String test : effects.get(h).keySet()) a.put(test, adj[at++]);
+            Map<String, Double> a = new LinkedHashMap<>(), an = new LinkedHashMap<>();
+            for (String test : effects.get(h).keySet()) {
+                a.put(test, adj[at++]);
+                an.put(test, adj[at++]);
+            }
             adjusted.put(h, a);
+            adjustedNeg.put(h, an);
         }
         List<Composition> compositions = new ArrayList<>();
         for (int i = 0; i < compKeys.size(); i++, at++)
@@ -147,88 +209,162 @@ public final class Verdicts {
                 groups.add(new Group(g, hs.get(0).label(), effects.get(hs.get(0)).get(MEAN)));
         });
 
-        // induction heads first: a previous-token head is confirmed through a confirmed induction head
+        // induction and negative heads first: a previous-token head is confirmed through a confirmed receiver
         Map<Head, HeadVerdict> out = new TreeMap<>();
         for (Head h : roles.keySet())
             if (!roles.get(h).role().equals(Roles.PREVIOUS))
-                out.put(h, verdict(h, roles.get(h), effects.get(h), adjusted.get(h), controls.get(h), gapOk, gap, t, List.of(), Set.of()));
-        Set<Head> confirmedInduction = new LinkedHashSet<>();
+                out.put(h, verdict(new Evidence(h, roles.get(h), effects.get(h), adjusted.get(h), adjustedNeg.get(h),
+                        controls.get(h), margins.get(h)), gapOk, gap, t, List.of(), Set.of()));
+        Set<Head> confirmedReceivers = new LinkedHashSet<>();
         out.values().forEach(v -> {
-            if (v.verdict.equals(CONFIRMED) && v.role.role().equals(Roles.INDUCTION)) confirmedInduction.add(v.head);
+            if (v.verdict.equals(CONFIRMED) && (v.role.role().equals(Roles.INDUCTION) || v.role.role().equals(Roles.NEGATIVE)))
+                confirmedReceivers.add(v.head);
         });
         for (Head h : roles.keySet())
             if (roles.get(h).role().equals(Roles.PREVIOUS))
-                out.put(h, verdict(h, roles.get(h), effects.get(h), adjusted.get(h), controls.get(h), gapOk, gap, t,
-                        compositions, confirmedInduction));
-        return new Result(gap, gapOk, gapOf.size(), new ArrayList<>(out.values()), compositions, groups);
+                out.put(h, verdict(new Evidence(h, roles.get(h), effects.get(h), adjusted.get(h), adjustedNeg.get(h),
+                        controls.get(h), margins.get(h)), gapOk, gap, t, compositions, confirmedReceivers));
+        return new Result(gap, gapOk, gapOf.size(), new ArrayList<>(out.values()), compositions, groups, raw, adj);
     }
 
     static Effect effect(V2Protocol.Thresholds t, String what, Map<String, Double> byPrompt, Map<String, Double> gapOf,
                          boolean gapOk, double f) {
-        int n = byPrompt.size();
-        double[] x = new double[n], g = new double[n], excess = new double[n];
+        int n = byPrompt.size(), pos = 0, neg = 0;
+        double[] x = new double[n], g = new double[n], excess = new double[n], deficit = new double[n];
         int i = 0;
         for (Map.Entry<String, Double> e : byPrompt.entrySet()) {
             x[i] = e.getValue();
             g[i] = gapOf.get(e.getKey());
             excess[i] = x[i] - f * g[i];
+            deficit[i] = -x[i] - f * g[i]; // > 0 when the effect lies below -f x gap
+            if (x[i] > 0) pos++;
+            if (x[i] < 0) neg++;
             i++;
         }
         Interval raw = Roles.mean(t, what + " raw", x);
         Interval norm = gapOk ? Roles.bootstrap(t, what + " normalized").ratioOfMeans(x, g) : Interval.EMPTY;
-        return new Effect(raw, norm, Hypothesis.tGreater(excess, 0), n);
+        return new Effect(raw, norm, Hypothesis.tGreater(excess, 0), Hypothesis.tGreater(deficit, 0), n,
+                n == 0 ? Double.NaN : (double) pos / n, n == 0 ? Double.NaN : (double) neg / n);
     }
 
-    private static HeadVerdict verdict(Head h, Roles.HeadRole role, Map<String, Effect> e, Map<String, Double> adj,
-                                       Effect control, boolean gapOk, Interval gap, V2Protocol.Thresholds t,
-                                       List<Composition> comps, Set<Head> confirmedInduction) {
+    /** (main - control) / gap over the prompts both were measured on, paired, as a ratio of means. */
+    static Interval margin(V2Protocol.Thresholds t, String what, Map<String, Double> main, Map<String, Double> control,
+                           Map<String, Double> gapOf) {
+        List<String> ids = main.keySet().stream().filter(control::containsKey).toList();
+        double[] d = new double[ids.size()], g = new double[ids.size()];
+        for (int i = 0; i < ids.size(); i++) {
+            d[i] = main.get(ids.get(i)) - control.get(ids.get(i));
+            g[i] = gapOf.get(ids.get(i));
+        }
+        return ids.size() < 2 ? Interval.EMPTY : Roles.bootstrap(t, what).ratioOfMeans(d, g);
+    }
+
+    /** One head's measured evidence, as {@link #verdict} reads it. */
+    record Evidence(Head head, Roles.HeadRole role, Map<String, Effect> effects, Map<String, Double> adjusted,
+                    Map<String, Double> adjustedNegative, Effect control, Interval controlMargin) {}
+
+    /**
+     * Specificity in the direction {@code sign}: shown when the control's signed effect has CI high below the
+     * minimum, or the signed margin (main - control) has CI low above 0. Null when shown, else why not.
+     */
+    static String unspecific(Evidence x, int sign, double f) {
+        if (x.control == null || !x.control.normalized().defined())
+            return "the control effect is undefined, so specificity is not shown";
+        Interval c = x.control.normalized(), m = x.controlMargin == null ? Interval.EMPTY : x.controlMargin;
+        boolean controlSmall = sign > 0 ? c.below(f) : c.above(-f);
+        boolean smallerThanMain = m.defined() && (sign > 0 ? m.above(0) : m.below(0));
+        if (controlSmall || smallerThanMain) return null;
+        if (sign > 0 ? c.above(f) : c.below(-f))
+            return "it also moves the control's unlicensed answer (" + ci(c) + " of the gap)";
+        return "specificity is not shown: the control effect " + ci(c) + " does not lie below " + f
+                + " of the gap, nor significantly short of the main effect (margin " + ci(m) + ")";
+    }
+
+    private static HeadVerdict verdict(Evidence x, boolean gapOk, Interval gap, V2Protocol.Thresholds t,
+                                       List<Composition> comps, Set<Head> confirmedReceivers) {
+        Head h = x.head;
+        Roles.HeadRole role = x.role;
+        Map<String, Effect> e = x.effects;
+        Map<String, Double> adj = x.adjusted, neg = x.adjustedNegative;
         double f = t.minEffectFraction(), alpha = t.alpha();
-        double pMin = adj.values().stream().mapToDouble(Double::doubleValue).min().orElse(1);
+        double pMin = DoubleStream.concat(adj.values().stream().mapToDouble(Double::doubleValue),
+                neg.values().stream().mapToDouble(Double::doubleValue)).min().orElse(1);
         if (!gapOk)
-            return new HeadVerdict(h, role, e, adj, control, INCONCLUSIVE, String.format(Locale.ROOT,
-                    "The clean-corrupt gap (%s) does not exclude 0, so no effect can be judged.", ci(gap)), pMin);
-        boolean sigMean = sig(adj, MEAN, alpha), sigResample = sig(adj, RESAMPLE, alpha), sigLoo = sig(adj, LOO, alpha);
-        boolean necessity = (sigMean && sigResample) || sigLoo, sufficiency = sig(adj, DENOISE, alpha);
-        boolean negligible = !e.isEmpty() && e.values().stream().allMatch(x -> x.normalized().below(f));
-        boolean specific = control == null || !control.normalized().defined() || !(control.normalized().low() >= f);
+            return new HeadVerdict(h, role, e, adj, neg, x.control, x.controlMargin, INCONCLUSIVE, String.format(Locale.ROOT,
+                    "The clean-corrupt gap (%s) does not exclude 0, so no effect can be judged.", ci(gap)), pMin, "");
+        boolean necessity = (sig(adj, MEAN, alpha) && sig(adj, RESAMPLE, alpha)) || sig(adj, LOO, alpha);
+        boolean sufficiency = sig(adj, DENOISE, alpha);
+        boolean negNecessity = (sig(neg, MEAN, alpha) && sig(neg, RESAMPLE, alpha)) || sig(neg, LOO, alpha);
+        boolean negSufficiency = sig(neg, DENOISE, alpha);
+        boolean anyNegative = neg.values().stream().anyMatch(p -> p < alpha);
+        List<Composition> paths = comps.stream().filter(c -> c.sender().equals(h)).toList();
+        // a path effect is an effect: a head whose total effect is repaired downstream is not negligible by it
+        boolean anySignificant = adj.values().stream().anyMatch(p -> p < alpha) || anyNegative;
+        boolean negligible = !e.isEmpty() && !anySignificant && e.values().stream().allMatch(y -> y.negligible(f))
+                && paths.stream().allMatch(c -> c.effect().negligible(f) && !c.significant());
         String best = strongest(e);
         String effectText = best == null ? "no causal test" : String.format(Locale.ROOT, "%s %s of the gap (adj. p %s)",
-                best.replace('_', ' '), ci(e.get(best).normalized()), p(adj.get(best)));
-        String attention = role.role().equals(Roles.OTHER) ? "no tested attention role"
-                : String.format(Locale.ROOT, "%s attention excess %s", role.role().replace('_', '-'), ci(role.excess(role.role())));
-        String v, reason;
+                best.replace('_', ' '), ci(e.get(best).normalized()), p(e.get(best).normalized().estimate() < 0
+                        ? neg.get(best) : adj.get(best)));
+        String attention = role.attentionRole().equals(Roles.OTHER) ? "no tested attention role"
+                : String.format(Locale.ROOT, "%s attention excess %s", role.attentionRole().replace('_', '-'),
+                ci(role.excess(role.attentionRole())));
+        String v, reason, kind = "";
         if (negligible) {
             v = REJECTED;
-            reason = String.format(Locale.ROOT, "%s, but every causal effect's CI lies below %.2f of the gap (largest: %s).",
+            reason = String.format(Locale.ROOT, "%s, but every causal effect's CI lies inside +-%.2f of the gap (largest: %s).",
                     cap(attention), f, effectText);
-        } else if (role.role().equals(Roles.INDUCTION) && role.copying() && (necessity || sufficiency) && specific) {
+        } else if (role.role().equals(Roles.INDUCTION) && role.copying() && (necessity || sufficiency)
+                && unspecific(x, 1, f) == null) {
             v = CONFIRMED;
-            reason = String.format(Locale.ROOT, "%s, copying OV (%s top-1, chance %.3f), %s%s; control effect %s.",
+            boolean singleHead = sig(adj, MEAN, alpha) && sig(adj, RESAMPLE, alpha);
+            // named backup only from evidence: no single-head necessity, yet its group marginal is significant
+            kind = !singleHead && sig(adj, LOO, alpha) ? "backup_induction" : Roles.INDUCTION;
+            reason = String.format(Locale.ROOT, "%s, copying OV (%s top-1, chance %.3f), %s%s%s; control effect %s.",
                     cap(attention), ci(role.copy()), role.copyChance(), necessity ? "necessary" : "sufficient",
-                    necessity && sufficiency ? " and sufficient" : "", control == null ? "n/a" : ci(control.normalized()));
-        } else if (role.role().equals(Roles.PREVIOUS) && necessity && comps.stream().anyMatch(c -> c.sender().equals(h)
-                && c.significant() && confirmedInduction.contains(c.receiver()))) {
-            Composition c = comps.stream().filter(x -> x.sender().equals(h) && x.significant()
-                    && confirmedInduction.contains(x.receiver())).findFirst().orElseThrow();
+                    necessity && sufficiency ? " and sufficient" : "",
+                    kind.equals(Roles.INDUCTION) ? "" : " (backup: its single-head ablations are not significant, its "
+                            + "leave-one-out marginal in the induction group is)", ci(x.control.normalized()));
+        } else if (role.role().equals(Roles.NEGATIVE) && (negNecessity || negSufficiency) && unspecific(x, -1, f) == null) {
             v = CONFIRMED;
-            reason = String.format(Locale.ROOT, "%s, necessary (%s), and composes into %s's keys (path patch %s of the gap, adj. p %s).",
-                    cap(attention), effectText, c.receiver(), ci(c.effect().normalized()), p(c.pAdjusted()));
+            kind = Roles.NEGATIVE;
+            reason = String.format(Locale.ROOT, "%s, anti-copying OV (%s bottom-1, chance %.3f), significantly negative: "
+                            + "ablating it RAISES the logit difference (%s); control effect %s.", cap(attention),
+                    ci(role.antiCopy()), role.copyChance(), effectText, ci(x.control.normalized()));
+        } else if (role.role().equals(Roles.PREVIOUS) && paths.stream().anyMatch(c -> c.significant()
+                && confirmedReceivers.contains(c.receiver()))) {
+            Composition c = paths.stream().filter(y -> y.significant() && confirmedReceivers.contains(y.receiver()))
+                    .findFirst().orElseThrow();
+            v = CONFIRMED;
+            kind = Roles.PREVIOUS;
+            reason = String.format(Locale.ROOT, "%s, %s, and composes into %s's keys (path patch %s of the gap, adj. p %s).",
+                    cap(attention), necessity ? "necessary (" + effectText + ")"
+                            : "total effect not significant (" + effectText + ": repaired downstream) but necessary through its path",
+                    c.receiver(), ci(c.effect().normalized()), p(c.pAdjusted()));
         } else {
             v = INCONCLUSIVE;
             List<String> why = new ArrayList<>();
             boolean important = necessity || sufficiency;
+            if (anyNegative && !role.role().equals(Roles.NEGATIVE))
+                why.add("an effect is significantly negative (ablating it raises the logit difference) but "
+                        + (role.antiCopying() ? "its attention is not induction- or duplicate-like"
+                        : "its OV does not anti-copy (" + ci(role.antiCopy()) + " bottom-1)"));
             if (role.role().equals(Roles.INDUCTION)) {
                 if (!role.copying()) why.add("its OV circuit does not copy above chance (" + ci(role.copy()) + ")");
                 if (!important) why.add("no causal test is significant");
-                if (!specific) why.add("it also moves the control's unlicensed answer (" + ci(control.normalized()) + " of the gap)");
+                else if (unspecific(x, 1, f) != null) why.add(unspecific(x, 1, f));
+            } else if (role.role().equals(Roles.NEGATIVE)) {
+                if (!(negNecessity || negSufficiency)) why.add("no causal test is significantly negative");
+                else why.add(unspecific(x, -1, f));
             } else if (role.role().equals(Roles.PREVIOUS)) {
-                if (!necessity) why.add("necessity is not significant for both ablations");
-                else why.add("no significant composition into a confirmed induction head");
+                if (!necessity && paths.stream().noneMatch(Composition::significant))
+                    why.add("neither its total effect nor any path effect is significant");
+                else why.add("no significant composition into a confirmed induction or negative head");
             } else if (important) why.add("it is causally important but its attention fits no tested circuit role");
-            else why.add("its effect CI straddles the minimum effect");
+            if (why.isEmpty()) why.add("its effect CI straddles the minimum effect");
             reason = String.format(Locale.ROOT, "%s; %s (%s).", cap(attention), String.join(" and ", why), effectText);
         }
-        return new HeadVerdict(h, role, e, adj, control, v, reason, pMin);
+        return new HeadVerdict(h, role, e, adj, neg, x.control, x.controlMargin, v, reason, pMin, kind);
     }
 
     private static boolean sig(Map<String, Double> adj, String test, double alpha) {
@@ -236,11 +372,12 @@ public final class Verdicts {
         return p != null && p < alpha;
     }
 
-    /** The test with the largest normalized effect estimate. */
+    /** The test with the largest |normalized effect| estimate. */
     private static String strongest(Map<String, Effect> e) {
         String best = null;
         for (Map.Entry<String, Effect> x : e.entrySet())
-            if (best == null || x.getValue().normalized().estimate() > e.get(best).normalized().estimate()) best = x.getKey();
+            if (best == null || Math.abs(x.getValue().normalized().estimate()) > Math.abs(e.get(best).normalized().estimate()))
+                best = x.getKey();
         return best;
     }
 

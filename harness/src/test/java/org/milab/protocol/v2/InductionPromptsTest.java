@@ -49,6 +49,7 @@ class InductionPromptsTest {
         for (Tokenizer tok : List.of(gpt2, planted)) {
             V2Protocol p = V2Protocol.build("m", V2Protocol.Counts.full(), tok, 2, 2);
             for (TokenPool pool : p.pools().subList(1, p.pools().size())) {
+                if (pool.name().equals(V2Protocol.VOCABULARY_POOL)) continue; // built from ids, not words: below
                 for (int i = 0; i < pool.size(); i++) {
                     int id = pool.ids().get(i);
                     assertThat(id).isNotEqualTo(tok.bosId());
@@ -149,6 +150,21 @@ class InductionPromptsTest {
         for (int i = 0; i < a.size(); i++) if (Arrays.equals(a.get(i).clean(), c.get(i).clean())) same++;
         assertThat(same).isZero();
         assertThat(a.stream().map(PromptPair::n).distinct().toList()).containsExactlyInAnyOrderElementsOf(f.lengths());
+    }
+
+    @Test
+    void theProbePoolIsTheWholeVocabularyMinusTheDeclaredSpecialTokens() {
+        for (Tokenizer tok : List.of(gpt2, planted)) {
+            V2Protocol p = V2Protocol.build("m", V2Protocol.Counts.full(), tok, 2, 2);
+            assertThat(p.probePool()).isEqualTo(V2Protocol.VOCABULARY_POOL);
+            TokenPool v = p.pool(p.probePool());
+            List<Integer> expected = new java.util.ArrayList<>();
+            for (int id = 0; id < tok.vocabSize(); id++) if (id != tok.bosId() && !tok.isUnknown(id)) expected.add(id);
+            assertThat(v.ids()).isEqualTo(expected);
+            assertThat(v.dropped()).anySatisfy(d -> assertThat(d).endsWith("is BOS"));
+        }
+        assertThat(V2Protocol.build("m", V2Protocol.Counts.full(), planted, 2, 2).pool(V2Protocol.VOCABULARY_POOL).dropped())
+                .anySatisfy(d -> assertThat(d).endsWith("is the unknown token"));
     }
 
     @Test

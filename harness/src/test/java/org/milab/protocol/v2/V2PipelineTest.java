@@ -60,7 +60,7 @@ class V2PipelineTest {
     @Test
     void verdictTableHasTheContractColumnsWithIntervalsAndProvenance() {
         assertThat(verdicts.rowCount()).isEqualTo(16);
-        assertThat(verdicts.columnNames()).contains("layer", "head", "head_id", "role", "verdict", "reason", "p_adjusted",
+        assertThat(verdicts.columnNames()).contains("layer", "head", "head_id", "role", "verdict", "reason", "p_adjusted_min",
                 "truth_role", "induction_excess_ci_low", "induction_excess_ci_high", "mean_ablation_norm_ci_low",
                 "denoising_norm_ci_high", "copy_fraction_ci_low", "composition_norm_ci_low");
         for (Table.Row r : verdicts.rows()) {
@@ -69,11 +69,12 @@ class V2PipelineTest {
                     hi = r.getDouble("mean_ablation_norm_ci_high");
             assertThat(lo).isLessThanOrEqualTo(est + 1e-12);
             assertThat(hi).isGreaterThanOrEqualTo(est - 1e-12);
-            assertThat(r.getDouble("p_adjusted")).isBetween(0.0, 1.0);
+            assertThat(r.getDouble("p_adjusted_min")).isBetween(0.0, 1.0);
         }
         for (String t : List.of(ProtocolStage.PROMPTS, ProtocolStage.PROBES, AttentionProbeStage.TABLE, CopyingStage.TABLE,
                 CausalStage.BASELINES, CausalStage.ABLATIONS, CausalStage.PATCHES, GroupAblationStage.TABLE,
-                CompositionStage.TABLE, VerdictStage.VERDICTS, VerdictStage.STABILITY)) {
+                CompositionStage.TABLE, CompositionStage.SCORES, CopyingStage.OV_TABLE, CircuitEvidence.TABLE,
+                VerdictStage.VERDICTS, VerdictStage.STABILITY)) {
             Table x = V2PlantedRuns.table(run, t);
             assertThat(x.provenance()).as(t).containsKeys("checkpoint_sha256", "graph_sha256", "code_git_commit", "run_id");
             assertThat(x.metadata().get(ProtocolStage.SHA_METADATA)).as(t)
@@ -105,6 +106,13 @@ class V2PipelineTest {
         assertThat(md.lines().filter(l -> l.startsWith("**confirmed: ")).findFirst()).get().asString()
                 .contains(prev + " (previous_token)", ind + " (induction)", "rejected decoys: ");
         assertThat(md).contains("precision 1.000, recall 1.000");
+        assertThat(md.lines().skip(2).findFirst().orElseThrow()).startsWith("Circuit-level evidence for the confirmed circuit");
+        JsonNode level = c.path("circuit_level");
+        for (String k : List.of("fraction_of_clean_ld", "fraction_of_gap"))
+            assertThat(level.path("faithfulness").path(k).path("ci_low").isNumber()).as(k).isTrue();
+        assertThat(level.path("completeness").path("by_removed_set")).hasSize(2 + 2);
+        assertThat(level.path("minimality").path("by_member")).hasSize(2);
+        assertThat(c.path("ground_truth").path("ranking").path("max_abs_effect_or_path").asDouble()).isEqualTo(1.0);
     }
 
     /** A control whose answer induction can produce is not a control: on the planted model none is predicted. */

@@ -74,6 +74,9 @@ final class V2PlantedRuns {
         org.assertj.core.api.Assertions.assertThat(headsWhere(v, "role", "previous_token")).isEqualTo(prevs);
         org.assertj.core.api.Assertions.assertThat(headsWhere(v, "role", "duplicate_token"))
                 .isEqualTo(truthHeads(truth, h -> role(h, "DUPLICATE_TOKEN_NULL_OV")));
+        Set<String> negatives = truthHeads(truth, h -> role(h, "NEGATIVE_COPY"));
+        org.assertj.core.api.Assertions.assertThat(headsWhere(v, "role", "negative")).as("negative role").isEqualTo(negatives);
+        org.assertj.core.api.Assertions.assertThat(headsWhere(v, "circuit_kind", "negative")).as("negative kind").isEqualTo(negatives);
         com.fasterxml.jackson.databind.JsonNode c = new com.fasterxml.jackson.databind.ObjectMapper()
                 .readTree(run.resolve("v2/circuit.json").toFile());
         Set<String> confirmedPairs = new java.util.TreeSet<>();

@@ -23,28 +23,37 @@ class VerdictRulesTest {
     static final Head PREV = new Head(0, 0), LONELY_PREV = new Head(0, 1), IND = new Head(1, 0), LOOKS = new Head(1, 1),
             STRADDLE = new Head(1, 2), NONSPECIFIC = new Head(1, 3), NO_COPY = new Head(1, 4), SILENT = new Head(0, 2);
 
-    /** How one head behaves: attention excess per role, copying, and per-prompt effects as fractions of the gap. */
-    record Spec(double ind, double dup, double prev, boolean copies, double mean, double resample, double denoise,
+    /** How one head behaves: attention excess per role, OV (1 copies, -1 anti-copies, 0 neither), and per-prompt effects as fractions of the gap. */
+    record Spec(double ind, double dup, double prev, int ov, double mean, double resample, double denoise,
                 double control, double noise) {}
 
     static final Map<Head, Spec> SPECS = new LinkedHashMap<>();
 
     static {
-        SPECS.put(PREV, new Spec(0, 0, 0.8, false, 0.5, 0.5, 0.4, 0, 0.02));
-        SPECS.put(LONELY_PREV, new Spec(0, 0, 0.7, false, 0.3, 0.3, 0.2, 0, 0.02));  // necessary, composes into nothing
-        SPECS.put(IND, new Spec(0.9, 0, 0, true, 0.5, 0.5, 1.0, 0, 0.02));
-        SPECS.put(LOOKS, new Spec(0.9, 0, 0, true, 0, 0, 0, 0, 0.005));               // attention that only looks right
-        SPECS.put(STRADDLE, new Spec(0, 0, 0, false, 0.05, 0.05, 0.05, 0, 0.3));        // CI straddles the minimum
-        SPECS.put(NONSPECIFIC, new Spec(0.8, 0, 0, true, 0.4, 0.4, 0.6, 0.4, 0.02));   // moves the unlicensed answer too
-        SPECS.put(NO_COPY, new Spec(0.8, 0, 0, false, 0.4, 0.4, 0.6, 0, 0.02));        // effect, but OV does not copy
-        SPECS.put(SILENT, new Spec(0, 0.9, 0, false, 0, 0, 0, 0, 0.001));              // duplicate-token decoy
+        SPECS.put(PREV, new Spec(0, 0, 0.8, 0, 0.5, 0.5, 0.4, 0, 0.02));
+        SPECS.put(LONELY_PREV, new Spec(0, 0, 0.7, 0, 0.3, 0.3, 0.2, 0, 0.02));  // necessary, composes into nothing
+        SPECS.put(IND, new Spec(0.9, 0, 0, 1, 0.5, 0.5, 1.0, 0, 0.02));
+        SPECS.put(LOOKS, new Spec(0.9, 0, 0, 1, 0, 0, 0, 0, 0.005));               // attention that only looks right
+        SPECS.put(STRADDLE, new Spec(0, 0, 0, 0, 0.05, 0.05, 0.05, 0, 0.3));        // CI straddles the minimum
+        SPECS.put(NONSPECIFIC, new Spec(0.8, 0, 0, 1, 0.4, 0.4, 0.6, 0.4, 0.02));   // moves the unlicensed answer too
+        SPECS.put(NO_COPY, new Spec(0.8, 0, 0, 0, 0.4, 0.4, 0.6, 0, 0.02));        // effect, but OV does not copy
+        SPECS.put(SILENT, new Spec(0, 0.9, 0, 0, 0, 0, 0, 0, 0.001));              // duplicate-token decoy
     }
 
     static VerdictInputs inputs(long seed) {
+        return inputs(seed, SPECS, List.of(new Path(PREV, IND, 0.45), new Path(LONELY_PREV, LOOKS, 0.3)));
+    }
+
+    /** A sender's path into a receiver's keys and its effect as a fraction of the gap (noise 0.02). */
+    record Path(Head sender, Head receiver, double effect) {}
+
+    /** Hand-made rows of {@code specs}; a spec whose control is NaN gets no control rows (undefined control). */
+    static VerdictInputs inputs(long seed, Map<Head, Spec> specs, List<Path> paths) {
         Random rnd = new Random(seed);
         TableBuilder att = Table.builder(AttentionProbeStage.TABLE).keys("probe_id", "layer", "head").int64("seed")
                 .string("probe_id").int64("layer", "head").float64("induction_excess", "duplicate_excess", "previous_excess", "bos_repeat");
-        TableBuilder cop = Table.builder(CopyingStage.TABLE).keys("layer", "head", "token_id").int64("layer", "head", "token_id").bool("copied");
+        TableBuilder cop = Table.builder(CopyingStage.TABLE).keys("layer", "head", "token_id").int64("layer", "head", "token_id")
+                .bool("copied", "anti_copied");
         TableBuilder base = Table.builder(CausalStage.BASELINES).keys("prompt_id").int64("seed").string("family", "prompt_id").float64("gap");
         TableBuilder abl = Causal.perPromptTable(CausalStage.ABLATIONS, "x", "intervention");
         TableBuilder pat = Causal.perPromptTable(CausalStage.PATCHES, "x", "intervention");
@@ -52,19 +61,19 @@ class VerdictRulesTest {
                 .string("family", "prompt_id", "group", "heads", "left_out").float64("delta");
         TableBuilder comp = Table.builder(CompositionStage.TABLE).keys("prompt_id", "sender_id", "receiver_id").int64("seed")
                 .string("family", "prompt_id", "sender_id", "receiver_id").float64("delta");
-        for (Map.Entry<Head, Spec> e : SPECS.entrySet()) {
+        for (Map.Entry<Head, Spec> e : specs.entrySet()) {
             Head h = e.getKey();
             Spec s = e.getValue();
             for (int i = 0; i < PROBES; i++)
                 att.addRow(i % 2, "p" + i, h.layer(), h.head(), s.ind + 0.02 * rnd.nextGaussian(),
                         s.dup + 0.02 * rnd.nextGaussian(), s.prev + 0.02 * rnd.nextGaussian(), 0.1);
-            for (int t = 0; t < POOL; t++) cop.addRow(h.layer(), h.head(), t, s.copies ? t != 3 : t == 5);
+            for (int t = 0; t < POOL; t++) cop.addRow(h.layer(), h.head(), t, s.ov > 0 ? t != 3 : t == 5, s.ov < 0 ? t != 3 : t == 7);
         }
         for (int i = 0; i < PROMPTS; i++) {
             String id = "q" + i, fam = i % 2 == 0 ? "a" : "b";
             double gap = 10 + rnd.nextGaussian();
             base.addRow(i % 2, fam, id, gap);
-            for (Map.Entry<Head, Spec> e : SPECS.entrySet()) {
+            for (Map.Entry<Head, Spec> e : specs.entrySet()) {
                 Head h = e.getKey();
                 Spec s = e.getValue();
                 DoubleUnaryOperator eff = frac -> (frac + s.noise * rnd.nextGaussian()) * gap;
@@ -72,13 +81,14 @@ class VerdictRulesTest {
                         .set("intervention", CausalStage.MEAN).set("delta", eff.applyAsDouble(s.mean)).add();
                 abl.row().set("seed", i % 2).set("family", fam).set("prompt_id", id).set("layer", h.layer()).set("head", h.head())
                         .set("intervention", CausalStage.RESAMPLE).set("delta", eff.applyAsDouble(s.resample)).add();
-                abl.row().set("seed", i % 2).set("family", fam).set("prompt_id", id).set("layer", h.layer()).set("head", h.head())
-                        .set("intervention", CausalStage.CONTROL).set("delta", eff.applyAsDouble(s.control)).add();
+                if (!Double.isNaN(s.control))
+                    abl.row().set("seed", i % 2).set("family", fam).set("prompt_id", id).set("layer", h.layer()).set("head", h.head())
+                            .set("intervention", CausalStage.CONTROL).set("delta", eff.applyAsDouble(s.control)).add();
                 pat.row().set("seed", i % 2).set("family", fam).set("prompt_id", id).set("layer", h.layer()).set("head", h.head())
                         .set("intervention", CausalStage.DENOISE).set("delta", eff.applyAsDouble(s.denoise)).add();
             }
-            comp.addRow(i % 2, fam, id, PREV.label(), IND.label(), (0.45 + 0.02 * rnd.nextGaussian()) * gap);
-            comp.addRow(i % 2, fam, id, LONELY_PREV.label(), LOOKS.label(), (0.3 + 0.02 * rnd.nextGaussian()) * gap);
+            for (Path c : paths)
+                comp.addRow(i % 2, fam, id, c.sender().label(), c.receiver().label(), (c.effect() + 0.02 * rnd.nextGaussian()) * gap);
         }
         return new VerdictInputs(att.build(), cop.build(), base.build(), abl.build(), pat.build(), grp.build(), comp.build());
     }
@@ -95,7 +105,7 @@ class VerdictRulesTest {
         assertThat(verdict(r, PREV)).isEqualTo(Verdicts.CONFIRMED);
         assertThat(r.head(PREV).reason()).contains("composes into " + IND);
         assertThat(verdict(r, LONELY_PREV)).isEqualTo(Verdicts.INCONCLUSIVE); // its only receiver is not confirmed
-        assertThat(r.head(LONELY_PREV).reason()).contains("no significant composition into a confirmed induction head");
+        assertThat(r.head(LONELY_PREV).reason()).contains("no significant composition into a confirmed induction or negative head");
         assertThat(verdict(r, LOOKS)).isEqualTo(Verdicts.REJECTED);
         assertThat(r.head(LOOKS).reason()).startsWith("Induction attention excess");
         assertThat(verdict(r, STRADDLE)).isEqualTo(Verdicts.INCONCLUSIVE);
