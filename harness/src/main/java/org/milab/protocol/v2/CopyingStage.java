@@ -11,7 +11,8 @@ import java.util.List;
 import java.util.Locale;
 
 /**
- * Copying scores of every head's OV circuit (see {@link OvCopying}) on the probe pool's tokens, one row per
+ * Copying scores of every head's OV circuit (see {@link OvCopying}) on the probe pool's tokens, the source read
+ * through the effective embedding (token embedding + block 0's MLP; layer-0 heads: the raw embedding), one row per
  * head x source token: its own logit, the best other pool token's, and its rank among the pool (1 = copied,
  * pool size = anti-copied: the OV lowers the token it reads more than any other, as a negative head does).
  */
@@ -53,9 +54,11 @@ public final class CopyingStage {
                     ovt.addRow(l, h, new Head(l, h).label(), raw[0], raw[1], OvCopying.eigenvaluePositivity(logits[h]),
                             ef[0], ef[1], OvCopying.eigenvaluePositivity(eff[h]), ids.length);
                 }
-                for (int h = 0; h < logits.length; h++)
+                // the decision reads the effective embedding: heads after block 0 read tokens as MLP0 has already
+                // transformed them (Wang et al.'s IOI reading), and trained induction heads copy only through it
+                for (int h = 0; h < eff.length; h++)
                     for (int a = 0; a < ids.length; a++) {
-                        double[] row = logits[h][a];
+                        double[] row = eff[h][a];
                         double best = Double.NEGATIVE_INFINITY;
                         for (int c = 0; c < row.length; c++) if (c != a) best = Math.max(best, row[c]);
                         int rank = OvCopying.ownRank(row, a);

@@ -135,10 +135,22 @@ public final class OvCopying {
     /**
      * Elhage et al.'s copying signature of a square OV circuit (source x target over the same tokens): the sum of
      * the real parts of its eigenvalues over the sum of their moduli, in [-1, 1]; 1 = every eigenvalue positive.
+     * The circuit has rank at most d_head, and a direct eigendecomposition of such a low-rank, non-symmetric
+     * matrix can fail to converge (it did on trained models). Zero eigenvalues add nothing to either sum, so it
+     * uses the thin SVD M = U S V^T: the non-zero eigenvalues of M = U (S V^T) are those of the r x r matrix
+     * (S V^T) U (r = numerical rank, numpy's matrix_rank tolerance).
      */
     public static double eigenvaluePositivity(double[][] m) {
-        org.apache.commons.math3.linear.EigenDecomposition e =
-                new org.apache.commons.math3.linear.EigenDecomposition(new org.apache.commons.math3.linear.Array2DRowRealMatrix(m));
+        org.apache.commons.math3.linear.SingularValueDecomposition svd =
+                new org.apache.commons.math3.linear.SingularValueDecomposition(new org.apache.commons.math3.linear.Array2DRowRealMatrix(m));
+        double[] s = svd.getSingularValues();
+        double tol = s.length == 0 ? 0 : s[0] * Math.max(m.length, m[0].length) * Math.ulp(1.0);
+        int r = 0;
+        while (r < s.length && s[r] > tol) r++;
+        if (r == 0) return Double.NaN;
+        org.apache.commons.math3.linear.RealMatrix u = svd.getU().getSubMatrix(0, m.length - 1, 0, r - 1),
+                svt = svd.getS().getSubMatrix(0, r - 1, 0, r - 1).multiply(svd.getVT().getSubMatrix(0, r - 1, 0, m[0].length - 1));
+        org.apache.commons.math3.linear.EigenDecomposition e = new org.apache.commons.math3.linear.EigenDecomposition(svt.multiply(u));
         double[] re = e.getRealEigenvalues(), im = e.getImagEigenvalues();
         double sum = 0, abs = 0;
         for (int i = 0; i < re.length; i++) {

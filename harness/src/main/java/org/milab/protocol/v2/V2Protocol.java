@@ -104,8 +104,9 @@ public record V2Protocol(String schema, String modelId, List<Integer> seeds, int
                     + "the second-half rows; previous-token excess = score minus uniform 1/#keys, on both probes, rows >= 2.",
             "probes: BOS + r + r with r distinct random tokens of the probe pool (the whole vocabulary minus BOS and the "
                     + "unknown token) at every probe length, and a non-repeating control of the same length.",
-            "copying: top-1 copy fraction of the OV circuit (raw embedding) on the copy pool tokens with CI low > "
-                    + "1/|pool| + copy_margin; the effective-embedding reading and eigenvalue positivity are reported only.",
+            "copying: top-1 copy fraction of the OV circuit on the copy pool tokens, read through the effective embedding "
+                    + "(token embedding + block 0's MLP, as in the IOI work; layer-0 heads: the raw embedding), with CI low > "
+                    + "1/|pool| + copy_margin; the raw-embedding reading and eigenvalue positivity are reported only.",
             "anti-copying: bottom-1 fraction (the source token's own logit is the pool's lowest) with CI low > "
                     + "1/|pool| + copy_margin, and not copying.",
             "role negative: induction or duplicate_token attention AND anti-copying (anti-induction / copy suppression).",

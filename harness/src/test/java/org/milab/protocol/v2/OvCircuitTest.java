@@ -30,6 +30,27 @@ class OvCircuitTest {
         assertThat(OvCopying.eigenvaluePositivity(new double[][]{{1, 0}, {0, -3}})).isCloseTo(-0.5, within(1e-12));
     }
 
+    /** A low-rank, non-symmetric circuit M = A B (as an OV circuit is): its value must be that of B A's eigenvalues. */
+    @Test
+    void eigenvaluePositivityOfALowRankCircuitMatchesItsFactors() {
+        java.util.Random rnd = new java.util.Random(7);
+        int n = 120, r = 16;
+        double[][] a = new double[n][r], b = new double[r][n];
+        for (double[] row : a) for (int j = 0; j < r; j++) row[j] = rnd.nextGaussian();
+        for (double[] row : b) for (int j = 0; j < n; j++) row[j] = rnd.nextGaussian() + (j % 3 == 0 ? 0.5 : 0);
+        double[][] m = new double[n][n], ba = new double[r][r];
+        for (int i = 0; i < n; i++) for (int k = 0; k < r; k++) for (int j = 0; j < n; j++) m[i][j] += a[i][k] * b[k][j];
+        for (int i = 0; i < r; i++) for (int k = 0; k < n; k++) for (int j = 0; j < r; j++) ba[i][j] += b[i][k] * a[k][j];
+        org.apache.commons.math3.linear.EigenDecomposition e =
+                new org.apache.commons.math3.linear.EigenDecomposition(new org.apache.commons.math3.linear.Array2DRowRealMatrix(ba));
+        double sum = 0, abs = 0;
+        for (int i = 0; i < r; i++) {
+            sum += e.getRealEigenvalues()[i];
+            abs += Math.hypot(e.getRealEigenvalues()[i], e.getImagEigenvalues()[i]);
+        }
+        assertThat(OvCopying.eigenvaluePositivity(m)).isCloseTo(sum / abs, within(1e-9));
+    }
+
     static int[] pool(Planted p) {
         return IntStream.range(0, p.vocabulary().size()).filter(i -> !p.vocabulary().get(i).equals(PlantedVocabulary.BOS)
                 && !p.vocabulary().get(i).equals(PlantedVocabulary.UNK)).toArray();
