@@ -30,12 +30,12 @@ import static org.milab.graph.OnnxGraph.attr;
  */
 final class EdgeGraphBuilder {
     private static final String B = "batch", P = "pos", N = "examples";
-    private static final double GELU_C = Math.sqrt(2 / Math.PI), GELU_K = 0.044715;
 
     private final ModelConfig c;
     private final WeightsLayout weights;
     private final String producerVersion;
     private final boolean grad;
+    private final BackwardOps ops;
     private final OnnxGraph g;
     private final List<IoSpec> ins = new ArrayList<>(), outs = new ArrayList<>();
 
@@ -45,13 +45,13 @@ final class EdgeGraphBuilder {
         this.producerVersion = producerVersion;
         this.grad = grad;
         this.g = new OnnxGraph("gpt2_" + (grad ? GraphVariant.EDGE_GRAD : GraphVariant.EDGE_MASK).id());
+        this.ops = new BackwardOps(g, weights, config);
     }
 
-    private record Norm(String y, String xhat, String invStd, String gain) {}
 
     /** What the reverse pass of one layer reads. */
-    private record Layer(int n, String attnIn, Norm ln1, String q, String k, String v, String pattern,
-                         String mlpIn, Norm ln2, String preGelu) {}
+    private record Layer(int n, String attnIn, BackwardOps.Norm ln1, String q, String k, String v, String pattern,
+                         String mlpIn, BackwardOps.Norm ln2, String preGelu) {}
 
     Gpt2GraphBuilder.BuiltGraph build(Map<String, String> metadata) {
         int d = c.dModel(), H = c.nHead(), dh = c.dHead(), L = c.nLayer(), nodes = EdgeNames.upstreamCount(c);
@@ -79,15 +79,15 @@ final class EdgeGraphBuilder {
         String delta = grad ? g.op("Sub", g.op("Gather", new String[]{EdgeNames.CLEAN_OUTPUTS, EdgeNames.EXAMPLE_INDEX},
                 attr("axis", 0L)), corrupt) : null;                                          // [b,N,P,d]
         String invSqrt = g.scalarFloat("inv_sqrt_dhead", (float) (1.0 / Math.sqrt(dh)));
-        String embed = g.op("Add", g.op("Gather", ext(Gpt2Tensors.WTE), HookNames.INPUT_IDS), g.op("Gather", ext(Gpt2Tensors.WPE), range));
+        String embed = g.op("Add", g.op("Gather", ops.ext(Gpt2Tensors.WTE), HookNames.INPUT_IDS), g.op("Gather", ops.ext(Gpt2Tensors.WPE), range));
         String stack = g.op("Unsqueeze", embed, g.constLongs("ax1", 1));                     // [b,n,P,d]
         String bias = null;
         Layer[] layers = new Layer[L];
         for (int l = 0; l < L; l++) {
             int n = EdgeNames.upstreamBefore(c, l, false);
             String attnIn = maskedSum(stack, corrupt, n, EdgeNames.maskAttn(l), 3 * H, bias);  // [b,3H,P,d]
-            Norm ln1 = layerNorm(attnIn, Gpt2Tensors.ln1W(l), Gpt2Tensors.ln1B(l));
-            String[] yqkv = g.multi("Split", new String[]{ln1.y, g.constLongs("split3", H, H, H)}, 3, attr("axis", 1L));
+            BackwardOps.Norm ln1 = ops.layerNorm(attnIn, Gpt2Tensors.ln1W(l), Gpt2Tensors.ln1B(l));
+            String[] yqkv = g.multi("Split", new String[]{ln1.y(), g.constLongs("split3", H, H, H)}, 3, attr("axis", 1L));
             String q = g.op("Add", g.op("MatMul", yqkv[0], perHeadIn(l, 0)), perHeadBias(l, 0)); // [b,H,P,dh]
             String k = g.op("Add", g.op("MatMul", yqkv[1], perHeadIn(l, 1)), perHeadBias(l, 1));
             String v = g.op("Add", g.op("MatMul", yqkv[2], perHeadIn(l, 2)), perHeadBias(l, 2));
@@ -97,12 +97,12 @@ final class EdgeGraphBuilder {
             String z = g.op("MatMul", pattern, v);                                            // [b,H,P,dh]
             String heads = g.op("MatMul", z, perHeadOut(l));                                  // [b,H,P,d]
             stack = g.op("Concat", new String[]{stack, heads}, attr("axis", 1L));
-            bias = bias == null ? ext(Gpt2Tensors.projB(l)) : g.op("Add", bias, ext(Gpt2Tensors.projB(l)));
+            bias = bias == null ? ops.ext(Gpt2Tensors.projB(l)) : g.op("Add", bias, ops.ext(Gpt2Tensors.projB(l)));
             String mlpIn = g.op("Squeeze", maskedSum(stack, corrupt, n + H, EdgeNames.maskMlp(l), 1, bias), g.constLongs("ax1", 1));
-            Norm ln2 = layerNorm(mlpIn, Gpt2Tensors.ln2W(l), Gpt2Tensors.ln2B(l));
-            String pre = g.op("Add", g.op("MatMul", ln2.y, ext(Gpt2Tensors.fcW(l))), ext(Gpt2Tensors.fcB(l)));
+            BackwardOps.Norm ln2 = ops.layerNorm(mlpIn, Gpt2Tensors.ln2W(l), Gpt2Tensors.ln2B(l));
+            String pre = g.op("Add", g.op("MatMul", ln2.y(), ops.ext(Gpt2Tensors.fcW(l))), ops.ext(Gpt2Tensors.fcB(l)));
             String mlp = g.op("Add", g.op("MatMul", g.op("Gelu", new String[]{pre}, attr("approximate", "tanh")),
-                    ext(Gpt2Tensors.mlpProjW(l))), ext(Gpt2Tensors.mlpProjB(l)));
+                    ops.ext(Gpt2Tensors.mlpProjW(l))), ops.ext(Gpt2Tensors.mlpProjB(l)));
             stack = g.op("Concat", new String[]{stack, g.op("Unsqueeze", mlp, g.constLongs("ax1", 1))}, attr("axis", 1L));
             layers[l] = new Layer(n, attnIn, ln1, q, k, v, pattern, mlpIn, ln2, pre);
         }
@@ -113,10 +113,10 @@ final class EdgeGraphBuilder {
         String finalIn = g.op("Squeeze", maskedSum(stack, corrupt, nodes, EdgeNames.MASK_LOGITS, 1, bias), g.constLongs("ax1", 1));
         String last = g.op("GatherND", new String[]{finalIn, g.op("Unsqueeze", HookNames.FINAL_INDEX, g.constLongs("ax1", 1))},
                 attr("batch_dims", 1L));                                                     // [b,d]
-        Norm lnf = layerNorm(last, Gpt2Tensors.LN_F_W, Gpt2Tensors.LN_F_B);
-        String unembed = ext(c.tiedEmbeddings() ? Gpt2Tensors.WTE : Gpt2Tensors.LM_HEAD);
+        BackwardOps.Norm lnf = ops.layerNorm(last, Gpt2Tensors.LN_F_W, Gpt2Tensors.LN_F_B);
+        String unembed = ops.ext(c.tiedEmbeddings() ? Gpt2Tensors.WTE : Gpt2Tensors.LM_HEAD);
         if (!grad) {
-            String logits = g.op("Gemm", new String[]{lnf.y, unembed}, attr("transB", 1L));
+            String logits = g.op("Gemm", new String[]{lnf.y(), unembed}, attr("transB", 1L));
             String mean = g.op("ReduceMean", new String[]{logits, g.constLongs("ax1", 1)}, attr("keepdims", 1L));
             g.node("Sub", HookNames.LOGITS_FINAL, new String[]{logits, mean});
             g.output(HookNames.LOGITS_FINAL, FLOAT, B, c.vocabSize());
@@ -126,7 +126,7 @@ final class EdgeGraphBuilder {
         }
         String rows = g.op("Gather", unembed, HookNames.METRIC_TOKEN_IDS);                   // [b,2,d]
         String dir = g.op("Sub", column(rows, 0), column(rows, 1));                           // [b,d]
-        g.node("ReduceSum", HookNames.LOGIT_DIFF, new String[]{g.op("Mul", lnf.y, dir), g.constLongs("ax1", 1)}, attr("keepdims", 0L));
+        g.node("ReduceSum", HookNames.LOGIT_DIFF, new String[]{g.op("Mul", lnf.y(), dir), g.constLongs("ax1", 1)}, attr("keepdims", 0L));
         g.output(HookNames.LOGIT_DIFF, FLOAT, B);
         outs.add(new IoSpec(HookNames.LOGIT_DIFF, null, List.of(B), "float32", "the metric L[t0] - L[t1] at each row's final position"));
 
@@ -134,7 +134,7 @@ final class EdgeGraphBuilder {
         String isFinal = g.op("Cast", new String[]{g.op("Equal", g.op("Unsqueeze", range, g.constLongs("ax0", 0)),
                 g.op("Unsqueeze", HookNames.FINAL_INDEX, g.constLongs("ax1", 1)))}, attr("to", (long) FLOAT)); // [b,P]
         String gFinal = g.op("Mul", g.op("Unsqueeze", isFinal, g.constLongs("ax2", 2)),
-                g.op("Unsqueeze", layerNormBack(dir, lnf), g.constLongs("ax1", 1)));            // [b,P,d]
+                g.op("Unsqueeze", ops.layerNormBack(dir, lnf), g.constLongs("ax1", 1)));            // [b,P,d]
         gFinal = g.op("Unsqueeze", gFinal, g.constLongs("ax1", 1));                          // [b,1,P,d]
         String gStack = scoreAndBack(gFinal, delta, nodes, EdgeNames.MASK_LOGITS, EdgeNames.scoreLogits(), nodes, 1);
         String bp = g.op("Slice", g.op("Shape", HookNames.INPUT_IDS), g.constLongs("s0", 0), g.constLongs("e2", 2));
@@ -142,9 +142,9 @@ final class EdgeGraphBuilder {
             Layer ly = layers[l];
             int n = ly.n, mlpNode = n + H;
             String gMlpOut = g.op("Gather", new String[]{gStack, g.scalarLong("node", mlpNode)}, attr("axis", 1L)); // [b,P,d]
-            String gHidden = timesTransposed(gMlpOut, Gpt2Tensors.mlpProjW(l), c.dMlp(), bp);
-            String gPre = g.op("Mul", gHidden, geluDerivative(ly.preGelu));
-            String gMlpIn = layerNormBack(timesTransposed(gPre, Gpt2Tensors.fcW(l), d, bp), ly.ln2);
+            String gHidden = ops.timesTransposed(gMlpOut, Gpt2Tensors.mlpProjW(l), c.dMlp(), bp);
+            String gPre = g.op("Mul", gHidden, ops.geluDerivative(ly.preGelu));
+            String gMlpIn = ops.layerNormBack(ops.timesTransposed(gPre, Gpt2Tensors.fcW(l), d, bp), ly.ln2);
             gStack = g.op("Add", gStack, scoreAndBack(g.op("Unsqueeze", gMlpIn, g.constLongs("ax1", 1)), delta, n + H,
                     EdgeNames.maskMlp(l), EdgeNames.scoreMlp(l), nodes, 1));
             String gHeads = g.op("Slice", gStack, g.constLongs("hs", n), g.constLongs("he", n + H), g.constLongs("ax1", 1)); // [b,H,P,d]
@@ -157,7 +157,7 @@ final class EdgeGraphBuilder {
             String gq = g.op("MatMul", gScores, ly.k), gk = g.op("MatMul", swapLast(gScores), ly.q);
             String gy = g.op("Concat", new String[]{g.op("MatMul", gq, swapWeight(perHeadIn(l, 0))),
                     g.op("MatMul", gk, swapWeight(perHeadIn(l, 1))), g.op("MatMul", gv, swapWeight(perHeadIn(l, 2)))}, attr("axis", 1L));
-            String gAttnIn = layerNormBack(gy, ly.ln1);                                     // [b,3H,P,d]
+            String gAttnIn = ops.layerNormBack(gy, ly.ln1);                                     // [b,3H,P,d]
             gStack = g.op("Add", gStack, scoreAndBack(gAttnIn, delta, n, EdgeNames.maskAttn(l), EdgeNames.scoreAttn(l), nodes, 3 * H));
         }
         return built(metadata);
@@ -209,7 +209,7 @@ final class EdgeGraphBuilder {
     /** W_Q, W_K or W_V ({@code which} 0, 1, 2) per head: [H, d, dh]. */
     private String perHeadIn(int l, int which) {
         int d = c.dModel(), H = c.nHead(), dh = c.dHead();
-        String w = g.op("Slice", ext(Gpt2Tensors.attnW(l)), g.constLongs("s", (long) which * d), g.constLongs("e", (long) (which + 1) * d),
+        String w = g.op("Slice", ops.ext(Gpt2Tensors.attnW(l)), g.constLongs("s", (long) which * d), g.constLongs("e", (long) (which + 1) * d),
                 g.constLongs("ax1", 1));
         return g.op("Transpose", new String[]{g.op("Reshape", w, g.constLongs("dhd", d, H, dh))}, attr("perm", new long[]{1, 0, 2}));
     }
@@ -217,14 +217,14 @@ final class EdgeGraphBuilder {
     /** b_Q, b_K or b_V per head: [H, 1, dh]. */
     private String perHeadBias(int l, int which) {
         int d = c.dModel(), H = c.nHead(), dh = c.dHead();
-        String b = g.op("Slice", ext(Gpt2Tensors.attnB(l)), g.constLongs("s", (long) which * d), g.constLongs("e", (long) (which + 1) * d),
+        String b = g.op("Slice", ops.ext(Gpt2Tensors.attnB(l)), g.constLongs("s", (long) which * d), g.constLongs("e", (long) (which + 1) * d),
                 g.constLongs("ax0", 0));
         return g.op("Reshape", b, g.constLongs("h1dh", H, 1, dh));
     }
 
     /** W_O per head: [H, dh, d]. */
     private String perHeadOut(int l) {
-        return g.op("Reshape", ext(Gpt2Tensors.projW(l)), g.constLongs("hdhd", c.nHead(), c.dHead(), c.dModel()));
+        return g.op("Reshape", ops.ext(Gpt2Tensors.projW(l)), g.constLongs("hdhd", c.nHead(), c.dHead(), c.dModel()));
     }
 
     /** Swaps the last two axes of a 4-D tensor. */
@@ -241,48 +241,10 @@ final class EdgeGraphBuilder {
         return g.op("Gather", new String[]{t, g.scalarLong("col", j)}, attr("axis", 1L));
     }
 
-    /** {@code grad [b,P,out] . W^T} for a Conv1D weight stored [in, out]; returns [b,P,in]. */
-    private String timesTransposed(String grad, String weight, int in, String bp) {
-        long out = weights.entry(weight).dims()[1];
-        String prod = g.op("Gemm", new String[]{g.op("Reshape", grad, g.constLongs("rows_shape", -1, out)), ext(weight)}, attr("transB", 1L));
-        return g.op("Reshape", prod, g.op("Concat", new String[]{bp, g.constLongs("in_dim", in)}, attr("axis", 0L)));
-    }
-
-    /** gelu'(x) = (1 + t)/2 + x/2 (1 - t^2) C (1 + 3K x^2), t = tanh(C (x + K x^3)). */
-    private String geluDerivative(String x) {
-        String x2 = g.op("Mul", x, x);
-        String t = g.op("Tanh", g.op("Mul", g.scalarFloat("gelu_c", (float) GELU_C),
-                g.op("Add", x, g.op("Mul", g.scalarFloat("gelu_k", (float) GELU_K), g.op("Mul", x2, x)))));
-        String half = g.scalarFloat("half", 0.5f), one = g.scalarFloat("one", 1f);
-        String sech2 = g.op("Sub", one, g.op("Mul", t, t));
-        String inner = g.op("Add", one, g.op("Mul", g.scalarFloat("gelu_3k", (float) (3 * GELU_K)), x2));
-        return g.op("Add", g.op("Mul", half, g.op("Add", one, t)),
-                g.op("Mul", g.op("Mul", g.op("Mul", g.scalarFloat("half_c", (float) (0.5 * GELU_C)), x), sech2), inner));
-    }
-
-    private Norm layerNorm(String x, String w, String b) {
-        String[] o = g.multi("LayerNormalization", new String[]{x, ext(w), ext(b)}, 3,
-                attr("axis", -1L), attr("epsilon", (float) c.layerNormEpsilon()));
-        return new Norm(o[0], g.op("Mul", g.op("Sub", x, o[1]), o[2]), o[2], ext(w));
-    }
-
-    /** dx = invStd (dxhat - mean(dxhat) - xhat mean(dxhat xhat)), dxhat = dy * gain. */
-    private String layerNormBack(String gy, Norm n) {
-        String gHat = g.op("Mul", gy, n.gain);
-        String m1 = g.op("ReduceMean", new String[]{gHat, g.constLongs("ax_last", -1)}, attr("keepdims", 1L));
-        String m2 = g.op("ReduceMean", new String[]{g.op("Mul", gHat, n.xhat), g.constLongs("ax_last", -1)}, attr("keepdims", 1L));
-        return g.op("Mul", n.invStd, g.op("Sub", g.op("Sub", gHat, m1), g.op("Mul", n.xhat, m2)));
-    }
 
     private void declare(String name, int type, List<Object> dims, String meaning) {
         g.input(name, type, dims.toArray());
         ins.add(new IoSpec(name, null, dims, type == INT64 ? "int64" : "float32", meaning));
     }
 
-    private String ext(String name) {
-        if (g.hasInitializer(name)) return name;
-        WeightsLayout.Entry e = weights.entry(name);
-        g.externalFloat(name, e.dims(), weights.fileName(), e.offset(), e.length());
-        return name;
-    }
 }

@@ -28,11 +28,11 @@ import static org.milab.graph.OnnxGraph.attr;
 final class Gpt2GradGraphBuilder {
     private static final String B = "batch", P = "pos";
     /** GELU tanh constants: gelu(x) = x/2 (1 + tanh(C (x + K x^3))). */
-    private static final double GELU_C = Math.sqrt(2 / Math.PI), GELU_K = 0.044715;
 
     private final ModelConfig c;
     private final WeightsLayout weights;
     private final String producerVersion;
+    private final BackwardOps ops;
     private final OnnxGraph g = new OnnxGraph("gpt2_" + GraphVariant.GRAD.id());
     private final List<IoSpec> ins = new ArrayList<>(), outs = new ArrayList<>();
 
@@ -40,13 +40,12 @@ final class Gpt2GradGraphBuilder {
         this.c = config;
         this.weights = weights;
         this.producerVersion = producerVersion;
+        this.ops = new BackwardOps(g, weights, config);
     }
 
-    /** A LayerNorm's output plus what its backward pass needs: the normalized input and 1/std. */
-    private record Norm(String y, String xhat, String invStd, String gain) {}
 
     /** The forward tensors of one block that its backward pass reads. */
-    private record Block(Norm ln1, String q, String k, String v, String pattern, Norm ln2, String preGelu) {}
+    private record Block(BackwardOps.Norm ln1, String q, String k, String v, String pattern, BackwardOps.Norm ln2, String preGelu) {}
 
     Gpt2GraphBuilder.BuiltGraph build(Map<String, String> metadata) {
         int d = c.dModel(), H = c.nHead(), dh = c.dHead(), L = c.nLayer();
@@ -67,17 +66,17 @@ final class Gpt2GradGraphBuilder {
         String future = g.op("Greater", g.op("Unsqueeze", range, g.constLongs("ax0", 0)),
                 g.op("Unsqueeze", range, g.constLongs("ax1", 1)));
         String w = g.op("Unsqueeze", MIX_WEIGHT, g.constLongs("ax12", 1, 2));
-        String tokens = g.op("Add", g.op("Mul", g.op("Gather", ext(Gpt2Tensors.WTE), INPUT_IDS), g.op("Sub", g.scalarFloat("one", 1f), w)),
-                g.op("Mul", g.op("Gather", ext(Gpt2Tensors.WTE), MIX_IDS), w));
-        String x = g.op("Add", tokens, g.op("Gather", ext(Gpt2Tensors.WPE), range));
+        String tokens = g.op("Add", g.op("Mul", g.op("Gather", ops.ext(Gpt2Tensors.WTE), INPUT_IDS), g.op("Sub", g.scalarFloat("one", 1f), w)),
+                g.op("Mul", g.op("Gather", ops.ext(Gpt2Tensors.WTE), MIX_IDS), w));
+        String x = g.op("Add", tokens, g.op("Gather", ops.ext(Gpt2Tensors.WPE), range));
         String invSqrt = g.scalarFloat("inv_sqrt_dhead", (float) (1.0 / Math.sqrt(dh)));
         String headsShape = g.constLongs("heads_shape", 0, 0, H, dh);
         String flatShape = g.constLongs("flat_shape", 0, 0, d);
         Block[] blocks = new Block[L];
         for (int l = 0; l < L; l++) {
             String residPre = hook(hookResidPre(l), x, List.of(B, P, d), "residual stream entering block " + l);
-            Norm ln1 = layerNorm(residPre, Gpt2Tensors.ln1W(l), Gpt2Tensors.ln1B(l));
-            String qkv = g.op("Add", g.op("MatMul", ln1.y, ext(Gpt2Tensors.attnW(l))), ext(Gpt2Tensors.attnB(l)));
+            BackwardOps.Norm ln1 = ops.layerNorm(residPre, Gpt2Tensors.ln1W(l), Gpt2Tensors.ln1B(l));
+            String qkv = g.op("Add", g.op("MatMul", ln1.y(), ops.ext(Gpt2Tensors.attnW(l))), ops.ext(Gpt2Tensors.attnB(l)));
             String[] parts = g.multi("Split", new String[]{qkv, g.constLongs("qkv_split", d, d, d)}, 3, attr("axis", 2L));
             String q = headMajor(g.op("Reshape", parts[0], headsShape));                 // [b,H,P,dh]
             String k = headMajor(g.op("Reshape", parts[1], headsShape));
@@ -88,24 +87,24 @@ final class Gpt2GradGraphBuilder {
             String z = hook(hookZ(l), headMajor(g.op("MatMul", pattern, v)), List.of(B, P, H, dh),
                     "per-head attention output before W_O, raw frame (value bias included) of block " + l);
             String attnOut = hook(hookAttnOut(l), g.op("Add", g.op("MatMul", g.op("Reshape", z, flatShape),
-                    ext(Gpt2Tensors.projW(l))), ext(Gpt2Tensors.projB(l))), List.of(B, P, d),
+                    ops.ext(Gpt2Tensors.projW(l))), ops.ext(Gpt2Tensors.projB(l))), List.of(B, P, d),
                     "attention output of block " + l + " (all heads, after W_O and b_O)");
             String mid = g.op("Add", residPre, attnOut);
-            Norm ln2 = layerNorm(mid, Gpt2Tensors.ln2W(l), Gpt2Tensors.ln2B(l));
-            String preGelu = g.op("Add", g.op("MatMul", ln2.y, ext(Gpt2Tensors.fcW(l))), ext(Gpt2Tensors.fcB(l)));
+            BackwardOps.Norm ln2 = ops.layerNorm(mid, Gpt2Tensors.ln2W(l), Gpt2Tensors.ln2B(l));
+            String preGelu = g.op("Add", g.op("MatMul", ln2.y(), ops.ext(Gpt2Tensors.fcW(l))), ops.ext(Gpt2Tensors.fcB(l)));
             String hidden = g.op("Gelu", new String[]{preGelu}, attr("approximate", "tanh"));
-            String mlpOut = hook(hookMlpOut(l), g.op("Add", g.op("MatMul", hidden, ext(Gpt2Tensors.mlpProjW(l))),
-                    ext(Gpt2Tensors.mlpProjB(l))), List.of(B, P, d), "MLP output of block " + l);
+            String mlpOut = hook(hookMlpOut(l), g.op("Add", g.op("MatMul", hidden, ops.ext(Gpt2Tensors.mlpProjW(l))),
+                    ops.ext(Gpt2Tensors.mlpProjB(l))), List.of(B, P, d), "MLP output of block " + l);
             x = g.op("Add", mid, mlpOut);
             blocks[l] = new Block(ln1, q, k, v, pattern, ln2, preGelu);
         }
         String last = g.op("GatherND", new String[]{x, g.op("Unsqueeze", FINAL_INDEX, g.constLongs("ax1", 1))},
                 attr("batch_dims", 1L));                                                   // [b,d]
-        Norm lnf = layerNorm(last, Gpt2Tensors.LN_F_W, Gpt2Tensors.LN_F_B);
-        String rows = g.op("Gather", ext(c.tiedEmbeddings() ? Gpt2Tensors.WTE : Gpt2Tensors.LM_HEAD), METRIC_TOKEN_IDS);
-        String dots = g.op("Squeeze", g.op("MatMul", rows, g.op("Unsqueeze", lnf.y, g.constLongs("ax2", 2))),
+        BackwardOps.Norm lnf = ops.layerNorm(last, Gpt2Tensors.LN_F_W, Gpt2Tensors.LN_F_B);
+        String rows = g.op("Gather", ops.ext(c.tiedEmbeddings() ? Gpt2Tensors.WTE : Gpt2Tensors.LM_HEAD), METRIC_TOKEN_IDS);
+        String dots = g.op("Squeeze", g.op("MatMul", rows, g.op("Unsqueeze", lnf.y(), g.constLongs("ax2", 2))),
                 g.constLongs("ax2", 2));                                                   // [b,2]
-        String meanDot = g.op("ReduceSum", new String[]{g.op("Mul", lnf.y, ext(WeightsLayout.UNEMBED_MEAN)),
+        String meanDot = g.op("ReduceSum", new String[]{g.op("Mul", lnf.y(), ops.ext(WeightsLayout.UNEMBED_MEAN)),
                 g.constLongs("ax1", 1)}, attr("keepdims", 1L));
         String logits = output(g.node("Sub", METRIC_LOGITS, new String[]{dots, meanDot}), List.of(B, 2),
                 "centred final-position logits of metric_token_ids (same frame as logits_final)");
@@ -113,7 +112,7 @@ final class Gpt2GradGraphBuilder {
                 "the metric: L[true] - L[wrong] at each row's final position (the centring cancels)");
 
         // ---- backward: d metric / d ln_f output = W_U[true] - W_U[wrong] ----
-        String gLast = layerNormBack(g.op("Sub", column(rows, 0), column(rows, 1)), lnf);      // [b,d]
+        String gLast = ops.layerNormBack(g.op("Sub", column(rows, 0), column(rows, 1)), lnf);      // [b,d]
         String isFinal = g.op("Cast", new String[]{g.op("Equal", g.op("Unsqueeze", range, g.constLongs("ax0", 0)),
                 g.op("Unsqueeze", FINAL_INDEX, g.constLongs("ax1", 1)))}, attr("to", (long) FLOAT)); // [b,P]
         String gx = g.op("Mul", g.op("Unsqueeze", isFinal, g.constLongs("ax2", 2)),
@@ -123,12 +122,12 @@ final class Gpt2GradGraphBuilder {
             Block blk = blocks[l];
             // MLP: x' = mid + W2 gelu(W1 ln2(mid))
             String gMlp = gradOut(hookMlpOut(l), gx, List.of(B, P, d));
-            String gHidden = timesTransposed(gMlp, Gpt2Tensors.mlpProjW(l), c.dMlp(), bp);
-            String gPre = g.op("Mul", gHidden, geluDerivative(blk.preGelu));
-            String gMid = g.op("Add", gx, layerNormBack(timesTransposed(gPre, Gpt2Tensors.fcW(l), d, bp), blk.ln2));
+            String gHidden = ops.timesTransposed(gMlp, Gpt2Tensors.mlpProjW(l), c.dMlp(), bp);
+            String gPre = g.op("Mul", gHidden, ops.geluDerivative(blk.preGelu));
+            String gMid = g.op("Add", gx, ops.layerNormBack(ops.timesTransposed(gPre, Gpt2Tensors.fcW(l), d, bp), blk.ln2));
             // attention: mid = x + W_O z + b_O
             String gAttnOut = gradOut(hookAttnOut(l), gMid, List.of(B, P, d));
-            String gz = gradOut(hookZ(l), g.op("Reshape", timesTransposed(gAttnOut, Gpt2Tensors.projW(l), d, bp),
+            String gz = gradOut(hookZ(l), g.op("Reshape", ops.timesTransposed(gAttnOut, Gpt2Tensors.projW(l), d, bp),
                     headsShape), List.of(B, P, H, dh));
             String gzHeads = headMajor(gz);                                                // [b,H,q,dh]
             String gPattern = g.op("MatMul", gzHeads, swapLast(blk.v));                     // [b,H,q,k]
@@ -141,8 +140,8 @@ final class Gpt2GradGraphBuilder {
             String gk = g.op("MatMul", swapLast(gScores), blk.q);                           // [b,H,k,dh]
             String gQkv = g.op("Concat", new String[]{flat(gq, flatShape), flat(gk, flatShape), flat(gv, flatShape)},
                     attr("axis", 2L));                                                     // [b,P,3d]
-            String gLn1 = timesTransposed(gQkv, Gpt2Tensors.attnW(l), d, bp);
-            gx = gradOut(hookResidPre(l), g.op("Add", gMid, layerNormBack(gLn1, blk.ln1)), List.of(B, P, d));
+            String gLn1 = ops.timesTransposed(gQkv, Gpt2Tensors.attnW(l), d, bp);
+            gx = gradOut(hookResidPre(l), g.op("Add", gMid, ops.layerNormBack(gLn1, blk.ln1)), List.of(B, P, d));
         }
         return new Gpt2GraphBuilder.BuiltGraph(GraphVariant.GRAD, g.model(Gpt2GraphBuilder.OPSET, producerVersion, metadata),
                 List.copyOf(ins), List.copyOf(outs));
@@ -167,46 +166,6 @@ final class Gpt2GradGraphBuilder {
         return g.op("Gather", new String[]{t, g.scalarLong("col", j)}, attr("axis", 1L));
     }
 
-    /**
-     * {@code grad [b,P,out] . W^T} for a Conv1D weight W stored [in, out], as a 2-D Gemm with transB so no
-     * transposed copy of the weight is made; returns [b,P,in].
-     */
-    private String timesTransposed(String grad, String weight, int in, String bp) {
-        long out = weights.entry(weight).dims()[1];
-        String flat2d = g.op("Reshape", grad, g.constLongs("rows_shape", -1, out));
-        String prod = g.op("Gemm", new String[]{flat2d, ext(weight)}, attr("transB", 1L));
-        return g.op("Reshape", prod, g.op("Concat", new String[]{bp, g.constLongs("in_dim", in)}, attr("axis", 0L)));
-    }
-
-    /** gelu'(x) = (1 + t)/2 + x/2 (1 - t^2) C (1 + 3K x^2), t = tanh(C (x + K x^3)). */
-    private String geluDerivative(String x) {
-        String x2 = g.op("Mul", x, x);
-        String t = g.op("Tanh", g.op("Mul", g.scalarFloat("gelu_c", (float) GELU_C),
-                g.op("Add", x, g.op("Mul", g.scalarFloat("gelu_k", (float) GELU_K), g.op("Mul", x2, x)))));
-        String half = g.scalarFloat("half", 0.5f), one = g.scalarFloat("one", 1f);
-        String first = g.op("Mul", half, g.op("Add", one, t));
-        String sech2 = g.op("Sub", one, g.op("Mul", t, t));
-        String inner = g.op("Add", one, g.op("Mul", g.scalarFloat("gelu_3k", (float) (3 * GELU_K)), x2));
-        String second = g.op("Mul", g.op("Mul", g.op("Mul", g.scalarFloat("half_c", (float) (0.5 * GELU_C)), x), sech2), inner);
-        return g.op("Add", first, second);
-    }
-
-    /** The same LayerNormalization node as the forward variants, with its mean and 1/std outputs kept. */
-    private Norm layerNorm(String x, String w, String b) {
-        String[] o = g.multi("LayerNormalization", new String[]{x, ext(w), ext(b)}, 3,
-                attr("axis", -1L), attr("epsilon", (float) c.layerNormEpsilon()));
-        return new Norm(o[0], g.op("Mul", g.op("Sub", x, o[1]), o[2]), o[2], ext(w));
-    }
-
-    /** dx = invStd (dxhat - mean(dxhat) - xhat mean(dxhat xhat)), dxhat = dy * gain (exact, epsilon included). */
-    private String layerNormBack(String gy, Norm n) {
-        String gHat = g.op("Mul", gy, n.gain);
-        String m1 = g.op("ReduceMean", new String[]{gHat, g.constLongs("ax_last", -1)}, attr("keepdims", 1L));
-        String m2 = g.op("ReduceMean", new String[]{g.op("Mul", gHat, n.xhat), g.constLongs("ax_last", -1)},
-                attr("keepdims", 1L));
-        return g.op("Mul", n.invStd, g.op("Sub", g.op("Sub", gHat, m1), g.op("Mul", n.xhat, m2)));
-    }
-
     private String hook(String name, String value, List<Object> shape, String meaning) {
         g.node("Identity", name, new String[]{value});
         return output(name, shape, meaning);
@@ -224,14 +183,6 @@ final class Gpt2GradGraphBuilder {
     private String output(String name, List<Object> shape, String meaning) {
         g.output(name, FLOAT, shape.toArray());
         outs.add(new IoSpec(name, name.startsWith("blocks.") ? name : null, shape, "float32", meaning));
-        return name;
-    }
-
-    /** Registers (once) the external initializer for a weights-file tensor and returns its name. */
-    private String ext(String name) {
-        if (g.hasInitializer(name)) return name;
-        WeightsLayout.Entry e = weights.entry(name);
-        g.externalFloat(name, e.dims(), weights.fileName(), e.offset(), e.length());
         return name;
     }
 }
