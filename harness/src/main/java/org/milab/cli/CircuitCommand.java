@@ -43,9 +43,26 @@ public final class CircuitCommand implements Callable<Integer> {
     @Option(names = "--exact-edges", defaultValue = "500", description = "edges whose single-edge effect is patched exactly (the top ones by |EAP-IG| when the model has more). Default: ${DEFAULT-VALUE}.") int exactEdges;
     @Option(names = "--threshold", defaultValue = "0.9", description = "faithfulness the reported circuit must keep. Default: ${DEFAULT-VALUE}.") double threshold;
 
+    /** Every option checked before the task file is read, the model opens or any folder is touched. */
+    private CircuitConfig checked() {
+        OptionChecks.bounded("--threads", threads, 0, OptionChecks.MAX_THREADS);
+        OptionChecks.bounded("--examples", examples, 1, OptionChecks.MAX_PER_FAMILY);
+        OptionChecks.bounded("--length", length, 1, 10_000);
+        OptionChecks.bounded("--seed", seed, 0, OptionChecks.MAX_SEED);
+        // EAP-IG converges long before this; more steps only cost time (as attribute's --ig-steps)
+        OptionChecks.bounded("--ig-steps", igSteps, 1, 1000);
+        OptionChecks.bounded("--resamples", resamples, 100, 1_000_000);
+        OptionChecks.bounded("--batch-rows", batchRows, 1, OptionChecks.MAX_BATCH_ROWS);
+        OptionChecks.bounded("--exact-edges", exactEdges, 0, 1_000_000);
+        if (!(threshold > 0 && threshold <= 1))
+            throw new UserError("--threshold " + threshold + " is out of range: it must be above 0 and at most 1.",
+                    "Pass the fraction of the behaviour the reported circuit must keep, e.g. --threshold 0.9.");
+        return new CircuitConfig(igSteps, resamples, 0, batchRows, exactEdges, threshold);
+    }
+
     @Override
     public Integer call() {
-        CircuitConfig cfg = new CircuitConfig(igSteps, resamples, 0, batchRows, exactEdges, threshold);
+        CircuitConfig cfg = checked();
         boolean builtin = BuiltinTasks.isBuiltin(task);
         // a task file is read and checked before the model opens or any folder is touched
         CircuitTask fileTask = builtin ? null : CircuitTask.read(Path.of(task));

@@ -75,6 +75,29 @@ class CircuitCommandTest {
                 "the same answer and contrast token");
     }
 
+    /** Every numeric option is bounded before anything runs: one message naming the flag, exit 2, no folder. */
+    @Test
+    void badOptionsAreRefusedWithOneMessage() throws Exception {
+        String[][] cases = {
+                {"--examples=0", "--examples 0 is out of range"}, {"--length=0", "--length 0 is out of range"},
+                {"--ig-steps=0", "--ig-steps 0 is out of range"}, {"--ig-steps=99999999", "--ig-steps 99999999 is out of range"},
+                {"--resamples=10", "--resamples 10 is out of range"}, {"--batch-rows=0", "--batch-rows 0 is out of range"},
+                {"--exact-edges=-1", "--exact-edges -1 is out of range"}, {"--threshold=1.5", "--threshold 1.5 is out of range"},
+                {"--threshold=0", "--threshold 0.0 is out of range"}, {"--threads=-1", "--threads -1 is out of range"},
+                {"--seed=-1", "--seed -1 is out of range"},
+        };
+        int i = 0;
+        for (String[] c : cases) {
+            String id = "opt-" + i++;
+            Cli r = Cli.run("circuit", "--root", root.toString(), "--model", MODEL, "--task", "induction", "--run-id", id, c[0]);
+            assertThat(r.exit()).as(c[0] + ": " + r.err()).isEqualTo(Main.USER_ERROR);
+            assertThat(r.err()).as(c[0]).contains(c[1]);
+            assertThat(r.err().lines().filter(l -> l.startsWith("error:")).count()).as(c[0]).isEqualTo(1);
+            assertThat(root.resolve("results").resolve(id)).doesNotExist();
+            assertThat(root.resolve("results").resolve(id + ".incomplete")).doesNotExist();
+        }
+    }
+
     private static void refused(String content, String message) throws Exception {
         Path file = Files.createTempFile(root, "task", ".jsonl");
         Files.writeString(file, content);
