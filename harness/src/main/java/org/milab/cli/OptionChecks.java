@@ -19,8 +19,14 @@ final class OptionChecks {
 
     /** {@code value} in [{@code min}, {@code max}], else a message naming {@code flag} and the range. */
     static void bounded(String flag, long value, long min, long max) {
+        bounded(flag, value, min, max, null);
+    }
+
+    /** The same, with the reason for the range ({@code why}, e.g. what the protocol needs) in the message. */
+    static void bounded(String flag, long value, long min, long max, String why) {
         if (value < min || value > max)
-            throw new UserError(flag + " " + value + " is out of range: it must be between " + min + " and " + max + ".",
+            throw new UserError(flag + " " + value + " is out of range: it must be between " + min + " and " + max
+                    + (why == null ? "." : " (" + why + ")."),
                     "Pass a value in that range" + (flag.equals("--batch-rows") ? " (default 128)." : "."));
     }
 

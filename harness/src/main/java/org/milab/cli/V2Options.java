@@ -16,9 +16,9 @@ public final class V2Options {
     V2Protocol.Counts counts() {
         List<Integer> s = seeds == null ? V2Protocol.Counts.full().seeds()
                 : OptionChecks.seeds("--v2-seeds", seeds, "--v2-seeds 1,2,3 (SEEDS=1,2,3 for make run-v2)");
-        OptionChecks.bounded("--v2-prompts", prompts, 4, Integer.MAX_VALUE);
-        OptionChecks.bounded("--v2-probes", probes, 2, Integer.MAX_VALUE);
-        OptionChecks.bounded("--v2-resamples", resamples, 1000, Integer.MAX_VALUE);
+        OptionChecks.bounded("--v2-prompts", prompts, 4, Integer.MAX_VALUE, "protocol v2 needs >= 4 prompts per family");
+        OptionChecks.bounded("--v2-probes", probes, 2, Integer.MAX_VALUE, "protocol v2 needs >= 2 probes per length");
+        OptionChecks.bounded("--v2-resamples", resamples, 1000, Integer.MAX_VALUE, "protocol v2 needs >= 1000 bootstrap resamples");
         return new V2Protocol.Counts(s, prompts, probes, resamples);
     }
 
