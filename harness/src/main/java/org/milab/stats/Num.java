@@ -10,6 +10,15 @@ public final class Num {
 
     private Num() {}
 
+    /** Below this a p-value is printed as "< 1e-16": double arithmetic cannot resolve smaller tails. */
+    public static final double P_FLOOR = 1e-16;
+
+    /** A p-value for people: {@code 2.3e-322 -> "< 1e-16"}, {@code 0.0312 -> "0.0312"}, {@code NaN -> "n/a"}. */
+    public static String p(Double p) {
+        if (p != null && !p.isNaN() && p < P_FLOOR) return "< 1e-16";
+        return sig(p);
+    }
+
     /** {@code 0.97042 -> "0.9704"}, {@code 1.02381 -> "1.024"}, {@code 12345.6 -> "12350"}, {@code 3.2e-7 -> "3.2e-07"}. */
     public static String sig(Double v) {
         if (v == null || v.isNaN()) return "n/a";
