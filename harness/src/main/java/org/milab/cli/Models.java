@@ -2,6 +2,7 @@ package org.milab.cli;
 
 import org.milab.catalog.ModelExports;
 import org.milab.catalog.ModelLayout;
+import org.milab.catalog.ModelNames;
 import org.milab.graph.GraphExporter;
 
 import org.milab.planted.PlantedLayout;
@@ -31,6 +32,8 @@ final class Models {
         if (planted.layout() != null)
             throw new UserError("--planted-layout applies to planted models, not to MODEL=" + id + ".",
                     "Use MODEL=planted-induction (or planted-<name>) with --planted-layout, or drop the option.");
+        // without WEIGHTS only gpt2 itself may be fetched: any other name is a typo or a checkpoint the user must give
+        if (weights == null && !ModelNames.exportableByName(id)) throw ModelNames.unknown(layout.root(), id);
         return ModelExports.exportGpt2Family(layout, weights, allowUnpinned, bpeDir);
     }
 }

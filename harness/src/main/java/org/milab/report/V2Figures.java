@@ -35,10 +35,10 @@ final class V2Figures {
 
     /** The quantities that share a colour scale: name-pattern -> (title, scale), first match wins. */
     enum Quantity {
-        NORMALIZED("effect / gap (1 = the whole clean-corrupt gap)"),
-        ATTENTION("attention (excess or share, 0..1)"),
-        LOGITS("logit difference (raw)"),
-        P("-log10 adjusted p"),
+        NORMALIZED("effect / gap"),
+        ATTENTION("attention"),
+        LOGITS("logit diff"),
+        P("-log10 p"),
         OTHER("value");
 
         final String title;
@@ -67,10 +67,10 @@ final class V2Figures {
         List<Figure> out = new ArrayList<>();
         List<Cell> deciding = cells(v2, DECIDING);
         if (!deciding.isEmpty())
-            out.add(Charts.headHeatmap("v2-deciding", section, "Deciding evidence: mean ablation effect / gap, per head",
-                    "Protocol v2's necessity test, from " + RunFolder.link(V2Verdicts.VERDICTS) + ": the drop in LD when the head's "
-                            + "hook_z is mean-ablated, as a share of the clean-corrupt gap (" + EffectFigures.SHARED_SCALE
-                            + "). Faded cells with a dot: the 95% bootstrap CI contains 0.",
+            out.add(Charts.headHeatmap("v2-deciding", section, "Deciding evidence: mean-ablation effect / gap",
+                    "v2's necessity test (" + RunFolder.link(V2Verdicts.VERDICTS) + "): LD drop when hook_z is mean-ablated, "
+                            + "as a share of the clean-corrupt gap; -1..1, the scale of every normalized effect here. "
+                            + "Faded with a dot: 95% CI contains 0.",
                     deciding, grid, Quantity.NORMALIZED.title, EffectFigures.NORMALIZED, null));
         significance(run, v2, grid, "p_adjusted", section).ifPresent(out::add);
         return out;
@@ -141,9 +141,9 @@ final class V2Figures {
                 }
         if (cells.isEmpty()) return Optional.empty();
         String id = column.equals("p_adjusted") ? "v2-significance" : "v2-heatmap-" + column;
-        return Optional.of(Charts.headHeatmap(id, section, "Significance: " + column + " on a -log10 scale",
-                "-log10 of the Holm-adjusted p from " + RunFolder.link(V2Verdicts.VERDICTS) + " (one scale, 0 to "
-                        + (int) MAX_LOG10 + ", clamped: p < 1e-16 is drawn as 16). Star: p < alpha = " + Num.sig(alpha)
+        return Optional.of(Charts.headHeatmap(id, section, "Significance: " + column + " (-log10)",
+                "Holm-adjusted p (" + RunFolder.link(V2Verdicts.VERDICTS) + ") as -log10 p, 0 to "
+                        + (int) MAX_LOG10 + " (p < 1e-16 drawn as 16). Star: p < alpha = " + Num.sig(alpha)
                         + " (-log10 = " + Num.sig(-Math.log10(alpha)) + ").",
                 cells, grid, Quantity.P.title, Scale.sequential(MAX_LOG10, "purples"), "significant"));
     }

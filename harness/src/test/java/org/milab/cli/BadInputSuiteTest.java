@@ -187,6 +187,14 @@ class BadInputSuiteTest {
                 () -> cli("run-calibration", "--model=newgraphs", "--run-id=c3"));
         expect("config", "a model that was never exported", "has not been exported",
                 () -> cli("run-calibration", "--model=never", "--run-id=c4"));
+        // a mistyped name: the real names, closest first, and no GPT-2 download under the typo's name
+        for (String[] c : new String[][] {{"run-calibration", "--model=planted", "--run-id=c5"}, {"export", "--model=planted"}}) {
+            Outcome[] seen = new Outcome[1];
+            expect("config", "MODEL=planted (a typo) in " + c[0], "Exported here: words; known: planted-", () -> seen[0] = cli(c));
+            assertThat(seen[0].err()).contains("Did you mean MODEL=planted-").doesNotContain("GPT-2").doesNotContain("hub")
+                    .doesNotContain("make export MODEL=planted'");
+            assertThat(root.resolve("graphs/planted")).doesNotExist();
+        }
     }
 
     // ------------------------------------------------------------------ candidate files
