@@ -56,9 +56,13 @@ public final class ModelNames {
      */
     public static List<String> closestFirst(String name, Collection<String> names) {
         String typed = name.toLowerCase(java.util.Locale.ROOT);
+        List<String> known = known();
         return names.stream().distinct().sorted(Comparator.comparingInt((String n) -> {
             String m = n.toLowerCase(java.util.Locale.ROOT);
-            return m.startsWith(typed) || typed.startsWith(m) ? 0 : 1;
+            if (!(m.startsWith(typed) || typed.startsWith(m))) return Integer.MAX_VALUE;
+            // among extensions of the typed name, the lab's own order: planted -> planted-induction (the default) first
+            int k = known.indexOf(n);
+            return k < 0 ? known.size() : k;
         }).thenComparingInt(n -> distance(name, n)).thenComparing(n -> n)).toList();
     }
 
@@ -75,8 +79,15 @@ public final class ModelNames {
         return new UserError("Model '" + id + "' has not been exported here, and it is not a model this lab can export by name. "
                 + "Exported here: " + (exported.isEmpty() ? "none" : String.join(", ", closestFirst(id, exported)))
                 + "; known: " + String.join(", ", closestFirst(id, known())) + ".",
-                "Did you mean MODEL=" + best + "?" + (exported.contains(best) ? "" : " (export it first: 'make export MODEL=" + best + "')")
+                (close(id, best) ? "Did you mean MODEL=" + best + "?" + (exported.contains(best) ? "" : " (export it first: 'make export MODEL="
+                        + best + "')") : "Use one of the names above.")
                         + " For a checkpoint of your own: 'make export MODEL=" + id + " WEIGHTS=/path/model.safetensors'.");
+    }
+
+    /** A likely typo of {@code candidate}: one extends the other, or at most two edits apart. */
+    static boolean close(String typed, String candidate) {
+        String a = typed.toLowerCase(java.util.Locale.ROOT), b = candidate.toLowerCase(java.util.Locale.ROOT);
+        return a.startsWith(b) || b.startsWith(a) || distance(a, b) <= 2;
     }
 
     /** Levenshtein distance, case-insensitive. */

@@ -128,7 +128,7 @@ final class Charts {
         ObjectNode x = field("key", "ordinal", "title", "key token", "sort", obj("field", "key_pos"),
                 "axis", obj("labelAngle", -45));
         ObjectNode y = field("query", "ordinal", "title", "query token", "sort", obj("field", "query_pos"));
-        return obj("name", name, "title", title, "data", Vl.data(rows), "width", obj("step", 20), "height", obj("step", 20),
+        return obj("name", name, "title", title, "data", Vl.data(rows), "width", obj("step", 16), "height", obj("step", 16),
                 "mark", obj("type", "rect"),
                 "encoding", obj("x", x, "y", y,
                         "color", field("value", "quantitative", "title", "attention", "scale", obj("scheme", "blues", "domain", arr(0, 1))),

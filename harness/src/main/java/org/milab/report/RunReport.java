@@ -59,7 +59,10 @@ public final class RunReport {
             if (referenceOnly) answer.add(f.in(ANSWER));
             else figures.add(f);
         });
-        figures.addAll(EffectFigures.sweepHeatmaps(run, grid));
+        for (Figure f : EffectFigures.sweepHeatmaps(run, grid)) {
+            if (referenceOnly && f.id().equals("sweep-heatmap-positive")) answer.add(f.in(ANSWER));
+            else figures.add(f);
+        }
         figures.addAll(EffectFigures.heldoutHeatmaps(run, grid));
         EffectFigures.heldoutDistributions(run, named).ifPresent(figures::add);
         AttentionFigures.Result attention = AttentionFigures.build(run, model, named);

@@ -152,7 +152,9 @@ class ReportBrowserTest {
         v2page.path("figures").forEach(f -> ids.add(f.path("id").asText()));
         assertThat(ids).contains("v2-circuit", "v2-heatmap-induction_score", "v2-heatmap-raw_delta");
         // the first screen: the verdict, then the circuit and the attention of the confirmed heads
-        assertThat(aboveTheFold(v2page)).as("figures above the fold at 1366x768").contains("v2-circuit").hasSizeGreaterThanOrEqualTo(3);
+        assertThat(aboveTheFold(v2page)).as("figures above the fold at 1366x768").contains("v2-circuit", "v2-deciding")
+                .hasSizeGreaterThanOrEqualTo(4);
+        assertThat(aboveTheFold(seen.get(0))).as("reference-only page: figures above the fold").hasSizeGreaterThanOrEqualTo(2);
         System.out.println("ReportBrowserTest planted page heights: " + seen.get(0).path("page_height") + ", " + v2page.path("page_height")
                 + " px; above the fold: " + aboveTheFold(seen.get(0)) + " / " + aboveTheFold(v2page));
         Set<String> v2rows = new TreeSet<>();

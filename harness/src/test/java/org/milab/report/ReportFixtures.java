@@ -98,11 +98,13 @@ final class ReportFixtures {
      */
     static void writeV2(Path run, List<V2Row> rows) {
         TableBuilder b = Table.builder("verdicts").keys("layer", "head").int64("layer", "head").string("head_id", "role", "verdict")
-                .float64("induction_score", "induction_score_ci_low", "induction_score_ci_high", "raw_delta", "raw_delta_ci_low", "raw_delta_ci_high")
+                .float64("induction_score", "induction_score_ci_low", "induction_score_ci_high", "raw_delta", "raw_delta_ci_low", "raw_delta_ci_high",
+                        "mean_ablation_norm", "mean_ablation_norm_ci_low", "mean_ablation_norm_ci_high", "p_adjusted")
                 .string("reason", "truth_role", "future_column").int64("n_prompts");
         for (V2Row r : rows)
             b.addRow(r.head().layer(), r.head().head(), r.head().label(), r.role(), r.verdict(), r.score(), r.score() - r.halfWidth(),
                     r.score() + r.halfWidth(), 2 * r.score(), 2 * (r.score() - r.halfWidth()), 2 * (r.score() + r.halfWidth()),
+                    r.score(), r.score() - r.halfWidth(), r.score() + r.halfWidth(), r.verdict().equals("confirmed") ? 1e-6 : 0.4,
                     "hand-made fixture row", r.truthRole(), "ignored", 40L);
         ArrowTables.writeInto(run.resolve("v2"), b.build());
         StringBuilder heads = new StringBuilder(), edges = new StringBuilder();
