@@ -24,11 +24,7 @@ final class ReportHtml {
 
     /** @param notes per section, a sentence shown where a section has no figure (why it is missing) */
     static String page(RunFolder run, RunVerdict v, List<Figure> figures, Map<String, String> notes, List<String> sections) {
-        StringBuilder b = new StringBuilder("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n")
-                .append("<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; script-src 'unsafe-inline' 'unsafe-eval'; ")
-                .append("style-src 'unsafe-inline'; img-src data:\">\n")
-                .append("<title>milab run ").append(esc(v.runId())).append(": ").append(esc(v.model())).append("</title>\n<style>\n")
-                .append(Vendored.text("report.css")).append("</style>\n</head>\n<body>\n");
+        StringBuilder b = open("milab run " + v.runId() + ": " + v.model());
         b.append("<h1>Run <code>").append(esc(v.runId())).append("</code> on <code>").append(esc(v.model())).append("</code></h1>\n");
         b.append("<p id=\"render-status\" class=\"note\">Rendering figures (needs JavaScript)...</p>\n");
         b.append("<h2 id=\"verdict\">Verdict</h2>\n<ul class=\"verdict\">\n");
@@ -46,19 +42,48 @@ final class ReportHtml {
             String note = notes.get(section);
             b.append("<h2 id=\"").append(slug(section)).append("\">").append(esc(section)).append("</h2>\n");
             if (note != null) b.append("<p class=\"note\">").append(inline(note)).append("</p>\n");
-            b.append("<div class=\"grid\">\n");
-            for (Figure f : in)
-                b.append("<figure class=\"milab-figure\" id=\"").append(f.id()).append("\" data-mark-names=\"")
-                        .append(String.join(",", f.markNames())).append("\" data-expected-items=\"").append(f.expectedItems())
-                        .append("\"><figcaption><b>").append(inline(f.title())).append("</b>").append(inline(f.caption()))
-                        .append("</figcaption><div class=\"chart\"></div></figure>\n");
-            b.append("</div>\n");
+            b.append(grid(in));
         }
         b.append("<h2 id=\"evidence\">Evidence per head</h2>\n<p class=\"note\">One line per head: the number that decided it, "
                 + "with its 95% CI where the protocol computes one; click a row's <i>all numbers</i> for every score and the reason.</p>\n")
                 .append(verdictTable(v));
         b.append("<h2 id=\"run-details\">Run details</h2>\n<details><summary>model, hashes, seeds, device, command, wall time</summary>\n")
                 .append(header(run, v)).append("</details>\n");
+        return close(b, figures);
+    }
+
+    /**
+     * A page of figures without a run (e.g. {@code inspect --html}): title, one paragraph, the figures, the same
+     * offline policy, libraries and render check as a run's report.
+     */
+    static String standalone(String title, String intro, List<Figure> figures) {
+        StringBuilder b = open(title);
+        b.append("<h1>").append(esc(title)).append("</h1>\n<p id=\"render-status\" class=\"note\">Rendering figures (needs JavaScript)...</p>\n")
+                .append("<p>").append(inline(intro)).append("</p>\n").append(grid(figures));
+        return close(b, figures);
+    }
+
+    /** The document head: offline content security policy, title, styles. */
+    private static StringBuilder open(String title) {
+        return new StringBuilder("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n")
+                .append("<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; script-src 'unsafe-inline' 'unsafe-eval'; ")
+                .append("style-src 'unsafe-inline'; img-src data:\">\n")
+                .append("<title>").append(esc(title)).append("</title>\n<style>\n")
+                .append(Vendored.text("report.css")).append("</style>\n</head>\n<body>\n");
+    }
+
+    private static String grid(List<Figure> in) {
+        StringBuilder b = new StringBuilder("<div class=\"grid\">\n");
+        for (Figure f : in)
+            b.append("<figure class=\"milab-figure\" id=\"").append(f.id()).append("\" data-mark-names=\"")
+                    .append(String.join(",", f.markNames())).append("\" data-expected-items=\"").append(f.expectedItems())
+                    .append("\"><figcaption><b>").append(inline(f.title())).append("</b>").append(inline(f.caption()))
+                    .append("</figcaption><div class=\"chart\"></div></figure>\n");
+        return b.append("</div>\n").toString();
+    }
+
+    /** The libraries (inlined), the figures' specs and the render script, then the end of the document. */
+    private static String close(StringBuilder b, List<Figure> figures) {
         b.append("<h2>Libraries</h2>\n<p class=\"note\">Charts: ");
         List<Vendored.Library> libs = Vendored.libraries();
         b.append(String.join(", ", libs.stream().map(l -> esc(l.pkg()) + " " + esc(l.version()) + " (sha256 <code>"

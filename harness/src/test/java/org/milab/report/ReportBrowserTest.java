@@ -117,10 +117,22 @@ class ReportBrowserTest {
                     new ReportFixtures.V2Row(new Head(1, 1), "other", "inconclusive", 0.2, 0.3, "frequency"));
             ReportFixtures.writeV2(withV2, v2);
             RunReport.write(root, withV2, m);
+            // inspect --html: the attention of two chosen heads on a prompt of one's own
+            AttentionPage.write(root.resolve("results/inspect-html"), m, "A B C D A B C", AttentionPage.heads(m, List.of("L1H2", "L0H1")));
         }
         Files.createDirectories(OUT);
-        JsonNode seen = new ObjectMapper().readTree(node(script, run.resolve(RunReport.FILE), withV2.resolve(RunReport.FILE)));
-        assertThat(seen).hasSize(2);
+        JsonNode all = new ObjectMapper().readTree(node(script, run.resolve(RunReport.FILE), withV2.resolve(RunReport.FILE),
+                root.resolve("results/inspect-html").resolve(AttentionPage.FILE)));
+        assertThat(all).hasSize(3);
+        JsonNode attentionPage = all.get(2);
+        assertThat(problems(attentionPage)).as("inspect --html page").isEmpty();
+        List<String> attentionIds = new ArrayList<>();
+        attentionPage.path("figures").forEach(f -> attentionIds.add(f.path("id").asText()));
+        assertThat(attentionIds).containsExactly("attention-L1H2", "attention-L0H1");
+        // 8 tokens (BOS first): a causal 8 x 8 pattern has 36 cells per head
+        attentionPage.path("figures").forEach(f -> assertThat(f.path("drawn").asInt()).isEqualTo(36));
+        assertThat(attentionPage.path("tooltip").asText()).as("hover on an attention cell").contains("attention");
+        List<JsonNode> seen = List.of(all.get(0), all.get(1));
 
         Set<String> sweptHeads = new TreeSet<>();
         for (Table.Row r : ArrowTables.read(run.resolve("head_sweep_multiseed/head_specific_multiseed_by_head.arrow")).rows())
