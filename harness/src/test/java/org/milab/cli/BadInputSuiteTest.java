@@ -246,6 +246,12 @@ class BadInputSuiteTest {
         expect("CLI values", "--resume without --run-id", "needs the run to resume", () -> cli("run-all", "--model=words", "--resume"));
         expect("CLI values", "a run id that exists, without --resume", "already exists",
                 () -> cli("run-calibration", "--model=words", "--run-id=keep"));
+        expect("CLI values", "inspect --html --head L9H0 (no such layer)", "does not exist in words",
+                () -> cli("inspect", "--model=words", "--prompt=A B", "--html", "--head=L9H0", "--out=" + root.resolve("html-out")));
+        expect("CLI values", "inspect --head without --html", "--html is not given",
+                () -> cli("inspect", "--model=words", "--prompt=A B", "--head=L0H0"));
+        expect("CLI values", "inspect --html --head x", "is not a head name",
+                () -> cli("inspect", "--model=words", "--prompt=A B", "--html", "--head=x"));
     }
 
     // ------------------------------------------------------------------ prompts and targets
