@@ -1,7 +1,7 @@
 // Opens report.html files in Debian's chromium (headless, offline: every non-file request is blocked and
 // recorded) and prints, as JSON, what a person would see: console errors, page errors, blocked requests,
 // each figure's drawn marks against what it declares, the verdict table's rows, and a hover tooltip.
-// Saves per report a screenshot of the top, of the first figures, and of the full page. Never downloads a browser.
+// Saves per report (viewport 1366x768) a screenshot of the top, of the first figures, and of the full page. Never downloads a browser.
 // Usage: node check-report.mjs <out-dir> <report.html>...   (MILAB_CHROMIUM overrides /usr/bin/chromium)
 import { chromium } from 'playwright-core';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -18,7 +18,7 @@ const profile = mkdtempSync(join(tmpdir(), 'milab-chromium-'));
 const context = await chromium.launchPersistentContext(profile, {
   executablePath: process.env.MILAB_CHROMIUM || '/usr/bin/chromium',
   headless: true,
-  viewport: { width: 1400, height: 1000 },
+  viewport: { width: 1366, height: 768 },  // a laptop screen: the page's first screen is judged at this size
   args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync',
     '--no-first-run', '--disable-quic'],
 });
@@ -44,11 +44,15 @@ try {
         for (const n of names) for (const g of f.querySelectorAll('g.' + n + '_marks')) drawn += g.childElementCount;
         const svg = f.querySelector('svg');
         const box = svg ? svg.getBoundingClientRect() : { width: 0, height: 0 };
+        const top = f.getBoundingClientRect().top + window.scrollY;
         return { id: f.id, marks: names, expected: Number(f.dataset.expectedItems), drawn, rendered: f.dataset.rendered === 'true',
-          svg_width: box.width, svg_height: box.height };
+          svg_width: box.width, svg_height: box.height, top };
       });
-      const rows = [...document.querySelectorAll('#verdict-table tbody tr')].map((r) => ({ protocol: r.dataset.protocol, head: r.dataset.head }));
-      return { state: window.milabReport, figures, verdict_rows: rows, status_line: document.getElementById('render-status').textContent };
+      const rows = [...document.querySelectorAll("#verdict-table tbody tr[data-head]")].map((r) => ({ protocol: r.dataset.protocol, head: r.dataset.head }));
+      const verdict = document.getElementById('verdict');
+      return { state: window.milabReport, figures, verdict_rows: rows, status_line: document.getElementById('render-status').textContent,
+        page_height: document.documentElement.scrollHeight, verdict_top: verdict ? verdict.getBoundingClientRect().top + window.scrollY : -1,
+        toc: [...document.querySelectorAll('nav#toc a')].map((a) => a.getAttribute('href')) };
     }));
     // hover the first cell of the first attention grid (or of any heatmap): the tooltip must show its value
     const cell = await page.$('g[class*="attn_pos_"] path') || await page.$('g.cells_marks path');

@@ -4,6 +4,7 @@ import org.milab.engine.Capture;
 import org.milab.engine.TokenIds;
 
 import org.milab.lab.LabModel;
+import org.milab.report.AttentionPage;
 import org.milab.runtime.Device;
 import org.milab.tables.ArrowTables;
 import org.milab.tables.HookTables;
@@ -38,6 +39,10 @@ public final class InspectCommand implements java.util.concurrent.Callable<Integ
     List<String> hooks = new ArrayList<>();
     @Option(names = "--out", paramLabel = "DIR",
             description = "Folder for the hook tables. Default: results/inspect/<yyyyMMdd-HHmmss>.") Path out;
+    @Option(names = "--html", description = "Also write attention.html (offline): the attention pattern of each --head on the prompt, "
+            + "tokens labelled, values on hover.") boolean html;
+    @Option(names = "--head", paramLabel = "HEAD", description = "With --html: a head to draw, repeatable, e.g. L1H2. "
+            + "Default: every head of a model with at most 32.") List<String> heads = new ArrayList<>();
     @Option(names = "--device", defaultValue = "cpu", description = "cpu, cuda or auto. Default: ${DEFAULT-VALUE}.") String device;
     @Option(names = "--threads", defaultValue = "0",
             description = "ONNX Runtime intra-op threads; 0 lets ONNX Runtime choose. Default: ${DEFAULT-VALUE}.") int threads;
@@ -56,6 +61,9 @@ public final class InspectCommand implements java.util.concurrent.Callable<Integ
                     throw new UserError("Unknown hook '" + h + "' for model " + model + ".",
                             "Use a TransformerLens hook name the capture graph exposes, e.g. blocks.0.attn.hook_z, "
                                     + "blocks.0.hook_attn_out, blocks.0.attn.hook_pattern, blocks.0.hook_resid_post.");
+            if (!heads.isEmpty() && !html)
+                throw new UserError("--head chooses the heads of --html's attention page, and --html is not given.", "Add --html, or drop --head.");
+            List<org.milab.graph.Head> drawn = html ? AttentionPage.heads(m, heads) : List.of();
             TokenIds ids = new TokenIds(m.promptTokens(prompt));
             Capture c = m.engine().capture(List.of(ids), new LinkedHashSet<>(hooks), "capture").get(ids);
             int[] raw = ids.ids();
@@ -70,9 +78,10 @@ public final class InspectCommand implements java.util.concurrent.Callable<Integ
             for (int r = 0; r < Math.min(topK, p.length); r++)
                 System.out.printf(Locale.ROOT, "  %2d  %6d  %-16s p=%.5f  logit=%.4f%n", r + 1, order[r],
                         quote(tok.tokenText(order[r])), p[order[r]], c.logits()[order[r]]);
+            Path dir = out != null ? out : root.root().resolve("results").resolve("inspect")
+                    .resolve(LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")));
+            if (html) System.out.println("wrote " + AttentionPage.write(dir, m, prompt, drawn));
             if (!hooks.isEmpty()) {
-                Path dir = out != null ? out : root.root().resolve("results").resolve("inspect")
-                        .resolve(LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")));
                 Map<String, Object> prov = new java.util.LinkedHashMap<>(m.provenance());
                 prov.put("prompt", prompt);
                 prov.put("token_ids", raw);

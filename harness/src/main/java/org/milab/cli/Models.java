@@ -2,6 +2,7 @@ package org.milab.cli;
 
 import org.milab.catalog.ModelExports;
 import org.milab.catalog.ModelLayout;
+import org.milab.catalog.ModelNames;
 import org.milab.catalog.ZooModels;
 import org.milab.graph.GraphExporter;
 
@@ -44,6 +45,8 @@ final class Models {
                         "Drop WEIGHTS, or choose another MODEL name for your checkpoint.");
             return ZooModels.export(layout, layout.root().resolve(ZooModels.DIR));
         }
+        // without WEIGHTS only gpt2 itself may be fetched: any other name is a typo or a checkpoint the user must give
+        if (weights == null && !ModelNames.exportableByName(id)) throw ModelNames.unknown(layout.root(), id);
         return ModelExports.exportGpt2Family(layout, weights, allowUnpinned, bpeDir);
     }
 }

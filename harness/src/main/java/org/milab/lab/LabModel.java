@@ -69,7 +69,11 @@ public final class LabModel implements AutoCloseable {
         ModelLayout layout = new ModelLayout(root, modelId);
         ModelExports.recoverInterruptedExports(layout);
         Path graphs = layout.graphDir();
-        if (!Files.isRegularFile(graphs.resolve("config.json")) || !Files.isRegularFile(layout.tokenizer()))
+        boolean missing = !Files.isRegularFile(graphs.resolve("config.json")) || !Files.isRegularFile(layout.tokenizer());
+        // a name export cannot make (a typo such as "planted") gets the list of real names, never "make export" of itself
+        if (missing && !Files.isDirectory(graphs) && !org.milab.catalog.ModelNames.exportableByName(modelId))
+            throw org.milab.catalog.ModelNames.unknown(root, modelId);
+        if (missing)
             throw new UserError("Model '" + modelId + "' has not been exported (no " + graphs.resolve("config.json")
                     + " or tokenizer.json).", "Run 'make export MODEL=" + modelId + "' first"
                     + (modelId.equals("gpt2") ? " (it needs GPT-2's weights: from the hub, from the cache, or "

@@ -65,7 +65,7 @@ final class AttentionFigures {
         return new Result(out, null);
     }
 
-    private static List<Map<String, Object>> cells(LabModel model, Capture cap, Head h) {
+    static List<Map<String, Object>> cells(LabModel model, Capture cap, Head h) {
         int[] ids = cap.prompt().ids();
         List<String> labels = new ArrayList<>();
         for (int i = 0; i < ids.length; i++)

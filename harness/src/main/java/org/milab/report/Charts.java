@@ -32,23 +32,53 @@ final class Charts {
     }
 
     /**
-     * A layer x head heatmap on a diverging scale centred at 0. Heads of {@code grid} without a value are
-     * drawn grey ("not tested"); where a cell has a CI that contains 0 it is faded and marked with a dot.
+     * A layer x head heatmap on a diverging scale centred at 0, its domain the largest |value| of these cells
+     * (for a quantity with a known range, pass a fixed {@link Scale} instead so panels compare).
      */
     static Figure headHeatmap(String id, String section, String title, String caption, List<Cell> cells, List<Head> grid,
                               String valueTitle) {
-        List<Map<String, Object>> rows = new ArrayList<>();
         double maxAbs = 0;
+        for (Cell c : cells) if (c.value() != null && Double.isFinite(c.value())) maxAbs = Math.max(maxAbs, Math.abs(c.value()));
+        return headHeatmap(id, section, title, caption, cells, grid, valueTitle, Scale.diverging(maxAbs), null);
+    }
+
+    /**
+     * The colour scale of one quantity, shared by every panel that shows it.
+     *
+     * @param vega the Vega-Lite scale (domain fixed, values outside it clamped)
+     */
+    record Scale(ObjectNode vega) {
+        /** Symmetric around 0: +-maxAbs (1 when there is nothing to scale), red negative, blue positive. */
+        static Scale diverging(double maxAbs) {
+            ObjectNode s = Vl.diverging(maxAbs);
+            s.put("clamp", true);
+            return new Scale(s);
+        }
+
+        /** Low to high, from 0. */
+        static Scale sequential(double max, String scheme) {
+            return new Scale(obj("scheme", scheme, "domain", arr(0, max), "clamp", true));
+        }
+    }
+
+    /**
+     * A layer x head heatmap. Heads of {@code grid} without a value are drawn grey ("not tested"); where a cell
+     * has a CI that contains 0 it is faded and marked with a dot; cells whose extra field {@code markField} is
+     * true carry a star (e.g. significant after correction).
+     */
+    static Figure headHeatmap(String id, String section, String title, String caption, List<Cell> cells, List<Head> grid,
+                              String valueTitle, Scale scale, String markField) {
+        List<Map<String, Object>> rows = new ArrayList<>();
         boolean anyCi = false;
         List<String> extraNames = new ArrayList<>();
         for (Cell c : cells) {
-            if (c.value() == null || c.value().isNaN()) continue;
+            if (c.value() == null || !Double.isFinite(c.value())) continue;
             Map<String, Object> r = new LinkedHashMap<>();
             r.put("layer", c.head().layer());
             r.put("head", c.head().head());
             r.put("label", c.head().label());
             r.put("value", c.value());
-            if (c.ciLow() != null && c.ciHigh() != null) {
+            if (c.ciLow() != null && c.ciHigh() != null && Double.isFinite(c.ciLow()) && Double.isFinite(c.ciHigh())) {
                 anyCi = true;
                 r.put("ci_low", c.ciLow());
                 r.put("ci_high", c.ciHigh());
@@ -58,7 +88,6 @@ final class Charts {
                 r.put(k, v);
                 if (!extraNames.contains(k)) extraNames.add(k);
             });
-            maxAbs = Math.max(maxAbs, Math.abs(c.value()));
             rows.add(r);
         }
         List<Map<String, Object>> background = new ArrayList<>();
@@ -73,7 +102,7 @@ final class Charts {
         for (String e : extraNames) tooltip.add(tip(e, rows.stream().anyMatch(r -> r.get(e) instanceof Number) ? "quantitative" : "nominal", e.replace('_', ' ')));
         ObjectNode cellsLayer = obj("name", "cells", "data", Vl.data(rows), "mark", obj("type", "rect", "stroke", "#fff"),
                 "encoding", obj("x", x, "y", y,
-                        "color", field("value", "quantitative", "title", valueTitle, "scale", Vl.diverging(maxAbs)),
+                        "color", field("value", "quantitative", "title", valueTitle, "scale", scale.vega()),
                         "opacity", anyCi ? obj("condition", obj("test", "datum.ci_contains_zero", "value", 0.3), "value", 1) : null,
                         "tooltip", tooltip));
         List<Object> layers = new ArrayList<>();
@@ -82,10 +111,15 @@ final class Charts {
         layers.add(cellsLayer);
         if (anyCi)
             layers.add(obj("data", Vl.data(rows), "transform", arr(obj("filter", "datum.ci_contains_zero")),
-                    "mark", obj("type", "text", "text", "·", "fontSize", 16, "color", "#555"), "encoding", obj("x", x, "y", y)));
+                    "mark", obj("type", "text", "text", "\u00b7", "fontSize", 16, "color", "#555"), "encoding", obj("x", x, "y", y)));
+        if (markField != null)
+            layers.add(obj("data", Vl.data(rows), "transform", arr(obj("filter", "datum." + markField)),
+                    "mark", obj("type", "text", "text", "*", "fontSize", 15, "fontWeight", "bold", "color", "#fff", "dy", 4),
+                    "encoding", obj("x", x, "y", y)));
         long nHeads = grid.stream().map(Head::head).distinct().count(), nLayers = grid.stream().map(Head::layer).distinct().count();
-        ObjectNode spec = obj("$schema", Vl.SCHEMA, "width", Math.max(160, nHeads * CELL / (nHeads > 12 ? 2 : 1)),
-                "height", Math.max(60, nLayers * CELL / (nLayers > 12 ? 2 : 1)), "layer", arr(layers.toArray()));
+        int cell = nHeads > 8 || nLayers > 8 ? CELL / 2 : CELL;
+        ObjectNode spec = obj("$schema", Vl.SCHEMA, "width", Math.max(120, nHeads * cell),
+                "height", Math.max(60, nLayers * cell), "layer", arr(layers.toArray()));
         return new Figure(id, section, title, caption, spec, java.util.List.of("cells"), rows.size());
     }
 
@@ -94,7 +128,7 @@ final class Charts {
         ObjectNode x = field("key", "ordinal", "title", "key token", "sort", obj("field", "key_pos"),
                 "axis", obj("labelAngle", -45));
         ObjectNode y = field("query", "ordinal", "title", "query token", "sort", obj("field", "query_pos"));
-        return obj("name", name, "title", title, "data", Vl.data(rows), "width", obj("step", 20), "height", obj("step", 20),
+        return obj("name", name, "title", title, "data", Vl.data(rows), "width", obj("step", 16), "height", obj("step", 16),
                 "mark", obj("type", "rect"),
                 "encoding", obj("x", x, "y", y,
                         "color", field("value", "quantitative", "title", "attention", "scale", obj("scheme", "blues", "domain", arr(0, 1))),

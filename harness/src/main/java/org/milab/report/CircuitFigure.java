@@ -73,7 +73,7 @@ final class CircuitFigure {
                         "tooltip", arr(tip("label", "nominal", "head"), tip("role", "nominal", "role")))));
         layers.add(obj("data", Vl.data(nodes), "mark", obj("type", "text", "dy", -20, "fontWeight", "bold"),
                 "encoding", obj("x", x, "y", y, "text", obj("field", "label"))));
-        ObjectNode spec = obj("$schema", Vl.SCHEMA, "width", 360, "height", 220, "layer", arr(layers.toArray()));
+        ObjectNode spec = obj("$schema", Vl.SCHEMA, "width", 170, "height", 150, "layer", arr(layers.toArray()));
         List<String> marks = edges.isEmpty() ? List.of("circuit_nodes") : List.of("circuit_nodes", "circuit_edges");
         return Optional.of(new Figure("v2-circuit", "Protocol v2", "Protocol v2: the confirmed circuit",
                 "Confirmed heads by layer and head; a line joins each composition sender -> receiver (the sender is in the earlier layer); "

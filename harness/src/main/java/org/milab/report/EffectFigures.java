@@ -3,7 +3,6 @@ package org.milab.report;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import org.milab.graph.Head;
 import org.milab.report.Charts.Cell;
-import org.milab.stage.HeadVerdict.Score;
 import org.milab.tables.Table;
 
 import java.util.ArrayList;
@@ -28,7 +27,6 @@ import org.milab.stats.Num;
 import org.milab.stats.Stats;
 import org.milab.protocol.reference.HeldoutRobustnessStage;
 import org.milab.protocol.reference.ReferenceVerdicts;
-import org.milab.protocol.v2.V2Verdicts;
 import org.milab.protocol.reference.Counterexamples;
 
 /** Patching-effect figures: the sweep's positives-vs-control view, layer x head heatmaps, per-family distributions. */
@@ -38,6 +36,10 @@ final class EffectFigures {
     static final String HELDOUT_BY_CANDIDATE = HeldoutRobustnessStage.BY_CANDIDATE;
     static final String HELDOUT_RESULTS = HeldoutRobustnessStage.RESULTS;
     static final String NO_CI = " The reference protocol computes no confidence intervals, so no cell carries a CI mark.";
+
+    /** Every normalized effect (0 = corrupt, 1 = clean) on one scale, so float noise near 0 stays white in every panel. */
+    static final Charts.Scale NORMALIZED = Charts.Scale.diverging(1.0);
+    static final String SHARED_SCALE = "one colour scale for every normalized effect on this page: -1 to 1, centred at 0, clamped";
 
     private EffectFigures() {}
 
@@ -108,8 +110,8 @@ final class EffectFigures {
                 cells.add(new Cell(ReferenceVerdicts.head(r), dbl(r, m[1]), extra("S12 status", str(r, "replication_status"))));
             out.add(Charts.headHeatmap("sweep-heatmap-" + m[0], SECTION,
                     "Head sweep: head_clean_to_corrupt_patch at final, " + m[2],
-                    "Mean normalized effect over the sweep seeds on " + m[2] + " (diverging scale centred at 0; grey: not swept). Source: "
-                            + RunFolder.link(ReferenceVerdicts.SWEEP) + "." + NO_CI, cells, grid, "mean effect"));
+                    "Mean normalized effect over the sweep seeds on " + m[2] + " (" + SHARED_SCALE + "; grey: not swept). Source: "
+                            + RunFolder.link(ReferenceVerdicts.SWEEP) + "." + NO_CI, cells, grid, "mean effect", NORMALIZED, null));
         }
         return out;
     }
@@ -140,26 +142,8 @@ final class EffectFigures {
             out.add(Charts.headHeatmap("heldout-heatmap-" + slice.get(0) + "-" + slice.get(1), SECTION,
                     "Held-out (S14): " + slice.get(0) + " at " + slice.get(1),
                     "Positive-family mean normalized effect, averaged over " + sources.size() + " held-out seeds, for the registered "
-                            + "candidates (grey: not registered). Sources: " + String.join(", ", sources) + "." + NO_CI,
-                    cells, grid, "positive mean effect"));
-        });
-        return out;
-    }
-
-    /** Protocol v2: one heatmap per score of its verdict table, faded where the score's bootstrap CI contains 0. */
-    static List<Figure> v2Heatmaps(ProtocolVerdict v2, List<Head> grid) {
-        Map<String, List<Cell>> byScore = new LinkedHashMap<>();
-        for (HeadVerdict h : v2.heads())
-            for (Score s : h.scores())
-                byScore.computeIfAbsent(s.name(), k -> new ArrayList<>()).add(new Cell(h.head(), s.value(), s.ciLow(), s.ciHigh(),
-                        extra("role", h.role(), "verdict", h.status())));
-        List<Figure> out = new ArrayList<>();
-        byScore.forEach((score, cells) -> {
-            boolean ci = cells.stream().anyMatch(c -> c.ciLow() != null);
-            out.add(Charts.headHeatmap("v2-heatmap-" + score, "Protocol v2", "Protocol v2: " + score,
-                    "Per head, from " + RunFolder.link(V2Verdicts.VERDICTS) + " (diverging scale centred at 0). "
-                            + (ci ? "Faded cells with a dot: the 95% bootstrap CI contains 0." : "This score has no CI columns."),
-                    cells, grid, score));
+                            + "candidates (" + SHARED_SCALE + "; grey: not registered). Sources: " + String.join(", ", sources) + "." + NO_CI,
+                    cells, grid, "positive mean effect", NORMALIZED, null));
         });
         return out;
     }

@@ -11,4 +11,9 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
  * @param expectedItems how many items those marks must draw together
  */
 public record Figure(String id, String section, String title, String caption, ObjectNode spec, java.util.List<String> markNames,
-                     int expectedItems) {}
+                     int expectedItems) {
+    /** The same figure shown in another section (e.g. lifted to the page's first screen). */
+    public Figure in(String otherSection) {
+        return new Figure(id, otherSection, title, caption, spec, markNames, expectedItems);
+    }
+}

@@ -26,7 +26,9 @@ public final class RunReport {
     public static final String FILE = "report.html";
     /** The attention views and distributions show at most this many heads. */
     static final int MAX_NAMED_HEADS = 6;
-    static final List<String> SECTIONS = List.of("Protocol v2", EffectFigures.SECTION, AttentionFigures.SECTION, "Logit lens",
+    /** The first screen after the verdict: the figures that answer the run's question. */
+    static final String ANSWER = "The answer in figures";
+    static final List<String> SECTIONS = List.of(ANSWER, V2Figures.SECTION, EffectFigures.SECTION, AttentionFigures.SECTION, "Logit lens",
             "Failure taxonomy", "Metric calibration");
 
     private RunReport() {}
@@ -43,22 +45,41 @@ public final class RunReport {
         List<Head> named = namedHeads(v);
         List<Figure> figures = new ArrayList<>();
         Map<String, String> notes = new LinkedHashMap<>();
+        List<Figure> answer = new ArrayList<>();
         v.v2().ifPresent(p -> {
-            CircuitFigure.build(run, p).ifPresent(figures::add);
-            figures.addAll(EffectFigures.v2Heatmaps(p, grid));
+            CircuitFigure.build(run, p).ifPresent(f -> answer.add(f.in(ANSWER)));
+            answer.addAll(V2Figures.answer(run, p, grid, ANSWER));
+            V2Figures.Result rest = V2Figures.rest(run, p, grid);
+            figures.addAll(rest.figures());
+            if (rest.note() != null) notes.put(V2Figures.SECTION, rest.note());
         });
-        EffectFigures.sweepPositivesVsControl(run).ifPresent(figures::add);
-        figures.addAll(EffectFigures.sweepHeatmaps(run, grid));
+        // without v2, the reference sweep's positives-vs-control view is the answer
+        boolean referenceOnly = v.v2().isEmpty();
+        EffectFigures.sweepPositivesVsControl(run).ifPresent(f -> {
+            if (referenceOnly) answer.add(f.in(ANSWER));
+            else figures.add(f);
+        });
+        for (Figure f : EffectFigures.sweepHeatmaps(run, grid)) {
+            if (referenceOnly && f.id().equals("sweep-heatmap-positive")) answer.add(f.in(ANSWER));
+            else figures.add(f);
+        }
         figures.addAll(EffectFigures.heldoutHeatmaps(run, grid));
         EffectFigures.heldoutDistributions(run, named).ifPresent(figures::add);
         AttentionFigures.Result attention = AttentionFigures.build(run, model, named);
-        figures.addAll(attention.figures());
+        // the attention of each head a protocol kept answers "what does it do"; the rest stay in their section
+        Set<String> kept = new java.util.HashSet<>();
+        for (ProtocolVerdict p : v.protocols()) p.with(Outcome.KEPT).forEach(h -> kept.add("attention-" + h.head().label()));
+        for (Figure f : attention.figures()) {
+            if (kept.contains(f.id())) answer.add(f.in(ANSWER));
+            else figures.add(f);
+        }
+        figures.addAll(0, answer);
         if (attention.note() != null) notes.put(AttentionFigures.SECTION, attention.note());
         StageFigures.logitLens(run).ifPresent(figures::add);
         StageFigures.taxonomy(run).ifPresent(figures::add);
         StageFigures.calibration(run).ifPresent(figures::add);
         if (v.reference().isPresent() && v.v2().isEmpty())
-            notes.put("Protocol v2", "This run has no protocol v2 results (no `" + RunFolder.link(V2Verdicts.VERDICTS) + "`).");
+            notes.put(V2Figures.SECTION, "This run has no protocol v2 results (no `" + RunFolder.link(V2Verdicts.VERDICTS) + "`).");
         Path out = runDir.resolve(FILE);
         AtomicFiles.writeString(out, ReportHtml.page(run, v, figures, notes, SECTIONS));
         return out;

@@ -187,6 +187,16 @@ class BadInputSuiteTest {
                 () -> cli("run-calibration", "--model=newgraphs", "--run-id=c3"));
         expect("config", "a model that was never exported", "has not been exported",
                 () -> cli("run-calibration", "--model=never", "--run-id=c4"));
+        // a mistyped name: the real names, closest first, and no GPT-2 download under the typo's name
+        for (String[] c : new String[][] {{"run-calibration", "--model=planted", "--run-id=c5"}, {"export", "--model=planted"}}) {
+            Outcome[] seen = new Outcome[1];
+            expect("config", "MODEL=planted (a typo) in " + c[0], "known: planted-induction, planted-backup, planted-deep3, gpt2",
+                    () -> seen[0] = cli(c));
+            assertThat(seen[0].err()).contains("Exported here: ").contains("words").contains("Did you mean MODEL=planted-induction?")
+                    .doesNotContain("GPT-2").doesNotContain("hub")
+                    .doesNotContain("make export MODEL=planted'");
+            assertThat(root.resolve("graphs/planted")).doesNotExist();
+        }
     }
 
     // ------------------------------------------------------------------ candidate files
@@ -236,6 +246,12 @@ class BadInputSuiteTest {
         expect("CLI values", "--resume without --run-id", "needs the run to resume", () -> cli("run-all", "--model=words", "--resume"));
         expect("CLI values", "a run id that exists, without --resume", "already exists",
                 () -> cli("run-calibration", "--model=words", "--run-id=keep"));
+        expect("CLI values", "inspect --html --head L9H0 (no such layer)", "does not exist in words",
+                () -> cli("inspect", "--model=words", "--prompt=A B", "--html", "--head=L9H0", "--out=" + root.resolve("html-out")));
+        expect("CLI values", "inspect --head without --html", "--html is not given",
+                () -> cli("inspect", "--model=words", "--prompt=A B", "--head=L0H0"));
+        expect("CLI values", "inspect --html --head x", "is not a head name",
+                () -> cli("inspect", "--model=words", "--prompt=A B", "--html", "--head=x"));
     }
 
     // ------------------------------------------------------------------ prompts and targets

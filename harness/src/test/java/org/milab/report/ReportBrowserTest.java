@@ -42,8 +42,13 @@ import static org.assertj.core.api.Assertions.fail;
 class ReportBrowserTest {
     static final Path OUT = Path.of("target", "report-browser").toAbsolutePath();
 
-    @Test
-    void aPlantedRunsReportRendersOfflineInChromium(@TempDir Path root) throws Exception {
+    /** Declared page heights (px at 1366 wide): a planted run's page, and a 12 x 12-head page with every v2 score. */
+    static final int PLANTED_BUDGET_PX = 8_000, GPT2_SHAPE_BUDGET_PX = 9_000;
+    /** The laptop screen the first screen is judged at (check-report.mjs's viewport). */
+    static final int FOLD_PX = 768;
+
+    /** The check script, or the test is skipped (outside CI only) saying why. */
+    static Path script() {
         Path chromium = Path.of(System.getenv().getOrDefault("MILAB_CHROMIUM", "/usr/bin/chromium"));
         if (!Files.isExecutable(chromium)) {
             String why = "no chromium at " + chromium + " (apt-get install chromium; .ci/run installs it)";
@@ -55,6 +60,42 @@ class ReportBrowserTest {
         if (!Files.isDirectory(script.resolveSibling("node_modules").resolve("playwright-core")))
             fail("tools/report-js/node_modules is missing, so the report cannot be opened in a browser: run `make test`, "
                     + "or `npm ci --prefix tools/report-js` in the repository root.");
+        return script;
+    }
+
+    /**
+     * Everything wrong with a page as the browser saw it: console and page errors, network requests, figures the
+     * page itself reports as failed, and any figure whose SVG does not hold the marks its data declares.
+     */
+    static List<String> problems(JsonNode page) {
+        List<String> out = new ArrayList<>();
+        page.path("console_errors").forEach(e -> out.add("console error: " + e.asText()));
+        page.path("page_errors").forEach(e -> out.add("page error: " + e.asText()));
+        page.path("blocked_requests").forEach(e -> out.add("network request: " + e.asText()));
+        page.path("state").path("failed").forEach(e -> out.add("failed figure: " + e.asText()));
+        if (page.path("state").path("rendered").asInt() != page.path("state").path("expected").asInt())
+            out.add("rendered " + page.path("state").path("rendered").asInt() + " of " + page.path("state").path("expected").asInt() + " figures");
+        for (JsonNode f : page.path("figures")) {
+            String id = f.path("id").asText();
+            if (!f.path("rendered").asBoolean()) out.add(id + " not rendered");
+            if (f.path("expected").asInt() <= 0) out.add(id + " declares no marks");
+            if (f.path("drawn").asInt() != f.path("expected").asInt())
+                out.add(id + " drew " + f.path("drawn").asInt() + " of " + f.path("expected").asInt() + " marks");
+            if (!(f.path("svg_width").asDouble() * f.path("svg_height").asDouble() > 0)) out.add(id + " has an empty SVG");
+        }
+        return out;
+    }
+
+    /** The first screen: the figures whose top edge is inside the 1366 x 768 viewport at scroll 0. */
+    static List<String> aboveTheFold(JsonNode page) {
+        List<String> out = new ArrayList<>();
+        for (JsonNode f : page.path("figures")) if (f.path("top").asDouble() < FOLD_PX) out.add(f.path("id").asText());
+        return out;
+    }
+
+    @Test
+    void aPlantedRunsReportRendersOfflineInChromium(@TempDir Path root) throws Exception {
+        Path script = script();
 
         ModelExports.exportPlanted(new ModelLayout(root, PlantedInductionModel.MODEL_ID), PlantedSpec.defaults());
         Path run, withV2 = root.resolve("results/browser-v2");
@@ -76,10 +117,22 @@ class ReportBrowserTest {
                     new ReportFixtures.V2Row(new Head(1, 1), "other", "inconclusive", 0.2, 0.3, "frequency"));
             ReportFixtures.writeV2(withV2, v2);
             RunReport.write(root, withV2, m);
+            // inspect --html: the attention of two chosen heads on a prompt of one's own
+            AttentionPage.write(root.resolve("results/inspect-html"), m, "A B C D A B C", AttentionPage.heads(m, List.of("L1H2", "L0H1")));
         }
         Files.createDirectories(OUT);
-        JsonNode seen = new ObjectMapper().readTree(node(script, run.resolve(RunReport.FILE), withV2.resolve(RunReport.FILE)));
-        assertThat(seen).hasSize(2);
+        JsonNode all = new ObjectMapper().readTree(node(script, run.resolve(RunReport.FILE), withV2.resolve(RunReport.FILE),
+                root.resolve("results/inspect-html").resolve(AttentionPage.FILE)));
+        assertThat(all).hasSize(3);
+        JsonNode attentionPage = all.get(2);
+        assertThat(problems(attentionPage)).as("inspect --html page").isEmpty();
+        List<String> attentionIds = new ArrayList<>();
+        attentionPage.path("figures").forEach(f -> attentionIds.add(f.path("id").asText()));
+        assertThat(attentionIds).containsExactly("attention-L1H2", "attention-L0H1");
+        // 8 tokens (BOS first): a causal 8 x 8 pattern has 36 cells per head
+        attentionPage.path("figures").forEach(f -> assertThat(f.path("drawn").asInt()).isEqualTo(36));
+        assertThat(attentionPage.path("tooltip").asText()).as("hover on an attention cell").contains("attention");
+        List<JsonNode> seen = List.of(all.get(0), all.get(1));
 
         Set<String> sweptHeads = new TreeSet<>();
         for (Table.Row r : ArrowTables.read(run.resolve("head_sweep_multiseed/head_specific_multiseed_by_head.arrow")).rows())
@@ -90,20 +143,12 @@ class ReportBrowserTest {
 
         for (JsonNode page : seen) {
             String which = page.path("report").asText();
-            assertThat(page.path("console_errors")).as("console errors in %s", which).isEmpty();
-            assertThat(page.path("page_errors")).as("page errors in %s", which).isEmpty();
-            assertThat(page.path("blocked_requests")).as("network requests of %s", which).isEmpty();
-            assertThat(page.path("state").path("failed")).as("failed figures of %s", which).isEmpty();
-            assertThat(page.path("state").path("rendered").asInt()).isEqualTo(page.path("state").path("expected").asInt());
+            assertThat(problems(page)).as("what went wrong in %s", which).isEmpty();
+            assertThat(page.path("status_line").asText()).as("status line of %s", which).doesNotContain("FAILED");
+            assertThat(page.path("page_height").asInt()).as("page height of %s (budget %d px)", which, PLANTED_BUDGET_PX)
+                    .isLessThanOrEqualTo(PLANTED_BUDGET_PX);
             List<String> ids = new ArrayList<>();
-            for (JsonNode f : page.path("figures")) {
-                String id = f.path("id").asText();
-                ids.add(id);
-                assertThat(f.path("rendered").asBoolean()).as("%s rendered", id).isTrue();
-                assertThat(f.path("expected").asInt()).as("%s declares marks", id).isPositive();
-                assertThat(f.path("drawn").asInt()).as("%s: marks drawn in the SVG", id).isEqualTo(f.path("expected").asInt());
-                assertThat(f.path("svg_width").asDouble() * f.path("svg_height").asDouble()).as("%s SVG area", id).isPositive();
-            }
+            for (JsonNode f : page.path("figures")) ids.add(f.path("id").asText());
             for (List<String> s : slices) assertThat(ids).contains("heldout-heatmap-" + s.get(0) + "-" + s.get(1));
             assertThat(ids).contains("sweep-positives-vs-control", "sweep-heatmap-positive", "heldout-distributions",
                     "attention-L1H2", "attention-L0H1", "logit-lens", "calibration");
@@ -118,10 +163,76 @@ class ReportBrowserTest {
         List<String> ids = new ArrayList<>();
         v2page.path("figures").forEach(f -> ids.add(f.path("id").asText()));
         assertThat(ids).contains("v2-circuit", "v2-heatmap-induction_score", "v2-heatmap-raw_delta");
+        // the first screen: the verdict, then the circuit and the attention of the confirmed heads
+        assertThat(aboveTheFold(v2page)).as("figures above the fold at 1366x768").contains("v2-circuit", "v2-deciding")
+                .hasSizeGreaterThanOrEqualTo(4);
+        assertThat(aboveTheFold(seen.get(0))).as("reference-only page: figures above the fold").hasSizeGreaterThanOrEqualTo(2);
+        System.out.println("ReportBrowserTest planted page heights: " + seen.get(0).path("page_height") + ", " + v2page.path("page_height")
+                + " px; above the fold: " + aboveTheFold(seen.get(0)) + " / " + aboveTheFold(v2page));
         Set<String> v2rows = new TreeSet<>();
         for (JsonNode r : v2page.path("verdict_rows")) if (r.path("protocol").asText().equals("v2")) v2rows.add(r.path("head").asText());
         assertThat(v2rows).containsExactly("L0H1", "L1H0", "L1H1", "L1H2");
         System.out.println("ReportBrowserTest: " + seen.get(0).path("browser").asText() + ", screenshots in " + OUT);
+    }
+
+    /**
+     * A GPT-2-small-shaped page (12 x 12 heads, every v2 score column, hand-made values): p = 2.3e-322, 1e-300
+     * and 0, constant and all-NaN columns all render; no figure for the constant or empty columns; p-values
+     * on a -log10 scale; the verdict plus four figures above the fold; the page within its budget.
+     */
+    @Test
+    void aGpt2ShapedV2PageWithExtremeValuesRendersWithinItsBudget(@TempDir Path root) throws Exception {
+        Path script = script();
+        Path run = ReportFixtures.referenceRun(root);
+        ReportFixtures.writeGpt2ShapeV2(run);
+        Path report = RunReport.write(root, run, null);
+        Files.createDirectories(OUT);
+        JsonNode page = new ObjectMapper().readTree(node(script, report)).get(0);
+        assertThat(problems(page)).isEmpty();
+        List<String> ids = new ArrayList<>();
+        page.path("figures").forEach(f -> ids.add(f.path("id").asText()));
+        assertThat(ids).contains("v2-circuit", "v2-deciding", "v2-significance", "v2-heatmap-p_composition", "v2-heatmap-induction_excess")
+                .doesNotContain("v2-heatmap-gap", "v2-heatmap-copy_chance", "v2-heatmap-denoising_norm", "v2-heatmap-p_adjusted");
+        assertThat(aboveTheFold(page)).as("figures above the fold at 1366x768").startsWith("v2-circuit", "v2-deciding", "v2-significance");
+        assertThat(page.path("verdict_top").asDouble()).as("the verdict opens the page").isLessThan(200);
+        assertThat(page.path("toc")).as("table of contents").isNotEmpty();
+        assertThat(page.path("page_height").asInt()).as("page height (budget %d px)", GPT2_SHAPE_BUDGET_PX).isLessThanOrEqualTo(GPT2_SHAPE_BUDGET_PX);
+        Set<String> v2rows = new TreeSet<>();
+        for (JsonNode r : page.path("verdict_rows")) if (r.path("protocol").asText().equals("v2")) v2rows.add(r.path("head").asText());
+        assertThat(v2rows).hasSize(144);
+        System.out.println("ReportBrowserTest GPT-2-shape page: " + page.path("page_height") + " px, above the fold " + aboveTheFold(page)
+                + ", screenshot " + page.path("screenshot").asText());
+    }
+
+    /**
+     * The check catches a chart that throws: the same page with two figures added, one whose data transform
+     * throws while the view runs (Vega logs it instead of rejecting) and the heatmap the page drew for
+     * p = 2.3e-322 before p-values got their own scale (a colour domain of +-2.3e-322).
+     */
+    @Test
+    void aChartThatThrowsFailsTheCheck(@TempDir Path root) throws Exception {
+        Path script = script();
+        Path run = ReportFixtures.referenceRun(root);
+        ReportFixtures.writeV2(run, ReportFixtures.toyV2());
+        org.milab.stage.RunFolder folder = new org.milab.stage.RunFolder(run);
+        RunVerdict v = RunVerdict.read(root, folder);
+        List<Head> grid = EffectFigures.grid(folder, v);
+        com.fasterxml.jackson.databind.node.ObjectNode throwing = Vl.obj("$schema", Vl.SCHEMA, "data", Vl.obj("values", Vl.arr(Vl.obj("a", "x"))),
+                "transform", Vl.arr(Vl.obj("calculate", "datum.missing.field", "as", "b")), "mark", Vl.obj("type", "point", "name", "pts"),
+                "name", "pts", "encoding", Vl.obj("x", Vl.field("b", "quantitative")));
+        List<Charts.Cell> tiny = List.of(new Charts.Cell(new Head(0, 0), 2.3e-322, java.util.Map.of()), new Charts.Cell(new Head(1, 1), -2.3e-322, java.util.Map.of()));
+        List<Figure> figures = List.of(new Figure("throws", RunReport.ANSWER, "throws", "", throwing, List.of("pts"), 1),
+                Charts.headHeatmap("old-p-heatmap", RunReport.ANSWER, "p on an effect scale", "", tiny, grid, "p"),
+                Charts.headHeatmap("fine", RunReport.ANSWER, "a fine heatmap", "", List.of(new Charts.Cell(new Head(0, 0), 0.5, java.util.Map.of())), grid, "v"));
+        Path bad = root.resolve("bad/report.html");
+        Files.createDirectories(bad.getParent());
+        Files.writeString(bad, ReportHtml.page(folder, v, figures, java.util.Map.of(), RunReport.SECTIONS));
+        JsonNode page = new ObjectMapper().readTree(node(script, bad)).get(0);
+        List<String> problems = problems(page);
+        System.out.println("ReportBrowserTest injected failures: " + problems);
+        assertThat(problems).anyMatch(p -> p.contains("throws"));
+        assertThat(problems).noneMatch(p -> p.startsWith("fine"));
+        assertThat(page.path("status_line").asText()).contains("FAILED").contains("throws");
     }
 
     private static String node(Path script, Path... reports) throws Exception {

@@ -98,11 +98,13 @@ final class ReportFixtures {
      */
     static void writeV2(Path run, List<V2Row> rows) {
         TableBuilder b = Table.builder("verdicts").keys("layer", "head").int64("layer", "head").string("head_id", "role", "verdict")
-                .float64("induction_score", "induction_score_ci_low", "induction_score_ci_high", "raw_delta", "raw_delta_ci_low", "raw_delta_ci_high")
+                .float64("induction_score", "induction_score_ci_low", "induction_score_ci_high", "raw_delta", "raw_delta_ci_low", "raw_delta_ci_high",
+                        "mean_ablation_norm", "mean_ablation_norm_ci_low", "mean_ablation_norm_ci_high", "p_adjusted_min")
                 .string("reason", "truth_role", "future_column").int64("n_prompts");
         for (V2Row r : rows)
             b.addRow(r.head().layer(), r.head().head(), r.head().label(), r.role(), r.verdict(), r.score(), r.score() - r.halfWidth(),
                     r.score() + r.halfWidth(), 2 * r.score(), 2 * (r.score() - r.halfWidth()), 2 * (r.score() + r.halfWidth()),
+                    r.score(), r.score() - r.halfWidth(), r.score() + r.halfWidth(), r.verdict().equals("confirmed") ? 1e-6 : 0.4,
                     "hand-made fixture row", r.truthRole(), "ignored", 40L);
         ArrowTables.writeInto(run.resolve("v2"), b.build());
         StringBuilder heads = new StringBuilder(), edges = new StringBuilder();
@@ -117,5 +119,35 @@ final class ReportFixtures {
                             .append(r.head().label()).append("\", \"kind\": \"K-composition\", \"effect\": 0.7, \"ci_low\": 0.6, \"ci_high\": 0.8}");
         }
         AtomicFiles.writeString(run.resolve("v2/circuit.json"), "{\"heads\": [" + heads + "], \"compositions\": [" + edges + "]}\n");
+    }
+
+    /**
+     * A GPT-2-small-shaped v2 result (12 x 12 heads) with the real verdict columns and the values that broke
+     * the page before: p = 2.3e-322 and 1e-300 (and 0), +-0.0002 noise beside two 0.97 effects, constant
+     * columns (gap, copy_chance: zero variance), and an all-NaN column (denoising_norm). L5H1 -> L6H9 is the
+     * confirmed pair; everything is made up here.
+     */
+    static void writeGpt2ShapeV2(Path run) {
+        TableBuilder b = Table.builder("verdicts").keys("layer", "head").int64("layer", "head")
+                .string("head_id", "role", "verdict", "reason").float64("p_adjusted_min", "mean_ablation_norm", "mean_ablation_norm_ci_low",
+                        "mean_ablation_norm_ci_high", "induction_excess", "induction_excess_ci_low", "induction_excess_ci_high", "gap", "gap_ci_low",
+                        "gap_ci_high", "denoising_norm", "composition_norm", "copy_chance", "p_mean_ablation", "p_composition");
+        java.util.Random rnd = new java.util.Random(7);
+        for (int l = 0; l < 12; l++)
+            for (int h = 0; h < 12; h++) {
+                Head head = new Head(l, h);
+                boolean ind = head.equals(new Head(6, 9)), prev = head.equals(new Head(5, 1));
+                double eff = ind || prev ? 0.97 : (rnd.nextDouble() - 0.5) * 4e-4, half = ind || prev ? 0.02 : 3e-4;
+                double p = ind ? 2.3e-322 : prev ? 1e-300 : head.equals(new Head(0, 0)) ? 0.0 : 0.2 + 0.8 * rnd.nextDouble();
+                double exc = ind ? 0.6 : (rnd.nextDouble() - 0.5) * 0.02;
+                b.addRow((long) l, (long) h, head.label(), ind ? "induction" : prev ? "previous_token" : "other",
+                        ind || prev ? "confirmed" : l % 3 == 0 ? "inconclusive" : "rejected", "hand-made fixture row", p,
+                        eff, eff - half, eff + half, exc, exc - 0.01, exc + 0.01, 3.25, 3.0, 3.5, Double.NaN,
+                        prev ? 0.8 : Double.NaN, 0.01, p, prev ? 2.3e-322 : Double.NaN);
+            }
+        ArrowTables.writeInto(run.resolve("v2"), b.build());
+        AtomicFiles.writeString(run.resolve("v2/circuit.json"), "{\"heads\": [{\"head_id\": \"L5H1\", \"role\": \"previous_token\"}, "
+                + "{\"head_id\": \"L6H9\", \"role\": \"induction\"}], \"compositions\": [{\"sender\": \"L5H1\", \"receiver\": \"L6H9\", "
+                + "\"kind\": \"K-composition\", \"effect\": 0.8, \"ci_low\": 0.7, \"ci_high\": 0.9}]}\n");
     }
 }

@@ -92,7 +92,7 @@ public final class AttentionStage {
         ctx.writeJson(set.dataset(), set.seed(), SUMMARY, summary);
         ctx.summarize("- attention " + set.dataset() + " seed " + set.seed() + ": top positive heads "
                 + headNames(summary.get("top_heads_on_positive_examples"), 5) + "; hardest control family "
-                + summary.get("hardest_control_family_by_attention"));
+                + org.milab.stats.Num.text(summary.get("hardest_control_family_by_attention")));
         ctx.recordTiming(set.dataset() + "/seed" + set.seed() + "/attention", (System.nanoTime() - t0) / 1e9);
     }
 

@@ -50,7 +50,7 @@ public final class CharacterizationConsolidationStage {
         summary.put("axis_summary", rows(byAxis));
         ctx.writeJson(DIR, null, "candidate_characterization_summary.json", summary);
         ctx.writeText(DIR, null, "head_specific_candidate_characterization_v1.md", markdown(summary, byCandidate, byAxis));
-        ctx.summarize("- S16 characterization consolidated over seeds " + seeds + ": " + summary.get("status_counts"));
+        ctx.summarize("- S16 characterization consolidated over seeds " + seeds + ": " + org.milab.stats.Num.text(summary.get("status_counts")));
     }
 
     static boolean isPrimary(String group) {

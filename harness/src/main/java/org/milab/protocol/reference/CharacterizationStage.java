@@ -120,7 +120,7 @@ public final class CharacterizationStage {
         ctx.writeText(DIR, seed, "candidate_characterization.md", markdown(summary, byCandidate));
         ctx.recordTiming(DIR + "/seed" + seed, (System.nanoTime() - t0) / 1e9);
         ctx.summarize(String.format(Locale.ROOT, "- S16 characterization seed %d: %d rows; statuses %s", seed,
-                results.rowCount(), summary.get("characterization_status_counts")));
+                results.rowCount(), org.milab.stats.Num.text(summary.get("characterization_status_counts"))));
     }
 
     // ---------------------------------------------------------------- effect summary and seed status

@@ -56,7 +56,7 @@ public final class HeadSweepStage {
         ctx.recordTiming(DIR + "/seed" + seed, (System.nanoTime() - t0) / 1e9);
         ctx.summarize(String.format(java.util.Locale.ROOT,
                 "- S11 head sweep seed %d: %d rows over %d heads; best gap %s; statuses %s", seed, res.rowCount(),
-                heads.size(), summary.get("best_positive_minus_control_effect_gap"), summary.get("specificity_status_counts")));
+                heads.size(), org.milab.stats.Num.text(summary.get("best_positive_minus_control_effect_gap")), org.milab.stats.Num.text(summary.get("specificity_status_counts"))));
     }
 
     /** The reference's columns minus its run_id: run identity lives in the provenance, so reruns diff as identical. */

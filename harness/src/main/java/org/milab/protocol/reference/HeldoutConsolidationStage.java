@@ -52,7 +52,7 @@ public final class HeldoutConsolidationStage {
                 + "This is still not an induction-head discovery or a circuit claim."
                 : "The held-out robustness check falsified or downgraded every candidate.");
         ctx.writeJson(DIR, null, "heldout_multiseed_summary.json", summary);
-        ctx.summarize("- S14 consolidated over seeds " + seeds + ": " + summary.get("status_counts"));
+        ctx.summarize("- S14 consolidated over seeds " + seeds + ": " + org.milab.stats.Num.text(summary.get("status_counts")));
         return byCandidate;
     }
 

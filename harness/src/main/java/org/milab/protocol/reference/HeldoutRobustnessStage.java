@@ -80,7 +80,7 @@ public final class HeldoutRobustnessStage {
         ctx.writeJson(DIR, seed, "heldout_robustness_summary.json", summary);
         ctx.recordTiming(DIR + "/seed" + seed + "/robustness", (System.nanoTime() - t0) / 1e9);
         ctx.summarize(String.format(java.util.Locale.ROOT, "- S14 held-out seed %d: %d rows; slice statuses %s",
-                seed, res.rowCount(), summary.get("survival_status_counts")));
+                seed, res.rowCount(), org.milab.stats.Num.text(summary.get("survival_status_counts"))));
     }
 
     static TableBuilder resultsTable(int seed, List<HeadPatching.Result> results, Map<HeadPatching.Job, Candidate> cands) {

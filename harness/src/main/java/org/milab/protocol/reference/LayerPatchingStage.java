@@ -75,7 +75,7 @@ public final class LayerPatchingStage {
         ctx.writeJson(DIR, seed, "controlled_patching_summary.json", summary);
         ctx.writeText(DIR, seed, "controlled_patching_notes.md", notes(summary));
         ctx.summarize(String.format(Locale.ROOT, "- S9 layer patching seed %d: %d rows, statuses %s", seed,
-                results.rowCount(), summary.get("specificity_status_counts")));
+                results.rowCount(), org.milab.stats.Num.text(summary.get("specificity_status_counts"))));
         ctx.recordTiming(DIR + "/seed" + seed, (System.nanoTime() - t0) / 1e9);
     }
 

@@ -88,7 +88,7 @@ public final class LogitLensStage {
         ctx.writeJson(set.dataset(), set.seed(), SUMMARY, summary);
         ctx.summarize(String.format(java.util.Locale.ROOT,
                 "- logit lens %s seed %d: best layer by mean p(expected) %s; positive separates from controls: %s",
-                set.dataset(), set.seed(), summary.get("best_layer_by_mean_probability"),
+                set.dataset(), set.seed(), org.milab.stats.Num.text(summary.get("best_layer_by_mean_probability")),
                 summary.get("positive_separates_from_controls_descriptively")));
         ctx.recordTiming(set.dataset() + "/seed" + set.seed() + "/logit_lens", (System.nanoTime() - t0) / 1e9);
     }

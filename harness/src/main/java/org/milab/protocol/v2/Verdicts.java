@@ -387,6 +387,7 @@ public final class Verdicts {
     }
 
     static String p(double p) {
+        if (p < org.milab.stats.Num.P_FLOOR) return org.milab.stats.Num.p(p);
         return p < 1e-4 ? String.format(Locale.ROOT, "%.1e", p) : String.format(Locale.ROOT, "%.4f", p);
     }
 
