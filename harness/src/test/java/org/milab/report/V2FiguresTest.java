@@ -78,7 +78,7 @@ class V2FiguresTest {
         Matcher row = Pattern.compile("<tr class=\"[^\"]+\" data-protocol=\"v2\" data-head=\"L6H9\">(.*?)</tr>").matcher(html);
         assertThat(row.find()).isTrue();
         assertThat(row.group(1)).contains("<code>mean_ablation_norm</code> 0.97 [0.95, 0.99]").contains("<details><summary>all numbers</summary>")
-                .contains("p_adjusted &lt; 1e-16");
+                .contains("p_adjusted_min &lt; 1e-16");
         Matcher prev = Pattern.compile("data-protocol=\"v2\" data-head=\"L5H1\">(.*?)</tr>").matcher(html);
         assertThat(prev.find()).isTrue();
         assertThat(prev.group(1)).contains("<code>composition_norm</code> 0.8");
