@@ -150,4 +150,15 @@ final class ReportFixtures {
                 + "{\"head_id\": \"L6H9\", \"role\": \"induction\"}], \"compositions\": [{\"sender\": \"L5H1\", \"receiver\": \"L6H9\", "
                 + "\"kind\": \"K-composition\", \"effect\": 0.8, \"ci_low\": 0.7, \"ci_high\": 0.9}]}\n");
     }
+
+    /** The Vega-Lite specs a written report.html embeds, by figure id. */
+    static Map<String, com.fasterxml.jackson.databind.JsonNode> figures(String html) throws Exception {
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile(
+                "<script type=\"application/json\" id=\"milab-figures\">(.*?)</script>", java.util.regex.Pattern.DOTALL).matcher(html);
+        org.assertj.core.api.Assertions.assertThat(m.find()).isTrue();
+        Map<String, com.fasterxml.jackson.databind.JsonNode> out = new java.util.HashMap<>();
+        for (com.fasterxml.jackson.databind.JsonNode f : new com.fasterxml.jackson.databind.ObjectMapper().readTree(m.group(1)))
+            out.put(f.path("id").asText(), f.path("spec"));
+        return out;
+    }
 }

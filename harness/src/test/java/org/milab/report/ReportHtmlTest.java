@@ -40,7 +40,7 @@ class ReportHtmlTest {
         assertThat(rows).containsExactlyInAnyOrder("reference L0H0", "reference L0H1", "reference L1H0", "reference L1H1",
                 "v2 L0H0", "v2 L0H1", "v2 L1H0", "v2 L1H1");
 
-        Map<String, JsonNode> specs = figures(html);
+        Map<String, JsonNode> specs = ReportFixtures.figures(html);
         Map<String, Integer> expected = new HashMap<>();
         for (String s : all(html, "<figure class=\"milab-figure\" id=\"([^\"]+)\" data-mark-names=\"[^\"]+\" data-expected-items=\"(\\d+)\"")) {
             String[] p = s.split(" ");
@@ -65,14 +65,6 @@ class ReportHtmlTest {
         // without the model there are no attention views, and the page says why
         assertThat(specs.keySet()).noneMatch(k -> k.startsWith("attention-"));
         assertThat(html).contains("The model was not available when this report was written");
-    }
-
-    private static Map<String, JsonNode> figures(String html) throws Exception {
-        Matcher m = Pattern.compile("<script type=\"application/json\" id=\"milab-figures\">(.*?)</script>", Pattern.DOTALL).matcher(html);
-        assertThat(m.find()).isTrue();
-        Map<String, JsonNode> out = new HashMap<>();
-        for (JsonNode f : new ObjectMapper().readTree(m.group(1))) out.put(f.path("id").asText(), f.path("spec"));
-        return out;
     }
 
     private static List<String> all(String html, String regex) {

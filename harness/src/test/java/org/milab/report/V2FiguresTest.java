@@ -33,7 +33,7 @@ class V2FiguresTest {
         Path run = ReportFixtures.referenceRun(root);
         ReportFixtures.writeGpt2ShapeV2(run);
         String html = Files.readString(RunReport.write(root, run, null));
-        Map<String, JsonNode> specs = figures(html);
+        Map<String, JsonNode> specs = ReportFixtures.figures(html);
 
         // -log10 p per head, from the table itself; p = 0 and p = 2.3e-322 clamp at 16
         Map<String, Double> p = new HashMap<>();
@@ -96,13 +96,5 @@ class V2FiguresTest {
         assertThat(Num.text(counts)).isEqualTo("falsified_candidate 14, nonspecific 2");
         assertThat(Num.text(null)).isEqualTo("none");
         assertThat(Num.text(0.1 + 0.2)).isEqualTo("0.3");
-    }
-
-    private static Map<String, JsonNode> figures(String html) throws Exception {
-        Matcher m = Pattern.compile("<script type=\"application/json\" id=\"milab-figures\">(.*?)</script>", Pattern.DOTALL).matcher(html);
-        assertThat(m.find()).isTrue();
-        Map<String, JsonNode> out = new HashMap<>();
-        for (JsonNode f : new ObjectMapper().readTree(m.group(1))) out.put(f.path("id").asText(), f.path("spec"));
-        return out;
     }
 }
