@@ -116,6 +116,7 @@ demo: $(STAMP) graphs/$(DEMO_MODEL)/capture.onnx
 	@echo "  results/$(DEMO_RUN)/characterization_multiseed/   final characterization verdict per head (S16)"
 	@echo "  results/$(DEMO_RUN)/failure_taxonomy/        how each head failed (S18)"
 	@echo "  results/$(DEMO_RUN)/calibration/             whether the metric justifies a head search (S19)"
+	@echo "  results/$(DEMO_RUN)/v2/summary.md             protocol v2: roles from data, CIs, circuit faithfulness (v2/verdicts.arrow)"
 	@echo "  Every table: X.arrow (pandas, Polars) and X.parquet (DuckDB); every column: COLUMNS.md."
 	@echo "Next: GPT-2 (README, section 'GPT-2'); make help lists everything else."
 
