@@ -57,6 +57,22 @@ class V2PipelineTest {
         assertThat(V2PlantedRuns.byHead(verdicts, "truth_role").values()).doesNotContain("null");
     }
 
+    /** Every table v2 writes describes every column (Arrow field metadata), so `make columns` lists no gap. */
+    @Test
+    void everyV2TableDescribesEveryColumn() throws Exception {
+        List<Path> tables;
+        try (java.util.stream.Stream<Path> s = java.nio.file.Files.list(run.resolve("v2"))) {
+            tables = s.filter(f -> f.getFileName().toString().endsWith(org.milab.tables.ArrowTables.EXTENSION)).sorted().toList();
+        }
+        assertThat(tables).hasSizeGreaterThanOrEqualTo(13);
+        List<String> undescribed = new java.util.ArrayList<>();
+        for (Path f : tables) {
+            Table t = org.milab.tables.ArrowTables.read(f);
+            for (String c : t.columnNames()) if (t.descriptions().get(c) == null) undescribed.add(f.getFileName() + ": " + c);
+        }
+        assertThat(undescribed).isEmpty();
+    }
+
     @Test
     void verdictTableHasTheContractColumnsWithIntervalsAndProvenance() {
         assertThat(verdicts.rowCount()).isEqualTo(16);
