@@ -61,7 +61,7 @@ help:
 	@echo "  make run-heldout [MODEL=...] [SEEDS=10,11,12] [RUN_ID=name]   S3-S15"
 	@echo "  make run-sweep | run-characterization | run-calibration [MODEL=...] [RUN_ID=name]"
 	@echo "  make attribute [MODEL=...] [ARGS='--pairs 32 --verify-pairs 8']   AtP of every head/MLP/residual at every position"
-	@echo "  make circuit [MODEL=...] TASK=file.jsonl|induction [RUN_ID=name]   edge circuits, EAP/EAP-IG, exact faithfulness (docs/circuits.md)"
+	@echo "  make circuit [MODEL=...] TASK=file.jsonl|induction [RUN_ID=name]   edge circuits, EAP/EAP-IG, exact faithfulness; the same RUN_ID resumes (docs/circuits.md)"
 	@echo "Tables:"
 	@echo "  make report RUN=results/<run>               (re)write the run's report.html and print its verdict"
 	@echo "  make diff A=results/<run> B=results/<run>   compare two runs (or two parts of runs)"
@@ -163,7 +163,7 @@ attribute: $(STAMP)
 
 circuit: $(STAMP)
 	@test -n "$(TASK)" || { echo "usage: make circuit [MODEL=...] TASK=path/task.jsonl|induction [RUN_ID=name]" >&2; exit 2; }
-	@$(call milab,circuit --model $(MODEL) --device $(DEVICE) --threads $(THREADS) $(if $(RUN_ID),--run-id $(RUN_ID),) --task $(TASK) $(ARGS))
+	@$(call milab,circuit --model $(MODEL) --device $(DEVICE) --threads $(THREADS) $(if $(RUN_ID),--run-id '$(RUN_ID)' --resume,) --task $(TASK) $(ARGS))
 
 diff: $(STAMP)
 	@test -n "$(A)" -a -n "$(B)" || { echo "usage: make diff A=results/<run-a> B=results/<run-b>" >&2; exit 2; }

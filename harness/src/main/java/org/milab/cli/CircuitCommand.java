@@ -2,15 +2,9 @@ package org.milab.cli;
 
 import org.milab.circuit.BuiltinTasks;
 import org.milab.circuit.CircuitConfig;
-import org.milab.circuit.CircuitDiscovery;
-import org.milab.circuit.CircuitStage;
 import org.milab.circuit.CircuitTask;
-import org.milab.circuit.EdgeRunner;
-import org.milab.circuit.TokenPair;
 import org.milab.lab.LabModel;
-import org.milab.run.Pipeline;
 import org.milab.stage.RunConfig;
-import org.milab.run.RunContext;
 import org.milab.run.RunDir;
 import org.milab.runtime.Device;
 import org.milab.util.UserError;
@@ -19,7 +13,6 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 import java.nio.file.Path;
-import java.util.List;
 import java.util.concurrent.Callable;
 
 /** {@code make circuit}: edge attribution, circuits and exact faithfulness curves for a task file or a built-in task. */
@@ -41,6 +34,7 @@ public final class CircuitCommand implements Callable<Integer> {
     @Option(names = "--resamples", defaultValue = "1000", description = "bootstrap resamples. Default: ${DEFAULT-VALUE}.") int resamples;
     @Option(names = "--batch-rows", defaultValue = "16", description = "rows per edge-graph call. Default: ${DEFAULT-VALUE}.") int batchRows;
     @Option(names = "--exact-edges", defaultValue = "500", description = "edges whose single-edge effect is patched exactly (the top ones by |EAP-IG| when the model has more). Default: ${DEFAULT-VALUE}.") int exactEdges;
+    @Option(names = "--resume", description = "continue results/<run-id>: a finished run is verified, an interrupted one completed") boolean resume;
     @Option(names = "--threshold", defaultValue = "0.9", description = "faithfulness the reported circuit must keep. Default: ${DEFAULT-VALUE}.") double threshold;
 
     /** Every option checked before the task file is read, the model opens or any folder is touched. */
@@ -71,25 +65,9 @@ public final class CircuitCommand implements Callable<Integer> {
         RunDir.requireValidId(id);
         try (LabModel m = LabModel.open(root.root(), model, Device.parse(device), threads, batchRows, batchRows * 64)) {
             CircuitTask t = builtin ? BuiltinTasks.get(task, m, examples, length, seed) : fileTask;
-            List<TokenPair> pairs = t.tokenize(m);
-            try (RunDir folder = RunDir.acquire(root.root(), id, runId == null)) {
-                if (folder.finished())
-                    throw new UserError("results/" + folder.id() + " already exists; a run never overwrites another run's outputs.",
-                            "Choose another RUN_ID (circuit runs do not resume: they recompute everything).");
-                if (folder.hasUnfinished()) {
-                    System.err.println("removing results/" + folder.id() + RunDir.INCOMPLETE + ", left by an unfinished attempt");
-                    folder.discardUnfinished();
-                }
-                RunContext ctx = new RunContext(root.root(), RunConfig.reference(model, folder.id()), m);
-                Pipeline run = new Pipeline(ctx);
-                try (EdgeRunner runner = new EdgeRunner(m, pairs, batchRows)) {
-                    CircuitStage.write(ctx, CircuitDiscovery.run(runner, t, cfg));
-                }
-                run.finish("milab circuit --model " + model + " --task " + task);
-                System.out.println("run " + folder.id() + " written to " + root.root().relativize(ctx.finalDir())
-                        + " (circuit/edges.arrow, circuit/faithfulness.arrow, circuit/circuit.json, summary.md)");
-            }
+            t.tokenize(m); // every example checked against the model's tokenizer before the run folder is touched
+            return RunCommands.inRunFolder(root, m, RunConfig.reference(model, id), runId == null, resume, "circuit",
+                    "milab circuit --model " + model + " --task " + task, p -> p.circuit(t, cfg));
         }
-        return 0;
     }
 }

@@ -40,42 +40,52 @@ public final class RunCommands {
                     && !cfg.modelId().equals("gpt2") && cfg.candidateFile() == null);
             InputChecks.candidates(cfg, m.config(), m.id(), characterizes);
             InputChecks.prompts(cfg, m, new InputChecks.PromptSets(sweeps, heldoutPass, characterizes));
-            try (RunDir folder = RunDir.acquire(root.root(), cfg.runId(), opts.runId == null)) {
-                RunConfig config = cfg.withRunId(folder.id());
-                if (folder.finished() && !opts.resume)
-                    throw new UserError("results/" + folder.id() + " already exists; a run never overwrites another run's outputs.",
-                            "Choose another RUN_ID, or pass --resume to verify it and run what it lacks.");
-                if (folder.hasUnfinished() && !opts.resume) {
-                    System.err.println("removing results/" + folder.id() + RunDir.INCOMPLETE + ", left by an earlier attempt"
-                            + " of this run that did not finish (pass --resume to continue it instead)");
-                    folder.discardUnfinished();
-                }
-                if (folder.finished()) {
-                    Optional<Pipeline.Staleness> stale = Pipeline.check(new RunContext(root.root(), config, m, folder.finalDir()), body);
-                    if (stale.isEmpty()) {
-                        if (folder.hasUnfinished()) folder.discardUnfinished();
-                        System.out.println("run " + folder.id() + " is finished and every step of " + command
-                                + " is verified up to date (outputs match their sha256); nothing to do");
-                        return 0;
-                    }
-                    Pipeline.Staleness s = stale.get();
-                    if (s.reason() == Pipeline.Staleness.Reason.OTHER_INPUTS)
-                        throw new UserError("results/" + folder.id() + " is a finished run whose step " + s.step() + " was "
-                                + s.detail() + "; resuming it would recompute and replace it, and a finished run is never "
-                                + "overwritten.", "Start a new run with another RUN_ID (the finished one stays as it is).");
-                    System.err.println("resume: results/" + folder.id() + " is finished, but step " + s.step() + ": "
-                            + s.detail() + "; working in results/" + folder.id() + RunDir.INCOMPLETE
-                            + " (the finished run stays in place until the new one is complete)");
-                    if (!folder.hasUnfinished()) folder.reopenFinished();
-                }
-                RunContext ctx = new RunContext(root.root(), config, m);
-                Pipeline p = new Pipeline(ctx, opts.resume);
-                body.accept(p);
-                p.finish("milab " + command + " --model " + opts.model);
-                printVerdict(root.root(), ctx.finalDir());
-                System.out.println("run " + folder.id() + " written to " + root.root().relativize(ctx.finalDir())
-                        + " (report.html, summary.md, run_manifest.json)");
+            return inRunFolder(root, m, cfg, opts.runId == null, opts.resume, command, "milab " + command + " --model " + opts.model, body);
+        }
+    }
+
+    /**
+     * The run folder's life for any run command: locked for the whole command, a finished run verified in place
+     * (nothing to do when every step is up to date) and repaired in a copy, never overwritten or demoted; an
+     * unfinished attempt continued with {@code resume}, else discarded. {@code body} adds the command's steps.
+     */
+    static int inRunFolder(RootOption root, LabModel m, RunConfig cfg, boolean defaultId, boolean resume, String command,
+                           String commandLine, Consumer<Pipeline> body) {
+        try (RunDir folder = RunDir.acquire(root.root(), cfg.runId(), defaultId)) {
+            RunConfig config = cfg.withRunId(folder.id());
+            if (folder.finished() && !resume)
+                throw new UserError("results/" + folder.id() + " already exists; a run never overwrites another run's outputs.",
+                        "Choose another RUN_ID, or pass --resume to verify it and run what it lacks.");
+            if (folder.hasUnfinished() && !resume) {
+                System.err.println("removing results/" + folder.id() + RunDir.INCOMPLETE + ", left by an earlier attempt"
+                        + " of this run that did not finish (pass --resume to continue it instead)");
+                folder.discardUnfinished();
             }
+            if (folder.finished()) {
+                Optional<Pipeline.Staleness> stale = Pipeline.check(new RunContext(root.root(), config, m, folder.finalDir()), body);
+                if (stale.isEmpty()) {
+                    if (folder.hasUnfinished()) folder.discardUnfinished();
+                    System.out.println("run " + folder.id() + " is finished and every step of " + command
+                            + " is verified up to date (outputs match their sha256); nothing to do");
+                    return 0;
+                }
+                Pipeline.Staleness st = stale.get();
+                if (st.reason() == Pipeline.Staleness.Reason.OTHER_INPUTS)
+                    throw new UserError("results/" + folder.id() + " is a finished run whose step " + st.step() + " was "
+                            + st.detail() + "; resuming it would recompute and replace it, and a finished run is never "
+                            + "overwritten.", "Start a new run with another RUN_ID (the finished one stays as it is).");
+                System.err.println("resume: results/" + folder.id() + " is finished, but step " + st.step() + ": "
+                        + st.detail() + "; working in results/" + folder.id() + RunDir.INCOMPLETE
+                        + " (the finished run stays in place until the new one is complete)");
+                if (!folder.hasUnfinished()) folder.reopenFinished();
+            }
+            RunContext ctx = new RunContext(root.root(), config, m);
+            Pipeline p = new Pipeline(ctx, resume);
+            body.accept(p);
+            p.finish(commandLine);
+            printVerdict(root.root(), ctx.finalDir());
+            System.out.println("run " + folder.id() + " written to " + root.root().relativize(ctx.finalDir())
+                    + " (report.html, summary.md, run_manifest.json)");
         }
         return 0;
     }

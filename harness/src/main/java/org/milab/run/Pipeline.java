@@ -1,5 +1,10 @@
 package org.milab.run;
 
+import org.milab.circuit.CircuitConfig;
+import org.milab.circuit.CircuitDiscovery;
+import org.milab.circuit.CircuitStage;
+import org.milab.circuit.CircuitTask;
+import org.milab.circuit.EdgeRunner;
 import org.milab.engine.TokenIds;
 import org.milab.protocol.reference.AttentionStage;
 import org.milab.protocol.reference.BaselineStage;
@@ -49,6 +54,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import org.milab.stage.RunConfig;
+import org.milab.util.Hashing;
 
 /**
  * The reference lab's progression as one ordered chain of stage classes. {@link #sweep} runs the controls
@@ -222,6 +228,21 @@ public final class Pipeline {
                 new Step("v2-group-ablation", () -> new GroupAblationStage().run(ctx)),
                 new Step("v2-composition", () -> new CompositionStage().run(ctx)),
                 new Step("v2-verdicts", () -> new VerdictStage().run(ctx))));
+    }
+
+    /**
+     * Edge-level circuit discovery for {@code task} (see org.milab.circuit): one step whose inputs are the task's
+     * examples (their sha256) and the settings, so a resume redoes it only when either changed.
+     */
+    public void circuit(CircuitTask task, CircuitConfig cfg) {
+        Map<String, Object> inputs = new LinkedHashMap<>();
+        inputs.put("task_sha256", Hashing.sha256(task.toJsonl()));
+        inputs.put("circuit_config", cfg.toMap());
+        execute(new ArrayList<>(List.of(new Step("circuit", inputs, () -> {
+            try (EdgeRunner runner = new EdgeRunner(ctx.model(), task.tokenize(ctx.model()), cfg.batchRows())) {
+                CircuitStage.write(ctx, CircuitDiscovery.run(runner, task, cfg));
+            }
+        }))));
     }
 
     /** {@link #all}, then protocol v2 and a per-head table of both protocols' verdicts. */
