@@ -44,6 +44,7 @@ public final class Gpt2GraphBuilder {
         if (variant == GraphVariant.GRAD) return new Gpt2GradGraphBuilder(c, weights, producerVersion).build(metadata);
         if (variant == GraphVariant.EDGE_MASK || variant == GraphVariant.EDGE_GRAD)
             return new EdgeGraphBuilder(c, weights, producerVersion, variant == GraphVariant.EDGE_GRAD).build(metadata);
+        if (variant == GraphVariant.HOOKED) return new HookedGraphBuilder(c, weights, producerVersion).build(metadata);
         if (variant.perStartLayer())
             throw new IllegalArgumentException(variant.id() + " has one graph per start layer: use buildResume");
         return variant == GraphVariant.UNEMBED ? buildUnembed(metadata) : buildForward(variant, metadata);
@@ -340,7 +341,7 @@ public final class Gpt2GraphBuilder {
         return g.op("Concat", new String[]{left, right}, attr("axis", 3L));
     }
 
-    private static Object[] broadcastable(List<Object> shape) {
+    static Object[] broadcastable(List<Object> shape) {
         Object[] dims = new Object[shape.size()];
         for (int i = 0; i < dims.length; i++) dims[i] = shape.get(i) + "_or_1";
         return dims;

@@ -48,7 +48,13 @@ public enum GraphVariant {
      */
     EDGE_MASK("edge_mask", null),
     /** {@link #EDGE_MASK} plus the reverse pass: per-edge EAP scores (clean - corrupt) . d metric / d input. */
-    EDGE_GRAD("edge_grad", null);
+    EDGE_GRAD("edge_grad", null),
+    /**
+     * Every TransformerLens hook ({@link HookedGraphBuilder#HOOK_KINDS}) at every position is an output AND a
+     * per-(row, position[, head]) override input; logits at every position. The general-purpose graph of the
+     * Java API (org.milab.api): slower than the fixed-site variants, which the protocols keep using.
+     */
+    HOOKED("hooked", null);
 
     private final String fileStem;
     private final PatchSite site;

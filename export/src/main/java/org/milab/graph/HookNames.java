@@ -52,6 +52,18 @@ public final class HookNames {
     public static String hookResidPost(int layer) { return "blocks." + layer + ".hook_resid_post"; }
     public static String hookMlpOut(int layer) { return "blocks." + layer + ".hook_mlp_out"; }
 
+    // The hooks below are exposed (and overridable) only by the hooked variant, at every position.
+    /** Token embedding W_E[ids], [batch, pos, d_model]. */
+    public static final String HOOK_EMBED = "hook_embed";
+    /** Position embedding W_pos[pos], broadcast to [batch, pos, d_model]. */
+    public static final String HOOK_POS_EMBED = "hook_pos_embed";
+    /** Hooked variant: centred logits at every position [batch, pos, d_vocab]. */
+    public static final String LOGITS = "logits";
+    public static String hookQ(int layer) { return "blocks." + layer + ".attn.hook_q"; }
+    public static String hookResidMid(int layer) { return "blocks." + layer + ".hook_resid_mid"; }
+    public static String hookMlpPre(int layer) { return "blocks." + layer + ".mlp.hook_pre"; }
+    public static String hookMlpPost(int layer) { return "blocks." + layer + ".mlp.hook_post"; }
+
     /** Grad variant: L[true] - L[wrong] at each row's final position (metric_token_ids columns 0 and 1). */
     public static final String LOGIT_DIFF = "true_vs_control_logit_diff";
     /** Grad variant: per row, ids whose token embeddings are mixed in with weight {@link #MIX_WEIGHT}. */

@@ -67,6 +67,20 @@ public final class ReferenceGpt2 {
         }
     }
 
+    /**
+     * Sees, and may change in place, each hook's activation as the pass computes it (TransformerLens names:
+     * {@code hook_embed}, {@code blocks.{l}.attn.hook_q}, ...; see {@link #run(int[], HookVisitor)}). Rows are the
+     * hook's shape without its last axis, in TransformerLens order: {@code hook_q/k/v/z} row = position * n_heads
+     * + head; {@code hook_pattern} row = head * length + query (its keys after the query are 0); every other hook
+     * row = position. Each row holds the last axis.
+     */
+    @FunctionalInterface
+    public interface HookVisitor {
+        void visit(String hook, double[][] rows);
+    }
+
+    private static final HookVisitor NO_HOOKS = (hook, rows) -> {};
+
     private final ModelConfig c;
     private final float[] wte, wpe, unembed, lnfW, lnfB;
     private final float[][] ln1W, ln1B, attnW, attnB, projW, projB, ln2W, ln2B, fcW, fcB, mprojW, mprojB;
@@ -105,19 +119,41 @@ public final class ReferenceGpt2 {
     }
 
     public Trace run(int[] ids, Patches patches, List<Nudge> nudges) {
+        return run(ids, patches, nudges, NO_HOOKS);
+    }
+
+    /**
+     * A forward pass that shows every hook to {@code hooks} (hook_embed, hook_pos_embed, and per block
+     * hook_resid_pre, attn.hook_q/k/v, attn.hook_pattern, attn.hook_z, hook_attn_out, hook_resid_mid,
+     * mlp.hook_pre, mlp.hook_post, hook_mlp_out, hook_resid_post; then ln_final.hook_normalized): a reader
+     * copies the rows, a patcher overwrites them and the pass continues from the changed values.
+     */
+    public Trace run(int[] ids, HookVisitor hooks) {
+        return run(ids, Patches.none(), List.of(), hooks);
+    }
+
+    private Trace run(int[] ids, Patches patches, List<Nudge> nudges, HookVisitor hooks) {
         int T = ids.length, d = c.dModel(), H = c.nHead(), dh = c.dHead(), L = c.nLayer();
         if (T < 1 || T > c.nPositions())
             throw new IllegalArgumentException("prompt length " + T + " outside 1.." + c.nPositions());
-        double[][] x = new double[T][d];
+        double[][] x = new double[T][d], embed = new double[T][d], posEmbed = new double[T][d];
         for (int t = 0; t < T; t++) {
             if (ids[t] < 0 || ids[t] >= c.vocabSize()) throw new IllegalArgumentException("token id " + ids[t]);
-            for (int i = 0; i < d; i++) x[t][i] = (double) wte[ids[t] * d + i] + wpe[t * d + i];
+            for (int i = 0; i < d; i++) {
+                embed[t][i] = wte[ids[t] * d + i];
+                posEmbed[t][i] = wpe[t * d + i];
+            }
         }
+        hooks.visit("hook_embed", embed);
+        hooks.visit("hook_pos_embed", posEmbed);
+        for (int t = 0; t < T; t++) for (int i = 0; i < d; i++) x[t][i] = embed[t][i] + posEmbed[t][i];
         double[][][] residPre = new double[L][][], residPost = new double[L][][], attnOut = new double[L][][];
         double[][][][] zAll = new double[L][][][], patAll = new double[L][][][];
         double scale = Math.sqrt(dh);
         for (int l = 0; l < L; l++) {
+            String block = "blocks." + l + ".";
             nudge(nudges, Site.RESID_PRE, l, x);
+            hooks.visit(block + "hook_resid_pre", x);
             residPre[l] = copy(x);
             double[][] a = new double[T][];
             for (int t = 0; t < T; t++) a[t] = layerNorm(x[t], ln1W[l], ln1B[l]);
@@ -127,6 +163,8 @@ public final class ReferenceGpt2 {
                 if (p.layer() != l) continue;
                 for (int i = 0; i < dh; i++) qkv[p.position()][d + p.head() * dh + i] = p.value()[i];
             }
+            if (hooks != NO_HOOKS)
+                for (int part = 0; part < 3; part++) visitHeads(hooks, block + "attn.hook_" + "qkv".charAt(part), qkv, part * d);
             double[][][] pattern = new double[H][T][T];
             double[][][] z = new double[T][H][dh];
             for (int h = 0; h < H; h++) {
@@ -142,9 +180,18 @@ public final class ReferenceGpt2 {
                     double sum = 0;
                     for (int k = 0; k <= q; k++) sum += (s[k] = Math.exp(s[k] - max));
                     for (int k = 0; k <= q; k++) pattern[h][q][k] = s[k] / sum;
+                }
+            }
+            double[][] patternRows = new double[H * T][];
+            for (int h = 0; h < H; h++) for (int q = 0; q < T; q++) patternRows[h * T + q] = pattern[h][q];
+            hooks.visit(block + "attn.hook_pattern", patternRows);
+            for (int h = 0; h < H; h++) {
+                for (int q = 0; q < T; q++) {
+                    // a patched pattern may weigh keys after the query too (as in the graphs)
+                    int keys = hooks == NO_HOOKS ? q + 1 : T;
                     for (int i = 0; i < dh; i++) {
                         double acc = 0;
-                        for (int k = 0; k <= q; k++) acc += pattern[h][q][k] * qkv[k][2 * d + h * dh + i];
+                        for (int k = 0; k < keys; k++) acc += pattern[h][q][k] * qkv[k][2 * d + h * dh + i];
                         z[q][h][i] = acc;
                     }
                 }
@@ -155,6 +202,9 @@ public final class ReferenceGpt2 {
             }
             for (Nudge n : nudges)
                 if (n.site() == Site.Z && n.layer() == l) z[n.position()][n.index() / dh][n.index() % dh] += n.delta();
+            double[][] zRows = new double[T * H][];
+            for (int t = 0; t < T; t++) for (int h = 0; h < H; h++) zRows[t * H + h] = z[t][h];
+            hooks.visit(block + "attn.hook_z", zRows);
             double[][] out = new double[T][];
             for (int t = 0; t < T; t++) {
                 double[] flat = new double[d];
@@ -166,15 +216,23 @@ public final class ReferenceGpt2 {
                 for (int i = 0; i < d; i++) out[p.position()][i] = p.value()[i];
             }
             nudge(nudges, Site.ATTN_OUT, l, out);
+            hooks.visit(block + "hook_attn_out", out);
             for (int t = 0; t < T; t++) for (int i = 0; i < d; i++) x[t][i] += out[t][i];
-            double[][] mlpOut = new double[T][];
+            hooks.visit(block + "hook_resid_mid", x);
+            double[][] pre = new double[T][], post = new double[T][];
+            for (int t = 0; t < T; t++) pre[t] = affine(layerNorm(x[t], ln2W[l], ln2B[l]), fcW[l], fcB[l], c.dMlp());
+            hooks.visit(block + "mlp.hook_pre", pre);
             for (int t = 0; t < T; t++) {
-                double[] hid = affine(layerNorm(x[t], ln2W[l], ln2B[l]), fcW[l], fcB[l], c.dMlp());
-                for (int i = 0; i < hid.length; i++) hid[i] = geluTanh(hid[i]);
-                mlpOut[t] = affine(hid, mprojW[l], mprojB[l], d);
+                post[t] = new double[pre[t].length];
+                for (int i = 0; i < pre[t].length; i++) post[t][i] = geluTanh(pre[t][i]);
             }
+            hooks.visit(block + "mlp.hook_post", post);
+            double[][] mlpOut = new double[T][];
+            for (int t = 0; t < T; t++) mlpOut[t] = affine(post[t], mprojW[l], mprojB[l], d);
             nudge(nudges, Site.MLP_OUT, l, mlpOut);
+            hooks.visit(block + "hook_mlp_out", mlpOut);
             for (int t = 0; t < T; t++) for (int i = 0; i < d; i++) x[t][i] += mlpOut[t][i];
+            hooks.visit(block + "hook_resid_post", x);
             attnOut[l] = out;
             zAll[l] = z;
             patAll[l] = pattern;
@@ -182,10 +240,9 @@ public final class ReferenceGpt2 {
         }
         double[][] lnFinal = new double[T][];
         double[][] logits = new double[T][];
-        for (int t = 0; t < T; t++) {
-            lnFinal[t] = layerNorm(x[t], lnfW, lnfB);
-            logits[t] = unembedNormalized(lnFinal[t]);
-        }
+        for (int t = 0; t < T; t++) lnFinal[t] = layerNorm(x[t], lnfW, lnfB);
+        hooks.visit("ln_final.hook_normalized", lnFinal);
+        for (int t = 0; t < T; t++) logits[t] = unembedNormalized(lnFinal[t]);
         return new Trace(T, residPre, residPost, attnOut, zAll, patAll, lnFinal, logits);
     }
 
@@ -210,6 +267,17 @@ public final class ReferenceGpt2 {
                     out[l][h][i] = acc;
                 }
         return out;
+    }
+
+    /** Shows one of q, k, v (columns {@code offset..offset+d} of the fused projection) as rows per position and head. */
+    private void visitHeads(HookVisitor hooks, String hook, double[][] qkv, int offset) {
+        int H = c.nHead(), dh = c.dHead(), T = qkv.length;
+        double[][] rows = new double[T * H][dh];
+        for (int t = 0; t < T; t++)
+            for (int h = 0; h < H; h++) System.arraycopy(qkv[t], offset + h * dh, rows[t * H + h], 0, dh);
+        hooks.visit(hook, rows);
+        for (int t = 0; t < T; t++)
+            for (int h = 0; h < H; h++) System.arraycopy(rows[t * H + h], 0, qkv[t], offset + h * dh, dh);
     }
 
     private static void nudge(List<Nudge> nudges, Site site, int layer, double[][] act) {

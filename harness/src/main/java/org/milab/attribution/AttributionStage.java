@@ -1,12 +1,15 @@
 package org.milab.attribution;
 
+import org.milab.atp.PromptPair;
+import org.milab.atp.AttributionNode;
+import org.milab.atp.AttributionPatching;
 import org.milab.stage.StageContext;
 import org.milab.stats.Bootstrap;
 import org.milab.stats.RankAgreement;
 import org.milab.tables.Table;
 import org.milab.tables.TableBuilder;
 
-import org.milab.attribution.AttributionPatching.PairScores;
+import org.milab.atp.AttributionPatching.PairScores;
 
 import java.util.Arrays;
 import java.util.function.Function;

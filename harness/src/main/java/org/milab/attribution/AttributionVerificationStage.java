@@ -1,5 +1,8 @@
 package org.milab.attribution;
 
+import org.milab.atp.PromptPair;
+import org.milab.atp.AttributionNode;
+import org.milab.atp.AttributionPatching;
 import org.milab.stage.StageContext;
 import org.milab.stats.Bootstrap;
 import org.milab.stats.RankAgreement;

@@ -1,5 +1,7 @@
 package org.milab.attribution;
 
+import org.milab.atp.PromptPair;
+import org.milab.atp.AttributionPatching;
 import org.milab.engine.Capture;
 import org.milab.engine.PatchRow;
 import org.milab.engine.SitePatch;

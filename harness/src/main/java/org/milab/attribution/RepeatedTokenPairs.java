@@ -1,5 +1,6 @@
 package org.milab.attribution;
 
+import org.milab.atp.PromptPair;
 import org.milab.engine.TokenIds;
 import org.milab.util.UserError;
 

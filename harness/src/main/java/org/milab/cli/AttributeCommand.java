@@ -1,10 +1,10 @@
 package org.milab.cli;
 
+import org.milab.atp.PromptPair;
+import org.milab.atp.AttributionPatching;
 import org.milab.attribution.AttributionConfig;
-import org.milab.attribution.AttributionPatching;
 import org.milab.attribution.AttributionStage;
 import org.milab.attribution.AttributionVerificationStage;
-import org.milab.attribution.PromptPair;
 import org.milab.lab.LabModel;
 import org.milab.run.Pipeline;
 import org.milab.stage.RunConfig;

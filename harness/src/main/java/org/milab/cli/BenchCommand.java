@@ -1,5 +1,7 @@
 package org.milab.cli;
 
+import org.milab.atp.PromptPair;
+import org.milab.atp.AttributionPatching;
 import ai.onnxruntime.OrtException;
 import ai.onnxruntime.OrtSession;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -277,11 +279,11 @@ public final class BenchCommand implements Callable<Integer> {
     private void benchAttribution() {
         try (LabModel m = LabModel.open(root.root(), model, Device.CPU, threads, batchRows, batchRows * 16)) {
             ModelConfig c = m.config();
-            java.util.List<org.milab.attribution.PromptPair> pairs = org.milab.attribution.RepeatedTokenPairs.generate(
+            java.util.List<org.milab.atp.PromptPair> pairs = org.milab.attribution.RepeatedTokenPairs.generate(
                     attributionPairs, 10, 0, c.vocabSize(), m.tokenizer().bosId(), java.util.Set.of(), c.nPositions());
-            org.milab.attribution.AttributionPatching.run(m, pairs.subList(0, 2), 32, 0); // warm-up
-            var atp = org.milab.attribution.AttributionPatching.run(m, pairs, 32, 0);
-            var ig = org.milab.attribution.AttributionPatching.run(m, pairs, 32, 10);
+            org.milab.atp.AttributionPatching.run(m, pairs.subList(0, 2), 32, 0); // warm-up
+            var atp = org.milab.atp.AttributionPatching.run(m, pairs, 32, 0);
+            var ig = org.milab.atp.AttributionPatching.run(m, pairs, 32, 10);
             var exact = org.milab.attribution.ExactHeadPatching.cells(m, pairs.subList(0, attributionExactPairs));
             double scale = (double) attributionPairs / attributionExactPairs, exactAll = exact.seconds() * scale;
             int T = pairs.get(0).length(), heads = c.nLayer() * c.nHead();

@@ -1,5 +1,8 @@
 package org.milab.attribution;
 
+import org.milab.atp.PromptPair;
+import org.milab.atp.AttributionNode;
+import org.milab.atp.AttributionPatching;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;

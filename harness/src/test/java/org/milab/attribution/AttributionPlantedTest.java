@@ -1,5 +1,6 @@
 package org.milab.attribution;
 
+import org.milab.atp.AttributionPatching;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.milab.catalog.ModelExports;

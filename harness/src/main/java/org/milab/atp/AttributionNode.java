@@ -1,4 +1,4 @@
-package org.milab.attribution;
+package org.milab.atp;
 
 import org.milab.graph.HookNames;
 import org.milab.model.ModelConfig;

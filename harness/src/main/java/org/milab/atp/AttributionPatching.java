@@ -1,4 +1,4 @@
-package org.milab.attribution;
+package org.milab.atp;
 
 import org.milab.engine.TokenIds;
 import org.milab.lab.LabModel;
@@ -86,7 +86,7 @@ public final class AttributionPatching {
         return sums;
     }
 
-    static PairScores score(ModelConfig c, List<AttributionNode> nodes, PromptPair pair, GradientPass.Row clean,
+    public static PairScores score(ModelConfig c, List<AttributionNode> nodes, PromptPair pair, GradientPass.Row clean,
                             GradientPass.Row corrupt, Map<String, double[]> pathGradient) {
         int T = pair.length(), stride = AttributionNode.stride(c);
         double[][] den = new double[nodes.size()][T], noi = new double[nodes.size()][T];
@@ -114,7 +114,7 @@ public final class AttributionPatching {
     }
 
     /** The prompts of {@code pairs}, clean then corrupt, for callers that capture them. */
-    static List<TokenIds> prompts(List<PromptPair> pairs) {
+    public static List<TokenIds> prompts(List<PromptPair> pairs) {
         List<TokenIds> out = new ArrayList<>();
         pairs.forEach(p -> {
             out.add(p.clean());

@@ -1,4 +1,4 @@
-package org.milab.attribution;
+package org.milab.atp;
 
 import org.milab.engine.TokenIds;
 

@@ -1,4 +1,4 @@
-package org.milab.attribution;
+package org.milab.atp;
 
 import ai.onnxruntime.OrtException;
 import org.milab.engine.TokenIds;

@@ -1,0 +1,37 @@
+package org.milab.api;
+
+import java.util.List;
+
+/**
+ * What {@link HookedModel#attribute(AttributionTask)} scores: clean/corrupt prompt pairs of equal length and the
+ * metric {@code logit(answer) - logit(wrong)} at the last position, optionally with integrated gradients.
+ *
+ * @param pairs   the prompt pairs
+ * @param igSteps integrated-gradient steps (0 = plain AtP; AtP-IG averages the gradient over this many
+ *                points between the corrupt and the clean token embeddings)
+ */
+public record AttributionTask(List<Pair> pairs, int igSteps) {
+    public AttributionTask {
+        pairs = List.copyOf(pairs);
+        if (pairs.isEmpty()) throw new IllegalArgumentException("an attribution task needs at least one prompt pair");
+        if (igSteps < 0) throw new IllegalArgumentException("igSteps must be >= 0, got " + igSteps);
+    }
+
+    /**
+     * One clean/corrupt pair; positions align, so both prompts have the same number of tokens.
+     *
+     * @param clean   the clean prompt's tokens (BOS first)
+     * @param corrupt the corrupt prompt's tokens, as many
+     * @param answer  the token the metric rewards
+     * @param wrong   the token it subtracts
+     */
+    public record Pair(int[] clean, int[] corrupt, int answer, int wrong) {
+        public Pair {
+            if (clean.length != corrupt.length)
+                throw new IllegalArgumentException("clean has " + clean.length + " tokens but corrupt has " + corrupt.length
+                        + "; attribution compares activations position by position, so they must align");
+            clean = clean.clone();
+            corrupt = corrupt.clone();
+        }
+    }
+}
