@@ -133,7 +133,8 @@ class HookedModelReferenceTest {
         PatchResults res = model.runWithPatches(runs, "ln_final.hook_normalized");
         assertThat(res.size()).isEqualTo(runs.size());
         assertClose(res.logits(0), ref.run(a).logits(), "unpatched run");
-        List<String> unchanged = new ArrayList<>();
+        double[][] cleanRef = ref.run(a).logits();
+        List<String> unchanged = new ArrayList<>(), unchangedInReference = new ArrayList<>();
         for (int i = 1; i < runs.size(); i++) {
             String hook = runs.get(i).patches().get(0).hook();
             List<String> axes = model.hookAxes(hook);
@@ -145,13 +146,20 @@ class HookedModelReferenceTest {
             assertClose(res.logits(i), logitRows(a, patch), "logits with " + hook + " patched");
             assertClose(res.cache().get("ln_final.hook_normalized", i), expected.get("ln_final.hook_normalized"),
                     "ln_final with " + hook + " patched");
-            float[] patched = res.logits(i).row(pos), clean = res.logits(0).row(pos);
-            double moved = 0;
-            for (int v = 0; v < clean.length; v++) moved = Math.max(moved, Math.abs(patched[v] - clean[v]));
+            double[][] patchedRef = logitRows(a, patch);
+            double moved = 0, movedRef = 0;
+            for (int p = pos; p < T; p++)
+                for (int v = 0; v < cleanRef[p].length; v++) {
+                    moved = Math.max(moved, Math.abs(res.logits(i).get(p, v) - res.logits(0).get(p, v)));
+                    movedRef = Math.max(movedRef, Math.abs(patchedRef[p][v] - cleanRef[p][v]));
+                }
             if (moved < 1e-3) unchanged.add(hook);
+            if (movedRef < 1e-3) unchangedInReference.add(hook);
         }
-        // the patches do something: all but hook_pos_embed (same position, same embedding) move the patched position's logits
-        assertThat(unchanged).containsExactly("hook_pos_embed");
+        // the patches do something where the reference says they do (hook_pos_embed: same position, same
+        // embedding; a value vector under saturated attention may not move a logit), and most do
+        assertThat(unchanged).isEqualTo(unchangedInReference).contains("hook_pos_embed");
+        assertThat(unchanged.size()).isLessThanOrEqualTo(runs.size() / 5);
     }
 
     @Test

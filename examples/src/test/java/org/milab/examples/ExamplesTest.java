@@ -1,0 +1,138 @@
+package org.milab.examples;
+
+import org.milab.catalog.ModelExports;
+import org.milab.catalog.ModelLayout;
+import org.milab.graph.GraphVariant;
+import org.milab.graph.HookNames;
+import org.milab.lab.LabModel;
+import org.milab.planted.PlantedInductionModel;
+import org.milab.planted.PlantedSpec;
+import org.milab.runtime.Device;
+import org.milab.runtime.Feeds;
+import org.milab.runtime.TokenBatch;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.function.BiConsumer;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * Runs every example against the planted model (exported here as {@code make export MODEL=planted-induction}
+ * does) and checks (1) what they print against independent computations, (2) that the outputs docs/api.md and
+ * README.md show are exactly what the examples print now.
+ */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+class ExamplesTest {
+    private static final Map<String, BiConsumer<PrintStream, String[]>> EXAMPLES = Map.of(
+            "CacheExample", CacheExample::run, "PatchHeadExample", PatchHeadExample::run,
+            "HeadSweepExample", HeadSweepExample::run, "AttentionExample", AttentionExample::run,
+            "AttributionExample", AttributionExample::run);
+    /** {@code <!-- output of: Example args... -->} then a fenced block: what the example prints. */
+    private static final Pattern SHOWN = Pattern.compile("<!-- output of: (\\w+)((?: [\\w-]+)*) -->\\s*```text\\n(.*?)```", Pattern.DOTALL);
+
+    Path root, repo, graphs;
+
+    @BeforeAll
+    void export(@TempDir Path dir) {
+        root = dir;
+        repo = Path.of(System.getProperty("milab.root", "..")).toAbsolutePath().normalize();
+        ModelExports.exportPlanted(new ModelLayout(root, PlantedInductionModel.MODEL_ID), PlantedSpec.defaults());
+        graphs = root.resolve("graphs").resolve(PlantedInductionModel.MODEL_ID);
+    }
+
+    private String run(String example, String... args) {
+        String[] a = args.clone();
+        if (a.length > 0 && a[0].equals(PlantedInductionModel.MODEL_ID)) a[0] = graphs.toString();
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        try (PrintStream p = new PrintStream(out, true, StandardCharsets.UTF_8)) {
+            EXAMPLES.get(example).accept(p, a);
+        }
+        return out.toString(StandardCharsets.UTF_8);
+    }
+
+    private static double number(String text, String regex) {
+        Matcher m = Pattern.compile(regex).matcher(text);
+        assertThat(m.find()).as("'%s' in %s", regex, text).isTrue();
+        return Double.parseDouble(m.group(1));
+    }
+
+    @Test
+    void cacheExamplePrintsShapesAndTheCaptureGraphsTopToken() throws Exception {
+        String out = run("CacheExample", PlantedInductionModel.MODEL_ID);
+        try (LabModel lab = LabModel.open(root, PlantedInductionModel.MODEL_ID, Device.CPU, 1)) {
+            int heads = lab.config().nHead(), dh = lab.config().dHead();
+            assertThat(out).contains("blocks.0.attn.hook_z [pos, head, d_head] [8, " + heads + ", " + dh + "]")
+                    .contains("blocks.1.attn.hook_pattern [head, query_pos, key_pos] [" + heads + ", 8, 8]");
+            // the top token and its logit, from the capture graph (another graph than the API's)
+            float[] logits;
+            try (Feeds f = new Feeds(lab.sessions().env()).batch(TokenBatch.of(List.of(lab.promptTokens("A B C D A B C"))))) {
+                logits = f.run(lab.sessions().session(GraphVariant.CAPTURE), Set.of(HookNames.LOGITS_FINAL)).get(HookNames.LOGITS_FINAL).data();
+            }
+            int top = 0;
+            for (int v = 1; v < logits.length; v++) if (logits[v] > logits[top]) top = v;
+            assertThat(out).contains(String.format(java.util.Locale.ROOT, "top next token: '%s' (logit %.3f)",
+                    lab.tokenizer().decode(new int[]{top}), logits[top]));
+        }
+    }
+
+    @Test
+    void theSweepAgreesWithTheSingleHeadPatchOfEveryHead() {
+        String sweep = run("HeadSweepExample", PlantedInductionModel.MODEL_ID);
+        List<String> rows = sweep.lines().filter(l -> l.startsWith("L")).toList();
+        assertThat(rows).isNotEmpty();
+        for (int l = 0; l < rows.size(); l++) {
+            String[] cells = rows.get(l).substring(rows.get(l).indexOf(':') + 1).trim().split("\\s+");
+            for (int h = 0; h < cells.length; h++) {
+                String one = run("PatchHeadExample", PlantedInductionModel.MODEL_ID, "L" + l + "H" + h);
+                assertThat(number(one, "\\(change (-?[0-9.]+)\\)")).as("L%dH%d", l, h).isCloseTo(Double.parseDouble(cells[h]),
+                        org.assertj.core.data.Offset.offset(0.0015)); // both printed to 3 decimals
+                assertThat(number(one, "clean (-?[0-9.]+),")).isEqualTo(number(sweep, "clean logit difference (-?[0-9.]+);"));
+            }
+        }
+    }
+
+    @Test
+    void attentionRowsSumToOneAndAttributionNamesFiveNodes() {
+        String att = run("AttentionExample", PlantedInductionModel.MODEL_ID, "L1H0");
+        double sum = att.lines().filter(l -> l.startsWith("  key")).mapToDouble(l -> Double.parseDouble(l.trim().split("\\s+")[3])).sum();
+        assertThat(sum).isCloseTo(1.0, org.assertj.core.data.Offset.offset(0.01)); // eight weights rounded to 3 decimals
+        String atp = run("AttributionExample", PlantedInductionModel.MODEL_ID);
+        assertThat(atp.lines().filter(l -> l.contains("AtP-IG")).count()).isEqualTo(5);
+        // the metric of the clean run is the logit difference the patch example prints for the clean run
+        assertThat(number(atp, "metric clean (-?[0-9.]+),"))
+                .isCloseTo(number(run("PatchHeadExample", PlantedInductionModel.MODEL_ID), "clean (-?[0-9.]+),"),
+                        org.assertj.core.data.Offset.offset(0.0015));
+    }
+
+    @Test
+    void theOutputsTheDocsShowAreWhatTheExamplesPrint() throws IOException {
+        List<String> checked = new ArrayList<>();
+        for (String doc : List.of("docs/api.md", "README.md")) {
+            Matcher m = SHOWN.matcher(Files.readString(repo.resolve(doc)));
+            while (m.find()) {
+                String[] args = m.group(2).isBlank() ? new String[0] : m.group(2).trim().split(" ");
+                assertThat(run(m.group(1), args)).as("%s: output of %s %s", doc, m.group(1), Arrays.toString(args)).isEqualTo(m.group(3));
+                checked.add(doc + ":" + m.group(1));
+            }
+        }
+        // every example's output is shown in docs/api.md, and README shows one
+        for (String example : EXAMPLES.keySet()) assertThat(checked).contains("docs/api.md:" + example);
+        assertThat(checked).anyMatch(c -> c.startsWith("README.md:"));
+    }
+}
