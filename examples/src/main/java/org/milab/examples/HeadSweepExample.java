@@ -40,9 +40,14 @@ public final class HeadSweepExample {
             for (int l = 0; l < layers; l++) {
                 StringBuilder row = new StringBuilder("L" + l + ":");
                 for (int h = 0; h < heads; h++)
-                    row.append(String.format(Locale.ROOT, " %8.3f", res.logitDiff(1 + l * heads + h, d, wrong) - base));
+                    row.append(String.format(Locale.ROOT, " %8.3f", noNegativeZero(res.logitDiff(1 + l * heads + h, d, wrong) - base)));
                 out.println(row);
             }
         }
+    }
+
+    /** A change that rounds to 0 prints as 0.000, never -0.000 (float noise must not flip a printed sign). */
+    static double noNegativeZero(double x) {
+        return Math.abs(x) < 0.0005 ? 0.0 : x;
     }
 }

@@ -123,14 +123,16 @@ class ExamplesTest {
     @Test
     void theOutputsTheDocsShowAreWhatTheExamplesPrint() throws IOException {
         List<String> checked = new ArrayList<>();
+        org.assertj.core.api.SoftAssertions soft = new org.assertj.core.api.SoftAssertions(); // every stale block at once
         for (String doc : List.of("docs/api.md", "README.md")) {
             Matcher m = SHOWN.matcher(Files.readString(repo.resolve(doc)));
             while (m.find()) {
                 String[] args = m.group(2).isBlank() ? new String[0] : m.group(2).trim().split(" ");
-                assertThat(run(m.group(1), args)).as("%s: output of %s %s", doc, m.group(1), Arrays.toString(args)).isEqualTo(m.group(3));
+                soft.assertThat(run(m.group(1), args)).as("%s: output of %s %s", doc, m.group(1), Arrays.toString(args)).isEqualTo(m.group(3));
                 checked.add(doc + ":" + m.group(1));
             }
         }
+        soft.assertAll();
         // every example's output is shown in docs/api.md, and README shows one
         for (String example : EXAMPLES.keySet()) assertThat(checked).contains("docs/api.md:" + example);
         assertThat(checked).anyMatch(c -> c.startsWith("README.md:"));

@@ -11,6 +11,12 @@ import java.util.List;
  *                points between the corrupt and the clean token embeddings)
  */
 public record AttributionTask(List<Pair> pairs, int igSteps) {
+    /**
+     * Checks there is a pair and the steps are not negative.
+     *
+     * @param pairs   the prompt pairs
+     * @param igSteps integrated-gradient steps (0 = plain AtP)
+     */
     public AttributionTask {
         pairs = List.copyOf(pairs);
         if (pairs.isEmpty()) throw new IllegalArgumentException("an attribution task needs at least one prompt pair");
@@ -26,6 +32,14 @@ public record AttributionTask(List<Pair> pairs, int igSteps) {
      * @param wrong   the token it subtracts
      */
     public record Pair(int[] clean, int[] corrupt, int answer, int wrong) {
+        /**
+         * Checks the two prompts align.
+         *
+         * @param clean   the clean prompt's tokens
+         * @param corrupt the corrupt prompt's tokens
+         * @param answer  the rewarded token
+         * @param wrong   the subtracted token
+         */
         public Pair {
             if (clean.length != corrupt.length)
                 throw new IllegalArgumentException("clean has " + clean.length + " tokens but corrupt has " + corrupt.length

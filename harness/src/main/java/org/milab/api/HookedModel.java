@@ -57,6 +57,16 @@ public final class HookedModel implements AutoCloseable {
      * @param progress  told how far long calls have come
      */
     public record Options(Path root, String device, int threads, int maxRows, int maxTokens, ProgressListener progress) {
+        /**
+         * Checks the limits: at least one row and one token per call, threads >= 0.
+         *
+         * @param root      the project root
+         * @param device    cpu, cuda or auto
+         * @param threads   intra-op threads (0: ONNX Runtime decides)
+         * @param maxRows   runs per call at most
+         * @param maxTokens padded tokens per call at most
+         * @param progress  the progress listener
+         */
         public Options {
             if (maxRows < 1 || maxTokens < 1) throw new IllegalArgumentException("maxRows and maxTokens must be >= 1");
             if (threads < 0) throw new IllegalArgumentException("threads must be >= 0");
@@ -67,27 +77,43 @@ public final class HookedModel implements AutoCloseable {
             return new Options(Path.of(System.getProperty("milab.root", ".")), "cpu", 0, 16, 1024, ProgressListener.NONE);
         }
 
-        /** @param r the project root @return these options with it */
+        /**
+         * @param r the project root
+         * @return these options with it
+         */
         public Options withRoot(Path r) {
             return new Options(r, device, threads, maxRows, maxTokens, progress);
         }
 
-        /** @param d cpu, cuda or auto @return these options with it */
+        /**
+         * @param d cpu, cuda or auto
+         * @return these options with it
+         */
         public Options withDevice(String d) {
             return new Options(root, d, threads, maxRows, maxTokens, progress);
         }
 
-        /** @param n intra-op threads @return these options with it */
+        /**
+         * @param n intra-op threads
+         * @return these options with it
+         */
         public Options withThreads(int n) {
             return new Options(root, device, n, maxRows, maxTokens, progress);
         }
 
-        /** @param rows runs per call @param tokens padded tokens per call @return these options with them */
+        /**
+         * @param rows   runs per call
+         * @param tokens padded tokens per call
+         * @return these options with them
+         */
         public Options withBatchLimits(int rows, int tokens) {
             return new Options(root, device, threads, rows, tokens, progress);
         }
 
-        /** @param p the listener @return these options with it */
+        /**
+         * @param p the listener
+         * @return these options with it
+         */
         public Options withProgress(ProgressListener p) {
             return new Options(root, device, threads, maxRows, maxTokens, p);
         }

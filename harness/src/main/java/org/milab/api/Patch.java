@@ -16,6 +16,15 @@ import java.util.Objects;
  * @param value     what is written
  */
 public record Patch(String hook, int layer, int head, int[] positions, PatchValue value) {
+    /**
+     * Checks the layer agrees with the name and the head is -1 or more.
+     *
+     * @param hook      the TransformerLens hook name
+     * @param layer     the block of the hook, or -1
+     * @param head      the head, or -1
+     * @param positions the positions, or null for all
+     * @param value     what is written
+     */
     public Patch {
         Objects.requireNonNull(hook, "hook");
         Objects.requireNonNull(value, "value");

@@ -10,6 +10,12 @@ import java.util.List;
  * @param patches the overrides of this run
  */
 public record PatchedRun(int[] tokens, List<Patch> patches) {
+    /**
+     * Copies the tokens and patches.
+     *
+     * @param tokens  the prompt's token ids
+     * @param patches the overrides of this run
+     */
     public PatchedRun {
         if (tokens == null || tokens.length == 0) throw new IllegalArgumentException("a run needs at least one token");
         tokens = tokens.clone();

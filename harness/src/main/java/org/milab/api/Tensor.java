@@ -70,7 +70,10 @@ public final class Tensor {
         return data.clone();
     }
 
-    /** @return the index of the largest value of {@link #row(int...)} at {@code leading} (ties: the first) */
+    /**
+     * @param leading one index for every axis but the last
+     * @return the index of the largest value of {@link #row(int...)} at {@code leading} (ties: the first)
+     */
     public int argmax(int... leading) {
         float[] r = row(leading);
         int best = 0;
