@@ -120,6 +120,35 @@ class ExamplesTest {
                         org.assertj.core.data.Offset.offset(0.0015));
     }
 
+    /** The JShell session docs/api.md shows, run snippet by snippet in this JVM: every snippet valid, no exception. */
+    @Test
+    void theJShellSnippetOfTheDocsRuns() throws IOException {
+        Matcher m = Pattern.compile("## JShell.*?```java\\n(.*?)```", Pattern.DOTALL).matcher(Files.readString(repo.resolve("docs/api.md")));
+        assertThat(m.find()).as("docs/api.md has a JShell section with a java block").isTrue();
+        String previousRoot = System.getProperty("milab.root");
+        System.setProperty("milab.root", root.toString()); // the snippet opens the model by name, under milab.root
+        List<String> values = new ArrayList<>();
+        try (jdk.jshell.JShell js = jdk.jshell.JShell.builder().executionEngine("local").build()) {
+            for (String cp : System.getProperty("java.class.path").split(java.io.File.pathSeparator)) js.addToClasspath(cp);
+            String rest = m.group(1);
+            while (!rest.isBlank()) {
+                jdk.jshell.SourceCodeAnalysis.CompletionInfo ci = js.sourceCodeAnalysis().analyzeCompletion(rest);
+                for (jdk.jshell.SnippetEvent e : js.eval(ci.source())) {
+                    assertThat(e.status()).as(ci.source()).isEqualTo(jdk.jshell.Snippet.Status.VALID);
+                    assertThat(e.exception()).as(ci.source()).isNull();
+                    if (e.value() != null && !e.value().isEmpty()) values.add(e.value());
+                }
+                rest = ci.remaining();
+            }
+        } finally {
+            if (previousRoot == null) System.clearProperty("milab.root");
+            else System.setProperty("milab.root", previousRoot);
+        }
+        // its last value is the logit difference the patch example prints for L1H2 patched
+        double patched = number(run("PatchHeadExample", PlantedInductionModel.MODEL_ID, "L1H2"), "corrupt run (-?[0-9.]+) ");
+        assertThat(Double.parseDouble(values.get(values.size() - 1))).isCloseTo(patched, org.assertj.core.data.Offset.offset(0.0015));
+    }
+
     @Test
     void theOutputsTheDocsShowAreWhatTheExamplesPrint() throws IOException {
         List<String> checked = new ArrayList<>();
