@@ -209,8 +209,12 @@ class HookedModelReferenceTest {
         List<PatchedRun> runs = new ArrayList<>();
         for (int h = 0; h < model.config().nHead(); h++) runs.add(PatchedRun.of(h % 2 == 0 ? a : b, Patch.head(0, h, -1, PatchValue.zero())));
         PatchResults together = model.runWithPatches(runs);
-        try (HookedModel oneByOne = HookedModel.open("words", HookedModel.Options.defaults().withRoot(root).withBatchLimits(1, 64))) {
+        List<String> heard = new ArrayList<>();
+        try (HookedModel oneByOne = HookedModel.open("words", HookedModel.Options.defaults().withRoot(root).withBatchLimits(1, 64)
+                .withProgress((task, done, total) -> heard.add(task + " " + done + "/" + total)))) {
             PatchResults single = oneByOne.runWithPatches(runs);
+            // one ONNX Runtime call per run at these limits, each reported to the listener
+            assertThat(heard).containsExactly("runWithPatches 1/4", "runWithPatches 2/4", "runWithPatches 3/4", "runWithPatches 4/4");
             for (int i = 0; i < runs.size(); i++) {
                 float[] x = together.logits(i).toArray(), y = single.logits(i).toArray();
                 for (int k = 0; k < x.length; k++) assertThat((double) x[k]).isCloseTo(y[k], org.assertj.core.data.Offset.offset(1e-5));
