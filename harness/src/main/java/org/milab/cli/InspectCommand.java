@@ -1,5 +1,8 @@
 package org.milab.cli;
 
+import org.milab.api.ActivationCache;
+import org.milab.api.HookedModel;
+import org.milab.api.Tensor;
 import org.milab.engine.Capture;
 import org.milab.engine.TokenIds;
 
@@ -35,7 +38,8 @@ public final class InspectCommand implements java.util.concurrent.Callable<Integ
             description = "Prompt text; BOS is prepended as TransformerLens does.") String prompt;
     @Option(names = "--top-k", defaultValue = "10", description = "Next tokens to list. Default: ${DEFAULT-VALUE}.") int topK;
     @Option(names = "--hook", paramLabel = "HOOK",
-            description = "Hook to dump as an Arrow table, repeatable, e.g. blocks.0.attn.hook_z. Default: none.")
+            description = "Hook to dump as an Arrow table, repeatable: any TransformerLens hook of the model, e.g. blocks.0.attn.hook_z, "
+                    + "blocks.0.mlp.hook_post (hooks the capture graph lacks come through the Java API). Default: none.")
     List<String> hooks = new ArrayList<>();
     @Option(names = "--out", paramLabel = "DIR",
             description = "Folder for the hook tables. Default: results/inspect/<yyyyMMdd-HHmmss>.") Path out;
@@ -56,16 +60,25 @@ public final class InspectCommand implements java.util.concurrent.Callable<Integ
             Set<String> known = new LinkedHashSet<>();
             m.manifest(org.milab.graph.GraphVariant.CAPTURE).path("outputs")
                     .forEach(o -> known.add(o.path("name").asText()));
+            // hooks the capture graph lacks (hook_q, hook_resid_mid, mlp.hook_pre/post, hook_embed...) come from the Java API
+            Set<String> viaApi = new LinkedHashSet<>();
             for (String h : hooks)
-                if (!known.contains(h) || h.equals("logits_final"))
+                if (!known.contains(h) || h.equals("logits_final")) {
+                    if (hookedGraphHooks(m).contains(h)) {
+                        viaApi.add(h);
+                        continue;
+                    }
                     throw new UserError("Unknown hook '" + h + "' for model " + model + ".",
-                            "Use a TransformerLens hook name the capture graph exposes, e.g. blocks.0.attn.hook_z, "
-                                    + "blocks.0.hook_attn_out, blocks.0.attn.hook_pattern, blocks.0.hook_resid_post.");
+                            "Use a TransformerLens hook name of the model, e.g. blocks.0.attn.hook_z, blocks.0.attn.hook_q, "
+                                    + "blocks.0.hook_attn_out, blocks.0.attn.hook_pattern, blocks.0.mlp.hook_post, blocks.0.hook_resid_post.");
+                }
             if (!heads.isEmpty() && !html)
                 throw new UserError("--head chooses the heads of --html's attention page, and --html is not given.", "Add --html, or drop --head.");
             List<org.milab.graph.Head> drawn = html ? AttentionPage.heads(m, heads) : List.of();
             TokenIds ids = new TokenIds(m.promptTokens(prompt));
-            Capture c = m.engine().capture(List.of(ids), new LinkedHashSet<>(hooks), "capture").get(ids);
+            Set<String> captured = new LinkedHashSet<>(hooks);
+            captured.removeAll(viaApi);
+            Capture c = m.engine().capture(List.of(ids), captured, "capture").get(ids);
             int[] raw = ids.ids();
             System.out.println("tokens (" + raw.length + ", BOS first):");
             for (int i = 0; i < raw.length; i++)
@@ -85,13 +98,37 @@ public final class InspectCommand implements java.util.concurrent.Callable<Integ
                 Map<String, Object> prov = new java.util.LinkedHashMap<>(m.provenance());
                 prov.put("prompt", prompt);
                 prov.put("token_ids", raw);
+                Map<String, Tensor> api = apiHooks(raw, viaApi);
                 for (String h : hooks) {
-                    Path f = ArrowTables.writeInto(dir, HookTables.toTable(h, c.hook(h), c.shapes().get(h), prov));
+                    Tensor t = api.get(h);
+                    Path f = ArrowTables.writeInto(dir, t == null ? HookTables.toTable(h, c.hook(h), c.shapes().get(h), prov)
+                            : HookTables.toTable(h, t.toArray(), java.util.Arrays.stream(t.shape()).asLongStream().toArray(), prov));
                     System.out.println("wrote " + f);
                 }
             }
         }
         return 0;
+    }
+
+    /** Every hook of the model's hooked graph (the Java API's), by its TransformerLens name. */
+    private static Set<String> hookedGraphHooks(LabModel m) {
+        Set<String> out = new LinkedHashSet<>();
+        m.manifest(org.milab.graph.GraphVariant.HOOKED).path("outputs").forEach(o -> {
+            if (!o.path("hook").asText("").isEmpty()) out.add(o.path("hook").asText());
+        });
+        return out;
+    }
+
+    /** The hooks only the hooked graph has, through the public API (the same model, opened the API's way). */
+    private Map<String, Tensor> apiHooks(int[] tokens, Set<String> names) {
+        if (names.isEmpty()) return Map.of();
+        Map<String, Tensor> out = new java.util.LinkedHashMap<>();
+        try (HookedModel hm = HookedModel.open(model, HookedModel.Options.defaults().withRoot(root.root()).withDevice(device)
+                .withThreads(threads))) {
+            ActivationCache cache = hm.runWithCache(tokens, names.toArray(String[]::new));
+            for (String h : names) out.put(h, cache.get(h));
+        }
+        return out;
     }
 
     private static double[] softmax(float[] logits) {

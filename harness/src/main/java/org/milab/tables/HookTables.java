@@ -19,7 +19,9 @@ public final class HookTables {
 
     /** Axis names of a hook as the lab captures it (batch axis removed). */
     public static List<String> axes(String hook) {
-        if (hook.endsWith("hook_z")) return List.of("pos", "head", "d_head");
+        if (hook.endsWith("hook_z") || hook.endsWith(".attn.hook_q") || hook.endsWith(".attn.hook_k") || hook.endsWith(".attn.hook_v"))
+            return List.of("pos", "head", "d_head");
+        if (hook.endsWith(".mlp.hook_pre") || hook.endsWith(".mlp.hook_post")) return List.of("pos", "d_mlp");
         if (hook.endsWith("hook_pattern")) return List.of("head", "query_pos", "key_pos");
         if (hook.endsWith("hook_normalized") || hook.equals("resid_final")) return List.of("d_model");
         return List.of("pos", "d_model");
