@@ -158,7 +158,9 @@ public record V2Protocol(String schema, String modelId, List<Integer> seeds, int
         m.put("control_ablation", "control run (the corrupt prompt scored answer vs control_alt); mean ablation as above");
         m.put("group_ablation", "clean run; every head of a role group mean-ablated together, and each leave-one-out subset");
         m.put("composition", "clean run; only the receiver's hook_k is overridden, recomputed with the sender's hook_z "
-                + "replaced by its mean-ablation value on the path into the receiver's keys (KeyPathPatch)");
+                + "replaced by its mean-ablation value on the path into the receiver's keys (KeyPathPatch): attention heads "
+                + "in between frozen, the MLPs from the sender's layer to the receiver's recomputed on the changed residual "
+                + "(Wang et al.'s path patching)");
         m.put("last_layer_shortcut", "heads of the last layer are patched at the final position only: their "
                 + "outputs elsewhere reach no later component, so this is the same intervention");
         m.put("bos_position", "position 0 (BOS) is never patched: its activations are the same in every prompt");
