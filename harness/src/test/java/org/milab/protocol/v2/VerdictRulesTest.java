@@ -208,7 +208,7 @@ class VerdictRulesTest {
     }
 
     /** The inputs with one head's causal rows set to no effect. */
-    private static VerdictInputs withoutHead(VerdictInputs in, Head h) {
+    static VerdictInputs withoutHead(VerdictInputs in, Head h) {
         TableBuilder a = Causal.perPromptTable(CausalStage.ABLATIONS, "x", "intervention");
         for (Table.Row r : in.ablations().rows()) {
             Map<String, Object> m = r.toMap();
