@@ -7,7 +7,9 @@ import org.milab.model.ModelConfig;
 
 import java.nio.FloatBuffer;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import org.milab.graph.Head;
 
 /**
@@ -58,27 +60,54 @@ public final class KeyPathPatch {
      * @param senderZ replacement z of the sender per position, {@code [length][d_head]}
      */
     public List<SitePatch> receiverKeys(Capture clean, Head sender, float[][] senderZ, Head receiver) {
-        if (sender.layer() >= receiver.layer())
-            throw new IllegalArgumentException("sender " + sender + " must sit in an earlier layer than receiver " + receiver);
+        return receiverKeys(clean, sender, senderZ, List.of(receiver)).get(receiver);
+    }
+
+    /**
+     * {@link #receiverKeys(Capture, Head, float[][], Head)} for several receivers of one sender at once: the sender's
+     * change is carried through each MLP once and read off at every receiver's layer (an MLP pass is the costly part
+     * on GPT-2-sized models). Gives exactly the numbers of one receiver at a time.
+     */
+    public Map<Head, List<SitePatch>> receiverKeys(Capture clean, Head sender, float[][] senderZ, List<Head> receivers) {
+        for (Head receiver : receivers)
+            if (sender.layer() >= receiver.layer())
+                throw new IllegalArgumentException("sender " + sender + " must sit in an earlier layer than receiver " + receiver);
         int d = c.dModel(), dh = c.dHead(), T = clean.prompt().length();
         if (senderZ.length != T) throw new IllegalArgumentException("senderZ has " + senderZ.length + " positions, prompt " + T);
         FloatBuffer wo = weights.floats(Gpt2Tensors.projW(sender.layer()));
-        FloatBuffer lnW = weights.floats(Gpt2Tensors.ln1W(receiver.layer())), lnB = weights.floats(Gpt2Tensors.ln1B(receiver.layer()));
-        FloatBuffer wa = weights.floats(Gpt2Tensors.attnW(receiver.layer())), ba = weights.floats(Gpt2Tensors.attnB(receiver.layer()));
-        int kCol = d + receiver.head() * dh;
-        List<SitePatch> out = new ArrayList<>(T);
+        int top = receivers.stream().mapToInt(Head::layer).max().orElse(sender.layer());
+        Map<Head, List<SitePatch>> out = new LinkedHashMap<>();
+        for (Head r : receivers) out.put(r, new ArrayList<>(T));
         for (int t = 0; t < T; t++) {
-            double[] x = receiverInput(clean, sender, wo, senderZ[t], receiver, t);
-            double[] a = layerNorm(x, lnW, lnB);
-            float[] k = new float[dh];
-            for (int j = 0; j < dh; j++) {
-                double acc = ba.get(kCol + j);
-                for (int i = 0; i < d; i++) acc += a[i] * wa.get(i * 3 * d + kCol + j); // c_attn.weight is [d, 3d]
-                k[j] = (float) acc;
+            double[] delta = residualDelta(wo, sender.head(), senderZ[t], clean.z(sender.layer(), t, sender.head()));
+            for (int l = sender.layer() + 1; l <= top; l++) {
+                carryThroughMlps(clean, t, l - 1, l, delta);
+                for (Head r : receivers) {
+                    if (r.layer() != l) continue;
+                    float[] resid = clean.vector(HookNames.hookResidPre(l), t);
+                    double[] x = delta.clone();
+                    for (int i = 0; i < d; i++) x[i] += resid[i];
+                    out.get(r).add(new SitePatch(l, t, r.head(), keys(x, r)));
+                }
             }
-            out.add(new SitePatch(receiver.layer(), t, receiver.head(), k));
         }
         return out;
+    }
+
+    /** The receiver's key at one position from its layer input x: ln_1, then the head's W_K columns and b_K. */
+    float[] keys(double[] x, Head receiver) {
+        int d = c.dModel(), dh = c.dHead(), l = receiver.layer();
+        FloatBuffer lnW = weights.floats(Gpt2Tensors.ln1W(l)), lnB = weights.floats(Gpt2Tensors.ln1B(l));
+        FloatBuffer wa = weights.floats(Gpt2Tensors.attnW(l)), ba = weights.floats(Gpt2Tensors.attnB(l));
+        int kCol = d + receiver.head() * dh;
+        double[] a = layerNorm(x, lnW, lnB);
+        float[] k = new float[dh];
+        for (int j = 0; j < dh; j++) {
+            double acc = ba.get(kCol + j);
+            for (int i = 0; i < d; i++) acc += a[i] * wa.get(i * 3 * d + kCol + j); // c_attn.weight is [d, 3d]
+            k[j] = (float) acc;
+        }
+        return k;
     }
 
     /** The receiver layer's input at position t on the path: clean resid_pre + the sender's change carried through the MLPs. */

@@ -123,6 +123,17 @@ class KeyPathPatchTest {
             }
         }
         assertThat(mlpPart).as("MLP0's share of the path").isGreaterThan(1e-2);
+        // the keys patched in are those of that input, for one receiver or several of the same sender at once
+        Head other = new Head(receiver.layer(), 0);
+        float[][] zero = new float[T][dh];
+        Map<Head, List<SitePatch>> both = kp.receiverKeys(c, sender, zero, List.of(receiver, other));
+        for (Head r : List.of(receiver, other)) {
+            List<SitePatch> one = kp.receiverKeys(c, sender, zero, r);
+            for (int t = 0; t < T; t++) {
+                assertThat(both.get(r).get(t).value()).isEqualTo(one.get(t).value());
+                assertThat(one.get(t).value()).isEqualTo(kp.keys(kp.receiverInput(c, sender, wo, new float[dh], r, t), r));
+            }
+        }
     }
 
     @Test
