@@ -7,16 +7,21 @@ import org.milab.model.ModelConfig;
 
 import java.nio.FloatBuffer;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import org.milab.graph.Head;
 
 /**
  * Path patching from a sender head into ONE receiver head's keys (K-composition): the receiver's keys are
  * recomputed as if the sender's output had been replaced, while every other path (the sender's direct
  * effect, the receiver's queries and values, every other head) sees the clean run. Residual streams are
- * additive, so the receiver's layer input changes by exactly {@code (z_new - z_clean) W_O[sender]}
- * (b_O is shared by all heads and cancels); layers in between are frozen, which is what "path" means.
- * The keys then go into a {@link org.milab.graph.PatchSite#HOOK_K} patch row.
+ * additive, so the sender changes the residual by exactly {@code (z_new - z_clean) W_O[sender]} (b_O is shared by
+ * all heads and cancels). As in Wang et al.'s path patching (IOI), the attention heads in between are frozen and
+ * the MLPs in between are RECOMPUTED: the MLP of the sender's layer and of every layer before the receiver's sees
+ * the changed residual, and its change is carried on. In a trained model the previous-token signal can reach the
+ * induction keys through MLP0; a path with frozen MLPs would miss it. The keys then go into a
+ * {@link org.milab.graph.PatchSite#HOOK_K} patch row.
  *
  * <p>Double precision on the host: a few (d_model x d_head) products per position, negligible next to
  * a forward pass.
@@ -24,15 +29,27 @@ import org.milab.graph.Head;
 public final class KeyPathPatch {
     private final ModelConfig c;
     private final Checkpoint weights;
+    private final Gpt2Mlp[] mlps;
 
     public KeyPathPatch(Checkpoint weights) {
         this.weights = weights;
         this.c = weights.config();
+        this.mlps = new Gpt2Mlp[c.nLayer()];
     }
 
-    /** The hooks a clean capture must hold for {@link #receiverKeys}. */
+    /** The hooks a clean capture must hold for {@link #receiverKeys}: the residual before and after each recomputed MLP's attention. */
     public static List<String> hooksNeeded(Head sender, Head receiver) {
-        return List.of(HookNames.hookZ(sender.layer()), HookNames.hookResidPre(receiver.layer()));
+        List<String> out = new ArrayList<>(List.of(HookNames.hookZ(sender.layer()), HookNames.hookResidPre(receiver.layer())));
+        for (int l = sender.layer(); l < receiver.layer(); l++) {
+            out.add(HookNames.hookResidPre(l));
+            out.add(HookNames.hookAttnOut(l));
+        }
+        return out;
+    }
+
+    private Gpt2Mlp mlp(int layer) {
+        if (mlps[layer] == null) mlps[layer] = new Gpt2Mlp(weights, layer);
+        return mlps[layer];
     }
 
     /**
@@ -43,30 +60,85 @@ public final class KeyPathPatch {
      * @param senderZ replacement z of the sender per position, {@code [length][d_head]}
      */
     public List<SitePatch> receiverKeys(Capture clean, Head sender, float[][] senderZ, Head receiver) {
-        if (sender.layer() >= receiver.layer())
-            throw new IllegalArgumentException("sender " + sender + " must sit in an earlier layer than receiver " + receiver);
+        return receiverKeys(clean, sender, senderZ, List.of(receiver)).get(receiver);
+    }
+
+    /**
+     * {@link #receiverKeys(Capture, Head, float[][], Head)} for several receivers of one sender at once: the sender's
+     * change is carried through each MLP once and read off at every receiver's layer (an MLP pass is the costly part
+     * on GPT-2-sized models). Gives exactly the numbers of one receiver at a time.
+     */
+    public Map<Head, List<SitePatch>> receiverKeys(Capture clean, Head sender, float[][] senderZ, List<Head> receivers) {
+        for (Head receiver : receivers)
+            if (sender.layer() >= receiver.layer())
+                throw new IllegalArgumentException("sender " + sender + " must sit in an earlier layer than receiver " + receiver);
         int d = c.dModel(), dh = c.dHead(), T = clean.prompt().length();
         if (senderZ.length != T) throw new IllegalArgumentException("senderZ has " + senderZ.length + " positions, prompt " + T);
         FloatBuffer wo = weights.floats(Gpt2Tensors.projW(sender.layer()));
-        FloatBuffer lnW = weights.floats(Gpt2Tensors.ln1W(receiver.layer())), lnB = weights.floats(Gpt2Tensors.ln1B(receiver.layer()));
-        FloatBuffer wa = weights.floats(Gpt2Tensors.attnW(receiver.layer())), ba = weights.floats(Gpt2Tensors.attnB(receiver.layer()));
-        int kCol = d + receiver.head() * dh;
-        List<SitePatch> out = new ArrayList<>(T);
+        int top = receivers.stream().mapToInt(Head::layer).max().orElse(sender.layer());
+        Map<Head, List<SitePatch>> out = new LinkedHashMap<>();
+        for (Head r : receivers) out.put(r, new ArrayList<>(T));
         for (int t = 0; t < T; t++) {
-            float[] resid = clean.vector(HookNames.hookResidPre(receiver.layer()), t);
-            float[] zc = clean.z(sender.layer(), t, sender.head());
-            double[] x = residualDelta(wo, sender.head(), senderZ[t], zc);
-            for (int i = 0; i < d; i++) x[i] += resid[i];
-            double[] a = layerNorm(x, lnW, lnB);
-            float[] k = new float[dh];
-            for (int j = 0; j < dh; j++) {
-                double acc = ba.get(kCol + j);
-                for (int i = 0; i < d; i++) acc += a[i] * wa.get(i * 3 * d + kCol + j); // c_attn.weight is [d, 3d]
-                k[j] = (float) acc;
+            double[] delta = residualDelta(wo, sender.head(), senderZ[t], clean.z(sender.layer(), t, sender.head()));
+            for (int l = sender.layer() + 1; l <= top; l++) {
+                carryThroughMlps(clean, t, l - 1, l, delta);
+                for (Head r : receivers) {
+                    if (r.layer() != l) continue;
+                    float[] resid = clean.vector(HookNames.hookResidPre(l), t);
+                    double[] x = delta.clone();
+                    for (int i = 0; i < d; i++) x[i] += resid[i];
+                    out.get(r).add(new SitePatch(l, t, r.head(), keys(x, r)));
+                }
             }
-            out.add(new SitePatch(receiver.layer(), t, receiver.head(), k));
         }
         return out;
+    }
+
+    /** The receiver's key at one position from its layer input x: ln_1, then the head's W_K columns and b_K. */
+    float[] keys(double[] x, Head receiver) {
+        int d = c.dModel(), dh = c.dHead(), l = receiver.layer();
+        FloatBuffer lnW = weights.floats(Gpt2Tensors.ln1W(l)), lnB = weights.floats(Gpt2Tensors.ln1B(l));
+        FloatBuffer wa = weights.floats(Gpt2Tensors.attnW(l)), ba = weights.floats(Gpt2Tensors.attnB(l));
+        int kCol = d + receiver.head() * dh;
+        double[] a = layerNorm(x, lnW, lnB);
+        float[] k = new float[dh];
+        for (int j = 0; j < dh; j++) {
+            double acc = ba.get(kCol + j);
+            for (int i = 0; i < d; i++) acc += a[i] * wa.get(i * 3 * d + kCol + j); // c_attn.weight is [d, 3d]
+            k[j] = (float) acc;
+        }
+        return k;
+    }
+
+    /** The receiver layer's input at position t on the path: clean resid_pre + the sender's change carried through the MLPs. */
+    double[] receiverInput(Capture clean, Head sender, FloatBuffer wo, float[] senderZ, Head receiver, int t) {
+        float[] resid = clean.vector(HookNames.hookResidPre(receiver.layer()), t);
+        double[] x = residualDelta(wo, sender.head(), senderZ, clean.z(sender.layer(), t, sender.head()));
+        carryThroughMlps(clean, t, sender.layer(), receiver.layer(), x);
+        for (int i = 0; i < x.length; i++) x[i] += resid[i];
+        return x;
+    }
+
+    /**
+     * Adds to {@code delta} (the sender's change of the residual) the change of every MLP from the sender's layer to
+     * the one before the receiver's: MLP_l(mid + delta) - MLP_l(mid), mid = resid_pre + attn_out of the clean run (the
+     * layer's heads frozen). A zero delta adds exactly zero; both terms are computed here, in the same precision.
+     */
+    void carryThroughMlps(Capture clean, int t, int from, int to, double[] delta) {
+        int d = c.dModel();
+        for (int l = from; l < to; l++) {
+            boolean moved = false;
+            for (double v : delta) moved |= v != 0;
+            if (!moved) return;
+            float[] pre = clean.vector(HookNames.hookResidPre(l), t), attn = clean.vector(HookNames.hookAttnOut(l), t);
+            double[] mid = new double[d], shifted = new double[d];
+            for (int i = 0; i < d; i++) {
+                mid[i] = (double) pre[i] + attn[i];
+                shifted[i] = mid[i] + delta[i];
+            }
+            double[] a = mlp(l).out(shifted), b = mlp(l).out(mid);
+            for (int i = 0; i < d; i++) delta[i] += a[i] - b[i];
+        }
     }
 
     /** {@code (zNew - zClean) W_O[head]}: how the head's contribution to the residual stream changes. */

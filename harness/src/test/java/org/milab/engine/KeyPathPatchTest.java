@@ -97,6 +97,45 @@ class KeyPathPatchTest {
         assertThat(moved).as("the zero patch changes the attention output").isGreaterThan(1e-2);
     }
 
+    /**
+     * Two layers, sender in layer 0: no head sits between sender and receiver, so the path's receiver input is exactly
+     * the reference run's resid_pre of layer 1 with the sender's z patched, MLP0 recomputed on the changed residual
+     * (Wang et al.'s path patching). The direct term alone (MLP0 frozen) misses MLP0's change, which is not small here.
+     */
+    @Test
+    void thePathCarriesTheSendersChangeThroughTheMlpInBetween() {
+        TokenIds p = prompt("A B C D A B C");
+        Capture c = capture(p);
+        int T = p.length(), dh = model.config().dHead();
+        List<ReferenceGpt2.ZPatch> zeros = new ArrayList<>();
+        for (int t = 0; t < T; t++) zeros.add(new ReferenceGpt2.ZPatch(sender.layer(), t, sender.head(), new float[dh]));
+        ReferenceGpt2.Trace patched = ref.run(p.raw(), new ReferenceGpt2.Patches(zeros, List.of()));
+        KeyPathPatch kp = new KeyPathPatch(weights);
+        java.nio.FloatBuffer wo = weights.floats(org.milab.model.Gpt2Tensors.projW(sender.layer()));
+        double mlpPart = 0;
+        for (int t = 0; t < T; t++) {
+            double[] x = kp.receiverInput(c, sender, wo, new float[dh], receiver, t);
+            double[] direct = kp.residualDelta(sender, new float[dh], c.z(sender.layer(), t, sender.head()));
+            float[] resid = c.vector(HookNames.hookResidPre(receiver.layer()), t);
+            for (int i = 0; i < x.length; i++) {
+                assertThat(x[i]).as("pos %d dim %d", t, i).isCloseTo(patched.residPre()[receiver.layer()][t][i], within(1e-4));
+                mlpPart = Math.max(mlpPart, Math.abs(x[i] - resid[i] - direct[i]));
+            }
+        }
+        assertThat(mlpPart).as("MLP0's share of the path").isGreaterThan(1e-2);
+        // the keys patched in are those of that input, for one receiver or several of the same sender at once
+        Head other = new Head(receiver.layer(), 0);
+        float[][] zero = new float[T][dh];
+        Map<Head, List<SitePatch>> both = kp.receiverKeys(c, sender, zero, List.of(receiver, other));
+        for (Head r : List.of(receiver, other)) {
+            List<SitePatch> one = kp.receiverKeys(c, sender, zero, r);
+            for (int t = 0; t < T; t++) {
+                assertThat(both.get(r).get(t).value()).isEqualTo(one.get(t).value());
+                assertThat(one.get(t).value()).isEqualTo(kp.keys(kp.receiverInput(c, sender, wo, new float[dh], r, t), r));
+            }
+        }
+    }
+
     @Test
     void keyPatchRowsScoreLikeTheReferenceWithThoseKeys() {
         TokenIds p = prompt("A B C D A B C"), q = prompt("D C B A D C B");

@@ -54,15 +54,27 @@ public final class CompositionStage {
                     List<PatchRow> rows = new ArrayList<>();
                     Causal.Baselines base = Causal.cleanOnly(ctx, pairs, rows);
                     List<Cell> cells = new ArrayList<>();
-                    for (Head[] sr : pairsOfHeads)
+                    // one path computation per (sender, prompt) serves all its receivers (the MLP passes are shared)
+                    Map<Head, List<Head>> receivers = new java.util.LinkedHashMap<>();
+                    for (Head[] sr : pairsOfHeads) receivers.computeIfAbsent(sr[0], s -> new ArrayList<>()).add(sr[1]);
+                    for (Map.Entry<Head, List<Head>> sender : receivers.entrySet())
                         for (PromptPair p : pairs) {
+                            Head s = sender.getKey();
                             Capture clean = c.caps().get(new TokenIds(p.clean()));
                             float[][] z = new float[p.length()][];
-                            z[0] = clean.z(sr[0].layer(), 0, sr[0].head()); // BOS is never patched
-                            for (int t = 1; t < z.length; t++) z[t] = c.meanZ(sr[0]);
-                            rows.add(new PatchRow(clean.prompt(), kp.receiverKeys(clean, sr[0], z, sr[1]), Causal.main(p)));
-                            cells.add(new Cell(p, sr[0], sr[1], rows.size() - 1));
+                            z[0] = clean.z(s.layer(), 0, s.head()); // BOS is never patched
+                            for (int t = 1; t < z.length; t++) z[t] = c.meanZ(s);
+                            Map<Head, List<org.milab.engine.SitePatch>> keys = kp.receiverKeys(clean, s, z, sender.getValue());
+                            for (Head r : sender.getValue()) {
+                                rows.add(new PatchRow(clean.prompt(), keys.get(r), Causal.main(p)));
+                                cells.add(new Cell(p, s, r, rows.size() - 1));
+                            }
                         }
+                    // table rows in (pair, prompt) order, as the verdicts and earlier runs read them
+                    Map<String, Integer> pairOrder = new java.util.HashMap<>();
+                    for (Head[] sr : pairsOfHeads) pairOrder.putIfAbsent(sr[0] + ">" + sr[1], pairOrder.size());
+                    cells.sort(java.util.Comparator.<Cell>comparingInt(x -> pairOrder.get(x.sender + ">" + x.receiver))
+                            .thenComparingInt(x -> pairs.indexOf(x.pair)));
                     float[][] res = ctx.model().engine().patch(PatchSite.HOOK_K, rows, label + ": patch_k");
                     for (Cell x : cells) {
                         PromptPair p = x.pair;

@@ -26,6 +26,7 @@ public final class CopyingStage {
         ProtocolStage.Registered reg = ProtocolStage.load(ctx);
         TokenPool pool = reg.protocol().pool(reg.protocol().copyPool());
         int[] ids = pool.ids().stream().mapToInt(Integer::intValue).toArray();
+        int k = reg.protocol().thresholds().copyTopK();
         TableBuilder b = Table.builder(TABLE).keys("layer", "head", "token_id").int64("layer", "head").string("head_id")
                 .int64("token_id").string("token").float64("own_logit", "best_other_logit").int64("own_rank", "pool_size")
                 .bool("copied", "anti_copied").metadata(ProtocolStage.SHA_METADATA, reg.sha256())
@@ -34,7 +35,8 @@ public final class CopyingStage {
                         + "the OV circuit suppresses the token it reads (negative role evidence).");
         TableBuilder ovt = Table.builder(OV_TABLE).keys("layer", "head").int64("layer", "head").string("head_id")
                 .float64("copy_fraction", "anti_copy_fraction", "eigenvalue_positivity", "copy_fraction_effective",
-                        "anti_copy_fraction_effective", "eigenvalue_positivity_effective").int64("pool_size")
+                        "anti_copy_fraction_effective", "eigenvalue_positivity_effective", "copy_top_k_fraction_effective",
+                        "anti_copy_bottom_k_fraction_effective").int64("pool_size", "copy_top_k")
                 .metadata(ProtocolStage.SHA_METADATA, reg.sha256())
                 .describe("copy_fraction", "Fraction of pool tokens whose own logit is the largest in their OV row (raw embedding W_E).")
                 .describe("anti_copy_fraction", "Fraction of pool tokens whose own logit is the smallest in their OV row (raw embedding).")
@@ -44,15 +46,20 @@ public final class CopyingStage {
                         + "e + MLP0(ln_2(e)) (block 0's MLP; layer 0 heads: the raw embedding).")
                 .describe("anti_copy_fraction_effective", "anti_copy_fraction through the effective embedding.")
                 .describe("eigenvalue_positivity_effective", "eigenvalue_positivity through the effective embedding.")
+                .describe("copy_top_k_fraction_effective", "The decision's copy score (Wang et al.): fraction of pool tokens "
+                        + "whose own logit is among the copy_top_k largest of their OV row, effective embedding.")
+                .describe("anti_copy_bottom_k_fraction_effective", "The negative copy score: own logit among the copy_top_k "
+                        + "smallest, effective embedding.")
+                .describe("copy_top_k", "k of the copy score (thresholds.copy_top_k).")
                 .describe("pool_size", "Number of pool tokens the OV circuit is read on.");
         try (Checkpoint w = ExportedWeights.open(ctx.model().layout().graphDir(), ctx.model().config())) {
             OvCopying ov = new OvCopying(w, ids);
             for (int l = 0; l < ctx.model().config().nLayer(); l++) {
                 double[][][] logits = ov.layer(l), eff = ov.layer(l, true);
                 for (int h = 0; h < logits.length; h++) {
-                    double[] raw = ownRankFractions(logits[h]), ef = ownRankFractions(eff[h]);
+                    double[] raw = ownRankFractions(logits[h], 1), ef = ownRankFractions(eff[h], 1), efk = ownRankFractions(eff[h], k);
                     ovt.addRow(l, h, new Head(l, h).label(), raw[0], raw[1], OvCopying.eigenvaluePositivity(logits[h]),
-                            ef[0], ef[1], OvCopying.eigenvaluePositivity(eff[h]), ids.length);
+                            ef[0], ef[1], OvCopying.eigenvaluePositivity(eff[h]), efk[0], efk[1], ids.length, k);
                 }
                 // the decision reads the effective embedding: heads after block 0 read tokens as MLP0 has already
                 // transformed them (Wang et al.'s IOI reading), and trained induction heads copy only through it
@@ -73,13 +80,13 @@ public final class CopyingStage {
         ctx.summarize(String.format(Locale.ROOT, "- v2 copying: %d heads x %d pool tokens", t.rowCount() / ids.length, ids.length));
     }
 
-    /** {fraction of rows whose own token ranks first, fraction whose own token ranks last}. */
-    static double[] ownRankFractions(double[][] rows) {
+    /** {fraction of rows whose own token ranks in the top k, fraction whose own token ranks in the bottom k}. */
+    static double[] ownRankFractions(double[][] rows, int k) {
         int first = 0, last = 0;
         for (int a = 0; a < rows.length; a++) {
             int rank = OvCopying.ownRank(rows[a], a);
-            if (rank == 1) first++;
-            if (rank == rows.length) last++;
+            if (rank <= k) first++;
+            if (rank > rows.length - k) last++;
         }
         return new double[]{(double) first / rows.length, (double) last / rows.length};
     }

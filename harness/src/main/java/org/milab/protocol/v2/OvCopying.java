@@ -1,5 +1,6 @@
 package org.milab.protocol.v2;
 
+import org.milab.engine.Gpt2Mlp;
 import org.milab.model.Checkpoint;
 import org.milab.model.Gpt2Tensors;
 
@@ -90,33 +91,13 @@ public final class OvCopying {
 
     /** e + MLP0(ln_2 of layer 0 (e)) of each token, with the tanh GELU the exported models use. */
     double[][] effectiveEmbeddings(int[] ids) {
-        float[] g2 = w.array(Gpt2Tensors.ln2W(0)), b2 = w.array(Gpt2Tensors.ln2B(0));
-        float[] fc = w.array(Gpt2Tensors.fcW(0)), fcB = w.array(Gpt2Tensors.fcB(0));
-        float[] pr = w.array(Gpt2Tensors.mlpProjW(0)), prB = w.array(Gpt2Tensors.mlpProjB(0));
+        Gpt2Mlp mlp0 = new Gpt2Mlp(w, 0);
         double[][] out = new double[ids.length][];
-        for (int a = 0; a < ids.length; a++) out[a] = effectiveEmbedding(embedding(ids[a]), g2, b2, fc, fcB, pr, prB);
-        return out;
-    }
-
-    private double[] effectiveEmbedding(double[] e, float[] g2, float[] b2, float[] fc, float[] fcB, float[] pr, float[] prB) {
-        int inner = w.config().nInner();
-        double[] x = layerNorm(e, g2);
-        for (int i = 0; i < d; i++) x[i] += b2[i];
-        double[] h = new double[inner];
-        for (int j = 0; j < inner; j++) h[j] = fcB[j];
-        for (int i = 0; i < d; i++) {
-            double xi = x[i];
-            if (xi == 0) continue;
-            for (int j = 0; j < inner; j++) h[j] += xi * fc[i * inner + j];
+        for (int a = 0; a < ids.length; a++) {
+            double[] e = embedding(ids[a]), m = mlp0.out(e);
+            for (int i = 0; i < d; i++) m[i] += e[i];
+            out[a] = m;
         }
-        double c = Math.sqrt(2 / Math.PI);
-        double[] out = e.clone();
-        for (int j = 0; j < inner; j++) {
-            double v = h[j], gelu = 0.5 * v * (1 + Math.tanh(c * (v + 0.044715 * v * v * v)));
-            if (gelu == 0) continue;
-            for (int i = 0; i < d; i++) out[i] += gelu * pr[j * d + i];
-        }
-        for (int i = 0; i < d; i++) out[i] += prB[i];
         return out;
     }
 

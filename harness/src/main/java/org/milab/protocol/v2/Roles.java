@@ -15,10 +15,11 @@ import java.util.function.Predicate;
 /**
  * A head's role from data: attention excess over the non-repeating control (and over uniform attention for
  * previous-token), each with a bootstrap CI over probes; the role is the largest excess whose CI low clears
- * the declared margin, else {@code other}. Copying (the OV circuit's top-1 copy fraction with a CI over pool
- * tokens) is evidence beside the role. A head with induction- or duplicate-token attention whose OV anti-copies
- * (the source token's own logit is the LOWEST of the pool, CI low above chance + margin) and does not copy takes
- * the role {@code negative} (anti-induction / copy suppression). Nothing here knows a head by its index.
+ * the declared margin, else {@code other}. Copying (Wang et al.'s copy score: the fraction of pool tokens whose own
+ * OV logit is among the copy_top_k largest of their row, with a CI over pool tokens) is evidence beside the role. A
+ * head with induction- or duplicate-token attention whose OV anti-copies (the negative copy score: own logit among
+ * the copy_top_k LOWEST, CI low above chance + margin) and does not copy takes the role {@code negative}
+ * (anti-induction / copy suppression). Nothing here knows a head by its index.
  */
 public final class Roles {
     public static final String INDUCTION = "induction", PREVIOUS = "previous_token", DUPLICATE = "duplicate_token",
@@ -55,10 +56,11 @@ public final class Roles {
         for (Table.Row r : attention.rows())
             if (keep.test(r)) att.computeIfAbsent(head(r), h -> new ArrayList<>()).add(r);
         Map<Head, List<Boolean>> copied = new TreeMap<>(), anti = new TreeMap<>();
-        boolean hasAnti = copying.hasColumn("anti_copied"); // absent in runs written before the negative role
+        int k = t.copyTopK();
         for (Table.Row r : copying.rows()) {
-            copied.computeIfAbsent(head(r), h -> new ArrayList<>()).add(r.getBool("copied"));
-            anti.computeIfAbsent(head(r), h -> new ArrayList<>()).add(hasAnti && r.getBool("anti_copied"));
+            long rank = r.getLong("own_rank"), size = r.getLong("pool_size");
+            copied.computeIfAbsent(head(r), h -> new ArrayList<>()).add(rank <= k);
+            anti.computeIfAbsent(head(r), h -> new ArrayList<>()).add(rank > size - k);
         }
         Map<Head, HeadRole> out = new LinkedHashMap<>();
         for (Map.Entry<Head, List<Table.Row>> e : att.entrySet()) {
@@ -71,7 +73,8 @@ public final class Roles {
             List<Boolean> c = copied.getOrDefault(h, List.of());
             double[] cx = c.stream().mapToDouble(b -> b ? 1 : 0).toArray();
             Interval copy = mean(t, "copy " + h, cx);
-            double chance = c.isEmpty() ? Double.NaN : 1.0 / c.size();
+            // chance: a token's own rank is uniform over the pool when the OV ignores identity
+            double chance = c.isEmpty() ? Double.NaN : Math.min(1.0, (double) k / c.size());
             boolean copies = copy.above(chance + t.copyMargin());
             Interval antiCopy = mean(t, "anti_copy " + h, anti.getOrDefault(h, List.of()).stream().mapToDouble(b -> b ? 1 : 0).toArray());
             boolean antiCopies = !copies && antiCopy.above(chance + t.copyMargin());

@@ -32,7 +32,7 @@ public record V2Protocol(String schema, String modelId, List<Integer> seeds, int
      * control), effect fractions are of the clean - corrupt logit-difference gap.
      *
      * @param attentionMargin       a role needs its attention excess's CI low above this
-     * @param copyMargin            copying needs the top-1 copy fraction's CI low above chance + this
+     * @param copyMargin            copying needs the top-k copy fraction's CI low above chance (k / pool size) + this
      * @param minEffectFraction     a causal effect counts when its mean exceeds this fraction of the gap in
      *                              either direction (one-sided t-tests); negligible when every CI lies inside +-it
      * @param alpha                 error level of the correction over every causal test
@@ -42,10 +42,18 @@ public record V2Protocol(String schema, String modelId, List<Integer> seeds, int
      * @param bootstrapSeed         seed of every bootstrap (mixed with what is resampled)
      * @param confidence            two-sided CI level
      * @param stableSeedFraction    a pooled confirmation stands only when more than this fraction of seeds confirm it
+     * @param copyTopK              k of the copy score (Wang et al.'s IOI copy score: the source token among the k
+     *                              largest logits of its OV row; anti-copying: among the k smallest)
      */
     public record Thresholds(double attentionMargin, double copyMargin, double minEffectFraction, double alpha,
                              String correction, double floatTolerance, int bootstrapResamples, long bootstrapSeed,
-                             double confidence, double stableSeedFraction) {}
+                             double confidence, double stableSeedFraction, int copyTopK) {
+        public Thresholds {
+            // a protocol.json written before copy_top_k was registered reads as 0: its rules are not these
+            if (copyTopK < 1) throw new UserError("thresholds.copy_top_k is " + copyTopK + " (must be >= 1; a protocol.json "
+                    + "written before the top-k copy score has none).", "Re-run the v2 protocol step (make run-v2 with a new RUN_ID).");
+        }
+    }
 
     /** The CLI-tunable part; everything else is fixed by the protocol. */
     public record Counts(List<Integer> seeds, int promptsPerFamily, int probesPerLength, int bootstrapResamples) {
@@ -91,8 +99,9 @@ public record V2Protocol(String schema, String modelId, List<Integer> seeds, int
 
     public static final List<Integer> PROBE_LENGTHS = List.of(6, 10, 16);
 
+    /** copy_top_k = 5: Wang et al. (2022)'s copy score reads the top 5 logits (negative copy score: the bottom 5). */
     public static final Thresholds THRESHOLDS = new Thresholds(0.1, 0.1, 0.05, 0.05, "holm", 1e-4, 2000, 20260,
-            0.95, 0.5);
+            0.95, 0.5, 5);
 
     public static final Map<String, String> INTERVENTIONS = declaredInterventions();
 
@@ -104,11 +113,12 @@ public record V2Protocol(String schema, String modelId, List<Integer> seeds, int
                     + "the second-half rows; previous-token excess = score minus uniform 1/#keys, on both probes, rows >= 2.",
             "probes: BOS + r + r with r distinct random tokens of the probe pool (the whole vocabulary minus BOS and the "
                     + "unknown token) at every probe length, and a non-repeating control of the same length.",
-            "copying: top-1 copy fraction of the OV circuit on the copy pool tokens, read through the effective embedding "
-                    + "(token embedding + block 0's MLP, as in the IOI work; layer-0 heads: the raw embedding), with CI low > "
-                    + "1/|pool| + copy_margin; the raw-embedding reading and eigenvalue positivity are reported only.",
-            "anti-copying: bottom-1 fraction (the source token's own logit is the pool's lowest) with CI low > "
-                    + "1/|pool| + copy_margin, and not copying.",
+            "copying: Wang et al.'s copy score: the fraction of copy pool tokens whose own logit is among the copy_top_k "
+                    + "largest of their OV row, the source read through the effective embedding (token embedding + block 0's "
+                    + "MLP, as in the IOI work; layer-0 heads: the raw embedding), with CI low > copy_top_k/|pool| + "
+                    + "copy_margin; the top-1 fraction, the raw-embedding reading and eigenvalue positivity are reported only.",
+            "anti-copying: the negative copy score: the fraction whose own logit is among the copy_top_k smallest of the "
+                    + "row, with CI low > copy_top_k/|pool| + copy_margin, and not copying.",
             "role negative: induction or duplicate_token attention AND anti-copying (anti-induction / copy suppression).",
             "significant effect: per causal test two one-sided t-tests over prompts, (effect_i - min_effect_fraction * "
                     + "gap_i) > 0 (positive) and (-effect_i - min_effect_fraction * gap_i) > 0 (negative); every test of "
@@ -148,7 +158,9 @@ public record V2Protocol(String schema, String modelId, List<Integer> seeds, int
         m.put("control_ablation", "control run (the corrupt prompt scored answer vs control_alt); mean ablation as above");
         m.put("group_ablation", "clean run; every head of a role group mean-ablated together, and each leave-one-out subset");
         m.put("composition", "clean run; only the receiver's hook_k is overridden, recomputed with the sender's hook_z "
-                + "replaced by its mean-ablation value on the path into the receiver's keys (KeyPathPatch)");
+                + "replaced by its mean-ablation value on the path into the receiver's keys (KeyPathPatch): attention heads "
+                + "in between frozen, the MLPs from the sender's layer to the receiver's recomputed on the changed residual "
+                + "(Wang et al.'s path patching)");
         m.put("last_layer_shortcut", "heads of the last layer are patched at the final position only: their "
                 + "outputs elsewhere reach no later component, so this is the same intervention");
         m.put("bos_position", "position 0 (BOS) is never patched: its activations are the same in every prompt");
@@ -166,7 +178,7 @@ public record V2Protocol(String schema, String modelId, List<Integer> seeds, int
         Thresholds t = THRESHOLDS;
         Thresholds th = new Thresholds(t.attentionMargin(), t.copyMargin(), t.minEffectFraction(), t.alpha(),
                 t.correction(), t.floatTolerance(), counts.bootstrapResamples(), t.bootstrapSeed(), t.confidence(),
-                t.stableSeedFraction());
+                t.stableSeedFraction(), t.copyTopK());
         return new V2Protocol(SCHEMA, modelId, counts.seeds(), counts.promptsPerFamily(), counts.probesPerLength(),
                 PROBE_LENGTHS, VOCABULARY_POOL, ALL_POOL, FAMILIES, pools, heads,
                 "LD = L[answer] - L[wrong] at the final position, raw (centred) logits; control: L[answer] - L[control_alt]",

@@ -20,10 +20,14 @@ final class VerdictColumns {
                     + "marginal, not by single-head ablation), previous_token or negative; empty otherwise."),
             Map.entry("verdict", "confirmed, rejected or inconclusive, after the stability rule."),
             Map.entry("reason", "The rule that decided the verdict, with the deciding numbers."),
+            Map.entry("inconclusive_reason", "For an inconclusive head, its stated reasons as codes (space-separated): "
+                    + String.join("; ", Verdicts.REASON_CODES.entrySet().stream().map(e -> e.getKey() + " = " + e.getValue()).toList())
+                    + ". Empty for confirmed and rejected heads."),
             Map.entry("p_adjusted_min", "Smallest corrected p (thresholds.correction) over the head's tests, both directions."),
-            Map.entry("copy_chance", "Chance level of the copy fractions: 1 / pool size."),
-            Map.entry("copying", "The OV circuit copies: top-1 copy fraction CI low above chance + copy_margin."),
-            Map.entry("anti_copy_fraction", "Fraction of pool tokens whose own OV logit is the pool's lowest."),
+            Map.entry("copy_chance", "Chance level of the copy scores: copy_top_k / pool size."),
+            Map.entry("copying", "The OV circuit copies: copy_fraction (top copy_top_k) CI low above chance + copy_margin."),
+            Map.entry("anti_copy_fraction", "Negative copy score: fraction of pool tokens whose own OV logit is among "
+                    + "the copy_top_k lowest of their row (effective embedding)."),
             Map.entry("anti_copying", "The OV circuit anti-copies: anti_copy_fraction CI low above chance + copy_margin, not copying."),
             Map.entry("expected_sign", "Sign the role expects of a necessity effect: -1 for negative heads, else +1."),
             Map.entry("composition_receiver", "Receiver of the head's composition (as sender) with the smallest corrected p."),
@@ -40,7 +44,8 @@ final class VerdictColumns {
             Map.entry("duplicate_excess", "Duplicate-token attention score minus the same on the non-repeating control."),
             Map.entry("previous_excess", "Previous-token attention score minus uniform attention."),
             Map.entry("bos_attention", "Attention to BOS on the repeated probe."),
-            Map.entry("copy_fraction", "Top-1 copy fraction of the OV circuit over the pool tokens."),
+            Map.entry("copy_fraction", "Copy score (Wang et al.): fraction of pool tokens whose own OV logit is among "
+                    + "the copy_top_k largest of their row (effective embedding)."),
             Map.entry("gap", "Clean - corrupt logit difference (logits), the same for every head."),
             Map.entry("mean_ablation_drop", "Clean LD minus LD with the head mean-ablated (logits)."),
             Map.entry("mean_ablation_norm", "mean_ablation_drop / gap (ratio of means)."),

@@ -68,8 +68,8 @@ public final class VerdictStage {
                 .findFirst().orElse("").replace("**", ""));
     }
 
-    /** A head's final verdict after the stability rule. */
-    record Final(String verdict, String reason, int seedsConfirmed) {}
+    /** A head's final verdict after the stability rule; {@code reasonCodes}: why inconclusive ({@link Verdicts#REASON_CODES}). */
+    record Final(String verdict, String reason, int seedsConfirmed, String reasonCodes) {}
 
     static Map<Head, Final> stabilize(Verdicts.Result pooled, Map<Integer, Verdicts.Result> bySeed, V2Protocol.Thresholds t) {
         Map<Head, Final> out = new TreeMap<>();
@@ -80,8 +80,8 @@ public final class VerdictStage {
                 unstable.add(v.head());
                 out.put(v.head(), new Final(Verdicts.INCONCLUSIVE, String.format(Locale.ROOT,
                         "Confirmed on pooled prompts but in only %d of %d seeds (unstable): %s", k, bySeed.size(),
-                        v.reason()), k));
-            } else out.put(v.head(), new Final(v.verdict(), v.reason(), k));
+                        v.reason()), k, "unstable"));
+            } else out.put(v.head(), new Final(v.verdict(), v.reason(), k, v.inconclusiveReasons()));
         }
         // a previous-token head confirmed only through heads that turned out unstable loses its support too
         for (Verdicts.HeadVerdict v : pooled.heads())
@@ -89,14 +89,15 @@ public final class VerdictStage {
                     && pooled.compositions().stream().noneMatch(c -> c.sender().equals(v.head()) && c.significant()
                     && out.get(c.receiver()).verdict().equals(Verdicts.CONFIRMED)))
                 out.put(v.head(), new Final(Verdicts.INCONCLUSIVE, "Its only confirmed receivers are unstable: "
-                        + v.reason(), out.get(v.head()).seedsConfirmed()));
+                        + v.reason(), out.get(v.head()).seedsConfirmed(), "receivers_unstable"));
         return out;
     }
 
     static TableBuilder verdictTable(Verdicts.Result pooled, Map<Head, Final> finals, Map<Integer, Verdicts.Result> bySeed,
                                      Map<String, Verdicts.Result> byFamily, Optional<PlantedTruth> truth, String sha) {
         TableBuilder b = Table.builder(VERDICTS).keys("layer", "head").int64("layer", "head")
-                .string("head_id", "role", "attention_role", "circuit_kind", "verdict", "reason").float64("p_adjusted_min");
+                .string("head_id", "role", "attention_role", "circuit_kind", "verdict", "reason", "inconclusive_reason")
+                .float64("p_adjusted_min");
         for (String s : SCORES) b.float64(s, s + "_ci_low", s + "_ci_high");
         b.float64("copy_chance").bool("copying").float64("anti_copy_fraction").bool("anti_copying").int64("expected_sign");
         for (String test : Verdicts.TESTS) b.float64("p_raw_" + test, "p_adjusted_" + test, "p_raw_negative_" + test,
@@ -110,7 +111,7 @@ public final class VerdictStage {
             TableBuilder.RowBuilder r = b.row().set("layer", h.layer()).set("head", h.head()).set("head_id", h.label())
                     .set("role", v.role().role()).set("attention_role", v.role().attentionRole())
                     .set("circuit_kind", fin.verdict().equals(Verdicts.CONFIRMED) ? v.kind() : "")
-                    .set("verdict", fin.verdict()).set("reason", fin.reason())
+                    .set("verdict", fin.verdict()).set("reason", fin.reason()).set("inconclusive_reason", fin.reasonCodes())
                     .set("p_adjusted_min", v.pAdjusted()).set("copy_chance", v.role().copyChance()).set("copying", v.role().copying())
                     .set("anti_copying", v.role().antiCopying()).set("expected_sign", v.expectedSign());
             if (v.role().antiCopy().defined()) r.set("anti_copy_fraction", v.role().antiCopy().estimate());
@@ -308,7 +309,8 @@ public final class VerdictStage {
             Roles.HeadRole r = v.role();
             if (verdict.equals(Verdicts.CONFIRMED) && v.kind().equals(Roles.NEGATIVE)) negative.add(v.head().label());
             else if (verdict.equals(Verdicts.CONFIRMED)) confirmed.add(v.head() + " (" + (v.kind().isEmpty() ? r.role() : v.kind()) + ")");
-            else if (verdict.equals(Verdicts.INCONCLUSIVE)) inconclusive.add(v.head() + " (" + r.role() + ")");
+            else if (verdict.equals(Verdicts.INCONCLUSIVE))
+                inconclusive.add(v.head() + " (" + r.role() + ": " + finals.get(v.head()).reasonCodes().replace(" ", ", ") + ")");
             else if (!r.role().equals(Roles.OTHER) || r.copying() || r.bos().above(0.5))
                 decoys.add(v.head() + " (" + decoyKind(r) + ")");
             else otherRejected++;

@@ -60,15 +60,35 @@ public final class Verdicts {
      * One head's decision. {@code adjusted} / {@code adjustedNegative}: corrected p of each test's positive /
      * negative one-sided test; {@code controlMargin}: (main mean-ablation effect - control effect) / gap with its CI,
      * the "significantly smaller than the main effect" half of specificity; {@code kind}: what the confirmed head
-     * is in the circuit (induction, backup_induction, previous_token, negative), empty otherwise.
+     * is in the circuit (induction, backup_induction, previous_token, negative), empty otherwise;
+     * {@code inconclusiveReasons}: for an inconclusive head, the stated reasons as codes ({@link #REASON_CODES}, space-
+     * separated, in the order the reason text gives them), empty otherwise.
      */
     public record HeadVerdict(Head head, Roles.HeadRole role, Map<String, Effect> effects, Map<String, Double> adjusted,
                               Map<String, Double> adjustedNegative, Effect control, Interval controlMargin, String verdict,
-                              String reason, double pAdjusted, String kind) {
+                              String reason, double pAdjusted, String kind, String inconclusiveReasons) {
         /** The sign the role expects of a necessity effect: negative heads lower the answer, so ablating them raises it. */
         public int expectedSign() {
             return role.role().equals(Roles.NEGATIVE) ? -1 : 1;
         }
+    }
+
+    /** Why a head is inconclusive, one code per stated reason (the verdicts' {@code inconclusive_reason} column). */
+    public static final Map<String, String> REASON_CODES = reasonCodes();
+
+    private static Map<String, String> reasonCodes() {
+        Map<String, String> m = new LinkedHashMap<>();
+        m.put("gap_not_excluding_zero", "the clean - corrupt gap's CI does not exclude 0, so no effect can be judged");
+        m.put("no_copying", "induction attention, but the OV copy score's CI low is not above chance + copy_margin");
+        m.put("not_significant", "the role's causal tests (necessity or sufficiency, in the role's direction) are not significant");
+        m.put("unspecific", "specificity is not shown (control undefined, or not below min effect nor short of the main effect)");
+        m.put("no_composition", "previous-token attention, but no significant path into a confirmed induction or negative head's keys");
+        m.put("no_role", "causally important, but its attention fits no tested role");
+        m.put("negative_unexplained", "an effect is significantly negative but the head is not induction-like with an anti-copying OV");
+        m.put("straddles", "none of the above: its effect CI straddles the minimum effect (neither shown nor negligible)");
+        m.put("unstable", "confirmed on pooled prompts but in no more than stable_seed_fraction of the seeds");
+        m.put("receivers_unstable", "a previous-token head whose only confirmed receivers became inconclusive (unstable)");
+        return java.util.Collections.unmodifiableMap(m);
     }
 
     /** A group's drop when all its heads are ablated together. */
@@ -291,7 +311,8 @@ public final class Verdicts {
                 neg.values().stream().mapToDouble(Double::doubleValue)).min().orElse(1);
         if (!gapOk)
             return new HeadVerdict(h, role, e, adj, neg, x.control, x.controlMargin, INCONCLUSIVE, String.format(Locale.ROOT,
-                    "The clean-corrupt gap (%s) does not exclude 0, so no effect can be judged.", ci(gap)), pMin, "");
+                    "The clean-corrupt gap (%s) does not exclude 0, so no effect can be judged.", ci(gap)), pMin, "",
+                    "gap_not_excluding_zero");
         boolean necessity = (sig(adj, MEAN, alpha) && sig(adj, RESAMPLE, alpha)) || sig(adj, LOO, alpha);
         boolean sufficiency = sig(adj, DENOISE, alpha);
         boolean negNecessity = (sig(neg, MEAN, alpha) && sig(neg, RESAMPLE, alpha)) || sig(neg, LOO, alpha);
@@ -310,6 +331,7 @@ public final class Verdicts {
                 : String.format(Locale.ROOT, "%s attention excess %s", role.attentionRole().replace('_', '-'),
                 ci(role.excess(role.attentionRole())));
         String v, reason, kind = "";
+        List<String> codes = new ArrayList<>();
         if (negligible) {
             v = REJECTED;
             reason = String.format(Locale.ROOT, "%s, but every causal effect's CI lies inside +-%.2f of the gap (largest: %s).",
@@ -320,17 +342,17 @@ public final class Verdicts {
             boolean singleHead = sig(adj, MEAN, alpha) && sig(adj, RESAMPLE, alpha);
             // named backup only from evidence: no single-head necessity, yet its group marginal is significant
             kind = !singleHead && sig(adj, LOO, alpha) ? "backup_induction" : Roles.INDUCTION;
-            reason = String.format(Locale.ROOT, "%s, copying OV (%s top-1, chance %.3f), %s%s%s; control effect %s.",
-                    cap(attention), ci(role.copy()), role.copyChance(), necessity ? "necessary" : "sufficient",
+            reason = String.format(Locale.ROOT, "%s, copying OV (%s top-%d, chance %.3f), %s%s%s; control effect %s.",
+                    cap(attention), ci(role.copy()), t.copyTopK(), role.copyChance(), necessity ? "necessary" : "sufficient",
                     necessity && sufficiency ? " and sufficient" : "",
                     kind.equals(Roles.INDUCTION) ? "" : " (backup: its single-head ablations are not significant, its "
                             + "leave-one-out marginal in the induction group is)", ci(x.control.normalized()));
         } else if (role.role().equals(Roles.NEGATIVE) && (negNecessity || negSufficiency) && unspecific(x, -1, f) == null) {
             v = CONFIRMED;
             kind = Roles.NEGATIVE;
-            reason = String.format(Locale.ROOT, "%s, anti-copying OV (%s bottom-1, chance %.3f), significantly negative: "
+            reason = String.format(Locale.ROOT, "%s, anti-copying OV (%s bottom-%d, chance %.3f), significantly negative: "
                             + "ablating it RAISES the logit difference (%s); control effect %s.", cap(attention),
-                    ci(role.antiCopy()), role.copyChance(), effectText, ci(x.control.normalized()));
+                    ci(role.antiCopy()), t.copyTopK(), role.copyChance(), effectText, ci(x.control.normalized()));
         } else if (role.role().equals(Roles.PREVIOUS) && paths.stream().anyMatch(c -> c.significant()
                 && confirmedReceivers.contains(c.receiver()))) {
             Composition c = paths.stream().filter(y -> y.significant() && confirmedReceivers.contains(y.receiver()))
@@ -345,26 +367,41 @@ public final class Verdicts {
             v = INCONCLUSIVE;
             List<String> why = new ArrayList<>();
             boolean important = necessity || sufficiency;
-            if (anyNegative && !role.role().equals(Roles.NEGATIVE))
+            if (anyNegative && !role.role().equals(Roles.NEGATIVE)) {
+                codes.add("negative_unexplained");
                 why.add("an effect is significantly negative (ablating it raises the logit difference) but "
                         + (role.antiCopying() ? "its attention is not induction- or duplicate-like"
-                        : "its OV does not anti-copy (" + ci(role.antiCopy()) + " bottom-1)"));
+                        : "its OV does not anti-copy (" + ci(role.antiCopy()) + " bottom-" + t.copyTopK() + ")"));
+            }
             if (role.role().equals(Roles.INDUCTION)) {
-                if (!role.copying()) why.add("its OV circuit does not copy above chance (" + ci(role.copy()) + ")");
+                if (!role.copying()) codes.add("no_copying");
+                if (!important) codes.add("not_significant");
+                else if (unspecific(x, 1, f) != null) codes.add("unspecific");
+                if (!role.copying()) why.add(String.format(Locale.ROOT, "its OV circuit does not copy above chance (%s top-%d, needed CI low > %.3f)",
+                        ci(role.copy()), t.copyTopK(), role.copyChance() + t.copyMargin()));
                 if (!important) why.add("no causal test is significant");
                 else if (unspecific(x, 1, f) != null) why.add(unspecific(x, 1, f));
             } else if (role.role().equals(Roles.NEGATIVE)) {
+                codes.add(negNecessity || negSufficiency ? "unspecific" : "not_significant");
                 if (!(negNecessity || negSufficiency)) why.add("no causal test is significantly negative");
                 else why.add(unspecific(x, -1, f));
             } else if (role.role().equals(Roles.PREVIOUS)) {
+                codes.add("no_composition");
                 if (!necessity && paths.stream().noneMatch(Composition::significant))
                     why.add("neither its total effect nor any path effect is significant");
                 else why.add("no significant composition into a confirmed induction or negative head");
-            } else if (important) why.add("it is causally important but its attention fits no tested circuit role");
-            if (why.isEmpty()) why.add("its effect CI straddles the minimum effect");
+            } else if (important) {
+                codes.add("no_role");
+                why.add("it is causally important but its attention fits no tested circuit role");
+            }
+            if (why.isEmpty()) {
+                codes.add("straddles");
+                why.add("its effect CI straddles the minimum effect");
+            }
             reason = String.format(Locale.ROOT, "%s; %s (%s).", cap(attention), String.join(" and ", why), effectText);
         }
-        return new HeadVerdict(h, role, e, adj, neg, x.control, x.controlMargin, v, reason, pMin, kind);
+        return new HeadVerdict(h, role, e, adj, neg, x.control, x.controlMargin, v, reason, pMin, kind,
+                String.join(" ", codes));
     }
 
     private static boolean sig(Map<String, Double> adj, String test, double alpha) {

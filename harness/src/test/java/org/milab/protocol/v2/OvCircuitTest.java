@@ -92,8 +92,8 @@ class OvCircuitTest {
             double[][][] m = ov.layer(ind.layer(), effective);
             assertThat(OvCopying.eigenvaluePositivity(m[ind.head()])).as("induction, effective=" + effective).isGreaterThan(0.9);
             assertThat(OvCopying.eigenvaluePositivity(m[neg.head()])).as("negative, effective=" + effective).isLessThan(-0.9);
-            assertThat(CopyingStage.ownRankFractions(m[ind.head()])[0]).isEqualTo(1.0);
-            assertThat(CopyingStage.ownRankFractions(m[neg.head()])[1]).isEqualTo(1.0);
+            assertThat(CopyingStage.ownRankFractions(m[ind.head()], 1)[0]).isEqualTo(1.0);
+            assertThat(CopyingStage.ownRankFractions(m[neg.head()], 1)[1]).isEqualTo(1.0);
         }
     }
 }

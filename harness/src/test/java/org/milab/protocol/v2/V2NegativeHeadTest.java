@@ -46,6 +46,8 @@ class V2NegativeHeadTest {
         for (Table.Row x : v.rows())
             assertThat(x.getString("seed_verdicts")).as(x.getString("head_id"))
                     .isEqualTo("1:" + x.getString("verdict") + " 2:" + x.getString("verdict"));
+        for (String backup : V2PlantedRuns.truthHeads(truth, h -> V2PlantedRuns.role(h, "BACKUP_INDUCTION")))
+            assertBackupNamedFromEvidence(v, backup);
         String md = Files.readString(run.resolve("v2/summary.md"));
         assertThat(md).contains("negative heads (confirmed, lower the answer): " + neg);
         // circuit level: the summary leads with it; the negative member's marginal inside the circuit is negative
@@ -59,5 +61,27 @@ class V2NegativeHeadTest {
             assertThat(m.path("head_id").asText()).isEqualTo(neg);
             assertThat(m.path("marginal_fraction_of_gap").path("ci_high").asDouble()).isLessThan(0);
         });
+    }
+
+    /**
+     * The planted backup head is confirmed, and its circuit_kind is what its own columns say: backup_induction exactly
+     * when its single-head ablations (mean AND resample) are not both significant and its leave-one-out marginal in
+     * the induction group is; otherwise induction. The preset's backup is a weaker PARALLEL copy of the induction head
+     * (gain 0.5, same layer, always active), not a head that takes over when the main one is ablated, so its
+     * single-head ablation is significant and v2 names it induction (docs/protocol-v2-trained.md).
+     */
+    static void assertBackupNamedFromEvidence(Table v, String backup) {
+        Table.Row r = v.rows().stream().filter(x -> x.getString("head_id").equals(backup)).findFirst().orElseThrow();
+        double alpha = 0.05;
+        boolean single = r.getDouble("p_adjusted_" + Verdicts.MEAN) < alpha && r.getDouble("p_adjusted_" + Verdicts.RESAMPLE) < alpha;
+        boolean loo = r.getDouble("p_adjusted_" + Verdicts.LOO) < alpha;
+        System.out.printf("planted backup %s: kind %s, mean %.3f (adj. p %s), resample %.3f (adj. p %s), leave-one-out %.3f (adj. p %s)%n",
+                backup, r.getString("circuit_kind"), r.getDouble("mean_ablation_norm"), r.getDouble("p_adjusted_" + Verdicts.MEAN),
+                r.getDouble("resample_ablation_norm"), r.getDouble("p_adjusted_" + Verdicts.RESAMPLE),
+                r.getDouble("leave_one_out_norm"), r.getDouble("p_adjusted_" + Verdicts.LOO));
+        assertThat(r.getString("verdict")).isEqualTo(Verdicts.CONFIRMED);
+        assertThat(r.getString("role")).isEqualTo(Roles.INDUCTION);
+        assertThat(r.getString("circuit_kind")).isEqualTo(!single && loo ? "backup_induction" : Roles.INDUCTION);
+        assertThat(r.getDouble("leave_one_out_norm_ci_low")).as("its marginal in the induction group").isGreaterThan(0.05);
     }
 }

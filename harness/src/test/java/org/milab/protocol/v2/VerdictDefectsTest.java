@@ -137,6 +137,6 @@ class VerdictDefectsTest {
 
     static V2Protocol.Thresholds with(String correction) {
         return new V2Protocol.Thresholds(T.attentionMargin(), T.copyMargin(), T.minEffectFraction(), T.alpha(), correction,
-                T.floatTolerance(), T.bootstrapResamples(), T.bootstrapSeed(), T.confidence(), T.stableSeedFraction());
+                T.floatTolerance(), T.bootstrapResamples(), T.bootstrapSeed(), T.confidence(), T.stableSeedFraction(), T.copyTopK());
     }
 }

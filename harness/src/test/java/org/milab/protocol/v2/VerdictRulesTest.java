@@ -18,7 +18,8 @@ import static org.assertj.core.api.Assertions.assertThat;
  * rows say is chosen here, so every verdict below is known before the rules run.
  */
 class VerdictRulesTest {
-    static final V2Protocol.Thresholds T = new V2Protocol.Thresholds(0.1, 0.1, 0.05, 0.05, "holm", 1e-4, 1000, 7, 0.95, 0.5);
+    /** copy_top_k = 1 here: these rules are about effects; {@link CopyScoreTest} tests k. */
+    static final V2Protocol.Thresholds T = new V2Protocol.Thresholds(0.1, 0.1, 0.05, 0.05, "holm", 1e-4, 1000, 7, 0.95, 0.5, 1);
     static final int PROMPTS = 40, PROBES = 24, POOL = 20;
     static final Head PREV = new Head(0, 0), LONELY_PREV = new Head(0, 1), IND = new Head(1, 0), LOOKS = new Head(1, 1),
             STRADDLE = new Head(1, 2), NONSPECIFIC = new Head(1, 3), NO_COPY = new Head(1, 4), SILENT = new Head(0, 2);
@@ -53,7 +54,7 @@ class VerdictRulesTest {
         TableBuilder att = Table.builder(AttentionProbeStage.TABLE).keys("probe_id", "layer", "head").int64("seed")
                 .string("probe_id").int64("layer", "head").float64("induction_excess", "duplicate_excess", "previous_excess", "bos_repeat");
         TableBuilder cop = Table.builder(CopyingStage.TABLE).keys("layer", "head", "token_id").int64("layer", "head", "token_id")
-                .bool("copied", "anti_copied");
+                .int64("own_rank", "pool_size");
         TableBuilder base = Table.builder(CausalStage.BASELINES).keys("prompt_id").int64("seed").string("family", "prompt_id").float64("gap");
         TableBuilder abl = Causal.perPromptTable(CausalStage.ABLATIONS, "x", "intervention");
         TableBuilder pat = Causal.perPromptTable(CausalStage.PATCHES, "x", "intervention");
@@ -67,7 +68,7 @@ class VerdictRulesTest {
             for (int i = 0; i < PROBES; i++)
                 att.addRow(i % 2, "p" + i, h.layer(), h.head(), s.ind + 0.02 * rnd.nextGaussian(),
                         s.dup + 0.02 * rnd.nextGaussian(), s.prev + 0.02 * rnd.nextGaussian(), 0.1);
-            for (int t = 0; t < POOL; t++) cop.addRow(h.layer(), h.head(), t, s.ov > 0 ? t != 3 : t == 5, s.ov < 0 ? t != 3 : t == 7);
+            for (int t = 0; t < POOL; t++) cop.addRow(h.layer(), h.head(), t, ownRank(s.ov, t), POOL);
         }
         for (int i = 0; i < PROMPTS; i++) {
             String id = "q" + i, fam = i % 2 == 0 ? "a" : "b";
@@ -91,6 +92,15 @@ class VerdictRulesTest {
                 comp.addRow(i % 2, fam, id, c.sender().label(), c.receiver().label(), (c.effect() + 0.02 * rnd.nextGaussian()) * gap);
         }
         return new VerdictInputs(att.build(), cop.build(), base.build(), abl.build(), pat.build(), grp.build(), comp.build());
+    }
+
+    /**
+     * Own rank of pool token t in its OV row: a copying head (ov 1) ranks every token first but token 3 (middle), an
+     * anti-copying one (-1) last but token 3, and a neutral one (0) spreads the ranks as a permutation of 1..POOL.
+     */
+    static long ownRank(int ov, int t) {
+        if (ov != 0 && t == 3) return POOL / 2;
+        return ov > 0 ? 1 : ov < 0 ? POOL : 1 + (7L * t + 2) % POOL;
     }
 
     static Verdicts.Result decide(VerdictInputs in) {
@@ -198,7 +208,7 @@ class VerdictRulesTest {
     }
 
     /** The inputs with one head's causal rows set to no effect. */
-    private static VerdictInputs withoutHead(VerdictInputs in, Head h) {
+    static VerdictInputs withoutHead(VerdictInputs in, Head h) {
         TableBuilder a = Causal.perPromptTable(CausalStage.ABLATIONS, "x", "intervention");
         for (Table.Row r : in.ablations().rows()) {
             Map<String, Object> m = r.toMap();
