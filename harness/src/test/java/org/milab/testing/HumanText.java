@@ -22,11 +22,11 @@ public final class HumanText {
             Pattern.compile("\\b(java|org)\\.[a-z]+\\.[A-Za-z.]*(Exception|Error)\\b"),
             Pattern.compile("(?<![0-9a-f])[0-9]\\.[0-9]{9,}"));             // 10+ significant digits (not a hash)
 
-    /** Each offending line with what it shows, or an empty list. Hashes (hex of 12+ characters) do not count. */
+    /** Each offending line with what it shows, or an empty list. Hashes (hex of 12+ characters with a letter) do not count. */
     public static List<String> problems(String text) {
         List<String> out = new ArrayList<>();
         for (String line : text.split("\n")) {
-            String scrubbed = line.replaceAll("[0-9a-f]{12,}", "<hash>");
+            String scrubbed = line.replaceAll("\\b(?=[0-9a-f]*[a-f])[0-9a-f]{12,}\\b", "<hash>"); // hex with a letter
             for (Pattern p : BAD) {
                 Matcher m = p.matcher(scrubbed);
                 if (m.find()) {
