@@ -44,6 +44,8 @@ class ReportBrowserTest {
 
     /** Declared page heights (px at 1366 wide): a planted run's page, and a 12 x 12-head page with every v2 score. */
     static final int PLANTED_BUDGET_PX = 8_000, GPT2_SHAPE_BUDGET_PX = 9_000;
+    /** A full-count run's page (make demo's counts: more seeds and slices, so more held-out heatmaps). */
+    static final int FULL_COUNT_BUDGET_PX = 10_000;
     /** The laptop screen the first screen is judged at (check-report.mjs's viewport). */
     static final int FOLD_PX = 768;
 
@@ -233,6 +235,26 @@ class ReportBrowserTest {
         assertThat(problems).anyMatch(p -> p.contains("throws"));
         assertThat(problems).noneMatch(p -> p.startsWith("fine"));
         assertThat(page.path("status_line").asText()).contains("FAILED").contains("throws");
+    }
+
+    /**
+     * The full-count planted run the end-to-end table tests share (PlantedRuns: the reference progression at the
+     * CLI's default counts; made once per test JVM, so this case adds only the browser check): its report, as the
+     * run wrote it with the model open, renders with no problem, within the full-count budget, the verdict and
+     * the reference's answer figures above the fold.
+     */
+    @Test
+    void aFullCountPlantedRunsReportRendersWithinItsBudget() throws Exception {
+        Path script = script();
+        Path run = org.milab.run.PlantedRuns.fullRun();
+        Files.createDirectories(OUT);
+        JsonNode page = new ObjectMapper().readTree(node(script, run.resolve(RunReport.FILE))).get(0);
+        assertThat(problems(page)).isEmpty();
+        assertThat(page.path("verdict_top").asDouble()).as("the verdict opens the page").isLessThan(200);
+        assertThat(aboveTheFold(page)).as("figures above the fold at 1366x768").contains("sweep-positives-vs-control", "sweep-heatmap-positive");
+        assertThat(page.path("page_height").asInt()).as("page height (budget %d px)", FULL_COUNT_BUDGET_PX).isLessThanOrEqualTo(FULL_COUNT_BUDGET_PX);
+        System.out.println("ReportBrowserTest full-count planted page: " + page.path("page_height") + " px, " + page.path("state").path("rendered")
+                + " figures, above the fold " + aboveTheFold(page) + ", screenshot " + page.path("screenshot").asText());
     }
 
     /**
