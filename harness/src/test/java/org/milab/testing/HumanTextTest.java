@@ -14,6 +14,7 @@ class HumanTextTest {
         assertThat(HumanText.problems("receiver null")).hasSize(1);
         assertThat(HumanText.problems("failed: java.lang.IllegalStateException: x")).hasSize(1);
         assertThat(HumanText.problems("effect 0.97042311072349548")).hasSize(1);
+        assertThat(HumanText.problems("recall 1.000 (in circuit: [L0H1, L1H2])")).hasSize(1);
         assertThat(HumanText.problems("two lines\n{a=1}\nnull")).hasSize(2);
     }
 

@@ -336,7 +336,7 @@ public final class VerdictStage {
             Map<String, Object> rank = castMap(castMap(circuit.get("ground_truth")).get("ranking"));
             md.append(String.format(Locale.ROOT, "- against the planted ground truth (read only for this line): precision %s, "
                     + "recall %s (in circuit: %s); AUROC of per-head evidence: max |effect or path| %s, -log10 min adj. p %s, "
-                    + "attention excess %s%n", fmtD(pr.get("precision")), fmtD(pr.get("recall")), pr.get("in_circuit"),
+                    + "attention excess %s%n", fmtD(pr.get("precision")), fmtD(pr.get("recall")), org.milab.stats.Num.text(pr.get("in_circuit")),
                     fmtD(rank.get("max_abs_effect_or_path")), fmtD(rank.get("neg_log10_min_adjusted_p")),
                     fmtD(rank.get("max_attention_excess"))));
         });
@@ -374,7 +374,7 @@ public final class VerdictStage {
         if (!c.containsKey("faithfulness")) return "Circuit-level evidence: " + c.get("note") + ".\n\n";
         Map<String, Object> f = castMap(c.get("faithfulness")), comp = castMap(c.get("completeness")),
                 min = castMap(c.get("minimality"));
-        StringBuilder s = new StringBuilder("Circuit-level evidence for the confirmed circuit ").append(c.get("circuit"))
+        StringBuilder s = new StringBuilder("Circuit-level evidence for the confirmed circuit ").append(org.milab.stats.Num.text(c.get("circuit")))
                 .append(" (95% bootstrap CIs over ").append(c.get("n_prompts")).append(" prompts):\n\n");
         s.append("- faithfulness (only the circuit kept, every other head mean-ablated): ")
                 .append(fmt(castMap(f.get("fraction_of_clean_ld")))).append(" of the clean logit difference, ")
