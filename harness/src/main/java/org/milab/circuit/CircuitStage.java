@@ -20,6 +20,8 @@ import java.util.Set;
  * {@code edge_scores.arrow} (per example and edge), {@code faithfulness.arrow} (per method and circuit size),
  * {@code faithfulness_examples.arrow} (per method, size and example), {@code circuit.json} (the smallest EAP-IG
  * circuit keeping the threshold, in MIB's graph JSON format), {@code circuit_summary.json} and {@code task.jsonl}.
+ * Every column's description is in the glossary ({@code columns.txt}, sections [edges], [edge_scores], [faithfulness],
+ * [faithfulness_examples]), so COLUMNS.md lists them.
  */
 public final class CircuitStage {
     public static final String DIR = "circuit";
@@ -83,24 +85,6 @@ public final class CircuitStage {
                 .float64("eap_mean", "eap_low", "eap_high", "eap_ig_mean", "eap_ig_low", "eap_ig_high").int64("rank_eap_ig")
                 .float64("exact_effect_mean", "exact_effect_low", "exact_effect_high").int64("rank_exact", "rank_eap_ig_among_exact")
                 .bool("sign_agrees", "in_circuit");
-        describe(b, "edge", "MIB edge name upstream->downstream, head inputs marked <q>, <k>, <v> (e.g. a0.h1->a1.h2<k>)",
-                "upstream", "upstream node in MIB naming: input, a{l}.h{h} (head output z W_O, no b_O) or m{l}",
-                "downstream", "downstream input: a{l}.h{h}<q|k|v>, m{l} or logits",
-                "downstream_layer", "layer of the downstream node (n_layer for logits)",
-                "eap_mean", "EAP score averaged over examples: (clean_u - corrupt_u) . d(L[answer] - L[contrast]) / d(downstream input) at the clean run",
-                "eap_low", "lower end of the bootstrap CI (over examples) of eap_mean",
-                "eap_high", "upper end of the bootstrap CI of eap_mean",
-                "eap_ig_mean", "EAP-IG score averaged over examples: the EAP gradient averaged over ig_steps runs whose input embedding is alpha E[clean] + (1 - alpha) E[corrupt]",
-                "eap_ig_low", "lower end of the bootstrap CI of eap_ig_mean",
-                "eap_ig_high", "upper end of the bootstrap CI of eap_ig_mean",
-                "rank_eap_ig", "1-based rank of the edge by |eap_ig_mean| (ties by edge order): the order circuits are built in",
-                "exact_effect_mean", "exact single-edge effect averaged over examples: metric(clean) - metric(clean with this edge carrying the corrupt upstream output); null if not measured",
-                "exact_effect_low", "lower end of the bootstrap CI of exact_effect_mean",
-                "exact_effect_high", "upper end of the bootstrap CI of exact_effect_mean",
-                "rank_exact", "1-based rank by |exact_effect_mean| among the exactly measured edges; null if not measured",
-                "rank_eap_ig_among_exact", "1-based rank by |eap_ig_mean| among the exactly measured edges: compare with rank_exact to see where attribution and patching disagree",
-                "sign_agrees", "true when eap_ig_mean and exact_effect_mean have the same sign (null if not measured)",
-                "in_circuit", "true for the edges of circuit.json (the smallest EAP-IG circuit with faithfulness >= the threshold)");
         CircuitDiscovery.MethodResult eap = r.method("eap"), ig = r.method(RANKING);
         int[] rankIg = ranks(ig.order());
         int measured = r.exactEdges().length;
@@ -137,11 +121,6 @@ public final class CircuitStage {
     static TableBuilder edgeScores(CircuitDiscovery.Result r) {
         TableBuilder b = Table.builder("edge_scores").keys("example", "edge").int64("example").string("edge")
                 .float64("eap", "eap_ig", "exact_effect");
-        describe(b, "example", "0-based index of the example in task.jsonl (header excluded)",
-                "edge", "MIB edge name (see edges.arrow)",
-                "eap", "this example's EAP score of the edge",
-                "eap_ig", "this example's EAP-IG score of the edge",
-                "exact_effect", "this example's exact single-edge effect metric(clean) - metric(edge patched); null if not measured");
         Map<Integer, Integer> slot = new LinkedHashMap<>();
         for (int k = 0; k < r.exactEdges().length; k++) slot.put(r.exactEdges()[k], k);
         double[][] eap = r.method("eap").perExample(), ig = r.method(RANKING).perExample();
@@ -158,19 +137,6 @@ public final class CircuitStage {
         TableBuilder b = Table.builder("faithfulness").keys("method", "size").string("method").int64("size", "edges_total")
                 .float64("fraction", "faithfulness", "faithfulness_low", "faithfulness_high", "metric_mean", "clean_metric_mean",
                         "corrupt_metric_mean").bool("meets_threshold", "on_grid").string("metric");
-        describe(b, "method", "edge ranking the circuit was cut from: eap or eap_ig",
-                "size", "edges in the circuit: the top-size edges by |mean score| (sizes: 1, then x sqrt 2 rounded, then all edges)",
-                "edges_total", "edges in the model's graph",
-                "fraction", "size / edges_total",
-                "faithfulness", "(m(circuit) - m(corrupt)) / (m(clean) - m(corrupt)) as a ratio of means over examples; m(circuit) by exact edge patching (edges outside the circuit carry the corrupt run's upstream output)",
-                "faithfulness_low", "lower end of the bootstrap CI (over examples) of faithfulness",
-                "faithfulness_high", "upper end of the bootstrap CI of faithfulness",
-                "metric_mean", "the raw metric of the circuit run, averaged over examples",
-                "clean_metric_mean", "the metric of the clean run (all edges kept), averaged over examples",
-                "corrupt_metric_mean", "the metric with every edge carrying the corrupt run's output (the corrupt run), averaged over examples",
-                "meets_threshold", "faithfulness >= the run's threshold (within the decision tolerance)",
-                "on_grid", "true for the declared size grid (CPR and CMD use these rows); false for the sizes measured between two grid sizes to find the smallest circuit keeping the threshold",
-                "metric", "the task's metric: logit_diff, log_prob or kl");
         double clean = mean(r.full()), corrupt = mean(r.empty());
         for (CircuitDiscovery.MethodResult m : r.methods())
             for (CircuitDiscovery.SizePoint p : points(m))
@@ -187,12 +153,6 @@ public final class CircuitStage {
     static TableBuilder faithfulnessExamples(CircuitDiscovery.Result r) {
         TableBuilder b = Table.builder("faithfulness_examples").keys("method", "size", "example").string("method")
                 .int64("size", "example").float64("metric", "clean_metric", "corrupt_metric");
-        describe(b, "method", "edge ranking the circuit was cut from: eap or eap_ig",
-                "size", "edges in the circuit",
-                "example", "0-based index of the example in task.jsonl",
-                "metric", "this example's metric with the circuit (exact edge patching)",
-                "clean_metric", "this example's metric in the clean run",
-                "corrupt_metric", "this example's metric in the corrupt run");
         for (CircuitDiscovery.MethodResult m : r.methods())
             for (CircuitDiscovery.SizePoint p : points(m))
                 for (int i = 0; i < p.metric().length; i++)
@@ -296,9 +256,5 @@ public final class CircuitStage {
         double s = 0;
         for (double v : x) s += v;
         return s / x.length;
-    }
-
-    private static void describe(TableBuilder b, String... pairs) {
-        for (int i = 0; i < pairs.length; i += 2) b.describe(pairs[i], pairs[i + 1]);
     }
 }

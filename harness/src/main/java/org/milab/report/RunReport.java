@@ -53,6 +53,8 @@ public final class RunReport {
             figures.addAll(rest.figures());
             if (rest.note() != null) notes.put(V2Figures.SECTION, rest.note());
         });
+        // an edge-level circuit (make circuit) answers with its faithfulness curve and its graph, after v2's own
+        answer.addAll(CircuitFigures.build(run, ANSWER));
         // without v2, the reference sweep's positives-vs-control view is the answer
         boolean referenceOnly = v.v2().isEmpty();
         EffectFigures.sweepPositivesVsControl(run).ifPresent(f -> {

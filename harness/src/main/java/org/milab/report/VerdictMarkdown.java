@@ -21,7 +21,7 @@ import org.milab.protocol.v2.V2Verdicts;
 public final class VerdictMarkdown {
     private VerdictMarkdown() {}
 
-    /** At most 10 lines: a title, then per protocol its verdict, its truth comparison and its decoys. */
+    /** At most 12 lines: a title, then per protocol its verdict, its truth comparison and its decoys; then the circuit's. */
     public static List<String> opening(RunVerdict v) {
         List<String> out = new ArrayList<>();
         out.add("# Verdict: run " + v.runId() + " on `" + v.model() + "`");
@@ -30,6 +30,7 @@ public final class VerdictMarkdown {
         v.reference().ifPresent(p -> out.addAll(protocolLines(p, v.truth())));
         if (v.v2().isEmpty()) out.add("- **protocol v2**: not in this run (no `" + RunFolder.link(V2Verdicts.VERDICTS) + "`).");
         v.v2().ifPresent(p -> out.addAll(protocolLines(p, v.truth())));
+        v.circuit().ifPresent(c -> out.addAll(c.lines()));
         if (!v.truth().known()) out.add("- ground truth: none for this model (" + v.truth().note() + ").");
         return out;
     }

@@ -311,7 +311,9 @@ public final class Pipeline {
             RunReport.write(ctx.root(), ctx.runDir(), ctx.model());
             report = "Figures: [" + RunReport.FILE + "](" + RunReport.FILE + ") (open it in a browser; it works offline).";
         } catch (RuntimeException e) { // the run's tables stand without their report; it can be written again later
-            report = RunReport.FILE + " could not be written (" + e + "); retry with `make report RUN=results/" + ctx.config().runId() + "`.";
+            // the message, never the exception's toString (a class name is no explanation for a reader of summary.md)
+            report = RunReport.FILE + " could not be written (" + (e.getMessage() == null ? "an internal error" : e.getMessage())
+                    + "); retry with `make report RUN=results/" + ctx.config().runId() + "`.";
             System.err.println(report);
         }
         StringBuilder md = new StringBuilder(String.join("\n", VerdictMarkdown.opening(verdict))).append("\n\n").append(report)

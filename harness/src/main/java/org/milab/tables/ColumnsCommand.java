@@ -4,15 +4,11 @@ import org.milab.util.AtomicFiles;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
-import java.io.IOException;
 import java.io.PrintStream;
-import java.io.UncheckedIOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
-import java.util.stream.Stream;
 
 /** {@code columns}: the column glossary (make columns), or one run's tables with their columns described. */
 @Command(name = "columns", mixinStandardHelpOptions = true, sortOptions = false,
@@ -42,12 +38,7 @@ public final class ColumnsCommand implements Callable<Integer> {
 
     private int listRun(Path dir) {
         RunIntegrity.verify(dir);
-        List<Path> files;
-        try (Stream<Path> s = Files.walk(dir)) {
-            files = s.filter(ArrowTables::isTableFile).sorted().toList();
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
+        List<Path> files = RunColumns.tables(dir);
         List<String> undescribed = new ArrayList<>();
         for (Path f : files) {
             Table t = ArrowTables.read(f);

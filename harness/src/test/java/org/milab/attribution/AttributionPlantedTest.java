@@ -56,6 +56,10 @@ class AttributionPlantedTest {
             assertThat(Math.abs(v.atpHeadsDenoising()[prev])).isLessThan(0.1 * Math.abs(exact[prev]));
             List<String> summary = ctx.summaryLines();
             assertThat(String.join("\n", summary)).contains("head ig: spearman");
+            // every column of every attribution table described, by the glossary (so COLUMNS.md lists it)
+            assertThat(org.milab.tables.RunColumns.tables(ctx.runDir())).isNotEmpty();
+            assertThat(org.milab.tables.RunColumns.notInGlossary(ctx.runDir())).isEmpty();
+            assertThat(org.milab.testing.HumanText.problems(String.join("\n", summary))).isEmpty();
         }
     }
 }

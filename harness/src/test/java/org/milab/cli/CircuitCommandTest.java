@@ -56,6 +56,11 @@ class CircuitCommandTest {
         assertThat(summary.get("eap_ig").get("smallest_faithfulness").get("estimate").asDouble()).isGreaterThanOrEqualTo(0.9);
         assertThat(Files.readString(dir.resolve("task.jsonl"))).contains("word-induction");
         assertThat(root.resolve("results/words/run_manifest.json")).isRegularFile();
+        // every column of every circuit table described, by the glossary (so COLUMNS.md lists it); make columns agrees
+        assertThat(org.milab.tables.RunColumns.notInGlossary(root.resolve("results/words"))).isEmpty();
+        assertThat(Cli.run("columns", "--run", root.resolve("results/words").toString()).exit()).isEqualTo(0);
+        assertThat(org.milab.testing.HumanText.problems(Files.readString(root.resolve("results/words/summary.md")) + "\n" + c.err()))
+                .as("summary and stage log read as text for people").isEmpty();
     }
 
     @Test

@@ -44,6 +44,8 @@ class ReportBrowserTest {
 
     /** Declared page heights (px at 1366 wide): a planted run's page, and a 12 x 12-head page with every v2 score. */
     static final int PLANTED_BUDGET_PX = 8_000, GPT2_SHAPE_BUDGET_PX = 9_000;
+    /** A full-count run's page (make demo's counts: more seeds and slices, so more held-out heatmaps). */
+    static final int FULL_COUNT_BUDGET_PX = 10_000;
     /** The laptop screen the first screen is judged at (check-report.mjs's viewport). */
     static final int FOLD_PX = 768;
 
@@ -233,6 +235,71 @@ class ReportBrowserTest {
         assertThat(problems).anyMatch(p -> p.contains("throws"));
         assertThat(problems).noneMatch(p -> p.startsWith("fine"));
         assertThat(page.path("status_line").asText()).contains("FAILED").contains("throws");
+    }
+
+    /**
+     * The full-count planted run the end-to-end table tests share (PlantedRuns: the reference progression at the
+     * CLI's default counts; made once per test JVM, so this case adds only the browser check): its report, as the
+     * run wrote it with the model open, renders with no problem, within the full-count budget, the verdict and
+     * the reference's answer figures above the fold.
+     */
+    @Test
+    void aFullCountPlantedRunsReportRendersWithinItsBudget() throws Exception {
+        Path script = script();
+        Path run = org.milab.run.PlantedRuns.fullRun();
+        Files.createDirectories(OUT);
+        JsonNode page = new ObjectMapper().readTree(node(script, run.resolve(RunReport.FILE))).get(0);
+        assertThat(problems(page)).isEmpty();
+        assertThat(page.path("verdict_top").asDouble()).as("the verdict opens the page").isLessThan(200);
+        assertThat(aboveTheFold(page)).as("figures above the fold at 1366x768").contains("sweep-positives-vs-control", "sweep-heatmap-positive");
+        assertThat(page.path("page_height").asInt()).as("page height (budget %d px)", FULL_COUNT_BUDGET_PX).isLessThanOrEqualTo(FULL_COUNT_BUDGET_PX);
+        System.out.println("ReportBrowserTest full-count planted page: " + page.path("page_height") + " px, " + page.path("state").path("rendered")
+                + " figures, above the fold " + aboveTheFold(page) + ", screenshot " + page.path("screenshot").asText());
+    }
+
+    /**
+     * An edge-level circuit run ({@code make circuit} on the planted model, reduced counts) opens with its verdict
+     * line (smallest circuit, CPR, CMD) and, above the fold, the faithfulness curve (every size's point and CI, the
+     * threshold line) and the graph of the reported circuit (its edges and nodes, from circuit/edges.arrow); a copy
+     * with a protocol v2 result shows the curve beside v2's figures.
+     */
+    @Test
+    void aCircuitRunsReportShowsItsFaithfulnessCurveAndCircuitGraph(@TempDir Path root) throws Exception {
+        Path script = script();
+        ModelExports.exportPlanted(new ModelLayout(root, PlantedInductionModel.MODEL_ID), PlantedSpec.defaults());
+        Path run, withV2 = root.resolve("results/circuit-v2");
+        try (LabModel m = LabModel.open(root, PlantedInductionModel.MODEL_ID, Device.CPU, 0)) {
+            RunContext ctx = new RunContext(root, RunConfig.reference(PlantedInductionModel.MODEL_ID, "circuit"), m);
+            Pipeline p = new Pipeline(ctx);
+            p.circuit(org.milab.circuit.BuiltinTasks.get("induction", m, 4, 6, 0), new org.milab.circuit.CircuitConfig(2, 200, 0, 16, 8, 0.9));
+            p.finish("test circuit");
+            run = ctx.finalDir();
+            org.milab.testing.TestFiles.copyTree(run, withV2);
+            ReportFixtures.writeV2(withV2, ReportFixtures.toyV2());
+            RunReport.write(root, withV2, m);
+        }
+        String summary = Files.readString(run.resolve("summary.md"));
+        assertThat(summary).contains("- **circuit** (task `induction`").contains("CPR").contains("CMD");
+        Table faith = ArrowTables.read(run.resolve("circuit/faithfulness.arrow"));
+        long inCircuit = ArrowTables.read(run.resolve("circuit/edges.arrow")).bools("in_circuit").stream().filter(b -> b).count();
+        Files.createDirectories(OUT);
+        JsonNode all = new ObjectMapper().readTree(node(script, run.resolve(RunReport.FILE), withV2.resolve(RunReport.FILE)));
+        JsonNode page = all.get(0), v2page = all.get(1);
+        for (JsonNode pg : List.of(page, v2page)) assertThat(problems(pg)).as(pg.path("report").asText()).isEmpty();
+        assertThat(aboveTheFold(page)).as("circuit page: figures above the fold").startsWith("circuit-faithfulness", "circuit-graph");
+        for (JsonNode f : page.path("figures")) {
+            // every measured size has its point; the CIs and the threshold line are drawn too
+            if (f.path("id").asText().equals("circuit-faithfulness"))
+                assertThat(f.path("drawn").asInt()).isGreaterThan(faith.rowCount());
+            // every edge of the reported circuit is drawn, with at least its two end nodes
+            if (f.path("id").asText().equals("circuit-graph")) assertThat(f.path("drawn").asInt()).isGreaterThanOrEqualTo((int) inCircuit + 2);
+        }
+        List<String> v2ids = new ArrayList<>();
+        v2page.path("figures").forEach(f -> v2ids.add(f.path("id").asText()));
+        assertThat(v2ids).contains("v2-circuit", "v2-deciding", "circuit-faithfulness", "circuit-graph");
+        assertThat(page.path("page_height").asInt()).isLessThanOrEqualTo(PLANTED_BUDGET_PX);
+        System.out.println("ReportBrowserTest circuit page: " + page.path("page_height") + " px, above the fold " + aboveTheFold(page)
+                + ", screenshot " + page.path("screenshot").asText() + "; v2 + circuit page above the fold " + aboveTheFold(v2page));
     }
 
     private static String node(Path script, Path... reports) throws Exception {

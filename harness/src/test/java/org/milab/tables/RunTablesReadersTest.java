@@ -61,6 +61,7 @@ class RunTablesReadersTest {
             }
         }
         assertThat(undescribed).as("columns without a description in columns.txt").isEmpty();
+        assertThat(RunColumns.notInGlossary(run)).as("columns COLUMNS.md does not list as the table describes them").isEmpty();
         assertThat(perHead).isGreaterThan(60);
         // the failure taxonomy names heads by the reference's head_label; head_id carries the same value
         Table byHead = tables.get("failure_taxonomy/failure_taxonomy_by_head");
@@ -71,6 +72,11 @@ class RunTablesReadersTest {
         assertThat(prompts.row(0).getStrings("prompt_tokens_text")).containsExactly(prompts.row(0).getString("prompt").split(" "));
         Table multi = tables.get("heldout_multiseed/heldout_multiseed_by_candidate");
         for (Table.Row r : multi.rows()) assertThat((long) r.getLongs("seeds_present").size()).isEqualTo(r.getLong("n_seeds"));
+    }
+
+    @Test
+    void theSummaryReadsAsTextForPeople() throws IOException {
+        assertThat(org.milab.testing.HumanText.problems(Files.readString(run.resolve("summary.md")))).isEmpty();
     }
 
     @Test

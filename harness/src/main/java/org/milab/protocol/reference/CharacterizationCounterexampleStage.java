@@ -73,7 +73,7 @@ public final class CharacterizationCounterexampleStage {
             ctx.writeText(DIR, null, "counterexamples_" + label + ".md", markdown(label, c, mine));
             written.add(label);
         }
-        ctx.summarize("- S17 characterization counterexamples: " + written);
+        ctx.summarize("- S17 characterization counterexamples: " + org.milab.stats.Num.text(written));
         return written;
     }
 

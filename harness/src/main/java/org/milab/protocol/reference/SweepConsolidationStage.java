@@ -79,7 +79,7 @@ public final class SweepConsolidationStage {
         ctx.writeJson(DIR, null, "head_specific_multiseed_summary.json", summary);
         ctx.writeText(DIR, null, "head_specific_multiseed.md", markdown(table, summary));
         ctx.summarize(String.format(Locale.ROOT, "- S12 multi-seed consolidation over seeds %s: %d heads, replicated %s",
-                seeds, table.rowCount(), labels(table.filter(r -> r.getString("replication_status").equals(REPLICATED)))));
+                seeds, table.rowCount(), org.milab.stats.Num.text(labels(table.filter(r -> r.getString("replication_status").equals(REPLICATED))))));
         return table;
     }
 

@@ -15,7 +15,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.stream.Collectors;
 
 /**
  * Circuit-level evidence for the set the verdicts confirmed, measured AFTER every verdict is decided (nothing here
@@ -58,16 +57,8 @@ final class CircuitEvidence {
             }
         }
         TableBuilder b = Table.builder(TABLE).keys("prompt_id", "intervention").int64("seed").string("family", "prompt_id",
-                        "intervention", "ablated_heads").int64("n_ablated").float64("ld_clean", "ld_corrupt", "gap", "ld_patched")
-                .metadata(ProtocolStage.SHA_METADATA, reg.sha256())
-                .describe("intervention", "circuit_only (every non-circuit head mean-ablated), model_without_circuit, "
-                        + "nothing_kept (every head), model_without:<head>, circuit_without:<head> (non-circuit heads and <head>).")
-                .describe("ablated_heads", "The heads mean-ablated together, space-separated.")
-                .describe("n_ablated", "Number of heads mean-ablated.")
-                .describe("ld_clean", "Logit difference answer - wrong on the clean prompt, unpatched.")
-                .describe("ld_corrupt", "Logit difference on the corrupt prompt, unpatched (from v2/baselines).")
-                .describe("gap", "ld_clean - ld_corrupt.")
-                .describe("ld_patched", "Logit difference on the clean prompt with ablated_heads mean-ablated.");
+                        "intervention").stringList("ablated_heads").int64("n_ablated").float64("ld_clean", "ld_corrupt", "gap", "ld_patched")
+                .metadata(ProtocolStage.SHA_METADATA, reg.sha256());
         record Cell(PromptPair pair, String kind, int row) {}
         if (!ablate.isEmpty())
             for (Map.Entry<List<Object>, List<PromptPair>> g : Causal.bySeedAndFamily(ProtocolStage.pairs(ctx)).entrySet()) {
@@ -91,7 +82,7 @@ final class CircuitEvidence {
                     // float noise is no effect: a patched LD within the tolerance of the clean one is the clean one
                     if (Math.abs(patched - clean) < tol) patched = clean;
                     List<Head> hs = ablate.get(x.kind);
-                    b.addRow(p.seed(), p.family(), p.id(), x.kind, hs.stream().map(Head::label).collect(Collectors.joining(" ")),
+                    b.addRow(p.seed(), p.family(), p.id(), x.kind, hs.stream().map(Head::label).toList(),
                             hs.size(), clean, corrupt, clean - corrupt, patched);
                 }
             }

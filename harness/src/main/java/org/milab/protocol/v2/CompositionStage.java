@@ -88,12 +88,7 @@ public final class CompositionStage {
             }
         Table t = ctx.write(ProtocolStage.DIR, null, b);
         TableBuilder sc = Table.builder(SCORES).keys("sender_id", "receiver_id").string("sender_id", "receiver_id")
-                .float64("k_composition", "q_composition", "v_composition").metadata(ProtocolStage.SHA_METADATA, reg.sha256())
-                .describe("sender_id", "The earlier head (previous-token role).")
-                .describe("receiver_id", "The later head (induction or negative role).")
-                .describe("k_composition", "||W_QK^r (W_OV^s)^T||_F / (||W_QK^r||_F ||W_OV^s||_F): the receiver's keys read the sender (raw weights).")
-                .describe("q_composition", "||W_OV^s W_QK^r||_F / (||W_QK^r||_F ||W_OV^s||_F): the receiver's queries read the sender.")
-                .describe("v_composition", "||W_OV^s W_OV^r||_F / (||W_OV^r||_F ||W_OV^s||_F): the receiver's values read the sender.");
+                .float64("k_composition", "q_composition", "v_composition").metadata(ProtocolStage.SHA_METADATA, reg.sha256());
         if (!pairsOfHeads.isEmpty())
             try (ExportedWeights w = ExportedWeights.open(ctx.model().layout().graphDir(), ctx.model().config())) {
                 for (Head[] sr : pairsOfHeads) {

@@ -29,29 +29,12 @@ public final class CopyingStage {
         int k = reg.protocol().thresholds().copyTopK();
         TableBuilder b = Table.builder(TABLE).keys("layer", "head", "token_id").int64("layer", "head").string("head_id")
                 .int64("token_id").string("token").float64("own_logit", "best_other_logit").int64("own_rank", "pool_size")
-                .bool("copied", "anti_copied").metadata(ProtocolStage.SHA_METADATA, reg.sha256())
-                .describe("copied", "The source token's own logit is the largest of the pool's (own_rank 1).")
-                .describe("anti_copied", "The source token's own logit is the smallest of the pool's (own_rank = pool_size): "
-                        + "the OV circuit suppresses the token it reads (negative role evidence).");
+                .bool("copied", "anti_copied").metadata(ProtocolStage.SHA_METADATA, reg.sha256());
         TableBuilder ovt = Table.builder(OV_TABLE).keys("layer", "head").int64("layer", "head").string("head_id")
                 .float64("copy_fraction", "anti_copy_fraction", "eigenvalue_positivity", "copy_fraction_effective",
                         "anti_copy_fraction_effective", "eigenvalue_positivity_effective", "copy_top_k_fraction_effective",
                         "anti_copy_bottom_k_fraction_effective").int64("pool_size", "copy_top_k")
-                .metadata(ProtocolStage.SHA_METADATA, reg.sha256())
-                .describe("copy_fraction", "Fraction of pool tokens whose own logit is the largest in their OV row (raw embedding W_E).")
-                .describe("anti_copy_fraction", "Fraction of pool tokens whose own logit is the smallest in their OV row (raw embedding).")
-                .describe("eigenvalue_positivity", "Sum of the real parts over the sum of the moduli of the eigenvalues of the "
-                        + "pool x pool OV circuit (Elhage et al.): 1 copies, -1 suppresses (raw embedding).")
-                .describe("copy_fraction_effective", "copy_fraction with the source read through the effective embedding "
-                        + "e + MLP0(ln_2(e)) (block 0's MLP; layer 0 heads: the raw embedding).")
-                .describe("anti_copy_fraction_effective", "anti_copy_fraction through the effective embedding.")
-                .describe("eigenvalue_positivity_effective", "eigenvalue_positivity through the effective embedding.")
-                .describe("copy_top_k_fraction_effective", "The decision's copy score (Wang et al.): fraction of pool tokens "
-                        + "whose own logit is among the copy_top_k largest of their OV row, effective embedding.")
-                .describe("anti_copy_bottom_k_fraction_effective", "The negative copy score: own logit among the copy_top_k "
-                        + "smallest, effective embedding.")
-                .describe("copy_top_k", "k of the copy score (thresholds.copy_top_k).")
-                .describe("pool_size", "Number of pool tokens the OV circuit is read on.");
+                .metadata(ProtocolStage.SHA_METADATA, reg.sha256());
         try (Checkpoint w = ExportedWeights.open(ctx.model().layout().graphDir(), ctx.model().config())) {
             OvCopying ov = new OvCopying(w, ids);
             for (int l = 0; l < ctx.model().config().nLayer(); l++) {

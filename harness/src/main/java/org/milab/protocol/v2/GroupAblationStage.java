@@ -34,7 +34,7 @@ public final class GroupAblationStage {
         Map<String, List<Head>> groups = new java.util.LinkedHashMap<>(Roles.groups(VerdictInputs.pooledRoles(ctx, reg)));
         groups.values().removeIf(hs -> hs.size() < 2);
         TableBuilder b = Table.builder(TABLE).keys("prompt_id", "group", "left_out").int64("seed").string("family", "prompt_id")
-                .int64("n", "k").string("group", "heads", "left_out").int64("n_heads")
+                .int64("n", "k").string("group").stringList("heads").string("left_out").int64("n_heads")
                 .float64("ld_clean", "ld_corrupt", "gap", "ld_base", "ld_patched", "delta", "normalized")
                 .metadata(ProtocolStage.SHA_METADATA, reg.sha256());
         record Cell(PromptPair pair, String group, List<Head> heads, String leftOut, int row) {}
@@ -65,8 +65,8 @@ public final class GroupAblationStage {
                     PromptPair p = x.pair;
                     double clean = base.clean(p, res), corrupt = base.corrupt(p, res), patched = Causal.ld(res[x.row]);
                     double gap = clean - corrupt, d = Causal.zeroBelow(clean - patched, tol);
-                    b.addRow(p.seed(), p.family(), p.id(), p.n(), p.k(), x.group, x.heads.stream().map(Head::label)
-                                    .collect(Collectors.joining(" ")), x.leftOut, x.heads.size(), clean, corrupt, gap, clean,
+                    b.addRow(p.seed(), p.family(), p.id(), p.n(), p.k(), x.group, x.heads.stream().map(Head::label).toList(),
+                            x.leftOut, x.heads.size(), clean, corrupt, gap, clean,
                             patched, d, Causal.normalized(d, gap, tol));
                 }
             }

@@ -84,9 +84,9 @@ public final class ProtocolStage {
     /** A loaded protocol and its hash (stamped on every table scored under it). */
     public record Registered(V2Protocol protocol, String sha256) {}
 
-    /** One row of {@code v2/prompts}: a registered prompt pair, token ids as space-separated text. */
-    record PromptRow(int seed, String family, String promptId, int index, int n, int k, int length, String cleanIds,
-                     String corruptIds, String donorIds, int answerId, int wrongId, int controlAltId, String answer,
+    /** One row of {@code v2/prompts}: a registered prompt pair, token ids as Arrow lists. */
+    record PromptRow(int seed, String family, String promptId, int index, int n, int k, int length, List<Integer> cleanIds,
+                     List<Integer> corruptIds, List<Integer> donorIds, int answerId, int wrongId, int controlAltId, String answer,
                      String wrong, String controlAlt, String cleanText, String corruptText) {
         PromptPair pair() {
             return new PromptPair(promptId, family, seed, index, n, k, parse(cleanIds), parse(corruptIds), parse(donorIds),
@@ -95,7 +95,7 @@ public final class ProtocolStage {
     }
 
     /** One row of {@code v2/attention_probes}. */
-    record ProbeRow(int seed, String probeId, int index, int n, String repeatIds, String controlIds, String repeatText) {
+    record ProbeRow(int seed, String probeId, int index, int n, List<Integer> repeatIds, List<Integer> controlIds, String repeatText) {
         AttentionProbe probe() {
             return new AttentionProbe(probeId, seed, index, n, parse(repeatIds), parse(controlIds));
         }
@@ -113,12 +113,12 @@ public final class ProtocolStage {
         return PROBE_ROWS.read(ctx.read(DIR, null, PROBES)).stream().map(ProbeRow::probe).toList();
     }
 
-    static String ids(int[] ids) {
-        return Arrays.stream(ids).mapToObj(String::valueOf).collect(Collectors.joining(" "));
+    static List<Integer> ids(int[] ids) {
+        return Arrays.stream(ids).boxed().toList();
     }
 
-    static int[] parse(String ids) {
-        return Arrays.stream(ids.trim().split(" ")).mapToInt(Integer::parseInt).toArray();
+    static int[] parse(List<Integer> ids) {
+        return ids.stream().mapToInt(Integer::intValue).toArray();
     }
 
     static TokenIds tokens(int[] ids) {

@@ -16,7 +16,6 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.TreeMap;
-import java.util.stream.Collectors;
 
 /**
  * The verdicts: decided on pooled prompts, then on each seed and each family for stability (a pooled
@@ -103,8 +102,7 @@ public final class VerdictStage {
         for (String test : Verdicts.TESTS) b.float64("p_raw_" + test, "p_adjusted_" + test, "p_raw_negative_" + test,
                 "p_adjusted_negative_" + test, "expected_sign_fraction_" + test).int64("n_" + test);
         b.string("composition_receiver").float64("p_composition_adjusted").int64("seeds_confirmed", "n_seeds")
-                .string("seed_verdicts", "family_verdicts", "truth_role").bool("truth_in_circuit").metadata(ProtocolStage.SHA_METADATA, sha);
-        VerdictColumns.describe(b, SCORES, Verdicts.TESTS);
+                .stringList("seed_verdicts", "family_verdicts").string("truth_role").bool("truth_in_circuit").metadata(ProtocolStage.SHA_METADATA, sha);
         for (Verdicts.HeadVerdict v : pooled.heads()) {
             Head h = v.head();
             Final fin = finals.get(h);
@@ -127,10 +125,8 @@ public final class VerdictStage {
             bestComposition(pooled, h).ifPresent(c -> r.set("composition_receiver", c.receiver().label())
                     .set("p_composition_adjusted", c.pAdjusted()));
             r.set("seeds_confirmed", fin.seedsConfirmed()).set("n_seeds", bySeed.size())
-                    .set("seed_verdicts", bySeed.entrySet().stream().map(e -> e.getKey() + ":" + e.getValue().head(h).verdict())
-                            .collect(Collectors.joining(" ")))
-                    .set("family_verdicts", byFamily.entrySet().stream().map(e -> e.getKey() + ":" + e.getValue().head(h).verdict())
-                            .collect(Collectors.joining(" ")));
+                    .set("seed_verdicts", bySeed.entrySet().stream().map(e -> e.getKey() + ":" + e.getValue().head(h).verdict()).toList())
+                    .set("family_verdicts", byFamily.entrySet().stream().map(e -> e.getKey() + ":" + e.getValue().head(h).verdict()).toList());
             truth.ifPresent(tr -> r.set("truth_role", tr.roles().get(h)).set("truth_in_circuit", tr.inCircuit().get(h)));
             r.add();
         }
@@ -333,16 +329,16 @@ public final class VerdictStage {
             md.append(String.format(Locale.ROOT, "- group ablation of every %s head [%s]: drop %s of the gap%n", g.get("role"),
                     g.get("heads"), fmt(castMap(g.get("drop_fraction_of_gap")))));
         Map<String, Object> st = castMap(circuit.get("stability"));
-        md.append("- stability: confirmed per seed ").append(st.get("confirmed_by_seed")).append(", per family ")
-                .append(st.get("confirmed_by_family")).append(String.format(Locale.ROOT,
-                        "; mean Jaccard across seeds %s, across families %s%n", fmtD(st.get("jaccard_mean_across_seeds")),
+        md.append("- stability: confirmed per seed (").append(perSubset(st.get("confirmed_by_seed"))).append("), per family (")
+                .append(perSubset(st.get("confirmed_by_family"))).append(String.format(Locale.ROOT,
+                        "); mean Jaccard across seeds %s, across families %s%n", fmtD(st.get("jaccard_mean_across_seeds")),
                         fmtD(st.get("jaccard_mean_across_families"))));
         truth.ifPresent(tr -> {
             Map<String, Object> pr = precisionRecall(finals, tr);
             Map<String, Object> rank = castMap(castMap(circuit.get("ground_truth")).get("ranking"));
             md.append(String.format(Locale.ROOT, "- against the planted ground truth (read only for this line): precision %s, "
                     + "recall %s (in circuit: %s); AUROC of per-head evidence: max |effect or path| %s, -log10 min adj. p %s, "
-                    + "attention excess %s%n", fmtD(pr.get("precision")), fmtD(pr.get("recall")), pr.get("in_circuit"),
+                    + "attention excess %s%n", fmtD(pr.get("precision")), fmtD(pr.get("recall")), org.milab.stats.Num.text(pr.get("in_circuit")),
                     fmtD(rank.get("max_abs_effect_or_path")), fmtD(rank.get("neg_log10_min_adjusted_p")),
                     fmtD(rank.get("max_attention_excess"))));
         });
@@ -367,12 +363,20 @@ public final class VerdictStage {
         return md.toString();
     }
 
+    /** {1=[L0H1, L1H2], 2=[]} as "1: L0H1, L1H2; 2: none" (never a Java map's toString). */
+    static String perSubset(Object bySubset) {
+        if (!(bySubset instanceof Map<?, ?> m) || m.isEmpty()) return "none";
+        StringBuilder b = new StringBuilder();
+        m.forEach((k, v) -> b.append(b.length() == 0 ? "" : "; ").append(k).append(": ").append(org.milab.stats.Num.text(v)));
+        return b.toString();
+    }
+
     /** The summary's lead: faithfulness, completeness and minimality of the confirmed circuit, with CIs. */
     static String circuitLevel(Map<String, Object> c) {
         if (!c.containsKey("faithfulness")) return "Circuit-level evidence: " + c.get("note") + ".\n\n";
         Map<String, Object> f = castMap(c.get("faithfulness")), comp = castMap(c.get("completeness")),
                 min = castMap(c.get("minimality"));
-        StringBuilder s = new StringBuilder("Circuit-level evidence for the confirmed circuit ").append(c.get("circuit"))
+        StringBuilder s = new StringBuilder("Circuit-level evidence for the confirmed circuit ").append(org.milab.stats.Num.text(c.get("circuit")))
                 .append(" (95% bootstrap CIs over ").append(c.get("n_prompts")).append(" prompts):\n\n");
         s.append("- faithfulness (only the circuit kept, every other head mean-ablated): ")
                 .append(fmt(castMap(f.get("fraction_of_clean_ld")))).append(" of the clean logit difference, ")

@@ -159,7 +159,7 @@ public final class Verdicts {
             String g = r.getString("group"), out = r.getString("left_out");
             if (out.equals(GroupAblationStage.NONE)) {
                 groupDrop.computeIfAbsent(g, k -> new LinkedHashMap<>()).put(r.getString("prompt_id"), r.getDouble("delta"));
-                groupHeads.put(g, r.getString("heads"));
+                groupHeads.put(g, String.join(" ", r.getStrings("heads")));
             } else withoutDrop.computeIfAbsent(g, k -> new LinkedHashMap<>()).computeIfAbsent(out, k -> new LinkedHashMap<>())
                     .put(r.getString("prompt_id"), r.getDouble("delta"));
         }

@@ -48,6 +48,10 @@ class RunAllComparisonTest {
         assertThat(V2PlantedRuns.byHead(cmp, "v2_verdict")).isEqualTo(V2PlantedRuns.byHead(v2, "verdict"));
         String md = Files.readString(run.resolve("v2/protocol_comparison.md"));
         assertThat(md).contains("| L1H2 |").contains("reference S12 sweep");
+        // run-all: every column of every table (reference, v2, the comparison) described by the glossary; summaries for people
+        assertThat(org.milab.tables.RunColumns.notInGlossary(run)).isEmpty();
+        assertThat(org.milab.testing.HumanText.problems(Files.readString(run.resolve("summary.md")) + "\n"
+                + Files.readString(run.resolve("v2/summary.md")) + "\n" + err)).isEmpty();
         assertThat(Files.readString(run.resolve("summary.md"))).contains("v2 verdicts").contains("protocol comparison");
     }
 

@@ -45,7 +45,7 @@ class V2LayoutsTest {
                 assertThat(r.getDouble("denoising_norm_ci_low")).isGreaterThan(0.05);
             }
         for (Table.Row r : v.rows())
-            assertThat(r.getString("seed_verdicts")).as(r.getString("head_id"))
-                    .isEqualTo("1:" + r.getString("verdict") + " 2:" + r.getString("verdict"));
+            assertThat(r.getStrings("seed_verdicts")).as(r.getString("head_id"))
+                    .containsExactly("1:" + r.getString("verdict"), "2:" + r.getString("verdict"));
     }
 }

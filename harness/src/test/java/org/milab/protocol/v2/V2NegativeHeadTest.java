@@ -44,8 +44,8 @@ class V2NegativeHeadTest {
         assertThat(r.getDouble("p_adjusted_negative_" + Verdicts.MEAN)).isLessThan(0.05);
         assertThat(r.getDouble("expected_sign_fraction_" + Verdicts.MEAN)).isGreaterThan(0.9);
         for (Table.Row x : v.rows())
-            assertThat(x.getString("seed_verdicts")).as(x.getString("head_id"))
-                    .isEqualTo("1:" + x.getString("verdict") + " 2:" + x.getString("verdict"));
+            assertThat(x.getStrings("seed_verdicts")).as(x.getString("head_id"))
+                    .containsExactly("1:" + x.getString("verdict"), "2:" + x.getString("verdict"));
         for (String backup : V2PlantedRuns.truthHeads(truth, h -> V2PlantedRuns.role(h, "BACKUP_INDUCTION")))
             assertBackupNamedFromEvidence(v, backup);
         String md = Files.readString(run.resolve("v2/summary.md"));

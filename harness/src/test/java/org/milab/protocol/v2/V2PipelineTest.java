@@ -60,17 +60,21 @@ class V2PipelineTest {
     /** Every table v2 writes describes every column (Arrow field metadata), so `make columns` lists no gap. */
     @Test
     void everyV2TableDescribesEveryColumn() throws Exception {
-        List<Path> tables;
-        try (java.util.stream.Stream<Path> s = java.nio.file.Files.list(run.resolve("v2"))) {
-            tables = s.filter(f -> f.getFileName().toString().endsWith(org.milab.tables.ArrowTables.EXTENSION)).sorted().toList();
-        }
-        assertThat(tables).hasSizeGreaterThanOrEqualTo(13);
-        List<String> undescribed = new java.util.ArrayList<>();
-        for (Path f : tables) {
-            Table t = org.milab.tables.ArrowTables.read(f);
-            for (String c : t.columnNames()) if (t.descriptions().get(c) == null) undescribed.add(f.getFileName() + ": " + c);
-        }
-        assertThat(undescribed).isEmpty();
+        assertThat(org.milab.tables.RunColumns.tables(run.resolve("v2"))).hasSizeGreaterThanOrEqualTo(13);
+        // described, and by the glossary (columns.txt), so COLUMNS.md lists every v2 column
+        assertThat(org.milab.tables.RunColumns.undescribed(run)).isEmpty();
+        assertThat(org.milab.tables.RunColumns.notInGlossary(run)).isEmpty();
+        // list values are Arrow lists: token ids, the heads ablated together, the per-seed verdicts
+        Table prompts = V2PlantedRuns.table(run, ProtocolStage.PROMPTS);
+        Table.Row p = prompts.row(0);
+        assertThat(p.getLongs("clean_ids")).hasSize(p.getLong("length").intValue()).isNotEqualTo(p.getLongs("corrupt_ids"));
+        assertThat(V2PlantedRuns.table(run, ProtocolStage.PROBES).row(0).getLongs("repeat_ids")).hasSizeGreaterThan(2);
+        for (Table.Row r : verdicts.rows()) assertThat(r.getStrings("seed_verdicts")).hasSize(r.getLong("n_seeds").intValue());
+        Table groups = V2PlantedRuns.table(run, GroupAblationStage.TABLE);
+        for (Table.Row r : groups.rows()) assertThat((long) r.getStrings("heads").size()).isEqualTo(r.getLong("n_heads"));
+        // the summaries read as text for people: no Java toString, null or 17-digit floats
+        assertThat(org.milab.testing.HumanText.problems(java.nio.file.Files.readString(run.resolve("summary.md"))
+                + "\n" + java.nio.file.Files.readString(run.resolve("v2/summary.md")))).isEmpty();
     }
 
     @Test

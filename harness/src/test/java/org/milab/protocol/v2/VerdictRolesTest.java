@@ -36,11 +36,11 @@ class VerdictRolesTest {
         // the induction group {IND, BACKUP}: ablating both removes 0.9 of the gap; keeping BACKUP alone it repairs to 0.3,
         // keeping IND alone the drop is the backup's share only (0.05)
         TableBuilder g = Table.builder(GroupAblationStage.TABLE).keys("prompt_id", "group", "left_out").int64("seed")
-                .string("family", "prompt_id", "group", "heads", "left_out").float64("delta");
+                .string("family", "prompt_id", "group").stringList("heads").string("left_out").float64("delta");
         java.util.Random rnd = new java.util.Random(5);
         for (Table.Row r : in.baselines().rows()) {
             double gap = r.getDouble("gap");
-            Object[] key = {r.getLong("seed"), r.getString("family"), r.getString("prompt_id"), Roles.INDUCTION, "L1H0 L1H2"};
+            Object[] key = {r.getLong("seed"), r.getString("family"), r.getString("prompt_id"), Roles.INDUCTION, List.of("L1H0", "L1H2")};
             g.addRow(key[0], key[1], key[2], key[3], key[4], GroupAblationStage.NONE, (0.9 + 0.02 * rnd.nextGaussian()) * gap);
             g.addRow(key[0], key[1], key[2], key[3], key[4], BACKUP.label(), (0.3 + 0.02 * rnd.nextGaussian()) * gap);
             g.addRow(key[0], key[1], key[2], key[3], key[4], IND.label(), (0.05 + 0.02 * rnd.nextGaussian()) * gap);

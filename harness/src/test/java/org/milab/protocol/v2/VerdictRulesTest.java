@@ -59,7 +59,7 @@ class VerdictRulesTest {
         TableBuilder abl = Causal.perPromptTable(CausalStage.ABLATIONS, "x", "intervention");
         TableBuilder pat = Causal.perPromptTable(CausalStage.PATCHES, "x", "intervention");
         TableBuilder grp = Table.builder(GroupAblationStage.TABLE).keys("prompt_id", "group", "left_out").int64("seed")
-                .string("family", "prompt_id", "group", "heads", "left_out").float64("delta");
+                .string("family", "prompt_id", "group").stringList("heads").string("left_out").float64("delta");
         TableBuilder comp = Table.builder(CompositionStage.TABLE).keys("prompt_id", "sender_id", "receiver_id").int64("seed")
                 .string("family", "prompt_id", "sender_id", "receiver_id").float64("delta");
         for (Map.Entry<Head, Spec> e : specs.entrySet()) {
