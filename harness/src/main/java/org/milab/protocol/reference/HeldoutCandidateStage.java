@@ -7,6 +7,7 @@ import org.milab.stage.StageContext;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import org.milab.model.ModelConfig;
+import org.milab.tables.RecordSchema;
 import org.milab.tables.Table;
 import org.milab.tables.TableBuilder;
 import org.milab.util.Hashing;
@@ -301,26 +302,28 @@ public final class HeldoutCandidateStage {
 
     // ---------------------------------------------------------------- outputs
 
-    public static TableBuilder table(List<Candidate> cs) {
-        TableBuilder b = Table.builder(TABLE).keys("candidate_id")
-                .string("candidate_id").int64("layer", "head").string("candidate_group", "source_reason")
-                .float64("prior_mean_gap").string("prior_replication_status")
-                .bool("prior_raw_attention_candidate", "prior_random_comparison_candidate", "include_in_main");
-        for (Candidate c : cs)
-            b.addRow(c.candidateId(), c.head().layer(), c.head().head(), c.group(), c.sourceReason(), c.priorMeanGap(),
+    /** One candidate as a row of heldout_candidate_set (the table's columns, in order). */
+    record Row(String candidateId, int layer, int head, String candidateGroup, String sourceReason, Double priorMeanGap,
+               String priorReplicationStatus, boolean priorRawAttentionCandidate, boolean priorRandomComparisonCandidate,
+               boolean includeInMain) {
+        static Row of(Candidate c) {
+            return new Row(c.candidateId(), c.head().layer(), c.head().head(), c.group(), c.sourceReason(), c.priorMeanGap(),
                     c.priorReplicationStatus(), c.priorRawAttention(), c.priorRandomComparison(), c.includeInMain());
-        return b;
+        }
+
+        Candidate candidate() {
+            return new Candidate(candidateId, new Head(layer, head), candidateGroup, sourceReason, priorMeanGap,
+                    priorReplicationStatus, priorRawAttentionCandidate, priorRandomComparisonCandidate, includeInMain);
+        }
+    }
+
+    public static TableBuilder table(List<Candidate> cs) {
+        return RecordSchema.of(Row.class).builder(TABLE, cs.stream().map(Row::of).toList(), "candidate_id");
     }
 
     /** Candidates back from the registered table (S14, S15 read them this way). */
     public static List<Candidate> fromTable(Table t) {
-        List<Candidate> out = new ArrayList<>();
-        for (Table.Row r : t.rows())
-            out.add(new Candidate(r.getString("candidate_id"), new Head(r.getLong("layer").intValue(), r.getLong("head").intValue()),
-                    r.getString("candidate_group"), r.getString("source_reason"), r.getDouble("prior_mean_gap"),
-                    r.getString("prior_replication_status"), r.getBool("prior_raw_attention_candidate"),
-                    r.getBool("prior_random_comparison_candidate"), r.getBool("include_in_main")));
-        return out;
+        return RecordSchema.of(Row.class).read(t).stream().map(Row::candidate).toList();
     }
 
     /**

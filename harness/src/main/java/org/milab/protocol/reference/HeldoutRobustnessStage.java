@@ -10,6 +10,7 @@ import org.milab.graph.PatchSite;
 import org.milab.prompts.ExampleSelection;
 import org.milab.prompts.HeldoutPrompts;
 import org.milab.prompts.PromptRecord;
+import org.milab.tables.RecordSchema;
 import org.milab.tables.Table;
 import org.milab.tables.TableBuilder;
 
@@ -87,25 +88,28 @@ public final class HeldoutRobustnessStage {
         return resultsTable(RESULTS, seed, results, cands);
     }
 
-    /** The held-out results schema under another table name (S16 writes the same columns). */
-    static TableBuilder resultsTable(String name, int seed, List<HeadPatching.Result> results, Map<HeadPatching.Job, Candidate> cands) {
-        TableBuilder b = Table.builder(name).keys("candidate_id", "example_id", "intervention", "position_label")
-                .int64("seed").string("candidate_id", "candidate_group").int64("layer", "head")
-                .string("family", "example_id", "heldout_family_type", "intervention", "intervention_status",
-                        "position_label", "position_status").bool("head_specific_patch")
-                .string("actual_patch_scope", "metric").float64("clean_score", "corrupt_score", "patched_score",
-                        "effect_size").string("effect_size_status", "true_expected_next_token",
-                        "wrong_or_control_token", "clean_prompt", "corrupt_prompt");
-        for (HeadPatching.Result x : results) {
+    /** One patched (candidate, prompt, intervention, position) of the held-out results (S14; S16 writes the same). */
+    record ResultRow(int seed, String candidateId, String candidateGroup, int layer, int head, String family,
+                     String exampleId, String heldoutFamilyType, String intervention, String interventionStatus,
+                     String positionLabel, String positionStatus, boolean headSpecificPatch, String actualPatchScope,
+                     String metric, Double cleanScore, Double corruptScore, Double patchedScore, Double effectSize,
+                     String effectSizeStatus, String trueExpectedNextToken, String wrongOrControlToken, String cleanPrompt,
+                     String corruptPrompt) {
+        static ResultRow of(int seed, HeadPatching.Result x, Candidate c) {
             PromptRecord r = x.job().record();
-            Candidate c = cands.get(x.job());
-            b.addRow(seed, c.candidateId(), c.group(), c.head().layer(), c.head().head(), r.family(), r.exampleId(),
+            return new ResultRow(seed, c.candidateId(), c.group(), c.head().layer(), c.head().head(), r.family(), r.exampleId(),
                     r.heldoutFamilyType(), x.job().intervention().id(), x.interventionStatus(), x.job().position().id(),
                     x.positionStatus(), SITE.headSpecific(), SITE.actualPatchScope(), HeadPatching.METRIC,
                     x.cleanScore(), x.corruptScore(), x.patchedScore(), x.effectSize(), x.effectSizeStatus(),
                     r.trueExpectedNextToken(), r.wrongOrControlToken(), x.cleanPrompt(), x.corruptPrompt());
         }
-        return b;
+    }
+
+    /** The held-out results schema under another table name (S16 writes the same columns). */
+    static TableBuilder resultsTable(String name, int seed, List<HeadPatching.Result> results, Map<HeadPatching.Job, Candidate> cands) {
+        return RecordSchema.of(ResultRow.class).builder(name,
+                results.stream().map(x -> ResultRow.of(seed, x, cands.get(x.job()))).toList(),
+                "candidate_id", "example_id", "intervention", "position_label");
     }
 
     private static final String[] FAMILY_KEYS = {"seed", "candidate_id", "candidate_group", "layer", "head", "family",

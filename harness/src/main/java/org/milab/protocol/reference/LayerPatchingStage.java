@@ -14,6 +14,7 @@ import org.milab.graph.PatchSite;
 import org.milab.prompts.ControlPrompts;
 import org.milab.prompts.ExampleSelection;
 import org.milab.prompts.PromptRecord;
+import org.milab.tables.RecordSchema;
 import org.milab.tables.Table;
 import org.milab.tables.TableBuilder;
 import org.milab.util.UserError;
@@ -187,11 +188,12 @@ public final class LayerPatchingStage {
             // Identical token ids give clean == corrupt by construction: decided on ids (spec 1.5), the
             // reference's 1e-12 guard kept for the rest.
             boolean zero = clean.equals(corrupt) || Math.abs(cs - xs) < 1e-12;
-            b.addRow(r.exampleId(), r.family(), r.controlFamily(), r.shouldShowInductionBehavior(), j.candidate().id(),
-                    j.candidate().source(), j.candidate().layer(), j.candidate().head(), j.candidate().component(), POSITION,
-                    corrupt.length() - 1, false, site(j.candidate().component()).actualPatchScope(), j.cleanPrompt(),
-                    j.corruptPrompt(), r.expectedNextToken(), r.trueExpectedNextToken(), wrongOrControl(r), METRIC, cs, xs, ps,
-                    zero ? null : (ps - xs) / (cs - xs), zero ? "denominator_zero" : "ok", j.context());
+            RESULT_ROWS.add(b, new ResultRow(r.exampleId(), r.family(), r.controlFamily(), r.shouldShowInductionBehavior(),
+                    j.candidate().id(), j.candidate().source(), j.candidate().layer(), j.candidate().head(),
+                    j.candidate().component(), POSITION, corrupt.length() - 1, false,
+                    site(j.candidate().component()).actualPatchScope(), j.cleanPrompt(), j.corruptPrompt(),
+                    r.expectedNextToken(), r.trueExpectedNextToken(), wrongOrControl(r), METRIC, cs, xs, ps,
+                    zero ? null : (ps - xs) / (cs - xs), zero ? "denominator_zero" : "ok", j.context()));
         }
         return b;
     }
@@ -205,15 +207,18 @@ public final class LayerPatchingStage {
         return rows.size() - 1;
     }
 
+    /** One (prompt, candidate) of layer_patching_results: the layer's site patched from clean into corrupt. */
+    record ResultRow(String exampleId, String family, String controlFamily, boolean shouldShowInductionBehavior,
+                     String candidateId, String candidateSource, int layer, Integer head, String component,
+                     String positionLabel, int patchPosition, boolean headSpecificPatch, String actualPatchScope,
+                     String cleanPrompt, String corruptPrompt, String targetToken, String trueExpectedNextToken,
+                     String wrongOrControlToken, String metric, double cleanScore, double corruptScore, double patchedScore,
+                     Double effectSize, String effectSizeStatus, String positiveMinusControlContext) {}
+
+    private static final RecordSchema<ResultRow> RESULT_ROWS = RecordSchema.of(ResultRow.class);
+
     static TableBuilder resultsBuilder() {
-        return Table.builder(RESULTS).keys("candidate_id", "example_id")
-                .string("example_id", "family", "control_family").bool("should_show_induction_behavior")
-                .string("candidate_id", "candidate_source").int64("layer", "head").string("component", "position_label")
-                .int64("patch_position").bool("head_specific_patch")
-                .string("actual_patch_scope", "clean_prompt", "corrupt_prompt", "target_token", "true_expected_next_token",
-                        "wrong_or_control_token", "metric")
-                .float64("clean_score", "corrupt_score", "patched_score", "effect_size")
-                .string("effect_size_status", "positive_minus_control_context");
+        return RESULT_ROWS.builder(RESULTS, "candidate_id", "example_id");
     }
 
     /** Groups in pandas' sorted key order (family, candidate_id, layer, head, component). */
@@ -262,9 +267,7 @@ public final class LayerPatchingStage {
     static TableBuilder byCandidate(Table results, Table byFamily, List<Candidate> candidates) {
         Map<String, String> sources = new HashMap<>();
         candidates.forEach(c -> sources.putIfAbsent(c.id(), c.source()));
-        record Row(String id, String source, long layer, Long head, String component, Double positive, Double maxControl,
-                   Double gap, String hardest, long nPositive, long nControl, String status) {}
-        List<Row> rows = new ArrayList<>();
+        List<CandidateRow> rows = new ArrayList<>();
         Map<List<Object>, Table> perCandidate = new TreeMap<>(KEY_ORDER);
         perCandidate.putAll(byFamily.groupBy("candidate_id"));
         for (Map.Entry<List<Object>, Table> e : perCandidate.entrySet()) {
@@ -282,22 +285,19 @@ public final class LayerPatchingStage {
             Double gap = positive != null && maxControl != null ? positive - maxControl : null;
             Table total = results.filter(r -> r.getString("candidate_id").equals(id));
             int nZero = (int) total.strings("effect_size_status").stream().filter("denominator_zero"::equals).count();
-            rows.add(new Row(id, sources.getOrDefault(id, ""), sub.row(0).getLong("layer"), sub.row(0).getLong("head"),
+            rows.add(new CandidateRow(id, sources.getOrDefault(id, ""), sub.row(0).getLong("layer"), sub.row(0).getLong("head"),
                     sub.row(0).getString("component"), positive, maxControl, gap,
                     hardest == null ? "" : hardest.getString("family"), sum(pos.longs("n_examples")),
                     sum(ctl.longs("n_examples")), specificityStatus(total.rowCount(), nZero, positive, maxControl, gap)));
         }
-        rows.sort(Decisions.descending(Row::gap));
-        TableBuilder b = Table.builder(BY_CANDIDATE).keys("candidate_id")
-                .string("candidate_id", "source").int64("layer", "head").string("component")
-                .float64("positive_mean_effect_size", "max_control_mean_effect_size", "positive_minus_control_effect_gap")
-                .string("hardest_control_family").int64("n_positive_examples", "n_control_examples")
-                .string("specificity_status");
-        for (Row r : rows)
-            b.addRow(r.id, r.source, r.layer, r.head, r.component, r.positive, r.maxControl, r.gap, r.hardest,
-                    r.nPositive, r.nControl, r.status);
-        return b;
+        rows.sort(Decisions.descending(CandidateRow::positiveMinusControlEffectGap));
+        return RecordSchema.of(CandidateRow.class).builder(BY_CANDIDATE, rows, "candidate_id");
     }
+
+    /** One candidate of layer_patching_by_candidate: positive against hardest control family, and the status. */
+    record CandidateRow(String candidateId, String source, long layer, Long head, String component,
+                        Double positiveMeanEffectSize, Double maxControlMeanEffectSize, Double positiveMinusControlEffectGap,
+                        String hardestControlFamily, long nPositiveExamples, long nControlExamples, String specificityStatus) {}
 
     private static long sum(List<Long> xs) {
         return xs.stream().mapToLong(Long::longValue).sum();

@@ -11,6 +11,7 @@ import org.milab.stage.StageContext;
 
 import org.milab.prompts.CalibrationBank;
 import org.milab.prompts.CalibrationPrompt;
+import org.milab.tables.RecordSchema;
 import org.milab.tables.Table;
 import org.milab.tables.TableBuilder;
 import org.milab.tokenizer.Tokenizer;
@@ -243,53 +244,47 @@ public final class MetricCalibrationStage {
         return out;
     }
 
+    /** metric_calibration_summary.json, in the reference's key order. */
+    record Summary(String model, String primaryMetric, int nExamples, Map<String, Long> validationCounts,
+                   Map<String, Long> metricCounts, Double positiveMeanTrueVsControlLogitDiff,
+                   Double maxControlMeanTrueVsControlLogitDiff, Double weakestPositiveFamilyMean,
+                   String weakestPositiveFamily, Double positiveMinusMaxControlGap, Double positiveMeanFractionDiffPositive,
+                   Double maxControlFractionDiffPositive, HardestControl hardestControlFamily,
+                   Map<String, Double> positiveDomainMeans, Map<String, Double> positiveLengthMeans, Thresholds thresholds,
+                   String status, boolean searchAllowed, List<String> refusedClaims) {}
+
+    /** The control family with the highest mean diff. */
+    record HardestControl(String family, Double meanTrueVsControlLogitDiff, Double fractionDiffPositive) {}
+
+    /** The status rule's thresholds, as the summary records them. */
+    record Thresholds(double minPositiveMinusMaxControlGap, double minPositiveFractionDiffPositive,
+                      double maxControlFractionDiffPositive) {}
+
     /** {@code summarize_metric_calibration} (plus the fractions and the weakest family's name the rule uses). */
     static Map<String, Object> summary(Table byExample, Table byFamily) {
         Map<String, Long> validation = counts(byExample.strings("validation_status"));
-        Map<String, Long> metric = counts(byExample.strings("metric_status"));
         List<FamilyMean> families = familyMeans(byFamily);
         Map<String, Double> domains = positiveRowMeans(byExample, "token_domain");
         Map<String, Double> lengths = positiveRowMeans(byExample, "sequence_length_bucket");
         String status = status(validation.getOrDefault(TOKENIZATION_ERROR, 0L), families, domains.values(), lengths.values());
         Separation s = Separation.of(families);
-        Map<String, Object> m = new LinkedHashMap<>();
-        m.put("model", null);
-        m.put("primary_metric", "true_vs_control_logit_diff");
-        m.put("n_examples", byExample.rowCount());
-        m.put("validation_counts", validation);
-        m.put("metric_counts", metric);
-        m.put("positive_mean_true_vs_control_logit_diff", Stats.orNull(s.positiveMean()));
-        m.put("max_control_mean_true_vs_control_logit_diff", Stats.orNull(s.maxControl()));
-        m.put("weakest_positive_family_mean", Stats.orNull(s.weakestPositive()));
-        m.put("weakest_positive_family", s.weakestPositiveFamily());
-        m.put("positive_minus_max_control_gap", Stats.orNull(s.positiveMean() - s.maxControl()));
-        m.put("positive_mean_fraction_diff_positive", Stats.orNull(s.positiveFraction()));
-        m.put("max_control_fraction_diff_positive", Stats.orNull(s.maxControlFraction()));
-        m.put("hardest_control_family", hardestControl(byFamily));
-        m.put("positive_domain_means", nullForNaN(domains));
-        m.put("positive_length_means", nullForNaN(lengths));
-        Map<String, Double> thresholds = new LinkedHashMap<>();
-        thresholds.put("min_positive_minus_max_control_gap", MIN_GAP);
-        thresholds.put("min_positive_fraction_diff_positive", MIN_POSITIVE_FRACTION);
-        thresholds.put("max_control_fraction_diff_positive", MAX_CONTROL_FRACTION);
-        m.put("thresholds", thresholds);
-        m.put("status", status);
-        m.put("search_allowed", CALIBRATED.equals(status));
-        m.put("refused_claims", List.of("This does not show an induction head.", "This does not show a circuit.",
-                "This does not establish a broad GPT-2 property.", "Calibration success would only permit a tighter next spec."));
-        return m;
+        return RecordSchema.treeMap(new Summary(null, "true_vs_control_logit_diff", byExample.rowCount(), validation,
+                counts(byExample.strings("metric_status")), Stats.orNull(s.positiveMean()), Stats.orNull(s.maxControl()),
+                Stats.orNull(s.weakestPositive()), s.weakestPositiveFamily(), Stats.orNull(s.positiveMean() - s.maxControl()),
+                Stats.orNull(s.positiveFraction()), Stats.orNull(s.maxControlFraction()), hardestControl(byFamily),
+                nullForNaN(domains), nullForNaN(lengths), new Thresholds(MIN_GAP, MIN_POSITIVE_FRACTION, MAX_CONTROL_FRACTION),
+                status, CALIBRATED.equals(status), List.of("This does not show an induction head.",
+                "This does not show a circuit.", "This does not establish a broad GPT-2 property.",
+                "Calibration success would only permit a tighter next spec.")));
     }
 
     /** {@code hardest_metric_control_family}: the control family with the highest mean diff (first on ties). */
-    static Map<String, Object> hardestControl(Table byFamily) {
+    static HardestControl hardestControl(Table byFamily) {
         List<Table.Row> controls = byFamily.rows().stream().filter(r -> !r.getBool("should_show_induction_behavior")).toList();
         if (controls.isEmpty()) return null;
         Table.Row top = PandasRules.sortDescending(controls, r -> r.getDouble("mean_true_vs_control_logit_diff")).get(0);
-        Map<String, Object> m = new LinkedHashMap<>();
-        m.put("family", top.getString("family"));
-        m.put("mean_true_vs_control_logit_diff", top.getDouble("mean_true_vs_control_logit_diff"));
-        m.put("fraction_diff_positive", top.getDouble("fraction_diff_positive"));
-        return m;
+        return new HardestControl(top.getString("family"), top.getDouble("mean_true_vs_control_logit_diff"),
+                top.getDouble("fraction_diff_positive"));
     }
 
     private static Map<String, Long> counts(List<String> values) {
