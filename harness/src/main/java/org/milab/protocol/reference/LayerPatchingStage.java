@@ -318,27 +318,25 @@ public final class LayerPatchingStage {
         return "insufficient_examples";
     }
 
+    /** layer_patching_summary.json, in the reference's key order. */
+    record Summary(int nResultRows, List<String> families, long nCandidates, boolean headSpecificPatch,
+                   String actualPatchScope, List<String> actualPatchScopes, Double positiveMeanEffectSize,
+                   Double maxControlMeanEffectSize, Double bestPositiveMinusControlEffectGap,
+                   Map<String, Long> specificityStatusCounts, String interpretationNote) {}
+
     static Map<String, Object> summary(Table results, Table byFamily, Table byCandidate, List<String> families) {
-        Map<String, Object> m = new LinkedHashMap<>();
         List<String> scopes = results.strings("actual_patch_scope").stream().distinct().sorted().toList();
         double positive = Stats.mean(byFamily.filter(r -> r.getBool("should_show_induction_behavior")).doubles("mean_effect_size"));
         double maxControl = byFamily.filter(r -> !r.getBool("should_show_induction_behavior")).doubles("mean_effect_size")
                 .stream().filter(d -> d != null && !d.isNaN()).mapToDouble(Double::doubleValue).max().orElse(Double.NaN);
         double bestGap = byCandidate.doubles("positive_minus_control_effect_gap").stream().filter(d -> d != null)
                 .mapToDouble(Double::doubleValue).max().orElse(Double.NaN);
-        m.put("n_result_rows", results.rowCount());
-        m.put("families", families);
-        m.put("n_candidates", results.strings("candidate_id").stream().distinct().count());
-        m.put("head_specific_patch", false);
-        m.put("actual_patch_scope", scopes.size() == 1 ? scopes.get(0) : "mixed_patch_scopes");
-        m.put("actual_patch_scopes", scopes);
-        m.put("positive_mean_effect_size", Stats.orNull(positive));
-        m.put("max_control_mean_effect_size", Stats.orNull(maxControl));
-        m.put("best_positive_minus_control_effect_gap", Stats.orNull(bestGap));
-        m.put("specificity_status_counts", valueCounts(byCandidate.strings("specificity_status")));
-        m.put("interpretation_note", "Controlled patching asks whether causal effects separate positives from controls. "
-                + "This is tiny causal practice, not a mechanism claim.");
-        return m;
+        return RecordSchema.treeMap(new Summary(results.rowCount(), families,
+                results.strings("candidate_id").stream().distinct().count(), false,
+                scopes.size() == 1 ? scopes.get(0) : "mixed_patch_scopes", scopes, Stats.orNull(positive),
+                Stats.orNull(maxControl), Stats.orNull(bestGap), valueCounts(byCandidate.strings("specificity_status")),
+                "Controlled patching asks whether causal effects separate positives from controls. "
+                        + "This is tiny causal practice, not a mechanism claim."));
     }
 
     /** pandas value_counts: count descending, ties in order of first appearance. */
