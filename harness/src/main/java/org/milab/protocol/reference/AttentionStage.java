@@ -240,17 +240,16 @@ public final class AttentionStage {
         List<Map<String, Object>> out = new ArrayList<>();
         for (Map.Entry<List<Object>, Table> g : PandasRules.groupBySorted(rows, "layer", "head").entrySet()) {
             Table h = g.getValue();
-            Map<String, Object> m = new LinkedHashMap<>();
-            m.put("layer", g.getKey().get(0));
-            m.put("head", g.getKey().get(1));
-            m.put(MEAN, Stats.mean(h.doubles(SCORE)));
-            m.put(MEDIAN, Stats.median(h.doubles(SCORE)));
-            m.put("mean_attention_entropy", Stats.mean(h.doubles("attention_entropy")));
-            m.put("n_examples", PandasRules.nunique(h, "example_id"));
-            out.add(m);
+            out.add(RecordSchema.treeMap(new HeadMean((Long) g.getKey().get(0), (Long) g.getKey().get(1),
+                    Stats.mean(h.doubles(SCORE)), Stats.median(h.doubles(SCORE)), Stats.mean(h.doubles("attention_entropy")),
+                    PandasRules.nunique(h, "example_id"))));
         }
         return out;
     }
+
+    /** One head of the summary's head lists, before pandas' to_json rounding. */
+    record HeadMean(long layer, long head, double meanAttentionToPreviousOccurrence,
+                    double medianAttentionToPreviousOccurrence, double meanAttentionEntropy, long nExamples) {}
 
     /** Positive head rows with the strongest control family of the same head, sorted by gap descending. */
     static List<Map<String, Object>> gapRows(Table positive, Table controls) {

@@ -133,7 +133,7 @@ public final class HeldoutCandidateStage {
     public static List<Candidate> derive(Table multiseed, List<Head> rawOrder) {
         Map<Head, Table.Row> byHead = new LinkedHashMap<>();
         for (Table.Row r : multiseed.rows())
-            byHead.putIfAbsent(new Head(r.getLong("layer").intValue(), r.getLong("head").intValue()), r);
+            byHead.putIfAbsent(ReferenceVerdicts.head(r), r);
         Map<Head, Candidate> chosen = new LinkedHashMap<>();
         byHead.forEach((h, r) -> {
             if (r.getString("replication_status").equals(SweepConsolidationStage.REPLICATED))
