@@ -80,14 +80,12 @@ public final class LayerPatchingStage {
         ctx.recordTiming(DIR + "/seed" + seed, (System.nanoTime() - t0) / 1e9);
     }
 
+    /** The columns S9 reads of an S8 candidate table (a layer-level candidate has no head). */
+    record Picked(String candidateId, String source, int layer, Integer head, String component) {}
+
     static List<Candidate> candidates(Table t) {
-        List<Candidate> out = new ArrayList<>();
-        for (Table.Row r : t.rows()) {
-            Long head = r.getLong("head");
-            out.add(new Candidate(r.getString("candidate_id"), r.getString("source"), r.getLong("layer").intValue(),
-                    head == null ? null : head.intValue(), r.getString("component")));
-        }
-        return out;
+        return RecordSchema.of(Picked.class).read(t).stream()
+                .map(p -> new Candidate(p.candidateId(), p.source(), p.layer(), p.head(), p.component())).toList();
     }
 
     /** build_patching_jobs: candidates (first {@code maxCandidates}) x the seeded example selection. */
