@@ -157,22 +157,25 @@ public final class MetricCalibrationStage {
 
     /** {@code aggregate_metric_calibration_by_family}: scored rows only, families in sorted order. */
     static TableBuilder byFamily(Table byExample) {
-        TableBuilder b = Table.builder(BY_FAMILY).keys("family").string("family").int64("n_examples")
-                .stringList("token_domains", "sequence_length_buckets").bool("should_show_induction_behavior")
-                .float64("mean_true_vs_control_logit_diff", "median_true_vs_control_logit_diff", "fraction_diff_positive",
-                        "mean_probability_gap", "median_target_rank");
+        List<FamilyRow> rows = new ArrayList<>();
         Table valid = byExample.filter(r -> OK.equals(r.getString("metric_status")));
         for (Map.Entry<List<Object>, Table> g : PandasRules.groupBySorted(valid, "family").entrySet()) {
             Table f = g.getValue();
             List<Double> diffs = f.doubles("true_vs_control_logit_diff");
             long positive = diffs.stream().filter(d -> d != null && Decisions.positive(d)).count();
-            b.addRow(g.getKey().get(0), f.rowCount(), sortedUnique(f, "token_domain"),
+            rows.add(new FamilyRow((String) g.getKey().get(0), f.rowCount(), sortedUnique(f, "token_domain"),
                     sortedUnique(f, "sequence_length_bucket"), f.bools("should_show_induction_behavior").get(0),
                     Stats.orNull(Stats.mean(diffs)), Stats.orNull(Stats.median(diffs)), (double) positive / f.rowCount(),
-                    Stats.orNull(Stats.mean(f.doubles("probability_gap"))), Stats.orNull(Stats.median(f.longs("target_rank"))));
+                    Stats.orNull(Stats.mean(f.doubles("probability_gap"))), Stats.orNull(Stats.median(f.longs("target_rank")))));
         }
-        return b;
+        return RecordSchema.of(FamilyRow.class).builder(BY_FAMILY, rows, "family");
     }
+
+    /** One family of metric_calibration_by_family (scored rows only). */
+    record FamilyRow(String family, int nExamples, List<String> tokenDomains, List<String> sequenceLengthBuckets,
+                     boolean shouldShowInductionBehavior, Double meanTrueVsControlLogitDiff,
+                     Double medianTrueVsControlLogitDiff, double fractionDiffPositive, Double meanProbabilityGap,
+                     Double medianTargetRank) {}
 
     private static List<String> sortedUnique(Table t, String column) {
         TreeSet<String> values = new TreeSet<>();
