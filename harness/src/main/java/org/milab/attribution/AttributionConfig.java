@@ -2,7 +2,8 @@ package org.milab.attribution;
 
 import org.milab.util.UserError;
 
-import java.util.LinkedHashMap;
+import org.milab.tables.RecordSchema;
+
 import java.util.Map;
 
 /**
@@ -34,18 +35,12 @@ public record AttributionConfig(int pairs, int length, long seed, int verifyPair
         return new AttributionConfig(32, 10, 0, 8, 10, 2000, 0, 32, 10);
     }
 
+    /** attribution_config.json: what the run used, with the prompt recipe spelled out. */
+    record Written(String prompts, int pairs, int length, long promptSeed, int verifyPairs, int topK, int bootstrapResamples,
+                   long bootstrapSeed, int batchRows, int igSteps) {}
+
     public Map<String, Object> toMap() {
-        Map<String, Object> m = new LinkedHashMap<>();
-        m.put("prompts", "repeated random tokens: clean BOS + r + r, corrupt BOS + s + r, metric L[r0] - L[s0]");
-        m.put("pairs", pairs);
-        m.put("length", length);
-        m.put("prompt_seed", seed);
-        m.put("verify_pairs", verifyPairs);
-        m.put("top_k", topK);
-        m.put("bootstrap_resamples", resamples);
-        m.put("bootstrap_seed", bootstrapSeed);
-        m.put("batch_rows", batchRows);
-        m.put("ig_steps", igSteps);
-        return m;
+        return RecordSchema.treeMap(new Written("repeated random tokens: clean BOS + r + r, corrupt BOS + s + r, metric L[r0] - L[s0]",
+                pairs, length, seed, verifyPairs, topK, resamples, bootstrapSeed, batchRows, igSteps));
     }
 }

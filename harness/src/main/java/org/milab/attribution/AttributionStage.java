@@ -6,6 +6,7 @@ import org.milab.atp.AttributionPatching;
 import org.milab.stage.StageContext;
 import org.milab.stats.Bootstrap;
 import org.milab.stats.RankAgreement;
+import org.milab.tables.RecordSchema;
 import org.milab.tables.Table;
 import org.milab.tables.TableBuilder;
 
@@ -47,10 +48,30 @@ public final class AttributionStage {
         return r;
     }
 
+    /** One (pair, node, position) of {@code attribution}: AtP in both directions, and AtP-IG. */
+    record Cell(int pair, String node, String mibNode, String kind, String hook, int layer, Integer head, int position,
+                int tokenClean, int tokenCorrupt, double atpDenoising, double atpNoising, Double atpIg) {}
+
+    /** One prompt pair of {@code attribution_pairs}. */
+    record Pair(int pair, int trueToken, int wrongToken, int length, List<Integer> cleanIds, List<Integer> corruptIds,
+                double cleanMetric, double corruptMetric) {}
+
+    /** One node of {@code attribution_nodes}: AtP summed over positions, mean over pairs with its interval, ranks. */
+    record Node(String node, String mibNode, String kind, String hook, int layer, Integer head, int nPairs,
+                int rankDenoising, int rankNoising, Integer rankIg, double atpDenoisingMean, double atpDenoisingCiLow,
+                double atpDenoisingCiHigh, double atpNoisingMean, double atpNoisingCiLow, double atpNoisingCiHigh,
+                Double atpIgMean, Double atpIgCiLow, Double atpIgCiHigh) {}
+
+    static String kind(AttributionNode node) {
+        return node.kind().name().toLowerCase(Locale.ROOT);
+    }
+
+    static Integer head(AttributionNode node) {
+        return node.head() < 0 ? null : node.head();
+    }
+
     static TableBuilder cells(AttributionPatching.Result r) {
-        TableBuilder b = Table.builder("attribution").keys("pair", "node", "position")
-                .int64("pair").string("node", "mib_node", "kind", "hook").int64("layer", "head", "position",
-                        "token_clean", "token_corrupt").float64("atp_denoising", "atp_noising", "atp_ig")
+        TableBuilder b = RecordSchema.of(Cell.class).builder("attribution", "pair", "node", "position")
                 .metadata("milab.atp", "atp_denoising = (a_clean - a_corrupt) . dm/da at the corrupt run; atp_noising = "
                         + "(a_corrupt - a_clean) . dm/da at the clean run; atp_ig = (a_clean - a_corrupt) . dm/da averaged over "
                         + r.igSteps() + " runs with token embeddings (1 - w) E[corrupt] + w E[clean], w = (j - 1/2) / "
@@ -60,34 +81,26 @@ public final class AttributionStage {
             for (int n = 0; n < r.nodes().size(); n++) {
                 AttributionNode node = r.nodes().get(n);
                 for (int t = 0; t < p.pair().length(); t++)
-                    b.row().set("pair", p.pair().index()).set("node", node.id()).set("mib_node", node.mibId())
-                            .set("kind", node.kind().name().toLowerCase(Locale.ROOT)).set("hook", node.hook())
-                            .set("layer", node.layer()).set("head", node.head() < 0 ? null : node.head())
-                            .set("position", t).set("token_clean", clean[t]).set("token_corrupt", corrupt[t])
-                            .set("atp_denoising", p.denoising()[n][t]).set("atp_noising", p.noising()[n][t])
-                            .set("atp_ig", p.integrated() == null ? null : p.integrated()[n][t]).add();
+                    RecordSchema.of(Cell.class).add(b, new Cell(p.pair().index(), node.id(), node.mibId(), kind(node),
+                            node.hook(), node.layer(), head(node), t, clean[t], corrupt[t], p.denoising()[n][t],
+                            p.noising()[n][t], p.integrated() == null ? null : p.integrated()[n][t]));
             }
         }
         return b;
     }
 
     static TableBuilder pairTable(AttributionPatching.Result r) {
-        TableBuilder b = Table.builder("attribution_pairs").keys("pair").int64("pair", "true_token", "wrong_token", "length")
-                .int64List("clean_ids", "corrupt_ids").float64("clean_metric", "corrupt_metric");
-        for (AttributionPatching.PairScores p : r.pairs())
-            b.row().set("pair", p.pair().index()).set("true_token", p.pair().trueToken())
-                    .set("wrong_token", p.pair().wrongToken()).set("length", p.pair().length())
-                    .set("clean_ids", p.pair().clean().ids()).set("corrupt_ids", p.pair().corrupt().ids())
-                    .set("clean_metric", p.cleanMetric()).set("corrupt_metric", p.corruptMetric()).add();
-        return b;
+        return RecordSchema.of(Pair.class).builder("attribution_pairs", r.pairs().stream().map(p -> new Pair(p.pair().index(),
+                p.pair().trueToken(), p.pair().wrongToken(), p.pair().length(), boxed(p.pair().clean().ids()),
+                boxed(p.pair().corrupt().ids()), p.cleanMetric(), p.corruptMetric())).toList(), "pair");
+    }
+
+    private static List<Integer> boxed(int[] ids) {
+        return Arrays.stream(ids).boxed().toList();
     }
 
     static TableBuilder nodeTable(AttributionPatching.Result r, Bootstrap boot) {
-        TableBuilder b = Table.builder("attribution_nodes").keys("node").string("node", "mib_node", "kind", "hook")
-                .int64("layer", "head", "n_pairs", "rank_denoising", "rank_noising", "rank_ig")
-                .float64("atp_denoising_mean", "atp_denoising_ci_low", "atp_denoising_ci_high",
-                        "atp_noising_mean", "atp_noising_ci_low", "atp_noising_ci_high",
-                        "atp_ig_mean", "atp_ig_ci_low", "atp_ig_ci_high")
+        TableBuilder b = RecordSchema.of(Node.class).builder("attribution_nodes", "node")
                 .metadata("milab.aggregate", "per pair, the node's AtP summed over positions (first-order estimate of "
                         + "patching it at every position); mean over pairs with a seeded percentile bootstrap interval; "
                         + "ranks by |mean| among nodes of the same kind, 1 = largest");
@@ -104,14 +117,10 @@ public final class AttributionStage {
                 rankQ = ig == null ? null : ranksWithinKind(r.nodes(), q);
         for (int k = 0; k < n; k++) {
             AttributionNode node = r.nodes().get(k);
-            b.row().set("node", node.id()).set("mib_node", node.mibId()).set("kind", node.kind().name().toLowerCase(Locale.ROOT))
-                    .set("hook", node.hook()).set("layer", node.layer()).set("head", node.head() < 0 ? null : node.head())
-                    .set("n_pairs", r.pairs().size()).set("rank_denoising", rankD[k]).set("rank_noising", rankN[k])
-                    .set("atp_denoising_mean", d[k].estimate()).set("atp_denoising_ci_low", d[k].low())
-                    .set("atp_denoising_ci_high", d[k].high()).set("atp_noising_mean", s[k].estimate())
-                    .set("atp_noising_ci_low", s[k].low()).set("atp_noising_ci_high", s[k].high())
-                    .set("rank_ig", rankQ == null ? null : rankQ[k]).set("atp_ig_mean", ig == null ? null : q[k].estimate())
-                    .set("atp_ig_ci_low", ig == null ? null : q[k].low()).set("atp_ig_ci_high", ig == null ? null : q[k].high()).add();
+            RecordSchema.of(Node.class).add(b, new Node(node.id(), node.mibId(), kind(node), node.hook(), node.layer(), head(node),
+                    r.pairs().size(), rankD[k], rankN[k], rankQ == null ? null : rankQ[k], d[k].estimate(), d[k].low(),
+                    d[k].high(), s[k].estimate(), s[k].low(), s[k].high(), ig == null ? null : q[k].estimate(),
+                    ig == null ? null : q[k].low(), ig == null ? null : q[k].high()));
         }
         return b;
     }

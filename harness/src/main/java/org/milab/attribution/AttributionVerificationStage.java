@@ -6,6 +6,7 @@ import org.milab.atp.AttributionPatching;
 import org.milab.stage.StageContext;
 import org.milab.stats.Bootstrap;
 import org.milab.stats.RankAgreement;
+import org.milab.tables.RecordSchema;
 import org.milab.tables.Table;
 import org.milab.tables.TableBuilder;
 
@@ -94,12 +95,22 @@ public final class AttributionVerificationStage {
                     boot.statistic(n, idx -> RankAgreement.topKRecall(means(atp, idx), means(exact, idx), k))));
     }
 
+    /** One (pair, head) of {@code attribution_verification_heads}: AtP against exact hook_z patching. */
+    record HeadRow(int pair, int layer, int head, String node, String mibNode, double atpDenoising, double exactDenoising,
+                   double atpNoising, double exactNoising, Double atpIg, double cleanMetric, double corruptMetric,
+                   Double exactDenoisingNormalized) {}
+
+    /** One (pair, head, position) of {@code attribution_verification_cells}. */
+    record CellRow(int pair, int layer, int head, int position, String node, double atpDenoising, Double atpIg,
+                   double exactDenoising) {}
+
+    /** One agreement statistic of {@code attribution_verification}, with its bootstrap interval over pairs. */
+    record AgreementRow(String level, String direction, String statistic, int nPairs, double value, double ciLow,
+                        double ciHigh) {}
+
     private static TableBuilder headTable(AttributionPatching.Result atp, List<Integer> headNodes, List<PromptPair> pairs,
                                           double[][] atpDen, double[][] atpNoi, double[][] atpIg, ExactHeadPatching.Result exact) {
-        TableBuilder b = Table.builder("attribution_verification_heads").keys("pair", "node")
-                .int64("pair", "layer", "head").string("node", "mib_node")
-                .float64("atp_denoising", "exact_denoising", "atp_noising", "exact_noising", "atp_ig", "clean_metric",
-                        "corrupt_metric", "exact_denoising_normalized")
+        TableBuilder b = RecordSchema.of(HeadRow.class).builder("attribution_verification_heads", "pair", "node")
                 .metadata("milab.verification", "exact_* = metric delta of patching the head's hook_z at every position "
                         + "(denoising: clean into corrupt, minus corrupt; noising: corrupt into clean, minus clean); atp_* = "
                         + "AtP summed over positions; normalized = exact_denoising / (clean - corrupt)");
@@ -107,41 +118,35 @@ public final class AttributionVerificationStage {
             for (int h = 0; h < headNodes.size(); h++) {
                 AttributionNode node = atp.nodes().get(headNodes.get(h));
                 double gap = exact.clean()[p] - exact.corrupt()[p];
-                b.row().set("pair", pairs.get(p).index()).set("node", node.id()).set("mib_node", node.mibId())
-                        .set("layer", node.layer()).set("head", node.head()).set("atp_denoising", atpDen[p][h])
-                        .set("exact_denoising", exact.heads()[p][h]).set("atp_noising", atpNoi[p][h])
-                        .set("exact_noising", exact.headsNoise()[p][h]).set("atp_ig", atpIg == null ? null : atpIg[p][h])
-                        .set("clean_metric", exact.clean()[p])
-                        .set("corrupt_metric", exact.corrupt()[p])
-                        .set("exact_denoising_normalized", gap == 0 ? null : exact.heads()[p][h] / gap).add();
+                RecordSchema.of(HeadRow.class).add(b, new HeadRow(pairs.get(p).index(), node.layer(), node.head(), node.id(),
+                        node.mibId(), atpDen[p][h], exact.heads()[p][h], atpNoi[p][h], exact.headsNoise()[p][h],
+                        atpIg == null ? null : atpIg[p][h], exact.clean()[p], exact.corrupt()[p],
+                        gap == 0 ? null : exact.heads()[p][h] / gap));
             }
         return b;
     }
 
     private static TableBuilder cellTable(AttributionPatching.Result atp, List<Integer> headNodes, List<PromptPair> pairs,
                                           double[][] atpCell, double[][] igCell, double[][] exactCell, int T) {
-        TableBuilder b = Table.builder("attribution_verification_cells").keys("pair", "node", "position")
-                .int64("pair", "layer", "head", "position").string("node").float64("atp_denoising", "atp_ig", "exact_denoising");
+        TableBuilder b = RecordSchema.of(CellRow.class).builder("attribution_verification_cells", "pair", "node", "position");
         for (int p = 0; p < pairs.size(); p++)
             for (int h = 0; h < headNodes.size(); h++) {
                 AttributionNode node = atp.nodes().get(headNodes.get(h));
                 for (int t = 0; t < T; t++)
-                    b.row().set("pair", pairs.get(p).index()).set("node", node.id()).set("layer", node.layer())
-                            .set("head", node.head()).set("position", t).set("atp_denoising", atpCell[p][h * T + t])
-                            .set("atp_ig", igCell == null ? null : igCell[p][h * T + t])
-                            .set("exact_denoising", exactCell[p][h * T + t]).add();
+                    RecordSchema.of(CellRow.class).add(b, new CellRow(pairs.get(p).index(), node.layer(), node.head(), t,
+                            node.id(), atpCell[p][h * T + t], igCell == null ? null : igCell[p][h * T + t],
+                            exactCell[p][h * T + t]));
             }
         return b;
     }
 
     private static TableBuilder agreementTable(List<Agreement> agreements, int n) {
-        TableBuilder b = Table.builder("attribution_verification").keys("level", "direction", "statistic")
-                .string("level", "direction", "statistic").int64("n_pairs").float64("value", "ci_low", "ci_high")
+        TableBuilder b = RecordSchema.of(AgreementRow.class).builder("attribution_verification", "level", "direction", "statistic")
                 .metadata("milab.agreement", "statistics of the means over pairs (AtP vs exact patching); intervals: "
                         + "percentile bootstrap over pairs");
         for (Agreement a : agreements)
-            b.row().set("level", a.level).set("direction", a.direction).set("statistic", a.statistic).set("n_pairs", n)
-                    .set("value", a.value.estimate()).set("ci_low", a.value.low()).set("ci_high", a.value.high()).add();
+            RecordSchema.of(AgreementRow.class).add(b, new AgreementRow(a.level, a.direction, a.statistic, n, a.value.estimate(),
+                    a.value.low(), a.value.high()));
         return b;
     }
 

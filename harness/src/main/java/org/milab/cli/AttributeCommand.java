@@ -10,7 +10,6 @@ import org.milab.run.Pipeline;
 import org.milab.stage.RunConfig;
 import org.milab.run.RunContext;
 import org.milab.run.RunDir;
-import org.milab.runtime.Device;
 import org.milab.util.UserError;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -18,8 +17,6 @@ import picocli.CommandLine.Option;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.LocalDateTime;
-import java.time.format.DateTimeFormatter;
 import java.util.List;
 import java.util.concurrent.Callable;
 
@@ -30,10 +27,7 @@ import java.util.concurrent.Callable;
 public final class AttributeCommand implements Callable<Integer> {
     @Mixin RootOption root;
     @Mixin EngineOptions engine;
-    @Option(names = "--model", defaultValue = "gpt2", description = "Default: ${DEFAULT-VALUE}.") String model;
-    @Option(names = "--device", defaultValue = "cpu", description = "cpu, cuda or auto. Default: ${DEFAULT-VALUE}.") String device;
-    @Option(names = "--threads", defaultValue = "0", description = "ORT intra-op threads (0 = ORT default). Default: ${DEFAULT-VALUE}.") int threads;
-    @Option(names = "--run-id", description = "results/<run-id>/ (default <model>-attribute-<time>)") String runId;
+    @Mixin ModelRunOptions modelRun;
     @Option(names = "--pairs", defaultValue = "32", description = "prompt pairs scored by AtP. Default: ${DEFAULT-VALUE}.") int pairs;
     @Option(names = "--length", defaultValue = "10", description = "tokens in the repeated sequence (prompts: 2 x length + 1). Default: ${DEFAULT-VALUE}.") int length;
     @Option(names = "--seed", defaultValue = "0", description = "prompt seed. Default: ${DEFAULT-VALUE}.") long seed;
@@ -45,7 +39,7 @@ public final class AttributeCommand implements Callable<Integer> {
 
     /** Every option checked (ranges here, memory and time from the model's shape) before anything runs. */
     private AttributionConfig checked() {
-        OptionChecks.bounded("--threads", threads, 0, OptionChecks.MAX_THREADS);
+        modelRun.check();
         OptionChecks.bounded("--pairs", pairs, 1, Integer.MAX_VALUE);
         OptionChecks.bounded("--length", length, 1, 10_000);
         OptionChecks.bounded("--seed", seed, 0, OptionChecks.MAX_SEED);
@@ -55,11 +49,11 @@ public final class AttributeCommand implements Callable<Integer> {
         OptionChecks.bounded("--batch-rows", batchRows, 1, OptionChecks.MAX_BATCH_ROWS);
         // integrated gradients converge long before this; more steps only cost time
         OptionChecks.bounded("--ig-steps", igSteps, 0, 1000);
-        org.milab.model.ModelConfig c = ResourceEstimate.configOf(root.root(), model);
+        org.milab.model.ModelConfig c = ResourceEstimate.configOf(root.root(), modelRun.model);
         if (c != null) {
             if (2 * length + 1 > c.nPositions())
                 throw new UserError("--length " + length + " makes prompts of " + (2 * length + 1) + " tokens (BOS + 2 x length), "
-                        + "but model '" + model + "' reads at most " + c.nPositions() + " positions (n_positions).",
+                        + "but model '" + modelRun.model + "' reads at most " + c.nPositions() + " positions (n_positions).",
                         "Pass --length " + (c.nPositions() - 1) / 2 + " or less.");
             AttributionConfig d = AttributionConfig.defaults();
             ResourceEstimate.require("attribute", c, ResourceEstimate.attribution(c, pairs, length, verifyPairs, resamples, igSteps),
@@ -74,8 +68,7 @@ public final class AttributeCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        String id = runId != null ? runId
-                : model + "-attribute-" + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss"));
+        String id = modelRun.runIdOr("attribute");
         RunDir.requireValidId(id);
         AttributionConfig cfg = checked();
         Path results = root.root().resolve("results");
@@ -86,13 +79,13 @@ public final class AttributeCommand implements Callable<Integer> {
             System.err.println("removing " + results.resolve(id + RunContext.INCOMPLETE) + " left by an unfinished attempt");
             org.milab.util.FileTrees.delete(results.resolve(id + RunContext.INCOMPLETE));
         }
-        try (LabModel m = LabModel.open(root.root(), model, Device.parse(device), threads, 128, 128 * 16, engine.factory())) {
-            RunContext ctx = new RunContext(root.root(), RunConfig.reference(model, id), m);
+        try (LabModel m = LabModel.open(root.root(), modelRun.model, modelRun.parsedDevice(), modelRun.threads, 128, 128 * 16, engine.factory())) {
+            RunContext ctx = new RunContext(root.root(), RunConfig.reference(modelRun.model, id), m);
             Pipeline run = new Pipeline(ctx); // started now: its manifest times the whole run
             List<PromptPair> prompts = AttributionStage.pairs(ctx, cfg);
             AttributionPatching.Result atp = AttributionStage.run(ctx, cfg, prompts);
             if (cfg.verifyPairs() > 0) AttributionVerificationStage.run(ctx, cfg, atp);
-            run.finish("milab attribute --model " + model);
+            run.finish("milab attribute --model " + modelRun.model);
             System.out.println("run " + id + " written to " + root.root().relativize(ctx.finalDir())
                     + " (attribution/attribution.arrow, summary.md)");
         }

@@ -6,7 +6,6 @@ import org.milab.circuit.CircuitTask;
 import org.milab.lab.LabModel;
 import org.milab.stage.RunConfig;
 import org.milab.run.RunDir;
-import org.milab.runtime.Device;
 import org.milab.util.UserError;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -22,11 +21,8 @@ import java.util.concurrent.Callable;
                 + "CPR/CMD and the smallest circuit keeping the threshold; writes results/<run>/circuit/.")
 public final class CircuitCommand implements Callable<Integer> {
     @Mixin RootOption root;
-    @Option(names = "--model", defaultValue = "gpt2", description = "Default: ${DEFAULT-VALUE}.") String model;
+    @Mixin ModelRunOptions modelRun;
     @Option(names = "--task", required = true, description = "a .jsonl task file, or a built-in task: induction") String task;
-    @Option(names = "--device", defaultValue = "cpu", description = "cpu, cuda or auto. Default: ${DEFAULT-VALUE}.") String device;
-    @Option(names = "--threads", defaultValue = "0", description = "ORT intra-op threads (0 = ORT default). Default: ${DEFAULT-VALUE}.") int threads;
-    @Option(names = "--run-id", description = "results/<run-id>/ (default <model>-circuit-<time>)") String runId;
     @Option(names = "--examples", defaultValue = "16", description = "examples of a built-in task. Default: ${DEFAULT-VALUE}.") int examples;
     @Option(names = "--length", defaultValue = "6", description = "repeated-sequence length of the built-in induction task. Default: ${DEFAULT-VALUE}.") int length;
     @Option(names = "--seed", defaultValue = "0", description = "seed of a built-in task. Default: ${DEFAULT-VALUE}.") long seed;
@@ -39,7 +35,7 @@ public final class CircuitCommand implements Callable<Integer> {
 
     /** Every option checked before the task file is read, the model opens or any folder is touched. */
     private CircuitConfig checked() {
-        OptionChecks.bounded("--threads", threads, 0, OptionChecks.MAX_THREADS);
+        modelRun.check();
         OptionChecks.bounded("--examples", examples, 1, OptionChecks.MAX_PER_FAMILY);
         OptionChecks.bounded("--length", length, 1, 10_000);
         OptionChecks.bounded("--seed", seed, 0, OptionChecks.MAX_SEED);
@@ -60,14 +56,13 @@ public final class CircuitCommand implements Callable<Integer> {
         boolean builtin = BuiltinTasks.isBuiltin(task);
         // a task file is read and checked before the model opens or any folder is touched
         CircuitTask fileTask = builtin ? null : CircuitTask.read(Path.of(task));
-        String id = runId != null ? runId : model + "-circuit-" + java.time.LocalDateTime.now()
-                .format(java.time.format.DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss"));
+        String id = modelRun.runIdOr("circuit");
         RunDir.requireValidId(id);
-        try (LabModel m = LabModel.open(root.root(), model, Device.parse(device), threads, batchRows, batchRows * 64)) {
+        try (LabModel m = LabModel.open(root.root(), modelRun.model, modelRun.parsedDevice(), modelRun.threads, batchRows, batchRows * 64)) {
             CircuitTask t = builtin ? BuiltinTasks.get(task, m, examples, length, seed) : fileTask;
             t.tokenize(m); // every example checked against the model's tokenizer before the run folder is touched
-            return RunCommands.inRunFolder(root, m, RunConfig.reference(model, id), runId == null, resume, "circuit",
-                    "milab circuit --model " + model + " --task " + task, p -> p.circuit(t, cfg));
+            return RunCommands.inRunFolder(root, m, RunConfig.reference(modelRun.model, id), modelRun.runId == null, resume, "circuit",
+                    "milab circuit --model " + modelRun.model + " --task " + task, p -> p.circuit(t, cfg));
         }
     }
 }

@@ -181,24 +181,20 @@ public final class LabModel implements AutoCloseable {
     }
 
     /** The model part of every table's provenance: which weights and graphs produced the numbers. */
-    public Map<String, Object> provenance() {
-        Map<String, Object> p = new LinkedHashMap<>();
+    public ModelProvenance modelProvenance() {
         JsonNode any = manifests.get(GraphVariant.CAPTURE);
-        p.put("model_id", id());
-        p.put("checkpoint_sha256", any.path("model").path("checkpoint_sha256").asText());
-        p.put("checkpoint_pinned", any.path("model").path("pinned").asBoolean());
-        p.put("weights_file_sha256", any.path("graph").path("weights_file_sha256").asText());
         Map<String, String> graphs = new LinkedHashMap<>();
         manifests.forEach((v, m) -> graphs.put(v.id(), m.path("graph").path("sha256").asText()));
-        p.put("graph_sha256", graphs);
-        p.put("exporter_git_commit", any.path("exporter").path("git_commit").asText());
-        p.put("onnxruntime_version", sessions.execution().ortVersion());
-        p.put("onnxruntime_artifact", sessions.execution().ortArtifact());
-        p.put("execution_provider", sessions.execution().provider());
-        p.put("device_requested", sessions.execution().requested().id());
-        if (sessions.execution().fallbackReason() != null)
-            p.put("device_fallback_reason", sessions.execution().fallbackReason());
-        return p;
+        return new ModelProvenance(id(), any.path("model").path("checkpoint_sha256").asText(),
+                any.path("model").path("pinned").asBoolean(), any.path("graph").path("weights_file_sha256").asText(),
+                graphs, any.path("exporter").path("git_commit").asText(), sessions.execution().ortVersion(),
+                sessions.execution().ortArtifact(), sessions.execution().provider(), sessions.execution().requested().id(),
+                sessions.execution().fallbackReason());
+    }
+
+    /** {@link #modelProvenance()} as its JSON object (for code that embeds it in a JSON document). */
+    public Map<String, Object> provenance() {
+        return modelProvenance().toMap();
     }
 
     private static float[][][] readBvEff(JsonNode manifest, ModelConfig c) {

@@ -1,5 +1,5 @@
 /**
- * Owns: An opened model ({@link org.milab.lab.LabModel}): its graphs, tokenizer, weights, provenance and the
+ * Owns: An opened model ({@link org.milab.lab.LabModel}): its graphs, tokenizer, weights, provenance ({@link org.milab.lab.ModelProvenance}) and the
  * engine its stages use, chosen by an {@link org.milab.lab.EngineFactory} (local, or one an {@link
  * org.milab.lab.EngineProvider} on the class path offers, e.g. Spark).
  * <p>

@@ -54,6 +54,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import org.milab.stage.RunConfig;
+import org.milab.stage.RunManifest;
+import org.milab.lab.ModelProvenance;
 import org.milab.util.Hashing;
 
 /**
@@ -281,29 +283,14 @@ public final class Pipeline {
      */
     public void finish(String command) {
         List<String> leftovers = resume ? leftovers() : List.of();
-        Map<String, Object> m = new LinkedHashMap<>();
-        m.put("schema", "milab.run_manifest/1");
-        m.put("command", command);
-        m.put("run_id", ctx.config().runId());
-        m.put("started_utc", startedUtc);
-        m.put("finished_utc", Instant.now().toString());
-        m.put("wall_seconds", (System.nanoTime() - started) / 1e9);
-        m.put("config", ctx.config().toMap());
-        m.put("model", ctx.model().provenance());
-        m.put("model_manifest_sha256", manifestHashes());
-        m.put("code_git_commit", ctx.codeCommit());
-        m.put("java", Provenance.javaVersion());
-        m.put("machine", Provenance.machine());
-        m.put("decision_tolerance", org.milab.stats.Decisions.TOLERANCE);
-        m.put("hashes", ctx.hashes());
-        m.put("engine", ctx.model().engine().describe());
+        ModelProvenance model = ctx.model().modelProvenance();
         // counters and timings cover every step, also those a resumed run skipped (recorded when they ran)
-        m.put("engine_counters", ctx.engineCounters());
-        m.put("timings_seconds", ctx.timings());
-        m.put("step_seconds", ledger.stepSeconds());
-        m.put("row_counts", ctx.rowCounts());
-        if (!leftovers.isEmpty()) m.put("untracked_files", leftovers);
-        AtomicFiles.writeString(ctx.runDir().resolve("run_manifest.json"), RunContext.json(m) + "\n");
+        RunManifest manifest = new RunManifest(RunManifest.SCHEMA, command, ctx.config().runId(), startedUtc,
+                Instant.now().toString(), (System.nanoTime() - started) / 1e9, ctx.config().toMap(), model,
+                manifestHashes(), ctx.codeCommit(), Provenance.javaVersion(), Provenance.machine(),
+                org.milab.stats.Decisions.TOLERANCE, ctx.hashes(), ctx.model().engine().describe(), ctx.engineCounters(),
+                ctx.timings(), ledger.stepSeconds(), ctx.rowCounts(), leftovers.isEmpty() ? null : leftovers);
+        AtomicFiles.writeString(ctx.runDir().resolve(RunManifest.FILE), RunContext.json(manifest.toMap()) + "\n");
         // the answer first: verdicts per protocol (and vs the ground truth), then how the run was made
         RunVerdict verdict = RunVerdict.read(ctx.root(), new RunFolder(ctx.runDir()));
         String report;
@@ -320,9 +307,9 @@ public final class Pipeline {
                 .append("\n\n## Run\n\n")
                 .append("- command: `").append(command).append("`\n")
                 .append("- model: `").append(ctx.model().id()).append("` (checkpoint sha256 `")
-                .append(ctx.model().provenance().get("checkpoint_sha256")).append("`, pinned: ")
-                .append(ctx.model().provenance().get("checkpoint_pinned")).append(")\n")
-                .append("- device: ").append(ctx.model().provenance().get("execution_provider")).append('\n')
+                .append(model.checkpointSha256()).append("`, pinned: ")
+                .append(model.checkpointPinned()).append(")\n")
+                .append("- device: ").append(model.executionProvider()).append('\n')
                 .append("- code: `").append(ctx.codeCommit()).append("`\n")
                 .append(String.format(java.util.Locale.ROOT, "- wall time: %.1f s%n", (System.nanoTime() - started) / 1e9))
                 .append(VerdictMarkdown.details(verdict))

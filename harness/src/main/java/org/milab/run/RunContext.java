@@ -26,6 +26,7 @@ import java.util.Map;
 import java.util.Set;
 import org.milab.stage.RunConfig;
 import org.milab.stage.StageContext;
+import org.milab.stage.TableProvenance;
 
 /**
  * One run: its folder {@code results/<run-id>/}, the model, the config, and the bookkeeping every stage
@@ -101,19 +102,9 @@ public final class RunContext implements StageContext {
     }
 
     /** Provenance attached to every table this run writes. */
-    public Map<String, Object> provenance(String stage, Integer seed) {
-        Map<String, Object> p = new LinkedHashMap<>();
-        p.put("run_id", config.runId());
-        p.put("stage", stage);
-        p.put("seed", seed);
-        p.putAll(model.provenance());
-        p.put("code_git_commit", codeCommit);
-        p.put("java", Provenance.javaVersion());
-        p.put("machine", Provenance.machine());
-        p.put("config_sha256", configSha256());
-        p.put("decision_tolerance", Decisions.TOLERANCE);
-        p.put("created_utc", Instant.now().toString());
-        return p;
+    public TableProvenance provenance(String stage, Integer seed) {
+        return new TableProvenance(config.runId(), stage, seed, model.modelProvenance(), codeCommit,
+                Provenance.javaVersion(), Provenance.machine(), configSha256(), Decisions.TOLERANCE, Instant.now().toString());
     }
 
     /** sha256 of the config's knobs; the run id is left out, so two runs of one config carry the same hash. */
@@ -125,7 +116,7 @@ public final class RunContext implements StageContext {
 
     @Override
     public Table write(String stage, Integer seed, TableBuilder builder) {
-        Table t = builder.provenance(provenance(stage, seed)).build();
+        Table t = builder.provenance(provenance(stage, seed).toMap()).build();
         Path file = ArrowTables.writeInto(dir(stage, seed), t);
         written.add(file);
         rowCounts.put(runDir.relativize(file).toString(), (long) t.rowCount());

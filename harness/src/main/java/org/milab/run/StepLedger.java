@@ -78,8 +78,7 @@ final class StepLedger {
         this.mode = mode;
         Map<String, Object> base = new LinkedHashMap<>();
         base.put("config", ctx.config().toMap());
-        Map<String, Object> model = new TreeMap<>(ctx.model().provenance());
-        model.remove("device_fallback_reason");
+        Map<String, Object> model = new TreeMap<>(ctx.model().modelProvenance().withoutFallbackReason().toMap());
         base.put("model", model);
         base.put("code", ctx.codeCommit());
         this.chain = Hashing.sha256(RunContext.json(base));

@@ -43,6 +43,16 @@ public final class RunFolder {
         });
     }
 
+    /** The catalogued table {@code t}, if the run has it. */
+    public Optional<Table> table(StageTable t) {
+        return table(t.path());
+    }
+
+    /** The catalogued per-seed table {@code t} of {@code seed}, if the run has it. */
+    public Optional<Table> table(StageTable t, int seed) {
+        return table(t.path(seed));
+    }
+
     /** The link to a table, as written in Markdown and HTML: its path relative to the run folder. */
     public static String link(String rel) {
         return rel + ArrowTables.EXTENSION;

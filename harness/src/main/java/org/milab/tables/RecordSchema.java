@@ -51,12 +51,16 @@ public final class RecordSchema<R extends Record> {
     }
 
     /** The schema of record type {@code type} (derived once per type). */
-    @SuppressWarnings("unchecked")
+    @SuppressWarnings({"unchecked", "rawtypes"})
     public static <R extends Record> RecordSchema<R> of(Class<R> type) {
-        return (RecordSchema<R>) CACHE.computeIfAbsent(type, t -> new RecordSchema<>(type));
+        return (RecordSchema<R>) CACHE.computeIfAbsent(type, t -> new RecordSchema(t));
     }
 
-    /** {@code dHeadOrHiddenAxis} -> {@code d_head_or_hidden_axis}; digits stay attached ({@code top5} -> {@code top5}). */
+    /**
+     * {@code dHeadOrHiddenAxis} -> {@code d_head_or_hidden_axis}; digits stay attached ({@code top5} -> {@code top5},
+     * {@code graphSha256} -> {@code graph_sha256}) and underscores stay, so a column that separates its digits is
+     * spelled with one ({@code nRankAtMost_10} -> {@code n_rank_at_most_10}).
+     */
     public static String snakeCase(String camel) {
         StringBuilder sb = new StringBuilder(camel.length() + 4);
         for (int i = 0; i < camel.length(); i++) {
@@ -114,6 +118,46 @@ public final class RecordSchema<R extends Record> {
         for (RecordComponent c : components) {
             Object v = value(row, c);
             m.put(snakeCase(c.getName()), v instanceof Enum<?> e ? e.name() : v);
+        }
+        return m;
+    }
+
+    /**
+     * {@code value} as a JSON tree: a record becomes an object keyed by its components in snake_case, in
+     * component order (a component marked {@link Inline} writes its record's entries in its place; one marked
+     * {@link OmitIfNull} is left out when null); lists and maps are converted element by element (map keys as
+     * they are), enums become their names, anything else stays as it is. So a JSON document written from a
+     * record tree has its keys, their order and their nesting from the records alone.
+     */
+    public static Object tree(Object value) {
+        if (value instanceof Record r) return treeMap(r);
+        if (value instanceof Enum<?> e) return e.name();
+        if (value instanceof List<?> l) {
+            List<Object> out = new ArrayList<>(l.size());
+            for (Object o : l) out.add(tree(o));
+            return out;
+        }
+        if (value instanceof Map<?, ?> m) {
+            Map<Object, Object> out = new LinkedHashMap<>();
+            m.forEach((k, v) -> out.put(k, tree(v)));
+            return out;
+        }
+        return value;
+    }
+
+    /** {@link #tree} of one record: its object, as an ordered map. */
+    public static Map<String, Object> treeMap(Record row) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        for (RecordComponent c : of(row.getClass()).components) {
+            Object v = value(row, c);
+            if (c.isAnnotationPresent(Inline.class)) {
+                if (!(v instanceof Record inner))
+                    throw new IllegalArgumentException(row.getClass().getSimpleName() + "." + c.getName()
+                            + " is marked @Inline but holds " + v + ", not a record");
+                m.putAll(treeMap(inner));
+            } else if (v != null || !c.isAnnotationPresent(OmitIfNull.class)) {
+                m.put(snakeCase(c.getName()), tree(v));
+            }
         }
         return m;
     }

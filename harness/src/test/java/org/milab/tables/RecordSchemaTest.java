@@ -99,4 +99,23 @@ class RecordSchemaTest {
         Table missing = Table.builder("p").string("id").addRow("x").build();
         assertThatThrownBy(() -> RecordSchema.of(Primitive.class).read(missing)).hasMessageContaining("no column 'layer'");
     }
+
+    enum Kind { INDUCTION, PREVIOUS_TOKEN }
+
+    record Model(String modelId, String graphSha256, @OmitIfNull String fallbackReason) {}
+
+    record Provenance(String runId, Integer seed, @Inline Model model, Kind kind, List<Model> others,
+                      Map<String, Model> byName, long nRankAtMost_10) {}
+
+    /** A JSON tree from records: keys, order and nesting from the components alone; inline and omitted entries. */
+    @Test
+    void treeWritesNestedRecordsInComponentOrder() throws Exception {
+        Model m = new Model("m1", "abc", null), fallback = new Model("m2", "def", "no GPU");
+        Provenance p = new Provenance("run", null, m, Kind.PREVIOUS_TOKEN, List.of(fallback), Map.of("x", m), 3);
+        String json = org.milab.util.Json.compact(RecordSchema.tree(p));
+        assertThat(json).isEqualTo("{\"run_id\":\"run\",\"seed\":null,\"model_id\":\"m1\",\"graph_sha256\":\"abc\","
+                + "\"kind\":\"PREVIOUS_TOKEN\",\"others\":[{\"model_id\":\"m2\",\"graph_sha256\":\"def\","
+                + "\"fallback_reason\":\"no GPU\"}],\"by_name\":{\"x\":{\"model_id\":\"m1\",\"graph_sha256\":\"abc\"}},"
+                + "\"n_rank_at_most_10\":3}");
+    }
 }

@@ -8,6 +8,7 @@ import org.milab.stats.Stats;
 import org.milab.graph.HookNames;
 import org.milab.model.ModelConfig;
 import org.milab.prompts.PromptRecord;
+import org.milab.tables.RecordSchema;
 import org.milab.tables.Table;
 import org.milab.tables.TableBuilder;
 import org.milab.util.UserError;
@@ -53,7 +54,7 @@ public final class AttentionStage {
         int nHead = ctx.model().config().nHead();
         Function<String, int[]> encode = ctx.model().tokenizer()::encode;
         Function<Integer, String> decode = ctx.model().tokenizer()::tokenText;
-        TableBuilder b = byHeadBuilder();
+        List<HeadRow> rows = new ArrayList<>();
         for (PromptRecord r : set.records()) {
             requireInductionMetadata(r);
             int[] tokens = ctx.tokens(r.prompt()).ids();
@@ -70,12 +71,14 @@ public final class AttentionStage {
                     double[] row = new double[tokens.length];
                     for (int k = 0; k < row.length; k++) row[k] = c.pattern(layer, head, target, k);
                     int attended = argmax(row, target + 1);
-                    b.addRow(r.exampleId(), r.family(), r.controlFamily(), r.shouldShowInductionBehavior(), layer, head,
-                            tokens.length, r.expectedNextToken(), attended, decode.apply(tokens[attended]), target,
-                            decode.apply(tokens[target]), previous, previous == null ? "" : decode.apply(tokens[previous]),
-                            previous == null ? null : row[previous], row[0], entropy(row));
+                    rows.add(new HeadRow(r.exampleId(), r.family(), r.controlFamily(), r.shouldShowInductionBehavior(),
+                            layer, head, tokens.length, r.expectedNextToken(), attended, decode.apply(tokens[attended]),
+                            target, decode.apply(tokens[target]), previous, previous == null ? "" : decode.apply(tokens[previous]),
+                            previous == null ? null : row[previous], row[0], entropy(row)));
                 }
         }
+        TableBuilder b = byHeadBuilder();
+        rows.forEach(row -> HEAD_ROWS.add(b, row));
         Table byHead = ctx.write(set.dataset(), set.seed(), b);
         Table byFamily = ctx.write(set.dataset(), set.seed(), byFamily(byHead));
         Map<String, Object> summary = new LinkedHashMap<>();
@@ -96,14 +99,25 @@ public final class AttentionStage {
         ctx.recordTiming(set.dataset() + "/seed" + set.seed() + "/attention", (System.nanoTime() - t0) / 1e9);
     }
 
-    /** The attention_patterns_by_head schema, in the reference's column order. */
+    /**
+     * One (prompt, head) of attention_patterns_by_head: the head's attention from the final position, where it
+     * looks most, and how much it gives the previous occurrence of the final word and BOS.
+     */
+    record HeadRow(String exampleId, String family, String controlFamily, boolean shouldShowInductionBehavior,
+                   int layer, int head, int seqLen, String expectedNextToken, int attendedSourcePosition,
+                   String attendedSourceToken, int targetPosition, String targetToken, Integer previousOccurrencePosition,
+                   String previousOccurrenceToken, Double attentionToPreviousOccurrence, double attentionToBos,
+                   double attentionEntropy) {}
+
+    private static final RecordSchema<HeadRow> HEAD_ROWS = RecordSchema.of(HeadRow.class);
+
+    /** One (family, head) of attention_by_family. */
+    record FamilyRow(String family, long layer, long head, long nExamples, Double meanAttentionToPreviousOccurrence,
+                     Double medianAttentionToPreviousOccurrence, double meanAttentionToBos, double meanAttentionEntropy) {}
+
+    /** The attention_patterns_by_head schema ({@link HeadRow}), in the reference's column order. */
     static TableBuilder byHeadBuilder() {
-        return Table.builder(BY_HEAD).keys("example_id", "layer", "head")
-                .string("example_id", "family", "control_family").bool("should_show_induction_behavior")
-                .int64("layer", "head", "seq_len").string("expected_next_token").int64("attended_source_position")
-                .string("attended_source_token").int64("target_position").string("target_token")
-                .int64("previous_occurrence_position").string("previous_occurrence_token")
-                .float64(SCORE, "attention_to_bos", "attention_entropy");
+        return HEAD_ROWS.builder(BY_HEAD, "example_id", "layer", "head");
     }
 
     static void requireInductionMetadata(PromptRecord r) {
@@ -177,17 +191,17 @@ public final class AttentionStage {
         TableBuilder b = byFamilyBuilder();
         for (Map.Entry<List<Object>, Table> g : PandasRules.groupBySorted(byHead, "family", "layer", "head").entrySet()) {
             Table f = g.getValue();
-            b.addRow(g.getKey().get(0), g.getKey().get(1), g.getKey().get(2), PandasRules.nunique(f, "example_id"),
-                    Stats.orNull(Stats.mean(f.doubles(SCORE))), Stats.orNull(Stats.median(f.doubles(SCORE))),
-                    Stats.mean(f.doubles("attention_to_bos")), Stats.mean(f.doubles("attention_entropy")));
+            RecordSchema.of(FamilyRow.class).add(b, new FamilyRow((String) g.getKey().get(0), (Long) g.getKey().get(1),
+                    (Long) g.getKey().get(2), PandasRules.nunique(f, "example_id"), Stats.orNull(Stats.mean(f.doubles(SCORE))),
+                    Stats.orNull(Stats.median(f.doubles(SCORE))), Stats.mean(f.doubles("attention_to_bos")),
+                    Stats.mean(f.doubles("attention_entropy"))));
         }
         return b;
     }
 
-    /** The attention_by_family schema, in the reference's column order. */
+    /** The attention_by_family schema ({@link FamilyRow}), in the reference's column order. */
     static TableBuilder byFamilyBuilder() {
-        return Table.builder(BY_FAMILY).keys("family", "layer", "head").string("family")
-                .int64("layer", "head", "n_examples").float64(MEAN, MEDIAN, "mean_attention_to_bos", "mean_attention_entropy");
+        return RecordSchema.of(FamilyRow.class).builder(BY_FAMILY, "family", "layer", "head");
     }
 
     /** Overall mean/median score and the top 10 heads over all rows (nulls skipped), full precision. */
@@ -226,17 +240,16 @@ public final class AttentionStage {
         List<Map<String, Object>> out = new ArrayList<>();
         for (Map.Entry<List<Object>, Table> g : PandasRules.groupBySorted(rows, "layer", "head").entrySet()) {
             Table h = g.getValue();
-            Map<String, Object> m = new LinkedHashMap<>();
-            m.put("layer", g.getKey().get(0));
-            m.put("head", g.getKey().get(1));
-            m.put(MEAN, Stats.mean(h.doubles(SCORE)));
-            m.put(MEDIAN, Stats.median(h.doubles(SCORE)));
-            m.put("mean_attention_entropy", Stats.mean(h.doubles("attention_entropy")));
-            m.put("n_examples", PandasRules.nunique(h, "example_id"));
-            out.add(m);
+            out.add(RecordSchema.treeMap(new HeadMean((Long) g.getKey().get(0), (Long) g.getKey().get(1),
+                    Stats.mean(h.doubles(SCORE)), Stats.median(h.doubles(SCORE)), Stats.mean(h.doubles("attention_entropy")),
+                    PandasRules.nunique(h, "example_id"))));
         }
         return out;
     }
+
+    /** One head of the summary's head lists, before pandas' to_json rounding. */
+    record HeadMean(long layer, long head, double meanAttentionToPreviousOccurrence,
+                    double medianAttentionToPreviousOccurrence, double meanAttentionEntropy, long nExamples) {}
 
     /** Positive head rows with the strongest control family of the same head, sorted by gap descending. */
     static List<Map<String, Object>> gapRows(Table positive, Table controls) {

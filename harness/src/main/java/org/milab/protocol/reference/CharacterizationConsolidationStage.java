@@ -7,6 +7,7 @@ import org.milab.graph.Head;
 import org.milab.stage.StageContext;
 import org.milab.stats.Stats;
 
+import org.milab.tables.RecordSchema;
 import org.milab.tables.Table;
 import org.milab.tables.TableBuilder;
 
@@ -82,14 +83,16 @@ public final class CharacterizationConsolidationStage {
         return new NegativeReference(support, gap);
     }
 
+    /** One candidate of candidate_characterization_multiseed_by_candidate: its seeds' evidence and final status. */
+    record CandidateRow(String candidateId, String candidateGroup, long layer, long head, long nSeeds, List<Long> seedsPresent,
+                        long nSupportSeeds, long nDowngradeSeeds, long nFalsifySeeds, Double meanPositiveMinusControlGap,
+                        Double meanAttentionEffectCorr, Double meanSourceAttentionMargin, Double meanOvCopyMargin,
+                        Double meanQkSourceMargin, List<String> positionStatuses, List<String> ovStatuses,
+                        List<String> qkStatuses, String finalCharacterizationStatus) {}
+
     static TableBuilder byCandidate(Table all) {
-        TableBuilder b = Table.builder(BY_CANDIDATE).keys("candidate_id").string("candidate_id", "candidate_group")
-                .int64("layer", "head", "n_seeds").int64List("seeds_present").int64("n_support_seeds", "n_downgrade_seeds",
-                        "n_falsify_seeds").float64("mean_positive_minus_control_gap", "mean_attention_effect_corr",
-                        "mean_source_attention_margin", "mean_ov_copy_margin", "mean_qk_source_margin")
-                .stringList("position_statuses", "ov_statuses", "qk_statuses").string("final_characterization_status");
         NegativeReference neg = negativeReference(all);
-        List<Object[]> rows = new ArrayList<>();
+        List<CandidateRow> rows = new ArrayList<>();
         for (Map.Entry<List<Object>, Table> e : HeadSweepStage.sorted(all.groupBy("candidate_id", "layer", "head"))) {
             Table g = e.getValue();
             TreeSet<Long> seeds = new TreeSet<>(g.longs("seed").stream().filter(Objects::nonNull).toList());
@@ -101,17 +104,17 @@ public final class CharacterizationConsolidationStage {
                     && neg.meanGap() != null && meanGap != null && neg.meanGap() >= meanGap;
             long ovSupport = g.strings("ov_status").stream().filter("ov_supports_copy"::equals).count();
             long qkSupport = g.strings("qk_status").stream().filter("qk_supports_source_selection"::equals).count();
-            rows.add(new Object[]{e.getKey().get(0), group, e.getKey().get(1), e.getKey().get(2), (long) seeds.size(),
-                    List.copyOf(seeds), support, downgrade, falsify, meanGap, meanCorr,
+            rows.add(new CandidateRow((String) e.getKey().get(0), group, (Long) e.getKey().get(1), (Long) e.getKey().get(2),
+                    seeds.size(), List.copyOf(seeds), support, downgrade, falsify, meanGap, meanCorr,
                     Stats.orNull(Stats.mean(g.doubles("mean_source_attention_margin"))),
                     Stats.orNull(Stats.mean(g.doubles("ov_copy_margin"))), Stats.orNull(Stats.mean(g.doubles("qk_source_margin"))),
                     unique(g.strings("position_specificity_status")), unique(g.strings("ov_status")),
                     unique(g.strings("qk_status")),
-                    finalStatus(seeds.size(), support, downgrade, falsify, meanCorr, ovSupport, qkSupport, dominated)});
+                    finalStatus(seeds.size(), support, downgrade, falsify, meanCorr, ovSupport, qkSupport, dominated)));
         }
-        rows.sort(Comparator.comparing((Object[] r) -> (String) r[17]).thenComparing(Decisions.descending(r -> (Double) r[9])));
-        rows.forEach(b::addRow);
-        return b;
+        rows.sort(Comparator.comparing(CandidateRow::finalCharacterizationStatus)
+                .thenComparing(Decisions.descending(CandidateRow::meanPositiveMinusControlGap)));
+        return RecordSchema.of(CandidateRow.class).builder(BY_CANDIDATE, rows, "candidate_id");
     }
 
     /** {@code classify_final_characterization_status}, dominance first. */
@@ -142,14 +145,18 @@ public final class CharacterizationConsolidationStage {
             {"ov_copy", "ov_copy_margin", "ov_status"},
             {"qk_source_selection", "qk_source_margin", "qk_status"}};
 
+    /** One (candidate, evidence axis) of candidate_characterization_multiseed_by_axis. */
+    record AxisRow(String candidateId, String candidateGroup, long layer, long head, String axis, Double meanValue,
+                   List<String> statuses) {}
+
     static TableBuilder byAxis(Table all) {
-        TableBuilder b = Table.builder(BY_AXIS).keys("candidate_id", "axis").string("candidate_id", "candidate_group")
-                .int64("layer", "head").string("axis").float64("mean_value").stringList("statuses");
+        List<AxisRow> rows = new ArrayList<>();
         for (Map.Entry<List<Object>, Table> e : HeadSweepStage.sorted(all.groupBy("candidate_id", "candidate_group", "layer", "head")))
             for (String[] axis : AXES)
-                b.addRow(e.getKey().get(0), e.getKey().get(1), e.getKey().get(2), e.getKey().get(3), axis[0],
-                        Stats.orNull(Stats.mean(e.getValue().doubles(axis[1]))), unique(e.getValue().strings(axis[2])));
-        return b;
+                rows.add(new AxisRow((String) e.getKey().get(0), (String) e.getKey().get(1), (Long) e.getKey().get(2),
+                        (Long) e.getKey().get(3), axis[0], Stats.orNull(Stats.mean(e.getValue().doubles(axis[1]))),
+                        unique(e.getValue().strings(axis[2]))));
+        return RecordSchema.of(AxisRow.class).builder(BY_AXIS, rows, "candidate_id", "axis");
     }
 
     private static List<Map<String, Object>> rows(Table t) {

@@ -290,7 +290,7 @@ public final class CharacterizationStage {
                 .string("target_token", "source_token", "clean_prompt", "corrupt_prompt");
         for (Table.Row x : results.rows()) {
             PromptRecord r = byId.get(x.getString("example_id"));
-            Attention a = lookup.get(List.of(r.exampleId(), new Head(x.getLong("layer").intValue(), x.getLong("head").intValue())));
+            Attention a = lookup.get(List.of(r.exampleId(), ReferenceVerdicts.head(x)));
             b.addRow(x.get("seed"), x.get("candidate_id"), x.get("candidate_group"), x.get("layer"), x.get("head"),
                     x.get("family"), x.get("heldout_family_type"), x.get("example_id"), x.get("intervention"),
                     x.get("position_label"), x.get("effect_size"), x.get("effect_size_status"), a.toSource(),

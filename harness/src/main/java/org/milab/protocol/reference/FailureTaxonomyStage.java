@@ -6,6 +6,7 @@ import org.milab.stage.StageContext;
 import org.milab.stats.Stats;
 
 import org.milab.tables.ArrowTables;
+import org.milab.tables.RecordSchema;
 import org.milab.tables.Table;
 import org.milab.tables.TableBuilder;
 import org.milab.util.UserError;
@@ -365,28 +366,25 @@ public final class FailureTaxonomyStage {
         return b;
     }
 
+    /** failure_taxonomy_summary.json, in the reference's key order. */
+    record Summary(Sources sourceArtifacts, int nRowFailureLabels, int nHeads, Map<String, Long> failureModeCounts,
+                   Map<String, String> headModes, boolean negativeControlSupportFound, String finalStatus,
+                   List<String> refusedClaims) {}
+
+    /** The artefacts the taxonomy read. */
+    record Sources(String counterexamplesDir, String characterizationMultiseed, List<Integer> characterizationSeeds) {}
+
     static Map<String, Object> summary(List<Label> labels, List<HeadRow> heads, String counterexampleDir,
                                        List<Integer> seeds, boolean negativeSupport) {
-        Map<String, Object> m = new LinkedHashMap<>();
-        Map<String, Object> sources = new LinkedHashMap<>();
-        sources.put("counterexamples_dir", counterexampleDir);
-        sources.put("characterization_multiseed", MULTISEED_DIR + "/" + MULTISEED_TABLE + ArrowTables.EXTENSION);
-        sources.put("characterization_seeds", seeds);
-        m.put("source_artifacts", sources);
-        m.put("n_row_failure_labels", labels.size());
-        m.put("n_heads", heads.size());
         Map<String, Long> modeCounts = new TreeMap<>(); // value_counts().sort_index()
         labels.forEach(l -> modeCounts.merge(l.failureMode(), 1L, Long::sum));
-        m.put("failure_mode_counts", modeCounts);
         Map<String, String> headModes = new LinkedHashMap<>();
         heads.stream().filter(h -> !h.dominantFailureModes().isEmpty())
                 .forEach(h -> headModes.put(h.headLabel(), h.dominantFailureModes()));
-        m.put("head_modes", headModes);
-        m.put("negative_control_support_found", negativeSupport);
-        m.put("final_status", FINAL_STATUS);
-        m.put("refused_claims", List.of("No induction-head discovery.", "No circuit claim.", "No broad GPT-2 claim.",
-                "No new candidate selection from this taxonomy."));
-        return m;
+        return RecordSchema.treeMap(new Summary(new Sources(counterexampleDir,
+                MULTISEED_DIR + "/" + MULTISEED_TABLE + ArrowTables.EXTENSION, seeds), labels.size(), heads.size(), modeCounts,
+                headModes, negativeSupport, FINAL_STATUS, List.of("No induction-head discovery.", "No circuit claim.",
+                "No broad GPT-2 claim.", "No new candidate selection from this taxonomy.")));
     }
 
     private static String markdown(Map<String, Object> summary, List<HeadRow> heads, List<Label> labels, Set<String> primary) {

@@ -11,6 +11,7 @@ import org.milab.graph.PatchSite;
 import org.milab.prompts.ControlPrompts;
 import org.milab.prompts.ExampleSelection;
 import org.milab.prompts.PromptRecord;
+import org.milab.tables.RecordSchema;
 import org.milab.tables.Table;
 import org.milab.tables.TableBuilder;
 
@@ -59,26 +60,29 @@ public final class HeadSweepStage {
                 heads.size(), org.milab.stats.Num.text(summary.get("best_positive_minus_control_effect_gap")), org.milab.stats.Num.text(summary.get("specificity_status_counts"))));
     }
 
-    /** The reference's columns minus its run_id: run identity lives in the provenance, so reruns diff as identical. */
-    static TableBuilder resultsTable(int seed, List<HeadPatching.Result> results) {
-        TableBuilder b = Table.builder(RESULTS).keys("example_id", "layer", "head", "intervention", "position_label")
-                .int64("seed").string("example_id", "family", "control_family")
-                .bool("should_show_induction_behavior").int64("layer", "head").string("hook_name")
-                .bool("head_specific_patch").string("actual_patch_scope", "intervention", "intervention_status",
-                        "position_label", "position_status").int64("patch_position", "mean_ablation_source_n_examples")
-                .string("clean_prompt", "corrupt_prompt", "true_expected_next_token", "wrong_or_control_token", "metric")
-                .float64("clean_score", "corrupt_score", "patched_score", "effect_size").string("effect_size_status");
-        for (HeadPatching.Result x : results) {
+    /** One patched (prompt, head, intervention, position) of head_specific_induction_results. */
+    record ResultRow(int seed, String exampleId, String family, String controlFamily, boolean shouldShowInductionBehavior,
+                     int layer, int head, String hookName, boolean headSpecificPatch, String actualPatchScope,
+                     String intervention, String interventionStatus, String positionLabel, String positionStatus,
+                     Integer patchPosition, int meanAblationSourceNExamples, String cleanPrompt, String corruptPrompt,
+                     String trueExpectedNextToken, String wrongOrControlToken, String metric, Double cleanScore,
+                     Double corruptScore, Double patchedScore, Double effectSize, String effectSizeStatus) {
+        static ResultRow of(int seed, HeadPatching.Result x) {
             PromptRecord r = x.job().record();
             Head h = x.job().head();
-            b.addRow(seed, r.exampleId(), r.family(), r.controlFamily(), r.shouldShowInductionBehavior(),
+            return new ResultRow(seed, r.exampleId(), r.family(), r.controlFamily(), r.shouldShowInductionBehavior(),
                     h.layer(), h.head(), HookNames.hookZ(h.layer()), SITE.headSpecific(), SITE.actualPatchScope(),
                     x.job().intervention().id(), x.interventionStatus(), x.job().position().id(), x.positionStatus(),
                     x.patchPosition(), x.meanAblationSourceN(), x.cleanPrompt(), x.corruptPrompt(),
                     r.trueExpectedNextToken(), r.wrongOrControlToken(), HeadPatching.METRIC, x.cleanScore(),
                     x.corruptScore(), x.patchedScore(), x.effectSize(), x.effectSizeStatus());
         }
-        return b;
+    }
+
+    /** The reference's columns minus its run_id: run identity lives in the provenance, so reruns diff as identical. */
+    static TableBuilder resultsTable(int seed, List<HeadPatching.Result> results) {
+        return RecordSchema.of(ResultRow.class).builder(RESULTS, results.stream().map(x -> ResultRow.of(seed, x)).toList(),
+                "example_id", "layer", "head", "intervention", "position_label");
     }
 
     private static final String[] FAMILY_KEYS = {"seed", "family", "layer", "head", "hook_name", "head_specific_patch",

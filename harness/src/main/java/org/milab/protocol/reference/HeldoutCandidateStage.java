@@ -7,6 +7,7 @@ import org.milab.stage.StageContext;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import org.milab.model.ModelConfig;
+import org.milab.tables.RecordSchema;
 import org.milab.tables.Table;
 import org.milab.tables.TableBuilder;
 import org.milab.util.Hashing;
@@ -75,8 +76,8 @@ public final class HeldoutCandidateStage {
         String sha = Hashing.sha256(csv);
         ctx.writeText(DIR, null, TABLE + ".csv", csv);
         ctx.write(DIR, null, table(sel.candidates()).metadata("milab.candidate_set_sha256", sha));
-        Map<String, Object> payload = payload(sel, sha);
-        ctx.writeJson(DIR, null, TABLE + ".json", payload);
+        Payload payload = payload(sel, sha);
+        ctx.writeJson(DIR, null, TABLE + ".json", RecordSchema.tree(payload));
         ctx.writeText(DIR, null, TABLE + ".md", markdown(payload, sel));
         ctx.writeText(DIR, null, SHA_FILE, sha + "  " + TABLE + ".csv\n"); // sha256sum -c format
         ctx.recordHash(TABLE, sha);
@@ -132,7 +133,7 @@ public final class HeldoutCandidateStage {
     public static List<Candidate> derive(Table multiseed, List<Head> rawOrder) {
         Map<Head, Table.Row> byHead = new LinkedHashMap<>();
         for (Table.Row r : multiseed.rows())
-            byHead.putIfAbsent(new Head(r.getLong("layer").intValue(), r.getLong("head").intValue()), r);
+            byHead.putIfAbsent(ReferenceVerdicts.head(r), r);
         Map<Head, Candidate> chosen = new LinkedHashMap<>();
         byHead.forEach((h, r) -> {
             if (r.getString("replication_status").equals(SweepConsolidationStage.REPLICATED))
@@ -301,26 +302,28 @@ public final class HeldoutCandidateStage {
 
     // ---------------------------------------------------------------- outputs
 
-    public static TableBuilder table(List<Candidate> cs) {
-        TableBuilder b = Table.builder(TABLE).keys("candidate_id")
-                .string("candidate_id").int64("layer", "head").string("candidate_group", "source_reason")
-                .float64("prior_mean_gap").string("prior_replication_status")
-                .bool("prior_raw_attention_candidate", "prior_random_comparison_candidate", "include_in_main");
-        for (Candidate c : cs)
-            b.addRow(c.candidateId(), c.head().layer(), c.head().head(), c.group(), c.sourceReason(), c.priorMeanGap(),
+    /** One candidate as a row of heldout_candidate_set (the table's columns, in order). */
+    record Row(String candidateId, int layer, int head, String candidateGroup, String sourceReason, Double priorMeanGap,
+               String priorReplicationStatus, boolean priorRawAttentionCandidate, boolean priorRandomComparisonCandidate,
+               boolean includeInMain) {
+        static Row of(Candidate c) {
+            return new Row(c.candidateId(), c.head().layer(), c.head().head(), c.group(), c.sourceReason(), c.priorMeanGap(),
                     c.priorReplicationStatus(), c.priorRawAttention(), c.priorRandomComparison(), c.includeInMain());
-        return b;
+        }
+
+        Candidate candidate() {
+            return new Candidate(candidateId, new Head(layer, head), candidateGroup, sourceReason, priorMeanGap,
+                    priorReplicationStatus, priorRawAttentionCandidate, priorRandomComparisonCandidate, includeInMain);
+        }
+    }
+
+    public static TableBuilder table(List<Candidate> cs) {
+        return RecordSchema.of(Row.class).builder(TABLE, cs.stream().map(Row::of).toList(), "candidate_id");
     }
 
     /** Candidates back from the registered table (S14, S15 read them this way). */
     public static List<Candidate> fromTable(Table t) {
-        List<Candidate> out = new ArrayList<>();
-        for (Table.Row r : t.rows())
-            out.add(new Candidate(r.getString("candidate_id"), new Head(r.getLong("layer").intValue(), r.getLong("head").intValue()),
-                    r.getString("candidate_group"), r.getString("source_reason"), r.getDouble("prior_mean_gap"),
-                    r.getString("prior_replication_status"), r.getBool("prior_raw_attention_candidate"),
-                    r.getBool("prior_random_comparison_candidate"), r.getBool("include_in_main")));
-        return out;
+        return RecordSchema.of(Row.class).read(t).stream().map(Row::candidate).toList();
     }
 
     /**
@@ -370,43 +373,25 @@ public final class HeldoutCandidateStage {
         return s;
     }
 
-    private static Map<String, Object> payload(Selection sel, String sha) {
-        Map<String, Object> m = new LinkedHashMap<>();
-        m.put("source", sel.source());
-        m.put("n_candidates", sel.candidates().size());
+    /** heldout_candidate_set.json: the registered set, its rows as the table's, and the hash of its CSV. */
+    record Payload(String source, int nCandidates, Map<String, Integer> candidateGroups, List<Row> candidates,
+                   String selectionNote, String sha256, String sha256Of) {}
+
+    private static Payload payload(Selection sel, String sha) {
         Map<String, Integer> groups = new TreeMap<>();
         sel.candidates().forEach(c -> groups.merge(c.group(), 1, Integer::sum));
-        m.put("candidate_groups", groups);
-        List<Map<String, Object>> list = new ArrayList<>();
-        for (Candidate c : sel.candidates()) {
-            Map<String, Object> row = new LinkedHashMap<>();
-            row.put("candidate_id", c.candidateId());
-            row.put("layer", c.head().layer());
-            row.put("head", c.head().head());
-            row.put("candidate_group", c.group());
-            row.put("source_reason", c.sourceReason());
-            row.put("prior_mean_gap", c.priorMeanGap());
-            row.put("prior_replication_status", c.priorReplicationStatus());
-            row.put("prior_raw_attention_candidate", c.priorRawAttention());
-            row.put("prior_random_comparison_candidate", c.priorRandomComparison());
-            row.put("include_in_main", c.includeInMain());
-            list.add(row);
-        }
-        m.put("candidates", list);
-        m.put("selection_note", "Candidate set is fixed from prior results before held-out scoring.");
-        m.put("sha256", sha);
-        m.put("sha256_of", TABLE + ".csv");
-        return m;
+        return new Payload(sel.source(), sel.candidates().size(), groups, sel.candidates().stream().map(Row::of).toList(),
+                "Candidate set is fixed from prior results before held-out scoring.", sha, TABLE + ".csv");
     }
 
-    private static String markdown(Map<String, Object> payload, Selection sel) {
+    private static String markdown(Payload payload, Selection sel) {
         List<Candidate> cs = sel.candidates();
         StringBuilder sb = new StringBuilder("# Held-Out Robustness Candidate Set\n\n")
                 .append("This candidate set was fixed before held-out scoring.\n\n")
-                .append("- Source: `").append(payload.get("source")).append("`\n")
+                .append("- Source: `").append(payload.source()).append("`\n")
                 .append("- Candidates: `").append(cs.size()).append("`\n")
-                .append("- Groups: `").append(payload.get("candidate_groups")).append("`\n")
-                .append("- SHA-256 of heldout_candidate_set.csv: `").append(payload.get("sha256")).append("`\n\n")
+                .append("- Groups: `").append(payload.candidateGroups()).append("`\n")
+                .append("- SHA-256 of heldout_candidate_set.csv: `").append(payload.sha256()).append("`\n\n")
                 .append("| candidate_id | head | group | prior status | prior gap | flags |\n| --- | --- | --- | --- | --- | --- |\n");
         for (Candidate c : cs) {
             List<String> flags = new ArrayList<>();

@@ -5,6 +5,7 @@ import org.milab.stats.Decisions;
 import org.milab.stage.StageContext;
 import org.milab.stats.Stats;
 
+import org.milab.tables.RecordSchema;
 import org.milab.tables.Table;
 import org.milab.tables.TableBuilder;
 
@@ -56,18 +57,18 @@ public final class HeldoutConsolidationStage {
         return byCandidate;
     }
 
+    /** One candidate of heldout_multiseed_by_candidate: its slices over the held-out seeds, and its status. */
+    record CandidateRow(String candidateId, String candidateGroup, long layer, long head, long nSeeds, List<Long> seedsPresent,
+                        long nSurvivedSeeds, long nDowngradedSeeds, long nFalsifiedSeeds, Double meanPositiveMinusControlGap,
+                        Double minPositiveMinusControlGap, long familiesSurvivedCount, List<String> interventionsSurvived,
+                        List<String> positionsSurvived, String heldoutReplicationStatus) {}
+
     static TableBuilder byCandidate(List<Table.Row> candRows, List<Table.Row> famRows) {
-        TableBuilder b = Table.builder(BY_CANDIDATE).keys("candidate_id")
-                .string("candidate_id", "candidate_group").int64("layer", "head", "n_seeds").int64List("seeds_present")
-                .int64("n_survived_seeds", "n_downgraded_seeds", "n_falsified_seeds")
-                .float64("mean_positive_minus_control_gap", "min_positive_minus_control_gap")
-                .int64("families_survived_count").stringList("interventions_survived", "positions_survived")
-                .string("heldout_replication_status");
         Map<List<Object>, List<Table.Row>> groups = new java.util.TreeMap<>(HeadSweepStage::compareKeys);
         for (Table.Row r : candRows)
             groups.computeIfAbsent(List.of(r.getString("candidate_id"), r.getLong("layer"), r.getLong("head")),
                     k -> new ArrayList<>()).add(r);
-        List<Object[]> rows = new ArrayList<>();
+        List<CandidateRow> rows = new ArrayList<>();
         for (Map.Entry<List<Object>, List<Table.Row>> g : groups.entrySet()) {
             List<Table.Row> rs = g.getValue();
             Set<Long> seeds = seedsOf(rs);
@@ -78,17 +79,17 @@ public final class HeldoutConsolidationStage {
             Set<String> survivedFamilies = survivedPositiveFamilies(famRows, survived);
             List<Double> gaps = rs.stream().map(r -> r.getDouble("positive_minus_control_gap")).filter(Objects::nonNull)
                     .filter(d -> !d.isNaN()).toList();
-            rows.add(new Object[]{g.getKey().get(0), rs.get(0).getString("candidate_group"), g.getKey().get(1),
-                    g.getKey().get(2), (long) seeds.size(), List.copyOf(seeds), (long) seedsOf(survived).size(),
-                    (long) seedsOf(downgraded).size(), (long) seedsOf(falsified).size(),
+            rows.add(new CandidateRow((String) g.getKey().get(0), rs.get(0).getString("candidate_group"), (Long) g.getKey().get(1),
+                    (Long) g.getKey().get(2), seeds.size(), List.copyOf(seeds), seedsOf(survived).size(),
+                    seedsOf(downgraded).size(), seedsOf(falsified).size(),
                     gaps.isEmpty() ? null : Stats.mean(gaps), gaps.stream().min(Double::compare).orElse(null),
-                    (long) survivedFamilies.size(), List.copyOf(values(survived, "intervention")),
-                    List.copyOf(values(survived, "position_label")), replicationStatus(rs, survivedFamilies.size())});
+                    survivedFamilies.size(), List.copyOf(values(survived, "intervention")),
+                    List.copyOf(values(survived, "position_label")), replicationStatus(rs, survivedFamilies.size())));
         }
         // the reference sorts by status ascending, then mean gap descending with missing last
-        rows.sort(Comparator.comparing((Object[] r) -> (String) r[14]).thenComparing(Decisions.descending(r -> (Double) r[9])));
-        rows.forEach(b::addRow);
-        return b;
+        rows.sort(Comparator.comparing(CandidateRow::heldoutReplicationStatus)
+                .thenComparing(Decisions.descending(CandidateRow::meanPositiveMinusControlGap)));
+        return RecordSchema.of(CandidateRow.class).builder(BY_CANDIDATE, rows, "candidate_id");
     }
 
     /** {@code classify_heldout_replication_status}, in the reference's order of tests. */
@@ -126,25 +127,25 @@ public final class HeldoutConsolidationStage {
         return out;
     }
 
+    /** One (family, family type) of heldout_multiseed_by_family, over every candidate and seed. */
+    record FamilyRow(String family, String heldoutFamilyType, long nSeeds, long nCandidateRows, Double meanEffectSize,
+                     Double maxEffectSize, long nPositionUnavailable, long nDenominatorZero) {}
+
     static TableBuilder byFamily(List<Table.Row> famRows) {
-        TableBuilder b = Table.builder("heldout_multiseed_by_family").keys("family").string("family", "heldout_family_type")
-                .int64("n_seeds", "n_candidate_rows").float64("mean_effect_size", "max_effect_size")
-                .int64("n_position_unavailable", "n_denominator_zero");
         Map<List<Object>, List<Table.Row>> groups = new java.util.TreeMap<>(HeadSweepStage::compareKeys);
         for (Table.Row r : famRows)
             groups.computeIfAbsent(List.of(r.getString("family"), r.getString("heldout_family_type")), k -> new ArrayList<>()).add(r);
-        List<Object[]> rows = new ArrayList<>();
+        List<FamilyRow> rows = new ArrayList<>();
         for (Map.Entry<List<Object>, List<Table.Row>> g : groups.entrySet()) {
             List<Table.Row> rs = g.getValue();
             List<Double> means = rs.stream().map(r -> r.getDouble("mean_effect_size")).filter(Objects::nonNull).toList();
-            rows.add(new Object[]{g.getKey().get(0), g.getKey().get(1), (long) seedsOf(rs).size(), (long) rs.size(),
+            rows.add(new FamilyRow((String) g.getKey().get(0), (String) g.getKey().get(1), seedsOf(rs).size(), rs.size(),
                     means.isEmpty() ? null : Stats.mean(means), means.stream().max(Double::compare).orElse(null),
                     rs.stream().mapToLong(r -> r.getLong("n_position_unavailable")).sum(),
-                    rs.stream().mapToLong(r -> r.getLong("n_denominator_zero")).sum()});
+                    rs.stream().mapToLong(r -> r.getLong("n_denominator_zero")).sum()));
         }
-        rows.sort(Comparator.comparing((Object[] r) -> (String) r[1]).thenComparing(Decisions.descending(r -> (Double) r[4])));
-        rows.forEach(b::addRow);
-        return b;
+        rows.sort(Comparator.comparing(FamilyRow::heldoutFamilyType).thenComparing(Decisions.descending(FamilyRow::meanEffectSize)));
+        return RecordSchema.of(FamilyRow.class).builder("heldout_multiseed_by_family", rows, "family");
     }
 
     private static Set<Long> seedsOf(List<Table.Row> rows) {

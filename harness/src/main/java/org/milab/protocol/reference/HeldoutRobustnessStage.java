@@ -10,6 +10,7 @@ import org.milab.graph.PatchSite;
 import org.milab.prompts.ExampleSelection;
 import org.milab.prompts.HeldoutPrompts;
 import org.milab.prompts.PromptRecord;
+import org.milab.tables.RecordSchema;
 import org.milab.tables.Table;
 import org.milab.tables.TableBuilder;
 
@@ -87,25 +88,28 @@ public final class HeldoutRobustnessStage {
         return resultsTable(RESULTS, seed, results, cands);
     }
 
-    /** The held-out results schema under another table name (S16 writes the same columns). */
-    static TableBuilder resultsTable(String name, int seed, List<HeadPatching.Result> results, Map<HeadPatching.Job, Candidate> cands) {
-        TableBuilder b = Table.builder(name).keys("candidate_id", "example_id", "intervention", "position_label")
-                .int64("seed").string("candidate_id", "candidate_group").int64("layer", "head")
-                .string("family", "example_id", "heldout_family_type", "intervention", "intervention_status",
-                        "position_label", "position_status").bool("head_specific_patch")
-                .string("actual_patch_scope", "metric").float64("clean_score", "corrupt_score", "patched_score",
-                        "effect_size").string("effect_size_status", "true_expected_next_token",
-                        "wrong_or_control_token", "clean_prompt", "corrupt_prompt");
-        for (HeadPatching.Result x : results) {
+    /** One patched (candidate, prompt, intervention, position) of the held-out results (S14; S16 writes the same). */
+    record ResultRow(int seed, String candidateId, String candidateGroup, int layer, int head, String family,
+                     String exampleId, String heldoutFamilyType, String intervention, String interventionStatus,
+                     String positionLabel, String positionStatus, boolean headSpecificPatch, String actualPatchScope,
+                     String metric, Double cleanScore, Double corruptScore, Double patchedScore, Double effectSize,
+                     String effectSizeStatus, String trueExpectedNextToken, String wrongOrControlToken, String cleanPrompt,
+                     String corruptPrompt) {
+        static ResultRow of(int seed, HeadPatching.Result x, Candidate c) {
             PromptRecord r = x.job().record();
-            Candidate c = cands.get(x.job());
-            b.addRow(seed, c.candidateId(), c.group(), c.head().layer(), c.head().head(), r.family(), r.exampleId(),
+            return new ResultRow(seed, c.candidateId(), c.group(), c.head().layer(), c.head().head(), r.family(), r.exampleId(),
                     r.heldoutFamilyType(), x.job().intervention().id(), x.interventionStatus(), x.job().position().id(),
                     x.positionStatus(), SITE.headSpecific(), SITE.actualPatchScope(), HeadPatching.METRIC,
                     x.cleanScore(), x.corruptScore(), x.patchedScore(), x.effectSize(), x.effectSizeStatus(),
                     r.trueExpectedNextToken(), r.wrongOrControlToken(), x.cleanPrompt(), x.corruptPrompt());
         }
-        return b;
+    }
+
+    /** The held-out results schema under another table name (S16 writes the same columns). */
+    static TableBuilder resultsTable(String name, int seed, List<HeadPatching.Result> results, Map<HeadPatching.Job, Candidate> cands) {
+        return RecordSchema.of(ResultRow.class).builder(name,
+                results.stream().map(x -> ResultRow.of(seed, x, cands.get(x.job()))).toList(),
+                "candidate_id", "example_id", "intervention", "position_label");
     }
 
     private static final String[] FAMILY_KEYS = {"seed", "candidate_id", "candidate_group", "layer", "head", "family",
@@ -113,38 +117,40 @@ public final class HeldoutRobustnessStage {
     private static final String[] CANDIDATE_KEYS = {"seed", "candidate_id", "candidate_group", "layer", "head",
             "intervention", "position_label", "head_specific_patch", "actual_patch_scope", "metric"};
 
+    /** One (seed, candidate, family, intervention, position) slice of heldout_robustness_by_family. */
+    record FamilyRow(long seed, String candidateId, String candidateGroup, long layer, long head, String family,
+                     String heldoutFamilyType, String intervention, String positionLabel, boolean headSpecificPatch,
+                     String actualPatchScope, String metric, long nExamples, long nValidExamples, Double meanEffectSize,
+                     Double medianEffectSize, long nPositionUnavailable, long nDenominatorZero) {}
+
     static TableBuilder byFamily(Table res) {
-        TableBuilder b = Table.builder(BY_FAMILY).keys("candidate_id", "family", "intervention", "position_label")
-                .int64("seed").string("candidate_id", "candidate_group").int64("layer", "head")
-                .string("family", "heldout_family_type", "intervention", "position_label").bool("head_specific_patch")
-                .string("actual_patch_scope", "metric").int64("n_examples", "n_valid_examples")
-                .float64("mean_effect_size", "median_effect_size").int64("n_position_unavailable", "n_denominator_zero");
+        List<FamilyRow> rows = new ArrayList<>();
         for (Map.Entry<List<Object>, Table> g : HeadSweepStage.sorted(res.groupBy(FAMILY_KEYS))) {
             Table t = g.getValue();
+            List<Object> k = g.getKey();
             List<Double> eff = t.doubles("effect_size").stream().filter(Objects::nonNull).toList();
-            Object[] row = new Object[FAMILY_KEYS.length + 6];
-            for (int i = 0; i < FAMILY_KEYS.length; i++) row[i] = g.getKey().get(i);
-            row[FAMILY_KEYS.length] = t.strings("example_id").stream().distinct().count();
-            row[FAMILY_KEYS.length + 1] = (long) eff.size();
-            row[FAMILY_KEYS.length + 2] = Stats.orNull(Stats.mean(eff));
-            row[FAMILY_KEYS.length + 3] = Stats.orNull(Stats.median(eff));
-            row[FAMILY_KEYS.length + 4] = t.strings("position_status").stream().filter("unavailable_for_family"::equals).count();
-            row[FAMILY_KEYS.length + 5] = t.strings("effect_size_status").stream().filter("denominator_zero"::equals).count();
-            b.addRow(row);
+            rows.add(new FamilyRow((Long) k.get(0), (String) k.get(1), (String) k.get(2), (Long) k.get(3), (Long) k.get(4),
+                    (String) k.get(5), (String) k.get(6), (String) k.get(7), (String) k.get(8), (Boolean) k.get(9),
+                    (String) k.get(10), (String) k.get(11), t.strings("example_id").stream().distinct().count(), eff.size(),
+                    Stats.orNull(Stats.mean(eff)), Stats.orNull(Stats.median(eff)),
+                    t.strings("position_status").stream().filter("unavailable_for_family"::equals).count(),
+                    t.strings("effect_size_status").stream().filter("denominator_zero"::equals).count()));
         }
-        return b;
+        return RecordSchema.of(FamilyRow.class).builder(BY_FAMILY, rows, "candidate_id", "family", "intervention", "position_label");
     }
 
+    /** One (seed, candidate, intervention, position) slice of heldout_robustness_by_candidate, with its survival. */
+    record CandidateRow(long seed, String candidateId, String candidateGroup, long layer, long head, String intervention,
+                        String positionLabel, boolean headSpecificPatch, String actualPatchScope, String metric,
+                        long nFamilies, long nExamples, Double positiveFamilyMeanEffect, Double maxControlFamilyMeanEffect,
+                        Double positiveMinusControlGap, long nPositiveFamiliesWithGapGt_0, long nControlFamiliesMoving,
+                        String survivalStatus) {}
+
     static TableBuilder byCandidate(Table fam) {
-        TableBuilder b = Table.builder(BY_CANDIDATE).keys("candidate_id", "intervention", "position_label")
-                .int64("seed").string("candidate_id", "candidate_group").int64("layer", "head")
-                .string("intervention", "position_label").bool("head_specific_patch").string("actual_patch_scope", "metric")
-                .int64("n_families", "n_examples").float64("positive_family_mean_effect", "max_control_family_mean_effect",
-                        "positive_minus_control_gap").int64("n_positive_families_with_gap_gt_0", "n_control_families_moving")
-                .string("survival_status");
-        List<Object[]> rows = new ArrayList<>();
+        List<CandidateRow> rows = new ArrayList<>();
         for (Map.Entry<List<Object>, Table> g : HeadSweepStage.sorted(fam.groupBy(CANDIDATE_KEYS))) {
             Table t = g.getValue();
+            List<Object> k = g.getKey();
             List<Double> pos = t.filter(r -> "positive".equals(r.getString("heldout_family_type")))
                     .doubles("mean_effect_size").stream().filter(Objects::nonNull).toList();
             List<Double> ctl = t.filter(r -> "control".equals(r.getString("heldout_family_type")))
@@ -153,21 +159,13 @@ public final class HeldoutRobustnessStage {
             Double maxControl = ctl.isEmpty() ? null : ctl.stream().max(Double::compare).get();
             Double gap = positive != null && maxControl != null ? positive - maxControl : null;
             long nPos = pos.stream().filter(Decisions::positive).count(), nCtl = ctl.stream().filter(Decisions::positive).count();
-            Object[] row = new Object[CANDIDATE_KEYS.length + 8];
-            for (int i = 0; i < CANDIDATE_KEYS.length; i++) row[i] = g.getKey().get(i);
-            row[CANDIDATE_KEYS.length] = t.strings("family").stream().distinct().count();
-            row[CANDIDATE_KEYS.length + 1] = t.longs("n_examples").stream().mapToLong(Long::longValue).sum();
-            row[CANDIDATE_KEYS.length + 2] = positive;
-            row[CANDIDATE_KEYS.length + 3] = maxControl;
-            row[CANDIDATE_KEYS.length + 4] = gap;
-            row[CANDIDATE_KEYS.length + 5] = nPos;
-            row[CANDIDATE_KEYS.length + 6] = nCtl;
-            row[CANDIDATE_KEYS.length + 7] = survival((Boolean) g.getKey().get(7), positive, maxControl, gap, nPos);
-            rows.add(row);
+            rows.add(new CandidateRow((Long) k.get(0), (String) k.get(1), (String) k.get(2), (Long) k.get(3), (Long) k.get(4),
+                    (String) k.get(5), (String) k.get(6), (Boolean) k.get(7), (String) k.get(8), (String) k.get(9),
+                    t.strings("family").stream().distinct().count(), t.longs("n_examples").stream().mapToLong(Long::longValue).sum(),
+                    positive, maxControl, gap, nPos, nCtl, survival((Boolean) k.get(7), positive, maxControl, gap, nPos)));
         }
-        rows.sort(Decisions.descending((Object[] r) -> (Double) r[CANDIDATE_KEYS.length + 4]));
-        rows.forEach(b::addRow);
-        return b;
+        rows.sort(Decisions.descending(CandidateRow::positiveMinusControlGap));
+        return RecordSchema.of(CandidateRow.class).builder(BY_CANDIDATE, rows, "candidate_id", "intervention", "position_label");
     }
 
     /** The per-seed slice rule of S14 ({@code classify_heldout_seed_status}). */

@@ -14,6 +14,7 @@ import org.milab.graph.PatchSite;
 import org.milab.prompts.ControlPrompts;
 import org.milab.prompts.ExampleSelection;
 import org.milab.prompts.PromptRecord;
+import org.milab.tables.RecordSchema;
 import org.milab.tables.Table;
 import org.milab.tables.TableBuilder;
 import org.milab.util.UserError;
@@ -79,14 +80,12 @@ public final class LayerPatchingStage {
         ctx.recordTiming(DIR + "/seed" + seed, (System.nanoTime() - t0) / 1e9);
     }
 
+    /** The columns S9 reads of an S8 candidate table (a layer-level candidate has no head). */
+    record Picked(String candidateId, String source, int layer, Integer head, String component) {}
+
     static List<Candidate> candidates(Table t) {
-        List<Candidate> out = new ArrayList<>();
-        for (Table.Row r : t.rows()) {
-            Long head = r.getLong("head");
-            out.add(new Candidate(r.getString("candidate_id"), r.getString("source"), r.getLong("layer").intValue(),
-                    head == null ? null : head.intValue(), r.getString("component")));
-        }
-        return out;
+        return RecordSchema.of(Picked.class).read(t).stream()
+                .map(p -> new Candidate(p.candidateId(), p.source(), p.layer(), p.head(), p.component())).toList();
     }
 
     /** build_patching_jobs: candidates (first {@code maxCandidates}) x the seeded example selection. */
@@ -187,11 +186,12 @@ public final class LayerPatchingStage {
             // Identical token ids give clean == corrupt by construction: decided on ids (spec 1.5), the
             // reference's 1e-12 guard kept for the rest.
             boolean zero = clean.equals(corrupt) || Math.abs(cs - xs) < 1e-12;
-            b.addRow(r.exampleId(), r.family(), r.controlFamily(), r.shouldShowInductionBehavior(), j.candidate().id(),
-                    j.candidate().source(), j.candidate().layer(), j.candidate().head(), j.candidate().component(), POSITION,
-                    corrupt.length() - 1, false, site(j.candidate().component()).actualPatchScope(), j.cleanPrompt(),
-                    j.corruptPrompt(), r.expectedNextToken(), r.trueExpectedNextToken(), wrongOrControl(r), METRIC, cs, xs, ps,
-                    zero ? null : (ps - xs) / (cs - xs), zero ? "denominator_zero" : "ok", j.context());
+            RESULT_ROWS.add(b, new ResultRow(r.exampleId(), r.family(), r.controlFamily(), r.shouldShowInductionBehavior(),
+                    j.candidate().id(), j.candidate().source(), j.candidate().layer(), j.candidate().head(),
+                    j.candidate().component(), POSITION, corrupt.length() - 1, false,
+                    site(j.candidate().component()).actualPatchScope(), j.cleanPrompt(), j.corruptPrompt(),
+                    r.expectedNextToken(), r.trueExpectedNextToken(), wrongOrControl(r), METRIC, cs, xs, ps,
+                    zero ? null : (ps - xs) / (cs - xs), zero ? "denominator_zero" : "ok", j.context()));
         }
         return b;
     }
@@ -205,15 +205,18 @@ public final class LayerPatchingStage {
         return rows.size() - 1;
     }
 
+    /** One (prompt, candidate) of layer_patching_results: the layer's site patched from clean into corrupt. */
+    record ResultRow(String exampleId, String family, String controlFamily, boolean shouldShowInductionBehavior,
+                     String candidateId, String candidateSource, int layer, Integer head, String component,
+                     String positionLabel, int patchPosition, boolean headSpecificPatch, String actualPatchScope,
+                     String cleanPrompt, String corruptPrompt, String targetToken, String trueExpectedNextToken,
+                     String wrongOrControlToken, String metric, double cleanScore, double corruptScore, double patchedScore,
+                     Double effectSize, String effectSizeStatus, String positiveMinusControlContext) {}
+
+    private static final RecordSchema<ResultRow> RESULT_ROWS = RecordSchema.of(ResultRow.class);
+
     static TableBuilder resultsBuilder() {
-        return Table.builder(RESULTS).keys("candidate_id", "example_id")
-                .string("example_id", "family", "control_family").bool("should_show_induction_behavior")
-                .string("candidate_id", "candidate_source").int64("layer", "head").string("component", "position_label")
-                .int64("patch_position").bool("head_specific_patch")
-                .string("actual_patch_scope", "clean_prompt", "corrupt_prompt", "target_token", "true_expected_next_token",
-                        "wrong_or_control_token", "metric")
-                .float64("clean_score", "corrupt_score", "patched_score", "effect_size")
-                .string("effect_size_status", "positive_minus_control_context");
+        return RESULT_ROWS.builder(RESULTS, "candidate_id", "example_id");
     }
 
     /** Groups in pandas' sorted key order (family, candidate_id, layer, head, component). */
@@ -262,9 +265,7 @@ public final class LayerPatchingStage {
     static TableBuilder byCandidate(Table results, Table byFamily, List<Candidate> candidates) {
         Map<String, String> sources = new HashMap<>();
         candidates.forEach(c -> sources.putIfAbsent(c.id(), c.source()));
-        record Row(String id, String source, long layer, Long head, String component, Double positive, Double maxControl,
-                   Double gap, String hardest, long nPositive, long nControl, String status) {}
-        List<Row> rows = new ArrayList<>();
+        List<CandidateRow> rows = new ArrayList<>();
         Map<List<Object>, Table> perCandidate = new TreeMap<>(KEY_ORDER);
         perCandidate.putAll(byFamily.groupBy("candidate_id"));
         for (Map.Entry<List<Object>, Table> e : perCandidate.entrySet()) {
@@ -282,22 +283,19 @@ public final class LayerPatchingStage {
             Double gap = positive != null && maxControl != null ? positive - maxControl : null;
             Table total = results.filter(r -> r.getString("candidate_id").equals(id));
             int nZero = (int) total.strings("effect_size_status").stream().filter("denominator_zero"::equals).count();
-            rows.add(new Row(id, sources.getOrDefault(id, ""), sub.row(0).getLong("layer"), sub.row(0).getLong("head"),
+            rows.add(new CandidateRow(id, sources.getOrDefault(id, ""), sub.row(0).getLong("layer"), sub.row(0).getLong("head"),
                     sub.row(0).getString("component"), positive, maxControl, gap,
                     hardest == null ? "" : hardest.getString("family"), sum(pos.longs("n_examples")),
                     sum(ctl.longs("n_examples")), specificityStatus(total.rowCount(), nZero, positive, maxControl, gap)));
         }
-        rows.sort(Decisions.descending(Row::gap));
-        TableBuilder b = Table.builder(BY_CANDIDATE).keys("candidate_id")
-                .string("candidate_id", "source").int64("layer", "head").string("component")
-                .float64("positive_mean_effect_size", "max_control_mean_effect_size", "positive_minus_control_effect_gap")
-                .string("hardest_control_family").int64("n_positive_examples", "n_control_examples")
-                .string("specificity_status");
-        for (Row r : rows)
-            b.addRow(r.id, r.source, r.layer, r.head, r.component, r.positive, r.maxControl, r.gap, r.hardest,
-                    r.nPositive, r.nControl, r.status);
-        return b;
+        rows.sort(Decisions.descending(CandidateRow::positiveMinusControlEffectGap));
+        return RecordSchema.of(CandidateRow.class).builder(BY_CANDIDATE, rows, "candidate_id");
     }
+
+    /** One candidate of layer_patching_by_candidate: positive against hardest control family, and the status. */
+    record CandidateRow(String candidateId, String source, long layer, Long head, String component,
+                        Double positiveMeanEffectSize, Double maxControlMeanEffectSize, Double positiveMinusControlEffectGap,
+                        String hardestControlFamily, long nPositiveExamples, long nControlExamples, String specificityStatus) {}
 
     private static long sum(List<Long> xs) {
         return xs.stream().mapToLong(Long::longValue).sum();
@@ -318,27 +316,25 @@ public final class LayerPatchingStage {
         return "insufficient_examples";
     }
 
+    /** layer_patching_summary.json, in the reference's key order. */
+    record Summary(int nResultRows, List<String> families, long nCandidates, boolean headSpecificPatch,
+                   String actualPatchScope, List<String> actualPatchScopes, Double positiveMeanEffectSize,
+                   Double maxControlMeanEffectSize, Double bestPositiveMinusControlEffectGap,
+                   Map<String, Long> specificityStatusCounts, String interpretationNote) {}
+
     static Map<String, Object> summary(Table results, Table byFamily, Table byCandidate, List<String> families) {
-        Map<String, Object> m = new LinkedHashMap<>();
         List<String> scopes = results.strings("actual_patch_scope").stream().distinct().sorted().toList();
         double positive = Stats.mean(byFamily.filter(r -> r.getBool("should_show_induction_behavior")).doubles("mean_effect_size"));
         double maxControl = byFamily.filter(r -> !r.getBool("should_show_induction_behavior")).doubles("mean_effect_size")
                 .stream().filter(d -> d != null && !d.isNaN()).mapToDouble(Double::doubleValue).max().orElse(Double.NaN);
         double bestGap = byCandidate.doubles("positive_minus_control_effect_gap").stream().filter(d -> d != null)
                 .mapToDouble(Double::doubleValue).max().orElse(Double.NaN);
-        m.put("n_result_rows", results.rowCount());
-        m.put("families", families);
-        m.put("n_candidates", results.strings("candidate_id").stream().distinct().count());
-        m.put("head_specific_patch", false);
-        m.put("actual_patch_scope", scopes.size() == 1 ? scopes.get(0) : "mixed_patch_scopes");
-        m.put("actual_patch_scopes", scopes);
-        m.put("positive_mean_effect_size", Stats.orNull(positive));
-        m.put("max_control_mean_effect_size", Stats.orNull(maxControl));
-        m.put("best_positive_minus_control_effect_gap", Stats.orNull(bestGap));
-        m.put("specificity_status_counts", valueCounts(byCandidate.strings("specificity_status")));
-        m.put("interpretation_note", "Controlled patching asks whether causal effects separate positives from controls. "
-                + "This is tiny causal practice, not a mechanism claim.");
-        return m;
+        return RecordSchema.treeMap(new Summary(results.rowCount(), families,
+                results.strings("candidate_id").stream().distinct().count(), false,
+                scopes.size() == 1 ? scopes.get(0) : "mixed_patch_scopes", scopes, Stats.orNull(positive),
+                Stats.orNull(maxControl), Stats.orNull(bestGap), valueCounts(byCandidate.strings("specificity_status")),
+                "Controlled patching asks whether causal effects separate positives from controls. "
+                        + "This is tiny causal practice, not a mechanism claim."));
     }
 
     /** pandas value_counts: count descending, ties in order of first appearance. */

@@ -12,6 +12,7 @@ import org.milab.model.ModelConfig;
 import org.milab.prompts.PromptRecord;
 import org.milab.runtime.Feeds;
 import org.milab.runtime.ModelSessions;
+import org.milab.tables.RecordSchema;
 import org.milab.tables.Table;
 import org.milab.tables.TableBuilder;
 
@@ -55,11 +56,7 @@ public final class LogitLensStage {
                 resid.add(c.vector(HookNames.hookResidPost(l), c.prompt().length() - 1));
             }
         }
-        TableBuilder b = Table.builder(BY_LAYER).keys("example_id", "layer")
-                .string("example_id", "family", "control_family").bool("should_show_induction_behavior")
-                .int64("layer").string("expected_token").int64("expected_token_id")
-                .float64("expected_logit", "expected_probability").int64("expected_rank")
-                .string("top_token").int64("top_token_id");
+        List<LayerRow> rows = new ArrayList<>();
         for (int from = 0; from < resid.size(); from += UNEMBED_ROWS) {
             int to = Math.min(resid.size(), from + UNEMBED_ROWS);
             float[][] logits = unembed(ctx.model().sessions(), resid.subList(from, to));
@@ -68,12 +65,12 @@ public final class LogitLensStage {
                 float[] l = logits[i - from];
                 int t = ctx.singleToken(r.expectedNextToken(), r.exampleId() + " expected_next_token");
                 int top = Scores.argmax(l);
-                b.addRow(r.exampleId(), r.family(), r.controlFamily(), r.shouldShowInductionBehavior(), rowLayer.get(i),
-                        r.expectedNextToken(), t, Scores.logit(l, t), Scores.probability(l, t), Scores.rank(l, t),
-                        ctx.model().tokenizer().tokenText(top), top);
+                rows.add(new LayerRow(r.exampleId(), r.family(), r.controlFamily(), r.shouldShowInductionBehavior(),
+                        rowLayer.get(i), r.expectedNextToken(), t, Scores.logit(l, t), Scores.probability(l, t),
+                        Scores.rank(l, t), ctx.model().tokenizer().tokenText(top), top));
             }
         }
-        Table byLayer = ctx.write(set.dataset(), set.seed(), b);
+        Table byLayer = ctx.write(set.dataset(), set.seed(), RecordSchema.of(LayerRow.class).builder(BY_LAYER, rows, "example_id", "layer"));
         Table byFamily = ctx.write(set.dataset(), set.seed(), byFamily(byLayer));
         Map<String, Object> summary = new LinkedHashMap<>();
         summary.put("model", ctx.model().id());
@@ -117,18 +114,25 @@ public final class LogitLensStage {
         }
     }
 
+    /** One (prompt, lens layer) of logit_lens_by_layer. */
+    record LayerRow(String exampleId, String family, String controlFamily, boolean shouldShowInductionBehavior,
+                    int layer, String expectedToken, int expectedTokenId, double expectedLogit, double expectedProbability,
+                    int expectedRank, String topToken, int topTokenId) {}
+
+    /** One (family, layer) of logit_lens_by_family. */
+    record FamilyRow(String family, long layer, long nExamples, double meanExpectedLogit, double meanExpectedProbability,
+                     double medianExpectedRank, boolean shouldShowInductionBehavior) {}
+
     /** groupby(family, layer), sorted by family then layer, as the reference's logit_lens_by_family. */
     static TableBuilder byFamily(Table byLayer) {
-        TableBuilder b = Table.builder(BY_FAMILY).keys("family", "layer").string("family").int64("layer")
-                .int64("n_examples").float64("mean_expected_logit", "mean_expected_probability", "median_expected_rank")
-                .bool("should_show_induction_behavior");
+        List<FamilyRow> rows = new ArrayList<>();
         for (Map.Entry<List<Object>, Table> g : PandasRules.groupBySorted(byLayer, "family", "layer").entrySet()) {
             Table f = g.getValue();
-            b.addRow(g.getKey().get(0), g.getKey().get(1), PandasRules.nunique(f, "example_id"),
+            rows.add(new FamilyRow((String) g.getKey().get(0), (Long) g.getKey().get(1), PandasRules.nunique(f, "example_id"),
                     Stats.mean(f.doubles("expected_logit")), Stats.mean(f.doubles("expected_probability")),
-                    Stats.median(f.longs("expected_rank")), f.bools("should_show_induction_behavior").get(0));
+                    Stats.median(f.longs("expected_rank")), f.bools("should_show_induction_behavior").get(0)));
         }
-        return b;
+        return RecordSchema.of(FamilyRow.class).builder(BY_FAMILY, rows, "family", "layer");
     }
 
     /** The summary's by_layer list: per layer (ascending) mean logit, mean probability, median rank. */

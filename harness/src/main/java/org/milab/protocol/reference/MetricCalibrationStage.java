@@ -11,6 +11,7 @@ import org.milab.stage.StageContext;
 
 import org.milab.prompts.CalibrationBank;
 import org.milab.prompts.CalibrationPrompt;
+import org.milab.tables.RecordSchema;
 import org.milab.tables.Table;
 import org.milab.tables.TableBuilder;
 import org.milab.tokenizer.Tokenizer;
@@ -156,22 +157,25 @@ public final class MetricCalibrationStage {
 
     /** {@code aggregate_metric_calibration_by_family}: scored rows only, families in sorted order. */
     static TableBuilder byFamily(Table byExample) {
-        TableBuilder b = Table.builder(BY_FAMILY).keys("family").string("family").int64("n_examples")
-                .stringList("token_domains", "sequence_length_buckets").bool("should_show_induction_behavior")
-                .float64("mean_true_vs_control_logit_diff", "median_true_vs_control_logit_diff", "fraction_diff_positive",
-                        "mean_probability_gap", "median_target_rank");
+        List<FamilyRow> rows = new ArrayList<>();
         Table valid = byExample.filter(r -> OK.equals(r.getString("metric_status")));
         for (Map.Entry<List<Object>, Table> g : PandasRules.groupBySorted(valid, "family").entrySet()) {
             Table f = g.getValue();
             List<Double> diffs = f.doubles("true_vs_control_logit_diff");
             long positive = diffs.stream().filter(d -> d != null && Decisions.positive(d)).count();
-            b.addRow(g.getKey().get(0), f.rowCount(), sortedUnique(f, "token_domain"),
+            rows.add(new FamilyRow((String) g.getKey().get(0), f.rowCount(), sortedUnique(f, "token_domain"),
                     sortedUnique(f, "sequence_length_bucket"), f.bools("should_show_induction_behavior").get(0),
                     Stats.orNull(Stats.mean(diffs)), Stats.orNull(Stats.median(diffs)), (double) positive / f.rowCount(),
-                    Stats.orNull(Stats.mean(f.doubles("probability_gap"))), Stats.orNull(Stats.median(f.longs("target_rank"))));
+                    Stats.orNull(Stats.mean(f.doubles("probability_gap"))), Stats.orNull(Stats.median(f.longs("target_rank")))));
         }
-        return b;
+        return RecordSchema.of(FamilyRow.class).builder(BY_FAMILY, rows, "family");
     }
+
+    /** One family of metric_calibration_by_family (scored rows only). */
+    record FamilyRow(String family, int nExamples, List<String> tokenDomains, List<String> sequenceLengthBuckets,
+                     boolean shouldShowInductionBehavior, Double meanTrueVsControlLogitDiff,
+                     Double medianTrueVsControlLogitDiff, double fractionDiffPositive, Double meanProbabilityGap,
+                     Double medianTargetRank) {}
 
     private static List<String> sortedUnique(Table t, String column) {
         TreeSet<String> values = new TreeSet<>();
@@ -243,53 +247,47 @@ public final class MetricCalibrationStage {
         return out;
     }
 
+    /** metric_calibration_summary.json, in the reference's key order. */
+    record Summary(String model, String primaryMetric, int nExamples, Map<String, Long> validationCounts,
+                   Map<String, Long> metricCounts, Double positiveMeanTrueVsControlLogitDiff,
+                   Double maxControlMeanTrueVsControlLogitDiff, Double weakestPositiveFamilyMean,
+                   String weakestPositiveFamily, Double positiveMinusMaxControlGap, Double positiveMeanFractionDiffPositive,
+                   Double maxControlFractionDiffPositive, HardestControl hardestControlFamily,
+                   Map<String, Double> positiveDomainMeans, Map<String, Double> positiveLengthMeans, Thresholds thresholds,
+                   String status, boolean searchAllowed, List<String> refusedClaims) {}
+
+    /** The control family with the highest mean diff. */
+    record HardestControl(String family, Double meanTrueVsControlLogitDiff, Double fractionDiffPositive) {}
+
+    /** The status rule's thresholds, as the summary records them. */
+    record Thresholds(double minPositiveMinusMaxControlGap, double minPositiveFractionDiffPositive,
+                      double maxControlFractionDiffPositive) {}
+
     /** {@code summarize_metric_calibration} (plus the fractions and the weakest family's name the rule uses). */
     static Map<String, Object> summary(Table byExample, Table byFamily) {
         Map<String, Long> validation = counts(byExample.strings("validation_status"));
-        Map<String, Long> metric = counts(byExample.strings("metric_status"));
         List<FamilyMean> families = familyMeans(byFamily);
         Map<String, Double> domains = positiveRowMeans(byExample, "token_domain");
         Map<String, Double> lengths = positiveRowMeans(byExample, "sequence_length_bucket");
         String status = status(validation.getOrDefault(TOKENIZATION_ERROR, 0L), families, domains.values(), lengths.values());
         Separation s = Separation.of(families);
-        Map<String, Object> m = new LinkedHashMap<>();
-        m.put("model", null);
-        m.put("primary_metric", "true_vs_control_logit_diff");
-        m.put("n_examples", byExample.rowCount());
-        m.put("validation_counts", validation);
-        m.put("metric_counts", metric);
-        m.put("positive_mean_true_vs_control_logit_diff", Stats.orNull(s.positiveMean()));
-        m.put("max_control_mean_true_vs_control_logit_diff", Stats.orNull(s.maxControl()));
-        m.put("weakest_positive_family_mean", Stats.orNull(s.weakestPositive()));
-        m.put("weakest_positive_family", s.weakestPositiveFamily());
-        m.put("positive_minus_max_control_gap", Stats.orNull(s.positiveMean() - s.maxControl()));
-        m.put("positive_mean_fraction_diff_positive", Stats.orNull(s.positiveFraction()));
-        m.put("max_control_fraction_diff_positive", Stats.orNull(s.maxControlFraction()));
-        m.put("hardest_control_family", hardestControl(byFamily));
-        m.put("positive_domain_means", nullForNaN(domains));
-        m.put("positive_length_means", nullForNaN(lengths));
-        Map<String, Double> thresholds = new LinkedHashMap<>();
-        thresholds.put("min_positive_minus_max_control_gap", MIN_GAP);
-        thresholds.put("min_positive_fraction_diff_positive", MIN_POSITIVE_FRACTION);
-        thresholds.put("max_control_fraction_diff_positive", MAX_CONTROL_FRACTION);
-        m.put("thresholds", thresholds);
-        m.put("status", status);
-        m.put("search_allowed", CALIBRATED.equals(status));
-        m.put("refused_claims", List.of("This does not show an induction head.", "This does not show a circuit.",
-                "This does not establish a broad GPT-2 property.", "Calibration success would only permit a tighter next spec."));
-        return m;
+        return RecordSchema.treeMap(new Summary(null, "true_vs_control_logit_diff", byExample.rowCount(), validation,
+                counts(byExample.strings("metric_status")), Stats.orNull(s.positiveMean()), Stats.orNull(s.maxControl()),
+                Stats.orNull(s.weakestPositive()), s.weakestPositiveFamily(), Stats.orNull(s.positiveMean() - s.maxControl()),
+                Stats.orNull(s.positiveFraction()), Stats.orNull(s.maxControlFraction()), hardestControl(byFamily),
+                nullForNaN(domains), nullForNaN(lengths), new Thresholds(MIN_GAP, MIN_POSITIVE_FRACTION, MAX_CONTROL_FRACTION),
+                status, CALIBRATED.equals(status), List.of("This does not show an induction head.",
+                "This does not show a circuit.", "This does not establish a broad GPT-2 property.",
+                "Calibration success would only permit a tighter next spec.")));
     }
 
     /** {@code hardest_metric_control_family}: the control family with the highest mean diff (first on ties). */
-    static Map<String, Object> hardestControl(Table byFamily) {
+    static HardestControl hardestControl(Table byFamily) {
         List<Table.Row> controls = byFamily.rows().stream().filter(r -> !r.getBool("should_show_induction_behavior")).toList();
         if (controls.isEmpty()) return null;
         Table.Row top = PandasRules.sortDescending(controls, r -> r.getDouble("mean_true_vs_control_logit_diff")).get(0);
-        Map<String, Object> m = new LinkedHashMap<>();
-        m.put("family", top.getString("family"));
-        m.put("mean_true_vs_control_logit_diff", top.getDouble("mean_true_vs_control_logit_diff"));
-        m.put("fraction_diff_positive", top.getDouble("fraction_diff_positive"));
-        return m;
+        return new HardestControl(top.getString("family"), top.getDouble("mean_true_vs_control_logit_diff"),
+                top.getDouble("fraction_diff_positive"));
     }
 
     private static Map<String, Long> counts(List<String> values) {

@@ -28,11 +28,11 @@ import org.milab.stats.Num;
  * reference tests every head for one role: induction.
  */
 public final class ReferenceVerdicts {
-    // the stages' own names, so a renamed table cannot leave the verdict reading a stale path
-    public static final String SWEEP = SweepConsolidationStage.DIR + "/" + SweepConsolidationStage.TABLE;
-    public static final String CANDIDATES = HeldoutCandidateStage.DIR + "/" + HeldoutCandidateStage.TABLE;
-    public static final String HELDOUT = HeldoutConsolidationStage.DIR + "/" + HeldoutConsolidationStage.BY_CANDIDATE;
-    public static final String CHARACTERIZATION = CharacterizationConsolidationStage.DIR + "/" + CharacterizationConsolidationStage.BY_CANDIDATE;
+    // from the catalog of stage tables, so a renamed table cannot leave the verdict reading a stale path
+    public static final String SWEEP = ReferenceTables.SWEEP.path();
+    public static final String CANDIDATES = ReferenceTables.CANDIDATES.path();
+    public static final String HELDOUT = ReferenceTables.HELDOUT.path();
+    public static final String CHARACTERIZATION = ReferenceTables.CHARACTERIZATION.path();
     static final String ROLE = "induction";
 
     private ReferenceVerdicts() {}

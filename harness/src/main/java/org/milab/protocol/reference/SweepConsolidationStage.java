@@ -10,6 +10,7 @@ import org.milab.stats.Stats;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import org.milab.tables.ArrowTables;
+import org.milab.tables.RecordSchema;
 import org.milab.tables.Table;
 import org.milab.tables.TableBuilder;
 import org.milab.util.UserError;
@@ -60,19 +61,14 @@ public final class SweepConsolidationStage {
 
     public Table run(StageContext ctx, List<Integer> seeds) {
         List<SeedRow> rows = new ArrayList<>();
-        List<Map<String, Object>> runs = new ArrayList<>();
+        List<SeedRun> runs = new ArrayList<>();
         for (int seed : seeds) {
             CandidateFlags flags = flags(ctx, seed);
             Table byHead = ctx.read(SWEEP_DIR, seed, SWEEP_BY_HEAD);
             rows.addAll(seedRows(seed, byHead, flags));
-            Map<String, Object> run = new LinkedHashMap<>();
-            run.put("seed", seed);
-            run.put("by_head", ctx.runDir().relativize(ctx.dir(SWEEP_DIR, seed).resolve(SWEEP_BY_HEAD + ArrowTables.EXTENSION)).toString());
-            run.put("n_heads", byHead.rowCount());
-            run.put("raw_attention_heads", sortedLabels(flags.rawAttention()));
-            run.put("random_comparison_heads", sortedLabels(flags.randomComparison()));
-            run.put("flag_source", flags.flagSource());
-            runs.add(run);
+            runs.add(new SeedRun(seed, ctx.runDir().relativize(ctx.dir(SWEEP_DIR, seed).resolve(SWEEP_BY_HEAD
+                    + ArrowTables.EXTENSION)).toString(), byHead.rowCount(), sortedLabels(flags.rawAttention()),
+                    sortedLabels(flags.randomComparison()), flags.flagSource()));
         }
         Table table = ctx.write(DIR, null, consolidate(rows));
         Map<String, Object> summary = summary(table, seeds, runs);
@@ -109,7 +105,7 @@ public final class SweepConsolidationStage {
             source = LayerPatchingStage.CANDIDATES;
             for (Table.Row r : candidates.rows()) {
                 if (r.getLong("head") == null) continue;
-                Head h = new Head(r.getLong("layer").intValue(), r.getLong("head").intValue());
+                Head h = ReferenceVerdicts.head(r);
                 if ("top_raw_positive_attention".equals(r.getString("source"))) raw.add(h);
                 else if ("random_comparison".equals(r.getString("source"))) random.add(h);
             }
@@ -126,7 +122,7 @@ public final class SweepConsolidationStage {
     static List<SeedRow> seedRows(int seed, Table byHead, CandidateFlags flags) {
         List<SeedRow> out = new ArrayList<>();
         for (Table.Row r : byHead.rows()) {
-            Head h = new Head(r.getLong("layer").intValue(), r.getLong("head").intValue());
+            Head h = ReferenceVerdicts.head(r);
             out.add(new SeedRow(seed, h, Boolean.TRUE.equals(r.getBool("head_specific_patch")),
                     finite(r.getDouble("positive_mean_effect_size")), finite(r.getDouble("max_control_mean_effect_size")),
                     finite(r.getDouble("positive_minus_control_effect_gap")), r.getString("specificity_status"),
@@ -206,28 +202,32 @@ public final class SweepConsolidationStage {
         return "not_replicated";
     }
 
-    static Map<String, Object> summary(Table t, List<Integer> seeds, List<Map<String, Object>> runs) {
+    /** head_specific_induction_multiseed_summary.json, in the reference's key order (head lists are table rows). */
+    record Summary(int nRuns, List<Integer> seeds, int nHeads, List<Map<String, Object>> replicatedCandidates,
+                   int nReplicatedCandidates, Map<String, Long> statusCounts, List<Map<String, Object>> topHeadsByMeanGap,
+                   List<Map<String, Object>> rawAttentionCandidateOutcomes,
+                   List<Map<String, Object>> randomComparisonHeadOutcomes, String executiveSummary, String limitation,
+                   List<SeedRun> runs) {}
+
+    /** One sweep seed the consolidation read: its table and the heads flagged as raw-attention or random picks. */
+    record SeedRun(int seed, String byHead, int nHeads, List<String> rawAttentionHeads, List<String> randomComparisonHeads,
+                   String flagSource) {}
+
+    static Map<String, Object> summary(Table t, List<Integer> seeds, List<SeedRun> runs) {
         Table replicated = t.filter(r -> r.getString("replication_status").equals(REPLICATED));
-        Map<String, Object> m = new LinkedHashMap<>();
-        m.put("n_runs", seeds.size());
-        m.put("seeds", seeds);
-        m.put("n_heads", t.rowCount());
-        m.put("replicated_candidates", rowMaps(replicated, Integer.MAX_VALUE));
-        m.put("n_replicated_candidates", replicated.rowCount());
-        m.put("status_counts", LayerPatchingStage.valueCounts(t.strings("replication_status")));
-        m.put("top_heads_by_mean_gap", rowMaps(t, 10)); // the table is already sorted by mean gap
-        m.put("raw_attention_candidate_outcomes", rowMaps(t.filter(r -> r.getBool("raw_attention_candidate_in_any_seed")), Integer.MAX_VALUE));
-        m.put("random_comparison_head_outcomes", rowMaps(t.filter(r -> r.getBool("random_comparison_candidate_in_any_seed")), Integer.MAX_VALUE));
-        m.put("executive_summary", replicated.rowCount() > 0
-                ? "This experiment identified at least one narrow replicated head-specific causal candidate under this "
-                + "prompt set and metric. It is still not a full induction-head discovery; it requires manual inspection, "
-                + "broader prompts, and benchmark comparison."
-                : "This experiment did not identify a replicated head-specific induction candidate. The prior raw-attention "
-                + "and layer-level patching results should be treated as false-positive-prone practice artifacts.");
-        m.put("limitation", "The result is limited to this model, these synthetic prompt families, selected layers, "
-                + "final-position hook_z patching, and the true-vs-control logit-diff metric.");
-        m.put("runs", runs);
-        return m;
+        return RecordSchema.treeMap(new Summary(seeds.size(), seeds, t.rowCount(), rowMaps(replicated, Integer.MAX_VALUE),
+                replicated.rowCount(), LayerPatchingStage.valueCounts(t.strings("replication_status")),
+                rowMaps(t, 10), // the table is already sorted by mean gap
+                rowMaps(t.filter(r -> r.getBool("raw_attention_candidate_in_any_seed")), Integer.MAX_VALUE),
+                rowMaps(t.filter(r -> r.getBool("random_comparison_candidate_in_any_seed")), Integer.MAX_VALUE),
+                replicated.rowCount() > 0
+                        ? "This experiment identified at least one narrow replicated head-specific causal candidate under this "
+                        + "prompt set and metric. It is still not a full induction-head discovery; it requires manual inspection, "
+                        + "broader prompts, and benchmark comparison."
+                        : "This experiment did not identify a replicated head-specific induction candidate. The prior raw-attention "
+                        + "and layer-level patching results should be treated as false-positive-prone practice artifacts.",
+                "The result is limited to this model, these synthetic prompt families, selected layers, "
+                        + "final-position hook_z patching, and the true-vs-control logit-diff metric.", runs));
     }
 
     private static List<Map<String, Object>> rowMaps(Table t, int limit) {
