@@ -55,6 +55,7 @@ public final class LibraryCeilings {
             cmd.addAll(List.of("--probe", m + ":" + probe));
         }
         Path out = workDir.resolve("ceiling.json");
+        cmd.addAll(List.of("--out", out.toString()));
         JsonNode n = TorchPeer.runPython(cmd, out, "ceiling probe");
         List<Shape> shapes = new ArrayList<>();
         try {
