@@ -43,7 +43,7 @@ milab = printf '+ bin/milab %s\n' '$(subst ','\'',$(strip $(1)))' && bin/milab $
 RUN_ARGS = --model $(MODEL) --device $(DEVICE) --threads $(THREADS) $(if $(RUN_ID),--run-id '$(RUN_ID)',) $(ENGINE_ARGS)
 
 .PHONY: help build test demo export inspect run-heldout run-sweep run-all run-v2 run-characterization run-calibration \
-        attribute circuit diff report columns bench bench-spark spark-jar random-checkpoint zoo zoo-diagnose clean
+        attribute circuit diff report columns bench bench-peer bench-peer-venv bench-spark spark-jar random-checkpoint zoo zoo-diagnose clean
 
 help:
 	@echo "Start here:"
@@ -70,7 +70,7 @@ help:
 	@echo "  any run target ENGINE=spark [SPARK_MASTER=local[2]|local[2,3]|spark://host:7077] [PARTITION_ROWS=1024]"
 	@echo "  make spark-jar                 spark/target/milab-spark.jar for spark-submit"
 	@echo "  make bench-spark [ARGS='--seeds 10 --heads-per-layer 1']   held-out sweep, local engine vs Spark local[2]"
-	@echo "Other: make bench (throughput, not a test), make build, make clean"
+	@echo "Other: make bench (throughput, not a test; NO_PEER=1 without the PyTorch peer), make bench-peer (engine vs peer only), make build, make clean"
 	@echo "Variables: MODEL (gpt2)  DEVICE=cpu|cuda|auto (cpu)  THREADS (0: ORT decides)  WEIGHTS  RUN_ID  SEEDS  ENGINE"
 	@echo "  ARGS='...' any further CLI flags, placed last so they win; ARGS=--help shows a command's options"
 	@echo "Exit codes: bin/milab <command> ... exits 0 ok, 1 differs (diff --exit-code), 2 bad input, 3 bug;"
@@ -189,9 +189,28 @@ BENCH_GRAPHS := graphs/gpt2-random/patch_z_resume_from_0.onnx
 $(BENCH_GRAPHS): $(BENCH_CKPT)
 	@$(call milab,export --model gpt2-random --weights $(BENCH_CKPT) --allow-unpinned)
 
+# The PyTorch peer and the library MatMul ceilings (tools/peer, docs/benchmarks.md) run in a venv with the
+# CPU build of torch from its wheel file (pinned by sha256) and tools/peer/requirements.txt. NO_PEER=1: without.
+PEER_VENV          ?= .venv-peer
+TORCH_WHEEL        ?= /opt/wheels/torch-2.13.0+cpu-cp311-cp311-manylinux_2_28_x86_64.whl
+TORCH_WHEEL_SHA256 := 6746dbcbeb526eb61330b76b41ff1b4eb848951103a892eeb080dfa2b264667b
+PEER_ARGS = $(if $(NO_PEER),,--peer-python $(PEER_VENV)/bin/python --peer-checkpoint $(BENCH_CKPT))
+bench-peer-venv: $(PEER_VENV)/.ready
+$(PEER_VENV)/.ready: tools/peer/requirements.txt
+	@test -f "$(TORCH_WHEEL)" || { echo "The torch wheel $(TORCH_WHEEL) is missing. Fix: download torch-2.13.0+cpu for your Python from https://download.pytorch.org/whl/cpu and pass TORCH_WHEEL=path (or run with NO_PEER=1)." >&2; exit 2; }
+	@echo "$(TORCH_WHEEL_SHA256)  $(TORCH_WHEEL)" | sha256sum -c --quiet - || { echo "$(TORCH_WHEEL) is not the pinned torch 2.13.0+cpu wheel (sha256 differs). Fix: use that wheel, or NO_PEER=1." >&2; exit 2; }
+	python3 -m venv $(PEER_VENV)
+	$(PEER_VENV)/bin/pip install -q "$(TORCH_WHEEL)" -r tools/peer/requirements.txt
+	@touch $@
+
 # prints the tables and writes results/bench/<time>/bench.json; ARGS='--engine-path minimal|legacy|both ...'
-bench: $(STAMP) $(BENCH_GRAPHS)
-	@$(call milab,bench --model gpt2-random --threads $(THREADS) $(ARGS))
+bench: $(STAMP) $(BENCH_GRAPHS) $(if $(NO_PEER),,$(PEER_VENV)/.ready)
+	@$(call milab,bench --model gpt2-random --threads $(THREADS) $(PEER_ARGS) $(ARGS))
+
+# only the engine, the PyTorch peer right after it and the MatMul ceilings (their ratios, minutes not more)
+bench-peer: $(STAMP) $(BENCH_GRAPHS) $(PEER_VENV)/.ready
+	@$(call milab,bench --model gpt2-random --threads $(THREADS) --engine-path minimal --skip-whole --skip-attribution \
+	    --skip-scaling $(PEER_ARGS) $(ARGS))
 
 # one jar for spark-submit: the lab and its dependencies (ONNX Runtime included), Spark excluded
 spark-jar:

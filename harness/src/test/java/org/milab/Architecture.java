@@ -24,6 +24,7 @@ final class Architecture {
     /** Top to bottom; the names are packages under the root. */
     static final List<List<String>> LAYERS = List.of(
             List.of("cli"),
+            List.of("bench"),
             List.of("run"),
             List.of("report"),
             List.of("protocol.v2", "attribution", "circuit", "diagnosis"),

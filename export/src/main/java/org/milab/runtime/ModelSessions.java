@@ -36,31 +36,44 @@ public final class ModelSessions implements AutoCloseable {
      */
     private final Map<Integer, OrtSession> resumeSessions = new java.util.LinkedHashMap<>(16, 0.75f, true);
     public static final int MAX_START_LAYER_SESSIONS = 3;
-    private Tuning tuning = Tuning.DEFAULT;
-    private Path profileDir;
+    private final Tuning tuning;
     private boolean closed;
 
     /**
      * ORT session options that `make bench` measures one by one; {@link #DEFAULT} keeps what the numbers
-     * justified (docs/benchmarks.md).
+     * justified (docs/benchmarks.md). Fixed for the life of a {@link ModelSessions}: other options mean other
+     * sessions, opened with {@link #open(Path, Device, int, Tuning)}.
      *
      * @param optLevel   graph optimization level
      * @param prepack    let MLAS pre-pack constant MatMul weights (a packed copy per session)
      * @param spin       let intra-op worker threads spin while waiting for work
      * @param arena      CPU memory arena
+     * @param profileDir where ORT's per-node profiler writes (benchmarks), or null: no profiling
      */
-    public record Tuning(OrtSession.SessionOptions.OptLevel optLevel, boolean prepack, boolean spin, boolean arena) {
+    public record Tuning(OrtSession.SessionOptions.OptLevel optLevel, boolean prepack, boolean spin, boolean arena,
+                         Path profileDir) {
         public static final Tuning DEFAULT = new Tuning(OrtSession.SessionOptions.OptLevel.ALL_OPT, true, true, true);
 
+        public Tuning(OrtSession.SessionOptions.OptLevel optLevel, boolean prepack, boolean spin, boolean arena) {
+            this(optLevel, prepack, spin, arena, null);
+        }
+
+        /** These options with ORT's profiler writing into {@code dir}. */
+        public Tuning profiled(Path dir) {
+            return new Tuning(optLevel, prepack, spin, arena, dir);
+        }
+
         public String describe() {
-            return "opt=" + optLevel + " prepack=" + prepack + " spin=" + spin + " arena=" + arena;
+            return "opt=" + optLevel + " prepack=" + prepack + " spin=" + spin + " arena=" + arena
+                    + (profileDir == null ? "" : " profiled");
         }
     }
 
-    private ModelSessions(OrtEnvironment env, Path graphDir, ExecutionInfo execution) {
+    private ModelSessions(OrtEnvironment env, Path graphDir, ExecutionInfo execution, Tuning tuning) {
         this.env = env;
         this.graphDir = graphDir;
         this.execution = execution;
+        this.tuning = tuning;
     }
 
     static {
@@ -93,6 +106,11 @@ public final class ModelSessions implements AutoCloseable {
 
     /** Opens (lazily) the sessions of the graphs in {@code graphDir} on {@code device}. */
     public static ModelSessions open(Path graphDir, Device device, int intraOpThreads) {
+        return open(graphDir, device, intraOpThreads, Tuning.DEFAULT);
+    }
+
+    /** As {@link #open(Path, Device, int)}, every session created with {@code tuning}'s options. */
+    public static ModelSessions open(Path graphDir, Device device, int intraOpThreads, Tuning tuning) {
         if (!Files.isRegularFile(graphDir.resolve(GraphVariant.CAPTURE.fileName())))
             throw new UserError("No exported graphs in " + graphDir + " (capture.onnx is missing).",
                     "Run 'make export' (or 'make export MODEL=planted-induction') first.");
@@ -112,7 +130,7 @@ public final class ModelSessions implements AutoCloseable {
             }
         }
         return new ModelSessions(env, graphDir,
-                new ExecutionInfo(device, provider, fallback, intraOpThreads, env.getVersion(), artifact));
+                new ExecutionInfo(device, provider, fallback, intraOpThreads, env.getVersion(), artifact), tuning);
     }
 
     /** Null when CUDA sessions can run here, else what is missing. */
@@ -185,20 +203,8 @@ public final class ModelSessions implements AutoCloseable {
         }
     }
 
-    /** Options for sessions created from now on; evicts the open ones so the next call recreates them. */
-    public synchronized void tune(Tuning t) {
-        evict();
-        this.tuning = t;
-    }
-
-    public synchronized Tuning tuning() {
+    public Tuning tuning() {
         return tuning;
-    }
-
-    /** ORT's per-node profiler for sessions created from now on (benchmarks); files go to {@code dir}. */
-    public synchronized void profileInto(Path dir) {
-        evict();
-        this.profileDir = dir;
     }
 
     /** Ends profiling of every open session; returns the profile files written. */
@@ -244,8 +250,8 @@ public final class ModelSessions implements AutoCloseable {
         beforeLoad.accept(file);
         // the session keeps what it needs of its options, so they are released as soon as it exists
         try (OrtSession.SessionOptions o = options()) {
-            if (profileDir != null)
-                o.enableProfiling(profileDir.resolve(file.getFileName().toString().replace(".onnx", "")).toString());
+            if (tuning.profileDir() != null)
+                o.enableProfiling(tuning.profileDir().resolve(file.getFileName().toString().replace(".onnx", "")).toString());
             if (execution.provider().startsWith("CUDA")) o.addCUDA(0);
             return env.createSession(file.toString(), o);
         } catch (OrtException e) {
@@ -254,7 +260,7 @@ public final class ModelSessions implements AutoCloseable {
         }
     }
 
-    /** Closes the open sessions; the next call for a graph opens it again (with the current tuning). */
+    /** Closes the open sessions (only {@link #close()}: the end). */
     private void evict() {
         java.util.List<OrtSession> open = new java.util.ArrayList<>(sessions.values());
         open.addAll(resumeSessions.values());

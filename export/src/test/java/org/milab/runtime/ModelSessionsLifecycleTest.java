@@ -13,21 +13,23 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 /**
- * close() has one meaning: the end. A new tuning evicts the open sessions, which reopen on the next call
- * with the new options; after close() no graph opens again through the same object.
+ * close() has one meaning: the end. Options are fixed per object: other options are other sessions, opened
+ * beside the first; after close() no graph opens again through the same object.
  */
 class ModelSessionsLifecycleTest {
     @Test
-    void tuningReopensAndCloseEnds(@TempDir Path dir) {
+    void optionsAreFixedPerObjectAndCloseEnds(@TempDir Path dir) {
         try (ExportedModel m = ExportedModel.export(TestCheckpoints.random(TestCheckpoints.tiny(), 1, 0.5f), "tiny", dir)) {
             ModelSessions s = m.sessions();
             OrtSession first = s.session(GraphVariant.CAPTURE);
             assertThat(s.session(GraphVariant.CAPTURE)).isSameAs(first);
+            assertThat(s.tuning()).isEqualTo(ModelSessions.Tuning.DEFAULT);
             ModelSessions.Tuning noPrepack = new ModelSessions.Tuning(OrtSession.SessionOptions.OptLevel.ALL_OPT, false, true, true);
-            s.tune(noPrepack);
-            assertThat(s.tuning()).isEqualTo(noPrepack);
-            OrtSession reopened = s.session(GraphVariant.CAPTURE);
-            assertThat(reopened).isNotSameAs(first);
+            try (ModelSessions other = ModelSessions.open(s.graphDir(), Device.CPU, 0, noPrepack)) {
+                assertThat(other.tuning()).isEqualTo(noPrepack);
+                assertThat(other.session(GraphVariant.CAPTURE)).isNotSameAs(first);
+            }
+            assertThat(s.session(GraphVariant.CAPTURE)).as("closing other sessions leaves these open").isSameAs(first);
             s.close();
             assertThatThrownBy(() -> s.session(GraphVariant.CAPTURE)).isInstanceOf(IllegalStateException.class)
                     .hasMessageContaining("closed");

@@ -20,25 +20,37 @@ public interface Engine {
     Map<TokenIds, Capture> capture(Collection<TokenIds> prompts, Set<String> hooks, String label);
 
     /** Runs every row with its overrides at {@code site}; returns each row's metric logits, in row order. */
-    float[][] patch(PatchSite site, List<PatchRow> rows, String label);
+    default float[][] patch(PatchSite site, List<PatchRow> rows, String label) {
+        return patch(site, rows, label, null);
+    }
 
     /**
      * As {@link #patch(PatchSite, List, String)}; {@code kv} holds each row's prompt captured with
-     * {@link #suffixHooks()}, which lets hook_z rows recompute only their suffix.
+     * {@link #suffixHooks()}, which lets hook_z rows recompute only their suffix ({@link RecomputePath#DEFAULT}).
      */
-    float[][] patch(PatchSite site, List<PatchRow> rows, String label, Map<TokenIds, Capture> kv);
-
-    /** The hooks a capture must hold for the cached paths of {@link #patch(PatchSite, List, String, Map)}. */
-    Set<String> suffixHooks();
+    default float[][] patch(PatchSite site, List<PatchRow> rows, String label, Map<TokenIds, Capture> kv) {
+        return patch(site, rows, label, kv, RecomputePath.DEFAULT);
+    }
 
     /**
-     * The hooks a prompt's capture must hold when its rows patch no block before {@code firstPatchedLayer}
-     * ({@code config().nLayer()}: unpatched rows only).
+     * As {@link #patch(PatchSite, List, String, Map)} with the recompute strategy of this request: {@code kv}
+     * must hold each row's prompt captured with {@code path.cacheHooks(...)} (rows of captures without the
+     * minimal path's hook_resid_pre take the suffix path). Every path returns the same logits.
      */
-    Set<String> suffixHooks(int firstPatchedLayer);
+    float[][] patch(PatchSite site, List<PatchRow> rows, String label, Map<TokenIds, Capture> kv, RecomputePath path);
 
-    /** Whether head-level patching reuses cached activations (default) or runs whole prompts. */
-    boolean suffixReuse();
+    /** The hooks a capture must hold for the default cached path of {@link #patch(PatchSite, List, String, Map)}. */
+    default Set<String> suffixHooks() {
+        return suffixHooks(0);
+    }
+
+    /**
+     * The hooks a prompt's capture must hold for the default path when its rows patch no block before
+     * {@code firstPatchedLayer} ({@code config().nLayer()}: unpatched rows only).
+     */
+    default Set<String> suffixHooks(int firstPatchedLayer) {
+        return RecomputePath.DEFAULT.cacheHooks(config(), firstPatchedLayer);
+    }
 
     /** Counters for run manifests and benchmarks: ORT calls, rows and padded tokens processed. */
     Map<String, Long> counters();

@@ -35,20 +35,6 @@ public final class InterventionEngine implements Engine {
     private long forwardCalls, forwardRows, forwardTokens;
     private double usefulCaptureFlops, usefulPatchFlops, executedFlops;
     private long captureNanos, patchNanos;
-    private RecomputePath path = RecomputePath.MINIMAL;
-
-    /** How head-level (hook_z) patch rows with cached captures are recomputed. */
-    public enum RecomputePath {
-        /** Every row runs its whole prompt through every block (patch_z). */
-        WHOLE,
-        /** Every row runs every block from its first patched position on, over per-row cached K/V (patch_z_suffix). */
-        SUFFIX,
-        /**
-         * Every row runs only blocks >= its first patched layer, from its first patched position on, starting
-         * from the cached hook_resid_pre and attending to shared per-prompt K/V caches (patch_z_resume_from_L).
-         */
-        MINIMAL
-    }
 
     /**
      * @param maxRows   rows per ORT call at most
@@ -59,20 +45,6 @@ public final class InterventionEngine implements Engine {
         this.config = config;
         this.maxRows = maxRows;
         this.maxTokens = maxTokens;
-    }
-
-    /** Whether head-level patching reuses cached activations (default) or runs whole prompts (for comparison). */
-    @Override
-    public boolean suffixReuse() {
-        return path != RecomputePath.WHOLE;
-    }
-
-    public RecomputePath recomputePath() {
-        return path;
-    }
-
-    public void setRecomputePath(RecomputePath p) {
-        this.path = p;
     }
 
     @Override
@@ -124,20 +96,14 @@ public final class InterventionEngine implements Engine {
         return out;
     }
 
-    /** Runs every row with its overrides at {@code site}; returns each row's metric logits, in row order. */
-    @Override
-    public float[][] patch(PatchSite site, List<PatchRow> rows, String label) {
-        return patch(site, rows, label, null);
-    }
-
     /**
-     * As {@link #patch(PatchSite, List, String)}; when {@code kv} holds each row's prompt captured with every
-     * layer's hook_k and hook_v (see {@link #suffixHooks()}), hook_z rows recompute only their suffix: from the
-     * first patched position on, attending to the cached prefix keys and values, which a patch at a later
-     * position cannot change. Rows patched at position 0 take the full path.
+     * Runs every row with its overrides at {@code site}; returns each row's metric logits, in row order. When
+     * {@code kv} holds each row's prompt captured with {@code path.cacheHooks(...)}, hook_z rows recompute only
+     * what their patches can change (see {@link RecomputePath}); rows patched at position 0 take the full path.
      */
     @Override
-    public float[][] patch(PatchSite site, List<PatchRow> rows, String label, Map<TokenIds, Capture> kv) {
+    public float[][] patch(PatchSite site, List<PatchRow> rows, String label, Map<TokenIds, Capture> kv,
+                           RecomputePath path) {
         // identical rows (the reference's duplicated control families produce many) run once
         Map<RowKey, Integer> firstOf = new LinkedHashMap<>();
         int[] source = new int[rows.size()];
@@ -155,7 +121,7 @@ public final class InterventionEngine implements Engine {
                             r.overrides().stream().mapToInt(SitePatch::position).min().orElseThrow(), r.prompt().length(),
                             r.metricTokens().length);
         long t0 = System.nanoTime();
-        float[][] computed = patchDistinct(site, unique, label, kv);
+        float[][] computed = patchDistinct(site, unique, label, kv, path);
         patchNanos += System.nanoTime() - t0;
         float[][] out = new float[rows.size()][];
         for (int i = 0; i < rows.size(); i++) out[i] = computed[source[i]].clone();
@@ -187,8 +153,9 @@ public final class InterventionEngine implements Engine {
         }
     }
 
-    private float[][] patchDistinct(PatchSite site, List<PatchRow> rows, String label, Map<TokenIds, Capture> kv) {
-        boolean suffix = kv != null && site == PatchSite.HOOK_Z && path != RecomputePath.WHOLE;
+    private float[][] patchDistinct(PatchSite site, List<PatchRow> rows, String label, Map<TokenIds, Capture> kv,
+                                    RecomputePath path) {
+        boolean suffix = kv != null && site == PatchSite.HOOK_Z && path.readsCaches();
         if (suffix && path == RecomputePath.MINIMAL && holdsResumeHooks(kv)) return patchResume(rows, label, kv);
         GraphVariant variant = suffix ? GraphVariant.PATCH_Z_SUFFIX : Arrays.stream(GraphVariant.values())
                 .filter(v -> v.patchSite().orElse(null) == site && !v.suffixOnly() && !v.perStartLayer())
@@ -222,30 +189,7 @@ public final class InterventionEngine implements Engine {
         return out;
     }
 
-    /** The hooks a capture must hold for {@link #patch(PatchSite, List, String, Map)}'s cached paths. */
-    @Override
-    public Set<String> suffixHooks() {
-        return suffixHooks(0);
-    }
-
-    /**
-     * The hooks a prompt's capture must hold when its rows patch no block before {@code firstPatchedLayer}
-     * ({@code config().nLayer()} for a prompt with unpatched rows only): the minimal path reads only the
-     * caches of blocks its rows start at or pass; the suffix path reads every block's keys and values.
-     */
-    @Override
-    public Set<String> suffixHooks(int firstPatchedLayer) {
-        Set<String> h = new LinkedHashSet<>();
-        int from = path == RecomputePath.MINIMAL ? Math.min(firstPatchedLayer, config.nLayer() - 1) : 0;
-        for (int l = from; l < config.nLayer(); l++) {
-            h.add(HookNames.hookK(l));
-            h.add(HookNames.hookV(l));
-            if (path == RecomputePath.MINIMAL) h.add(HookNames.hookResidPre(l));
-        }
-        return h;
-    }
-
-    /** Captures made before the path was switched to MINIMAL lack hook_resid_pre: they take the suffix path. */
+    /** Captures made for another path lack hook_resid_pre: they take the suffix path. */
     private boolean holdsResumeHooks(Map<TokenIds, Capture> kv) {
         return kv.values().stream().allMatch(c -> c.hooks().containsKey(HookNames.hookResidPre(config.nLayer() - 1)));
     }

@@ -66,6 +66,12 @@ public final class LabModel implements AutoCloseable {
     /** As {@link #open(Path, String, Device, int, int, int)}, with the engine {@code engines} chooses. */
     public static LabModel open(Path root, String modelId, Device device, int threads, int maxRows, int maxTokens,
                                 EngineFactory engines) {
+        return open(root, modelId, device, threads, maxRows, maxTokens, engines, ModelSessions.Tuning.DEFAULT);
+    }
+
+    /** As {@link #open(Path, String, Device, int, int, int, EngineFactory)}, its sessions opened with {@code tuning}. */
+    public static LabModel open(Path root, String modelId, Device device, int threads, int maxRows, int maxTokens,
+                                EngineFactory engines, ModelSessions.Tuning tuning) {
         ModelLayout layout = new ModelLayout(root, modelId);
         ModelExports.recoverInterruptedExports(layout);
         Path graphs = layout.graphDir();
@@ -95,7 +101,7 @@ public final class LabModel implements AutoCloseable {
         ExportVerifier.Verified verified = ExportVerifier.verify(layout, manifests);
         ModelConfig cfg = ModelConfig.read(graphs.resolve("config.json"));
         Tokenizer tok = Tokenizer.load(layout.tokenizer());
-        ModelSessions sessions = ModelSessions.open(graphs, device, threads);
+        ModelSessions sessions = ModelSessions.open(graphs, device, threads, tuning);
         sessions.beforeLoad(verified::recheck);
         LabModel model = new LabModel(layout, cfg, tok, sessions, manifests, maxRows, maxTokens);
         try {

@@ -81,7 +81,6 @@ class RecomputePathsTest {
             rows.add(new PatchRow(p, List.of(), metric)); // unpatched baseline
             rows.add(new PatchRow(p, List.of(), new int[]{metric[0]})); // narrower metric in the same call
         }
-        engine().setRecomputePath(InterventionEngine.RecomputePath.MINIMAL);
         Set<String> hooks = new LinkedHashSet<>(engine().suffixHooks());
         caps = engine().capture(prompts, hooks, "capture");
     }
@@ -131,25 +130,17 @@ class RecomputePathsTest {
 
     @Test
     void minimalPathMatchesTheReferenceForEveryLayerAndPosition() {
-        engine().setRecomputePath(InterventionEngine.RecomputePath.MINIMAL);
-        assertMatchesReference(engine().patch(PatchSite.HOOK_Z, rows, "minimal", caps), "minimal");
+        assertMatchesReference(engine().patch(PatchSite.HOOK_Z, rows, "minimal", caps, RecomputePath.MINIMAL), "minimal");
     }
 
     @Test
     void suffixAndWholePathsMatchTheReference() {
-        try {
-            engine().setRecomputePath(InterventionEngine.RecomputePath.SUFFIX);
-            assertMatchesReference(engine().patch(PatchSite.HOOK_Z, rows, "suffix", caps), "suffix");
-            engine().setRecomputePath(InterventionEngine.RecomputePath.WHOLE);
-            assertMatchesReference(engine().patch(PatchSite.HOOK_Z, rows, "whole", caps), "whole");
-        } finally {
-            engine().setRecomputePath(InterventionEngine.RecomputePath.MINIMAL);
-        }
+        assertMatchesReference(engine().patch(PatchSite.HOOK_Z, rows, "suffix", caps, RecomputePath.SUFFIX), "suffix");
+        assertMatchesReference(engine().patch(PatchSite.HOOK_Z, rows, "whole", caps, RecomputePath.WHOLE), "whole");
     }
 
     @Test
     void startLayerSessionsStayBoundedAndReopenWithTheSameAnswers() {
-        engine().setRecomputePath(InterventionEngine.RecomputePath.MINIMAL);
         float[][] first = engine().patch(PatchSite.HOOK_Z, rows, "first", caps); // start layers 0..3: one is closed
         assertThat(model.sessions().openStartLayerSessions()).isEqualTo(org.milab.runtime.ModelSessions.MAX_START_LAYER_SESSIONS);
         float[][] again = engine().patch(PatchSite.HOOK_Z, rows, "again", caps); // reopens it

@@ -10,7 +10,7 @@ import org.apache.spark.sql.SparkSession;
 import org.milab.engine.Capture;
 import org.milab.engine.Engine;
 import org.milab.engine.InterventionEngine;
-import org.milab.engine.InterventionEngine.RecomputePath;
+import org.milab.engine.RecomputePath;
 import org.milab.engine.PatchRow;
 import org.milab.engine.TokenIds;
 import org.milab.graph.HookNames;
@@ -113,15 +113,11 @@ public final class SparkEngine implements Engine, AutoCloseable {
     }
 
     @Override
-    public float[][] patch(PatchSite site, List<PatchRow> rows, String label) {
-        return patch(site, rows, label, null);
-    }
-
-    @Override
-    public float[][] patch(PatchSite site, List<PatchRow> rows, String label, Map<TokenIds, Capture> kv) {
+    public float[][] patch(PatchSite site, List<PatchRow> rows, String label, Map<TokenIds, Capture> kv,
+                           RecomputePath requested) {
         float[][] out = new float[rows.size()][];
         if (rows.isEmpty()) return out;
-        RecomputePath path = pathOf(site, kv);
+        RecomputePath path = pathOf(site, kv, requested);
         LocalBatches.Plan plan = LocalBatches.plan(rows, path, config().nLayer(), graphs.maxRows(), graphs.maxTokens());
         List<WorkUnit.Part> parts = WorkUnit.partition(plan, partitionRows);
         long[] expected = new long[3];
@@ -129,7 +125,7 @@ public final class SparkEngine implements Engine, AutoCloseable {
         List<WorkUnit> units = new ArrayList<>(parts.size());
         for (int p = 0; p < parts.size(); p++) units.add(WorkUnit.of(p, parts.size(), site, label, plan, parts.get(p)));
         Broadcast<WorkUnit.JobData> job = jsc.broadcast(WorkUnit.JobData.of(plan.promptIndex(),
-                path == RecomputePath.WHOLE ? null : kv, local.suffixHooks(0)));
+                path == RecomputePath.WHOLE ? null : kv, path.cacheHooks(config(), 0)));
         PatchTask task = new PatchTask(graphs, job, path, failPartition);
         failPartition = -1; // the test hook fails one job only
         jsc.setJobDescription(label);
@@ -174,9 +170,8 @@ public final class SparkEngine implements Engine, AutoCloseable {
         return out;
     }
 
-    /** The path the local engine would take for this job (InterventionEngine.patch's own choice). */
-    private RecomputePath pathOf(PatchSite site, Map<TokenIds, Capture> kv) {
-        RecomputePath p = local.recomputePath();
+    /** The path the local engine would take for this request (InterventionEngine.patch's own choice). */
+    private RecomputePath pathOf(PatchSite site, Map<TokenIds, Capture> kv, RecomputePath p) {
         if (kv == null || site != PatchSite.HOOK_Z || p == RecomputePath.WHOLE) return RecomputePath.WHOLE;
         String last = HookNames.hookResidPre(config().nLayer() - 1); // captures made for the minimal path hold it
         return p == RecomputePath.MINIMAL && kv.values().stream().allMatch(c -> c.hooks().containsKey(last))
@@ -225,22 +220,6 @@ public final class SparkEngine implements Engine, AutoCloseable {
             if (m.find()) return new UserError(m.group(1), null, e);
         }
         return new IllegalStateException("Spark job '" + label + "' failed: " + e.getMessage(), e);
-    }
-
-    @Override
-    public Set<String> suffixHooks() {
-        return local.suffixHooks();
-    }
-
-    @Override
-    public Set<String> suffixHooks(int firstPatchedLayer) {
-        return local.suffixHooks(firstPatchedLayer);
-    }
-
-    /** The recompute path is the driver's local engine's: captures and executors follow it. */
-    @Override
-    public boolean suffixReuse() {
-        return local.suffixReuse();
     }
 
     /** Driver (captures) and executors (patched passes, successful task attempts) together. */

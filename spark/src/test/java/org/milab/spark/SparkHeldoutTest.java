@@ -6,7 +6,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInstance;
 import org.junit.jupiter.api.io.TempDir;
 import org.milab.cli.Main;
-import org.milab.engine.InterventionEngine.RecomputePath;
+import org.milab.engine.RecomputePath;
 import org.milab.graph.PatchSite;
 import org.milab.lab.LabModel;
 import org.milab.catalog.ModelLayout;
@@ -56,9 +56,8 @@ class SparkHeldoutTest {
             try (LabModel m = LabModel.open(localRoot, SparkFixtures.MODEL, Device.CPU, 0, limits[0], limits[1])) {
                 SparkFixtures.Job job = SparkFixtures.headJob(m.engine(), 5, 3);
                 for (RecomputePath path : RecomputePath.values()) {
-                    m.localEngine().setRecomputePath(path);
                     Map<String, Long> before = m.engine().counters();
-                    m.engine().patch(PatchSite.HOOK_Z, job.rows(), "plan check", job.kv());
+                    m.engine().patch(PatchSite.HOOK_Z, job.rows(), "plan check", job.kv(), path);
                     Map<String, Long> after = m.engine().counters();
                     LocalBatches.Plan plan = LocalBatches.plan(job.rows(), path, m.config().nLayer(), limits[0], limits[1]);
                     assertThat(plan.unique()).hasSize(job.rows().size() / 2);

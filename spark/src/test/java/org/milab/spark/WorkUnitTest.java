@@ -2,7 +2,7 @@ package org.milab.spark;
 
 import org.junit.jupiter.api.Test;
 import org.milab.engine.Capture;
-import org.milab.engine.InterventionEngine.RecomputePath;
+import org.milab.engine.RecomputePath;
 import org.milab.engine.PatchRow;
 import org.milab.engine.SitePatch;
 import org.milab.engine.TokenIds;

@@ -15,6 +15,7 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
 import org.milab.graph.Head;
+import org.milab.engine.RecomputePath;
 import org.milab.engine.Capture;
 import org.milab.engine.PatchRow;
 import org.milab.engine.SitePatch;
@@ -51,6 +52,11 @@ public final class HeadPatching {
     }
 
     public static List<Result> run(StageContext ctx, List<Job> jobs, String label) {
+        return run(ctx, jobs, label, RecomputePath.DEFAULT);
+    }
+
+    /** As {@link #run(StageContext, List, String)} with the engine's recompute strategy for this request. */
+    public static List<Result> run(StageContext ctx, List<Job> jobs, String label, RecomputePath path) {
         int nLayer = ctx.model().config().nLayer();
         boolean rawZero = RunConfig.FRAME_RAW.equals(ctx.config().zeroAblationFrame());
         // 1. prompts, tokens and positions
@@ -68,8 +74,8 @@ public final class HeadPatching {
                         + ctx.model().id() + ".", "Use heads within the model's layers and heads.");
             hooks.add(HookNames.hookZ(j.head().layer()));
         }
-        boolean suffix = ctx.model().engine().suffixReuse();
-        Map<TokenIds, Capture> caps = suffix ? captureWithCaches(ctx, resolved, prompts, hooks, label)
+        boolean suffix = path.readsCaches();
+        Map<TokenIds, Capture> caps = suffix ? captureWithCaches(ctx, resolved, prompts, hooks, label, path)
                 : ctx.model().engine().capture(prompts, hooks, label + ": capture");
         // 2. mean-ablation references: (layer, head, label, clean position) -> mean clean z, with repeats
         Map<List<Object>, double[]> sums = new HashMap<>();
@@ -106,7 +112,7 @@ public final class HeadPatching {
                     new int[]{r.trueId, r.wrongId}));
             patchedRow[i] = rows.size() - 1;
         }
-        float[][] logits = ctx.model().engine().patch(PatchSite.HOOK_Z, rows, label + ": patch_z", suffix ? caps : null);
+        float[][] logits = ctx.model().engine().patch(PatchSite.HOOK_Z, rows, label + ": patch_z", suffix ? caps : null, path);
         // 4. scores and effects
         List<Result> out = new ArrayList<>(resolved.size());
         for (int i = 0; i < resolved.size(); i++) {
@@ -134,7 +140,7 @@ public final class HeadPatching {
      * the blocks from the earliest patched layer on; the others (unpatched baseline rows only) hold less.
      */
     private static Map<TokenIds, Capture> captureWithCaches(StageContext ctx, List<Resolved> resolved, Set<TokenIds> prompts,
-                                                            Set<String> hooks, String label) {
+                                                            Set<String> hooks, String label, RecomputePath path) {
         var engine = ctx.model().engine();
         int none = ctx.model().config().nLayer();
         Map<TokenIds, Integer> firstLayer = new java.util.LinkedHashMap<>();
@@ -146,7 +152,7 @@ public final class HeadPatching {
         Map<TokenIds, Capture> caps = new HashMap<>();
         byLayer.forEach((layer, ps) -> {
             Set<String> h = new LinkedHashSet<>(hooks);
-            h.addAll(engine.suffixHooks(layer));
+            h.addAll(path.cacheHooks(ctx.model().config(), layer));
             caps.putAll(engine.capture(ps, h, label + ": capture"));
         });
         return caps;

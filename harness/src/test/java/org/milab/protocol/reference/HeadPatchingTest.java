@@ -1,6 +1,6 @@
 package org.milab.protocol.reference;
 
-import org.milab.engine.InterventionEngine;
+import org.milab.engine.RecomputePath;
 import org.milab.stage.RunConfig;
 import org.milab.run.RunContext;
 
@@ -59,28 +59,22 @@ class HeadPatchingTest {
 
     @Test
     void suffixReusePathMatchesTheReference() {
-        model.localEngine().setRecomputePath(InterventionEngine.RecomputePath.MINIMAL);
-        checkEveryInterventionAgainstTheReference();
+        checkEveryInterventionAgainstTheReference(RecomputePath.MINIMAL);
     }
 
     @Test
     void wholePromptPathMatchesTheReference() {
-        model.localEngine().setRecomputePath(InterventionEngine.RecomputePath.WHOLE);
-        try {
-            checkEveryInterventionAgainstTheReference();
-        } finally {
-            model.localEngine().setRecomputePath(InterventionEngine.RecomputePath.MINIMAL);
-        }
+        checkEveryInterventionAgainstTheReference(RecomputePath.WHOLE);
     }
 
-    private void checkEveryInterventionAgainstTheReference() {
+    private void checkEveryInterventionAgainstTheReference(RecomputePath path) {
         List<HeadPatching.Job> jobs = new ArrayList<>();
         Head head = new Head(1, 2);
         for (PromptRecord r : records)
             for (Intervention iv : Intervention.values())
                 for (PositionLabel pos : List.of(PositionLabel.FINAL, PositionLabel.PREVIOUS_OCCURRENCE))
                     jobs.add(new HeadPatching.Job(r, byId.get(r.pairedPositiveExampleId()), "c0", head, iv, pos));
-        List<HeadPatching.Result> results = HeadPatching.run(ctx, jobs, "test");
+        List<HeadPatching.Result> results = HeadPatching.run(ctx, jobs, "test", path);
         assertThat(results).hasSize(jobs.size());
         int checked = 0;
         for (HeadPatching.Result res : results) {

@@ -1,0 +1,100 @@
+package org.milab.bench;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import org.milab.engine.RecomputePath;
+import org.milab.lab.EngineFactory;
+import org.milab.lab.LabModel;
+import org.milab.protocol.reference.HeadPatching;
+import org.milab.runtime.ModelSessions.Tuning;
+import org.milab.runtime.TokenBatch;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.TreeMap;
+
+/**
+ * Where the time goes, by ORT operator type (ORT's own per-node profiler, switched on for a model opened for
+ * this purpose only): for the capture forward at batch x tokens, and for the engine on the held-out matrix's
+ * first two candidates. The weight MatMuls' share of kernel time and their own GFLOP/s (analytic MatMul FLOPs
+ * over MatMul kernel time) locate the limit: kernels below the ceiling, or time outside the kernels that do
+ * the FLOPs.
+ */
+public final class OperatorProfile {
+    private OperatorProfile() {}
+
+    /** One profiled workload: kernel milliseconds by operator, largest first. */
+    public record Breakdown(String what, Map<String, Double> kernelMs, double kernelMsTotal, double matmulShareOfKernelTime,
+                            double matmulKernelGflops) {
+        public List<String> rows(double ceiling) {
+            List<String> out = new ArrayList<>();
+            out.add("| ORT kernel time by operator: " + what + " | ms | share |\n|---|---|---|");
+            kernelMs.forEach((op, ms) -> out.add(String.format(Locale.ROOT, "| %s | %.0f | %.3f |", op, ms, ms / kernelMsTotal)));
+            out.add(String.format(Locale.ROOT, "| weight MatMul + Gemm kernels: share of kernel time; their GFLOP/s; of the ceiling | %.3f | %.1f GFLOP/s, %.2f |",
+                    matmulShareOfKernelTime, matmulKernelGflops, matmulKernelGflops / ceiling));
+            return out;
+        }
+    }
+
+    public record Result(List<Breakdown> workloads) {}
+
+    public static Result run(BenchSettings s, int batch, int tokens) {
+        Path dir = Machine.tempDir("milab-profile");
+        List<Breakdown> out = new ArrayList<>();
+        try (LabModel m = s.open(s.batchRows(), EngineFactory.LOCAL, Tuning.DEFAULT.profiled(mkdirs(dir.resolve("capture"))))) {
+            TokenBatch b = CaptureForward.randomBatch(m.config(), batch, tokens, 0);
+            CaptureForward.time(m, b, 1); // the session's first call (its initialisation) is profiled too; 3 more follow
+            CaptureForward.time(m, b, 3);
+            out.add(breakdown("capture forward " + batch + " x " + tokens + " (4 calls)", m.sessions().endProfiling(),
+                    4 * CaptureForward.flops(m.config(), batch, tokens)));
+        }
+        try (LabModel m = s.open(s.batchRows(), EngineFactory.LOCAL, Tuning.DEFAULT.profiled(mkdirs(dir.resolve("engine"))))) {
+            HeadPatching.run(s.context(m), HeldoutThroughput.jobs(2), "profile engine", RecomputePath.DEFAULT);
+            out.add(breakdown("engine, held-out candidates 0-1 (captures included)", m.sessions().endProfiling(),
+                    m.engine().counters().get("executed_flops")));
+        }
+        return new Result(out);
+    }
+
+    private static Path mkdirs(Path p) {
+        try {
+            return Files.createDirectories(p);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    /** Sums ORT profile kernel times by operator type. */
+    static Breakdown breakdown(String what, List<Path> files, double matmulFlops) {
+        Map<String, Double> micros = new TreeMap<>();
+        for (Path f : files) {
+            try {
+                for (JsonNode e : BenchJson.MAPPER.readTree(f.toFile())) {
+                    if (!e.path("name").asText().endsWith("_kernel_time")) continue;
+                    String op = e.path("args").path("op_name").asText("?");
+                    // MatMul against a 2-D weight is a projection; 4-D by 4-D is attention (QK^T, PV)
+                    JsonNode shapes = e.path("args").path("input_type_shape");
+                    // (a pre-packed weight is not listed among the inputs)
+                    if (op.equals("MatMul"))
+                        op += shapes.size() == 2 && shapes.get(1).path("float").size() == 4 ? " (attention)" : " (weights)";
+                    micros.merge(op, e.path("dur").asDouble(), Double::sum);
+                }
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
+        }
+        double total = micros.values().stream().mapToDouble(Double::doubleValue).sum();
+        // the analytic FLOPs are (almost all) projection and unembedding work: weights MatMuls and Gemm
+        double mm = micros.getOrDefault("MatMul (weights)", 0.0) + micros.getOrDefault("Gemm", 0.0);
+        Map<String, Double> ms = new LinkedHashMap<>();
+        micros.entrySet().stream().sorted((x, y) -> Double.compare(y.getValue(), x.getValue()))
+                .forEach(e -> ms.put(e.getKey(), e.getValue() / 1e3));
+        return new Breakdown(what, ms, total / 1e3, mm / total, matmulFlops / (mm / 1e6) / 1e9);
+    }
+}

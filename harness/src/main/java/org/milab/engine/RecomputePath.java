@@ -1,0 +1,51 @@
+package org.milab.engine;
+
+import org.milab.graph.HookNames;
+import org.milab.model.ModelConfig;
+
+import java.util.LinkedHashSet;
+import java.util.Set;
+
+/**
+ * How head-level (hook_z) patch rows with cached captures are recomputed: a strategy chosen per patch request
+ * ({@link Engine#patch(org.milab.graph.PatchSite, java.util.List, String, java.util.Map, RecomputePath)}), never
+ * engine state. Every path gives the same answers (RecomputePathsTest checks each against the plain-Java
+ * reference); they differ in FLOPs and memory.
+ */
+public enum RecomputePath {
+    /** Every row runs its whole prompt through every block (patch_z); captures are not read. */
+    WHOLE,
+    /** Every row runs every block from its first patched position on, over per-row cached K/V (patch_z_suffix). */
+    SUFFIX,
+    /**
+     * Every row runs only blocks >= its first patched layer, from its first patched position on, starting
+     * from the cached hook_resid_pre and attending to shared per-prompt K/V caches (patch_z_resume_from_L).
+     */
+    MINIMAL;
+
+    /** What stages use unless they compare paths. */
+    public static final RecomputePath DEFAULT = MINIMAL;
+
+    /** Whether rows of this path read cached activations at all. */
+    public boolean readsCaches() {
+        return this != WHOLE;
+    }
+
+    /**
+     * The hooks a prompt's capture must hold for this path when its rows patch no block before
+     * {@code firstPatchedLayer} ({@code config.nLayer()} for a prompt with unpatched rows only): the minimal
+     * path reads only the caches of blocks its rows start at or pass; the suffix path reads every block's keys
+     * and values; the whole path reads none.
+     */
+    public Set<String> cacheHooks(ModelConfig config, int firstPatchedLayer) {
+        Set<String> h = new LinkedHashSet<>();
+        if (this == WHOLE) return h;
+        int from = this == MINIMAL ? Math.min(firstPatchedLayer, config.nLayer() - 1) : 0;
+        for (int l = from; l < config.nLayer(); l++) {
+            h.add(HookNames.hookK(l));
+            h.add(HookNames.hookV(l));
+            if (this == MINIMAL) h.add(HookNames.hookResidPre(l));
+        }
+        return h;
+    }
+}
