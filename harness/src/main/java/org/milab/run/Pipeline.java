@@ -1,10 +1,8 @@
 package org.milab.run;
 
 import org.milab.circuit.CircuitConfig;
-import org.milab.circuit.CircuitDiscovery;
 import org.milab.circuit.CircuitStage;
 import org.milab.circuit.CircuitTask;
-import org.milab.circuit.EdgeRunner;
 import org.milab.engine.TokenIds;
 import org.milab.protocol.reference.AttentionStage;
 import org.milab.protocol.reference.BaselineStage;
@@ -238,11 +236,7 @@ public final class Pipeline {
         Map<String, Object> inputs = new LinkedHashMap<>();
         inputs.put("task_sha256", Hashing.sha256(task.toJsonl()));
         inputs.put("circuit_config", cfg.toMap());
-        execute(new ArrayList<>(List.of(new Step("circuit", inputs, () -> {
-            try (EdgeRunner runner = new EdgeRunner(ctx.model(), task.tokenize(ctx.model()), cfg.batchRows())) {
-                CircuitStage.write(ctx, CircuitDiscovery.run(runner, task, cfg));
-            }
-        }))));
+        execute(new ArrayList<>(List.of(new Step("circuit", inputs, () -> CircuitStage.run(ctx, task, cfg)))));
     }
 
     /** {@link #all}, then protocol v2 and a per-head table of both protocols' verdicts. */
