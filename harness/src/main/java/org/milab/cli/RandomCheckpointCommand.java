@@ -31,11 +31,7 @@ public final class RandomCheckpointCommand implements Callable<Integer> {
         if (!(scale > 0 && scale <= 1))
             throw new org.milab.util.UserError("--scale " + scale + " is out of range: it must be above 0 and at most 1 (a std of weights).",
                     "Pass e.g. --scale 0.02 (the default, GPT-2's initialisation).");
-        Path existing = out.toAbsolutePath();
-        while (existing != null && !java.nio.file.Files.exists(existing)) existing = existing.getParent();
-        if (existing != null && !java.nio.file.Files.isDirectory(existing))
-            throw new org.milab.util.UserError("--out " + out + " cannot be a folder: " + existing + " is a file.",
-                    "Pass a folder for model.safetensors and config.json (it is created when missing).");
+        OptionChecks.outputFolder("--out", out);
         InMemoryCheckpoint ckpt = RandomCheckpoints.generate(ModelConfig.gpt2Small(), seed, scale);
         SafetensorsWriter.writeCheckpoint(out, ckpt, Dtype.F32, true);
         System.out.println("wrote " + out.resolve("model.safetensors") + " (GPT-2 small shape, seed " + seed + ")");
