@@ -274,6 +274,8 @@ public final class Pipeline {
      * long, how many rows); then the run folder is renamed to its final name.
      */
     public void finish(String command) {
+        // chunks a killed attempt kept for a step this command did not run again: never part of a finished run
+        org.milab.util.FileTrees.delete(ctx.runDir().resolve(org.milab.stage.StepChunks.DIR));
         List<String> leftovers = resume ? leftovers() : List.of();
         Map<String, Object> m = new LinkedHashMap<>();
         m.put("schema", "milab.run_manifest/1");
