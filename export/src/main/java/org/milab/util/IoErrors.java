@@ -42,6 +42,10 @@ public final class IoErrors {
         if (e instanceof FileSystemException fs && fs.getReason() != null && fs.getReason().toLowerCase(Locale.ROOT).contains("read-only"))
             return new UserError(dir + " is read-only: " + what + " could not be written.",
                     "Use a writable project folder (--root).", e);
+        // a file where a folder must be (e.g. --out under a file): creating the folder fails before anything is written
+        if (msg.contains("not a directory") || e instanceof java.nio.file.FileAlreadyExistsException)
+            return new UserError(what + " could not be written: a file stands where a folder must be (" + e.getMessage() + ").",
+                    "Write somewhere else (for --out: a folder, created when missing), or move that file away.", e);
         return new UncheckedIOException("Could not write " + what + ": " + e.getMessage(), e);
     }
 }

@@ -47,15 +47,26 @@ public final class CircuitDiscovery {
     /** One circuit size: its faithfulness and raw metric per example. */
     public record SizePoint(int size, double fraction, Bootstrap.Interval faithfulness, double[] metric) {}
 
+    /**
+     * @param phaseSeconds wall seconds of each phase: {@code eap}, {@code eap_ig} (attribution), {@code exact} (single-edge
+     *                     patches), {@code sweep} (every faithfulness curve and its refinement, both methods)
+     */
     public record Result(CircuitTask task, List<TokenPair> pairs, CircuitEdges edges, CircuitConfig config, double[] full,
-                         double[] empty, List<MethodResult> methods, int[] exactEdges, double[][] exact, double seconds) {
+                         double[] empty, List<MethodResult> methods, int[] exactEdges, double[][] exact, double seconds,
+                         java.util.Map<String, Double> phaseSeconds) {
         public MethodResult method(String id) {
             return methods.stream().filter(m -> m.method().equals(id)).findFirst().orElseThrow();
         }
     }
 
     public static Result run(EdgeRunner runner, CircuitTask task, CircuitConfig cfg) {
+        return run(new CircuitRows(runner, null, cfg.batchRows()), task, cfg);
+    }
+
+    /** As {@link #run(EdgeRunner, CircuitTask, CircuitConfig)}, with the rows made (and kept) by {@code rowsOf}. */
+    public static Result run(CircuitRows rowsOf, CircuitTask task, CircuitConfig cfg) {
         long t0 = System.nanoTime();
+        EdgeRunner runner = rowsOf.runner();
         List<TokenPair> pairs = runner.pairs();
         CircuitEdges edges = runner.edges();
         int n = pairs.size(), E = edges.size();
@@ -76,27 +87,32 @@ public final class CircuitDiscovery {
             empty[i] = metric.of(baseLogits[2 * i + 1], clean[i], pairs.get(i));
         }
 
-        double[][] eap = scores(runner, n, List.of(1f), edges);
+        java.util.Map<String, Double> phases = new java.util.LinkedHashMap<>();
+        long tp = System.nanoTime();
+        double[][] eap = scores(rowsOf, "eap", n, List.of(1f), edges);
+        phases.put("eap", (System.nanoTime() - tp) / 1e9);
+        tp = System.nanoTime();
         List<Float> alphas = new ArrayList<>();
         for (int j = 1; j <= cfg.igSteps(); j++) alphas.add((j - 0.5f) / cfg.igSteps());
-        double[][] ig = scores(runner, n, alphas, edges);
+        double[][] ig = scores(rowsOf, "eap_ig", n, alphas, edges);
+        phases.put("eap_ig", (System.nanoTime() - tp) / 1e9);
+        tp = System.nanoTime();
 
         // exact single-edge effects: every edge if the limit allows, else the top edges by |EAP-IG|
         int[] igOrder = order(columnMeans(ig));
         int[] exactEdges = E <= cfg.exactEdgeLimit() ? IntStream.range(0, E).toArray()
                 : Arrays.copyOf(igOrder, cfg.exactEdgeLimit());
         double[][] exact = new double[n][exactEdges.length];
-        List<EdgeRunner.Row> rows = new ArrayList<>();
+        int X = exactEdges.length;
+        double[] single = rowsOf.metrics("exact", n * X, r -> {
+            float[] m = runner.uniformMask(1f);
+            m[exactEdges[r % X]] = 0f;
+            return new EdgeRunner.Row(r / X, m);
+        }, (r, logits) -> metric.of(logits, clean[r / X], pairs.get(r / X)));
         for (int i = 0; i < n; i++)
-            for (int e : exactEdges) {
-                float[] m = runner.uniformMask(1f);
-                m[e] = 0f;
-                rows.add(new EdgeRunner.Row(i, m));
-            }
-        float[][] single = runner.logits(rows);
-        for (int i = 0; i < n; i++)
-            for (int k = 0; k < exactEdges.length; k++)
-                exact[i][k] = full[i] - metric.of(single[i * exactEdges.length + k], clean[i], pairs.get(i));
+            for (int k = 0; k < X; k++) exact[i][k] = full[i] - single[i * X + k];
+        phases.put("exact", (System.nanoTime() - tp) / 1e9);
+        double sweep = 0;
 
         List<Integer> sizes = sizeGrid(E);
         List<MethodResult> methods = new ArrayList<>();
@@ -106,7 +122,8 @@ public final class CircuitDiscovery {
             Bootstrap.Interval[] ci = new Bootstrap.Interval[E];
             for (int e = 0; e < E; e++) ci[e] = boot.mean(column(per, e));
             int[] order = order(mean);
-            List<SizePoint> curve = curve(runner, order, sizes, n, clean, full, empty, metric, pairs, boot);
+            long ts = System.nanoTime();
+            List<SizePoint> curve = curve(rowsOf, method + ".curve", order, sizes, n, clean, full, empty, metric, pairs, boot);
             double[][] curveMetric = curve.stream().map(SizePoint::metric).toArray(double[][]::new);
             Bootstrap.Interval cpr = boot.statistic(n, idx -> area(curveMetric, sizes, E, full, empty, idx, false));
             Bootstrap.Interval cmd = boot.statistic(n, idx -> area(curveMetric, sizes, E, full, empty, idx, true));
@@ -117,10 +134,11 @@ public final class CircuitDiscovery {
                 int at = sizes.indexOf(smallest.size()), from = at == 0 ? 1 : sizes.get(at - 1) + 1;
                 List<Integer> between = new ArrayList<>();
                 for (int k = from; k < smallest.size() && between.size() < MAX_REFINED; k++) between.add(k);
-                refined = curve(runner, order, between, n, clean, full, empty, metric, pairs, boot);
+                refined = curve(rowsOf, method + ".refined", order, between, n, clean, full, empty, metric, pairs, boot);
                 smallest = refined.stream().filter(p -> Decisions.atLeast(p.faithfulness().estimate(), cfg.threshold()))
                         .findFirst().orElse(smallest);
             }
+            sweep += (System.nanoTime() - ts) / 1e9;
             // fewer than 3 measured edges (--exact-edges 0, 1 or 2) leave no ranking to compare
             Bootstrap.Interval rho = exactEdges.length < 3 ? Bootstrap.Interval.EMPTY : boot.statistic(n, idx -> {
                 double[] a = new double[exactEdges.length], b = new double[exactEdges.length];
@@ -134,49 +152,63 @@ public final class CircuitDiscovery {
             });
             methods.add(new MethodResult(method, per, mean, ci, order, curve, refined, cpr, cmd, smallest, rho));
         }
-        return new Result(task, pairs, edges, cfg, full, empty, methods, exactEdges, exact, (System.nanoTime() - t0) / 1e9);
+        return new Result(task, pairs, edges, cfg, full, empty, methods, exactEdges, exact, (System.nanoTime() - t0) / 1e9,
+                phasesWith(phases, "sweep", sweep));
     }
 
     /** Per example and edge, the edge-gradient graph's score averaged over the input-node mask values {@code alphas}. */
-    private static double[][] scores(EdgeRunner runner, int n, List<Float> alphas, CircuitEdges edges) {
-        List<EdgeRunner.Row> rows = new ArrayList<>();
-        for (int i = 0; i < n; i++)
-            for (float a : alphas) {
-                float[] m = runner.uniformMask(1f);
-                for (CircuitEdges.Edge e : edges.edges()) if (e.upstream() == 0) m[e.index()] = a;
-                rows.add(new EdgeRunner.Row(i, m));
-            }
-        EdgeRunner.Scored[] s = runner.scores(rows);
+    private static double[][] scores(CircuitRows rowsOf, String phase, int n, List<Float> alphas, CircuitEdges edges) {
+        int A = alphas.size();
+        float[][] s = rowsOf.scores(phase, n * A, r -> {
+            float[] m = rowsOf.runner().uniformMask(1f);
+            for (CircuitEdges.Edge e : edges.edges()) if (e.upstream() == 0) m[e.index()] = alphas.get(r % A);
+            return new EdgeRunner.Row(r / A, m);
+        });
         double[][] out = new double[n][edges.size()];
         for (int i = 0; i < n; i++)
-            for (int j = 0; j < alphas.size(); j++) {
-                float[] sc = s[i * alphas.size() + j].scores();
-                for (int e = 0; e < sc.length; e++) out[i][e] += sc[e] / (double) alphas.size();
+            for (int j = 0; j < A; j++) {
+                float[] sc = s[i * A + j];
+                for (int e = 0; e < sc.length; e++) out[i][e] += sc[e] / (double) A;
             }
         return out;
     }
 
-    private static List<SizePoint> curve(EdgeRunner runner, int[] order, List<Integer> sizes, int n, float[][] clean,
-                                         double[] full, double[] empty, CircuitMetric metric, List<TokenPair> pairs, Bootstrap boot) {
-        List<EdgeRunner.Row> rows = new ArrayList<>();
-        for (int k : sizes) {
-            float[] m = runner.uniformMask(0f);
-            for (int j = 0; j < k; j++) m[order[j]] = 1f;
-            for (int i = 0; i < n; i++) rows.add(new EdgeRunner.Row(i, m));
-        }
-        float[][] logits = runner.logits(rows);
+    /**
+     * The exact faithfulness of the top-k circuit of {@code order} for every k of {@code sizes}: one row per size and
+     * example (the circuit mask of a size is the same for every example).
+     */
+    private static List<SizePoint> curve(CircuitRows rowsOf, String phase, int[] order, List<Integer> sizes, int n,
+                                         float[][] clean, double[] full, double[] empty, CircuitMetric metric,
+                                         List<TokenPair> pairs, Bootstrap boot) {
+        float[][] masks = new float[1][];
+        int[] maskSize = {-1};
+        double[] metrics = rowsOf.metrics(phase, sizes.size() * n, r -> {
+            int k = sizes.get(r / n);
+            if (maskSize[0] != k) { // rows come in order: one mask per size, shared by its examples
+                masks[0] = circuitMask(rowsOf.runner(), order, k);
+                maskSize[0] = k;
+            }
+            return new EdgeRunner.Row(r % n, masks[0]);
+        }, (r, logits) -> metric.of(logits, clean[r % n], pairs.get(r % n)));
         List<SizePoint> out = new ArrayList<>();
         double[] den = new double[n];
         for (int i = 0; i < n; i++) den[i] = full[i] - empty[i];
         for (int s = 0; s < sizes.size(); s++) {
             double[] mk = new double[n], num = new double[n];
             for (int i = 0; i < n; i++) {
-                mk[i] = metric.of(logits[s * n + i], clean[i], pairs.get(i));
+                mk[i] = metrics[s * n + i];
                 num[i] = mk[i] - empty[i];
             }
-            out.add(new SizePoint(sizes.get(s), sizes.get(s) / (double) runner.edges().size(), boot.ratioOfMeans(num, den), mk));
+            out.add(new SizePoint(sizes.get(s), sizes.get(s) / (double) rowsOf.runner().edges().size(), boot.ratioOfMeans(num, den), mk));
         }
         return out;
+    }
+
+    /** The mask of the circuit made of the first {@code k} edges of {@code order}: 1 inside, 0 outside. */
+    public static float[] circuitMask(EdgeRunner runner, int[] order, int k) {
+        float[] m = runner.uniformMask(0f);
+        for (int j = 0; j < k; j++) m[order[j]] = 1f;
+        return m;
     }
 
     /** CPR (area under faithfulness) or CMD (area under |1 - faithfulness|) over the fraction of edges, examples idx. */
@@ -194,6 +226,11 @@ public final class CircuitDiscovery {
             prevY = y;
         }
         return area;
+    }
+
+    private static java.util.Map<String, Double> phasesWith(java.util.Map<String, Double> phases, String key, double seconds) {
+        phases.put(key, seconds);
+        return java.util.Collections.unmodifiableMap(phases);
     }
 
     /** The declared size grid: 1, then sizes growing by a factor sqrt(2) (rounded, distinct), and every edge. */

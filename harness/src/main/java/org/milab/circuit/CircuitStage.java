@@ -29,6 +29,19 @@ public final class CircuitStage {
 
     private CircuitStage() {}
 
+    /**
+     * Discovery for {@code task} and its tables. Every finished chunk of edge-graph rows is kept
+     * ({@link org.milab.stage.StepChunks}, keyed by the step's fingerprint: task, settings, model, code), so a
+     * killed step resumes from its last chunk; the chunks are deleted once the tables are written.
+     */
+    public static void run(StageContext ctx, CircuitTask task, CircuitConfig cfg) {
+        org.milab.stage.StepChunks kept = new org.milab.stage.StepChunks(ctx, "circuit", "");
+        try (EdgeRunner runner = new EdgeRunner(ctx.model(), task.tokenize(ctx.model()), cfg.batchRows())) {
+            write(ctx, CircuitDiscovery.run(new CircuitRows(runner, kept, cfg.batchRows()), task, cfg));
+        }
+        kept.clear("chunks of edge-graph rows");
+    }
+
     public static void write(StageContext ctx, CircuitDiscovery.Result r) {
         ctx.writeText(DIR, null, "task.jsonl", r.task().toJsonl());
         ctx.writeJson(DIR, null, "circuit_config.json", r.config().toMap());
@@ -39,6 +52,7 @@ public final class CircuitStage {
         ctx.writeText(DIR, null, "circuit.json", mibJson(r, circuit(r)) + "\n");
         ctx.writeJson(DIR, null, "circuit_summary.json", summary(r));
         ctx.recordTiming("circuit", r.seconds());
+        r.phaseSeconds().forEach((phase, sec) -> ctx.recordTiming("circuit/" + phase, sec));
         ctx.summarize(markdown(r));
     }
 
@@ -213,6 +227,7 @@ public final class CircuitStage {
             s.put(m.method(), x);
         }
         s.put("seconds", r.seconds());
+        s.put("phase_seconds", r.phaseSeconds());
         return s;
     }
 

@@ -52,6 +52,10 @@ public final class ExportCommand implements Callable<Integer> {
         if (!(plantedNoise >= 0 && plantedNoise <= 1))
             throw new UserError("--planted-noise " + plantedNoise + " is out of range: it must be between 0 and 1 (a std of weights).",
                     "Pass e.g. --planted-noise 0.01 (the default).");
+        OptionChecks.bounded("--planted-seed", plantedSeed, 0, OptionChecks.MAX_SEED);
+        if (bpeDir != null && !java.nio.file.Files.isDirectory(bpeDir))
+            throw new UserError("--gpt2-bpe " + bpeDir + " is not a folder" + (java.nio.file.Files.exists(bpeDir) ? "." : " (it does not exist)."),
+                    "Pass the folder that holds OpenAI's encoder.json and vocab.bpe (or set MILAB_GPT2_BPE).");
         long t0 = System.nanoTime();
         ModelLayout layout = new ModelLayout(root.root(), model);
         GraphExporter.Exported ex = Models.export(layout, weights, allowUnpinned, bpeDir,

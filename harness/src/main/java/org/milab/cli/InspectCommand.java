@@ -54,6 +54,9 @@ public final class InspectCommand implements java.util.concurrent.Callable<Integ
     @Override
     public Integer call() {
         OptionChecks.bounded("--top-k", topK, 1, 100_000);
+        if (prompt.isBlank())
+            throw new UserError("--prompt is empty: there is nothing to inspect.", "Pass the prompt text, e.g. --prompt 'The cat sat'.");
+        if (out != null) OptionChecks.outputFolder("--out", out);
         OptionChecks.bounded("--threads", threads, 0, OptionChecks.MAX_THREADS);
         try (LabModel m = LabModel.open(root.root(), model, Device.parse(device), threads)) {
             Tokenizer tok = m.tokenizer();

@@ -49,4 +49,16 @@ final class OptionChecks {
         for (int seed : seeds) bounded(flag + " seed", seed, 0, MAX_SEED);
         return seeds;
     }
+
+    /**
+     * A folder a command will create or write into: refused when a file stands where the folder or one of its
+     * parents must be (it would fail only after the work is done).
+     */
+    static void outputFolder(String flag, java.nio.file.Path folder) {
+        java.nio.file.Path existing = folder.toAbsolutePath();
+        while (existing != null && !java.nio.file.Files.exists(existing)) existing = existing.getParent();
+        if (existing != null && !java.nio.file.Files.isDirectory(existing))
+            throw new UserError(flag + " " + folder + " cannot be a folder: " + existing + " is a file.",
+                    "Pass a folder (it is created when missing).");
+    }
 }

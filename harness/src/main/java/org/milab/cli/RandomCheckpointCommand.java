@@ -26,6 +26,12 @@ public final class RandomCheckpointCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
+        // checked before half a gigabyte of weights is generated
+        OptionChecks.bounded("--seed", seed, 0, OptionChecks.MAX_SEED);
+        if (!(scale > 0 && scale <= 1))
+            throw new org.milab.util.UserError("--scale " + scale + " is out of range: it must be above 0 and at most 1 (a std of weights).",
+                    "Pass e.g. --scale 0.02 (the default, GPT-2's initialisation).");
+        OptionChecks.outputFolder("--out", out);
         InMemoryCheckpoint ckpt = RandomCheckpoints.generate(ModelConfig.gpt2Small(), seed, scale);
         SafetensorsWriter.writeCheckpoint(out, ckpt, Dtype.F32, true);
         System.out.println("wrote " + out.resolve("model.safetensors") + " (GPT-2 small shape, seed " + seed + ")");

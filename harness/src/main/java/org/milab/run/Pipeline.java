@@ -1,10 +1,8 @@
 package org.milab.run;
 
 import org.milab.circuit.CircuitConfig;
-import org.milab.circuit.CircuitDiscovery;
 import org.milab.circuit.CircuitStage;
 import org.milab.circuit.CircuitTask;
-import org.milab.circuit.EdgeRunner;
 import org.milab.engine.TokenIds;
 import org.milab.protocol.reference.AttentionStage;
 import org.milab.protocol.reference.BaselineStage;
@@ -240,11 +238,7 @@ public final class Pipeline {
         Map<String, Object> inputs = new LinkedHashMap<>();
         inputs.put("task_sha256", Hashing.sha256(task.toJsonl()));
         inputs.put("circuit_config", cfg.toMap());
-        execute(new ArrayList<>(List.of(new Step("circuit", inputs, () -> {
-            try (EdgeRunner runner = new EdgeRunner(ctx.model(), task.tokenize(ctx.model()), cfg.batchRows())) {
-                CircuitStage.write(ctx, CircuitDiscovery.run(runner, task, cfg));
-            }
-        }))));
+        execute(new ArrayList<>(List.of(new Step("circuit", inputs, () -> CircuitStage.run(ctx, task, cfg)))));
     }
 
     /** {@link #all}, then protocol v2 and a per-head table of both protocols' verdicts. */
@@ -282,6 +276,8 @@ public final class Pipeline {
      * long, how many rows); then the run folder is renamed to its final name.
      */
     public void finish(String command) {
+        // chunks a killed attempt kept for a step this command did not run again: never part of a finished run
+        org.milab.util.FileTrees.delete(ctx.runDir().resolve(org.milab.stage.StepChunks.DIR));
         List<String> leftovers = resume ? leftovers() : List.of();
         ModelProvenance model = ctx.model().modelProvenance();
         // counters and timings cover every step, also those a resumed run skipped (recorded when they ran)

@@ -197,6 +197,18 @@ public final class RunContext implements StageContext {
         return out;
     }
 
+    /** The fingerprint of the step now running (set by the step ledger). */
+    private String stepFingerprint = "";
+
+    @Override
+    public String stepFingerprint() {
+        return stepFingerprint;
+    }
+
+    void stepFingerprint(String fingerprint) {
+        this.stepFingerprint = fingerprint;
+    }
+
     @Override
     public String codeCommit() {
         return codeCommit;

@@ -142,7 +142,12 @@ final class StepLedger {
         Map<String, Long> countersBefore = ctx.model().engine().counters();
         counter.start(name);
         long t0 = System.nanoTime();
-        body.run();
+        ctx.stepFingerprint(fingerprint); // the key of the step's partial progress (StepChunks)
+        try {
+            body.run();
+        } finally {
+            ctx.stepFingerprint("");
+        }
         double seconds = (System.nanoTime() - t0) / 1e9;
         counter.done(name);
         stepSeconds.put(name, seconds);

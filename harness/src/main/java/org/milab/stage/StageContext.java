@@ -23,6 +23,13 @@ public interface StageContext {
 
     LabModel model();
 
+    /**
+     * The step ledger's fingerprint of the step now running (run config, model and graphs, code, the outputs of
+     * every earlier step, the step's settings): part of the key of its partial progress ({@link StepChunks});
+     * empty outside a step.
+     */
+    String stepFingerprint();
+
     /** {@code <run>/<stage>/} or {@code <run>/<stage>/seed<N>/}. */
     Path dir(String stage, Integer seed);
 

@@ -8,6 +8,7 @@ import org.milab.engine.TokenIds;
 import org.milab.graph.HookNames;
 import org.milab.graph.PatchSite;
 import org.milab.stage.StageContext;
+import org.milab.stage.StepChunks;
 import org.milab.stats.Scores;
 import org.milab.tables.Table;
 import org.milab.tables.TableBuilder;
@@ -41,29 +42,16 @@ public final class CausalStage {
         int nLayer = ctx.model().config().nLayer(), nHead = ctx.model().config().nHead();
         TableBuilder base = baselines(reg), abl = Causal.perPromptTable(ABLATIONS, reg.sha256(), "intervention"),
                 pat = Causal.perPromptTable(PATCHES, reg.sha256(), "intervention");
-        Map<List<Object>, List<PromptPair>> groups = Causal.bySeedAndFamily(ProtocolStage.pairs(ctx));
+        List<Map.Entry<List<Object>, List<PromptPair>>> groups = List.copyOf(Causal.bySeedAndFamily(ProtocolStage.pairs(ctx)).entrySet());
         // one chunk per seed and family: a kill loses at most the group being patched (the key is the registered protocol)
-        StepChunks chunks = new StepChunks(ctx, "v2-causal", reg.sha256(), List.of(BASELINES, ABLATIONS, PATCHES));
-        int chunk = 0, reused = 0;
-        for (Map.Entry<List<Object>, List<PromptPair>> g : groups.entrySet()) {
-            int index = chunk++;
-            List<Table> done = chunks.load(index).orElse(null);
-            if (done != null) reused++;
-            else {
-                done = group(ctx, reg, g.getValue(), "v2 causal " + g.getKey(), nLayer, nHead, tol);
-                chunks.save(index, done);
-            }
-            for (Table.Row r : done.get(0).rows()) base.addRow(r.toMap());
-            for (Table.Row r : done.get(1).rows()) abl.addRow(r.toMap());
-            for (Table.Row r : done.get(2).rows()) pat.addRow(r.toMap());
-        }
-        if (reused > 0)
-            System.err.printf(Locale.ROOT, "v2 causal: %d of %d groups (seed x family) read back from an interrupted attempt%n",
-                    reused, groups.size());
+        StepChunks chunks = new StepChunks(ctx, "v2-causal", reg.sha256());
+        chunks.appendAll(groups.size(), List.of(BASELINES, ABLATIONS, PATCHES), i -> group(ctx, reg, groups.get(i).getValue(),
+                "v2 causal " + groups.get(i).getKey(), nLayer, nHead, tol),
+                List.of(base, abl, pat));
         Table t1 = ctx.write(ProtocolStage.DIR, null, base);
         Table t2 = ctx.write(ProtocolStage.DIR, null, abl);
         Table t3 = ctx.write(ProtocolStage.DIR, null, pat);
-        chunks.clear();
+        chunks.clear("groups (seed x family)");
         ctx.recordTiming("v2/causal", (System.nanoTime() - t0) / 1e9);
         ctx.summarize(String.format(Locale.ROOT, "- v2 single-head causal tests: %d pairs, %d ablation rows, %d denoising rows",
                 t1.rowCount(), t2.rowCount(), t3.rowCount()));

@@ -9,6 +9,7 @@ import org.milab.graph.HookNames;
 import org.milab.graph.PatchSite;
 import org.milab.lab.ExportedWeights;
 import org.milab.stage.StageContext;
+import org.milab.stage.StepChunks;
 import org.milab.tables.Table;
 import org.milab.tables.TableBuilder;
 
@@ -36,55 +37,19 @@ public final class CompositionStage {
         ProtocolStage.Registered reg = ProtocolStage.load(ctx);
         double tol = reg.protocol().thresholds().floatTolerance();
         List<Head[]> pairsOfHeads = Roles.compositionPairs(VerdictInputs.pooledRoles(ctx, reg));
-        TableBuilder b = Table.builder(TABLE).keys("prompt_id", "sender_id", "receiver_id").int64("seed")
-                .string("family", "prompt_id").int64("n", "k", "sender_layer", "sender_head").string("sender_id")
-                .int64("receiver_layer", "receiver_head").string("receiver_id")
-                .float64("ld_clean", "ld_corrupt", "gap", "ld_patched", "delta", "normalized")
-                .metadata(ProtocolStage.SHA_METADATA, reg.sha256());
+        TableBuilder b = table(reg);
         if (!pairsOfHeads.isEmpty())
             try (ExportedWeights w = ExportedWeights.open(ctx.model().layout().graphDir(), ctx.model().config())) {
                 KeyPathPatch kp = new KeyPathPatch(w);
                 Set<String> extra = new LinkedHashSet<>();
                 for (Head[] sr : pairsOfHeads) extra.addAll(KeyPathPatch.hooksNeeded(sr[0], sr[1]));
-                record Cell(PromptPair pair, Head sender, Head receiver, int row) {}
-                for (Map.Entry<List<Object>, List<PromptPair>> g : Causal.bySeedAndFamily(ProtocolStage.pairs(ctx)).entrySet()) {
-                    List<PromptPair> pairs = g.getValue();
-                    String label = "v2 composition " + g.getKey();
-                    Causal.Captured c = Causal.capture(ctx, pairs, extra, false, label);
-                    List<PatchRow> rows = new ArrayList<>();
-                    Causal.Baselines base = Causal.cleanOnly(ctx, pairs, rows);
-                    List<Cell> cells = new ArrayList<>();
-                    // one path computation per (sender, prompt) serves all its receivers (the MLP passes are shared)
-                    Map<Head, List<Head>> receivers = new java.util.LinkedHashMap<>();
-                    for (Head[] sr : pairsOfHeads) receivers.computeIfAbsent(sr[0], s -> new ArrayList<>()).add(sr[1]);
-                    for (Map.Entry<Head, List<Head>> sender : receivers.entrySet())
-                        for (PromptPair p : pairs) {
-                            Head s = sender.getKey();
-                            Capture clean = c.caps().get(new TokenIds(p.clean()));
-                            float[][] z = new float[p.length()][];
-                            z[0] = clean.z(s.layer(), 0, s.head()); // BOS is never patched
-                            for (int t = 1; t < z.length; t++) z[t] = c.meanZ(s);
-                            Map<Head, List<org.milab.engine.SitePatch>> keys = kp.receiverKeys(clean, s, z, sender.getValue());
-                            for (Head r : sender.getValue()) {
-                                rows.add(new PatchRow(clean.prompt(), keys.get(r), Causal.main(p)));
-                                cells.add(new Cell(p, s, r, rows.size() - 1));
-                            }
-                        }
-                    // table rows in (pair, prompt) order, as the verdicts and earlier runs read them
-                    Map<String, Integer> pairOrder = new java.util.HashMap<>();
-                    for (Head[] sr : pairsOfHeads) pairOrder.putIfAbsent(sr[0] + ">" + sr[1], pairOrder.size());
-                    cells.sort(java.util.Comparator.<Cell>comparingInt(x -> pairOrder.get(x.sender + ">" + x.receiver))
-                            .thenComparingInt(x -> pairs.indexOf(x.pair)));
-                    float[][] res = ctx.model().engine().patch(PatchSite.HOOK_K, rows, label + ": patch_k");
-                    for (Cell x : cells) {
-                        PromptPair p = x.pair;
-                        double clean = base.clean(p, res), corrupt = base.corrupt(p, res), patched = Causal.ld(res[x.row]);
-                        double gap = clean - corrupt, d = Causal.zeroBelow(clean - patched, tol);
-                        b.addRow(p.seed(), p.family(), p.id(), p.n(), p.k(), x.sender.layer(), x.sender.head(),
-                                x.sender.label(), x.receiver.layer(), x.receiver.head(), x.receiver.label(), clean, corrupt,
-                                gap, patched, d, Causal.normalized(d, gap, tol));
-                    }
-                }
+                List<Map.Entry<List<Object>, List<PromptPair>>> chunks = List.copyOf(Causal.bySeedAndFamily(ProtocolStage.pairs(ctx)).entrySet());
+                // one chunk per seed and family (the key: the registered protocol and the head pairs, found by earlier steps)
+                StepChunks kept = new StepChunks(ctx, "v2-composition", reg.sha256() + " " + pairsOfHeads.stream()
+                        .map(sr -> sr[0] + "->" + sr[1]).toList());
+                kept.appendAll(chunks.size(), List.of(TABLE), i -> List.of(chunk(ctx, reg, kp, pairsOfHeads, extra,
+                        chunks.get(i).getValue(), "v2 composition " + chunks.get(i).getKey(), tol)), List.of(b));
+                kept.clear("groups (seed x family)");
             }
         Table t = ctx.write(ProtocolStage.DIR, null, b);
         TableBuilder sc = Table.builder(SCORES).keys("sender_id", "receiver_id").string("sender_id", "receiver_id")
@@ -100,5 +65,55 @@ public final class CompositionStage {
         ctx.recordTiming("v2/composition", (System.nanoTime() - t0) / 1e9);
         ctx.summarize(String.format(Locale.ROOT, "- v2 composition (path patching into keys): pairs %s, %d rows",
                 pairsOfHeads.stream().map(sr -> sr[0] + "->" + sr[1]).collect(Collectors.joining(", ")), t.rowCount()));
+    }
+
+    private static TableBuilder table(ProtocolStage.Registered reg) {
+        return Table.builder(TABLE).keys("prompt_id", "sender_id", "receiver_id").int64("seed")
+                .string("family", "prompt_id").int64("n", "k", "sender_layer", "sender_head").string("sender_id")
+                .int64("receiver_layer", "receiver_head").string("receiver_id")
+                .float64("ld_clean", "ld_corrupt", "gap", "ld_patched", "delta", "normalized")
+                .metadata(ProtocolStage.SHA_METADATA, reg.sha256());
+    }
+
+    /** One seed and family: every (sender, receiver) pair path-patched on every prompt pair. */
+    private static Table chunk(StageContext ctx, ProtocolStage.Registered reg, KeyPathPatch kp, List<Head[]> pairsOfHeads,
+                               Set<String> extra, List<PromptPair> pairs, String label, double tol) {
+        TableBuilder b = table(reg);
+        record Cell(PromptPair pair, Head sender, Head receiver, int row) {}
+        Causal.Captured c = Causal.capture(ctx, pairs, extra, false, label);
+        List<PatchRow> rows = new ArrayList<>();
+        Causal.Baselines base = Causal.cleanOnly(ctx, pairs, rows);
+        List<Cell> cells = new ArrayList<>();
+        // one path computation per (sender, prompt) serves all its receivers (the MLP passes are shared)
+        Map<Head, List<Head>> receivers = new java.util.LinkedHashMap<>();
+        for (Head[] sr : pairsOfHeads) receivers.computeIfAbsent(sr[0], s -> new ArrayList<>()).add(sr[1]);
+        for (Map.Entry<Head, List<Head>> sender : receivers.entrySet())
+            for (PromptPair p : pairs) {
+                Head s = sender.getKey();
+                Capture clean = c.caps().get(new TokenIds(p.clean()));
+                float[][] z = new float[p.length()][];
+                z[0] = clean.z(s.layer(), 0, s.head()); // BOS is never patched
+                for (int t = 1; t < z.length; t++) z[t] = c.meanZ(s);
+                Map<Head, List<org.milab.engine.SitePatch>> keys = kp.receiverKeys(clean, s, z, sender.getValue());
+                for (Head r : sender.getValue()) {
+                    rows.add(new PatchRow(clean.prompt(), keys.get(r), Causal.main(p)));
+                    cells.add(new Cell(p, s, r, rows.size() - 1));
+                }
+            }
+        // table rows in (pair, prompt) order, as the verdicts and earlier runs read them
+        Map<String, Integer> pairOrder = new java.util.HashMap<>();
+        for (Head[] sr : pairsOfHeads) pairOrder.putIfAbsent(sr[0] + ">" + sr[1], pairOrder.size());
+        cells.sort(java.util.Comparator.<Cell>comparingInt(x -> pairOrder.get(x.sender + ">" + x.receiver))
+                .thenComparingInt(x -> pairs.indexOf(x.pair)));
+        float[][] res = ctx.model().engine().patch(PatchSite.HOOK_K, rows, label + ": patch_k");
+        for (Cell x : cells) {
+            PromptPair p = x.pair;
+            double clean = base.clean(p, res), corrupt = base.corrupt(p, res), patched = Causal.ld(res[x.row]);
+            double gap = clean - corrupt, d = Causal.zeroBelow(clean - patched, tol);
+            b.addRow(p.seed(), p.family(), p.id(), p.n(), p.k(), x.sender.layer(), x.sender.head(),
+                    x.sender.label(), x.receiver.layer(), x.receiver.head(), x.receiver.label(), clean, corrupt,
+                    gap, patched, d, Causal.normalized(d, gap, tol));
+        }
+        return b.build();
     }
 }

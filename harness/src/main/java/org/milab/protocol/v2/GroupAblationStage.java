@@ -6,6 +6,7 @@ import org.milab.engine.SitePatch;
 import org.milab.engine.TokenIds;
 import org.milab.graph.PatchSite;
 import org.milab.stage.StageContext;
+import org.milab.stage.StepChunks;
 import org.milab.tables.Table;
 import org.milab.tables.TableBuilder;
 
@@ -33,46 +34,59 @@ public final class GroupAblationStage {
         // a group of one head is that head's single-head mean ablation, already run by the causal stage
         Map<String, List<Head>> groups = new java.util.LinkedHashMap<>(Roles.groups(VerdictInputs.pooledRoles(ctx, reg)));
         groups.values().removeIf(hs -> hs.size() < 2);
-        TableBuilder b = Table.builder(TABLE).keys("prompt_id", "group", "left_out").int64("seed").string("family", "prompt_id")
-                .int64("n", "k").string("group").stringList("heads").string("left_out").int64("n_heads")
-                .float64("ld_clean", "ld_corrupt", "gap", "ld_base", "ld_patched", "delta", "normalized")
-                .metadata(ProtocolStage.SHA_METADATA, reg.sha256());
-        record Cell(PromptPair pair, String group, List<Head> heads, String leftOut, int row) {}
-        if (!groups.isEmpty())
-            for (Map.Entry<List<Object>, List<PromptPair>> g : Causal.bySeedAndFamily(ProtocolStage.pairs(ctx)).entrySet()) {
-                List<PromptPair> pairs = g.getValue();
-                String label = "v2 group ablation " + g.getKey();
-                Causal.Captured c = Causal.capture(ctx, pairs, ctx.model().engine().suffixHooks(), false, label);
-                List<PatchRow> rows = new ArrayList<>();
-                Causal.Baselines base = Causal.cleanOnly(ctx, pairs, rows);
-                List<Cell> cells = new ArrayList<>();
-                for (Map.Entry<String, List<Head>> grp : groups.entrySet()) {
-                    List<Head> all = grp.getValue();
-                    List<String> leftOuts = new ArrayList<>(List.of(NONE));
-                    all.forEach(h -> leftOuts.add(h.label()));
-                    for (String out : leftOuts) {
-                        List<Head> subset = all.stream().filter(h -> !h.label().equals(out)).toList();
-                        for (PromptPair p : pairs) {
-                            List<SitePatch> o = new ArrayList<>();
-                            for (Head h : subset) o.addAll(Causal.fixed(h, Causal.positions(p, h.layer(), nLayer), c.meanZ(h)));
-                            rows.add(new PatchRow(new TokenIds(p.clean()), o, Causal.main(p)));
-                            cells.add(new Cell(p, grp.getKey(), subset, out, rows.size() - 1));
-                        }
-                    }
-                }
-                float[][] res = ctx.model().engine().patch(PatchSite.HOOK_Z, rows, label + ": patch_z", c.caps());
-                for (Cell x : cells) {
-                    PromptPair p = x.pair;
-                    double clean = base.clean(p, res), corrupt = base.corrupt(p, res), patched = Causal.ld(res[x.row]);
-                    double gap = clean - corrupt, d = Causal.zeroBelow(clean - patched, tol);
-                    b.addRow(p.seed(), p.family(), p.id(), p.n(), p.k(), x.group, x.heads.stream().map(Head::label).toList(),
-                            x.leftOut, x.heads.size(), clean, corrupt, gap, clean,
-                            patched, d, Causal.normalized(d, gap, tol));
-                }
-            }
+        TableBuilder b = table(reg);
+        if (!groups.isEmpty()) {
+            List<Map.Entry<List<Object>, List<PromptPair>>> chunks = List.copyOf(Causal.bySeedAndFamily(ProtocolStage.pairs(ctx)).entrySet());
+            // one chunk per seed and family (the key: the registered protocol and the groups, found by earlier steps)
+            StepChunks kept = new StepChunks(ctx, "v2-group-ablation", reg.sha256() + " " + groups);
+            kept.appendAll(chunks.size(), List.of(TABLE), i -> List.of(chunk(ctx, reg, groups, chunks.get(i).getValue(),
+                    "v2 group ablation " + chunks.get(i).getKey(), nLayer, tol)), List.of(b));
+            kept.clear("groups (seed x family)");
+        }
         Table t = ctx.write(ProtocolStage.DIR, null, b);
         ctx.recordTiming("v2/group_ablation", (System.nanoTime() - t0) / 1e9);
         ctx.summarize(String.format(Locale.ROOT, "- v2 group ablation: groups %s, %d rows", groups.entrySet().stream()
                 .map(e -> e.getKey() + "=" + e.getValue()).collect(Collectors.joining(", ")), t.rowCount()));
+    }
+
+    private static TableBuilder table(ProtocolStage.Registered reg) {
+        return Table.builder(TABLE).keys("prompt_id", "group", "left_out").int64("seed").string("family", "prompt_id")
+                .int64("n", "k").string("group").stringList("heads").string("left_out").int64("n_heads")
+                .float64("ld_clean", "ld_corrupt", "gap", "ld_base", "ld_patched", "delta", "normalized")
+                .metadata(ProtocolStage.SHA_METADATA, reg.sha256());
+    }
+
+    /** One seed and family: every group and leave-one-out subset mean-ablated on every pair. */
+    private static Table chunk(StageContext ctx, ProtocolStage.Registered reg, Map<String, List<Head>> groups,
+                               List<PromptPair> pairs, String label, int nLayer, double tol) {
+        TableBuilder b = table(reg);
+        record Cell(PromptPair pair, String group, List<Head> heads, String leftOut, int row) {}
+        Causal.Captured c = Causal.capture(ctx, pairs, ctx.model().engine().suffixHooks(), false, label);
+        List<PatchRow> rows = new ArrayList<>();
+        Causal.Baselines base = Causal.cleanOnly(ctx, pairs, rows);
+        List<Cell> cells = new ArrayList<>();
+        for (Map.Entry<String, List<Head>> grp : groups.entrySet()) {
+            List<Head> all = grp.getValue();
+            List<String> leftOuts = new ArrayList<>(List.of(NONE));
+            all.forEach(h -> leftOuts.add(h.label()));
+            for (String out : leftOuts) {
+                List<Head> subset = all.stream().filter(h -> !h.label().equals(out)).toList();
+                for (PromptPair p : pairs) {
+                    List<SitePatch> o = new ArrayList<>();
+                    for (Head h : subset) o.addAll(Causal.fixed(h, Causal.positions(p, h.layer(), nLayer), c.meanZ(h)));
+                    rows.add(new PatchRow(new TokenIds(p.clean()), o, Causal.main(p)));
+                    cells.add(new Cell(p, grp.getKey(), subset, out, rows.size() - 1));
+                }
+            }
+        }
+        float[][] res = ctx.model().engine().patch(PatchSite.HOOK_Z, rows, label + ": patch_z", c.caps());
+        for (Cell x : cells) {
+            PromptPair p = x.pair;
+            double clean = base.clean(p, res), corrupt = base.corrupt(p, res), patched = Causal.ld(res[x.row]);
+            double gap = clean - corrupt, d = Causal.zeroBelow(clean - patched, tol);
+            b.addRow(p.seed(), p.family(), p.id(), p.n(), p.k(), x.group, x.heads.stream().map(Head::label).toList(),
+                    x.leftOut, x.heads.size(), clean, corrupt, gap, clean, patched, d, Causal.normalized(d, gap, tol));
+        }
+        return b.build();
     }
 }

@@ -5,6 +5,8 @@ import org.junit.jupiter.api.io.TempDir;
 import org.milab.catalog.ModelExports;
 import org.milab.cli.Main;
 import org.milab.planted.PlantedSpec;
+import org.milab.run.StepChunksKillTest;
+import org.milab.stage.StepChunks;
 import org.milab.tables.RunDiff;
 import org.milab.testing.ChildJvm;
 
@@ -14,7 +16,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.stream.Stream;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -33,14 +34,6 @@ class CausalChunksTest {
         return a;
     }
 
-    static long chunksIn(Path run) throws Exception {
-        Path partial = run.resolve(StepChunks.DIR);
-        if (!Files.isDirectory(partial)) return 0;
-        try (Stream<Path> s = Files.walk(partial)) {
-            return s.filter(f -> f.getFileName().toString().endsWith(".patches.arrow")).count();
-        }
-    }
-
     @Test
     void aKillMidStepResumesFromItsChunksToIdenticalTables(@TempDir Path root) throws Exception {
         ModelExports.exportPlanted(root, PlantedSpec.defaults());
@@ -49,7 +42,7 @@ class CausalChunksTest {
         Process child = ChildJvm.start(ChildJvm.command(Main.class.getName(), args(root, "killed")), root);
         Path work = root.resolve("results/killed.incomplete");
         long chunks = 0;
-        for (int i = 0; i < 30_000 && child.isAlive() && (chunks = chunksIn(work)) == 0; i++) Thread.sleep(10);
+        for (int i = 0; i < 30_000 && child.isAlive() && (chunks = StepChunksKillTest.chunks(work, "v2-causal", ".patches.arrow")) == 0; i++) Thread.sleep(10);
         child.destroyForcibly().waitFor();
         assertThat(chunks).as("the child was killed after the causal step kept a chunk").isPositive();
         assertThat(work.resolve(".steps/v2-causal.json")).as("killed inside the causal step").doesNotExist();
@@ -65,7 +58,7 @@ class CausalChunksTest {
         }
         assertThat(code).as(err.toString()).isZero();
         assertThat(err.toString()).as("the resumed step read the kept groups back").containsPattern(
-                "v2 causal: [1-9][0-9]* of 10 groups \\(seed x family\\) read back from an interrupted attempt");
+                "v2-causal: [1-9][0-9]* of 10 groups \\(seed x family\\) read back from an interrupted attempt");
         Path killed = root.resolve("results/killed");
         assertThat(killed.resolve(StepChunks.DIR)).as("no chunk is left in the finished run").doesNotExist();
         RunDiff.Result diff = RunDiff.diff(root.resolve("results/whole/v2"), killed.resolve("v2"));
