@@ -96,6 +96,12 @@ public final class BenchCommand implements Callable<Integer> {
             throw new UserError("--peer-python needs --peer-checkpoint, the safetensors file the model was exported from"
                     + (peerCheckpoint == null ? "." : " (" + peerCheckpoint + " does not exist)."),
                     "make bench passes graphs/.bench-checkpoint/model.safetensors; give that file.");
+        if (peerCheckpoint != null && peerPython == null)
+            throw new UserError("--peer-checkpoint is read only by the PyTorch peer, which runs with --peer-python.",
+                    "Add --peer-python (make bench-peer-venv builds .venv-peer/bin/python) or drop --peer-checkpoint.");
+        if (peerPython != null && !runnable(peerPython))
+            throw new UserError("--peer-python " + peerPython + " is not an executable file (nor a command on PATH).",
+                    "Run make bench-peer-venv and pass .venv-peer/bin/python, or run make bench with NO_PEER=1.");
         if (peerPython != null && enginePath.equals("legacy"))
             throw new UserError("The peer is compared with the engine's minimal path, which --engine-path legacy skips.",
                     "Use --engine-path minimal or both with --peer-python.");
@@ -114,5 +120,14 @@ public final class BenchCommand implements Callable<Integer> {
         System.out.println();
         System.out.println("wrote " + root.root().relativize(out.resolve("bench.json")));
         return 0;
+    }
+
+    /** A path to an executable, or a bare command name found on PATH (checked before the engine's minutes). */
+    private static boolean runnable(String python) {
+        if (python.contains("/")) return Files.isExecutable(Path.of(python)) && Files.isRegularFile(Path.of(python));
+        String path = System.getenv().getOrDefault("PATH", "");
+        for (String dir : path.split(java.io.File.pathSeparator))
+            if (!dir.isEmpty() && Files.isExecutable(Path.of(dir, python))) return true;
+        return false;
     }
 }

@@ -46,6 +46,8 @@ class OptionCoverageTest {
             Map.entry("--zero-frame", "tl"),
             Map.entry("--candidates", "/nonexistent/candidates.json"),
             Map.entry("--seeds", "10,10"),
+            Map.entry("--peer-python", "/nonexistent/python3"),
+            Map.entry("--peer-checkpoint", "/nonexistent/model.safetensors"),
             Map.entry("--control-seeds", "10,10"),
             Map.entry("--heldout-seeds", "10,10"),
             Map.entry("--characterization-seeds", "10,10"),
