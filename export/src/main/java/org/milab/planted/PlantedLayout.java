@@ -30,7 +30,10 @@ import java.util.regex.Pattern;
  *       head is in a layer before l; the unembedding's k is 4;
  *   <li>every role is a different head; the backup's OV gain is in (0, 1) (the main head's is 1); the negative
  *       head's suppression gain is in (0, 1) too and below the main head's plus the backup's, so the answer
- *       still wins (its OV writes minus that gain).
+ *       still wins (its OV writes minus that gain);
+ *   <li>a reactive backup ({@code reactive=LxHy:gain}, gain in (0, 1]) sits in the last layer with the main induction
+ *       head in the layer before (its query reads what the main head wrote; LayerNorm k of the last layer then
+ *       counts the answer too) and comes alone: no backup or negative head beside it.
  * </ul>
  * The duplicate-token head and the sink read only the token and position subspaces and write nothing, so
  * they may sit in any layer.

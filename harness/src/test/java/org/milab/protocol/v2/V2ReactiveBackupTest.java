@@ -17,7 +17,8 @@ import static org.assertj.core.api.Assertions.assertThat;
  * name mover; the truth is read from the manifests by the test only). From its data v2 must confirm the main
  * head as {@code induction} and the reactive head as {@code backup_induction} (its single-head ablations are not
  * significant, its leave-one-out marginal in the induction group is), confirm the previous-token head, and
- * confirm nothing outside the circuit.
+ * reject every head outside the circuit. The previous-token head's path into the backup's keys is printed, not
+ * asserted: on clean runs the backup writes little, so that path is small (0.015 of the gap at these counts).
  */
 class V2ReactiveBackupTest {
     @Test
@@ -39,10 +40,12 @@ class V2ReactiveBackupTest {
         V2NegativeHeadTest.assertBackupNamedFromEvidence(v, backup.iterator().next());
         Table.Row b = v.rows().stream().filter(x -> backup.contains(x.getString("head_id"))).findFirst().orElseThrow();
         assertThat(b.getString("verdict")).isNotEqualTo(Verdicts.REJECTED);
-        // nothing outside the circuit is confirmed; the previous-token head is
+        // exactly the circuit is confirmed (the previous-token head with it), every other head rejected
         Set<String> inCircuit = V2PlantedRuns.truthHeads(truth, h -> h.path("inCircuit").asBoolean());
-        assertThat(inCircuit).containsAll(V2PlantedRuns.headsWhere(v, "verdict", Verdicts.CONFIRMED));
-        assertThat(V2PlantedRuns.headsWhere(v, "verdict", Verdicts.CONFIRMED)).containsAll(prev).containsAll(main);
+        assertThat(V2PlantedRuns.headsWhere(v, "verdict", Verdicts.CONFIRMED)).as("confirmed").isEqualTo(inCircuit)
+                .containsAll(prev);
+        assertThat(V2PlantedRuns.headsWhere(v, "verdict", Verdicts.REJECTED)).as("rejected")
+                .isEqualTo(V2PlantedRuns.truthHeads(truth, h -> !h.path("inCircuit").asBoolean()));
         for (Table.Row r : v.rows())
             assertThat(r.getString("seed_verdicts")).as(r.getString("head_id"))
                     .isEqualTo("1:" + r.getString("verdict") + " 2:" + r.getString("verdict"));
