@@ -31,7 +31,8 @@ import static org.milab.model.Gpt2Tensors.*;
  * designed weight below can be O(1): the weight noise is then a small relative perturbation everywhere.
  *
  * <p>Heads (d_head 192; head dims [0, 128) index tokens, [128, 192) positions where needed): a previous-token
- * head, an induction head (the answer), optionally a backup induction head with a weaker OV, a duplicate-token
+ * head, an induction head (the answer), optionally a backup induction head with a weaker OV (parallel, or reactive:
+ * one layer later, copying only when the main head's output is absent), a duplicate-token
  * head with null output, a uniform frequency head, a BOS sink, and random noise heads everywhere else (enough
  * heads that the reference protocol's candidate and negative-control selection has material). The default
  * layout: L0H1 previous-token, L0H3 sink, L1H2 induction, L1H0 duplicate-token, L1H1 frequency. The layout is
