@@ -31,6 +31,13 @@ import java.util.Set;
  * each head's final-position patch must reach {@link #MIN_INDUCTION_EFFECT} times its share of the summed
  * gain, the backup's effect must be smaller than the main head's, patching both must restore the answer
  * fully, and ablating both (their corrupt z into the clean run) must hurt more than ablating either alone.
+ *
+ * <p>A REACTIVE backup ({@link PlantedLayout#reactive()}) is checked for what makes it reactive instead: it
+ * attends to the source less than the main head on clean runs, its single ablation removes on average at most
+ * {@link #MAX_DECOY_EFFECT} of the answer (no more than a decoy may), and its contribution rises when the main
+ * head's output is absent: with the main head ablated, ablating it too removes on average at least
+ * {@link #MIN_JOINT_EXCESS_DROP} more than its single ablation (the per-pair minimum is reported). The main head's
+ * share stays 1 / (1 + gain): on some prompts the backup's partial clean attention writes part of the answer.
  */
 public final class PlantedChecks {
     private PlantedChecks() {}
@@ -142,6 +149,8 @@ public final class PlantedChecks {
         final GroundTruth truth;
         final HeadTruth induction;
         final Optional<HeadTruth> backup, negative;
+        /** The backup takes over only when the main head's output is absent (the layout says so, not the data). */
+        final boolean reactive;
         final Map<String, Trace> cache = new HashMap<>();
         final List<Check> checks = new ArrayList<>();
         final Map<String, Double> stats = new LinkedHashMap<>();
@@ -153,6 +162,7 @@ public final class PlantedChecks {
             this.truth = model.groundTruth();
             this.induction = truth.head(Role.INDUCTION);
             this.backup = truth.backup();
+            this.reactive = model.spec().layout().reactive() != null;
             List<HeadTruth> neg = truth.heads(Role.NEGATIVE_COPY);
             this.negative = neg.isEmpty() ? Optional.empty() : Optional.of(neg.get(0));
         }
@@ -207,7 +217,11 @@ public final class PlantedChecks {
             checks.add(Check.atLeast("previous_token_head_min_attention_to_previous", minPrev, MIN_PREVIOUS_TOKEN_ATTENTION, n));
             checks.add(Check.atLeast("sink_head_min_attention_to_bos", minSink, MIN_SINK_ATTENTION, n));
             checks.add(Check.atLeast("induction_head_mean_attention_to_source", sumInduction / n, MIN_INDUCTION_ATTENTION, n));
-            if (backup.isPresent())
+            if (backup.isPresent() && reactive) {
+                checks.add(Check.below("reactive_backup_minus_induction_head_mean_attention_to_source",
+                        (sumBackup - sumInduction) / n, 0, n));
+                stats.put("reactive_backup_mean_attention_to_source", sumBackup / n);
+            } else if (backup.isPresent())
                 checks.add(Check.atLeast("backup_head_mean_attention_to_source", sumBackup / n, MIN_INDUCTION_ATTENTION, n));
             if (negative.isPresent())
                 checks.add(Check.atLeast("negative_head_mean_attention_to_source", sumNegative / n, MIN_INDUCTION_ATTENTION, n));
@@ -241,6 +255,7 @@ public final class PlantedChecks {
             for (HeadTruth h : truth.heads()) effects.put(h, new double[] {0, Double.POSITIVE_INFINITY, 0, 0});
             double minDupAttention = 1, minJoint = Double.POSITIVE_INFINITY, minExcessDrop = Double.POSITIVE_INFINITY;
             double[] dropSums = new double[3]; // main, backup, both
+            double minRise = Double.POSITIVE_INFINITY, sumRise = 0, sumAttentionAblated = 0;
             int used = 0, degenerate = 0;
             List<PatchPair> pairs = sample(PlantedPrompts.patchPairs());
             for (int pi = 0; pi < pairs.size(); pi++) {
@@ -276,11 +291,25 @@ public final class PlantedChecks {
                         dropSums[i] += drop[i];
                     }
                     minExcessDrop = Math.min(minExcessDrop, drop[2] - Math.max(drop[0], drop[1]));
+                    // the backup's contribution with the main head ablated (both minus main) against without (its own drop)
+                    minRise = Math.min(minRise, drop[2] - drop[0] - drop[1]);
+                    sumRise += drop[2] - drop[0] - drop[1];
+                    if (reactive) sumAttentionAblated += backupAttentionWithMainAblated(pair, corrupt);
                 }
             }
             double[] ind = effects.get(induction), dup = effects.get(duplicate);
             checks.add(Check.atLeast("induction_head_min_patch_effect", ind[1], MIN_INDUCTION_EFFECT * share(induction), used));
-            if (backup.isPresent()) {
+            if (backup.isPresent() && reactive) {
+                int u = Math.max(used, 1);
+                checks.add(Check.below("reactive_backup_mean_single_ablation_drop", dropSums[1] / u, MAX_DECOY_EFFECT, used));
+                checks.add(Check.atLeast("reactive_backup_mean_contribution_rise_when_main_ablated", sumRise / u,
+                        MIN_JOINT_EXCESS_DROP, used));
+                stats.put("reactive_backup_min_contribution_rise_when_main_ablated", minRise);
+                String[] names = {"induction_head", "backup_head", "joint"};
+                for (int i = 0; i < 3; i++) stats.put(names[i] + "_mean_ablation_drop", dropSums[i] / Math.max(used, 1));
+                if (!Double.isNaN(sumAttentionAblated))
+                    stats.put("reactive_backup_mean_attention_to_source_main_ablated", sumAttentionAblated / Math.max(used, 1));
+            } else if (backup.isPresent()) {
                 double[] b = effects.get(backup.get());
                 checks.add(Check.atLeast("backup_head_min_patch_effect", b[1], MIN_INDUCTION_EFFECT * share(backup.get()), used));
                 checks.add(Check.below("backup_minus_induction_head_mean_patch_effect", (b[0] - ind[0]) / Math.max(used, 1), 0, used));
@@ -312,6 +341,16 @@ public final class PlantedChecks {
             }
             checks.add(Check.below("null_heads_max_abs_patch_effect", nullMax, MAX_NULL_HEAD_EFFECT, nullN));
             stats.put("patch_pairs_degenerate", (double) degenerate);
+        }
+
+        /**
+         * The reactive backup's final-position attention to the clean prompt's source with the main head's z taken
+         * from the corrupt run; NaN when the runner gives no attention pattern for patched runs (graphs).
+         */
+        double backupAttentionWithMainAblated(PatchPair pair, Trace corrupt) {
+            Trace t = patched(pair.clean(), corrupt, List.of(induction));
+            if (t.pattern() == null) return Double.NaN;
+            return attention(t, backup.get(), t.length() - 1, pair.earlierOccurrence() + 2);
         }
 
         /** A run of {@code target} with the final-position z of {@code heads} taken from {@code source}. */

@@ -31,7 +31,8 @@ import static org.milab.model.Gpt2Tensors.*;
  * designed weight below can be O(1): the weight noise is then a small relative perturbation everywhere.
  *
  * <p>Heads (d_head 192; head dims [0, 128) index tokens, [128, 192) positions where needed): a previous-token
- * head, an induction head (the answer), optionally a backup induction head with a weaker OV, a duplicate-token
+ * head, an induction head (the answer), optionally a backup induction head with a weaker OV (parallel, or reactive:
+ * one layer later, copying only when the main head's output is absent), a duplicate-token
  * head with null output, a uniform frequency head, a BOS sink, and random noise heads everywhere else (enough
  * heads that the reference protocol's candidate and negative-control selection has material). The default
  * layout: L0H1 previous-token, L0H3 sink, L1H2 induction, L1H0 duplicate-token, L1H1 frequency. The layout is
@@ -99,7 +100,11 @@ public final class PlantedInductionModel {
                     case PREVIOUS_TOKEN -> previousTokenHead(b, h, v);
                     case ATTENTION_SINK -> sinkHead(b, h, bos);
                     case INDUCTION -> inductionHead(b, h, v, bos, 1);
-                    case BACKUP_INDUCTION -> inductionHead(b, h, v, bos, layout.backup().gain());
+                    case BACKUP_INDUCTION -> {
+                        if (layout.reactive() != null)
+                            reactiveBackupHead(b, h, v, bos, layout.reactive().gain(), new Random(mix(spec.seed(), 3)));
+                        else inductionHead(b, h, v, bos, layout.backup().gain());
+                    }
                     case NEGATIVE_COPY -> inductionHead(b, h, v, bos, -layout.negative().gain());
                     case DUPLICATE_TOKEN_NULL_OV -> duplicateTokenHead(b, h, v, bos);
                     case FREQUENCY -> frequencyHead(b, h, v, bos);
@@ -159,6 +164,39 @@ public final class PlantedInductionModel {
         b.defaultToBos(h, bos, BOS_DEFAULT_SCORE);
     }
 
+    /**
+     * Score by which the main induction head's written answer lowers the reactive backup's score for the position
+     * holding that same token (the matched position), at full main-head attention: the match (score
+     * {@link #MATCH_SCORE}) then falls just below the BOS default, so on a clean run the backup sends most of its
+     * attention to BOS (value zero) and writes little; with the main head's output gone the match wins and it copies.
+     */
+    public static final double REACTIVE_SUPPRESSION_SCORE = 16.5;
+    /** Head dims [128, 192) of the reactive backup: a random code of each token, unused by the match in [0, 128). */
+    static final int CODE_DIMS = D_HEAD - MAX_VOCAB;
+
+    /**
+     * The induction mechanism of {@link #inductionHead}, plus a suppression term in head dims [128, 192): the query
+     * reads the OUTPUT subspace and the key the key position's own token, both through the same random unit code of
+     * each token, so their product is -{@link #REACTIVE_SUPPRESSION_SCORE} for a key holding the token the output
+     * subspace holds (the answer the main induction head wrote one layer below) and about +-1/8 of it for any other
+     * (random codes in 64 dims). Separate dims keep the suppression from mixing with the match.
+     */
+    private static void reactiveBackupHead(Block b, int h, int vocab, int bos, double gain, Random codes) {
+        inductionHead(b, h, vocab, bos, gain);
+        double c = b.matchWeight(MATCH_SCORE) * Math.sqrt(REACTIVE_SUPPRESSION_SCORE / MATCH_SCORE);
+        for (int t = 0; t < vocab; t++) {
+            if (t == bos) continue;
+            double[] code = new double[CODE_DIMS];
+            double norm = 0;
+            for (int d = 0; d < CODE_DIMS; d++) norm += (code[d] = codes.nextGaussian()) * code[d];
+            for (int d = 0; d < CODE_DIMS; d++) {
+                double x = c * code[d] / Math.sqrt(norm);
+                b.q(h, OUT + t, MAX_VOCAB + d, -x);
+                b.k(h, TOK + t, MAX_VOCAB + d, x);
+            }
+        }
+    }
+
     /** Query token matches key token; the position subspace cancels the self match; W_O stays zero. */
     private static void duplicateTokenHead(Block b, int h, int vocab, int bos) {
         double a = b.matchWeight(MATCH_SCORE);
@@ -210,7 +248,18 @@ public final class PlantedInductionModel {
                             "A query bias meets a key dimension fed only by the BOS token (score " + SINK_SCORE
                             + "); V reads BOS so z is a constant; W_O is zero.", 0);
                     case INDUCTION -> head(l, h, role, true, "", inductionMechanism + ".", 1);
-                    case BACKUP_INDUCTION -> head(l, h, role, true, "", inductionMechanism + " with gain "
+                    case BACKUP_INDUCTION -> layout.reactive() != null ? head(l, h, role, true,
+                            "single-head ablation: on a clean run it writes little, so ablating it alone moves almost "
+                            + "nothing, yet it takes over when " + induction + " is ablated",
+                            inductionMechanism + " with gain " + layout.reactive().gain() + " of " + induction + "'s, and "
+                            + "REACTIVE: its query also reads the output subspace " + induction + " (one layer below) "
+                            + "wrote, and its key the key position's own token (through a shared random code of each "
+                            + "token in head dims 128-191), lowering the matched position's score "
+                            + "by " + REACTIVE_SUPPRESSION_SCORE + " when the answer is already written. While "
+                            + induction + " works the backup attends mostly to BOS; when " + induction + "'s output is "
+                            + "absent (ablated) it copies the answer (a backup name mover / hydra effect).",
+                            layout.reactive().gain())
+                            : head(l, h, role, true, "", inductionMechanism + " with gain "
                             + layout.backup().gain() + " of " + induction + "'s: a weaker copy of the same mechanism, "
                             + "so ablating " + induction + " alone leaves part of the answer in place.",
                             layout.backup().gain());

@@ -30,7 +30,10 @@ import java.util.regex.Pattern;
  *       head is in a layer before l; the unembedding's k is 4;
  *   <li>every role is a different head; the backup's OV gain is in (0, 1) (the main head's is 1); the negative
  *       head's suppression gain is in (0, 1) too and below the main head's plus the backup's, so the answer
- *       still wins (its OV writes minus that gain).
+ *       still wins (its OV writes minus that gain);
+ *   <li>a reactive backup ({@code reactive=LxHy:gain}, gain in (0, 1]) sits in the last layer with the main induction
+ *       head in the layer before (its query reads what the main head wrote; LayerNorm k of the last layer then
+ *       counts the answer too) and comes alone: no backup or negative head beside it.
  * </ul>
  * The duplicate-token head and the sink read only the token and position subspaces and write nothing, so
  * they may sit in any layer.
@@ -41,12 +44,15 @@ import java.util.regex.Pattern;
  * @param induction     the main induction head (the answer head)
  * @param backup        the backup induction head, or null
  * @param negative      the negative head and its suppression gain, or null
+ * @param reactive      the REACTIVE backup induction head and its OV gain, or null: a head in the last layer whose
+ *                      query reads the answer the main induction head (then in the layer before) has written, so it
+ *                      copies the answer only when the main head's output is absent (a hydra / backup name mover)
  * @param duplicate     the duplicate-token head with a null OV (attention decoy)
  * @param frequency     the uniform frequency head (frequency-trap decoy)
  * @param sink          the BOS attention sink
  */
 public record PlantedLayout(String name, int layers, At previousToken, At induction, Backup backup, Backup negative,
-                            At duplicate, At frequency, At sink) {
+                            Backup reactive, At duplicate, At frequency, At sink) {
     public static final int MIN_LAYERS = 2, MAX_LAYERS = 4;
     public static final String DEFAULT = "default", CUSTOM = "custom";
     /** A model name of this form is generated: planted-induction is the default preset, planted-{preset} the others. */
@@ -55,6 +61,8 @@ public record PlantedLayout(String name, int layers, At previousToken, At induct
     public static final double DEFAULT_BACKUP_GAIN = 0.5;
     /** Suppression gain of a negative head whose spec gives none ({@code negative=L1H4}). */
     public static final double DEFAULT_NEGATIVE_GAIN = 0.3;
+    /** OV gain of a reactive backup head whose spec gives none ({@code reactive=L2H5}). */
+    public static final double DEFAULT_REACTIVE_GAIN = 0.5;
 
     /** Named layouts. {@code default} is the original planted model, weight for weight. */
     public static final Map<String, String> PRESETS = presets();
@@ -67,6 +75,7 @@ public record PlantedLayout(String name, int layers, At previousToken, At induct
         p.put("negative", "layers=2,prev=L0H1,induction=L1H2,negative=L1H4:0.3,duplicate=L1H0,frequency=L1H1,sink=L0H3");
         p.put("negative-backup", "layers=3,prev=L0H6,induction=L2H2,backup=L2H7:0.5,negative=L2H4:0.3,duplicate=L1H0,"
                 + "frequency=L2H1,sink=L0H3");
+        p.put("reactive-backup", "layers=3,prev=L0H1,induction=L1H2,reactive=L2H5:0.15,duplicate=L1H0,frequency=L2H1,sink=L0H3");
         return java.util.Collections.unmodifiableMap(p);
     }
 
@@ -108,20 +117,35 @@ public record PlantedLayout(String name, int layers, At previousToken, At induct
                         "Use a gain in (0, 1) at least 0.5 below the induction heads' total (" + positive + "), e.g. "
                                 + DEFAULT_NEGATIVE_GAIN + ", so the answer still wins.");
         }
+        if (reactive != null) {
+            claim(used, "reactive", reactive.at(), layers);
+            if (backup != null || negative != null)
+                throw bad("combines a reactive backup head with a backup or negative head",
+                        "Use reactive alone: its main induction head sits a layer before the other answer writers.");
+            if (!(reactive.gain() > 0 && reactive.gain() <= 1))
+                throw bad("gives the reactive backup head OV gain " + reactive.gain(),
+                        "Use a gain in (0, 1], e.g. " + DEFAULT_REACTIVE_GAIN + ".");
+            if (reactive.at().layer() != layers - 1 || induction.layer() != layers - 2)
+                throw bad("puts the reactive backup head at " + reactive.at() + " and the induction head at " + induction,
+                        "The reactive backup reads what the induction head wrote: put it in the last layer, L" + (layers - 1)
+                                + ", and the induction head in the layer before, L" + (layers - 2) + ".");
+        }
         claim(used, "duplicate", duplicate, layers);
         claim(used, "frequency", frequency, layers);
         claim(used, "sink", sink, layers);
         int last = layers - 1;
-        List<At> writers = new ArrayList<>(List.of(induction, frequency));
+        List<At> writers = new ArrayList<>(List.of(frequency));
+        if (reactive == null) writers.add(0, induction);
+        else writers.add(reactive.at());
         if (backup != null) writers.add(backup.at());
         if (negative != null) writers.add(negative.at());
         for (At writer : writers)
             if (writer.layer() != last)
                 throw bad("puts answer-writing head " + writer + " (" + used.get(writer) + ") in layer " + writer.layer(),
                         "Induction, backup, negative and frequency heads write the output subspace and must sit in the last layer, L" + last + ".");
-        if (previousToken.layer() >= last)
+        if (previousToken.layer() >= induction.layer())
             throw bad("puts the previous-token head " + previousToken + " in the induction heads' layer or later",
-                    "Put prev in a layer before L" + last + ": the induction heads' keys read its output.");
+                    "Put prev in a layer before L" + induction.layer() + ": the induction heads' keys read its output.");
     }
 
     private static void claim(Map<At, String> used, String key, At at, int layers) {
@@ -168,9 +192,9 @@ public record PlantedLayout(String name, int layers, At previousToken, At induct
 
     private static final Pattern HEAD = Pattern.compile("L(\\d+)H(\\d+)");
     private static final Pattern BACKUP = Pattern.compile("(L\\d+H\\d+)(?::([0-9.eE+-]+))?");
-    private static final List<String> KEYS = List.of("layers", "prev", "induction", "backup", "negative", "duplicate",
-            "frequency", "sink");
-    private static final List<String> OPTIONAL = List.of("backup", "negative");
+    private static final List<String> KEYS = List.of("layers", "prev", "induction", "backup", "negative", "reactive",
+            "duplicate", "frequency", "sink");
+    private static final List<String> OPTIONAL = List.of("backup", "negative", "reactive");
 
     private static PlantedLayout parseSpec(String name, String spec) {
         Map<String, String> kv = new LinkedHashMap<>();
@@ -193,8 +217,9 @@ public record PlantedLayout(String name, int layers, At previousToken, At induct
             throw new UserError("Planted layout layers='" + kv.get("layers") + "' is not a whole number.", FIX);
         }
         Backup backup = gained(kv, "backup", DEFAULT_BACKUP_GAIN), negative = gained(kv, "negative", DEFAULT_NEGATIVE_GAIN);
+        Backup reactive = gained(kv, "reactive", DEFAULT_REACTIVE_GAIN);
         return new PlantedLayout(name, layers, head("prev", kv.get("prev")), head("induction", kv.get("induction")),
-                backup, negative, head("duplicate", kv.get("duplicate")), head("frequency", kv.get("frequency")),
+                backup, negative, reactive, head("duplicate", kv.get("duplicate")), head("frequency", kv.get("frequency")),
                 head("sink", kv.get("sink")));
     }
 
@@ -268,6 +293,7 @@ public record PlantedLayout(String name, int layers, At previousToken, At induct
         StringBuilder s = new StringBuilder("layers=" + layers + ",prev=" + previousToken + ",induction=" + induction);
         if (backup != null) s.append(",backup=").append(backup.at()).append(':').append(backup.gain());
         if (negative != null) s.append(",negative=").append(negative.at()).append(':').append(negative.gain());
+        if (reactive != null) s.append(",reactive=").append(reactive.at()).append(':').append(reactive.gain());
         return s.append(",duplicate=").append(duplicate).append(",frequency=").append(frequency).append(",sink=")
                 .append(sink).toString();
     }
@@ -277,6 +303,7 @@ public record PlantedLayout(String name, int layers, At previousToken, At induct
         if (at.equals(previousToken)) return Role.PREVIOUS_TOKEN;
         if (at.equals(induction)) return Role.INDUCTION;
         if (backup != null && at.equals(backup.at())) return Role.BACKUP_INDUCTION;
+        if (reactive != null && at.equals(reactive.at())) return Role.BACKUP_INDUCTION;
         if (negative != null && at.equals(negative.at())) return Role.NEGATIVE_COPY;
         if (at.equals(duplicate)) return Role.DUPLICATE_TOKEN_NULL_OV;
         if (at.equals(frequency)) return Role.FREQUENCY;
@@ -284,9 +311,13 @@ public record PlantedLayout(String name, int layers, At previousToken, At induct
         return Role.NOISE;
     }
 
-    /** Non-zero residual entries entering layer {@code layer}: token and position, plus the previous token once written. */
+    /**
+     * Non-zero residual entries entering layer {@code layer}: token and position, plus the previous token once
+     * written, plus the answer once the main induction head has written it (only with a reactive backup, whose
+     * layer reads it; without a repeat the entry is absent and the LN scale rises by sqrt(4/3), see the mechanism).
+     */
     public int layerNormK(int layer) {
-        return 2 + (previousToken.layer() < layer ? 1 : 0);
+        return 2 + (previousToken.layer() < layer ? 1 : 0) + (induction.layer() < layer ? 1 : 0);
     }
 
     /** {@link #layerNormK} of every layer, in order. */

@@ -15,7 +15,7 @@ class ModelNamesTest {
     @Test
     void knownNamesAreGpt2ThePlantedPresetsAndTheZoo(@TempDir Path root) throws Exception {
         assertThat(ModelNames.known(root)).containsExactly("gpt2", "planted-induction", "planted-backup", "planted-deep3",
-                "planted-negative", "planted-negative-backup", "planted-successor");
+                "planted-negative", "planted-negative-backup", "planted-reactive-backup", "planted-successor");
         Files.createDirectories(root.resolve("zoo/zoo-a"));
         Files.writeString(root.resolve("zoo/zoo-a/model.safetensors"), "x");
         assertThat(ModelNames.known(root)).endsWith("zoo-a");
@@ -47,7 +47,7 @@ class ModelNamesTest {
         Files.createDirectories(root.resolve("graphs/half-exported"));
         assertThat(ModelNames.exported(root)).containsExactly("planted-induction", "words");
         UserError e = ModelNames.unknown(root, "planted");
-        assertThat(e.getMessage()).contains("Exported here: planted-induction, words; known: planted-induction, planted-backup, planted-deep3, planted-negative, planted-negative-backup, planted-successor, gpt2")
+        assertThat(e.getMessage()).contains("Exported here: planted-induction, words; known: planted-induction, planted-backup, planted-deep3, planted-negative, planted-negative-backup, planted-reactive-backup, planted-successor, gpt2")
                 .contains("Did you mean MODEL=planted-induction?").doesNotContain("export it first").doesNotContain("GPT-2");
         assertThat(ModelNames.unknown(root, "mine").getMessage()).doesNotContain("Did you mean").contains("make export MODEL=mine WEIGHTS=");
     }

@@ -39,7 +39,7 @@ class PlantedLayoutTest {
         assertThat(shuffled.name()).isEqualTo("deep3");
         assertThat(PlantedLayout.preset("deep3").spec()).isEqualTo(DEEP3);
         assertThat(PlantedLayout.presetModelIds()).containsExactly("planted-induction", "planted-backup", "planted-deep3",
-                "planted-negative", "planted-negative-backup");
+                "planted-negative", "planted-negative-backup", "planted-reactive-backup");
     }
 
     @Test

@@ -190,7 +190,7 @@ class BadInputSuiteTest {
         // a mistyped name: the real names, closest first, and no GPT-2 download under the typo's name
         for (String[] c : new String[][] {{"run-calibration", "--model=planted", "--run-id=c5"}, {"export", "--model=planted"}}) {
             Outcome[] seen = new Outcome[1];
-            expect("config", "MODEL=planted (a typo) in " + c[0], "known: planted-induction, planted-backup, planted-deep3, planted-negative, planted-negative-backup, planted-successor, gpt2",
+            expect("config", "MODEL=planted (a typo) in " + c[0], "known: planted-induction, planted-backup, planted-deep3, planted-negative, planted-negative-backup, planted-reactive-backup, planted-successor, gpt2",
                     () -> seen[0] = cli(c));
             assertThat(seen[0].err()).contains("Exported here: ").contains("words").contains("Did you mean MODEL=planted-induction?")
                     .doesNotContain("GPT-2").doesNotContain("hub")
