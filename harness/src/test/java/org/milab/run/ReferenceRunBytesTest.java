@@ -96,7 +96,19 @@ class ReferenceRunBytesTest {
 
     private static String platform() {
         return "platform " + System.getProperty("os.arch") + " " + System.getProperty("os.name") + " ort "
-                + ai.onnxruntime.OrtEnvironment.getEnvironment().getVersion();
+                + ai.onnxruntime.OrtEnvironment.getEnvironment().getVersion() + " isa " + vectorIsa();
+    }
+
+    /** ORT picks its MatMul kernels by the CPU's vector extensions, and their sums round differently. */
+    private static String vectorIsa() {
+        try {
+            String flags = Files.readAllLines(Path.of("/proc/cpuinfo")).stream().filter(l -> l.startsWith("flags"))
+                    .findFirst().orElse("");
+            List<String> f = List.of(flags.split("\\s+"));
+            return f.contains("avx512f") ? "avx512f" : f.contains("avx2") ? "avx2" : "other";
+        } catch (IOException e) {
+            return "unknown";
+        }
     }
 
     private static String render(String platform, Map<String, String> digest) {
