@@ -40,17 +40,20 @@ public final class Main {
         CommandLine cli = commandLine();
         cli.setErr(err);
         cli.setParameterExceptionHandler(Main::badParameter);
-        cli.setExecutionExceptionHandler((ex, cmd, parsed) -> {
-            UserError user = userError(ex);
-            if (user != null) {
-                cmd.getErr().println("error: " + user.getMessage());
-                return USER_ERROR;
-            }
-            cmd.getErr().println("internal error (a bug, please report it with this trace):");
-            ex.printStackTrace(cmd.getErr());
-            return INTERNAL_ERROR;
-        });
+        cli.setExecutionExceptionHandler((ex, cmd, parsed) -> failure(ex, cmd.getErr()));
         return cli.execute(args);
+    }
+
+    /** A command's exception: a user error is one message and exit 2; anything else is a bug, exit 3 with its trace. */
+    static int failure(Exception ex, java.io.PrintWriter err) {
+        UserError user = userError(ex);
+        if (user != null) {
+            err.println("error: " + user.getMessage());
+            return USER_ERROR;
+        }
+        err.println("internal error (a bug, please report it with this trace):");
+        ex.printStackTrace(err);
+        return INTERNAL_ERROR;
     }
 
     /**

@@ -83,10 +83,15 @@ class CommandLineTest {
         assertThat(Cli.run("diff", a.toString(), b.toString(), "--exit-code").exit()).isEqualTo(Main.DIFFERS);
         assertThat(Cli.run("diff", a.toString(), a.toString(), "--exit-code").exit()).isEqualTo(Main.OK);
         assertThat(Cli.run("diff", a.toString(), root.resolve("missing").toString()).exit()).isEqualTo(Main.USER_ERROR);
-        // a random-checkpoint into a path that is a file: not a user-input check, so it surfaces as a bug
-        Cli bug = Cli.run("random-checkpoint", "--out", a.resolve("t.arrow").resolve("sub").toString());
-        assertThat(bug.exit()).isEqualTo(Main.INTERNAL_ERROR);
-        assertThat(bug.err()).startsWith("internal error").contains("\tat ");
+        // a random-checkpoint into a path under a file: a user error now (IoErrors names it), never a bug
+        Cli under = Cli.run("random-checkpoint", "--out", a.resolve("t.arrow").resolve("sub").toString());
+        assertThat(under.exit()).as(under.err()).isEqualTo(Main.USER_ERROR);
+        assertThat(under.err()).startsWith("error: ").doesNotContain("\tat ");
+        // anything that is not a user error is a bug: exit 3 with its trace
+        java.io.StringWriter trace = new java.io.StringWriter();
+        assertThat(Main.failure(new IllegalStateException("an unexpected state"), new java.io.PrintWriter(trace, true)))
+                .isEqualTo(Main.INTERNAL_ERROR);
+        assertThat(trace.toString()).startsWith("internal error").contains("an unexpected state").contains("\tat ");
     }
 
     @Test
