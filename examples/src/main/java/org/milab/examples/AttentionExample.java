@@ -2,6 +2,7 @@ package org.milab.examples;
 
 import org.milab.api.HookedModel;
 import org.milab.api.Tensor;
+import org.milab.graph.Head;
 
 import java.io.PrintStream;
 import java.util.Locale;
@@ -15,8 +16,8 @@ public final class AttentionExample {
     }
 
     static void run(PrintStream out, String... args) {
-        String head = args.length > 1 ? args[1] : "L1H0";
-        int layer = Integer.parseInt(head.substring(1, head.indexOf('H'))), h = Integer.parseInt(head.substring(head.indexOf('H') + 1));
+        Head head = Head.parse(args.length > 1 ? args[1] : "L1H0");
+        int layer = head.layer(), h = head.head();
         try (HookedModel model = HookedModel.open(args.length > 0 ? args[0] : "planted-induction")) {
             int[] tokens = model.toTokens("A B C D A B C");
             String hook = "blocks." + layer + ".attn.hook_pattern";

@@ -4,6 +4,7 @@ import org.milab.api.ActivationCache;
 import org.milab.api.HookedModel;
 import org.milab.api.Patch;
 import org.milab.api.PatchValue;
+import org.milab.graph.Head;
 
 import java.io.PrintStream;
 import java.util.Locale;
@@ -20,8 +21,8 @@ public final class PatchHeadExample {
     }
 
     static void run(PrintStream out, String... args) {
-        String head = args.length > 1 ? args[1] : "L1H0";
-        int layer = Integer.parseInt(head.substring(1, head.indexOf('H'))), h = Integer.parseInt(head.substring(head.indexOf('H') + 1));
+        Head head = Head.parse(args.length > 1 ? args[1] : "L1H0");
+        int layer = head.layer(), h = head.head();
         try (HookedModel model = HookedModel.open(args.length > 0 ? args[0] : "planted-induction")) {
             int[] clean = model.toTokens("A B C D A B C"), corrupt = model.toTokens("E F G H A B C");
             int d = model.toSingleToken(" D"), wrong = model.toSingleToken(" H");

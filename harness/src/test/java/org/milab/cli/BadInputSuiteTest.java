@@ -51,10 +51,7 @@ class BadInputSuiteTest {
     @BeforeAll
     void setUp(@TempDir Path dir) throws IOException {
         root = dir;
-        LabFixtures.exportRandomWordModel(root, "words", 3, List.of());
-        // a finished run that no case may touch
-        Cli first = Cli.run("run-calibration", "--root=" + root, "--model=words", "--run-id=keep");
-        assertThat(first.exit()).as(first.err()).isZero();
+        Cli.wordsWithFinishedRun(root, "keep");
     }
 
     @AfterAll

@@ -5,7 +5,6 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInstance;
 import org.junit.jupiter.api.io.TempDir;
-import org.milab.lab.LabFixtures;
 import picocli.CommandLine;
 import picocli.CommandLine.Model.OptionSpec;
 
@@ -85,9 +84,7 @@ class OptionCoverageTest {
     @BeforeAll
     void setUp(@TempDir Path dir) throws IOException {
         root = dir;
-        LabFixtures.exportRandomWordModel(root, "words", 3, List.of());
-        Cli first = Cli.run("run-calibration", "--root=" + root, "--model=words", "--run-id=keep");
-        assertThat(first.exit()).as(first.err()).isZero();
+        Cli.wordsWithFinishedRun(root, "keep");
     }
 
     @AfterAll
