@@ -164,7 +164,7 @@ attribute: $(STAMP)
 
 circuit: $(STAMP)
 	@test -n "$(TASK)" || { echo "usage: make circuit [MODEL=...] TASK=path/task.jsonl|induction [RUN_ID=name]" >&2; exit 2; }
-	@$(call milab,circuit --model $(MODEL) --device $(DEVICE) --threads $(THREADS) $(if $(RUN_ID),--run-id '$(RUN_ID)' --resume,) --task $(TASK) $(ARGS))
+	@$(call milab,circuit --model $(MODEL) --device $(DEVICE) --threads $(THREADS) $(if $(RUN_ID),--run-id '$(RUN_ID)' --resume,) --task $(TASK) $(ENGINE_ARGS) $(ARGS))
 
 diff: $(STAMP)
 	@test -n "$(A)" -a -n "$(B)" || { echo "usage: make diff A=results/<run-a> B=results/<run-b>" >&2; exit 2; }

@@ -27,12 +27,22 @@ public final class CircuitRows {
     private final EdgeRunner runner;
     private final StepChunks kept;
     private final int chunkRows;
+    private final EdgePasses passes;
 
     /** @param kept where finished chunks are kept, or null to keep nothing */
     public CircuitRows(EdgeRunner runner, StepChunks kept, int batchRows) {
+        this(runner, kept, batchRows, null);
+    }
+
+    /**
+     * @param passes where the exactly patched rows of {@link #metrics} run (another engine, e.g. Spark), or null: the
+     *               runner itself. Either way a chunk's rows go in the same calls, so the numbers are the same.
+     */
+    public CircuitRows(EdgeRunner runner, StepChunks kept, int batchRows, EdgePasses passes) {
         this.runner = runner;
         this.kept = kept;
         this.chunkRows = Math.max(1, CHUNK_ROWS / batchRows) * batchRows;
+        this.passes = passes;
     }
 
     public EdgeRunner runner() {
@@ -61,13 +71,15 @@ public final class CircuitRows {
         double[] out = new double[count];
         for (int start = 0, c = 0; start < count; start += chunkRows, c++) {
             int from = start, to = Math.min(count, start + chunkRows);
+            String chunk = phase + "." + c;
             java.util.function.Supplier<double[]> compute = () -> {
-                float[][] logits = runner.logits(rows(from, to, row));
+                List<EdgeRunner.Row> rs = rows(from, to, row);
+                float[][] logits = passes == null ? runner.logits(rs) : passes.logits(rs, "circuit " + chunk);
                 double[] m = new double[logits.length];
                 for (int r = 0; r < m.length; r++) m[r] = metric.of(from + r, logits[r]);
                 return m;
             };
-            double[] part = kept == null ? compute.get() : kept.doubles(phase + "." + c, compute);
+            double[] part = kept == null ? compute.get() : kept.doubles(chunk, compute);
             System.arraycopy(part, 0, out, from, to - from);
         }
         return out;

@@ -36,8 +36,12 @@ public final class CircuitStage {
      */
     public static void run(StageContext ctx, CircuitTask task, CircuitConfig cfg) {
         org.milab.stage.StepChunks kept = new org.milab.stage.StepChunks(ctx, "circuit", "");
-        try (EdgeRunner runner = new EdgeRunner(ctx.model(), task.tokenize(ctx.model()), cfg.batchRows())) {
-            write(ctx, CircuitDiscovery.run(new CircuitRows(runner, kept, cfg.batchRows()), task, cfg));
+        List<TokenPair> pairs = task.tokenize(ctx.model());
+        try (EdgeRunner runner = new EdgeRunner(ctx.model(), pairs, cfg.batchRows())) {
+            // ENGINE=spark: the exact sweeps' rows run on the cluster (attribution and the base passes stay here)
+            EdgePasses passes = ctx.model().engine() instanceof EdgePasses.Provider p
+                    ? p.edgePasses(ctx.model(), pairs, cfg.batchRows()) : null;
+            write(ctx, CircuitDiscovery.run(new CircuitRows(runner, kept, cfg.batchRows(), passes), task, cfg));
         }
         kept.clear("chunks of edge-graph rows");
     }

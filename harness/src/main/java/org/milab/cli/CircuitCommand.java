@@ -21,6 +21,7 @@ import java.util.concurrent.Callable;
                 + "CPR/CMD and the smallest circuit keeping the threshold; writes results/<run>/circuit/.")
 public final class CircuitCommand implements Callable<Integer> {
     @Mixin RootOption root;
+    @Mixin EngineOptions engine;
     @Mixin ModelRunOptions modelRun;
     @Option(names = "--task", required = true, description = "a .jsonl task file, or a built-in task: induction") String task;
     @Option(names = "--examples", defaultValue = "16", description = "examples of a built-in task. Default: ${DEFAULT-VALUE}.") int examples;
@@ -58,7 +59,8 @@ public final class CircuitCommand implements Callable<Integer> {
         CircuitTask fileTask = builtin ? null : CircuitTask.read(Path.of(task));
         String id = modelRun.runIdOr("circuit");
         RunDir.requireValidId(id);
-        try (LabModel m = LabModel.open(root.root(), modelRun.model, modelRun.parsedDevice(), modelRun.threads, batchRows, batchRows * 64)) {
+        try (LabModel m = LabModel.open(root.root(), modelRun.model, modelRun.parsedDevice(), modelRun.threads, batchRows, batchRows * 64,
+                engine.factory())) {
             CircuitTask t = builtin ? BuiltinTasks.get(task, m, examples, length, seed) : fileTask;
             t.tokenize(m); // every example checked against the model's tokenizer before the run folder is touched
             return RunCommands.inRunFolder(root, m, RunConfig.reference(modelRun.model, id), modelRun.runId == null, resume, "circuit",

@@ -7,12 +7,16 @@ import org.apache.spark.broadcast.Broadcast;
 import org.apache.spark.scheduler.SparkListener;
 import org.apache.spark.scheduler.SparkListenerTaskEnd;
 import org.apache.spark.sql.SparkSession;
+import org.milab.circuit.EdgePasses;
+import org.milab.circuit.EdgeRunner;
+import org.milab.circuit.TokenPair;
 import org.milab.engine.Capture;
 import org.milab.engine.Engine;
 import org.milab.engine.InterventionEngine;
 import org.milab.engine.RecomputePath;
 import org.milab.engine.PatchRow;
 import org.milab.engine.TokenIds;
+import org.milab.graph.GraphVariant;
 import org.milab.graph.HookNames;
 import org.milab.graph.PatchSite;
 import org.milab.lab.LabModel;
@@ -39,7 +43,7 @@ import java.util.regex.Pattern;
  * as Arrow batches and are put back in row order, each exactly once. Clean captures run on the driver with
  * the local engine: stages read them there (donor values, patterns), and they are one pass per prompt.
  */
-public final class SparkEngine implements Engine, AutoCloseable {
+public final class SparkEngine implements Engine, EdgePasses.Provider, AutoCloseable {
     public static final int DEFAULT_PARTITION_ROWS = 1024;
     private static final Pattern MASTER = Pattern.compile("local(\\[(\\d+|\\*)(,\\s*\\d+)?])?|local-cluster\\[.+]|spark://.+|yarn|k8s://.+");
     private static final String MASTER_FIX = "Use --spark-master local[N], local[N,F] (F attempts per task), "
@@ -170,6 +174,58 @@ public final class SparkEngine implements Engine, AutoCloseable {
         return out;
     }
 
+    /**
+     * The circuit step's exactly patched edge rows (single-edge effects, faithfulness sweeps) on Spark: each job is
+     * split into runs of whole calls of {@code batchRows} rows (at least one per task slot, or per
+     * {@code partitionRows} rows), so every executor makes the local run's calls; attribution and the base passes
+     * stay on the driver.
+     */
+    @Override
+    public EdgePasses edgePasses(LabModel model, List<TokenPair> pairs, int batchRows) {
+        EdgeTask task = new EdgeTask(EdgeTask.Spec.of(model, pairs, batchRows, graphs.threads()));
+        return (rows, label) -> edgeJob(task, rows, batchRows, label);
+    }
+
+    private float[][] edgeJob(EdgeTask task, List<EdgeRunner.Row> rows, int batchRows, String label) {
+        float[][] out = new float[rows.size()][];
+        if (rows.isEmpty()) return out;
+        int calls = (rows.size() + batchRows - 1) / batchRows;
+        int parts = Math.min(calls, Math.max(jsc.defaultParallelism(), (rows.size() + partitionRows - 1) / partitionRows));
+        List<EdgeTask.Unit> units = new ArrayList<>(parts);
+        for (int p = 0; p < parts; p++) { // contiguous runs of whole calls, balanced by call count
+            int from = (int) ((long) p * calls / parts) * batchRows, to = Math.min(rows.size(), (int) ((long) (p + 1) * calls / parts) * batchRows);
+            units.add(EdgeTask.Unit.of(p, parts, from, rows.subList(from, to)));
+        }
+        jsc.setJobDescription(label);
+        long t0 = System.nanoTime();
+        List<byte[]> batches;
+        try {
+            batches = jsc.parallelize(units, units.size()).map(task).collect();
+        } catch (Exception e) { // SparkException is checked, though Scala does not declare it
+            throw executorFailure(label, e);
+        }
+        Map<String, Long> counted = new LinkedHashMap<>();
+        for (byte[] b : batches) ArrowRows.read(b, out, counted);
+        for (int i = 0; i < out.length; i++)
+            if (out[i] == null) throw new IllegalStateException("row " + i + " of '" + label + "' never arrived");
+        counted.forEach((k, v) -> executorCounters.merge(k, v, Long::sum));
+        Map<String, Object> entry = new LinkedHashMap<>();
+        entry.put("label", label);
+        entry.put("site", GraphVariant.EDGE_MASK.id());
+        entry.put("path", GraphVariant.EDGE_MASK.id());
+        entry.put("rows", rows.size());
+        entry.put("distinct_rows", rows.size());
+        entry.put("ort_calls", calls);
+        entry.put("partitions", units.size());
+        entry.put("partition_rows", units.stream().map(u -> u.example().length).toList());
+        entry.put("pad_rows", 0);
+        entry.put("batches_match_local_engine", counted.getOrDefault(EdgeTask.CALLS, -1L) == calls
+                && counted.getOrDefault(EdgeTask.ROWS, -1L) == rows.size());
+        entry.put("seconds", (System.nanoTime() - t0) / 1e9);
+        jobs.add(entry);
+        return out;
+    }
+
     /** The path the local engine would take for this request (InterventionEngine.patch's own choice). */
     private RecomputePath pathOf(PatchSite site, Map<TokenIds, Capture> kv, RecomputePath p) {
         if (kv == null || site != PatchSite.HOOK_Z || p == RecomputePath.WHOLE) return RecomputePath.WHOLE;
@@ -271,6 +327,9 @@ public final class SparkEngine implements Engine, AutoCloseable {
     public void close() {
         boolean local = spark.sparkContext().isLocal();
         spark.stop();
-        if (local) ExecutorModels.closeAll();
+        if (local) {
+            ExecutorModels.closeAll();
+            EdgeTask.Runners.closeAll();
+        }
     }
 }
