@@ -43,7 +43,7 @@ milab = printf '+ bin/milab %s\n' '$(subst ','\'',$(strip $(1)))' && bin/milab $
 RUN_ARGS = --model $(MODEL) --device $(DEVICE) --threads $(THREADS) $(if $(RUN_ID),--run-id '$(RUN_ID)',) $(ENGINE_ARGS)
 
 .PHONY: help build test demo export inspect run-heldout run-sweep run-all run-v2 run-characterization run-calibration \
-        attribute circuit diff report columns bench bench-peer bench-peer-venv bench-circuit bench-spark spark-jar random-checkpoint zoo zoo-diagnose clean
+        attribute circuit diff report columns bench bench-peer bench-peer-venv bench-circuit bench-circuit-run bench-spark spark-jar random-checkpoint zoo zoo-diagnose clean
 
 help:
 	@echo "Start here:"
@@ -70,7 +70,8 @@ help:
 	@echo "  any run target ENGINE=spark [SPARK_MASTER=local[2]|local[2,3]|spark://host:7077] [PARTITION_ROWS=1024]"
 	@echo "  make spark-jar                 spark/target/milab-spark.jar for spark-submit"
 	@echo "  make bench-spark [ARGS='--seeds 10 --heads-per-layer 1']   held-out sweep, local engine vs Spark local[2]"
-	@echo "  make bench-circuit [ARGS='--exact-edges 500']   circuit discovery timing on GPT-2 small's shape (32 examples)"
+	@echo "  make bench-circuit [ARGS='--ig-steps 10']   edge attribution timing by phase on GPT-2 small's shape (32 examples)"
+	@echo "  make bench-circuit-run [ENGINE=spark] [ARGS='--exact-edges 500']   a whole circuit run on that shape (sweeps included)"
 	@echo "Other: make bench (throughput, not a test; NO_PEER=1 without the PyTorch peer), make bench-peer (engine vs peer only), make build, make clean"
 	@echo "Variables: MODEL (gpt2)  DEVICE=cpu|cuda|auto (cpu)  THREADS (0: ORT decides)  WEIGHTS  RUN_ID  SEEDS  ENGINE"
 	@echo "  ARGS='...' any further CLI flags, placed last so they win; ARGS=--help shows a command's options"
@@ -213,11 +214,16 @@ bench-peer: $(STAMP) $(BENCH_GRAPHS) $(PEER_VENV)/.ready
 	@$(call milab,bench --model gpt2-random --threads $(THREADS) --engine-path minimal --skip-whole --skip-attribution \
 	    --skip-scaling $(PEER_ARGS) $(ARGS))
 
-# circuit timing on GPT-2 small's shape (not a test): EAP/EAP-IG for one task of 32 examples, the exact single-edge
-# effects and faithfulness sweep; the phases' seconds are in results/<run>/circuit/circuit_summary.json (phase_seconds)
+# circuit timing on GPT-2 small's shape (not a test). bench-circuit: edge attribution (EAP; ARGS='--ig-steps 10' adds
+# EAP-IG) for one task of 32 examples, by phase (sessions, forward, backward), CPU seconds and load beside wall time; its
+# last line is the one to quote. bench-circuit-run: a whole circuit run (EAP-IG, exact effects, faithfulness sweeps; add
+# ENGINE=spark to run the sweeps on Spark); its phases' seconds are in results/<run>/circuit/circuit_summary.json
 bench-circuit: $(STAMP) $(BENCH_GRAPHS)
+	@export MILAB_MAIN=org.milab.bench.CircuitBench && $(call milab,--model gpt2-random --threads $(THREADS) $(ARGS))
+
+bench-circuit-run: $(STAMP) $(BENCH_GRAPHS)
 	@echo "loadavg before: $$(cat /proc/loadavg)"
-	@$(call milab,circuit --model gpt2-random --task induction --examples 32 --threads $(THREADS) --run-id bench-circuit-$$(date +%Y%m%d-%H%M%S) $(ARGS))
+	@$(call milab,circuit --model gpt2-random --task induction --examples 32 --threads $(THREADS) --run-id bench-circuit-$$(date +%Y%m%d-%H%M%S) $(ENGINE_ARGS) $(ARGS))
 	@echo "loadavg after: $$(cat /proc/loadavg)"
 
 # one jar for spark-submit: the lab and its dependencies (ONNX Runtime included), Spark excluded

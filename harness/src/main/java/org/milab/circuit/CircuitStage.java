@@ -102,19 +102,12 @@ public final class CircuitStage {
         TableBuilder b = Table.builder("edges").keys("edge").string("edge", "upstream", "downstream").int64("downstream_layer")
                 .float64("eap_mean", "eap_low", "eap_high", "eap_ig_mean", "eap_ig_low", "eap_ig_high").int64("rank_eap_ig")
                 .float64("exact_effect_mean", "exact_effect_low", "exact_effect_high").int64("rank_exact", "rank_eap_ig_among_exact")
-                .bool("sign_agrees", "in_circuit");
+                .bool("sign_agrees", "in_circuit").string("agreement");
         CircuitDiscovery.MethodResult eap = r.method("eap"), ig = r.method(RANKING);
         int[] rankIg = ranks(ig.order());
-        int measured = r.exactEdges().length;
-        double[] exactMean = new double[measured], igAmong = new double[measured];
-        Bootstrap boot = new Bootstrap(r.config().resamples(), r.config().bootstrapSeed(), Bootstrap.DEFAULT_LEVEL);
         Map<Integer, Integer> slot = new LinkedHashMap<>();
-        for (int k = 0; k < measured; k++) {
-            slot.put(r.exactEdges()[k], k);
-            for (double[] row : r.exact()) exactMean[k] += row[k] / r.exact().length;
-            igAmong[k] = ig.mean()[r.exactEdges()[k]];
-        }
-        int[] rankExact = ranks(CircuitDiscovery.order(exactMean)), rankIgAmong = ranks(CircuitDiscovery.order(igAmong));
+        for (int k = 0; k < r.exactEdges().length; k++) slot.put(r.exactEdges()[k], k);
+        Measured m = Measured.of(r);
         Set<Integer> circuit = circuit(r);
         for (CircuitEdges.Edge e : r.edges().edges()) {
             int i = e.index();
@@ -125,15 +118,72 @@ public final class CircuitStage {
                     .set("rank_eap_ig", (long) rankIg[i]).set("in_circuit", circuit.contains(i));
             Integer k = slot.get(i);
             if (k != null) {
-                int kk = k;
-                Bootstrap.Interval ex = boot.mean(java.util.Arrays.stream(r.exact()).mapToDouble(x -> x[kk]).toArray());
-                row.set("exact_effect_mean", ex.estimate()).set("exact_effect_low", ex.low()).set("exact_effect_high", ex.high())
-                        .set("rank_exact", (long) rankExact[k]).set("rank_eap_ig_among_exact", (long) rankIgAmong[k])
+                Bootstrap.Interval ex = m.exactCi()[k];
+                row.set("agreement", m.agreement()[k]).set("exact_effect_mean", ex.estimate()).set("exact_effect_low", ex.low()).set("exact_effect_high", ex.high())
+                        .set("rank_exact", (long) m.rankExact()[k]).set("rank_eap_ig_among_exact", (long) m.rankIgAmong()[k])
                         .set("sign_agrees", Math.signum(ex.estimate()) == Math.signum(ig.mean()[i]));
             }
             row.add();
         }
         return b;
+    }
+
+    /**
+     * The exactly measured edges (in {@code r.exactEdges()} order): the bootstrap CI of each one's exact single-edge
+     * effect, its rank by |exact effect| and by |EAP-IG| among them, and where the two disagree ({@link #agreement}).
+     */
+    record Measured(Bootstrap.Interval[] exactCi, int[] rankExact, int[] rankIgAmong, String[] agreement) {
+        static Measured of(CircuitDiscovery.Result r) {
+            int n = r.exactEdges().length;
+            double[] ig = r.method(RANKING).mean(), exactMean = new double[n], igAmong = new double[n];
+            Bootstrap boot = new Bootstrap(r.config().resamples(), r.config().bootstrapSeed(), Bootstrap.DEFAULT_LEVEL);
+            Bootstrap.Interval[] ci = new Bootstrap.Interval[n];
+            for (int k = 0; k < n; k++) {
+                int kk = k;
+                for (double[] row : r.exact()) exactMean[k] += row[k] / r.exact().length;
+                igAmong[k] = ig[r.exactEdges()[k]];
+                ci[k] = boot.mean(java.util.Arrays.stream(r.exact()).mapToDouble(x -> x[kk]).toArray());
+            }
+            int[] rankIgAmong = ranks(CircuitDiscovery.order(igAmong));
+            return new Measured(ci, ranks(CircuitDiscovery.order(exactMean)), rankIgAmong, CircuitStage.agreement(ci, rankIgAmong, igAmong));
+        }
+
+        /** How many measured edges have each {@link #AGREEMENT} value. */
+        Map<String, Integer> counts() {
+            Map<String, Integer> out = new LinkedHashMap<>();
+            for (String a : AGREEMENT) out.put(a, 0);
+            for (String a : agreement) out.merge(a, 1, Integer::sum);
+            return out;
+        }
+    }
+
+    /** Where EAP-IG and exact patching disagree about a measured edge; see {@link #agreement(Bootstrap.Interval[], int[], double[])}. */
+    public static final List<String> AGREEMENT = List.of("agree", "missed_by_attribution", "overrated_by_attribution", "sign_differs");
+
+    /**
+     * Per exactly measured edge, whether attribution and exact patching tell the same story. An edge matters exactly
+     * when its single-edge effect's CI excludes zero (beyond the decision tolerance); say K edges do. Attribution's
+     * picks are the K measured edges it ranks highest by |EAP-IG|. Then: {@code sign_differs} (it matters, and EAP-IG
+     * has the other sign), {@code missed_by_attribution} (it matters, attribution does not pick it),
+     * {@code overrated_by_attribution} (attribution picks it, its exact effect is indistinguishable from zero), else
+     * {@code agree}.
+     */
+    static String[] agreement(Bootstrap.Interval[] exactCi, int[] rankIgAmong, double[] igAmong) {
+        int n = exactCi.length, matter = 0;
+        boolean[] significant = new boolean[n];
+        for (int k = 0; k < n; k++) {
+            significant[k] = org.milab.stats.Decisions.positive(exactCi[k].low()) || org.milab.stats.Decisions.negative(exactCi[k].high());
+            if (significant[k]) matter++;
+        }
+        String[] out = new String[n];
+        for (int k = 0; k < n; k++) {
+            boolean picked = rankIgAmong[k] <= matter;
+            if (significant[k] && Math.signum(igAmong[k]) != Math.signum(exactCi[k].estimate())) out[k] = AGREEMENT.get(3);
+            else if (significant[k] && !picked) out[k] = AGREEMENT.get(1);
+            else if (!significant[k] && picked) out[k] = AGREEMENT.get(2);
+            else out[k] = AGREEMENT.get(0);
+        }
+        return out;
     }
 
     static TableBuilder edgeScores(CircuitDiscovery.Result r) {
@@ -221,6 +271,8 @@ public final class CircuitStage {
         s.put("clean_metric_mean", mean(r.full()));
         s.put("corrupt_metric_mean", mean(r.empty()));
         s.put("threshold", r.config().threshold());
+        // per measured edge, edges.arrow's agreement column: where EAP-IG and exact single-edge patching part
+        s.put("eap_ig_vs_exact_agreement", Measured.of(r).counts());
         for (CircuitDiscovery.MethodResult m : r.methods()) {
             Map<String, Object> x = new LinkedHashMap<>();
             x.put("cpr", interval(m.cpr()));
@@ -254,6 +306,9 @@ public final class CircuitStage {
                             m.smallest().size(), m.smallest().faithfulness().estimate(), m.smallest().faithfulness().low(),
                             m.smallest().faithfulness().high()),
                     m.spearman().estimate(), m.spearman().low(), m.spearman().high()));
+        if (r.exactEdges().length > 0)
+            b.append("- EAP-IG vs exact single-edge effects, per measured edge (edges.arrow, column agreement): ")
+                    .append(Measured.of(r).counts()).append('\n');
         return b.toString();
     }
 

@@ -35,6 +35,23 @@ class CircuitMathTest {
     }
 
     @Test
+    void agreementByHand() {
+        // exact CIs: e0 and e1 matter (CI excludes 0), e2 and e3 do not, so attribution's picks are its top 2
+        org.milab.stats.Bootstrap.Interval[] ci = {
+                new org.milab.stats.Bootstrap.Interval(2.0, 1.0, 3.0),    // matters, attribution ranks it 1st, same sign
+                new org.milab.stats.Bootstrap.Interval(1.0, 0.5, 1.5),    // matters, attribution ranks it 4th: missed
+                new org.milab.stats.Bootstrap.Interval(0.1, -0.2, 0.4),   // indistinguishable from 0, ranked 2nd: overrated
+                new org.milab.stats.Bootstrap.Interval(0.0, 2e-6, 0.3)};  // low end within the 1e-5 tolerance of 0: does not matter
+        int[] rankIg = {1, 4, 2, 3};
+        double[] ig = {5.0, 0.1, 3.0, 1.0};
+        assertThat(CircuitStage.agreement(ci, rankIg, ig))
+                .containsExactly("agree", "missed_by_attribution", "overrated_by_attribution", "agree");
+        // a significant edge whose EAP-IG has the other sign
+        ig[0] = -5.0;
+        assertThat(CircuitStage.agreement(ci, rankIg, ig)[0]).isEqualTo("sign_differs");
+    }
+
+    @Test
     void mibNamesAndCounts() {
         CircuitEdges e = new CircuitEdges(TWO_BY_TWO);
         // layer 0: 3*2*1 + (1+2), layer 1: 3*2*4 + (4+2), logits: 7

@@ -29,8 +29,8 @@ import static org.assertj.core.api.Assertions.within;
 class SparkCircuitTest {
     private static void circuit(Path root, String... engine) {
         List<String> args = new ArrayList<>(List.of("circuit", "--root", root.toString(), "--model", SparkFixtures.MODEL,
-                "--run-id", "c", "--task", "induction", "--examples", "8", "--length", "6", "--ig-steps", "2",
-                "--resamples", "200", "--exact-edges", "48"));
+                "--run-id", "c", "--task", "induction", "--examples", "6", "--length", "6", "--ig-steps", "2",
+                "--resamples", "200", "--exact-edges", "24"));
         args.addAll(List.of(engine));
         StringWriter err = new StringWriter();
         long t0 = System.nanoTime();
@@ -58,7 +58,7 @@ class SparkCircuitTest {
                         .isCloseTo(fa.doubles(col).get(i), within(Decisions.TOLERANCE));
         // every table of the step, per example too, within the tolerance (in practice bit for bit: see the print)
         RunDiff.Result diff = RunDiff.diff(a, b, Decisions.TOLERANCE);
-        assertThat(diff.tables()).as("tables compared").containsKeys("faithfulness.arrow", "faithfulness_examples.arrow", "edges.arrow");
+        assertThat(diff.tables()).as("tables compared").containsKeys("faithfulness", "faithfulness_examples", "edges");
         assertThat(diff.identical()).as(diff.render(20)).isTrue();
         System.out.println("bit for bit: " + RunDiff.diff(a, b, 0.0).identical());
 
@@ -87,8 +87,8 @@ class SparkCircuitTest {
         }
         assertThat(exact && curve).as("single-edge and sweep jobs went to Spark").isTrue();
         assertThat(split).as("some job ran as several partitions").isTrue();
-        // 48 single-edge patches x 8 examples, and the sweeps' rows
-        assertThat(edgeRows).isGreaterThan(48 * 8);
+        // 24 single-edge patches x 6 examples, and the sweeps' rows
+        assertThat(edgeRows).isGreaterThan(24 * 6);
         assertThat(engine.path("executor_counters").path(EdgeTask.ROWS).asLong()).as("rows the executors ran").isEqualTo(edgeRows);
     }
 }
