@@ -89,6 +89,9 @@ public final class CircuitBench implements Runnable {
                 runner.scores(ones);
                 Phase eap = stop("EAP (fwd+bwd)");
                 start();
+                runner.scores(ones);
+                Phase warm = stop("EAP again (warm session)");
+                start();
                 runner.logits(ones);
                 Phase fwd = stop("forward only, same rows");
                 Phase ig = null;
@@ -107,17 +110,18 @@ public final class CircuitBench implements Runnable {
                 // end to end: what attribution costs a run (open, sessions, caches, EAP); not the forward-only probe
                 double totalWall = 0, totalCpu = 0;
                 for (Phase p : phases)
-                    if (p != fwd && p != ig) {
+                    if (p != fwd && p != warm && p != ig) {
                         totalWall += p.wall();
                         totalCpu += p.cpu();
                     }
                 System.out.printf(Locale.ROOT, "%nbench-circuit %s, %d examples x %d edges, %s, ORT threads %s, opt %s: "
                                 + "EAP end to end %.1f s wall, %.1f s CPU (user+sys), load %s -> %s; sessions %.1f s "
-                                + "(edge_mask %.1f, edge_grad %.1f), forward %.1f s (cache %.1f + EAP's forward ~%.1f), backward ~%.1f s%s%n",
+                                + "(edge_mask %.1f, edge_grad %.1f), forward %.1f s (cache %.1f + EAP's forward ~%.1f), backward ~%.1f s; "
+                                + "EAP on the warm session %.1f s wall, %.1f s CPU (the first call's extra: ORT's first-run allocations)%s%n",
                         model, pairs.size(), runner.edges().size(), m.config().nLayer() + "x" + m.config().nHead(),
                         threads == 0 ? "default" : threads, optLevel, totalWall, totalCpu, load(loadBefore), load(Machine.loadAverage()),
                         maskSession.wall() + gradSession.wall(), maskSession.wall(), gradSession.wall(),
-                        cache.wall() + fwd.wall(), cache.wall(), fwd.wall(), Math.max(0, eap.wall() - fwd.wall()),
+                        cache.wall() + fwd.wall(), cache.wall(), fwd.wall(), Math.max(0, eap.wall() - fwd.wall()), warm.wall(), warm.cpu(),
                         ig == null ? "" : String.format(Locale.ROOT, "; EAP-IG %.1f s wall, %.1f s CPU", ig.wall(), ig.cpu()));
             }
         }
