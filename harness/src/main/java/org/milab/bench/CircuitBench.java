@@ -33,7 +33,7 @@ public final class CircuitBench implements Runnable {
     @Option(names = "--model", defaultValue = "gpt2-random") String model;
     @Option(names = "--examples", defaultValue = "32") int examples;
     @Option(names = "--length", defaultValue = "6", description = "repeated-sequence length of the induction task") int length;
-    @Option(names = "--batch-rows", defaultValue = "16") int batchRows;
+    @Option(names = "--batch-rows", defaultValue = "4", description = "rows per edge-graph call (the circuit command's default)") int batchRows;
     @Option(names = "--threads", defaultValue = "0", description = "ORT intra-op threads (0 = ORT default: every core)") int threads;
     @Option(names = "--ig-steps", defaultValue = "0", description = "also time EAP-IG with this many steps (0 = EAP only)") int igSteps;
     @Option(names = "--opt-level", defaultValue = "ALL_OPT", description = "ORT graph optimization level: ${COMPLETION-CANDIDATES}")
@@ -114,15 +114,17 @@ public final class CircuitBench implements Runnable {
                         totalWall += p.wall();
                         totalCpu += p.cpu();
                     }
-                System.out.printf(Locale.ROOT, "%nbench-circuit %s, %d examples x %d edges, %s, ORT threads %s, opt %s: "
-                                + "EAP end to end %.1f s wall, %.1f s CPU (user+sys), load %s -> %s; sessions %.1f s "
-                                + "(edge_mask %.1f, edge_grad %.1f), forward %.1f s (cache %.1f + EAP's forward ~%.1f), backward ~%.1f s; "
-                                + "EAP on the warm session %.1f s wall, %.1f s CPU (the first call's extra: ORT's first-run allocations)%s%n",
-                        model, pairs.size(), runner.edges().size(), m.config().nLayer() + "x" + m.config().nHead(),
+                System.out.printf(Locale.ROOT, "%nbench-circuit %s (%d examples x %d edges, %dx%d), batch rows %d, ORT threads %s, "
+                                + "opt %s: EAP end to end %.1f s wall, %.1f s CPU (user+sys), load %s -> %s | sessions %.1f s wall, "
+                                + "%.1f s CPU | caches (forward, %d rows) %.1f s wall, %.1f s CPU | EAP call (forward+backward, %d rows) "
+                                + "%.1f s wall, %.1f s CPU, of which first-call extra %.1f s CPU | warm: forward %.1f s, backward ~%.1f s "
+                                + "wall%s%n",
+                        model, pairs.size(), runner.edges().size(), m.config().nLayer(), m.config().nHead(), batchRows,
                         threads == 0 ? "default" : threads, optLevel, totalWall, totalCpu, load(loadBefore), load(Machine.loadAverage()),
-                        maskSession.wall() + gradSession.wall(), maskSession.wall(), gradSession.wall(),
-                        cache.wall() + fwd.wall(), cache.wall(), fwd.wall(), Math.max(0, eap.wall() - fwd.wall()), warm.wall(), warm.cpu(),
-                        ig == null ? "" : String.format(Locale.ROOT, "; EAP-IG %.1f s wall, %.1f s CPU", ig.wall(), ig.cpu()));
+                        maskSession.wall() + gradSession.wall(), maskSession.cpu() + gradSession.cpu(), 2 * pairs.size(),
+                        cache.wall(), cache.cpu(), pairs.size(), eap.wall(), eap.cpu(), Math.max(0, eap.cpu() - warm.cpu()),
+                        fwd.wall(), Math.max(0, warm.wall() - fwd.wall()),
+                        ig == null ? "" : String.format(Locale.ROOT, " | EAP-IG (%d steps) %.1f s wall, %.1f s CPU", igSteps, ig.wall(), ig.cpu()));
             }
         }
     }

@@ -306,9 +306,12 @@ public final class CircuitStage {
                             m.smallest().size(), m.smallest().faithfulness().estimate(), m.smallest().faithfulness().low(),
                             m.smallest().faithfulness().high()),
                     m.spearman().estimate(), m.spearman().low(), m.spearman().high()));
-        if (r.exactEdges().length > 0)
-            b.append("- EAP-IG vs exact single-edge effects, per measured edge (edges.arrow, column agreement): ")
-                    .append(Measured.of(r).counts()).append('\n');
+        if (r.exactEdges().length > 0) {
+            java.util.StringJoiner counts = new java.util.StringJoiner(", ");
+            Measured.of(r).counts().forEach((k, n) -> counts.add(n + " " + k.replace('_', ' ')));
+            b.append("- EAP-IG against the exact single-edge effects of the ").append(r.exactEdges().length)
+                    .append(" measured edges (edges.arrow, column agreement): ").append(counts).append('\n');
+        }
         return b.toString();
     }
 

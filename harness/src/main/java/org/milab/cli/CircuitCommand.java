@@ -29,7 +29,9 @@ public final class CircuitCommand implements Callable<Integer> {
     @Option(names = "--seed", defaultValue = "0", description = "seed of a built-in task. Default: ${DEFAULT-VALUE}.") long seed;
     @Option(names = "--ig-steps", defaultValue = "10", description = "EAP-IG steps. Default: ${DEFAULT-VALUE}.") int igSteps;
     @Option(names = "--resamples", defaultValue = "1000", description = "bootstrap resamples. Default: ${DEFAULT-VALUE}.") int resamples;
-    @Option(names = "--batch-rows", defaultValue = "16", description = "rows per edge-graph call. Default: ${DEFAULT-VALUE}.") int batchRows;
+    // 4, not 16: a call's intermediates on GPT-2 small are GBs at 16 rows (ORT's first call page-faults them in);
+    // per-row compute is the same (docs/benchmarks.md, make bench-circuit)
+    @Option(names = "--batch-rows", defaultValue = "4", description = "rows per edge-graph call. Default: ${DEFAULT-VALUE}.") int batchRows;
     @Option(names = "--exact-edges", defaultValue = "500", description = "edges whose single-edge effect is patched exactly (the top ones by |EAP-IG| when the model has more). Default: ${DEFAULT-VALUE}.") int exactEdges;
     @Option(names = "--resume", description = "continue results/<run-id>: a finished run is verified, an interrupted one completed") boolean resume;
     @Option(names = "--threshold", defaultValue = "0.9", description = "faithfulness the reported circuit must keep. Default: ${DEFAULT-VALUE}.") double threshold;
