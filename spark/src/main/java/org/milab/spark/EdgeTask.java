@@ -108,6 +108,22 @@ record EdgeTask(Spec spec) implements Function<EdgeTask.Unit, byte[]> {
         }
     }
 
+    /**
+     * A job's partitions as row ranges [from, to): contiguous runs of whole calls of {@code batchRows} rows (only
+     * the job's last call may be short), at least {@code parallelism} of them or one per {@code partitionRows}
+     * rows, never more than there are calls, balanced by call count. Every range starts at a multiple of
+     * {@code batchRows}, so its calls are the job's.
+     */
+    static List<int[]> partitions(int rows, int batchRows, int parallelism, int partitionRows) {
+        int calls = (rows + batchRows - 1) / batchRows;
+        int parts = Math.min(calls, Math.max(parallelism, (rows + partitionRows - 1) / partitionRows));
+        List<int[]> out = new ArrayList<>(parts);
+        for (int p = 0; p < parts; p++)
+            out.add(new int[]{(int) ((long) p * calls / parts) * batchRows,
+                    Math.min(rows, (int) ((long) (p + 1) * calls / parts) * batchRows)});
+        return out;
+    }
+
     @Override
     public byte[] call(Unit unit) {
         EdgeRunner runner = Runners.get(spec);

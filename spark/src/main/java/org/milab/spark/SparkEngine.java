@@ -190,12 +190,9 @@ public final class SparkEngine implements Engine, EdgePasses.Provider, AutoClose
         float[][] out = new float[rows.size()][];
         if (rows.isEmpty()) return out;
         int calls = (rows.size() + batchRows - 1) / batchRows;
-        int parts = Math.min(calls, Math.max(jsc.defaultParallelism(), (rows.size() + partitionRows - 1) / partitionRows));
-        List<EdgeTask.Unit> units = new ArrayList<>(parts);
-        for (int p = 0; p < parts; p++) { // contiguous runs of whole calls, balanced by call count
-            int from = (int) ((long) p * calls / parts) * batchRows, to = Math.min(rows.size(), (int) ((long) (p + 1) * calls / parts) * batchRows);
-            units.add(EdgeTask.Unit.of(p, parts, from, rows.subList(from, to)));
-        }
+        List<int[]> ranges = EdgeTask.partitions(rows.size(), batchRows, jsc.defaultParallelism(), partitionRows);
+        List<EdgeTask.Unit> units = new ArrayList<>(ranges.size());
+        for (int[] r : ranges) units.add(EdgeTask.Unit.of(units.size(), ranges.size(), r[0], rows.subList(r[0], r[1])));
         jsc.setJobDescription(label);
         long t0 = System.nanoTime();
         List<byte[]> batches;
