@@ -26,7 +26,7 @@ public record CircuitConfig(int igSteps, int resamples, long bootstrapSeed, int 
     }
 
     public static CircuitConfig defaults() {
-        return new CircuitConfig(10, 1000, 0, 16, 2000, 0.9);
+        return new CircuitConfig(10, 1000, 0, 4, 2000, 0.9); // 4 rows per call, as the CLI (docs/benchmarks.md)
     }
 
     public Map<String, Object> toMap() {
