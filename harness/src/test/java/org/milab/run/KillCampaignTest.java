@@ -122,8 +122,8 @@ class KillCampaignTest {
             finished.add(id);
         }
         for (String f : finished) check(root, f);
-        System.out.printf(Locale.ROOT, "kill campaign %s: %d kills (%d landed), %d killed-and-resumed runs, every table identical "
-                + "to the uninterrupted run's; %.0f s in all%n| %s | kill -9 at random points of %s, resumed | PASS |%n", name, n,
+        System.out.printf(Locale.ROOT, "kill campaign %s: %d kills (%d landed), %d runs compared (killed and resumed, or finished before "
+                + "their kill), every table identical to the uninterrupted run's; %.0f s in all%n| %s | kill -9 at random points of %s, resumed | PASS |%n", name, n,
                 log.stream().filter(Kill::killed).count(), finished.size(), (System.nanoTime() - t0) / 1e9, label, name);
     }
 
