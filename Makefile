@@ -43,7 +43,7 @@ milab = printf '+ bin/milab %s\n' '$(subst ','\'',$(strip $(1)))' && bin/milab $
 RUN_ARGS = --model $(MODEL) --device $(DEVICE) --threads $(THREADS) $(if $(RUN_ID),--run-id '$(RUN_ID)',) $(ENGINE_ARGS)
 
 .PHONY: help build test demo export inspect run-heldout run-sweep run-all run-v2 run-characterization run-calibration \
-        attribute circuit diff report columns bench bench-peer bench-peer-venv bench-circuit bench-circuit-run bench-spark spark-jar random-checkpoint zoo zoo-diagnose clean
+        attribute circuit diff report columns bench bench-peer bench-peer-venv bench-circuit bench-circuit-run bench-spark spark-jar random-checkpoint zoo zoo-diagnose kill-campaign clean
 
 help:
 	@echo "Start here:"
@@ -72,6 +72,7 @@ help:
 	@echo "  make bench-spark [ARGS='--seeds 10 --heads-per-layer 1']   held-out sweep, local engine vs Spark local[2]"
 	@echo "  make bench-circuit [ARGS='--ig-steps 10']   edge attribution timing by phase on GPT-2 small's shape (32 examples)"
 	@echo "  make bench-circuit-run [ENGINE=spark] [ARGS='--exact-edges 500']   a whole circuit run on that shape (sweeps included)"
+	@echo "  make kill-campaign [KILLS=10] [SEED=n]   kill -9 run-v2 and circuit at random times, resume, compare (docs/reliability-v2.md)"
 	@echo "Other: make bench (throughput, not a test; NO_PEER=1 without the PyTorch peer), make bench-peer (engine vs peer only), make build, make clean"
 	@echo "Variables: MODEL (gpt2)  DEVICE=cpu|cuda|auto (cpu)  THREADS (0: ORT decides)  WEIGHTS  RUN_ID  SEEDS  ENGINE"
 	@echo "  ARGS='...' any further CLI flags, placed last so they win; ARGS=--help shows a command's options"
@@ -237,6 +238,13 @@ bench-spark: $(BENCH_GRAPHS)
 	@$(MAKE) --no-print-directory ENGINE=spark build
 	@export MILAB_MODULE=spark MILAB_MAIN=org.milab.spark.ScaleBench && $(call milab,--model gpt2-random --threads $(THREADS) \
 	    $(if $(SPARK_MASTER),--spark-master '$(SPARK_MASTER)',) $(if $(PARTITION_ROWS),--partition-rows $(PARTITION_ROWS),) $(ARGS))
+
+# issue 22: SIGKILL at random times of run-v2 and circuit (planted models), each resumed on its run id until it
+# finishes, every table compared with an uninterrupted run's; CI runs 3 kills per command (KillCampaignTest)
+KILLS ?= 10
+kill-campaign:
+	$(MVN) -q -pl harness -am test -Dtest=KillCampaignTest -Dsurefire.failIfNoSpecifiedTests=false -DfailIfNoTests=false \
+	    -Dmilab.kills=$(KILLS) $(if $(SEED),-Dmilab.killSeed=$(SEED),)
 
 clean:
 	$(MVN) -q clean

@@ -214,7 +214,8 @@ public final class WeightsFetcher {
                     false);
         if (has(cause, ConnectException.class) || has(cause, UnresolvedAddressException.class)
                 || has(cause, UnknownHostException.class))
-            throw failure(pin, url, "cannot connect to " + url.getHost() + " (" + describe(cause)
+            throw failure(pin, url, "cannot connect to " + url.getHost() + " (" + (has(cause, ConnectException.class)
+                    ? "the connection was refused or the host is unreachable" : "the host name cannot be resolved")
                     + "); this machine may have no network access", false);
         if (w.position() > have) return Outcome.BROKEN;
         throw failure(pin, url, "the connection failed (" + describe(cause) + ")", false);
@@ -416,9 +417,10 @@ public final class WeightsFetcher {
         };
     }
 
+    /** The cause in words for the user: its message, else its kind (a Java class name is no help to a user). */
     private static String describe(Throwable t) {
         String m = t.getMessage();
-        return t.getClass().getSimpleName() + (m == null || m.isBlank() ? "" : ": " + m);
+        return m == null || m.isBlank() ? t.getClass().getSimpleName().replace("Exception", " error") : m;
     }
 
     private static boolean has(Throwable t, Class<? extends Throwable> type) {
