@@ -5,6 +5,7 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInstance;
 import org.milab.planted.PlantedVocabulary;
+import org.milab.stats.Bootstrap.Interval;
 import org.milab.tokenizer.TestTokenizers;
 import org.milab.tokenizer.Tokenizer;
 import org.milab.tokenizer.WordLevelTokenizerJson;
@@ -116,6 +117,20 @@ class NaturalTextTest {
                 "cannot encode");
         assertThat(f.describe()).startsWith("natural_text family SKIPPED: ");
         assertThatThrownBy(() -> f.pairs(planted, 1, 4)).isInstanceOf(IllegalStateException.class).hasMessageContaining("skipped");
+    }
+
+    @Test
+    void agreementFlagsReadTheNaturalCiInTheRolesDirection() {
+        double f = V2Protocol.THRESHOLDS.minEffectFraction();
+        assertThat(NaturalTextAgreement.flag(new Interval(0.4, 0.2, 0.6), 1, f)).isEqualTo(NaturalTextAgreement.AGREES);
+        assertThat(NaturalTextAgreement.flag(new Interval(0.1, 0.01, 0.2), 1, f)).isEqualTo(NaturalTextAgreement.WEAK);
+        assertThat(NaturalTextAgreement.flag(new Interval(0.01, -0.02, 0.04), 1, f)).isEqualTo(NaturalTextAgreement.UNSUPPORTED);
+        // a significantly negative natural effect of a positive head is unsupported too
+        assertThat(NaturalTextAgreement.flag(new Interval(-0.3, -0.4, -0.2), 1, f)).isEqualTo(NaturalTextAgreement.UNSUPPORTED);
+        // a negative head: its ablation raises the answer, so its effect is expected below -f
+        assertThat(NaturalTextAgreement.flag(new Interval(-0.3, -0.4, -0.2), -1, f)).isEqualTo(NaturalTextAgreement.AGREES);
+        assertThat(NaturalTextAgreement.flag(new Interval(0.3, 0.2, 0.4), -1, f)).isEqualTo(NaturalTextAgreement.UNSUPPORTED);
+        assertThat(NaturalTextAgreement.flag(Interval.EMPTY, 1, f)).isEqualTo(NaturalTextAgreement.UNDEFINED);
     }
 
     /** The contract of {@link PromptPair}, read from the arrays, with the span found in the corpus. */
