@@ -57,7 +57,8 @@ public final class ProtocolStage {
         Table t = ctx.write(DIR, null, prompts);
         Table q = ctx.write(DIR, null, probes);
         ctx.summarize(String.format(Locale.ROOT, "- v2 protocol registered (sha256 `%s`): %d prompt pairs (%d families x "
-                + "%d seeds), %d attention probes, %d heads; pools %s", sha, t.rowCount(), p.families().size(),
+                + "%d seeds), %d attention probes, %d heads; pools %s", sha, t.rowCount(),
+                p.families().size() + (p.naturalText().scored() ? 1 : 0),
                 p.seeds().size(), q.rowCount(), p.headUniverse().size(), p.pools().stream()
                         .map(x -> x.name() + "=" + x.size()).collect(Collectors.joining(", "))));
         ctx.summarize("- v2 " + p.naturalText().describe());
