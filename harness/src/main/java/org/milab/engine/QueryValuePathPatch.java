@@ -58,31 +58,66 @@ public final class QueryValuePathPatch {
      * nothing before it can change it).
      */
     public Map<Head, List<SitePatch>> receiverZ(Capture clean, Head sender, float[][] senderZ, List<Head> receivers, Input input) {
+        return receiverZ(clean, sender, senderZ, receivers).get(input);
+    }
+
+    /**
+     * {@link #receiverZ(Capture, Head, float[][], List, Input)} for both inputs at once: the sender's change is carried
+     * through each MLP once per position and read off at every receiver's layer (the MLP passes are the costly part
+     * on GPT-2-sized models, as in {@link KeyPathPatch#receiverKeys(Capture, Head, float[][], List)}).
+     */
+    public Map<Input, Map<Head, List<SitePatch>>> receiverZ(Capture clean, Head sender, float[][] senderZ, List<Head> receivers) {
         for (Head r : receivers)
             if (sender.layer() >= r.layer())
                 throw new IllegalArgumentException("sender " + sender + " must sit in an earlier layer than receiver " + r);
-        int T = clean.prompt().length();
+        int T = clean.prompt().length(), d = weights.config().dModel();
         if (senderZ.length != T) throw new IllegalArgumentException("senderZ has " + senderZ.length + " positions, prompt " + T);
         FloatBuffer wo = weights.floats(Gpt2Tensors.projW(sender.layer()));
-        Map<Head, List<SitePatch>> out = new LinkedHashMap<>();
+        int top = receivers.stream().mapToInt(Head::layer).max().orElse(sender.layer());
+        // per receiver, input and position: the receiver's query / value, clean and on the path, both recomputed here
+        Map<Head, double[][][]> before = new LinkedHashMap<>(), after = new LinkedHashMap<>();
         for (Head r : receivers) {
-            // the receiver's input (query or value) per position: clean and on the path, both recomputed here
-            double[][] before = new double[T][], after = new double[T][];
-            for (int t = 0; t < T; t++) {
-                double[] x = path.receiverInput(clean, sender, wo, senderZ[t], r, t);
-                double[] x0 = toDouble(clean.vector(HookNames.hookResidPre(r.layer()), t));
-                before[t] = path.project(x0, r, input.part);
-                after[t] = java.util.Arrays.equals(x, x0) ? before[t] : path.project(x, r, input.part);
+            before.put(r, new double[2][T][]);
+            after.put(r, new double[2][T][]);
+        }
+        for (int t = 0; t < T; t++) {
+            double[] delta = path.residualDelta(wo, sender.head(), senderZ[t], clean.z(sender.layer(), t, sender.head()));
+            for (int l = sender.layer() + 1; l <= top; l++) {
+                path.carryThroughMlps(clean, t, l - 1, l, delta);
+                for (Head r : receivers) {
+                    if (r.layer() != l) continue;
+                    float[] resid = clean.vector(HookNames.hookResidPre(l), t);
+                    double[] x0 = new double[d], x = new double[d];
+                    for (int i = 0; i < d; i++) {
+                        x0[i] = resid[i];
+                        x[i] = x0[i] + delta[i];
+                    }
+                    boolean moved = !java.util.Arrays.equals(x, x0);
+                    for (Input in : Input.values()) {
+                        int slot = in == Input.QUERY ? 0 : 1;
+                        before.get(r)[slot][t] = path.project(x0, r, in.part);
+                        after.get(r)[slot][t] = moved ? path.project(x, r, in.part) : before.get(r)[slot][t];
+                    }
+                }
             }
-            List<SitePatch> z = new ArrayList<>(T - 1);
-            for (int t = 1; t < T; t++) {
-                double[] change = input == Input.QUERY ? queryChange(clean, r, t, before[t], after[t]) : valueChange(clean, r, t, before, after);
-                float[] zc = clean.z(r.layer(), t, r.head());
-                float[] zn = new float[zc.length];
-                for (int j = 0; j < zc.length; j++) zn[j] = change[j] == 0 ? zc[j] : (float) (zc[j] + change[j]);
-                z.add(new SitePatch(r.layer(), t, r.head(), zn));
+        }
+        Map<Input, Map<Head, List<SitePatch>>> out = new java.util.EnumMap<>(Input.class);
+        for (Input in : Input.values()) {
+            int slot = in == Input.QUERY ? 0 : 1;
+            Map<Head, List<SitePatch>> byReceiver = new LinkedHashMap<>();
+            for (Head r : receivers) {
+                double[][] b = before.get(r)[slot], a = after.get(r)[slot];
+                List<SitePatch> z = new ArrayList<>(T - 1);
+                for (int t = 1; t < T; t++) {
+                    double[] change = in == Input.QUERY ? queryChange(clean, r, t, b[t], a[t]) : valueChange(clean, r, t, b, a);
+                    float[] zc = clean.z(r.layer(), t, r.head());
+                    float[] zn = new float[zc.length];
+                    for (int j = 0; j < zc.length; j++) zn[j] = change[j] == 0 ? zc[j] : (float) (zc[j] + change[j]);
+                    z.add(new SitePatch(r.layer(), t, r.head(), zn));
+                }
+                byReceiver.put(r, z);
             }
-            out.put(r, z);
+            out.put(in, byReceiver);
         }
         return out;
     }
@@ -137,9 +172,4 @@ public final class QueryValuePathPatch {
         return out;
     }
 
-    private static double[] toDouble(float[] x) {
-        double[] out = new double[x.length];
-        for (int i = 0; i < x.length; i++) out[i] = x[i];
-        return out;
-    }
 }

@@ -95,36 +95,41 @@ public final class CompositionStage {
         for (Head[] sr : pairsOfHeads) receivers.computeIfAbsent(sr[0], s -> new ArrayList<>()).add(sr[1]);
         Map<String, Integer> pairOrder = new java.util.HashMap<>();
         for (Head[] sr : pairsOfHeads) pairOrder.putIfAbsent(sr[0] + ">" + sr[1], pairOrder.size());
+        Map<String, List<PatchRow>> rows = new java.util.LinkedHashMap<>();
+        Map<String, Causal.Baselines> base = new java.util.LinkedHashMap<>();
+        Map<String, List<Cell>> cells = new java.util.LinkedHashMap<>();
         for (String kind : KINDS) {
-            List<PatchRow> rows = new ArrayList<>();
-            Causal.Baselines base = Causal.cleanOnly(ctx, pairs, rows);
-            List<Cell> cells = new ArrayList<>();
-            for (Map.Entry<Head, List<Head>> sender : receivers.entrySet())
-                for (PromptPair p : pairs) {
-                    Head s = sender.getKey();
-                    Capture clean = c.caps().get(new TokenIds(p.clean()));
-                    float[][] z = new float[p.length()][];
-                    z[0] = clean.z(s.layer(), 0, s.head()); // BOS is never patched
-                    for (int t = 1; t < z.length; t++) z[t] = c.meanZ(s);
-                    Map<Head, List<SitePatch>> patches = switch (kind) {
-                        case K -> kp.receiverKeys(clean, s, z, sender.getValue());
-                        case Q -> qv.receiverZ(clean, s, z, sender.getValue(), QueryValuePathPatch.Input.QUERY);
-                        default -> qv.receiverZ(clean, s, z, sender.getValue(), QueryValuePathPatch.Input.VALUE);
-                    };
+            rows.put(kind, new ArrayList<>());
+            base.put(kind, Causal.cleanOnly(ctx, pairs, rows.get(kind)));
+            cells.put(kind, new ArrayList<>());
+        }
+        for (Map.Entry<Head, List<Head>> sender : receivers.entrySet())
+            for (PromptPair p : pairs) {
+                Head s = sender.getKey();
+                Capture clean = c.caps().get(new TokenIds(p.clean()));
+                float[][] z = new float[p.length()][];
+                z[0] = clean.z(s.layer(), 0, s.head()); // BOS is never patched
+                for (int t = 1; t < z.length; t++) z[t] = c.meanZ(s);
+                Map<QueryValuePathPatch.Input, Map<Head, List<SitePatch>>> qvz = qv.receiverZ(clean, s, z, sender.getValue());
+                Map<String, Map<Head, List<SitePatch>>> patches = Map.of(K, kp.receiverKeys(clean, s, z, sender.getValue()),
+                        Q, qvz.get(QueryValuePathPatch.Input.QUERY), V, qvz.get(QueryValuePathPatch.Input.VALUE));
+                for (String kind : KINDS)
                     for (Head r : sender.getValue()) {
-                        rows.add(new PatchRow(clean.prompt(), patches.get(r), Causal.main(p)));
-                        cells.add(new Cell(p, s, r, rows.size() - 1));
+                        rows.get(kind).add(new PatchRow(clean.prompt(), patches.get(kind).get(r), Causal.main(p)));
+                        cells.get(kind).add(new Cell(p, s, r, rows.get(kind).size() - 1));
                     }
-                }
+            }
+        for (String kind : KINDS) {
             // table rows in (kind, pair, prompt) order, as the verdicts and earlier runs read them
-            cells.sort(java.util.Comparator.<Cell>comparingInt(x -> pairOrder.get(x.sender + ">" + x.receiver))
+            List<Cell> cs = cells.get(kind);
+            cs.sort(java.util.Comparator.<Cell>comparingInt(x -> pairOrder.get(x.sender + ">" + x.receiver))
                     .thenComparingInt(x -> pairs.indexOf(x.pair)));
             // keys go into the patch_k graph; a query or value path ends in the receiver's recomputed hook_z
-            float[][] res = kind.equals(K) ? ctx.model().engine().patch(PatchSite.HOOK_K, rows, label + ": patch_k")
-                    : ctx.model().engine().patch(PatchSite.HOOK_Z, rows, label + ": patch_z (" + kind + "-composition)");
-            for (Cell x : cells) {
+            float[][] res = kind.equals(K) ? ctx.model().engine().patch(PatchSite.HOOK_K, rows.get(kind), label + ": patch_k")
+                    : ctx.model().engine().patch(PatchSite.HOOK_Z, rows.get(kind), label + ": patch_z (" + kind + "-composition)");
+            for (Cell x : cs) {
                 PromptPair p = x.pair;
-                double clean = base.clean(p, res), corrupt = base.corrupt(p, res), patched = Causal.ld(res[x.row]);
+                double clean = base.get(kind).clean(p, res), corrupt = base.get(kind).corrupt(p, res), patched = Causal.ld(res[x.row]);
                 double gap = clean - corrupt, d = Causal.zeroBelow(clean - patched, tol);
                 b.addRow(p.seed(), p.family(), p.id(), kind, p.n(), p.k(), x.sender.layer(), x.sender.head(),
                         x.sender.label(), x.receiver.layer(), x.receiver.head(), x.receiver.label(), clean, corrupt,
