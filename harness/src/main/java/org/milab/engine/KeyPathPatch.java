@@ -96,18 +96,29 @@ public final class KeyPathPatch {
 
     /** The receiver's key at one position from its layer input x: ln_1, then the head's W_K columns and b_K. */
     float[] keys(double[] x, Head receiver) {
+        double[] k = project(x, receiver, 1);
+        float[] out = new float[k.length];
+        for (int j = 0; j < k.length; j++) out[j] = (float) k[j];
+        return out;
+    }
+
+    /**
+     * The receiver's query ({@code part} 0), key (1) or value (2) at one position from its layer input x: ln_1, then
+     * the head's columns of c_attn and their bias, in double.
+     */
+    double[] project(double[] x, Head receiver, int part) {
         int d = c.dModel(), dh = c.dHead(), l = receiver.layer();
         FloatBuffer lnW = weights.floats(Gpt2Tensors.ln1W(l)), lnB = weights.floats(Gpt2Tensors.ln1B(l));
         FloatBuffer wa = weights.floats(Gpt2Tensors.attnW(l)), ba = weights.floats(Gpt2Tensors.attnB(l));
-        int kCol = d + receiver.head() * dh;
+        int col = part * d + receiver.head() * dh;
         double[] a = layerNorm(x, lnW, lnB);
-        float[] k = new float[dh];
+        double[] out = new double[dh];
         for (int j = 0; j < dh; j++) {
-            double acc = ba.get(kCol + j);
-            for (int i = 0; i < d; i++) acc += a[i] * wa.get(i * 3 * d + kCol + j); // c_attn.weight is [d, 3d]
-            k[j] = (float) acc;
+            double acc = ba.get(col + j);
+            for (int i = 0; i < d; i++) acc += a[i] * wa.get(i * 3 * d + col + j); // c_attn.weight is [d, 3d]
+            out[j] = acc;
         }
-        return k;
+        return out;
     }
 
     /** The receiver layer's input at position t on the path: clean resid_pre + the sender's change carried through the MLPs. */

@@ -61,7 +61,8 @@ final class CircuitEvidence {
                 .metadata(ProtocolStage.SHA_METADATA, reg.sha256());
         record Cell(PromptPair pair, String kind, int row) {}
         if (!ablate.isEmpty())
-            for (Map.Entry<List<Object>, List<PromptPair>> g : Causal.bySeedAndFamily(ProtocolStage.pairs(ctx)).entrySet()) {
+            for (Map.Entry<List<Object>, List<PromptPair>> g : Causal.bySeedAndFamily(ProtocolStage.pairs(ctx).stream() // the verdicts' prompts only
+                    .filter(p -> !NaturalText.NAME.equals(p.family())).toList()).entrySet()) {
                 List<PromptPair> pairs = g.getValue();
                 String label = "v2 circuit evidence " + g.getKey();
                 Causal.Captured c = Causal.capture(ctx, pairs, ctx.model().engine().suffixHooks(), false, label);

@@ -3,6 +3,8 @@ package org.milab.protocol.v2;
 import org.milab.engine.Capture;
 import org.milab.graph.Head;
 import org.milab.engine.KeyPathPatch;
+import org.milab.engine.QueryValuePathPatch;
+import org.milab.engine.SitePatch;
 import org.milab.engine.PatchRow;
 import org.milab.engine.TokenIds;
 import org.milab.graph.HookNames;
@@ -22,15 +24,20 @@ import java.util.Set;
 import java.util.stream.Collectors;
 
 /**
- * K-composition by path patching: for every (previous-token head, later induction head) pair of the pooled
- * attention roles, the clean run with ONLY the receiver's keys recomputed as if the sender's output were
- * mean-ablated ({@link KeyPathPatch}, {@code patch_k}); every other path sees the clean run. Effect = drop
- * of LD. Writes {@code v2/composition} (pair x sender x receiver) and, reported beside it, the weight-based K-, Q- and
- * V-composition scores of the same head pairs ({@link CompositionScores}, {@code v2/composition_scores}).
+ * K-, Q- and V-composition by path patching: for every (previous-token head, later induction head) pair of the pooled
+ * attention roles, the clean run with ONLY the receiver's keys (kind k: {@link KeyPathPatch}, {@code patch_k}),
+ * queries (q) or values (v: {@link QueryValuePathPatch}, its hook_z recomputed, {@code patch_z}) recomputed as if the
+ * sender's output were mean-ablated; every other path sees the clean run. Effect = drop of LD. Writes
+ * {@code v2/composition} (pair x kind x sender x receiver), {@code v2/composition_kinds} (per sender, receiver and
+ * kind, with CIs: {@link CompositionKinds}) and, reported beside it, the weight-based K-, Q- and V-composition scores
+ * of the same head pairs ({@link CompositionScores}, {@code v2/composition_scores}). Only kind k feeds a verdict.
  */
 public final class CompositionStage {
     public static final String TABLE = "composition";
     public static final String SCORES = "composition_scores";
+    /** The composition kinds, in table order: the sender's path into the receiver's keys, queries, values. */
+    public static final String K = "k", Q = "q", V = "v";
+    public static final List<String> KINDS = List.of(K, Q, V);
 
     public void run(StageContext ctx) {
         long t0 = System.nanoTime();
@@ -41,17 +48,19 @@ public final class CompositionStage {
         if (!pairsOfHeads.isEmpty())
             try (ExportedWeights w = ExportedWeights.open(ctx.model().layout().graphDir(), ctx.model().config())) {
                 KeyPathPatch kp = new KeyPathPatch(w);
+                QueryValuePathPatch qv = new QueryValuePathPatch(w);
                 Set<String> extra = new LinkedHashSet<>();
-                for (Head[] sr : pairsOfHeads) extra.addAll(KeyPathPatch.hooksNeeded(sr[0], sr[1]));
+                for (Head[] sr : pairsOfHeads) extra.addAll(QueryValuePathPatch.hooksNeeded(sr[0], sr[1]));
                 List<Map.Entry<List<Object>, List<PromptPair>>> chunks = List.copyOf(Causal.bySeedAndFamily(ProtocolStage.pairs(ctx)).entrySet());
                 // one chunk per seed and family (the key: the registered protocol and the head pairs, found by earlier steps)
-                StepChunks kept = new StepChunks(ctx, "v2-composition", reg.sha256() + " " + pairsOfHeads.stream()
+                StepChunks kept = new StepChunks(ctx, "v2-composition", reg.sha256() + " " + KINDS + " " + pairsOfHeads.stream()
                         .map(sr -> sr[0] + "->" + sr[1]).toList());
-                kept.appendAll(chunks.size(), List.of(TABLE), i -> List.of(chunk(ctx, reg, kp, pairsOfHeads, extra,
+                kept.appendAll(chunks.size(), List.of(TABLE), i -> List.of(chunk(ctx, reg, kp, qv, pairsOfHeads, extra,
                         chunks.get(i).getValue(), "v2 composition " + chunks.get(i).getKey(), tol)), List.of(b));
                 kept.clear("groups (seed x family)");
             }
         Table t = ctx.write(ProtocolStage.DIR, null, b);
+        Table kinds = ctx.write(ProtocolStage.DIR, null, CompositionKinds.table(t, reg.protocol().thresholds(), reg.sha256()));
         TableBuilder sc = Table.builder(SCORES).keys("sender_id", "receiver_id").string("sender_id", "receiver_id")
                 .float64("k_composition", "q_composition", "v_composition").metadata(ProtocolStage.SHA_METADATA, reg.sha256());
         if (!pairsOfHeads.isEmpty())
@@ -63,30 +72,37 @@ public final class CompositionStage {
             }
         ctx.write(ProtocolStage.DIR, null, sc);
         ctx.recordTiming("v2/composition", (System.nanoTime() - t0) / 1e9);
-        ctx.summarize(String.format(Locale.ROOT, "- v2 composition (path patching into keys): pairs %s, %d rows",
-                pairsOfHeads.stream().map(sr -> sr[0] + "->" + sr[1]).collect(Collectors.joining(", ")), t.rowCount()));
+        ctx.summarize(String.format(Locale.ROOT, "- v2 composition (path patching into keys, queries and values): pairs %s, "
+                + "%d rows%s", pairsOfHeads.stream().map(sr -> sr[0] + "->" + sr[1]).collect(Collectors.joining(", ")),
+                t.rowCount(), CompositionKinds.markdown(kinds).replace("\n- ", "\n  - ").stripTrailing()));
     }
 
     private static TableBuilder table(ProtocolStage.Registered reg) {
-        return Table.builder(TABLE).keys("prompt_id", "sender_id", "receiver_id").int64("seed")
-                .string("family", "prompt_id").int64("n", "k", "sender_layer", "sender_head").string("sender_id")
+        return Table.builder(TABLE).keys("prompt_id", "kind", "sender_id", "receiver_id").int64("seed")
+                .string("family", "prompt_id", "kind").int64("n", "k", "sender_layer", "sender_head").string("sender_id")
                 .int64("receiver_layer", "receiver_head").string("receiver_id")
                 .float64("ld_clean", "ld_corrupt", "gap", "ld_patched", "delta", "normalized")
                 .metadata(ProtocolStage.SHA_METADATA, reg.sha256());
     }
 
-    /** One seed and family: every (sender, receiver) pair path-patched on every prompt pair. */
-    private static Table chunk(StageContext ctx, ProtocolStage.Registered reg, KeyPathPatch kp, List<Head[]> pairsOfHeads,
-                               Set<String> extra, List<PromptPair> pairs, String label, double tol) {
+    /** One seed and family: every (sender, receiver) pair path-patched into keys, queries and values on every prompt pair. */
+    private static Table chunk(StageContext ctx, ProtocolStage.Registered reg, KeyPathPatch kp, QueryValuePathPatch qv,
+                               List<Head[]> pairsOfHeads, Set<String> extra, List<PromptPair> pairs, String label, double tol) {
         TableBuilder b = table(reg);
-        record Cell(PromptPair pair, Head sender, Head receiver, int row) {}
         Causal.Captured c = Causal.capture(ctx, pairs, extra, false, label);
-        List<PatchRow> rows = new ArrayList<>();
-        Causal.Baselines base = Causal.cleanOnly(ctx, pairs, rows);
-        List<Cell> cells = new ArrayList<>();
         // one path computation per (sender, prompt) serves all its receivers (the MLP passes are shared)
         Map<Head, List<Head>> receivers = new java.util.LinkedHashMap<>();
         for (Head[] sr : pairsOfHeads) receivers.computeIfAbsent(sr[0], s -> new ArrayList<>()).add(sr[1]);
+        Map<String, Integer> pairOrder = new java.util.HashMap<>();
+        for (Head[] sr : pairsOfHeads) pairOrder.putIfAbsent(sr[0] + ">" + sr[1], pairOrder.size());
+        Map<String, List<PatchRow>> rows = new java.util.LinkedHashMap<>();
+        Map<String, Causal.Baselines> base = new java.util.LinkedHashMap<>();
+        Map<String, List<Cell>> cells = new java.util.LinkedHashMap<>();
+        for (String kind : KINDS) {
+            rows.put(kind, new ArrayList<>());
+            base.put(kind, Causal.cleanOnly(ctx, pairs, rows.get(kind)));
+            cells.put(kind, new ArrayList<>());
+        }
         for (Map.Entry<Head, List<Head>> sender : receivers.entrySet())
             for (PromptPair p : pairs) {
                 Head s = sender.getKey();
@@ -94,26 +110,34 @@ public final class CompositionStage {
                 float[][] z = new float[p.length()][];
                 z[0] = clean.z(s.layer(), 0, s.head()); // BOS is never patched
                 for (int t = 1; t < z.length; t++) z[t] = c.meanZ(s);
-                Map<Head, List<org.milab.engine.SitePatch>> keys = kp.receiverKeys(clean, s, z, sender.getValue());
-                for (Head r : sender.getValue()) {
-                    rows.add(new PatchRow(clean.prompt(), keys.get(r), Causal.main(p)));
-                    cells.add(new Cell(p, s, r, rows.size() - 1));
-                }
+                Map<QueryValuePathPatch.Input, Map<Head, List<SitePatch>>> qvz = qv.receiverZ(clean, s, z, sender.getValue());
+                Map<String, Map<Head, List<SitePatch>>> patches = Map.of(K, kp.receiverKeys(clean, s, z, sender.getValue()),
+                        Q, qvz.get(QueryValuePathPatch.Input.QUERY), V, qvz.get(QueryValuePathPatch.Input.VALUE));
+                for (String kind : KINDS)
+                    for (Head r : sender.getValue()) {
+                        rows.get(kind).add(new PatchRow(clean.prompt(), patches.get(kind).get(r), Causal.main(p)));
+                        cells.get(kind).add(new Cell(p, s, r, rows.get(kind).size() - 1));
+                    }
             }
-        // table rows in (pair, prompt) order, as the verdicts and earlier runs read them
-        Map<String, Integer> pairOrder = new java.util.HashMap<>();
-        for (Head[] sr : pairsOfHeads) pairOrder.putIfAbsent(sr[0] + ">" + sr[1], pairOrder.size());
-        cells.sort(java.util.Comparator.<Cell>comparingInt(x -> pairOrder.get(x.sender + ">" + x.receiver))
-                .thenComparingInt(x -> pairs.indexOf(x.pair)));
-        float[][] res = ctx.model().engine().patch(PatchSite.HOOK_K, rows, label + ": patch_k");
-        for (Cell x : cells) {
-            PromptPair p = x.pair;
-            double clean = base.clean(p, res), corrupt = base.corrupt(p, res), patched = Causal.ld(res[x.row]);
-            double gap = clean - corrupt, d = Causal.zeroBelow(clean - patched, tol);
-            b.addRow(p.seed(), p.family(), p.id(), p.n(), p.k(), x.sender.layer(), x.sender.head(),
-                    x.sender.label(), x.receiver.layer(), x.receiver.head(), x.receiver.label(), clean, corrupt,
-                    gap, patched, d, Causal.normalized(d, gap, tol));
+        for (String kind : KINDS) {
+            // table rows in (kind, pair, prompt) order, as the verdicts and earlier runs read them
+            List<Cell> cs = cells.get(kind);
+            cs.sort(java.util.Comparator.<Cell>comparingInt(x -> pairOrder.get(x.sender + ">" + x.receiver))
+                    .thenComparingInt(x -> pairs.indexOf(x.pair)));
+            // keys go into the patch_k graph; a query or value path ends in the receiver's recomputed hook_z
+            float[][] res = kind.equals(K) ? ctx.model().engine().patch(PatchSite.HOOK_K, rows.get(kind), label + ": patch_k")
+                    : ctx.model().engine().patch(PatchSite.HOOK_Z, rows.get(kind), label + ": patch_z (" + kind + "-composition)");
+            for (Cell x : cs) {
+                PromptPair p = x.pair;
+                double clean = base.get(kind).clean(p, res), corrupt = base.get(kind).corrupt(p, res), patched = Causal.ld(res[x.row]);
+                double gap = clean - corrupt, d = Causal.zeroBelow(clean - patched, tol);
+                b.addRow(p.seed(), p.family(), p.id(), kind, p.n(), p.k(), x.sender.layer(), x.sender.head(),
+                        x.sender.label(), x.receiver.layer(), x.receiver.head(), x.receiver.label(), clean, corrupt,
+                        gap, patched, d, Causal.normalized(d, gap, tol));
+            }
         }
         return b.build();
     }
+
+    private record Cell(PromptPair pair, Head sender, Head receiver, int row) {}
 }

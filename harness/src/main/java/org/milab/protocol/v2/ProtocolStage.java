@@ -45,10 +45,10 @@ public final class ProtocolStage {
         for (int seed : p.seeds())
             for (FamilySpec f : p.families())
                 for (PromptPair x : InductionPrompts.family(f, p.pool(f.pool()), bos, seed, p.promptsPerFamily()))
-                    PROMPT_ROWS.add(prompts, new PromptRow(seed, f.name(), x.id(), x.index(), x.n(), x.k(), x.length(),
-                            ids(x.clean()), ids(x.corrupt()), ids(x.donor()), x.answer(), x.wrong(), x.controlAlt(),
-                            tok.tokenText(x.answer()), tok.tokenText(x.wrong()), tok.tokenText(x.controlAlt()),
-                            tok.decode(x.clean()), tok.decode(x.corrupt())));
+                    addPrompt(prompts, tok, x);
+        if (p.naturalText().scored()) // after the random families: their rows and ids stay as before
+            for (int seed : p.seeds())
+                for (PromptPair x : p.naturalText().pairs(tok, seed, p.promptsPerFamily())) addPrompt(prompts, tok, x);
         TableBuilder probes = PROBE_ROWS.builder(PROBES, "probe_id").metadata(SHA_METADATA, sha);
         for (int seed : p.seeds())
             for (AttentionProbe a : InductionPrompts.probes(p.pool(p.probePool()), bos, p.probeLengths(), seed, p.probesPerLength()))
@@ -57,9 +57,18 @@ public final class ProtocolStage {
         Table t = ctx.write(DIR, null, prompts);
         Table q = ctx.write(DIR, null, probes);
         ctx.summarize(String.format(Locale.ROOT, "- v2 protocol registered (sha256 `%s`): %d prompt pairs (%d families x "
-                + "%d seeds), %d attention probes, %d heads; pools %s", sha, t.rowCount(), p.families().size(),
+                + "%d seeds), %d attention probes, %d heads; pools %s", sha, t.rowCount(),
+                p.families().size() + (p.naturalText().scored() ? 1 : 0),
                 p.seeds().size(), q.rowCount(), p.headUniverse().size(), p.pools().stream()
                         .map(x -> x.name() + "=" + x.size()).collect(Collectors.joining(", "))));
+        ctx.summarize("- v2 " + p.naturalText().describe());
+    }
+
+    private static void addPrompt(TableBuilder prompts, Tokenizer tok, PromptPair x) {
+        PROMPT_ROWS.add(prompts, new PromptRow(x.seed(), x.family(), x.id(), x.index(), x.n(), x.k(), x.length(),
+                ids(x.clean()), ids(x.corrupt()), ids(x.donor()), x.answer(), x.wrong(), x.controlAlt(),
+                tok.tokenText(x.answer()), tok.tokenText(x.wrong()), tok.tokenText(x.controlAlt()),
+                tok.decode(x.clean()), tok.decode(x.corrupt())));
     }
 
     /** The registered protocol, refused when protocol.json no longer matches its recorded sha256. */

@@ -24,7 +24,7 @@ public record V2Protocol(String schema, String modelId, List<Integer> seeds, int
                          int probesPerLength, List<Integer> probeLengths, String probePool, String copyPool,
                          List<FamilySpec> families, List<TokenPool> pools, List<String> headUniverse,
                          String metric, Map<String, String> interventions, Thresholds thresholds,
-                         List<String> decisionRules) {
+                         List<String> decisionRules, NaturalText naturalText) {
     public static final String SCHEMA = "milab.protocol_v2/2";
 
     /**
@@ -146,6 +146,11 @@ public record V2Protocol(String schema, String modelId, List<Integer> seeds, int
                     + "tested role fits; specificity not shown).",
             "stability: a pooled confirmation that holds in no more than stable_seed_fraction of the seeds is "
                     + "inconclusive (unstable).",
+            "natural_text (reported only): spans of the registered corpus under this model's tokenizer, repeated, with "
+                    + "corrupt twins by the random families' rule; scored like every family, never read by the pooled or "
+                    + "per-seed verdicts; a confirmed head whose natural-text effect (mean ablation, in its role's direction) "
+                    + "has CI high < min_effect_fraction is flagged natural_text_unsupported; skipped, with the reason, when "
+                    + "the tokenizer cannot encode the corpus.",
             "never used: head indices, layer positions, ground truth.");
 
     private static Map<String, String> declaredInterventions() {
@@ -161,6 +166,9 @@ public record V2Protocol(String schema, String modelId, List<Integer> seeds, int
                 + "replaced by its mean-ablation value on the path into the receiver's keys (KeyPathPatch): attention heads "
                 + "in between frozen, the MLPs from the sender's layer to the receiver's recomputed on the changed residual "
                 + "(Wang et al.'s path patching)");
+        m.put("composition_q_v", "as composition, with the sender's mean-ablated output routed only into the receiver's "
+                + "queries (kind q) or values (kind v): its keys and the other input stay clean, so its hook_z is recomputed on "
+                + "the host (softmax(q' k / sqrt(d_head)) v, resp. A v') and patched; reported beside K, never read by the verdicts");
         m.put("last_layer_shortcut", "heads of the last layer are patched at the final position only: their "
                 + "outputs elsewhere reach no later component, so this is the same intervention");
         m.put("bos_position", "position 0 (BOS) is never patched: its activations are the same in every prompt");
@@ -182,7 +190,7 @@ public record V2Protocol(String schema, String modelId, List<Integer> seeds, int
         return new V2Protocol(SCHEMA, modelId, counts.seeds(), counts.promptsPerFamily(), counts.probesPerLength(),
                 PROBE_LENGTHS, VOCABULARY_POOL, ALL_POOL, FAMILIES, pools, heads,
                 "LD = L[answer] - L[wrong] at the final position, raw (centred) logits; control: L[answer] - L[control_alt]",
-                INTERVENTIONS, th, RULES);
+                INTERVENTIONS, th, RULES, NaturalText.plan(tok));
     }
 
     public TokenPool pool(String name) {

@@ -15,7 +15,12 @@ public record VerdictInputs(Table attention, Table copying, Table baselines, Tab
         return new VerdictInputs(ctx.read(d, null, AttentionProbeStage.TABLE), ctx.read(d, null, CopyingStage.TABLE),
                 ctx.read(d, null, CausalStage.BASELINES), ctx.read(d, null, CausalStage.ABLATIONS),
                 ctx.read(d, null, CausalStage.PATCHES), ctx.read(d, null, GroupAblationStage.TABLE),
-                ctx.read(d, null, CompositionStage.TABLE));
+                keysOnly(ctx.read(d, null, CompositionStage.TABLE)));
+    }
+
+    /** The composition rows a verdict reads: the path into the receiver's keys (queries and values are reported only). */
+    static Table keysOnly(Table composition) {
+        return composition.filter(r -> CompositionStage.K.equals(r.getString("kind")));
     }
 
     /** Roles from every probe of every seed: what group ablation and composition are run on. */

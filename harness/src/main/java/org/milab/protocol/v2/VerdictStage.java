@@ -35,17 +35,22 @@ public final class VerdictStage {
         V2Protocol.Thresholds t = proto.thresholds();
         VerdictInputs in = VerdictInputs.read(ctx);
         Map<Head, Roles.HeadRole> pooledRoles = Roles.assign(in.attention(), in.copying(), t, r -> true);
-        Verdicts.Result pooled = Verdicts.decide(in, t, pooledRoles, r -> true, "pooled");
+        // the natural-text family is reported only: never in the pooled or per-seed subsets (NaturalText)
+        java.util.function.Predicate<Table.Row> feeds = NaturalText.feedsVerdicts();
+        Verdicts.Result pooled = Verdicts.decide(in, t, pooledRoles, feeds, "pooled");
         Map<Integer, Verdicts.Result> bySeed = new TreeMap<>();
         for (int seed : proto.seeds()) {
             long s = seed;
             Map<Head, Roles.HeadRole> roles = Roles.assign(in.attention(), in.copying(), t, r -> r.getLong("seed") == s);
-            bySeed.put(seed, Verdicts.decide(in, t, roles, r -> r.getLong("seed") == s, "seed " + seed));
+            bySeed.put(seed, Verdicts.decide(in, t, roles, r -> r.getLong("seed") == s && feeds.test(r), "seed " + seed));
         }
         Map<String, Verdicts.Result> byFamily = new LinkedHashMap<>();
         for (FamilySpec f : proto.families())
             byFamily.put(f.name(), Verdicts.decide(in, t, pooledRoles, r -> f.name().equals(r.getString("family")),
                     "family " + f.name()));
+        NaturalText natural = proto.naturalText();
+        if (natural != null && natural.scored())
+            byFamily.put(NaturalText.NAME, Verdicts.decide(in, t, pooledRoles, feeds.negate(), "family " + NaturalText.NAME));
         Map<Head, Final> finals = stabilize(pooled, bySeed, t);
         Optional<PlantedTruth> truth = PlantedTruth.of(ctx.model());
 
@@ -59,8 +64,15 @@ public final class VerdictStage {
         });
         circuit.put("circuit_level", CircuitEvidence.measure(ctx, reg, confirmedSet));
         truth.ifPresent(tr -> castMap(circuit.get("ground_truth")).put("ranking", Ranking.against(pooled, tr)));
+        Map<Head, String> finalVerdicts = new TreeMap<>();
+        finals.forEach((h, f) -> finalVerdicts.put(h, f.verdict()));
+        List<NaturalTextAgreement.Row> agreement = byFamily.containsKey(NaturalText.NAME) ? NaturalTextAgreement.rows(pooled,
+                byFamily.get(NaturalText.NAME), finalVerdicts, t.minEffectFraction()) : List.of();
+        ctx.write(ProtocolStage.DIR, null, NaturalTextAgreement.table(agreement, reg.sha256()));
+        circuit.put("natural_text", NaturalTextAgreement.json(natural, agreement));
         ctx.writeJson(ProtocolStage.DIR, null, "circuit.json", circuit);
-        String md = summary(ctx, proto, pooled, finals, truth, circuit);
+        String md = summary(ctx, proto, pooled, finals, truth, circuit) + NaturalTextAgreement.markdown(natural, agreement)
+                + CompositionKinds.markdown(ctx.read(ProtocolStage.DIR, null, CompositionKinds.TABLE));
         ctx.writeText(ProtocolStage.DIR, null, "summary.md", md);
         ctx.recordTiming("v2/verdicts", (System.nanoTime() - t0) / 1e9);
         ctx.summarize("- v2 verdicts (" + verdicts.rowCount() + " heads): " + md.lines().filter(l -> l.startsWith("**"))

@@ -105,7 +105,48 @@ class V2PipelineTest {
         assertThat(pairs).isEqualTo(2 * 5 * 4);
         assertThat(V2PlantedRuns.table(run, CausalStage.ABLATIONS).rowCount()).isEqualTo(pairs * 16 * 3);
         assertThat(V2PlantedRuns.table(run, CausalStage.PATCHES).rowCount()).isEqualTo(pairs * 16);
-        assertThat(V2PlantedRuns.table(run, CompositionStage.TABLE).rowCount()).isEqualTo(pairs);
+        // one row per pair x composition kind (k, q, v) for the one (previous-token, induction) pair of heads
+        Table comp = V2PlantedRuns.table(run, CompositionStage.TABLE);
+        assertThat(comp.rowCount()).isEqualTo(3 * pairs);
+        for (String kind : CompositionStage.KINDS)
+            assertThat(comp.filter(r -> kind.equals(r.getString("kind"))).rowCount()).as(kind).isEqualTo(pairs);
+    }
+
+    /** The planted induction head reads the previous-token head through its keys only: K dominates Q and V. */
+    @Test
+    void keyCompositionOfThePlantedPairDominatesQueryAndValue() throws Exception {
+        String prev = truthHeads(h -> h.path("role").asText().equals("PREVIOUS_TOKEN")).iterator().next();
+        String ind = truthHeads(h -> h.path("role").asText().equals("INDUCTION")).iterator().next();
+        java.util.Map<String, Table.Row> byKind = new java.util.HashMap<>();
+        for (Table.Row r : V2PlantedRuns.table(run, CompositionKinds.TABLE).rows())
+            if (r.getString("sender_id").equals(prev) && r.getString("receiver_id").equals(ind)) byKind.put(r.getString("kind"), r);
+        assertThat(byKind.keySet()).containsExactlyInAnyOrder("k", "q", "v");
+        Table.Row k = byKind.get("k");
+        assertThat(k.getDouble("normalized_ci_low")).isGreaterThan(0.2);
+        for (String other : List.of("q", "v")) {
+            Table.Row o = byKind.get(other);
+            assertThat(o.getLong("n_prompts")).isEqualTo(k.getLong("n_prompts"));
+            assertThat(o.getDouble("normalized_ci_high")).as(other).isLessThan(k.getDouble("normalized_ci_low"));
+            assertThat(Math.abs(o.getDouble("normalized"))).as(other).isLessThan(k.getDouble("normalized") / 3);
+        }
+        String md = Files.readString(run.resolve("v2/summary.md"));
+        md.lines().filter(l -> l.startsWith("- " + prev + " -> ")).forEach(l -> System.out.println("V2PipelineTest composition: " + l));
+        assertThat(md).contains("- " + prev + " -> " + ind + ": keys ", "; queries ", "; values ");
+    }
+
+    /** The planted vocabulary cannot encode the natural-text corpus: the family is skipped, and every output says so. */
+    @Test
+    void naturalTextIsSkippedOnThePlantedVocabularyAndSaysWhy() throws Exception {
+        JsonNode proto = new ObjectMapper().readTree(run.resolve("v2/protocol.json").toFile()).path("natural_text");
+        assertThat(proto.path("status").asText()).isEqualTo(NaturalText.SKIPPED);
+        assertThat(proto.path("reason").asText()).contains("cannot encode the natural-text corpus");
+        assertThat(V2PlantedRuns.table(run, ProtocolStage.PROMPTS).strings("family")).doesNotContain(NaturalText.NAME);
+        assertThat(V2PlantedRuns.table(run, NaturalTextAgreement.TABLE).rowCount()).isZero();
+        JsonNode c = new ObjectMapper().readTree(run.resolve("v2/circuit.json").toFile()).path("natural_text");
+        assertThat(c.path("status").asText()).isEqualTo(NaturalText.SKIPPED);
+        assertThat(c.path("reason").asText()).isEqualTo(proto.path("reason").asText());
+        assertThat(Files.readString(run.resolve("v2/summary.md"))).contains("Natural repeated text: SKIPPED on this model: ");
+        assertThat(Files.readString(run.resolve("summary.md"))).contains("natural_text family SKIPPED: ");
     }
 
     @Test

@@ -81,6 +81,14 @@ class ZooAgreementTest {
         });
     }
 
+    /** The zoo's small vocabulary cannot encode the natural-text corpus: the family is skipped, and the summary says why. */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("models")
+    void naturalTextIsSkippedWithItsReason(String model) {
+        assertThat(compared(model).summary()).contains("Natural repeated text: SKIPPED on this model: ",
+                "its vocabulary cannot encode the natural-text corpus");
+    }
+
     /**
      * Issue 17's criterion: each head the diagnosis clearly calls induction or previous-token is confirmed in that
      * role, or inconclusive with a STATED reason (reason codes from {@link Verdicts#REASON_CODES} and the reason text),
