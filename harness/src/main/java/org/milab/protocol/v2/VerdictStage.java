@@ -4,6 +4,7 @@ import org.milab.graph.Head;
 import org.milab.stage.StageContext;
 import org.milab.stats.Bootstrap.Interval;
 import org.milab.stats.Stability;
+import org.milab.tables.RecordSchema;
 import org.milab.tables.Table;
 import org.milab.tables.TableBuilder;
 
@@ -68,7 +69,7 @@ public final class VerdictStage {
     }
 
     /** A head's final verdict after the stability rule; {@code reasonCodes}: why inconclusive ({@link Verdicts#REASON_CODES}). */
-    record Final(String verdict, String reason, int seedsConfirmed, String reasonCodes) {}
+    record Final(String verdict, String reason, int seedsConfirmed, List<String> reasonCodes) {}
 
     static Map<Head, Final> stabilize(Verdicts.Result pooled, Map<Integer, Verdicts.Result> bySeed, V2Protocol.Thresholds t) {
         Map<Head, Final> out = new TreeMap<>();
@@ -79,7 +80,7 @@ public final class VerdictStage {
                 unstable.add(v.head());
                 out.put(v.head(), new Final(Verdicts.INCONCLUSIVE, String.format(Locale.ROOT,
                         "Confirmed on pooled prompts but in only %d of %d seeds (unstable): %s", k, bySeed.size(),
-                        v.reason()), k, "unstable"));
+                        v.reason()), k, List.of("unstable")));
             } else out.put(v.head(), new Final(v.verdict(), v.reason(), k, v.inconclusiveReasons()));
         }
         // a previous-token head confirmed only through heads that turned out unstable loses its support too
@@ -88,15 +89,15 @@ public final class VerdictStage {
                     && pooled.compositions().stream().noneMatch(c -> c.sender().equals(v.head()) && c.significant()
                     && out.get(c.receiver()).verdict().equals(Verdicts.CONFIRMED)))
                 out.put(v.head(), new Final(Verdicts.INCONCLUSIVE, "Its only confirmed receivers are unstable: "
-                        + v.reason(), out.get(v.head()).seedsConfirmed(), "receivers_unstable"));
+                        + v.reason(), out.get(v.head()).seedsConfirmed(), List.of("receivers_unstable")));
         return out;
     }
 
     static TableBuilder verdictTable(Verdicts.Result pooled, Map<Head, Final> finals, Map<Integer, Verdicts.Result> bySeed,
                                      Map<String, Verdicts.Result> byFamily, Optional<PlantedTruth> truth, String sha) {
         TableBuilder b = Table.builder(VERDICTS).keys("layer", "head").int64("layer", "head")
-                .string("head_id", "role", "attention_role", "circuit_kind", "verdict", "reason", "inconclusive_reason")
-                .float64("p_adjusted_min");
+                .string("head_id", "role", "attention_role", "circuit_kind", "verdict", "reason")
+                .stringList("inconclusive_reason").float64("p_adjusted_min");
         for (String s : SCORES) b.float64(s, s + "_ci_low", s + "_ci_high");
         b.float64("copy_chance").bool("copying").float64("anti_copy_fraction").bool("anti_copying").int64("expected_sign");
         for (String test : Verdicts.TESTS) b.float64("p_raw_" + test, "p_adjusted_" + test, "p_raw_negative_" + test,
@@ -175,14 +176,19 @@ public final class VerdictStage {
                         : Double.compare(b.effect().normalized().estimate(), a.effect().normalized().estimate()));
     }
 
+    /** A row of {@code v2/stability}: one head's verdict decided on one seed's or one family's prompts alone. */
+    record StabilityRow(String subsetKind, String subset, int layer, int head, String role, String verdict, int nPrompts) {
+        static StabilityRow of(String kind, String subset, Verdicts.Result r, Verdicts.HeadVerdict v) {
+            return new StabilityRow(kind, subset, v.head().layer(), v.head().head(), v.role().role(), v.verdict(), r.nPrompts());
+        }
+    }
+
     private static TableBuilder stabilityTable(Map<Integer, Verdicts.Result> bySeed, Map<String, Verdicts.Result> byFamily, String sha) {
-        TableBuilder b = Table.builder(STABILITY).keys("subset_kind", "subset", "layer", "head").string("subset_kind", "subset")
-                .int64("layer", "head").string("head_id", "role", "verdict").int64("n_prompts").metadata(ProtocolStage.SHA_METADATA, sha);
-        bySeed.forEach((seed, r) -> r.heads().forEach(v -> b.addRow("seed", String.valueOf(seed), v.head().layer(),
-                v.head().head(), v.head().label(), v.role().role(), v.verdict(), r.nPrompts())));
-        byFamily.forEach((fam, r) -> r.heads().forEach(v -> b.addRow("family", fam, v.head().layer(), v.head().head(),
-                v.head().label(), v.role().role(), v.verdict(), r.nPrompts())));
-        return b;
+        List<StabilityRow> rows = new ArrayList<>();
+        bySeed.forEach((seed, r) -> r.heads().forEach(v -> rows.add(StabilityRow.of("seed", String.valueOf(seed), r, v))));
+        byFamily.forEach((fam, r) -> r.heads().forEach(v -> rows.add(StabilityRow.of("family", fam, r, v))));
+        return RecordSchema.of(StabilityRow.class).builder(STABILITY, rows, "subset_kind", "subset", "layer", "head")
+                .metadata(ProtocolStage.SHA_METADATA, sha);
     }
 
     /** Mean pairwise Jaccard of the confirmed sets, NaN with fewer than two subsets. */
@@ -306,7 +312,7 @@ public final class VerdictStage {
             if (verdict.equals(Verdicts.CONFIRMED) && v.kind().equals(Roles.NEGATIVE)) negative.add(v.head().label());
             else if (verdict.equals(Verdicts.CONFIRMED)) confirmed.add(v.head() + " (" + (v.kind().isEmpty() ? r.role() : v.kind()) + ")");
             else if (verdict.equals(Verdicts.INCONCLUSIVE))
-                inconclusive.add(v.head() + " (" + r.role() + ": " + finals.get(v.head()).reasonCodes().replace(" ", ", ") + ")");
+                inconclusive.add(v.head() + " (" + r.role() + ": " + String.join(", ", finals.get(v.head()).reasonCodes()) + ")");
             else if (!r.role().equals(Roles.OTHER) || r.copying() || r.bos().above(0.5))
                 decoys.add(v.head() + " (" + decoyKind(r) + ")");
             else otherRejected++;
