@@ -5,9 +5,10 @@ import org.milab.model.ModelConfig;
 import org.milab.stage.StageContext;
 import org.milab.util.Json;
 import org.milab.stats.Bootstrap;
-import org.milab.tables.Table;
+import org.milab.tables.RecordSchema;
 import org.milab.tables.TableBuilder;
 
+import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -94,11 +95,24 @@ public final class CircuitStage {
         return e.downstream().replaceAll("<[qkv]>$", "");
     }
 
+    /** A row of {@code edges}: one edge's EAP and EAP-IG scores with CIs and, when measured, its exact effect. */
+    record EdgeRow(String edge, String upstream, String downstream, long downstreamLayer, double eapMean, double eapLow,
+                   double eapHigh, double eapIgMean, double eapIgLow, double eapIgHigh, long rankEapIg, Double exactEffectMean,
+                   Double exactEffectLow, Double exactEffectHigh, Long rankExact, Long rankEapIgAmongExact, Boolean signAgrees,
+                   boolean inCircuit) {}
+
+    /** A row of {@code edge_scores}: one example's score of one edge by each method. */
+    record EdgeScoreRow(long example, String edge, double eap, double eapIg, Double exactEffect) {}
+
+    /** A row of {@code faithfulness}: one method's circuit of one size, its faithfulness with CI. */
+    record FaithfulnessRow(String method, long size, long edgesTotal, double fraction, double faithfulness, double faithfulnessLow,
+                           double faithfulnessHigh, double metricMean, double cleanMetricMean, double corruptMetricMean,
+                           boolean meetsThreshold, boolean onGrid, String metric) {}
+
+    /** A row of {@code faithfulness_examples}: one example's metric under one method's circuit of one size. */
+    record FaithfulnessExampleRow(String method, long size, long example, double metric, double cleanMetric, double corruptMetric) {}
+
     static TableBuilder edges(CircuitDiscovery.Result r) {
-        TableBuilder b = Table.builder("edges").keys("edge").string("edge", "upstream", "downstream").int64("downstream_layer")
-                .float64("eap_mean", "eap_low", "eap_high", "eap_ig_mean", "eap_ig_low", "eap_ig_high").int64("rank_eap_ig")
-                .float64("exact_effect_mean", "exact_effect_low", "exact_effect_high").int64("rank_exact", "rank_eap_ig_among_exact")
-                .bool("sign_agrees", "in_circuit");
         CircuitDiscovery.MethodResult eap = r.method("eap"), ig = r.method(RANKING);
         int[] rankIg = ranks(ig.order());
         int measured = r.exactEdges().length;
@@ -112,67 +126,56 @@ public final class CircuitStage {
         }
         int[] rankExact = ranks(CircuitDiscovery.order(exactMean)), rankIgAmong = ranks(CircuitDiscovery.order(igAmong));
         Set<Integer> circuit = circuit(r);
+        List<EdgeRow> rows = new ArrayList<>();
         for (CircuitEdges.Edge e : r.edges().edges()) {
             int i = e.index();
-            TableBuilder.RowBuilder row = b.row().set("edge", e.name()).set("upstream", e.upstreamName()).set("downstream", e.downstream())
-                    .set("downstream_layer", (long) e.downstreamLayer())
-                    .set("eap_mean", eap.mean()[i]).set("eap_low", eap.ci()[i].low()).set("eap_high", eap.ci()[i].high())
-                    .set("eap_ig_mean", ig.mean()[i]).set("eap_ig_low", ig.ci()[i].low()).set("eap_ig_high", ig.ci()[i].high())
-                    .set("rank_eap_ig", (long) rankIg[i]).set("in_circuit", circuit.contains(i));
             Integer k = slot.get(i);
+            Bootstrap.Interval ex = null;
             if (k != null) {
                 int kk = k;
-                Bootstrap.Interval ex = boot.mean(java.util.Arrays.stream(r.exact()).mapToDouble(x -> x[kk]).toArray());
-                row.set("exact_effect_mean", ex.estimate()).set("exact_effect_low", ex.low()).set("exact_effect_high", ex.high())
-                        .set("rank_exact", (long) rankExact[k]).set("rank_eap_ig_among_exact", (long) rankIgAmong[k])
-                        .set("sign_agrees", Math.signum(ex.estimate()) == Math.signum(ig.mean()[i]));
+                ex = boot.mean(java.util.Arrays.stream(r.exact()).mapToDouble(x -> x[kk]).toArray());
             }
-            row.add();
+            rows.add(new EdgeRow(e.name(), e.upstreamName(), e.downstream(), e.downstreamLayer(), eap.mean()[i], eap.ci()[i].low(),
+                    eap.ci()[i].high(), ig.mean()[i], ig.ci()[i].low(), ig.ci()[i].high(), rankIg[i],
+                    ex == null ? null : ex.estimate(), ex == null ? null : ex.low(), ex == null ? null : ex.high(),
+                    k == null ? null : (long) rankExact[k], k == null ? null : (long) rankIgAmong[k],
+                    ex == null ? null : Math.signum(ex.estimate()) == Math.signum(ig.mean()[i]), circuit.contains(i)));
         }
-        return b;
+        return RecordSchema.of(EdgeRow.class).builder("edges", rows, "edge");
     }
 
     static TableBuilder edgeScores(CircuitDiscovery.Result r) {
-        TableBuilder b = Table.builder("edge_scores").keys("example", "edge").int64("example").string("edge")
-                .float64("eap", "eap_ig", "exact_effect");
         Map<Integer, Integer> slot = new LinkedHashMap<>();
         for (int k = 0; k < r.exactEdges().length; k++) slot.put(r.exactEdges()[k], k);
         double[][] eap = r.method("eap").perExample(), ig = r.method(RANKING).perExample();
+        List<EdgeScoreRow> rows = new ArrayList<>();
         for (int i = 0; i < r.pairs().size(); i++)
             for (CircuitEdges.Edge e : r.edges().edges()) {
                 Integer k = slot.get(e.index());
-                b.row().set("example", (long) i).set("edge", e.name()).set("eap", eap[i][e.index()]).set("eap_ig", ig[i][e.index()])
-                        .set("exact_effect", k == null ? null : r.exact()[i][k]).add();
+                rows.add(new EdgeScoreRow(i, e.name(), eap[i][e.index()], ig[i][e.index()], k == null ? null : r.exact()[i][k]));
             }
-        return b;
+        return RecordSchema.of(EdgeScoreRow.class).builder("edge_scores", rows, "example", "edge");
     }
 
     static TableBuilder faithfulness(CircuitDiscovery.Result r) {
-        TableBuilder b = Table.builder("faithfulness").keys("method", "size").string("method").int64("size", "edges_total")
-                .float64("fraction", "faithfulness", "faithfulness_low", "faithfulness_high", "metric_mean", "clean_metric_mean",
-                        "corrupt_metric_mean").bool("meets_threshold", "on_grid").string("metric");
         double clean = mean(r.full()), corrupt = mean(r.empty());
+        List<FaithfulnessRow> rows = new ArrayList<>();
         for (CircuitDiscovery.MethodResult m : r.methods())
             for (CircuitDiscovery.SizePoint p : points(m))
-                b.row().set("method", m.method()).set("size", (long) p.size()).set("edges_total", (long) r.edges().size())
-                        .set("on_grid", m.curve().contains(p))
-                        .set("fraction", p.fraction()).set("faithfulness", p.faithfulness().estimate())
-                        .set("faithfulness_low", p.faithfulness().low()).set("faithfulness_high", p.faithfulness().high())
-                        .set("metric_mean", mean(p.metric())).set("clean_metric_mean", clean).set("corrupt_metric_mean", corrupt)
-                        .set("meets_threshold", org.milab.stats.Decisions.atLeast(p.faithfulness().estimate(), r.config().threshold()))
-                        .set("metric", r.task().metric().id()).add();
-        return b;
+                rows.add(new FaithfulnessRow(m.method(), p.size(), r.edges().size(), p.fraction(), p.faithfulness().estimate(),
+                        p.faithfulness().low(), p.faithfulness().high(), mean(p.metric()), clean, corrupt,
+                        org.milab.stats.Decisions.atLeast(p.faithfulness().estimate(), r.config().threshold()),
+                        m.curve().contains(p), r.task().metric().id()));
+        return RecordSchema.of(FaithfulnessRow.class).builder("faithfulness", rows, "method", "size");
     }
 
     static TableBuilder faithfulnessExamples(CircuitDiscovery.Result r) {
-        TableBuilder b = Table.builder("faithfulness_examples").keys("method", "size", "example").string("method")
-                .int64("size", "example").float64("metric", "clean_metric", "corrupt_metric");
+        List<FaithfulnessExampleRow> rows = new ArrayList<>();
         for (CircuitDiscovery.MethodResult m : r.methods())
             for (CircuitDiscovery.SizePoint p : points(m))
                 for (int i = 0; i < p.metric().length; i++)
-                    b.row().set("method", m.method()).set("size", (long) p.size()).set("example", (long) i)
-                            .set("metric", p.metric()[i]).set("clean_metric", r.full()[i]).set("corrupt_metric", r.empty()[i]).add();
-        return b;
+                    rows.add(new FaithfulnessExampleRow(m.method(), p.size(), i, p.metric()[i], r.full()[i], r.empty()[i]));
+        return RecordSchema.of(FaithfulnessExampleRow.class).builder("faithfulness_examples", rows, "method", "size", "example");
     }
 
     /** MIB's graph JSON: cfg, nodes {name: {in_graph}}, edges {name: {score, in_graph}} (score: mean EAP-IG). */
@@ -231,12 +234,9 @@ public final class CircuitStage {
         return s;
     }
 
+    /** {estimate, low, high}: the interval record's own components. */
     private static Map<String, Object> interval(Bootstrap.Interval i) {
-        Map<String, Object> m = new LinkedHashMap<>();
-        m.put("estimate", i.estimate());
-        m.put("low", i.low());
-        m.put("high", i.high());
-        return m;
+        return RecordSchema.treeMap(i);
     }
 
     static String markdown(CircuitDiscovery.Result r) {
