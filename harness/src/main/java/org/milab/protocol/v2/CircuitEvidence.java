@@ -177,11 +177,11 @@ final class CircuitEvidence {
         return out;
     }
 
+    /** An interval in circuit.json: undefined parts (NaN) as nulls. */
+    record Ci(Double estimate, Double ciLow, Double ciHigh) {}
+
     static Map<String, Object> interval(Interval i) {
-        Map<String, Object> m = new LinkedHashMap<>();
-        m.put("estimate", i.defined() ? i.estimate() : null);
-        m.put("ci_low", Double.isNaN(i.low()) ? null : i.low());
-        m.put("ci_high", Double.isNaN(i.high()) ? null : i.high());
-        return m;
+        return RecordSchema.treeMap(new Ci(i.defined() ? i.estimate() : null, Double.isNaN(i.low()) ? null : i.low(),
+                Double.isNaN(i.high()) ? null : i.high()));
     }
 }
