@@ -2,6 +2,7 @@ package org.milab;
 
 import com.tngtech.archunit.base.DescribedPredicate;
 import com.tngtech.archunit.core.domain.AccessTarget;
+import com.tngtech.archunit.core.domain.JavaAccess;
 import com.tngtech.archunit.core.domain.JavaClass;
 import com.tngtech.archunit.core.domain.JavaClasses;
 import com.tngtech.archunit.core.importer.ClassFileImporter;
@@ -50,9 +51,10 @@ class RowsFromRecordsTest {
     }
 
     /** A call of, or a method reference to, {@code TableBuilder.addRow} (map or positional) or {@code row()}. */
-    static final DescribedPredicate<AccessTarget> HAND_ROW = new DescribedPredicate<>("TableBuilder.addRow(..) or TableBuilder.row()") {
+    static final DescribedPredicate<JavaAccess<?>> HAND_ROW = new DescribedPredicate<>("TableBuilder.addRow(..) or TableBuilder.row()") {
         @Override
-        public boolean test(AccessTarget t) {
+        public boolean test(JavaAccess<?> a) {
+            AccessTarget t = a.getTarget();
             return t.getOwner().isEquivalentTo(TableBuilder.class) && (t.getName().equals("addRow") || t.getName().equals("row"));
         }
     };
