@@ -6,6 +6,7 @@ import org.milab.stage.StageContext;
 import org.milab.util.Json;
 import org.milab.stats.Bootstrap;
 import org.milab.tables.RecordSchema;
+import org.milab.tables.Table;
 import org.milab.tables.TableBuilder;
 
 import java.util.ArrayList;
@@ -95,24 +96,11 @@ public final class CircuitStage {
         return e.downstream().replaceAll("<[qkv]>$", "");
     }
 
-    /** A row of {@code edges}: one edge's EAP and EAP-IG scores with CIs and, when measured, its exact effect. */
-    record EdgeRow(String edge, String upstream, String downstream, long downstreamLayer, double eapMean, double eapLow,
-                   double eapHigh, double eapIgMean, double eapIgLow, double eapIgHigh, long rankEapIg, Double exactEffectMean,
-                   Double exactEffectLow, Double exactEffectHigh, Long rankExact, Long rankEapIgAmongExact, Boolean signAgrees,
-                   boolean inCircuit) {}
-
-    /** A row of {@code edge_scores}: one example's score of one edge by each method. */
-    record EdgeScoreRow(long example, String edge, double eap, double eapIg, Double exactEffect) {}
-
-    /** A row of {@code faithfulness}: one method's circuit of one size, its faithfulness with CI. */
-    record FaithfulnessRow(String method, long size, long edgesTotal, double fraction, double faithfulness, double faithfulnessLow,
-                           double faithfulnessHigh, double metricMean, double cleanMetricMean, double corruptMetricMean,
-                           boolean meetsThreshold, boolean onGrid, String metric) {}
-
-    /** A row of {@code faithfulness_examples}: one example's metric under one method's circuit of one size. */
-    record FaithfulnessExampleRow(String method, long size, long example, double metric, double cleanMetric, double corruptMetric) {}
-
     static TableBuilder edges(CircuitDiscovery.Result r) {
+        TableBuilder b = Table.builder("edges").keys("edge").string("edge", "upstream", "downstream").int64("downstream_layer")
+                .float64("eap_mean", "eap_low", "eap_high", "eap_ig_mean", "eap_ig_low", "eap_ig_high").int64("rank_eap_ig")
+                .float64("exact_effect_mean", "exact_effect_low", "exact_effect_high").int64("rank_exact", "rank_eap_ig_among_exact")
+                .bool("sign_agrees", "in_circuit");
         CircuitDiscovery.MethodResult eap = r.method("eap"), ig = r.method(RANKING);
         int[] rankIg = ranks(ig.order());
         int measured = r.exactEdges().length;
@@ -126,22 +114,24 @@ public final class CircuitStage {
         }
         int[] rankExact = ranks(CircuitDiscovery.order(exactMean)), rankIgAmong = ranks(CircuitDiscovery.order(igAmong));
         Set<Integer> circuit = circuit(r);
-        List<EdgeRow> rows = new ArrayList<>();
         for (CircuitEdges.Edge e : r.edges().edges()) {
             int i = e.index();
+            TableBuilder.RowBuilder row = b.row().set("edge", e.name()).set("upstream", e.upstreamName()).set("downstream", e.downstream())
+                    .set("downstream_layer", (long) e.downstreamLayer())
+                    .set("eap_mean", eap.mean()[i]).set("eap_low", eap.ci()[i].low()).set("eap_high", eap.ci()[i].high())
+                    .set("eap_ig_mean", ig.mean()[i]).set("eap_ig_low", ig.ci()[i].low()).set("eap_ig_high", ig.ci()[i].high())
+                    .set("rank_eap_ig", (long) rankIg[i]).set("in_circuit", circuit.contains(i));
             Integer k = slot.get(i);
-            Bootstrap.Interval ex = null;
             if (k != null) {
                 int kk = k;
-                ex = boot.mean(java.util.Arrays.stream(r.exact()).mapToDouble(x -> x[kk]).toArray());
+                Bootstrap.Interval ex = boot.mean(java.util.Arrays.stream(r.exact()).mapToDouble(x -> x[kk]).toArray());
+                row.set("exact_effect_mean", ex.estimate()).set("exact_effect_low", ex.low()).set("exact_effect_high", ex.high())
+                        .set("rank_exact", (long) rankExact[k]).set("rank_eap_ig_among_exact", (long) rankIgAmong[k])
+                        .set("sign_agrees", Math.signum(ex.estimate()) == Math.signum(ig.mean()[i]));
             }
-            rows.add(new EdgeRow(e.name(), e.upstreamName(), e.downstream(), e.downstreamLayer(), eap.mean()[i], eap.ci()[i].low(),
-                    eap.ci()[i].high(), ig.mean()[i], ig.ci()[i].low(), ig.ci()[i].high(), rankIg[i],
-                    ex == null ? null : ex.estimate(), ex == null ? null : ex.low(), ex == null ? null : ex.high(),
-                    k == null ? null : (long) rankExact[k], k == null ? null : (long) rankIgAmong[k],
-                    ex == null ? null : Math.signum(ex.estimate()) == Math.signum(ig.mean()[i]), circuit.contains(i)));
+            row.add();
         }
-        return RecordSchema.of(EdgeRow.class).builder("edges", rows, "edge");
+        return b;
     }
 
     static TableBuilder edgeScores(CircuitDiscovery.Result r) {
@@ -177,6 +167,17 @@ public final class CircuitStage {
                     rows.add(new FaithfulnessExampleRow(m.method(), p.size(), i, p.metric()[i], r.full()[i], r.empty()[i]));
         return RecordSchema.of(FaithfulnessExampleRow.class).builder("faithfulness_examples", rows, "method", "size", "example");
     }
+
+    /** A row of {@code edge_scores}: one example's score of one edge by each method. */
+    record EdgeScoreRow(long example, String edge, double eap, double eapIg, Double exactEffect) {}
+
+    /** A row of {@code faithfulness}: one method's circuit of one size, its faithfulness with CI. */
+    record FaithfulnessRow(String method, long size, long edgesTotal, double fraction, double faithfulness, double faithfulnessLow,
+                           double faithfulnessHigh, double metricMean, double cleanMetricMean, double corruptMetricMean,
+                           boolean meetsThreshold, boolean onGrid, String metric) {}
+
+    /** A row of {@code faithfulness_examples}: one example's metric under one method's circuit of one size. */
+    record FaithfulnessExampleRow(String method, long size, long example, double metric, double cleanMetric, double corruptMetric) {}
 
     /** MIB's graph JSON: cfg, nodes {name: {in_graph}}, edges {name: {score, in_graph}} (score: mean EAP-IG). */
     static String mibJson(CircuitDiscovery.Result r, Set<Integer> circuit) {
