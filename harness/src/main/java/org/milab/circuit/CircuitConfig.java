@@ -1,8 +1,8 @@
 package org.milab.circuit;
 
+import org.milab.tables.RecordSchema;
 import org.milab.util.UserError;
 
-import java.util.LinkedHashMap;
 import java.util.Map;
 
 /**
@@ -29,14 +29,8 @@ public record CircuitConfig(int igSteps, int resamples, long bootstrapSeed, int 
         return new CircuitConfig(10, 1000, 0, 4, 2000, 0.9); // 4 rows per call, as the CLI (docs/benchmarks.md)
     }
 
+    /** circuit_config.json: the components in snake_case, in order ({@link RecordSchema#treeMap}). */
     public Map<String, Object> toMap() {
-        Map<String, Object> m = new LinkedHashMap<>();
-        m.put("ig_steps", igSteps);
-        m.put("resamples", resamples);
-        m.put("bootstrap_seed", bootstrapSeed);
-        m.put("batch_rows", batchRows);
-        m.put("exact_edge_limit", exactEdgeLimit);
-        m.put("threshold", threshold);
-        return m;
+        return RecordSchema.treeMap(this);
     }
 }

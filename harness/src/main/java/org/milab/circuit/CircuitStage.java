@@ -5,9 +5,11 @@ import org.milab.model.ModelConfig;
 import org.milab.stage.StageContext;
 import org.milab.util.Json;
 import org.milab.stats.Bootstrap;
+import org.milab.tables.RecordSchema;
 import org.milab.tables.Table;
 import org.milab.tables.TableBuilder;
 
+import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -187,47 +189,49 @@ public final class CircuitStage {
     }
 
     static TableBuilder edgeScores(CircuitDiscovery.Result r) {
-        TableBuilder b = Table.builder("edge_scores").keys("example", "edge").int64("example").string("edge")
-                .float64("eap", "eap_ig", "exact_effect");
         Map<Integer, Integer> slot = new LinkedHashMap<>();
         for (int k = 0; k < r.exactEdges().length; k++) slot.put(r.exactEdges()[k], k);
         double[][] eap = r.method("eap").perExample(), ig = r.method(RANKING).perExample();
+        List<EdgeScoreRow> rows = new ArrayList<>();
         for (int i = 0; i < r.pairs().size(); i++)
             for (CircuitEdges.Edge e : r.edges().edges()) {
                 Integer k = slot.get(e.index());
-                b.row().set("example", (long) i).set("edge", e.name()).set("eap", eap[i][e.index()]).set("eap_ig", ig[i][e.index()])
-                        .set("exact_effect", k == null ? null : r.exact()[i][k]).add();
+                rows.add(new EdgeScoreRow(i, e.name(), eap[i][e.index()], ig[i][e.index()], k == null ? null : r.exact()[i][k]));
             }
-        return b;
+        return RecordSchema.of(EdgeScoreRow.class).builder("edge_scores", rows, "example", "edge");
     }
 
     static TableBuilder faithfulness(CircuitDiscovery.Result r) {
-        TableBuilder b = Table.builder("faithfulness").keys("method", "size").string("method").int64("size", "edges_total")
-                .float64("fraction", "faithfulness", "faithfulness_low", "faithfulness_high", "metric_mean", "clean_metric_mean",
-                        "corrupt_metric_mean").bool("meets_threshold", "on_grid").string("metric");
         double clean = mean(r.full()), corrupt = mean(r.empty());
+        List<FaithfulnessRow> rows = new ArrayList<>();
         for (CircuitDiscovery.MethodResult m : r.methods())
             for (CircuitDiscovery.SizePoint p : points(m))
-                b.row().set("method", m.method()).set("size", (long) p.size()).set("edges_total", (long) r.edges().size())
-                        .set("on_grid", m.curve().contains(p))
-                        .set("fraction", p.fraction()).set("faithfulness", p.faithfulness().estimate())
-                        .set("faithfulness_low", p.faithfulness().low()).set("faithfulness_high", p.faithfulness().high())
-                        .set("metric_mean", mean(p.metric())).set("clean_metric_mean", clean).set("corrupt_metric_mean", corrupt)
-                        .set("meets_threshold", org.milab.stats.Decisions.atLeast(p.faithfulness().estimate(), r.config().threshold()))
-                        .set("metric", r.task().metric().id()).add();
-        return b;
+                rows.add(new FaithfulnessRow(m.method(), p.size(), r.edges().size(), p.fraction(), p.faithfulness().estimate(),
+                        p.faithfulness().low(), p.faithfulness().high(), mean(p.metric()), clean, corrupt,
+                        org.milab.stats.Decisions.atLeast(p.faithfulness().estimate(), r.config().threshold()),
+                        m.curve().contains(p), r.task().metric().id()));
+        return RecordSchema.of(FaithfulnessRow.class).builder("faithfulness", rows, "method", "size");
     }
 
     static TableBuilder faithfulnessExamples(CircuitDiscovery.Result r) {
-        TableBuilder b = Table.builder("faithfulness_examples").keys("method", "size", "example").string("method")
-                .int64("size", "example").float64("metric", "clean_metric", "corrupt_metric");
+        List<FaithfulnessExampleRow> rows = new ArrayList<>();
         for (CircuitDiscovery.MethodResult m : r.methods())
             for (CircuitDiscovery.SizePoint p : points(m))
                 for (int i = 0; i < p.metric().length; i++)
-                    b.row().set("method", m.method()).set("size", (long) p.size()).set("example", (long) i)
-                            .set("metric", p.metric()[i]).set("clean_metric", r.full()[i]).set("corrupt_metric", r.empty()[i]).add();
-        return b;
+                    rows.add(new FaithfulnessExampleRow(m.method(), p.size(), i, p.metric()[i], r.full()[i], r.empty()[i]));
+        return RecordSchema.of(FaithfulnessExampleRow.class).builder("faithfulness_examples", rows, "method", "size", "example");
     }
+
+    /** A row of {@code edge_scores}: one example's score of one edge by each method. */
+    record EdgeScoreRow(long example, String edge, double eap, double eapIg, Double exactEffect) {}
+
+    /** A row of {@code faithfulness}: one method's circuit of one size, its faithfulness with CI. */
+    record FaithfulnessRow(String method, long size, long edgesTotal, double fraction, double faithfulness, double faithfulnessLow,
+                           double faithfulnessHigh, double metricMean, double cleanMetricMean, double corruptMetricMean,
+                           boolean meetsThreshold, boolean onGrid, String metric) {}
+
+    /** A row of {@code faithfulness_examples}: one example's metric under one method's circuit of one size. */
+    record FaithfulnessExampleRow(String method, long size, long example, double metric, double cleanMetric, double corruptMetric) {}
 
     /** MIB's graph JSON: cfg, nodes {name: {in_graph}}, edges {name: {score, in_graph}} (score: mean EAP-IG). */
     static String mibJson(CircuitDiscovery.Result r, Set<Integer> circuit) {
@@ -287,12 +291,9 @@ public final class CircuitStage {
         return s;
     }
 
+    /** {estimate, low, high}: the interval record's own components. */
     private static Map<String, Object> interval(Bootstrap.Interval i) {
-        Map<String, Object> m = new LinkedHashMap<>();
-        m.put("estimate", i.estimate());
-        m.put("low", i.low());
-        m.put("high", i.high());
-        return m;
+        return RecordSchema.treeMap(i);
     }
 
     static String markdown(CircuitDiscovery.Result r) {

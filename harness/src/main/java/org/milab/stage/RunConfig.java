@@ -1,9 +1,11 @@
 package org.milab.stage;
 
+import org.milab.tables.ColumnName;
+import org.milab.tables.PrecededBy;
+import org.milab.tables.RecordSchema;
 import org.milab.util.UserError;
 
 import java.nio.file.Path;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
@@ -27,11 +29,14 @@ import java.util.Map;
  * @param characterizationGenerated characterization prompts generated per family (12)
  * @param characterizationScored    characterization prompts scored per family (4)
  */
-public record RunConfig(String modelId, String runId, List<Integer> controlSeeds, int controlsPerFamily,
+public record RunConfig(@ColumnName("model") String modelId, String runId, List<Integer> controlSeeds, int controlsPerFamily,
                         List<Integer> layerPatchSeeds, int layerPatchPerFamily, int maxCandidates,
-                        int sweepPerFamily, List<Integer> heldoutSeeds, int heldoutGenerated, int heldoutScored,
-                        int topKHeads, Path candidateFile, String zeroAblationFrame,
-                        List<Integer> characterizationSeeds, int characterizationGenerated, int characterizationScored) {
+                        @PrecededBy(key = "sweep_seeds", component = "controlSeeds") int sweepPerFamily,
+                        List<Integer> heldoutSeeds, @ColumnName("heldout_generated_per_family") int heldoutGenerated,
+                        @ColumnName("heldout_scored_per_family") int heldoutScored,
+                        int topKHeads, Path candidateFile, String zeroAblationFrame, List<Integer> characterizationSeeds,
+                        @ColumnName("characterization_generated_per_family") int characterizationGenerated,
+                        @ColumnName("characterization_scored_per_family") int characterizationScored) {
 
     /** The held-out chain's config with the reference's characterization defaults. */
     public RunConfig(String modelId, String runId, List<Integer> controlSeeds, int controlsPerFamily,
@@ -89,26 +94,11 @@ public record RunConfig(String modelId, String runId, List<Integer> controlSeeds
         if (v < 1) throw new UserError("The " + what + " must be >= 1 (got " + v + ").", "Pass a positive count.");
     }
 
+    /**
+     * The config as run_manifest.json records it (and config_sha256 hashes it): the components in order, named by
+     * {@link RecordSchema} (their snake_case or {@link ColumnName}), the control seeds repeated as sweep_seeds.
+     */
     public Map<String, Object> toMap() {
-        Map<String, Object> m = new LinkedHashMap<>();
-        m.put("model", modelId);
-        m.put("run_id", runId);
-        m.put("control_seeds", controlSeeds);
-        m.put("controls_per_family", controlsPerFamily);
-        m.put("layer_patch_seeds", layerPatchSeeds);
-        m.put("layer_patch_per_family", layerPatchPerFamily);
-        m.put("max_candidates", maxCandidates);
-        m.put("sweep_seeds", controlSeeds);
-        m.put("sweep_per_family", sweepPerFamily);
-        m.put("heldout_seeds", heldoutSeeds);
-        m.put("heldout_generated_per_family", heldoutGenerated);
-        m.put("heldout_scored_per_family", heldoutScored);
-        m.put("top_k_heads", topKHeads);
-        m.put("candidate_file", candidateFile == null ? null : candidateFile.toString());
-        m.put("zero_ablation_frame", zeroAblationFrame);
-        m.put("characterization_seeds", characterizationSeeds);
-        m.put("characterization_generated_per_family", characterizationGenerated);
-        m.put("characterization_scored_per_family", characterizationScored);
-        return m;
+        return RecordSchema.treeMap(this);
     }
 }

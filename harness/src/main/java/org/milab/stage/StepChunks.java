@@ -102,7 +102,7 @@ public final class StepChunks {
             int index = c;
             List<Table> done = tables(String.valueOf(c), names, () -> compute.apply(index));
             for (int t = 0; t < names.size(); t++)
-                for (Table.Row r : done.get(t).rows()) into.get(t).addRow(r.toMap());
+                for (Table.Row r : done.get(t).rows()) into.get(t).copyRow(r);
         }
     }
 

@@ -14,7 +14,8 @@ import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * A record type as a table schema: the record is written once and its components are the columns, in
- * order, named in snake_case ({@code meanEffect} -> {@code mean_effect}), typed from the component's Java type
+ * order, named in snake_case ({@code meanEffect} -> {@code mean_effect}; {@link ColumnName} where a fixed name
+ * differs), typed from the component's Java type
  * and described by {@link Describe} (else by the glossary). Rows are written from records and read back into
  * them, so a renamed component renames its column and no stage repeats a column name in a map or a
  * positional row.
@@ -38,7 +39,7 @@ public final class RecordSchema<R extends Record> {
         List<String> names = new ArrayList<>(components.length);
         Class<?>[] params = new Class<?>[components.length];
         for (int i = 0; i < components.length; i++) {
-            names.add(snakeCase(components[i].getName()));
+            names.add(name(components[i]));
             params[i] = components[i].getType();
         }
         this.columns = Collections.unmodifiableList(names);
@@ -75,6 +76,12 @@ public final class RecordSchema<R extends Record> {
         return sb.toString();
     }
 
+    /** The column (or JSON key) of component {@code c}: its {@link ColumnName}, else its name in snake_case. */
+    public static String name(RecordComponent c) {
+        ColumnName n = c.getAnnotation(ColumnName.class);
+        return n != null ? n.value() : snakeCase(c.getName());
+    }
+
     /** Column names, in component order. */
     public List<String> columns() {
         return columns;
@@ -90,10 +97,10 @@ public final class RecordSchema<R extends Record> {
     /** A builder for table {@code table} with this record's columns (and descriptions), keyed on {@code keys}. */
     public TableBuilder builder(String table, String... keys) {
         TableBuilder b = Table.builder(table);
-        for (RecordComponent c : components) b.column(snakeCase(c.getName()), columnType(c));
+        for (RecordComponent c : components) b.column(name(c), columnType(c));
         for (RecordComponent c : components) {
             Describe d = c.getAnnotation(Describe.class);
-            if (d != null) b.describe(snakeCase(c.getName()), d.value());
+            if (d != null) b.describe(name(c), d.value());
         }
         return b.keys(keys);
     }
@@ -117,7 +124,7 @@ public final class RecordSchema<R extends Record> {
         Map<String, Object> m = new LinkedHashMap<>();
         for (RecordComponent c : components) {
             Object v = value(row, c);
-            m.put(snakeCase(c.getName()), v instanceof Enum<?> e ? e.name() : v);
+            m.put(name(c), v instanceof Enum<?> e ? e.name() : v);
         }
         return m;
     }
@@ -125,13 +132,15 @@ public final class RecordSchema<R extends Record> {
     /**
      * {@code value} as a JSON tree: a record becomes an object keyed by its components in snake_case, in
      * component order (a component marked {@link Inline} writes its record's entries in its place; one marked
-     * {@link OmitIfNull} is left out when null); lists and maps are converted element by element (map keys as
-     * they are), enums become their names, anything else stays as it is. So a JSON document written from a
+     * {@link OmitIfNull} is left out when null; one marked {@link PrecededBy} has an extra key before it); lists
+     * and maps are converted element by element (map keys as they are), enums and paths become their names and
+     * strings, anything else stays as it is. So a JSON document written from a
      * record tree has its keys, their order and their nesting from the records alone.
      */
     public static Object tree(Object value) {
         if (value instanceof Record r) return treeMap(r);
         if (value instanceof Enum<?> e) return e.name();
+        if (value instanceof java.nio.file.Path p) return p.toString();
         if (value instanceof List<?> l) {
             List<Object> out = new ArrayList<>(l.size());
             for (Object o : l) out.add(tree(o));
@@ -150,13 +159,15 @@ public final class RecordSchema<R extends Record> {
         Map<String, Object> m = new LinkedHashMap<>();
         for (RecordComponent c : of(row.getClass()).components) {
             Object v = value(row, c);
+            PrecededBy extra = c.getAnnotation(PrecededBy.class);
+            if (extra != null) m.put(extra.key(), tree(value(row, component(row.getClass(), extra.component()))));
             if (c.isAnnotationPresent(Inline.class)) {
                 if (!(v instanceof Record inner))
                     throw new IllegalArgumentException(row.getClass().getSimpleName() + "." + c.getName()
                             + " is marked @Inline but holds " + v + ", not a record");
                 m.putAll(treeMap(inner));
             } else if (v != null || !c.isAnnotationPresent(OmitIfNull.class)) {
-                m.put(snakeCase(c.getName()), tree(v));
+                m.put(name(c), tree(v));
             }
         }
         return m;
@@ -167,7 +178,7 @@ public final class RecordSchema<R extends Record> {
         Object[] args = new Object[components.length];
         for (int i = 0; i < components.length; i++) {
             RecordComponent c = components[i];
-            String column = snakeCase(c.getName());
+            String column = name(c);
             if (!row.table().hasColumn(column))
                 throw new IllegalArgumentException("Table '" + row.table().name() + "' has no column '" + column + "' for "
                         + type.getSimpleName() + "." + c.getName());
@@ -187,6 +198,11 @@ public final class RecordSchema<R extends Record> {
         List<R> out = new ArrayList<>(table.rowCount());
         for (Table.Row r : table.rows()) out.add(read(r));
         return out;
+    }
+
+    private static RecordComponent component(Class<?> type, String name) {
+        for (RecordComponent c : type.getRecordComponents()) if (c.getName().equals(name)) return c;
+        throw new IllegalArgumentException(type.getSimpleName() + " has no component '" + name + "' (named by a @PrecededBy)");
     }
 
     private static Object value(Record row, RecordComponent c) {
@@ -230,7 +246,7 @@ public final class RecordSchema<R extends Record> {
         Class<?> t = c.getType();
         if (v == null) {
             if (t.isPrimitive())
-                throw new IllegalArgumentException("Table '" + table + "' has a null in column '" + snakeCase(c.getName())
+                throw new IllegalArgumentException("Table '" + table + "' has a null in column '" + name(c)
                         + "', which " + type.getSimpleName() + "." + c.getName() + " (" + t + ") cannot hold");
             return null;
         }

@@ -135,6 +135,14 @@ public final class TableBuilder {
         return append(row);
     }
 
+    /**
+     * Appends a row of another table (a concatenation, a selection or a resumed chunk): its columns by name, so
+     * no column is named here; a column this builder lacks is an error, one the row lacks is null.
+     */
+    public TableBuilder copyRow(Table.Row row) {
+        return addRow(row.toMap());
+    }
+
     /** Adds a row given every column's value in declaration order. */
     public TableBuilder addRow(Object... values) {
         checkKeysDeclared();

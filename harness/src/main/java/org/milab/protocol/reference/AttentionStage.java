@@ -206,13 +206,15 @@ public final class AttentionStage {
 
     /** Overall mean/median score and the top 10 heads over all rows (nulls skipped), full precision. */
     static Map<String, Object> overallSummary(Table byHead) {
-        Map<String, Object> m = new LinkedHashMap<>();
-        m.put(MEAN, byHead.rowCount() == 0 ? null : Stats.mean(byHead.doubles(SCORE)));
-        m.put(MEDIAN, byHead.rowCount() == 0 ? null : Stats.median(byHead.doubles(SCORE)));
         List<Map<String, Object>> heads = PandasRules.sortDescending(headRows(byHead), h -> (Double) h.get(MEAN));
-        m.put("top_heads_by_previous_occurrence_attention", heads.subList(0, Math.min(OVERALL_TOP_K, heads.size())));
-        return m;
+        return RecordSchema.treeMap(new Overall(byHead.rowCount() == 0 ? null : Stats.mean(byHead.doubles(SCORE)),
+                byHead.rowCount() == 0 ? null : Stats.median(byHead.doubles(SCORE)),
+                heads.subList(0, Math.min(OVERALL_TOP_K, heads.size()))));
     }
+
+    /** The summary's overall part ({@link #MEAN}, {@link #MEDIAN}, the top heads). */
+    record Overall(Double meanAttentionToPreviousOccurrence, Double medianAttentionToPreviousOccurrence,
+                   List<Map<String, Object>> topHeadsByPreviousOccurrenceAttention) {}
 
     /**
      * The positive-vs-control reading: rows without a score are dropped first (so no_repeat_control never
@@ -251,6 +253,18 @@ public final class AttentionStage {
     record HeadMean(long layer, long head, double meanAttentionToPreviousOccurrence,
                     double medianAttentionToPreviousOccurrence, double meanAttentionEntropy, long nExamples) {}
 
+    /** A head of the summary's gap list, beside its strongest control family. */
+    record GapRow(Long layer, Long head, Double positiveMeanAttentionToPreviousOccurrence,
+                  Double positiveMedianAttentionToPreviousOccurrence, Double meanAttentionEntropy, Long positiveNExamples,
+                  String maxControlFamily, Double maxControlMeanAttentionToPreviousOccurrence,
+                  Double positiveMinusControlAttentionGap) {}
+
+    /** {@link GapRow} when no head has control rows: the reference's columns come in this other order. */
+    record GapRowWithoutControls(Long layer, Long head, Double positiveMeanAttentionToPreviousOccurrence,
+                                 Double positiveMedianAttentionToPreviousOccurrence, Double meanAttentionEntropy,
+                                 Long positiveNExamples, Double maxControlMeanAttentionToPreviousOccurrence,
+                                 String maxControlFamily, Double positiveMinusControlAttentionGap) {}
+
     /** Positive head rows with the strongest control family of the same head, sorted by gap descending. */
     static List<Map<String, Object>> gapRows(Table positive, Table controls) {
         // (layer, head) -> [family, mean]: the highest family mean (idxmax), named by the first family
@@ -269,39 +283,30 @@ public final class AttentionStage {
         });
         List<Map<String, Object>> out = new ArrayList<>();
         for (Map<String, Object> h : headRows(positive)) {
-            Map<String, Object> m = new LinkedHashMap<>();
-            m.put("layer", h.get("layer"));
-            m.put("head", h.get("head"));
-            m.put("positive_" + MEAN, h.get(MEAN));
-            m.put("positive_" + MEDIAN, h.get(MEDIAN));
-            m.put("mean_attention_entropy", h.get("mean_attention_entropy"));
-            m.put("positive_n_examples", h.get("n_examples"));
-            Double max;
-            if (maxControl.isEmpty()) { // no control rows at all: the reference fills NaN and "" (in this order)
-                max = null;
-                m.put("max_control_" + MEAN, null);
-                m.put("max_control_family", "");
-            } else { // left merge: a head without control rows gets nulls
-                Object[] c = maxControl.get(List.of(h.get("layer"), h.get("head")));
-                max = c == null ? null : (Double) c[1];
-                m.put("max_control_family", c == null ? null : c[0]);
-                m.put("max_control_" + MEAN, max);
+            Long layer = (Long) h.get("layer"), head = (Long) h.get("head");
+            Double mean = (Double) h.get(MEAN), median = (Double) h.get(MEDIAN), entropy = (Double) h.get("mean_attention_entropy");
+            Long n = (Long) h.get("n_examples");
+            if (maxControl.isEmpty()) // no control rows at all: the reference fills NaN and "" (in this order)
+                out.add(RecordSchema.treeMap(new GapRowWithoutControls(layer, head, mean, median, entropy, n, null, "", mean)));
+            else { // left merge: a head without control rows gets nulls
+                Object[] c = maxControl.get(List.of(layer, head));
+                Double max = c == null ? null : (Double) c[1];
+                out.add(RecordSchema.treeMap(new GapRow(layer, head, mean, median, entropy, n, c == null ? null : (String) c[0],
+                        max, mean - (max == null ? 0.0 : max))));
             }
-            m.put("positive_minus_control_attention_gap", (Double) h.get(MEAN) - (max == null ? 0.0 : max));
-            out.add(m);
         }
         return PandasRules.sortDescending(out, m -> (Double) m.get("positive_minus_control_attention_gap"));
     }
+
+    /** One control family of the summary: its mean score ({@link #MEAN}) and distinct examples. */
+    record FamilyMean(String family, double meanAttentionToPreviousOccurrence, long nExamples) {}
 
     /** The control family with the highest mean score, with its distinct example count; null without controls. */
     static Map<String, Object> hardestControlFamily(Table controls) {
         List<Map<String, Object>> families = new ArrayList<>();
         for (Map.Entry<List<Object>, Table> g : PandasRules.groupBySorted(controls, "family").entrySet()) {
-            Map<String, Object> m = new LinkedHashMap<>();
-            m.put("family", g.getKey().get(0));
-            m.put(MEAN, Stats.mean(g.getValue().doubles(SCORE)));
-            m.put("n_examples", PandasRules.nunique(g.getValue(), "example_id"));
-            families.add(m);
+            families.add(RecordSchema.treeMap(new FamilyMean((String) g.getKey().get(0), Stats.mean(g.getValue().doubles(SCORE)),
+                    PandasRules.nunique(g.getValue(), "example_id"))));
         }
         List<Map<String, Object>> r = records(PandasRules.sortDescending(families, m -> (Double) m.get(MEAN)), 1);
         return r.isEmpty() ? null : r.get(0);

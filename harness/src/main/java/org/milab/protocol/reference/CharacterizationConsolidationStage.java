@@ -65,7 +65,7 @@ public final class CharacterizationConsolidationStage {
     static Table concat(List<Table> tables) {
         TableBuilder b = Table.builder(CharacterizationStage.BY_CANDIDATE);
         tables.get(0).columns().forEach(c -> b.column(c.name(), c.type()));
-        for (Table t : tables) for (Table.Row r : t.rows()) b.addRow(r.toMap());
+        for (Table t : tables) for (Table.Row r : t.rows()) b.copyRow(r);
         return b.build();
     }
 

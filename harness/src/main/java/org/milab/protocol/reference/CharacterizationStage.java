@@ -15,6 +15,7 @@ import org.milab.model.Checkpoint;
 import org.milab.prompts.CharacterizationPrompts;
 import org.milab.prompts.ExampleSelection;
 import org.milab.prompts.PromptRecord;
+import org.milab.tables.RecordSchema;
 import org.milab.tables.Table;
 import org.milab.tables.TableBuilder;
 import org.milab.util.UserError;
@@ -143,13 +144,15 @@ public final class CharacterizationStage {
         return out;
     }
 
+    /** A row of candidate_characterization_by_candidate: one candidate's effects, attention, position and circuit evidence. */
+    record CandidateRow(int seed, String candidateId, String candidateGroup, Long layer, Long head, Double meanTrueVsControlEffect,
+                        Double maxControlEffect, Double positiveMinusControlGap, Double spearmanAttentionEffectCorr,
+                        Double meanSourceAttentionMargin, String positionSpecificityStatus, Double ovCopyMargin, String ovStatus,
+                        Double qkSourceMargin, String qkStatus, String characterizationSeedStatus) {}
+
     static TableBuilder byCandidate(int seed, Map<String, Double[]> effects, Table alignment, Table position, Table diagnostics) {
-        TableBuilder b = Table.builder(BY_CANDIDATE).keys("candidate_id").int64("seed").string("candidate_id", "candidate_group")
-                .int64("layer", "head").float64("mean_true_vs_control_effect", "max_control_effect", "positive_minus_control_gap",
-                        "spearman_attention_effect_corr", "mean_source_attention_margin").string("position_specificity_status")
-                .float64("ov_copy_margin").string("ov_status").float64("qk_source_margin").string("qk_status", "characterization_seed_status");
         Map<String, Table.Row> al = index(alignment), po = index(position), di = index(diagnostics);
-        List<Object[]> rows = new ArrayList<>();
+        List<CandidateRow> rows = new ArrayList<>();
         for (Table.Row d : diagnostics.rows()) { // every candidate has a diagnostics row, in candidate-set order
             String id = d.getString("candidate_id");
             Double[] e = effects.get(id);
@@ -159,14 +162,13 @@ public final class CharacterizationStage {
             Double margin = a == null ? null : a.getDouble("mean_source_attention_margin");
             String ps = p == null ? null : p.getString("position_specificity_status");
             Table.Row dd = di.get(id);
-            rows.add(new Object[]{seed, id,
-                    d.getString("candidate_group"), d.getLong("layer"), d.getLong("head"), e[0], e[1], e[2], corr, margin, ps,
-                    dd.getDouble("ov_copy_margin"), dd.getString("ov_status"), dd.getDouble("qk_source_margin"),
-                    dd.getString("qk_status"), seedStatus(e[2], e[0], e[1], corr, ps, dd.getString("ov_status"), dd.getString("qk_status"))});
+            rows.add(new CandidateRow(seed, id, d.getString("candidate_group"), d.getLong("layer"), d.getLong("head"), e[0], e[1],
+                    e[2], corr, margin, ps, dd.getDouble("ov_copy_margin"), dd.getString("ov_status"),
+                    dd.getDouble("qk_source_margin"), dd.getString("qk_status"),
+                    seedStatus(e[2], e[0], e[1], corr, ps, dd.getString("ov_status"), dd.getString("qk_status"))));
         }
-        rows.sort(Decisions.descending((Object[] r) -> (Double) r[7]));
-        rows.forEach(b::addRow);
-        return b;
+        rows.sort(Decisions.descending(CandidateRow::positiveMinusControlGap));
+        return RecordSchema.of(CandidateRow.class).builder(BY_CANDIDATE, rows, "candidate_id");
     }
 
     private static Map<String, Table.Row> index(Table t) {
@@ -196,12 +198,13 @@ public final class CharacterizationStage {
 
     // ---------------------------------------------------------------- position characterization
 
+    /** A row of the position characterization: one candidate's mean effect at each patched position. */
+    record PositionRow(String candidateId, String candidateGroup, Long layer, Long head, Double finalEffect,
+                       Double previousOccurrenceEffect, Double sourcePositionEffect, Double distractorPositionEffect,
+                       Double finalMinusSource, Double sourceMinusDistractor, String positionSpecificityStatus) {}
+
     static TableBuilder positionByCandidate(Table results) {
-        TableBuilder b = Table.builder(POSITION).keys("candidate_id").string("candidate_id", "candidate_group")
-                .int64("layer", "head").float64("final_effect", "previous_occurrence_effect", "source_position_effect",
-                        "distractor_position_effect", "final_minus_source", "source_minus_distractor")
-                .string("position_specificity_status");
-        List<Object[]> rows = new ArrayList<>();
+        List<PositionRow> rows = new ArrayList<>();
         for (Map.Entry<List<Object>, Table> g : HeadSweepStage.sorted(results.groupBy("candidate_id", "candidate_group", "layer", "head"))) {
             Map<List<Object>, Table> byLabel = g.getValue().groupBy("position_label");
             Function<String, Double> mean = label -> {
@@ -211,20 +214,13 @@ public final class CharacterizationStage {
             Double fin = mean.apply("final"), prev = mean.apply("previous_occurrence"),
                     src = mean.apply("source_position"), dis = mean.apply("distractor_position");
             Double sourceLike = src != null ? src : prev;
-            Object[] row = new Object[11];
-            for (int i = 0; i < 4; i++) row[i] = g.getKey().get(i);
-            row[4] = fin;
-            row[5] = prev;
-            row[6] = src;
-            row[7] = dis;
-            row[8] = fin != null && sourceLike != null ? fin - sourceLike : null;
-            row[9] = sourceLike != null && dis != null ? sourceLike - dis : null;
-            row[10] = positionStatus(fin, prev, src, dis);
-            rows.add(row);
+            List<Object> k = g.getKey();
+            rows.add(new PositionRow((String) k.get(0), (String) k.get(1), (Long) k.get(2), (Long) k.get(3), fin, prev, src, dis,
+                    fin != null && sourceLike != null ? fin - sourceLike : null,
+                    sourceLike != null && dis != null ? sourceLike - dis : null, positionStatus(fin, prev, src, dis)));
         }
-        rows.sort(Decisions.descending((Object[] r) -> (Double) r[4]));
-        rows.forEach(b::addRow);
-        return b;
+        rows.sort(Decisions.descending(PositionRow::finalEffect));
+        return RecordSchema.of(PositionRow.class).builder(POSITION, rows, "candidate_id");
     }
 
     /** {@code classify_position_specificity}. */
@@ -282,23 +278,27 @@ public final class CharacterizationStage {
                 lookup.put(List.of(id, c.head()), attention(row, target, source));
             }
         }
-        TableBuilder b = Table.builder(ATTENTION_EXAMPLES).keys("candidate_id", "example_id", "intervention", "position_label")
-                .int64("seed").string("candidate_id", "candidate_group").int64("layer", "head")
-                .string("family", "heldout_family_type", "example_id", "intervention", "position_label")
-                .float64("effect_size").string("effect_size_status").float64("attention_to_expected_source",
-                        "attention_to_best_distractor", "source_attention_margin")
-                .string("target_token", "source_token", "clean_prompt", "corrupt_prompt");
+        List<AttentionExampleRow> rows = new ArrayList<>();
         for (Table.Row x : results.rows()) {
             PromptRecord r = byId.get(x.getString("example_id"));
             Attention a = lookup.get(List.of(r.exampleId(), ReferenceVerdicts.head(x)));
-            b.addRow(x.get("seed"), x.get("candidate_id"), x.get("candidate_group"), x.get("layer"), x.get("head"),
-                    x.get("family"), x.get("heldout_family_type"), x.get("example_id"), x.get("intervention"),
-                    x.get("position_label"), x.get("effect_size"), x.get("effect_size_status"), a.toSource(),
-                    a.bestDistractor(), a.margin(), r.trueExpectedNextToken(), r.expectedSourceToken(),
-                    x.get("clean_prompt"), x.get("corrupt_prompt"));
+            rows.add(new AttentionExampleRow(x.getLong("seed"), x.getString("candidate_id"), x.getString("candidate_group"),
+                    x.getLong("layer"), x.getLong("head"), x.getString("family"), x.getString("heldout_family_type"),
+                    x.getString("example_id"), x.getString("intervention"), x.getString("position_label"),
+                    x.getDouble("effect_size"), x.getString("effect_size_status"), a.toSource(), a.bestDistractor(), a.margin(),
+                    r.trueExpectedNextToken(), r.expectedSourceToken(), x.getString("clean_prompt"), x.getString("corrupt_prompt")));
         }
-        return b;
+        return RecordSchema.of(AttentionExampleRow.class).builder(ATTENTION_EXAMPLES, rows, "candidate_id", "example_id",
+                "intervention", "position_label");
     }
+
+    /** A row of the attention examples: one characterization result beside the head's attention on its prompt. */
+    record AttentionExampleRow(Long seed, String candidateId, String candidateGroup, Long layer, Long head, String family,
+                               String heldoutFamilyType, String exampleId, String intervention, String positionLabel,
+                               Double effectSize, String effectSizeStatus, Double attentionToExpectedSource,
+                               Double attentionToBestDistractor, Double sourceAttentionMargin, String targetToken,
+                               String sourceToken, String cleanPrompt, String corruptPrompt) {}
+
 
     /** Weight on the source; best other weight excluding BOS, the target and the source; their difference. */
     static Attention attention(double[] row, int target, Integer source) {
@@ -310,12 +310,14 @@ public final class CharacterizationStage {
         return new Attention(toSource, best, toSource == null || best == null ? null : toSource - best);
     }
 
+    /** A row of the attention-effect alignment by candidate: how its attention to the source tracks its effect. */
+    record AlignmentRow(String candidateId, String candidateGroup, Long layer, Long head, long nExamples, long nValidExamples,
+                        Double meanEffectSize, Double meanAttentionToExpectedSource, Double meanSourceAttentionMargin,
+                        Double spearmanAttentionEffectCorr, Double pearsonAttentionEffectCorr, Double positiveFamilyCorr,
+                        Double controlFamilyCorr, String alignmentStatus) {}
+
     static TableBuilder attentionByCandidate(Table examples) {
-        TableBuilder b = Table.builder(ATTENTION_BY_CANDIDATE).keys("candidate_id").string("candidate_id", "candidate_group")
-                .int64("layer", "head", "n_examples", "n_valid_examples").float64("mean_effect_size",
-                        "mean_attention_to_expected_source", "mean_source_attention_margin", "spearman_attention_effect_corr",
-                        "pearson_attention_effect_corr", "positive_family_corr", "control_family_corr").string("alignment_status");
-        List<Object[]> rows = new ArrayList<>();
+        List<AlignmentRow> rows = new ArrayList<>();
         for (Map.Entry<List<Object>, Table> g : HeadSweepStage.sorted(examples.groupBy("candidate_id", "candidate_group", "layer", "head"))) {
             Table all = g.getValue();
             Table valid = all.filter(r -> r.getDouble("effect_size") != null && r.getDouble("attention_to_expected_source") != null
@@ -326,24 +328,18 @@ public final class CharacterizationStage {
             Double ctlCorr = pearson(ctl.doubles("attention_to_expected_source"), ctl.doubles("effect_size"));
             Double posMargin = Stats.orNull(Stats.mean(pos.doubles("source_attention_margin")));
             Double ctlMargin = Stats.orNull(Stats.mean(ctl.doubles("source_attention_margin")));
-            Object[] row = new Object[14];
-            for (int i = 0; i < 4; i++) row[i] = g.getKey().get(i);
-            row[4] = (long) all.rowCount();
-            row[5] = (long) valid.rowCount();
-            row[6] = Stats.orNull(Stats.mean(valid.doubles("effect_size")));
-            row[7] = Stats.orNull(Stats.mean(valid.doubles("attention_to_expected_source")));
-            row[8] = Stats.orNull(Stats.mean(valid.doubles("source_attention_margin")));
-            row[9] = spearman(valid.doubles("attention_to_expected_source"), valid.doubles("effect_size"));
-            row[10] = pearson(valid.doubles("attention_to_expected_source"), valid.doubles("effect_size"));
-            row[11] = posCorr;
-            row[12] = ctlCorr;
-            row[13] = alignmentStatus(posCorr, ctlCorr, posMargin, ctlMargin, valid.rowCount());
-            rows.add(row);
+            List<Object> k = g.getKey();
+            rows.add(new AlignmentRow((String) k.get(0), (String) k.get(1), (Long) k.get(2), (Long) k.get(3), all.rowCount(),
+                    valid.rowCount(), Stats.orNull(Stats.mean(valid.doubles("effect_size"))),
+                    Stats.orNull(Stats.mean(valid.doubles("attention_to_expected_source"))),
+                    Stats.orNull(Stats.mean(valid.doubles("source_attention_margin"))),
+                    spearman(valid.doubles("attention_to_expected_source"), valid.doubles("effect_size")),
+                    pearson(valid.doubles("attention_to_expected_source"), valid.doubles("effect_size")), posCorr, ctlCorr,
+                    alignmentStatus(posCorr, ctlCorr, posMargin, ctlMargin, valid.rowCount())));
         }
         // sort_values([alignment_status, mean_effect_size], ascending=[True, False], na_position=last); stable here
-        rows.sort(Comparator.comparing((Object[] r) -> (String) r[13]).thenComparing(Decisions.descending(r -> (Double) r[6])));
-        rows.forEach(b::addRow);
-        return b;
+        rows.sort(Comparator.comparing(AlignmentRow::alignmentStatus).thenComparing(Decisions.descending(AlignmentRow::meanEffectSize)));
+        return RecordSchema.of(AlignmentRow.class).builder(ATTENTION_BY_CANDIDATE, rows, "candidate_id");
     }
 
     /** {@code classify_alignment} with min_valid_examples = 4. */
@@ -403,18 +399,10 @@ public final class CharacterizationStage {
 
     static TableBuilder diagnosticExamples(StageContext ctx, HeadCircuit circuit, List<HeldoutRobustnessStage.Candidate> candidates,
                                            List<PromptRecord> records) {
-        TableBuilder b = Table.builder(DIAGNOSTIC_EXAMPLES).keys("candidate_id", "example_id")
-                .string("candidate_id", "candidate_group").int64("layer", "head")
-                .string("family", "example_id", "true_expected_next_token", "wrong_or_control_token", "prompt")
-                .float64("ov_true_token_score", "ov_wrong_token_score", "ov_copy_margin").int64("ov_rank_of_true_token")
-                .string("ov_status").float64("mean_qk_expected_source_score", "mean_qk_best_distractor_score", "qk_source_margin")
-                .string("qk_status", "diagnostic_error");
+        List<DiagnosticExampleRow> rows = new ArrayList<>();
         for (HeldoutRobustnessStage.Candidate c : candidates)
             for (PromptRecord r : records) {
                 int l = c.head().layer(), h = c.head().head();
-                Object[] base = {c.candidateId(), c.group(), l, h, r.family(), r.exampleId(), r.trueExpectedNextToken(),
-                        r.wrongOrControlToken(), r.prompt()};
-                Object[] rest;
                 try {
                     int t = ctx.singleToken(r.trueExpectedNextToken(), r.exampleId() + " true_expected_next_token");
                     int wr = ctx.singleToken(r.wrongOrControlToken(), r.exampleId() + " wrong_or_control_token");
@@ -424,17 +412,30 @@ public final class CharacterizationStage {
                     int[] tokens = ctx.tokens(r.prompt()).ids();
                     int sourcePos = Math.max(tokens.length - r.promptTokensText().size(), 0) + r.expectedSourcePositionHint();
                     HeadCircuit.Qk qk = HeadCircuit.qkMargin(circuit.qkScores(l, h, tokens), sourcePos);
-                    rest = new Object[]{ov.trueScore(), ov.wrongScore(), ov.margin(), ov.rankOfTrue(),
+                    rows.add(DiagnosticExampleRow.of(c, r, ov.trueScore(), ov.wrongScore(), ov.margin(), ov.rankOfTrue(),
                             HeadCircuit.ovStatus(ov.margin()), qk.sourceScore(), qk.bestDistractorScore(), qk.margin(),
-                            HeadCircuit.qkStatus(qk.margin()), ""};
+                            HeadCircuit.qkStatus(qk.margin()), ""));
                 } catch (UserError e) { // the reference turns any lookup failure into an unavailable row
-                    rest = new Object[]{null, null, null, null, "ov_unavailable", null, null, null, "qk_unavailable", e.getMessage()};
+                    rows.add(DiagnosticExampleRow.of(c, r, null, null, null, null, "ov_unavailable", null, null, null,
+                            "qk_unavailable", e.getMessage()));
                 }
-                Object[] row = Arrays.copyOf(base, base.length + rest.length);
-                System.arraycopy(rest, 0, row, base.length, rest.length);
-                b.addRow(row);
             }
-        return b;
+        return RecordSchema.of(DiagnosticExampleRow.class).builder(DIAGNOSTIC_EXAMPLES, rows, "candidate_id", "example_id");
+    }
+
+    /** A row of the diagnostic examples: one candidate's OV copy margin and QK source margin on one prompt. */
+    record DiagnosticExampleRow(String candidateId, String candidateGroup, int layer, int head, String family, String exampleId,
+                                String trueExpectedNextToken, String wrongOrControlToken, String prompt,
+                                Double ovTrueTokenScore, Double ovWrongTokenScore, Double ovCopyMargin,
+                                Integer ovRankOfTrueToken, String ovStatus, Double meanQkExpectedSourceScore,
+                                Double meanQkBestDistractorScore, Double qkSourceMargin, String qkStatus, String diagnosticError) {
+        static DiagnosticExampleRow of(HeldoutRobustnessStage.Candidate c, PromptRecord r, Double ovTrue, Double ovWrong,
+                                       Double ovMargin, Integer ovRank, String ovStatus, Double qkSource, Double qkDistractor,
+                                       Double qkMargin, String qkStatus, String error) {
+            return new DiagnosticExampleRow(c.candidateId(), c.group(), c.head().layer(), c.head().head(), r.family(),
+                    r.exampleId(), r.trueExpectedNextToken(), r.wrongOrControlToken(), r.prompt(), ovTrue, ovWrong, ovMargin,
+                    ovRank, ovStatus, qkSource, qkDistractor, qkMargin, qkStatus, error);
+        }
     }
 
     /** id of " " + source token, else of the bare token (the reference's fallback). */
@@ -448,23 +449,26 @@ public final class CharacterizationStage {
         }
     }
 
+    /** A row of the diagnostics by candidate: the means of its diagnostic examples and their statuses. */
+    record DiagnosticCandidateRow(String candidateId, String candidateGroup, int layer, int head, long nExamples,
+                                  Double ovTrueTokenScore, Double ovWrongTokenScore, Double ovCopyMargin,
+                                  Double ovRankOfTrueToken, String ovStatus, Double meanQkExpectedSourceScore,
+                                  Double meanQkBestDistractorScore, Double qkSourceMargin, String qkStatus) {}
+
     static TableBuilder diagnosticsByCandidate(Table examples, List<HeldoutRobustnessStage.Candidate> candidates) {
-        TableBuilder b = Table.builder(DIAGNOSTIC_BY_CANDIDATE).keys("candidate_id").string("candidate_id", "candidate_group")
-                .int64("layer", "head", "n_examples").float64("ov_true_token_score", "ov_wrong_token_score", "ov_copy_margin",
-                        "ov_rank_of_true_token").string("ov_status").float64("mean_qk_expected_source_score",
-                        "mean_qk_best_distractor_score", "qk_source_margin").string("qk_status");
+        List<DiagnosticCandidateRow> rows = new ArrayList<>();
         Map<List<Object>, Table> groups = examples.groupBy("candidate_id");
         for (HeldoutRobustnessStage.Candidate c : candidates) {
             Table t = groups.getOrDefault(List.of(c.candidateId()), examples.filter(r -> false));
             Function<String, Double> mean = col -> t.type(col) == org.milab.tables.ColumnType.INT64
                     ? Stats.orNull(Stats.mean(t.longs(col))) : Stats.orNull(Stats.mean(t.doubles(col)));
             Double ov = mean.apply("ov_copy_margin"), qk = mean.apply("qk_source_margin");
-            b.addRow(c.candidateId(), c.group(), c.head().layer(), c.head().head(), (long) t.rowCount(),
+            rows.add(new DiagnosticCandidateRow(c.candidateId(), c.group(), c.head().layer(), c.head().head(), t.rowCount(),
                     mean.apply("ov_true_token_score"), mean.apply("ov_wrong_token_score"), ov, mean.apply("ov_rank_of_true_token"),
                     HeadCircuit.ovStatus(ov), mean.apply("mean_qk_expected_source_score"),
-                    mean.apply("mean_qk_best_distractor_score"), qk, HeadCircuit.qkStatus(qk));
+                    mean.apply("mean_qk_best_distractor_score"), qk, HeadCircuit.qkStatus(qk)));
         }
-        return b;
+        return RecordSchema.of(DiagnosticCandidateRow.class).builder(DIAGNOSTIC_BY_CANDIDATE, rows, "candidate_id");
     }
 
     // ---------------------------------------------------------------- report

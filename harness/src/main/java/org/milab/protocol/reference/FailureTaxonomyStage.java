@@ -76,14 +76,21 @@ public final class FailureTaxonomyStage {
 
     /** One output row: a counterexample with one failure mode and its reason. */
     public record Label(Counterexample row, String failureMode, String reason) {
-        List<Object> values() {
+        /** Its row of failure_taxonomy_by_row. */
+        LabelRow tableRow() {
             Counterexample r = row;
             org.milab.graph.Head h = org.milab.graph.Head.parse(r.headLabel());
-            return Arrays.asList(r.headLabel(), h.layer(), h.head(), r.candidateId(), r.candidateGroup(), r.sourceFile(), r.counterexampleType(),
-                    r.seed(), r.family(), r.heldoutFamilyType(), r.tokenDomain(), r.sequenceLengthBucket(), r.intervention(),
-                    r.positionLabel(), r.effectSize(), failureMode, reason);
+            return new LabelRow(r.headLabel(), h.layer(), h.head(), r.candidateId(), r.candidateGroup(), r.sourceFile(),
+                    r.counterexampleType(), r.seed(), r.family(), r.heldoutFamilyType(), r.tokenDomain(),
+                    r.sequenceLengthBucket(), r.intervention(), r.positionLabel(), r.effectSize(), failureMode, reason);
         }
     }
+
+    /** A row of failure_taxonomy_by_row: layer/head (and so head_id) beside the reference's head label. */
+    record LabelRow(String headLabel, int layer, int head, String candidateId, String candidateGroup, String sourceFile,
+                    String counterexampleType, Long seed, String family, String heldoutFamilyType, String tokenDomain,
+                    String sequenceLengthBucket, String intervention, String positionLabel, Double effectSize,
+                    String failureMode, String reason) {}
 
     /** Heads whose positive rows change effect sign across the values of each grouping. */
     public record SignFlips(Set<String> domain, Set<String> length, Set<String> intervention, Set<String> position) {}
@@ -231,12 +238,12 @@ public final class FailureTaxonomyStage {
     /** {@code classify_counterexample_rows}: one label per (row, mode), exact duplicates over all output columns dropped. */
     public static List<Label> classifyAll(List<Counterexample> rows) {
         SignFlips flips = signFlips(rows);
-        Set<List<Object>> seen = new LinkedHashSet<>();
+        Set<LabelRow> seen = new LinkedHashSet<>();
         List<Label> out = new ArrayList<>();
         for (Counterexample r : rows)
             classify(r, flips).forEach((mode, reason) -> {
                 Label l = new Label(r, mode, reason);
-                if (seen.add(l.values())) out.add(l);
+                if (seen.add(l.tableRow())) out.add(l);
             });
         return out;
     }
@@ -338,15 +345,9 @@ public final class FailureTaxonomyStage {
 
     static TableBuilder rowTable(List<Label> labels) {
         // rows are unique over all columns; the reason follows from (head, mode), so the rest is the key
-        TableBuilder b = Table.builder(BY_ROW).keys("head_label", "source_file", "counterexample_type", "seed", "family",
-                        "heldout_family_type", "token_domain", "sequence_length_bucket", "intervention", "position_label",
-                        "effect_size", "failure_mode")
-                .string("head_label").int64("layer", "head") // layer/head (and so head_id) beside the reference's label
-                .string("candidate_id", "candidate_group", "source_file", "counterexample_type").int64("seed")
-                .string("family", "heldout_family_type", "token_domain", "sequence_length_bucket", "intervention",
-                        "position_label").float64("effect_size").string("failure_mode", "reason");
-        labels.forEach(l -> b.addRow(l.values().toArray()));
-        return b;
+        return RecordSchema.of(LabelRow.class).builder(BY_ROW, labels.stream().map(Label::tableRow).toList(), "head_label",
+                "source_file", "counterexample_type", "seed", "family", "heldout_family_type", "token_domain",
+                "sequence_length_bucket", "intervention", "position_label", "effect_size", "failure_mode");
     }
 
     static TableBuilder headTable(List<HeadRow> heads) {

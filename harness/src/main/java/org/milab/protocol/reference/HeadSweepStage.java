@@ -90,38 +90,52 @@ public final class HeadSweepStage {
     private static final String[] HEAD_KEYS = {"seed", "layer", "head", "hook_name", "head_specific_patch",
             "actual_patch_scope", "intervention", "intervention_status", "metric", "position_label"};
 
+    /** A row of head_specific_induction_by_family: one (head, intervention, position) on one family. */
+    record FamilyRow(Long seed, String family, Long layer, Long head, String hookName, Boolean headSpecificPatch,
+                     String actualPatchScope, String intervention, String interventionStatus, String metric,
+                     String positionLabel, long nExamples, Double meanEffectSize, Double medianEffectSize,
+                     long nDenominatorZero, double fractionPositiveEffect, Boolean shouldShowInductionBehavior) {
+        /** {@code k}: the group's {@link #FAMILY_KEYS} values, in order. */
+        static FamilyRow of(List<Object> k, long nExamples, Double mean, Double median, long nZero, double positive,
+                            Boolean shouldShow) {
+            return new FamilyRow((Long) k.get(0), (String) k.get(1), (Long) k.get(2), (Long) k.get(3), (String) k.get(4),
+                    (Boolean) k.get(5), (String) k.get(6), (String) k.get(7), (String) k.get(8), (String) k.get(9),
+                    (String) k.get(10), nExamples, mean, median, nZero, positive, shouldShow);
+        }
+    }
+
+    /** A row of head_specific_induction_by_head: positives against the hardest control family, and the verdict. */
+    record HeadRow(Long seed, Long layer, Long head, String hookName, Boolean headSpecificPatch, String actualPatchScope,
+                   String intervention, String interventionStatus, String metric, String positionLabel,
+                   Double positiveMeanEffectSize, Double maxControlMeanEffectSize, Double positiveMinusControlEffectGap,
+                   String hardestControlFamily, long nPositiveExamples, long nControlExamples, String specificityStatus) {
+        /** {@code k}: the group's {@link #HEAD_KEYS} values, in order. */
+        static HeadRow of(List<Object> k, Double positive, Double maxControl, Double gap, String hardest, long nPositive,
+                          long nControl, String status) {
+            return new HeadRow((Long) k.get(0), (Long) k.get(1), (Long) k.get(2), (String) k.get(3), (Boolean) k.get(4),
+                    (String) k.get(5), (String) k.get(6), (String) k.get(7), (String) k.get(8), (String) k.get(9),
+                    positive, maxControl, gap, hardest, nPositive, nControl, status);
+        }
+    }
+
     static TableBuilder byFamily(Table res) {
-        TableBuilder b = Table.builder(BY_FAMILY).keys("family", "layer", "head", "intervention", "intervention_status",
-                        "position_label")
-                .int64("seed").string("family").int64("layer", "head").string("hook_name").bool("head_specific_patch")
-                .string("actual_patch_scope", "intervention", "intervention_status", "metric", "position_label")
-                .int64("n_examples").float64("mean_effect_size", "median_effect_size").int64("n_denominator_zero")
-                .float64("fraction_positive_effect").bool("should_show_induction_behavior");
+        List<FamilyRow> rows = new ArrayList<>();
         for (Map.Entry<List<Object>, Table> g : sorted(res.groupBy(FAMILY_KEYS))) {
             Table t = g.getValue();
             List<Double> eff = t.doubles("effect_size").stream().filter(java.util.Objects::nonNull).toList();
-            Object[] row = new Object[FAMILY_KEYS.length + 6];
-            for (int i = 0; i < FAMILY_KEYS.length; i++) row[i] = g.getKey().get(i);
-            row[FAMILY_KEYS.length] = t.strings("example_id").stream().distinct().count();
-            row[FAMILY_KEYS.length + 1] = Stats.orNull(Stats.mean(eff));
-            row[FAMILY_KEYS.length + 2] = Stats.orNull(Stats.median(eff));
-            row[FAMILY_KEYS.length + 3] = t.strings("effect_size_status").stream().filter("denominator_zero"::equals).count();
-            row[FAMILY_KEYS.length + 4] = eff.isEmpty() ? 0.0 : (double) eff.stream().filter(Decisions::positive).count() / eff.size();
-            row[FAMILY_KEYS.length + 5] = t.bools("should_show_induction_behavior").get(0);
-            b.addRow(row);
+            rows.add(FamilyRow.of(g.getKey(), t.strings("example_id").stream().distinct().count(),
+                    Stats.orNull(Stats.mean(eff)), Stats.orNull(Stats.median(eff)),
+                    t.strings("effect_size_status").stream().filter("denominator_zero"::equals).count(),
+                    eff.isEmpty() ? 0.0 : (double) eff.stream().filter(Decisions::positive).count() / eff.size(),
+                    t.bools("should_show_induction_behavior").get(0)));
         }
-        return b;
+        return RecordSchema.of(FamilyRow.class).builder(BY_FAMILY, rows, "family", "layer", "head", "intervention",
+                "intervention_status", "position_label");
     }
 
     static TableBuilder byHead(Table res, Table fam) {
-        TableBuilder b = Table.builder(BY_HEAD).keys("layer", "head", "intervention", "intervention_status", "position_label")
-                .int64("seed", "layer", "head").string("hook_name").bool("head_specific_patch")
-                .string("actual_patch_scope", "intervention", "intervention_status", "metric", "position_label")
-                .float64("positive_mean_effect_size", "max_control_mean_effect_size", "positive_minus_control_effect_gap")
-                .string("hardest_control_family").int64("n_positive_examples", "n_control_examples")
-                .string("specificity_status");
         Map<List<Object>, Table> headResults = res.groupBy(HEAD_KEYS);
-        List<Object[]> rows = new ArrayList<>();
+        List<HeadRow> rows = new ArrayList<>();
         for (Map.Entry<List<Object>, Table> g : sorted(fam.groupBy(HEAD_KEYS))) {
             Table t = g.getValue();
             Table pos = t.filter(r -> r.getBool("should_show_induction_behavior"));
@@ -138,21 +152,14 @@ public final class HeadSweepStage {
             long nZero = hr.strings("effect_size_status").stream().filter("denominator_zero"::equals).count();
             String status = specificity((Boolean) g.getKey().get(4), hr.rowCount(), nZero, positive, maxControl, gap,
                     "head_specific_positive_candidate");
-            Object[] row = new Object[HEAD_KEYS.length + 7];
-            for (int i = 0; i < HEAD_KEYS.length; i++) row[i] = g.getKey().get(i);
-            row[HEAD_KEYS.length] = positive;
-            row[HEAD_KEYS.length + 1] = maxControl;
-            row[HEAD_KEYS.length + 2] = gap;
-            row[HEAD_KEYS.length + 3] = hardest == null ? "" : hardest.getString("family");
-            row[HEAD_KEYS.length + 4] = pos.longs("n_examples").stream().mapToLong(Long::longValue).sum();
-            row[HEAD_KEYS.length + 5] = ctl.longs("n_examples").stream().mapToLong(Long::longValue).sum();
-            row[HEAD_KEYS.length + 6] = status;
-            rows.add(row);
+            rows.add(HeadRow.of(g.getKey(), positive, maxControl, gap, hardest == null ? "" : hardest.getString("family"),
+                    pos.longs("n_examples").stream().mapToLong(Long::longValue).sum(),
+                    ctl.longs("n_examples").stream().mapToLong(Long::longValue).sum(), status));
         }
         // the reference sorts by gap, descending, missing last
-        rows.sort(Decisions.descending((Object[] r) -> (Double) r[HEAD_KEYS.length + 2]));
-        rows.forEach(b::addRow);
-        return b;
+        rows.sort(Decisions.descending(HeadRow::positiveMinusControlEffectGap));
+        return RecordSchema.of(HeadRow.class).builder(BY_HEAD, rows, "layer", "head", "intervention", "intervention_status",
+                "position_label");
     }
 
     /**

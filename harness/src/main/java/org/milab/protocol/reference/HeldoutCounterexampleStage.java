@@ -143,7 +143,7 @@ public final class HeldoutCounterexampleStage {
             rows.sort(p.descending() ? byEffect.reversed() : byEffect);
             for (Table.Row r : rows.subList(0, Math.min(TOP_K, rows.size()))) {
                 List<Object> key = DEDUPE.stream().map(r::get).toList();
-                if (seen.add(key)) b.addRow(r.toMap());
+                if (seen.add(key)) b.copyRow(r);
             }
         }
         return b;

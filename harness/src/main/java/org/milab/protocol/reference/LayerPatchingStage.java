@@ -220,11 +220,13 @@ public final class LayerPatchingStage {
     }
 
     /** Groups in pandas' sorted key order (family, candidate_id, layer, head, component). */
+    /** A row of layer_patching_by_family: one candidate (a head or a layer's component) on one family. */
+    record FamilyRow(String family, String candidateId, Long layer, Long head, String component, long nExamples,
+                     Double meanEffectSize, Double medianEffectSize, long nDenominatorZero, double fractionPositiveEffect,
+                     Boolean shouldShowInductionBehavior) {}
+
     static TableBuilder byFamily(Table results) {
-        TableBuilder b = Table.builder(BY_FAMILY).keys("family", "candidate_id")
-                .string("family", "candidate_id").int64("layer", "head").string("component").int64("n_examples")
-                .float64("mean_effect_size", "median_effect_size").int64("n_denominator_zero")
-                .float64("fraction_positive_effect").bool("should_show_induction_behavior");
+        List<FamilyRow> rows = new ArrayList<>();
         List<Map.Entry<List<Object>, Table>> groups =
                 new ArrayList<>(results.groupBy("family", "candidate_id", "layer", "head", "component").entrySet());
         groups.sort(Map.Entry.comparingByKey(KEY_ORDER));
@@ -234,12 +236,12 @@ public final class LayerPatchingStage {
             long valid = effects.stream().filter(d -> d != null && !d.isNaN()).count();
             long positive = effects.stream().filter(d -> d != null && Decisions.positive(d)).count();
             List<Object> k = g.getKey();
-            b.addRow(k.get(0), k.get(1), k.get(2), k.get(3), k.get(4), f.strings("example_id").stream().distinct().count(),
-                    Stats.orNull(Stats.mean(effects)), Stats.orNull(Stats.median(effects)),
-                    f.strings("effect_size_status").stream().filter("denominator_zero"::equals).count(),
-                    valid == 0 ? 0.0 : (double) positive / valid, f.bools("should_show_induction_behavior").get(0));
+            rows.add(new FamilyRow((String) k.get(0), (String) k.get(1), (Long) k.get(2), (Long) k.get(3), (String) k.get(4),
+                    f.strings("example_id").stream().distinct().count(), Stats.orNull(Stats.mean(effects)),
+                    Stats.orNull(Stats.median(effects)), f.strings("effect_size_status").stream().filter("denominator_zero"::equals).count(),
+                    valid == 0 ? 0.0 : (double) positive / valid, f.bools("should_show_induction_behavior").get(0)));
         }
-        return b;
+        return RecordSchema.of(FamilyRow.class).builder(BY_FAMILY, rows, "family", "candidate_id");
     }
 
     /** Lexicographic order of group keys (strings and numbers; null first), like pandas' sorted groupby. */

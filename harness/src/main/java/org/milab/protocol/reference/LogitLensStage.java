@@ -139,15 +139,20 @@ public final class LogitLensStage {
     static List<Map<String, Object>> byLayerSummary(Table byLayer) {
         List<Map<String, Object>> out = new ArrayList<>();
         for (Map.Entry<List<Object>, Table> g : PandasRules.groupBySorted(byLayer, "layer").entrySet()) {
-            Map<String, Object> m = new LinkedHashMap<>();
-            m.put("layer", g.getKey().get(0));
-            m.put("mean_expected_logit", Stats.mean(g.getValue().doubles("expected_logit")));
-            m.put("mean_expected_probability", Stats.mean(g.getValue().doubles("expected_probability")));
-            m.put("median_expected_rank", Stats.median(g.getValue().longs("expected_rank")));
-            out.add(m);
+            out.add(RecordSchema.treeMap(new LayerMean((Long) g.getKey().get(0), Stats.mean(g.getValue().doubles("expected_logit")),
+                    Stats.mean(g.getValue().doubles("expected_probability")), Stats.median(g.getValue().longs("expected_rank")))));
         }
         return out;
     }
+
+    /** One layer of the summary's by_layer list. */
+    record LayerMean(long layer, double meanExpectedLogit, double meanExpectedProbability, double medianExpectedRank) {}
+
+    /** The summary's best positive (family, layer). */
+    record BestLayer(Long layer, String family, Double meanExpectedProbability) {}
+
+    /** One control family's mean of its per-layer mean probabilities. */
+    record FamilyMean(String family, double meanExpectedProbability) {}
 
     /** Layer with the highest mean probability (first layer on a tie), null when there are no rows. */
     static Object bestLayer(List<Map<String, Object>> byLayerSummary) {
@@ -167,18 +172,13 @@ public final class LogitLensStage {
         List<Table.Row> sortedPositive = PandasRules.sortDescending(positive, r -> r.getDouble("mean_expected_probability"));
         if (!sortedPositive.isEmpty()) {
             Table.Row r = sortedPositive.get(0);
-            best = new LinkedHashMap<>();
-            best.put("layer", r.getLong("layer"));
-            best.put("family", r.getString("family"));
-            best.put("mean_expected_probability", r.getDouble("mean_expected_probability"));
+            best = RecordSchema.treeMap(new BestLayer(r.getLong("layer"), r.getString("family"), r.getDouble("mean_expected_probability")));
         }
         Table controls = byFamily.filter(r -> !r.getBool("should_show_induction_behavior"));
         List<Map<String, Object>> controlMeans = new ArrayList<>();
         for (Map.Entry<List<Object>, Table> g : PandasRules.groupBySorted(controls, "family").entrySet()) {
-            Map<String, Object> m = new LinkedHashMap<>();
-            m.put("family", g.getKey().get(0));
-            m.put("mean_expected_probability", Stats.mean(g.getValue().doubles("mean_expected_probability")));
-            controlMeans.add(m);
+            controlMeans.add(RecordSchema.treeMap(new FamilyMean((String) g.getKey().get(0),
+                    Stats.mean(g.getValue().doubles("mean_expected_probability")))));
         }
         List<Map<String, Object>> sortedControls = PandasRules.sortDescending(controlMeans,
                 m -> (Double) m.get("mean_expected_probability"));

@@ -79,25 +79,21 @@ public final class MetricCalibrationStage {
             if (validations.get(i).ok()) prompts.add(ctx.tokens(bank.get(i).prompt()));
         Map<TokenIds, Capture> captures = ctx.model().engine().capture(prompts, Set.of(), "S19 calibration");
 
-        TableBuilder ex = exampleBuilder();
+        List<ExampleRow> ex = new ArrayList<>();
         for (int i = 0; i < bank.size(); i++) {
             CalibrationPrompt p = bank.get(i);
             Validation v = validations.get(i);
-            List<Object> row = new ArrayList<>(p.values());
-            row.addAll(java.util.Arrays.asList(v.trueId(), v.controlId(), v.status(), v.error()));
             if (v.ok()) {
                 float[] l = captures.get(ctx.tokens(p.prompt())).logits();
                 int t = v.trueId(), c = v.controlId();
                 double pt = Scores.probability(l, t), pc = Scores.probability(l, c);
-                row.addAll(List.of(OK, Scores.logit(l, t), Scores.logit(l, c), Scores.logit(l, t) - Scores.logit(l, c),
+                ex.add(ExampleRow.of(p, v, OK, Scores.logit(l, t), Scores.logit(l, c), Scores.logit(l, t) - Scores.logit(l, c),
                         pt, pc, pt - pc, (long) Scores.rank(l, t), (long) Scores.rank(l, c)));
             } else {
-                row.add(NOT_SCORED);
-                for (int k = 0; k < 8; k++) row.add(null);
+                ex.add(ExampleRow.of(p, v, NOT_SCORED, null, null, null, null, null, null, null, null));
             }
-            ex.addRow(row.toArray());
         }
-        Table byExample = ctx.write(DIR, null, ex);
+        Table byExample = ctx.write(DIR, null, RecordSchema.of(ExampleRow.class).builder(BY_EXAMPLE, ex, "example_id"));
         Table byFamily = ctx.write(DIR, null, byFamily(byExample));
         Map<String, Object> summary = summary(byExample, byFamily);
         summary.put("model", ctx.model().id());
@@ -143,16 +139,23 @@ public final class MetricCalibrationStage {
         return id;
     }
 
-    private static TableBuilder exampleBuilder() {
-        return Table.builder(BY_EXAMPLE).keys("example_id")
-                .string("example_id", "task", "family", "prompt", "true_expected_next_token", "wrong_or_control_token",
-                        "expected_next_token", "token_domain", "sequence_length_bucket")
-                .bool("should_show_induction_behavior").string("expected_behavior", "control_rationale")
-                .int64("true_token_id", "control_token_id")
-                .string("validation_status", "validation_error", "metric_status")
-                .float64("target_logit", "control_logit", "true_vs_control_logit_diff", "target_probability",
-                        "control_probability", "probability_gap")
-                .int64("target_rank", "control_rank");
+    /** A row of metric_calibration_by_example: the prompt's columns, its token validation, its scores when scored. */
+    record ExampleRow(String exampleId, String task, String family, String prompt, String trueExpectedNextToken,
+                      String wrongOrControlToken, String expectedNextToken, String tokenDomain, String sequenceLengthBucket,
+                      boolean shouldShowInductionBehavior, String expectedBehavior, String controlRationale,
+                      Integer trueTokenId, Integer controlTokenId, String validationStatus, String validationError,
+                      String metricStatus, Double targetLogit, Double controlLogit, Double trueVsControlLogitDiff,
+                      Double targetProbability, Double controlProbability, Double probabilityGap, Long targetRank,
+                      Long controlRank) {
+        static ExampleRow of(CalibrationPrompt p, Validation v, String metricStatus, Double targetLogit, Double controlLogit,
+                             Double diff, Double targetProbability, Double controlProbability, Double gap, Long targetRank,
+                             Long controlRank) {
+            return new ExampleRow(p.exampleId(), p.task(), p.family(), p.prompt(), p.trueExpectedNextToken(),
+                    p.wrongOrControlToken(), p.expectedNextToken(), p.tokenDomain(), p.sequenceLengthBucket(),
+                    p.shouldShowInductionBehavior(), p.expectedBehavior(), p.controlRationale(), v.trueId(), v.controlId(),
+                    v.status(), v.error(), metricStatus, targetLogit, controlLogit, diff, targetProbability, controlProbability,
+                    gap, targetRank, controlRank);
+        }
     }
 
     /** {@code aggregate_metric_calibration_by_family}: scored rows only, families in sorted order. */

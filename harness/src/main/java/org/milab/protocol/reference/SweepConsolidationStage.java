@@ -140,6 +140,12 @@ public final class SweepConsolidationStage {
      * with missing gaps last. Ties keep (layer, head) order (the reference's unstable sort leaves them
      * unspecified).
      */
+    /** A row of head_specific_replication: one head's sweep results over the control seeds. */
+    record ReplicationRow(int layer, int head, int nSeeds, List<Integer> seedsPresent, Double meanPositiveEffect,
+                          Double meanMaxControlEffect, Double meanPositiveMinusControlGap, Double minPositiveMinusControlGap,
+                          long nPositiveSpecificSeeds, long nNonspecificSeeds, long nNoEffectSeeds, String replicationStatus,
+                          boolean rawAttentionCandidateInAnySeed, boolean randomComparisonCandidateInAnySeed) {}
+
     static TableBuilder consolidate(List<SeedRow> rows) {
         Map<Head, List<SeedRow>> groups = new TreeMap<>();
         rows.forEach(r -> groups.computeIfAbsent(r.head(), k -> new ArrayList<>()).add(r));
@@ -147,24 +153,18 @@ public final class SweepConsolidationStage {
         List<Out> out = new ArrayList<>();
         groups.forEach((h, g) -> out.add(new Out(h, g, Stats.orNull(Stats.mean(g.stream().map(SeedRow::gap).toList())))));
         out.sort(Decisions.descending(Out::meanGap));
-        TableBuilder b = Table.builder(TABLE).keys("layer", "head")
-                .int64("layer", "head", "n_seeds").int64List("seeds_present")
-                .float64("mean_positive_effect", "mean_max_control_effect", "mean_positive_minus_control_gap",
-                        "min_positive_minus_control_gap")
-                .int64("n_positive_specific_seeds", "n_nonspecific_seeds", "n_no_effect_seeds")
-                .string("replication_status").bool("raw_attention_candidate_in_any_seed", "random_comparison_candidate_in_any_seed");
+        List<ReplicationRow> table = new ArrayList<>();
         for (Out o : out) {
             List<SeedRow> g = o.g();
             List<Integer> seeds = g.stream().map(SeedRow::seed).distinct().sorted().toList();
-            b.addRow(o.head().layer(), o.head().head(), seeds.size(),
-                    seeds,
+            table.add(new ReplicationRow(o.head().layer(), o.head().head(), seeds.size(), seeds,
                     Stats.orNull(Stats.mean(g.stream().map(SeedRow::positiveMean).toList())),
                     Stats.orNull(Stats.mean(g.stream().map(SeedRow::maxControlMean).toList())), o.meanGap(),
                     minRelevantGap(g), count(g, "head_specific_positive_candidate"), count(g, "nonspecific_moves_controls"),
                     count(g, "no_positive_effect"), replicationStatus(g),
-                    g.stream().anyMatch(SeedRow::rawAttention), g.stream().anyMatch(SeedRow::randomComparison));
+                    g.stream().anyMatch(SeedRow::rawAttention), g.stream().anyMatch(SeedRow::randomComparison)));
         }
-        return b;
+        return RecordSchema.of(ReplicationRow.class).builder(TABLE, table, "layer", "head");
     }
 
     private static long count(List<SeedRow> g, String status) {

@@ -1,12 +1,11 @@
 package org.milab.protocol.v2;
 
 import org.milab.engine.Capture;
-import org.milab.graph.Head;
 import org.milab.engine.TokenIds;
 import org.milab.graph.HookNames;
 import org.milab.stage.StageContext;
+import org.milab.tables.RecordSchema;
 import org.milab.tables.Table;
-import org.milab.tables.TableBuilder;
 
 import java.util.ArrayList;
 import java.util.LinkedHashSet;
@@ -38,27 +37,29 @@ public final class AttentionProbeStage {
             prompts.add(new TokenIds(a.control()));
         }
         Map<TokenIds, Capture> caps = ctx.model().engine().capture(prompts, hooks, "v2 attention probes: capture");
-        TableBuilder b = Table.builder(TABLE).keys("probe_id", "layer", "head").int64("seed").string("probe_id")
-                .int64("n", "layer", "head").string("head_id")
-                .float64("induction_repeat", "induction_control", "induction_excess", "duplicate_repeat",
-                        "duplicate_control", "duplicate_excess", "previous_repeat", "previous_control", "previous_uniform",
-                        "previous_excess", "bos_repeat").metadata(ProtocolStage.SHA_METADATA, reg.sha256());
+        List<Row> rows = new ArrayList<>();
         for (AttentionProbe a : probes) {
             Capture rep = caps.get(new TokenIds(a.repeat())), ctl = caps.get(new TokenIds(a.control()));
             for (int l = 0; l < nLayer; l++)
                 for (int h = 0; h < nHead; h++) {
                     Scores r = scores(rep, l, h, a.n()), c = scores(ctl, l, h, a.n());
                     double uniform = uniformPrevious(a.repeat().length);
-                    b.addRow(a.seed(), a.id(), a.n(), l, h, new Head(l, h).label(), r.induction, c.induction,
-                            r.induction - c.induction, r.duplicate, c.duplicate, r.duplicate - c.duplicate, r.previous,
-                            c.previous, uniform, (r.previous + c.previous) / 2 - uniform, r.bos);
+                    rows.add(new Row(a.seed(), a.id(), a.n(), l, h, r.induction, c.induction, r.induction - c.induction,
+                            r.duplicate, c.duplicate, r.duplicate - c.duplicate, r.previous, c.previous, uniform,
+                            (r.previous + c.previous) / 2 - uniform, r.bos));
                 }
         }
-        Table t = ctx.write(ProtocolStage.DIR, null, b);
+        Table t = ctx.write(ProtocolStage.DIR, null, RecordSchema.of(Row.class).builder(TABLE, rows, "probe_id", "layer", "head")
+                .metadata(ProtocolStage.SHA_METADATA, reg.sha256()));
         ctx.recordTiming("v2/attention", (System.nanoTime() - t0) / 1e9);
         ctx.summarize(String.format(Locale.ROOT, "- v2 attention: %d probes x %d heads = %d rows", probes.size(),
                 nLayer * nHead, t.rowCount()));
     }
+
+    /** A row of {@code v2/attention_scores}: one head's attention on one probe's repeat and control sequences. */
+    record Row(int seed, String probeId, int n, int layer, int head, double inductionRepeat, double inductionControl,
+               double inductionExcess, double duplicateRepeat, double duplicateControl, double duplicateExcess,
+               double previousRepeat, double previousControl, double previousUniform, double previousExcess, double bosRepeat) {}
 
     /** Mean attention of the second-half rows to the induction and duplicate offsets, rows >= 2 to i-1, to BOS. */
     record Scores(double induction, double duplicate, double previous, double bos) {}

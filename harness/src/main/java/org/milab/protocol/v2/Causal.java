@@ -7,6 +7,7 @@ import org.milab.engine.SitePatch;
 import org.milab.engine.TokenIds;
 import org.milab.graph.HookNames;
 import org.milab.stage.StageContext;
+import org.milab.tables.RecordSchema;
 import org.milab.tables.Table;
 import org.milab.tables.TableBuilder;
 
@@ -163,12 +164,20 @@ final class Causal {
         return b;
     }
 
-    /** The per-prompt tidy schema of single-head interventions: one row per pair x head x {@code kind}. */
+    /** A row of the per-prompt tidy tables of single-head interventions: one pair x head x intervention. */
+    record InterventionRow(int seed, String family, String promptId, int n, int k, int layer, int head, String intervention,
+                           double ldClean, double ldCorrupt, double gap, double ldBase, double ldPatched, double delta,
+                           Double normalized, int nPatchedPositions) {}
+
+    /**
+     * The per-prompt tidy schema of single-head interventions ({@link InterventionRow}); {@code kind} names its
+     * intervention column, which the record fixes as {@code intervention}.
+     */
     static TableBuilder perPromptTable(String name, String protocolSha, String kind) {
-        return Table.builder(name).keys("prompt_id", "layer", "head", kind).int64("seed").string("family", "prompt_id")
-                .int64("n", "k", "layer", "head").string("head_id", kind)
-                .float64("ld_clean", "ld_corrupt", "gap", "ld_base", "ld_patched", "delta", "normalized")
-                .int64("n_patched_positions").metadata(ProtocolStage.SHA_METADATA, protocolSha);
+        if (!kind.equals("intervention"))
+            throw new IllegalArgumentException("the per-prompt intervention tables key on 'intervention', not '" + kind + "'");
+        return RecordSchema.of(InterventionRow.class).builder(name, "prompt_id", "layer", "head", kind)
+                .metadata(ProtocolStage.SHA_METADATA, protocolSha);
     }
 
     /**
@@ -179,8 +188,8 @@ final class Causal {
     static void addRow(TableBuilder b, PromptPair p, Head h, String kind, double clean, double corrupt, double base,
                        double patched, double delta, int nPositions, double tol) {
         double gap = clean - corrupt, d = zeroBelow(delta, tol);
-        b.addRow(p.seed(), p.family(), p.id(), p.n(), p.k(), h.layer(), h.head(), h.label(), kind, clean, corrupt, gap,
-                base, patched, d, normalized(d, gap, tol), nPositions);
+        RecordSchema.of(InterventionRow.class).add(b, new InterventionRow(p.seed(), p.family(), p.id(), p.n(), p.k(),
+                h.layer(), h.head(), kind, clean, corrupt, gap, base, patched, d, normalized(d, gap, tol), nPositions));
     }
 
     /** The declared float tolerance: a |delta| below it is float noise and counts as exactly 0. */

@@ -10,6 +10,7 @@ import org.milab.graph.PatchSite;
 import org.milab.stage.StageContext;
 import org.milab.stage.StepChunks;
 import org.milab.stats.Scores;
+import org.milab.tables.RecordSchema;
 import org.milab.tables.Table;
 import org.milab.tables.TableBuilder;
 
@@ -57,11 +58,12 @@ public final class CausalStage {
                 t1.rowCount(), t2.rowCount(), t3.rowCount()));
     }
 
+    /** A row of {@code v2/baselines}: one prompt pair's clean, corrupt and control logit differences. */
+    record BaselineRow(int seed, String family, String promptId, int n, int k, double ldClean, double ldCorrupt, double gap,
+                       double ldControl, boolean cleanTop1IsAnswer, boolean corruptTop1IsWrong, boolean controlTop1IsAnswer) {}
+
     private static TableBuilder baselines(ProtocolStage.Registered reg) {
-        return Table.builder(BASELINES).keys("prompt_id").int64("seed").string("family", "prompt_id")
-                .int64("n", "k").float64("ld_clean", "ld_corrupt", "gap", "ld_control")
-                .bool("clean_top1_is_answer", "corrupt_top1_is_wrong", "control_top1_is_answer")
-                .metadata(ProtocolStage.SHA_METADATA, reg.sha256());
+        return RecordSchema.of(BaselineRow.class).builder(BASELINES, "prompt_id").metadata(ProtocolStage.SHA_METADATA, reg.sha256());
     }
 
     /** One seed and family: baselines, ablations and denoising patches of every head on every pair. */
@@ -96,8 +98,9 @@ public final class CausalStage {
         for (PromptPair p : pairs) {
             double clean = b.clean(p, out), corrupt = b.corrupt(p, out);
             float[] cl = c.caps().get(new TokenIds(p.clean())).logits(), co = c.caps().get(new TokenIds(p.corrupt())).logits();
-            base.addRow(p.seed(), p.family(), p.id(), p.n(), p.k(), clean, corrupt, clean - corrupt, b.control(p, out),
-                    Scores.argmax(cl) == p.answer(), Scores.argmax(co) == p.wrong(), Scores.argmax(co) == p.answer());
+            RecordSchema.of(BaselineRow.class).add(base, new BaselineRow(p.seed(), p.family(), p.id(), p.n(), p.k(), clean,
+                    corrupt, clean - corrupt, b.control(p, out), Scores.argmax(cl) == p.answer(), Scores.argmax(co) == p.wrong(),
+                    Scores.argmax(co) == p.answer()));
         }
         for (Cell x : cells) {
             PromptPair p = x.pair;

@@ -8,7 +8,7 @@ import org.milab.graph.PatchSite;
 import org.milab.stage.StageContext;
 import org.milab.stats.Bootstrap.Interval;
 import org.milab.tables.Table;
-import org.milab.tables.TableBuilder;
+import org.milab.tables.RecordSchema;
 
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -56,9 +56,7 @@ final class CircuitEvidence {
                 ablate.put(CIRCUIT_WITHOUT + v.label(), without);
             }
         }
-        TableBuilder b = Table.builder(TABLE).keys("prompt_id", "intervention").int64("seed").string("family", "prompt_id",
-                        "intervention").stringList("ablated_heads").int64("n_ablated").float64("ld_clean", "ld_corrupt", "gap", "ld_patched")
-                .metadata(ProtocolStage.SHA_METADATA, reg.sha256());
+        List<Row> out = new ArrayList<>();
         record Cell(PromptPair pair, String kind, int row) {}
         if (!ablate.isEmpty())
             for (Map.Entry<List<Object>, List<PromptPair>> g : Causal.bySeedAndFamily(ProtocolStage.pairs(ctx).stream() // the verdicts' prompts only
@@ -83,13 +81,18 @@ final class CircuitEvidence {
                     // float noise is no effect: a patched LD within the tolerance of the clean one is the clean one
                     if (Math.abs(patched - clean) < tol) patched = clean;
                     List<Head> hs = ablate.get(x.kind);
-                    b.addRow(p.seed(), p.family(), p.id(), x.kind, hs.stream().map(Head::label).toList(),
-                            hs.size(), clean, corrupt, clean - corrupt, patched);
+                    out.add(new Row(p.seed(), p.family(), p.id(), x.kind, hs.stream().map(Head::label).toList(),
+                            hs.size(), clean, corrupt, clean - corrupt, patched));
                 }
             }
-        Table table = ctx.write(ProtocolStage.DIR, null, b);
+        Table table = ctx.write(ProtocolStage.DIR, null, RecordSchema.of(Row.class).builder(TABLE, out, "prompt_id", "intervention")
+                .metadata(ProtocolStage.SHA_METADATA, reg.sha256()));
         return summarize(table, members, t);
     }
+
+    /** A row of {@code v2/circuit_evidence}: one prompt pair under one intervention, its logit differences. */
+    record Row(int seed, String family, String promptId, String intervention, List<String> ablatedHeads, int nAblated,
+               double ldClean, double ldCorrupt, double gap, double ldPatched) {}
 
     /** The circuit-level numbers from the per-prompt table (pure; tested on hand-made rows). */
     static Map<String, Object> summarize(Table table, List<Head> members, V2Protocol.Thresholds t) {
@@ -175,11 +178,11 @@ final class CircuitEvidence {
         return out;
     }
 
+    /** An interval in circuit.json: undefined parts (NaN) as nulls. */
+    record Ci(Double estimate, Double ciLow, Double ciHigh) {}
+
     static Map<String, Object> interval(Interval i) {
-        Map<String, Object> m = new LinkedHashMap<>();
-        m.put("estimate", i.defined() ? i.estimate() : null);
-        m.put("ci_low", Double.isNaN(i.low()) ? null : i.low());
-        m.put("ci_high", Double.isNaN(i.high()) ? null : i.high());
-        return m;
+        return RecordSchema.treeMap(new Ci(i.defined() ? i.estimate() : null, Double.isNaN(i.low()) ? null : i.low(),
+                Double.isNaN(i.high()) ? null : i.high()));
     }
 }

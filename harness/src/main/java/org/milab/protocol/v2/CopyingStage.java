@@ -1,12 +1,12 @@
 package org.milab.protocol.v2;
 
-import org.milab.graph.Head;
 import org.milab.lab.ExportedWeights;
 import org.milab.model.Checkpoint;
 import org.milab.stage.StageContext;
+import org.milab.tables.RecordSchema;
 import org.milab.tables.Table;
-import org.milab.tables.TableBuilder;
 
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 
@@ -27,22 +27,16 @@ public final class CopyingStage {
         TokenPool pool = reg.protocol().pool(reg.protocol().copyPool());
         int[] ids = pool.ids().stream().mapToInt(Integer::intValue).toArray();
         int k = reg.protocol().thresholds().copyTopK();
-        TableBuilder b = Table.builder(TABLE).keys("layer", "head", "token_id").int64("layer", "head").string("head_id")
-                .int64("token_id").string("token").float64("own_logit", "best_other_logit").int64("own_rank", "pool_size")
-                .bool("copied", "anti_copied").metadata(ProtocolStage.SHA_METADATA, reg.sha256());
-        TableBuilder ovt = Table.builder(OV_TABLE).keys("layer", "head").int64("layer", "head").string("head_id")
-                .float64("copy_fraction", "anti_copy_fraction", "eigenvalue_positivity", "copy_fraction_effective",
-                        "anti_copy_fraction_effective", "eigenvalue_positivity_effective", "copy_top_k_fraction_effective",
-                        "anti_copy_bottom_k_fraction_effective").int64("pool_size", "copy_top_k")
-                .metadata(ProtocolStage.SHA_METADATA, reg.sha256());
+        List<TokenRow> tokens = new ArrayList<>();
+        List<OvRow> ovRows = new ArrayList<>();
         try (Checkpoint w = ExportedWeights.open(ctx.model().layout().graphDir(), ctx.model().config())) {
             OvCopying ov = new OvCopying(w, ids);
             for (int l = 0; l < ctx.model().config().nLayer(); l++) {
                 double[][][] logits = ov.layer(l), eff = ov.layer(l, true);
                 for (int h = 0; h < logits.length; h++) {
                     double[] raw = ownRankFractions(logits[h], 1), ef = ownRankFractions(eff[h], 1), efk = ownRankFractions(eff[h], k);
-                    ovt.addRow(l, h, new Head(l, h).label(), raw[0], raw[1], OvCopying.eigenvaluePositivity(logits[h]),
-                            ef[0], ef[1], OvCopying.eigenvaluePositivity(eff[h]), efk[0], efk[1], ids.length, k);
+                    ovRows.add(new OvRow(l, h, raw[0], raw[1], OvCopying.eigenvaluePositivity(logits[h]),
+                            ef[0], ef[1], OvCopying.eigenvaluePositivity(eff[h]), efk[0], efk[1], ids.length, k));
                 }
                 // the decision reads the effective embedding: heads after block 0 read tokens as MLP0 has already
                 // transformed them (Wang et al.'s IOI reading), and trained induction heads copy only through it
@@ -52,16 +46,27 @@ public final class CopyingStage {
                         double best = Double.NEGATIVE_INFINITY;
                         for (int c = 0; c < row.length; c++) if (c != a) best = Math.max(best, row[c]);
                         int rank = OvCopying.ownRank(row, a);
-                        b.addRow(l, h, new Head(l, h).label(), ids[a], pool.texts().get(a), row[a], best, rank,
-                                ids.length, rank == 1, rank == ids.length);
+                        tokens.add(new TokenRow(l, h, ids[a], pool.texts().get(a), row[a], best, rank, ids.length,
+                                rank == 1, rank == ids.length));
                     }
             }
         }
-        Table t = ctx.write(ProtocolStage.DIR, null, b);
-        ctx.write(ProtocolStage.DIR, null, ovt);
+        Table t = ctx.write(ProtocolStage.DIR, null, RecordSchema.of(TokenRow.class).builder(TABLE, tokens, "layer", "head",
+                "token_id").metadata(ProtocolStage.SHA_METADATA, reg.sha256()));
+        ctx.write(ProtocolStage.DIR, null, RecordSchema.of(OvRow.class).builder(OV_TABLE, ovRows, "layer", "head")
+                .metadata(ProtocolStage.SHA_METADATA, reg.sha256()));
         ctx.recordTiming("v2/copying", (System.nanoTime() - t0) / 1e9);
         ctx.summarize(String.format(Locale.ROOT, "- v2 copying: %d heads x %d pool tokens", t.rowCount() / ids.length, ids.length));
     }
+
+    /** A row of {@code v2/copying_scores}: one pool token through one head's OV circuit (effective embedding). */
+    record TokenRow(int layer, int head, int tokenId, String token, double ownLogit, double bestOtherLogit, int ownRank,
+                    int poolSize, boolean copied, boolean antiCopied) {}
+
+    /** A row of {@code v2/ov_circuit}: one head's copying through the raw and the effective embedding. */
+    record OvRow(int layer, int head, double copyFraction, double antiCopyFraction, double eigenvaluePositivity,
+                 double copyFractionEffective, double antiCopyFractionEffective, double eigenvaluePositivityEffective,
+                 double copyTopKFractionEffective, double antiCopyBottomKFractionEffective, int poolSize, int copyTopK) {}
 
     /** {fraction of rows whose own token ranks in the top k, fraction whose own token ranks in the bottom k}. */
     static double[] ownRankFractions(double[][] rows, int k) {

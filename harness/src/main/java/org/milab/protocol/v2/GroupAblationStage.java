@@ -7,6 +7,7 @@ import org.milab.engine.TokenIds;
 import org.milab.graph.PatchSite;
 import org.milab.stage.StageContext;
 import org.milab.stage.StepChunks;
+import org.milab.tables.RecordSchema;
 import org.milab.tables.Table;
 import org.milab.tables.TableBuilder;
 
@@ -49,10 +50,13 @@ public final class GroupAblationStage {
                 .map(e -> e.getKey() + "=" + e.getValue()).collect(Collectors.joining(", ")), t.rowCount()));
     }
 
+    /** A row of {@code v2/group_ablation}: one prompt pair with a role group (less {@code leftOut}) mean-ablated. */
+    record Row(int seed, String family, String promptId, int n, int k, String group, List<String> heads, String leftOut,
+               int nHeads, double ldClean, double ldCorrupt, double gap, double ldBase, double ldPatched, double delta,
+               Double normalized) {}
+
     private static TableBuilder table(ProtocolStage.Registered reg) {
-        return Table.builder(TABLE).keys("prompt_id", "group", "left_out").int64("seed").string("family", "prompt_id")
-                .int64("n", "k").string("group").stringList("heads").string("left_out").int64("n_heads")
-                .float64("ld_clean", "ld_corrupt", "gap", "ld_base", "ld_patched", "delta", "normalized")
+        return RecordSchema.of(Row.class).builder(TABLE, "prompt_id", "group", "left_out")
                 .metadata(ProtocolStage.SHA_METADATA, reg.sha256());
     }
 
@@ -84,8 +88,9 @@ public final class GroupAblationStage {
             PromptPair p = x.pair;
             double clean = base.clean(p, res), corrupt = base.corrupt(p, res), patched = Causal.ld(res[x.row]);
             double gap = clean - corrupt, d = Causal.zeroBelow(clean - patched, tol);
-            b.addRow(p.seed(), p.family(), p.id(), p.n(), p.k(), x.group, x.heads.stream().map(Head::label).toList(),
-                    x.leftOut, x.heads.size(), clean, corrupt, gap, clean, patched, d, Causal.normalized(d, gap, tol));
+            RecordSchema.of(Row.class).add(b, new Row(p.seed(), p.family(), p.id(), p.n(), p.k(), x.group,
+                    x.heads.stream().map(Head::label).toList(), x.leftOut, x.heads.size(), clean, corrupt, gap, clean, patched,
+                    d, Causal.normalized(d, gap, tol)));
         }
         return b.build();
     }

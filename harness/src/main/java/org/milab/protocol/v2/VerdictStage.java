@@ -4,6 +4,8 @@ import org.milab.graph.Head;
 import org.milab.stage.StageContext;
 import org.milab.stats.Bootstrap.Interval;
 import org.milab.stats.Stability;
+import org.milab.tables.OmitIfNull;
+import org.milab.tables.RecordSchema;
 import org.milab.tables.Table;
 import org.milab.tables.TableBuilder;
 
@@ -80,7 +82,7 @@ public final class VerdictStage {
     }
 
     /** A head's final verdict after the stability rule; {@code reasonCodes}: why inconclusive ({@link Verdicts#REASON_CODES}). */
-    record Final(String verdict, String reason, int seedsConfirmed, String reasonCodes) {}
+    record Final(String verdict, String reason, int seedsConfirmed, List<String> reasonCodes) {}
 
     static Map<Head, Final> stabilize(Verdicts.Result pooled, Map<Integer, Verdicts.Result> bySeed, V2Protocol.Thresholds t) {
         Map<Head, Final> out = new TreeMap<>();
@@ -91,7 +93,7 @@ public final class VerdictStage {
                 unstable.add(v.head());
                 out.put(v.head(), new Final(Verdicts.INCONCLUSIVE, String.format(Locale.ROOT,
                         "Confirmed on pooled prompts but in only %d of %d seeds (unstable): %s", k, bySeed.size(),
-                        v.reason()), k, "unstable"));
+                        v.reason()), k, List.of("unstable")));
             } else out.put(v.head(), new Final(v.verdict(), v.reason(), k, v.inconclusiveReasons()));
         }
         // a previous-token head confirmed only through heads that turned out unstable loses its support too
@@ -100,15 +102,15 @@ public final class VerdictStage {
                     && pooled.compositions().stream().noneMatch(c -> c.sender().equals(v.head()) && c.significant()
                     && out.get(c.receiver()).verdict().equals(Verdicts.CONFIRMED)))
                 out.put(v.head(), new Final(Verdicts.INCONCLUSIVE, "Its only confirmed receivers are unstable: "
-                        + v.reason(), out.get(v.head()).seedsConfirmed(), "receivers_unstable"));
+                        + v.reason(), out.get(v.head()).seedsConfirmed(), List.of("receivers_unstable")));
         return out;
     }
 
     static TableBuilder verdictTable(Verdicts.Result pooled, Map<Head, Final> finals, Map<Integer, Verdicts.Result> bySeed,
                                      Map<String, Verdicts.Result> byFamily, Optional<PlantedTruth> truth, String sha) {
         TableBuilder b = Table.builder(VERDICTS).keys("layer", "head").int64("layer", "head")
-                .string("head_id", "role", "attention_role", "circuit_kind", "verdict", "reason", "inconclusive_reason")
-                .float64("p_adjusted_min");
+                .string("head_id", "role", "attention_role", "circuit_kind", "verdict", "reason")
+                .stringList("inconclusive_reason").float64("p_adjusted_min");
         for (String s : SCORES) b.float64(s, s + "_ci_low", s + "_ci_high");
         b.float64("copy_chance").bool("copying").float64("anti_copy_fraction").bool("anti_copying").int64("expected_sign");
         for (String test : Verdicts.TESTS) b.float64("p_raw_" + test, "p_adjusted_" + test, "p_raw_negative_" + test,
@@ -187,14 +189,19 @@ public final class VerdictStage {
                         : Double.compare(b.effect().normalized().estimate(), a.effect().normalized().estimate()));
     }
 
+    /** A row of {@code v2/stability}: one head's verdict decided on one seed's or one family's prompts alone. */
+    record StabilityRow(String subsetKind, String subset, int layer, int head, String role, String verdict, int nPrompts) {
+        static StabilityRow of(String kind, String subset, Verdicts.Result r, Verdicts.HeadVerdict v) {
+            return new StabilityRow(kind, subset, v.head().layer(), v.head().head(), v.role().role(), v.verdict(), r.nPrompts());
+        }
+    }
+
     private static TableBuilder stabilityTable(Map<Integer, Verdicts.Result> bySeed, Map<String, Verdicts.Result> byFamily, String sha) {
-        TableBuilder b = Table.builder(STABILITY).keys("subset_kind", "subset", "layer", "head").string("subset_kind", "subset")
-                .int64("layer", "head").string("head_id", "role", "verdict").int64("n_prompts").metadata(ProtocolStage.SHA_METADATA, sha);
-        bySeed.forEach((seed, r) -> r.heads().forEach(v -> b.addRow("seed", String.valueOf(seed), v.head().layer(),
-                v.head().head(), v.head().label(), v.role().role(), v.verdict(), r.nPrompts())));
-        byFamily.forEach((fam, r) -> r.heads().forEach(v -> b.addRow("family", fam, v.head().layer(), v.head().head(),
-                v.head().label(), v.role().role(), v.verdict(), r.nPrompts())));
-        return b;
+        List<StabilityRow> rows = new ArrayList<>();
+        bySeed.forEach((seed, r) -> r.heads().forEach(v -> rows.add(StabilityRow.of("seed", String.valueOf(seed), r, v))));
+        byFamily.forEach((fam, r) -> r.heads().forEach(v -> rows.add(StabilityRow.of("family", fam, r, v))));
+        return RecordSchema.of(StabilityRow.class).builder(STABILITY, rows, "subset_kind", "subset", "layer", "head")
+                .metadata(ProtocolStage.SHA_METADATA, sha);
     }
 
     /** Mean pairwise Jaccard of the confirmed sets, NaN with fewer than two subsets. */
@@ -217,74 +224,64 @@ public final class VerdictStage {
         return s.stream().map(Head::label).toList();
     }
 
+    /** {@code v2/circuit.json} up to its circuit-level evidence (added once every verdict is final). */
+    record Circuit(String schema, String model, Object checkpointSha256, String protocolSha256, int nPrompts,
+                   Map<String, Object> gapLogits, List<ConfirmedHead> confirmedHeads, List<CompositionPath> compositions,
+                   List<GroupDrop> groupAblations, StabilitySummary stability, @OmitIfNull Map<String, Object> groundTruth) {}
+
+    /** A confirmed head with its deciding evidence. */
+    record ConfirmedHead(String headId, int layer, int head, String role, String kind, String reason,
+                         Map<String, Map<String, Object>> evidence, Map<String, Double> pAdjusted,
+                         Map<String, Double> pAdjustedNegative) {}
+
+    /** A path-patched (sender, receiver) pair. */
+    record CompositionPath(String sender, String receiver, String path, Map<String, Object> effectLogits,
+                           Map<String, Object> effectFractionOfGap, double pAdjusted, boolean confirmed) {}
+
+    /** A role group's drop when its heads are ablated together. */
+    record GroupDrop(String role, String heads, Map<String, Object> dropLogits, Map<String, Object> dropFractionOfGap) {}
+
+    /** The confirmed sets per seed and family and their mean Jaccard (null with fewer than two subsets). */
+    record StabilitySummary(Map<String, List<String>> confirmedBySeed, Map<String, List<String>> confirmedByFamily,
+                            Double jaccardMeanAcrossSeeds, Double jaccardMeanAcrossFamilies) {}
+
+    /** Confirmed heads against the planted circuit. */
+    record PrecisionRecall(List<String> inCircuit, List<String> confirmed, Double precision, Double recall) {}
+
     private static Map<String, Object> circuit(StageContext ctx, ProtocolStage.Registered reg, Verdicts.Result pooled,
                                                Map<Head, Final> finals, Map<Integer, Verdicts.Result> bySeed,
                                                Map<String, Verdicts.Result> byFamily, Optional<PlantedTruth> truth) {
-        Map<String, Object> m = new LinkedHashMap<>();
-        m.put("schema", "milab.v2_circuit/1");
-        m.put("model", ctx.model().id());
-        m.put("checkpoint_sha256", ctx.model().provenance().get("checkpoint_sha256"));
-        m.put("protocol_sha256", reg.sha256());
-        m.put("n_prompts", pooled.nPrompts());
-        m.put("gap_logits", interval(pooled.gap()));
-        List<Map<String, Object>> heads = new ArrayList<>();
+        List<ConfirmedHead> heads = new ArrayList<>();
         for (Verdicts.HeadVerdict v : pooled.heads()) {
             if (!finals.get(v.head()).verdict().equals(Verdicts.CONFIRMED)) continue;
-            Map<String, Object> h = new LinkedHashMap<>();
-            h.put("head_id", v.head().label());
-            h.put("layer", v.head().layer());
-            h.put("head", v.head().head());
-            h.put("role", v.role().role());
-            h.put("kind", v.kind());
-            h.put("reason", finals.get(v.head()).reason());
-            Map<String, Object> ev = new LinkedHashMap<>();
+            Map<String, Map<String, Object>> ev = new LinkedHashMap<>();
             scores(pooled, v).forEach((k, iv) -> {
                 if (iv != null && !k.equals("gap")) ev.put(k, interval(iv));
             });
-            h.put("evidence", ev);
-            h.put("p_adjusted", v.adjusted());
-            h.put("p_adjusted_negative", v.adjustedNegative());
-            heads.add(h);
+            heads.add(new ConfirmedHead(v.head().label(), v.head().layer(), v.head().head(), v.role().role(), v.kind(),
+                    finals.get(v.head()).reason(), ev, v.adjusted(), v.adjustedNegative()));
         }
-        m.put("confirmed_heads", heads);
-        List<Map<String, Object>> comps = new ArrayList<>();
-        for (Verdicts.Composition c : pooled.compositions()) {
-            Map<String, Object> x = new LinkedHashMap<>();
-            x.put("sender", c.sender().label());
-            x.put("receiver", c.receiver().label());
-            x.put("path", "sender hook_z (mean-ablated) -> receiver hook_k only");
-            x.put("effect_logits", interval(c.effect().raw()));
-            x.put("effect_fraction_of_gap", interval(c.effect().normalized()));
-            x.put("p_adjusted", c.pAdjusted());
-            x.put("confirmed", c.significant() && finals.get(c.sender()).verdict().equals(Verdicts.CONFIRMED)
-                    && finals.get(c.receiver()).verdict().equals(Verdicts.CONFIRMED));
-            comps.add(x);
-        }
-        m.put("compositions", comps);
-        List<Map<String, Object>> groups = new ArrayList<>();
-        for (Verdicts.Group g : pooled.groups()) {
-            Map<String, Object> x = new LinkedHashMap<>();
-            x.put("role", g.role());
-            x.put("heads", g.heads());
-            x.put("drop_logits", interval(g.drop().raw()));
-            x.put("drop_fraction_of_gap", interval(g.drop().normalized()));
-            groups.add(x);
-        }
-        m.put("group_ablations", groups);
-        Map<String, Object> st = new LinkedHashMap<>();
-        Map<String, Object> seeds = new LinkedHashMap<>(), fams = new LinkedHashMap<>();
+        List<CompositionPath> comps = new ArrayList<>();
+        for (Verdicts.Composition c : pooled.compositions())
+            comps.add(new CompositionPath(c.sender().label(), c.receiver().label(), "sender hook_z (mean-ablated) -> receiver hook_k only",
+                    interval(c.effect().raw()), interval(c.effect().normalized()), c.pAdjusted(),
+                    c.significant() && finals.get(c.sender()).verdict().equals(Verdicts.CONFIRMED)
+                            && finals.get(c.receiver()).verdict().equals(Verdicts.CONFIRMED)));
+        List<GroupDrop> groups = new ArrayList<>();
+        for (Verdicts.Group g : pooled.groups())
+            groups.add(new GroupDrop(g.role(), g.heads(), interval(g.drop().raw()), interval(g.drop().normalized())));
+        Map<String, List<String>> seeds = new LinkedHashMap<>(), fams = new LinkedHashMap<>();
         bySeed.forEach((s, r) -> seeds.put(String.valueOf(s), labels(r.confirmed())));
         byFamily.forEach((f, r) -> fams.put(f, labels(r.confirmed())));
-        st.put("confirmed_by_seed", seeds);
-        st.put("confirmed_by_family", fams);
-        st.put("jaccard_mean_across_seeds", nullIfNaN(meanJaccard(bySeed.values().stream().map(Verdicts.Result::confirmed).toList())));
-        st.put("jaccard_mean_across_families", nullIfNaN(meanJaccard(byFamily.values().stream().map(Verdicts.Result::confirmed).toList())));
-        m.put("stability", st);
-        truth.ifPresent(tr -> m.put("ground_truth", precisionRecall(finals, tr)));
-        return m;
+        StabilitySummary st = new StabilitySummary(seeds, fams,
+                nullIfNaN(meanJaccard(bySeed.values().stream().map(Verdicts.Result::confirmed).toList())),
+                nullIfNaN(meanJaccard(byFamily.values().stream().map(Verdicts.Result::confirmed).toList())));
+        return RecordSchema.treeMap(new Circuit("milab.v2_circuit/1", ctx.model().id(),
+                ctx.model().provenance().get("checkpoint_sha256"), reg.sha256(), pooled.nPrompts(), interval(pooled.gap()),
+                heads, comps, groups, st, truth.map(tr -> precisionRecall(finals, tr)).orElse(null)));
     }
 
-    private static Object nullIfNaN(double v) {
+    private static Double nullIfNaN(double v) {
         return Double.isNaN(v) ? null : v;
     }
 
@@ -299,12 +296,9 @@ public final class VerdictStage {
         });
         Set<Head> hit = new LinkedHashSet<>(confirmed);
         hit.retainAll(inCircuit);
-        Map<String, Object> m = new LinkedHashMap<>();
-        m.put("in_circuit", labels(inCircuit));
-        m.put("confirmed", labels(confirmed));
-        m.put("precision", confirmed.isEmpty() ? null : (double) hit.size() / confirmed.size());
-        m.put("recall", inCircuit.isEmpty() ? null : (double) hit.size() / inCircuit.size());
-        return m;
+        return RecordSchema.treeMap(new PrecisionRecall(labels(inCircuit), labels(confirmed),
+                confirmed.isEmpty() ? null : (double) hit.size() / confirmed.size(),
+                inCircuit.isEmpty() ? null : (double) hit.size() / inCircuit.size()));
     }
 
     private static String summary(StageContext ctx, V2Protocol proto, Verdicts.Result pooled, Map<Head, Final> finals,
@@ -318,7 +312,7 @@ public final class VerdictStage {
             if (verdict.equals(Verdicts.CONFIRMED) && v.kind().equals(Roles.NEGATIVE)) negative.add(v.head().label());
             else if (verdict.equals(Verdicts.CONFIRMED)) confirmed.add(v.head() + " (" + (v.kind().isEmpty() ? r.role() : v.kind()) + ")");
             else if (verdict.equals(Verdicts.INCONCLUSIVE))
-                inconclusive.add(v.head() + " (" + r.role() + ": " + finals.get(v.head()).reasonCodes().replace(" ", ", ") + ")");
+                inconclusive.add(v.head() + " (" + r.role() + ": " + String.join(", ", finals.get(v.head()).reasonCodes()) + ")");
             else if (!r.role().equals(Roles.OTHER) || r.copying() || r.bos().above(0.5))
                 decoys.add(v.head() + " (" + decoyKind(r) + ")");
             else otherRejected++;

@@ -61,12 +61,16 @@ public final class Verdicts {
      * negative one-sided test; {@code controlMargin}: (main mean-ablation effect - control effect) / gap with its CI,
      * the "significantly smaller than the main effect" half of specificity; {@code kind}: what the confirmed head
      * is in the circuit (induction, backup_induction, previous_token, negative), empty otherwise;
-     * {@code inconclusiveReasons}: for an inconclusive head, the stated reasons as codes ({@link #REASON_CODES}, space-
-     * separated, in the order the reason text gives them), empty otherwise.
+     * {@code inconclusiveReasons}: for an inconclusive head, the stated reasons as codes ({@link #REASON_CODES}, in
+     * the order the reason text gives them), empty otherwise.
      */
     public record HeadVerdict(Head head, Roles.HeadRole role, Map<String, Effect> effects, Map<String, Double> adjusted,
                               Map<String, Double> adjustedNegative, Effect control, Interval controlMargin, String verdict,
-                              String reason, double pAdjusted, String kind, String inconclusiveReasons) {
+                              String reason, double pAdjusted, String kind, List<String> inconclusiveReasons) {
+        public HeadVerdict {
+            inconclusiveReasons = List.copyOf(inconclusiveReasons);
+        }
+
         /** The sign the role expects of a necessity effect: negative heads lower the answer, so ablating them raises it. */
         public int expectedSign() {
             return role.role().equals(Roles.NEGATIVE) ? -1 : 1;
@@ -312,7 +316,7 @@ public final class Verdicts {
         if (!gapOk)
             return new HeadVerdict(h, role, e, adj, neg, x.control, x.controlMargin, INCONCLUSIVE, String.format(Locale.ROOT,
                     "The clean-corrupt gap (%s) does not exclude 0, so no effect can be judged.", ci(gap)), pMin, "",
-                    "gap_not_excluding_zero");
+                    List.of("gap_not_excluding_zero"));
         boolean necessity = (sig(adj, MEAN, alpha) && sig(adj, RESAMPLE, alpha)) || sig(adj, LOO, alpha);
         boolean sufficiency = sig(adj, DENOISE, alpha);
         boolean negNecessity = (sig(neg, MEAN, alpha) && sig(neg, RESAMPLE, alpha)) || sig(neg, LOO, alpha);
@@ -400,8 +404,7 @@ public final class Verdicts {
             }
             reason = String.format(Locale.ROOT, "%s; %s (%s).", cap(attention), String.join(" and ", why), effectText);
         }
-        return new HeadVerdict(h, role, e, adj, neg, x.control, x.controlMargin, v, reason, pMin, kind,
-                String.join(" ", codes));
+        return new HeadVerdict(h, role, e, adj, neg, x.control, x.controlMargin, v, reason, pMin, kind, codes);
     }
 
     private static boolean sig(Map<String, Double> adj, String test, double alpha) {

@@ -98,6 +98,13 @@ final class V2PlantedRuns {
         return out;
     }
 
+    /** A list column by head id (e.g. {@code inconclusive_reason}). */
+    static Map<String, List<String>> listsByHead(Table verdicts, String column) {
+        Map<String, List<String>> out = new TreeMap<>();
+        for (Table.Row r : verdicts.rows()) out.put(r.getString("head_id"), r.getStrings(column));
+        return out;
+    }
+
     static Set<String> headsWhere(Table verdicts, String column, String value) {
         return verdicts.rows().stream().filter(r -> value.equals(String.valueOf(r.get(column))))
                 .map(r -> r.getString("head_id")).collect(Collectors.toCollection(java.util.TreeSet::new));

@@ -42,7 +42,7 @@ class ZooAgreementTest {
 
     /** One model's diagnosis beside v2's verdicts table. */
     record Compared(InductionDiagnosis.Result diagnosis, Map<String, String> verdict, Map<String, String> role,
-                    Map<String, String> reason, Map<String, String> reasonCodes, Map<String, String> kind, String summary) {}
+                    Map<String, String> reason, Map<String, List<String>> reasonCodes, Map<String, String> kind, String summary) {}
 
     private static final Map<String, Compared> RUNS = new ConcurrentHashMap<>();
 
@@ -70,7 +70,7 @@ class ZooAgreementTest {
                 throw new java.io.UncheckedIOException(e);
             }
             Compared c = new Compared(d, V2PlantedRuns.byHead(v, "verdict"), V2PlantedRuns.byHead(v, "role"),
-                    V2PlantedRuns.byHead(v, "reason"), V2PlantedRuns.byHead(v, "inconclusive_reason"),
+                    V2PlantedRuns.byHead(v, "reason"), V2PlantedRuns.listsByHead(v, "inconclusive_reason"),
                     V2PlantedRuns.byHead(v, "circuit_kind"), summary);
             for (InductionDiagnosis.HeadRow h : d.heads())
                 System.out.printf("ZooAgreementTest %s %s: diagnosis %s (prefix %.2f prev %.2f ablation %.2f of the gap) | v2 %s %s [%s]: %s%n",
@@ -127,9 +127,8 @@ class ZooAgreementTest {
     }
 
     /** Every code is a declared reason ({@link Verdicts#REASON_CODES}) and there is at least one. */
-    static boolean statedReasons(String codes) {
-        return codes != null && !codes.isBlank()
-                && java.util.Arrays.stream(codes.split(" ")).allMatch(Verdicts.REASON_CODES::containsKey);
+    static boolean statedReasons(List<String> codes) {
+        return codes != null && !codes.isEmpty() && Verdicts.REASON_CODES.keySet().containsAll(codes);
     }
 
     /**
@@ -144,7 +143,7 @@ class ZooAgreementTest {
         c.verdict().forEach((id, ver) -> {
             if (Verdicts.INCONCLUSIVE.equals(ver)) {
                 assertThat(statedReasons(c.reasonCodes().get(id))).as(id + " codes '" + c.reasonCodes().get(id) + "'").isTrue();
-                assertThat(headline).contains(id + " (" + c.role().get(id) + ": " + c.reasonCodes().get(id).replace(" ", ", ") + ")");
+                assertThat(headline).contains(id + " (" + c.role().get(id) + ": " + String.join(", ", c.reasonCodes().get(id)) + ")");
             } else assertThat(c.reasonCodes().get(id)).as(id).isNullOrEmpty();
         });
     }
