@@ -37,6 +37,6 @@ class RunConfigJsonTest {
     @Test
     void theCircuitConfigKeepsItsKeysAndOrder() throws Exception {
         assertThat(Json.COMPACT.writeValueAsString(CircuitConfig.defaults().toMap())).isEqualTo(
-                "{\"ig_steps\":10,\"resamples\":1000,\"bootstrap_seed\":0,\"batch_rows\":16,\"exact_edge_limit\":2000,\"threshold\":0.9}");
+                "{\"ig_steps\":10,\"resamples\":1000,\"bootstrap_seed\":0,\"batch_rows\":4,\"exact_edge_limit\":2000,\"threshold\":0.9}");
     }
 }

@@ -1,6 +1,7 @@
 package org.milab.protocol.v2;
 
 import org.milab.stats.Bootstrap.Interval;
+import org.milab.tables.RecordSchema;
 import org.milab.tables.Table;
 import org.milab.tables.TableBuilder;
 
@@ -22,10 +23,12 @@ final class CompositionKinds {
     private CompositionKinds() {}
 
     /** One row per (sender, receiver, kind) of the per-prompt composition table, in its order. */
+    /** A row of {@code v2/composition_kinds}: the components are the columns. */
+    record KindRow(String senderId, String receiverId, String kind, long nPrompts, double deltaMean, double deltaCiLow,
+                   double deltaCiHigh, Double normalized, Double normalizedCiLow, Double normalizedCiHigh, double signFraction) {}
+
     static TableBuilder table(Table composition, V2Protocol.Thresholds t, String sha) {
-        TableBuilder b = Table.builder(TABLE).keys("sender_id", "receiver_id", "kind").string("sender_id", "receiver_id", "kind")
-                .int64("n_prompts").float64("delta_mean", "delta_ci_low", "delta_ci_high", "normalized", "normalized_ci_low",
-                        "normalized_ci_high", "sign_fraction").metadata(ProtocolStage.SHA_METADATA, sha);
+        List<KindRow> rows = new ArrayList<>();
         Map<List<String>, Map<String, Double>> deltas = new LinkedHashMap<>();
         Map<String, Double> gapOf = new LinkedHashMap<>();
         for (Table.Row r : composition.filter(NaturalText.feedsVerdicts()).rows()) {
@@ -40,10 +43,11 @@ final class CompositionKinds {
             Verdicts.Effect ef = Verdicts.effect(t, "composition " + String.join(" ", k), e.getValue(), gapOf, gapOk,
                     t.minEffectFraction());
             Interval raw = ef.raw(), norm = ef.normalized();
-            b.addRow(k.get(0), k.get(1), k.get(2), (long) ef.n(), raw.estimate(), raw.low(), raw.high(),
-                    nan(norm.estimate()), nan(norm.low()), nan(norm.high()), ef.signFraction(1));
+            rows.add(new KindRow(k.get(0), k.get(1), k.get(2), ef.n(), raw.estimate(), raw.low(), raw.high(),
+                    nan(norm.estimate()), nan(norm.low()), nan(norm.high()), ef.signFraction(1)));
         }
-        return b;
+        return RecordSchema.of(KindRow.class).builder(TABLE, rows, "sender_id", "receiver_id", "kind")
+                .metadata(ProtocolStage.SHA_METADATA, sha);
     }
 
     private static Double nan(double x) {

@@ -3,6 +3,7 @@ package org.milab.protocol.v2;
 import org.milab.graph.Head;
 import org.milab.stats.Bootstrap.Interval;
 import org.milab.tables.Table;
+import org.milab.tables.RecordSchema;
 import org.milab.tables.TableBuilder;
 
 import java.util.ArrayList;
@@ -82,18 +83,22 @@ final class NaturalTextAgreement {
         return WEAK;
     }
 
-    static TableBuilder table(List<Row> rows, String sha) {
-        TableBuilder b = Table.builder(TABLE).keys("layer", "head").int64("layer", "head")
-                .string("head_id", "verdict", "circuit_kind", "evidence").int64("n_prompts")
-                .float64("natural_norm", "natural_norm_ci_low", "natural_norm_ci_high", "natural_delta", "natural_delta_ci_low",
-                        "natural_delta_ci_high", "random_norm", "random_norm_ci_low", "random_norm_ci_high")
-                .string("natural_flag").metadata(ProtocolStage.SHA_METADATA, sha);
-        for (Row r : rows)
-            b.addRow(r.head().layer(), r.head().head(), r.head().label(), r.verdict(), r.kind(), r.evidence(), (long) r.n(),
+    /** A row of {@code v2/natural_text}: the components are the columns. */
+    record TableRow(long layer, long head, String headId, String verdict, String circuitKind, String evidence, long nPrompts,
+                    Double naturalNorm, Double naturalNormCiLow, Double naturalNormCiHigh, Double naturalDelta,
+                    Double naturalDeltaCiLow, Double naturalDeltaCiHigh, Double randomNorm, Double randomNormCiLow,
+                    Double randomNormCiHigh, String naturalFlag) {
+        static TableRow of(Row r) {
+            return new TableRow(r.head().layer(), r.head().head(), r.head().label(), r.verdict(), r.kind(), r.evidence(), r.n(),
                     val(r.natural().estimate()), val(r.natural().low()), val(r.natural().high()), val(r.naturalRaw().estimate()),
                     val(r.naturalRaw().low()), val(r.naturalRaw().high()), val(r.random().estimate()), val(r.random().low()),
                     val(r.random().high()), r.flag());
-        return b;
+        }
+    }
+
+    static TableBuilder table(List<Row> rows, String sha) {
+        return RecordSchema.of(TableRow.class).builder(TABLE, rows.stream().map(TableRow::of).toList(), "layer", "head")
+                .metadata(ProtocolStage.SHA_METADATA, sha);
     }
 
     private static Double val(double x) {
