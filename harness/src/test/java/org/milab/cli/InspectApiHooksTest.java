@@ -39,8 +39,8 @@ class InspectApiHooksTest {
                 for (int i = 0; i < e.length; i++) assertThat(got.get(i)).as(hook + " value " + i).isCloseTo(e[i], org.assertj.core.data.Offset.offset(1e-5));
             }
         }
-        Cli bad = Cli.run("inspect", "--root", root.toString(), "--model", "words", "--prompt", "A B", "--hook", "blocks.0.attn.hook_result");
+        Cli bad = Cli.run("inspect", "--root", root.toString(), "--model", "words", "--prompt", "A B", "--hook", "blocks.0.hook_attn_in");
         assertThat(bad.exit()).isEqualTo(Main.USER_ERROR);
-        assertThat(bad.err()).contains("Unknown hook 'blocks.0.attn.hook_result'").contains("blocks.0.mlp.hook_post");
+        assertThat(bad.err()).contains("Unknown hook 'blocks.0.hook_attn_in'").contains("blocks.0.mlp.hook_post");
     }
 }
