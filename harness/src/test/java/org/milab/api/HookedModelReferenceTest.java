@@ -330,6 +330,7 @@ class HookedModelReferenceTest {
             ActivationCache c = m.runWithCache(a);
             m.runWithPatches(List.of(PatchedRun.of(a, Patch.head(1, 0, -1, PatchValue.from(c, 0)))), "blocks.1.hook_resid_post");
             m.attribute(new AttributionTask(List.of(new AttributionTask.Pair(a, a.clone(), 3, 4)), 2));
+            m.attributeEdges(new AttributionTask(List.of(new AttributionTask.Pair(a, b.length == a.length ? b : a.clone(), 3, 4)), 1));
             c.writeArrow(dir.resolve("c.arrow"));
         } finally {
             System.setOut(out);
