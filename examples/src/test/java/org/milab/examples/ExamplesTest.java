@@ -42,7 +42,7 @@ class ExamplesTest {
     private static final Map<String, BiConsumer<PrintStream, String[]>> EXAMPLES = Map.of(
             "CacheExample", CacheExample::run, "PatchHeadExample", PatchHeadExample::run,
             "HeadSweepExample", HeadSweepExample::run, "AttentionExample", AttentionExample::run,
-            "AttributionExample", AttributionExample::run);
+            "AttributionExample", AttributionExample::run, "EdgeAttributionExample", EdgeAttributionExample::run);
     /** {@code <!-- output of: Example args... -->} then a fenced block: what the example prints. */
     private static final Pattern SHOWN = Pattern.compile("<!-- output of: (\\w+)((?: [\\w-]+)*) -->\\s*```text\\n(.*?)```", Pattern.DOTALL);
 
@@ -118,6 +118,24 @@ class ExamplesTest {
         assertThat(number(atp, "metric clean (-?[0-9.]+),"))
                 .isCloseTo(number(run("PatchHeadExample", PlantedInductionModel.MODEL_ID), "clean (-?[0-9.]+),"),
                         org.assertj.core.data.Offset.offset(0.0015));
+    }
+
+    /** The edge example prints five MIB-named edges whose EAP-IG lies inside its own interval, largest |EAP-IG| first. */
+    @Test
+    void edgeAttributionPrintsFiveRankedEdgesInsideTheirIntervals() {
+        String edges = run("EdgeAttributionExample", PlantedInductionModel.MODEL_ID);
+        List<String> lines = edges.lines().filter(l -> l.contains("EAP-IG ")).toList();
+        assertThat(lines).hasSize(5);
+        double previous = Double.POSITIVE_INFINITY;
+        for (String l : lines) {
+            Matcher m = Pattern.compile("^  (\\S+->\\S+)\\s+EAP\\s+(-?[0-9.]+)\\s+EAP-IG\\s+(-?[0-9.]+) \\[\\s*(-?[0-9.]+),\\s*(-?[0-9.]+)\\]$").matcher(l);
+            assertThat(m.find()).as(l).isTrue();
+            assertThat(m.group(1)).matches("(input|a\\d+\\.h\\d+|m\\d+)->(a\\d+\\.h\\d+<[qkv]>|m\\d+|logits)");
+            double ig = Double.parseDouble(m.group(3));
+            assertThat(ig).isBetween(Double.parseDouble(m.group(4)), Double.parseDouble(m.group(5)));
+            assertThat(Math.abs(ig)).isLessThanOrEqualTo(previous);
+            previous = Math.abs(ig);
+        }
     }
 
     /** The JShell session docs/api.md shows, run snippet by snippet in this JVM: every snippet valid, no exception. */

@@ -63,6 +63,15 @@ public final class HookNames {
     public static String hookResidMid(int layer) { return "blocks." + layer + ".hook_resid_mid"; }
     public static String hookMlpPre(int layer) { return "blocks." + layer + ".mlp.hook_pre"; }
     public static String hookMlpPost(int layer) { return "blocks." + layer + ".mlp.hook_post"; }
+    /** Attention scores q.k / sqrt(d_head) after the causal mask (-inf above the diagonal), [batch, head, query_pos, key_pos]. */
+    public static String hookAttnScores(int layer) { return "blocks." + layer + ".attn.hook_attn_scores"; }
+    /** Each head's output projected by its W_O slice (no b_O), [batch, pos, head, d_model]. */
+    public static String hookResult(int layer) { return "blocks." + layer + ".attn.hook_result"; }
+    /** A LayerNorm's hooks: {@code ln} is {@code blocks.{l}.ln1}, {@code blocks.{l}.ln2} or {@code ln_final}. */
+    public static String lnScale(String ln) { return ln + ".hook_scale"; }
+    public static String lnNormalized(String ln) { return ln + ".hook_normalized"; }
+    /** ln_final's scale sqrt(var + eps) per position, [batch, pos, 1]. */
+    public static final String LN_FINAL_SCALE = "ln_final.hook_scale";
 
     /** Grad variant: L[true] - L[wrong] at each row's final position (metric_token_ids columns 0 and 1). */
     public static final String LOGIT_DIFF = "true_vs_control_logit_diff";

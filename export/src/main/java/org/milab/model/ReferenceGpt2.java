@@ -71,8 +71,9 @@ public final class ReferenceGpt2 {
      * Sees, and may change in place, each hook's activation as the pass computes it (TransformerLens names:
      * {@code hook_embed}, {@code blocks.{l}.attn.hook_q}, ...; see {@link #run(int[], HookVisitor)}). Rows are the
      * hook's shape without its last axis, in TransformerLens order: {@code hook_q/k/v/z} row = position * n_heads
-     * + head; {@code hook_pattern} row = head * length + query (its keys after the query are 0); every other hook
-     * row = position. Each row holds the last axis.
+     * + head, {@code hook_result} likewise (rows of d_model); {@code hook_attn_scores} and {@code hook_pattern} row =
+     * head * length + query (keys after the query: -inf and 0); every other hook row = position ({@code hook_scale}: rows
+     * of one value). Each row holds the last axis.
      */
     @FunctionalInterface
     public interface HookVisitor {
@@ -124,9 +125,10 @@ public final class ReferenceGpt2 {
 
     /**
      * A forward pass that shows every hook to {@code hooks} (hook_embed, hook_pos_embed, and per block
-     * hook_resid_pre, attn.hook_q/k/v, attn.hook_pattern, attn.hook_z, hook_attn_out, hook_resid_mid,
-     * mlp.hook_pre, mlp.hook_post, hook_mlp_out, hook_resid_post; then ln_final.hook_normalized): a reader
-     * copies the rows, a patcher overwrites them and the pass continues from the changed values.
+     * hook_resid_pre, ln1.hook_scale, ln1.hook_normalized, attn.hook_q/k/v, attn.hook_attn_scores (-inf after the query),
+     * attn.hook_pattern, attn.hook_z, attn.hook_result, hook_attn_out, hook_resid_mid, ln2.hook_scale, ln2.hook_normalized,
+     * mlp.hook_pre, mlp.hook_post, hook_mlp_out, hook_resid_post; then ln_final.hook_scale, ln_final.hook_normalized):
+     * a reader copies the rows, a patcher overwrites them and the pass continues from the changed values.
      */
     public Trace run(int[] ids, HookVisitor hooks) {
         return run(ids, Patches.none(), List.of(), hooks);
@@ -155,8 +157,7 @@ public final class ReferenceGpt2 {
             nudge(nudges, Site.RESID_PRE, l, x);
             hooks.visit(block + "hook_resid_pre", x);
             residPre[l] = copy(x);
-            double[][] a = new double[T][];
-            for (int t = 0; t < T; t++) a[t] = layerNorm(x[t], ln1W[l], ln1B[l]);
+            double[][] a = layerNorm(x, ln1W[l], ln1B[l], hooks, block + "ln1");
             double[][] qkv = new double[T][];
             for (int t = 0; t < T; t++) qkv[t] = affine(a[t], attnW[l], attnB[l], 3 * d);
             for (KPatch p : patches.k()) {
@@ -167,19 +168,32 @@ public final class ReferenceGpt2 {
                 for (int part = 0; part < 3; part++) visitHeads(hooks, block + "attn.hook_" + "qkv".charAt(part), qkv, part * d);
             double[][][] pattern = new double[H][T][T];
             double[][][] z = new double[T][H][dh];
+            // TransformerLens: scores masked to -inf after the query, hooked, softmaxed over every key (exp(-inf) = 0)
+            double[][] scoreRows = new double[H * T][T];
             for (int h = 0; h < H; h++) {
                 for (int q = 0; q < T; q++) {
-                    double[] s = new double[q + 1];
-                    double max = Double.NEGATIVE_INFINITY;
-                    for (int k = 0; k <= q; k++) {
+                    double[] s = scoreRows[h * T + q];
+                    for (int k = 0; k < T; k++) {
+                        if (k > q) {
+                            s[k] = Double.NEGATIVE_INFINITY;
+                            continue;
+                        }
                         double dot = 0;
                         for (int i = 0; i < dh; i++) dot += qkv[q][h * dh + i] * qkv[k][d + h * dh + i];
                         s[k] = dot / scale;
-                        max = Math.max(max, s[k]);
                     }
+                }
+            }
+            hooks.visit(block + "attn.hook_attn_scores", scoreRows);
+            for (int h = 0; h < H; h++) {
+                for (int q = 0; q < T; q++) {
+                    double[] s = scoreRows[h * T + q].clone();
+                    double max = Double.NEGATIVE_INFINITY;
+                    for (double v : s) max = Math.max(max, v);
+                    if (max == Double.NEGATIVE_INFINITY) continue; // an all -inf row: NaN, which TransformerLens sets to 0
                     double sum = 0;
-                    for (int k = 0; k <= q; k++) sum += (s[k] = Math.exp(s[k] - max));
-                    for (int k = 0; k <= q; k++) pattern[h][q][k] = s[k] / sum;
+                    for (int k = 0; k < T; k++) sum += (s[k] = Math.exp(s[k] - max));
+                    for (int k = 0; k < T; k++) pattern[h][q][k] = s[k] / sum;
                 }
             }
             double[][] patternRows = new double[H * T][];
@@ -206,10 +220,27 @@ public final class ReferenceGpt2 {
             for (int t = 0; t < T; t++) for (int h = 0; h < H; h++) zRows[t * H + h] = z[t][h];
             hooks.visit(block + "attn.hook_z", zRows);
             double[][] out = new double[T][];
-            for (int t = 0; t < T; t++) {
-                double[] flat = new double[d];
-                for (int h = 0; h < H; h++) System.arraycopy(z[t][h], 0, flat, h * dh, dh);
-                out[t] = affine(flat, projW[l], projB[l], d);
+            if (hooks == NO_HOOKS) {
+                for (int t = 0; t < T; t++) {
+                    double[] flat = new double[d];
+                    for (int h = 0; h < H; h++) System.arraycopy(z[t][h], 0, flat, h * dh, dh);
+                    out[t] = affine(flat, projW[l], projB[l], d);
+                }
+            } else { // per head through its rows of W_O (hook_result), then summed with b_O: TransformerLens' use_attn_result
+                double[][] result = new double[T * H][d];
+                for (int t = 0; t < T; t++)
+                    for (int h = 0; h < H; h++)
+                        for (int i = 0; i < dh; i++) {
+                            double zi = z[t][h][i];
+                            int row = (h * dh + i) * d;
+                            for (int o = 0; o < d; o++) result[t * H + h][o] += zi * projW[l][row + o];
+                        }
+                hooks.visit(block + "attn.hook_result", result);
+                for (int t = 0; t < T; t++) {
+                    out[t] = new double[d];
+                    for (int o = 0; o < d; o++) out[t][o] = projB[l][o];
+                    for (int h = 0; h < H; h++) for (int o = 0; o < d; o++) out[t][o] += result[t * H + h][o];
+                }
             }
             for (AttnOutPatch p : patches.attnOut()) {
                 if (p.layer() != l) continue;
@@ -220,7 +251,8 @@ public final class ReferenceGpt2 {
             for (int t = 0; t < T; t++) for (int i = 0; i < d; i++) x[t][i] += out[t][i];
             hooks.visit(block + "hook_resid_mid", x);
             double[][] pre = new double[T][], post = new double[T][];
-            for (int t = 0; t < T; t++) pre[t] = affine(layerNorm(x[t], ln2W[l], ln2B[l]), fcW[l], fcB[l], c.dMlp());
+            double[][] m = layerNorm(x, ln2W[l], ln2B[l], hooks, block + "ln2");
+            for (int t = 0; t < T; t++) pre[t] = affine(m[t], fcW[l], fcB[l], c.dMlp());
             hooks.visit(block + "mlp.hook_pre", pre);
             for (int t = 0; t < T; t++) {
                 post[t] = new double[pre[t].length];
@@ -238,10 +270,8 @@ public final class ReferenceGpt2 {
             patAll[l] = pattern;
             residPost[l] = copy(x);
         }
-        double[][] lnFinal = new double[T][];
+        double[][] lnFinal = layerNorm(x, lnfW, lnfB, hooks, "ln_final");
         double[][] logits = new double[T][];
-        for (int t = 0; t < T; t++) lnFinal[t] = layerNorm(x[t], lnfW, lnfB);
-        hooks.visit("ln_final.hook_normalized", lnFinal);
         for (int t = 0; t < T; t++) logits[t] = unembedNormalized(lnFinal[t]);
         return new Trace(T, residPre, residPost, attnOut, zAll, patAll, lnFinal, logits);
     }
@@ -297,6 +327,34 @@ public final class ReferenceGpt2 {
         }
         mean /= V;
         for (int v = 0; v < V; v++) out[v] -= mean;
+        return out;
+    }
+
+    /**
+     * Every row's LayerNorm as TransformerLens computes it, showing {@code ln.hook_scale} (rows of one value,
+     * sqrt(var + eps)) and then {@code ln.hook_normalized} ((x - mean) / scale * w + b) to {@code hooks}.
+     */
+    private double[][] layerNorm(double[][] x, float[] w, float[] b, HookVisitor hooks, String ln) {
+        int T = x.length, d = c.dModel();
+        double[][] out = new double[T][];
+        if (hooks == NO_HOOKS) {
+            for (int t = 0; t < T; t++) out[t] = layerNorm(x[t], w, b);
+            return out;
+        }
+        double[][] centred = new double[T][d], scale = new double[T][1];
+        for (int t = 0; t < T; t++) {
+            double mean = 0, var = 0;
+            for (double v : x[t]) mean += v;
+            mean /= d;
+            for (int i = 0; i < d; i++) var += (centred[t][i] = x[t][i] - mean) * centred[t][i];
+            scale[t][0] = Math.sqrt(var / d + c.layerNormEpsilon());
+        }
+        hooks.visit(ln + ".hook_scale", scale);
+        for (int t = 0; t < T; t++) {
+            out[t] = new double[d];
+            for (int i = 0; i < d; i++) out[t][i] = centred[t][i] / scale[t][0] * w[i] + b[i];
+        }
+        hooks.visit(ln + ".hook_normalized", out);
         return out;
     }
 

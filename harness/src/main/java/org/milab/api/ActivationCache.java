@@ -15,9 +15,10 @@ import java.util.Set;
 /**
  * Activations of one call, keyed by TransformerLens hook name, one {@link Tensor} per prompt (batch axis and
  * padding removed). Shapes per prompt of T tokens: [T, d_model] for hook_embed, hook_pos_embed, hook_resid_pre/
- * mid/post, hook_attn_out, hook_mlp_out, ln_final.hook_normalized; [T, n_heads, d_head] for attn.hook_q/k/v/z;
- * [n_heads, T, T] for attn.hook_pattern; [T, d_mlp] for mlp.hook_pre/post. Values are in the graph's raw frame
- * (docs/api.md). Immutable.
+ * mid/post, hook_attn_out, hook_mlp_out, ln1/ln2/ln_final.hook_normalized; [T, 1] for ln1/ln2/ln_final.hook_scale;
+ * [T, n_heads, d_head] for attn.hook_q/k/v/z; [T, n_heads, d_model] for attn.hook_result; [n_heads, T, T] for
+ * attn.hook_attn_scores (-inf where the key is after the query) and attn.hook_pattern; [T, d_mlp] for
+ * mlp.hook_pre/post. Values are in the graph's raw frame (docs/api.md). Immutable.
  */
 public final class ActivationCache {
     private final List<int[]> tokens;
@@ -106,16 +107,16 @@ public final class ActivationCache {
                 .int64("prompt").string("hook").int64("layer", "pos", "head", "index").float64("value")
                 .describe("prompt", "which prompt (run) of the call, 0-based")
                 .describe("hook", "TransformerLens hook name, e.g. blocks.0.attn.hook_z")
-                .describe("layer", "the block of the hook; -1 for hook_embed, hook_pos_embed and ln_final.hook_normalized")
-                .describe("pos", "position (the query position for hook_pattern)")
-                .describe("head", "attention head for hook_q/k/v/z/pattern; -1 for hooks without heads")
-                .describe("index", "index along the hook's last axis (d_model, d_head, d_mlp, or the key position for hook_pattern)")
+                .describe("layer", "the block of the hook; -1 for hook_embed, hook_pos_embed, ln_final.hook_scale and ln_final.hook_normalized")
+                .describe("pos", "position (the query position for hook_attn_scores and hook_pattern)")
+                .describe("head", "attention head for hook_q/k/v/z/attn_scores/pattern/result; -1 for hooks without heads")
+                .describe("index", "index along the hook's last axis (d_model, d_head, d_mlp, 0 for a LayerNorm's hook_scale, or the key position for hook_attn_scores and hook_pattern)")
                 .describe("value", "the activation, float32 widened to float64, in the graph's raw frame")
                 .provenance(provenance);
         for (Map.Entry<String, List<Tensor>> e : values.entrySet()) {
             String hook = e.getKey();
             long layer = HookLayout.layerOf(hook);
-            boolean pattern = axes.get(hook).get(0).equals("head");
+            boolean pattern = axes.get(hook).get(0).equals("head"); // hook_pattern and hook_attn_scores: [head, query, key]
             for (int r = 0; r < e.getValue().size(); r++) {
                 Tensor t = e.getValue().get(r);
                 int[] s = t.shape();

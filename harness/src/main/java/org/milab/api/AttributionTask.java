@@ -3,7 +3,8 @@ package org.milab.api;
 import java.util.List;
 
 /**
- * What {@link HookedModel#attribute(AttributionTask)} scores: clean/corrupt prompt pairs of equal length and the
+ * What {@link HookedModel#attribute(AttributionTask)} (per node) and {@link HookedModel#attributeEdges(AttributionTask)}
+ * (per edge) score: clean/corrupt prompt pairs of equal length and the
  * metric {@code logit(answer) - logit(wrong)} at the last position, optionally with integrated gradients.
  *
  * @param pairs   the prompt pairs

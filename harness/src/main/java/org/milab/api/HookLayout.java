@@ -8,11 +8,11 @@ import java.util.regex.Pattern;
 
 /**
  * The axes of one hook for a prompt of T positions, batch axis excluded: [T, d_model] for the residual-width
- * hooks, [T, n_heads, d_head] for q/k/v/z, [n_heads, T, T] for the pattern, [T, d_mlp] for the MLP hidden
- * hooks. A "row" is one index over every axis but the last: what one override mask element covers.
+ * hooks, [T, n_heads, d_head] for q/k/v/z, [T, n_heads, d_model] for hook_result, [n_heads, T, T] for the scores and
+ * the pattern, [T, d_mlp] for the MLP hidden hooks, [T, 1] for a LayerNorm's hook_scale. A "row" is one index over every axis but the last: what one override mask element covers.
  */
 record HookLayout(String hook, int layer, Kind kind, int heads, int width) {
-    enum Kind { RESIDUAL, HEADS, PATTERN, HIDDEN }
+    enum Kind { RESIDUAL, HEADS, PATTERN, HIDDEN, SCALE }
 
     private static final Pattern BLOCK = Pattern.compile("blocks\\.(\\d+)\\.(.+)");
 
@@ -26,17 +26,24 @@ record HookLayout(String hook, int layer, Kind kind, int heads, int width) {
         int layer = m.matches() ? Integer.parseInt(m.group(1)) : -1;
         String local = m.matches() ? m.group(2) : hook;
         Kind kind = switch (local) {
-            case "attn.hook_q", "attn.hook_k", "attn.hook_v", "attn.hook_z" -> Kind.HEADS;
-            case "attn.hook_pattern" -> Kind.PATTERN;
+            case "attn.hook_q", "attn.hook_k", "attn.hook_v", "attn.hook_z", "attn.hook_result" -> Kind.HEADS;
+            case "attn.hook_attn_scores", "attn.hook_pattern" -> Kind.PATTERN;
             case "mlp.hook_pre", "mlp.hook_post" -> Kind.HIDDEN;
+            case "ln1.hook_scale", "ln2.hook_scale", "ln_final.hook_scale" -> Kind.SCALE;
             default -> Kind.RESIDUAL;
         };
         int width = switch (kind) {
-            case HEADS -> c.dHead();
+            case HEADS -> local.equals("attn.hook_result") ? c.dModel() : c.dHead();
             case HIDDEN -> c.dMlp();
+            case SCALE -> 1;
             default -> c.dModel();
         };
         return new HookLayout(hook, layer, kind, c.nHead(), width);
+    }
+
+    /** Whether a patch value may hold -inf: the attention scores, whose masked keys are -inf (as TransformerLens'). */
+    boolean allowsNegativeInfinity() {
+        return hook.endsWith(".attn.hook_attn_scores");
     }
 
     boolean headed() {
@@ -46,9 +53,10 @@ record HookLayout(String hook, int layer, Kind kind, int heads, int width) {
     List<String> axes() {
         return switch (kind) {
             case RESIDUAL -> List.of("pos", "d_model");
-            case HEADS -> List.of("pos", "head", "d_head");
+            case HEADS -> List.of("pos", "head", hook.endsWith(".attn.hook_result") ? "d_model" : "d_head");
             case PATTERN -> List.of("head", "query_pos", "key_pos");
             case HIDDEN -> List.of("pos", "d_mlp");
+            case SCALE -> List.of("pos", "one");
         };
     }
 

@@ -122,9 +122,10 @@ final class HookedCalls {
 
     private Write write(int run, HookLayout lay, int[] site, float[] value) {
         for (float v : value)
-            if (!Float.isFinite(v))
+            if (!Float.isFinite(v) && !(v == Float.NEGATIVE_INFINITY && lay.allowsNegativeInfinity()))
                 throw new UserError("A patch of " + lay.hook() + " at position " + site[0] + " writes a non-finite value (" + v + ").",
-                        "Patch with finite values (the graph mixes h (1 - mask) + mask value, and 0 * NaN is NaN).");
+                        lay.allowsNegativeInfinity() ? "Patch attention scores with finite values or -inf (a masked key)."
+                                : "Patch with finite values (the graph mixes h (1 - mask) + mask value, and 0 * NaN is NaN).");
         return new Write(run, lay, site[0], site[1], value);
     }
 

@@ -3,6 +3,9 @@ package org.milab.api;
 import com.fasterxml.jackson.databind.JsonNode;
 import org.milab.atp.AttributionNode;
 import org.milab.atp.AttributionPatching;
+import org.milab.atp.EdgeAttributionPatching;
+import org.milab.atp.EdgeGraph;
+import org.milab.atp.EdgePasses;
 import org.milab.atp.PromptPair;
 import org.milab.catalog.ModelLayout;
 import org.milab.engine.TokenIds;
@@ -26,8 +29,8 @@ import java.util.Set;
 
 /**
  * An exported GPT-2 opened for experiments from Java, in TransformerLens' terms: {@code run}, {@code runWithCache},
- * {@code runWithPatches} (TransformerLens' {@code run_with_hooks} with the hook functions given as data) and
- * {@code attribute} (attribution patching). Every TransformerLens hook of the model can be read and overridden at
+ * {@code runWithPatches} (TransformerLens' {@code run_with_hooks} with the hook functions given as data),
+ * {@code attribute} (attribution patching per node) and {@code attributeEdges} (EAP and EAP-IG per edge). Every TransformerLens hook of the model can be read and overridden at
  * any position (and head): the calls run the exported {@code hooked} graph on ONNX Runtime. Hook names:
  * {@link #hookNames()}; shapes: {@link ActivationCache}.
  *
@@ -327,17 +330,7 @@ public final class HookedModel implements AutoCloseable {
      * @return per node, AtP (denoising and noising) and AtP-IG summed over positions and averaged over pairs
      */
     public Attribution attribute(AttributionTask task) {
-        List<PromptPair> pairs = new ArrayList<>();
-        for (int i = 0; i < task.pairs().size(); i++) {
-            AttributionTask.Pair p = task.pairs().get(i);
-            checkTokens(p.clean());
-            checkTokens(p.corrupt());
-            for (int t : new int[]{p.answer(), p.wrong()})
-                if (t < 0 || t >= model.config().vocabSize())
-                    throw new UserError("Pair " + i + " names token id " + t + ", outside the vocabulary of " + model.config().vocabSize()
-                            + ".", "Use toSingleToken(\" word\") for the answer and wrong tokens.");
-            pairs.add(new PromptPair(i, new TokenIds(p.clean()), new TokenIds(p.corrupt()), p.answer(), p.wrong()));
-        }
+        List<PromptPair> pairs = promptPairs(task);
         AttributionPatching.Result r = AttributionPatching.run(model, pairs, options.maxRows(), task.igSteps());
         options.progress().progress("attribute", pairs.size(), pairs.size());
         List<Attribution.NodeScore> nodes = new ArrayList<>();
@@ -357,6 +350,69 @@ public final class HookedModel implements AutoCloseable {
         }
         return new Attribution(List.copyOf(nodes), r.pairs().stream().mapToDouble(AttributionPatching.PairScores::cleanMetric).toArray(),
                 r.pairs().stream().mapToDouble(AttributionPatching.PairScores::corruptMetric).toArray());
+    }
+
+    /**
+     * Edge attribution patching (EAP, and EAP-IG when the task has steps) of every edge between the model's nodes, in
+     * MIB's names ({@code input}, {@code a{l}.h{h}}, {@code m{l}}, {@code logits}; head inputs split {@code <q>}, {@code <k>},
+     * {@code <v>}), from the exported edge-gradient graph: one pass caching the clean and one the corrupt node outputs per
+     * pair, then one backward pass per pair for EAP and one per pair and step for EAP-IG. The same computation as
+     * {@code make circuit}'s attribution (its {@code circuit/edges.arrow} means and intervals at the same steps).
+     *
+     * <pre>{@code
+     * EdgeAttribution edges = model.attributeEdges(new AttributionTask(pairs, 10));
+     * for (EdgeAttribution.EdgeScore e : edges.top(5, EdgeAttribution.Method.EAP_IG))
+     *     System.out.println(e.name() + " " + e.eapIg() + " [" + e.eapIgLow() + ", " + e.eapIgHigh() + "]");
+     * }</pre>
+     *
+     * @param task the prompt pairs (clean and corrupt of equal length), the metric tokens, the EAP-IG steps (0: EAP only)
+     * @return per edge, mean scores over pairs with bootstrap intervals, and the per-pair scores
+     * @throws UserError for a prompt the model cannot read or a metric token outside its vocabulary
+     */
+    public EdgeAttribution attributeEdges(AttributionTask task) {
+        List<PromptPair> pairs = promptPairs(task);
+        EdgeGraph graph = new EdgeGraph(model.config());
+        int n = pairs.size();
+        long t0 = System.nanoTime();
+        try (EdgePasses passes = new EdgePasses(model, graph, pairs, options.maxRows())) {
+            EdgeAttributionPatching.RowScores rows = EdgeAttributionPatching.direct(passes);
+            double[][] eap = EdgeAttributionPatching.perExample(rows, "eap", n, List.of(1f), graph);
+            options.progress().progress("attributeEdges", 1, task.igSteps() == 0 ? 1 : 2);
+            double[][] ig = task.igSteps() == 0 ? null
+                    : EdgeAttributionPatching.perExample(rows, "eap_ig", n, EdgeAttributionPatching.alphas(task.igSteps()), graph);
+            // the metric of the clean run (every edge carries its own value) and of the corrupt run (none does)
+            List<EdgePasses.Row> ends = new ArrayList<>();
+            for (int i = 0; i < n; i++) {
+                ends.add(new EdgePasses.Row(i, passes.uniformMask(1f)));
+                ends.add(new EdgePasses.Row(i, passes.uniformMask(0f)));
+            }
+            float[][] logits = passes.logits(ends);
+            double[] clean = new double[n], corrupt = new double[n];
+            for (int i = 0; i < n; i++) {
+                PromptPair p = pairs.get(i);
+                clean[i] = (double) logits[2 * i][p.trueToken()] - logits[2 * i][p.wrongToken()];
+                corrupt[i] = (double) logits[2 * i + 1][p.trueToken()] - logits[2 * i + 1][p.wrongToken()];
+            }
+            if (task.igSteps() > 0) options.progress().progress("attributeEdges", 2, 2);
+            LOG.debug("{} edges of {} pairs scored in {} ms", graph.size(), n, (System.nanoTime() - t0) / 1_000_000);
+            return EdgeAttribution.of(graph, eap, ig, clean, corrupt, task.igSteps());
+        }
+    }
+
+    /** The task's pairs, checked: prompts the model reads, metric tokens in its vocabulary. */
+    private List<PromptPair> promptPairs(AttributionTask task) {
+        List<PromptPair> pairs = new ArrayList<>();
+        for (int i = 0; i < task.pairs().size(); i++) {
+            AttributionTask.Pair p = task.pairs().get(i);
+            checkTokens(p.clean());
+            checkTokens(p.corrupt());
+            for (int t : new int[]{p.answer(), p.wrong()})
+                if (t < 0 || t >= model.config().vocabSize())
+                    throw new UserError("Pair " + i + " names token id " + t + ", outside the vocabulary of " + model.config().vocabSize()
+                            + ".", "Use toSingleToken(\" word\") for the answer and wrong tokens.");
+            pairs.add(new PromptPair(i, new TokenIds(p.clean()), new TokenIds(p.corrupt()), p.answer(), p.wrong()));
+        }
+        return pairs;
     }
 
     /**

@@ -5,9 +5,10 @@ import java.util.Objects;
 
 /**
  * One override of a hook, as data: which hook (a TransformerLens name such as {@code blocks.1.attn.hook_z}),
- * its layer (-1 for hook_embed, hook_pos_embed and ln_final.hook_normalized), which head (-1 = every head, or a
- * hook without heads), which positions (null = every position of the run; the query positions for
- * hook_pattern), and the value written there.
+ * its layer (-1 for hook_embed, hook_pos_embed, ln_final.hook_scale and ln_final.hook_normalized), which head (-1 =
+ * every head, or a hook without heads), which positions (null = every position of the run; the query positions for
+ * hook_attn_scores and hook_pattern), and the value written there (finite; -inf is allowed for hook_attn_scores, whose
+ * masked keys are -inf).
  *
  * @param hook      the TransformerLens hook name
  * @param layer     the block the hook belongs to (must agree with the name), or -1

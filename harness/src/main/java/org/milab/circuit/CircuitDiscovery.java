@@ -1,5 +1,6 @@
 package org.milab.circuit;
 
+import org.milab.atp.EdgeAttributionPatching;
 import org.milab.stats.Bootstrap;
 import org.milab.stats.Decisions;
 import org.milab.stats.RankAgreement;
@@ -14,7 +15,7 @@ import java.util.stream.IntStream;
 /**
  * Edge attribution, circuits and their exact faithfulness for one task:
  * <ol>
- *   <li>EAP: per example and edge, {@code (clean_u - corrupt_u) . d(L[answer] - L[contrast]) / d in_v} at the clean run
+ *   <li>({@link EdgeAttributionPatching}, shared with the Java API) EAP: per example and edge, {@code (clean_u - corrupt_u) . d(L[answer] - L[contrast]) / d in_v} at the clean run
  *       (the edge-gradient graph at all masks 1). EAP-IG: the same gradient averaged over {@code igSteps} runs whose
  *       {@code input} node feeds every edge {@code alpha E[clean] + (1 - alpha) E[corrupt]} (MIB's EAP-IG-inputs).</li>
  *   <li>Circuits: the top-k edges by |mean score| for every k of a declared grid (1, then a ratio of sqrt 2, up to
@@ -89,12 +90,10 @@ public final class CircuitDiscovery {
 
         java.util.Map<String, Double> phases = new java.util.LinkedHashMap<>();
         long tp = System.nanoTime();
-        double[][] eap = scores(rowsOf, "eap", n, List.of(1f), edges);
+        double[][] eap = EdgeAttributionPatching.perExample(rowsOf, "eap", n, List.of(1f), edges);
         phases.put("eap", (System.nanoTime() - tp) / 1e9);
         tp = System.nanoTime();
-        List<Float> alphas = new ArrayList<>();
-        for (int j = 1; j <= cfg.igSteps(); j++) alphas.add((j - 0.5f) / cfg.igSteps());
-        double[][] ig = scores(rowsOf, "eap_ig", n, alphas, edges);
+        double[][] ig = EdgeAttributionPatching.perExample(rowsOf, "eap_ig", n, EdgeAttributionPatching.alphas(cfg.igSteps()), edges);
         phases.put("eap_ig", (System.nanoTime() - tp) / 1e9);
         tp = System.nanoTime();
 
@@ -154,23 +153,6 @@ public final class CircuitDiscovery {
         }
         return new Result(task, pairs, edges, cfg, full, empty, methods, exactEdges, exact, (System.nanoTime() - t0) / 1e9,
                 phasesWith(phases, "sweep", sweep));
-    }
-
-    /** Per example and edge, the edge-gradient graph's score averaged over the input-node mask values {@code alphas}. */
-    private static double[][] scores(CircuitRows rowsOf, String phase, int n, List<Float> alphas, CircuitEdges edges) {
-        int A = alphas.size();
-        float[][] s = rowsOf.scores(phase, n * A, r -> {
-            float[] m = rowsOf.runner().uniformMask(1f);
-            for (CircuitEdges.Edge e : edges.edges()) if (e.upstream() == 0) m[e.index()] = alphas.get(r % A);
-            return new EdgeRunner.Row(r / A, m);
-        });
-        double[][] out = new double[n][edges.size()];
-        for (int i = 0; i < n; i++)
-            for (int j = 0; j < A; j++) {
-                float[] sc = s[i * A + j];
-                for (int e = 0; e < sc.length; e++) out[i][e] += sc[e] / (double) A;
-            }
-        return out;
     }
 
     /**

@@ -14,7 +14,7 @@ import java.util.function.IntFunction;
  * uninterrupted run, so its numbers are identical. Rows are built per chunk from {@code row}, so a sweep never holds
  * all its masks (GPT-2 small: 32,491 floats each) at once.
  */
-public final class CircuitRows {
+public final class CircuitRows implements org.milab.atp.EdgeAttributionPatching.RowScores {
     /** Engine rows per chunk (rounded down to whole calls): seconds of work on a small model, a minute on GPT-2 small. */
     static final int CHUNK_ROWS = 256;
 
@@ -50,6 +50,7 @@ public final class CircuitRows {
     }
 
     /** The edge-gradient scores of {@code count} rows ({@code phase} names them among the step's chunks). */
+    @Override
     public float[][] scores(String phase, int count, IntFunction<EdgeRunner.Row> row) {
         int E = runner.edges().size();
         float[][] out = new float[count][];

@@ -22,8 +22,11 @@ public final class HookTables {
         if (hook.endsWith("hook_z") || hook.endsWith(".attn.hook_q") || hook.endsWith(".attn.hook_k") || hook.endsWith(".attn.hook_v"))
             return List.of("pos", "head", "d_head");
         if (hook.endsWith(".mlp.hook_pre") || hook.endsWith(".mlp.hook_post")) return List.of("pos", "d_mlp");
-        if (hook.endsWith("hook_pattern")) return List.of("head", "query_pos", "key_pos");
-        if (hook.endsWith("hook_normalized") || hook.equals("resid_final")) return List.of("d_model");
+        if (hook.endsWith("hook_pattern") || hook.endsWith(".attn.hook_attn_scores")) return List.of("head", "query_pos", "key_pos");
+        if (hook.endsWith(".attn.hook_result")) return List.of("pos", "head", "d_model");
+        if (hook.endsWith(".hook_scale")) return List.of("pos", "one");
+        // the capture graph's ln_final.hook_normalized is the final position's only; ln1/ln2 come from the hooked graph
+        if (hook.equals("ln_final.hook_normalized") || hook.equals("resid_final")) return List.of("d_model");
         return List.of("pos", "d_model");
     }
 

@@ -80,7 +80,9 @@ class HookedModelReferenceTest {
         for (double[] row : rows)
             for (double e : row) {
                 double tol = ATOL + RTOL * Math.abs(e);
-                if (Math.abs(g[k] - e) > tol)
+                // -inf (masked attention scores) must match exactly; NaN never passes (a NaN difference compares false)
+                boolean ok = Double.isInfinite(e) ? g[k] == e : Math.abs(g[k] - e) <= tol;
+                if (!ok)
                     throw new AssertionError(what + " element " + k + ": got " + g[k] + ", reference " + e + " (tolerance " + tol + ")");
                 k++;
             }
@@ -99,9 +101,9 @@ class HookedModelReferenceTest {
         for (int r = 0; r < 2; r++) {
             int[] ids = r == 0 ? a : b;
             Map<String, double[][]> expected = referenceHooks(ids, (h, rows) -> {});
-            // the same hooks on both sides: 2 + 12 per block + ln_final
+            // the same hooks on both sides: 2 + 18 per block + ln_final's two
             assertThat(cache.names()).containsExactlyElementsOf(expected.keySet());
-            assertThat(cache.names()).hasSize(2 + 12 * model.config().nLayer() + 1);
+            assertThat(cache.names()).hasSize(2 + 18 * model.config().nLayer() + 2);
             for (String hook : cache.names()) assertClose(cache.get(hook, r), expected.get(hook), hook + " row " + r);
             assertClose(logits.get(r), ref.run(ids).logits(), "logits row " + r);
         }
@@ -109,6 +111,12 @@ class HookedModelReferenceTest {
         assertThat(cache.get("blocks.1.attn.hook_pattern", 1).shape()).containsExactly(4, 6, 6);
         assertThat(cache.get("blocks.0.mlp.hook_post", 1).shape()).containsExactly(6, model.config().dMlp());
         assertThat(cache.axes("blocks.0.attn.hook_q")).containsExactly("pos", "head", "d_head");
+        assertThat(cache.get("blocks.1.attn.hook_attn_scores", 1).shape()).containsExactly(4, 6, 6);
+        assertThat(cache.get("blocks.1.attn.hook_attn_scores", 1).get(2, 3, 4)).isEqualTo(Float.NEGATIVE_INFINITY);
+        assertThat(cache.get("blocks.0.attn.hook_result", 0).shape()).containsExactly(9, 4, model.config().dModel());
+        assertThat(cache.axes("blocks.0.attn.hook_result")).containsExactly("pos", "head", "d_model");
+        assertThat(cache.get("blocks.1.ln2.hook_scale", 0).shape()).containsExactly(9, 1);
+        assertThat(cache.get("ln_final.hook_scale", 1).shape()).containsExactly(6, 1);
     }
 
     /** Overwrites row {@code row} of {@code hook} with {@code value} (zero-padded to the row's length). */
@@ -198,6 +206,62 @@ class HookedModelReferenceTest {
         assertThat(zc.get("blocks.1.attn.hook_z").row(4, 1)).isEqualTo(both.get("blocks.1.attn.hook_z", 0).row(4, 1));
     }
 
+    /**
+     * TransformerLens' semantics of the new hooks, checked directly: an overridden score row is softmaxed over EVERY
+     * key (no second causal mask), an all -inf row gives a zero pattern row, hook_attn_out is b_O plus the sum of
+     * hook_result over heads (also after a hook_result override), and ln1.hook_normalized is centred x / hook_scale * w + b.
+     */
+    @Test
+    void newHooksFollowTransformerLensOverrideSemantics() {
+        int T = a.length, H = model.config().nHead(), d = model.config().dModel();
+        float[] allInf = new float[T];
+        java.util.Arrays.fill(allInf, Float.NEGATIVE_INFINITY);
+        String scores = "blocks.0.attn.hook_attn_scores", pattern = "blocks.0.attn.hook_pattern";
+        PatchResults res = model.runWithPatches(List.of(
+                PatchedRun.of(a, Patch.of(scores, 1, new int[]{2}, PatchValue.zero()), Patch.of(scores, 3, new int[]{5}, new PatchValue.Constant(allInf))),
+                PatchedRun.of(a, Patch.of("blocks.1.attn.hook_result", 2, new int[]{6}, PatchValue.zero()))),
+                pattern, "blocks.1.attn.hook_result", "blocks.1.hook_attn_out", "blocks.0.hook_resid_pre", "blocks.0.ln1.hook_scale",
+                "blocks.0.ln1.hook_normalized");
+        ActivationCache c = res.cache();
+        // zero scores at query 2: uniform over all T keys, the 6 after the query included
+        for (int k = 0; k < T; k++) assertThat((double) c.get(pattern, 0).get(1, 2, k)).isCloseTo(1.0 / T, org.assertj.core.data.Offset.offset(1e-6));
+        assertThat(c.get(pattern, 0).row(3, 5)).containsOnly(0f);
+        assertThat(c.get(pattern, 0).get(0, 2, 0) + c.get(pattern, 0).get(0, 2, 1) + c.get(pattern, 0).get(0, 2, 2))
+                .isCloseTo(1f, org.assertj.core.data.Offset.offset(1e-5f));
+        Tensor result = c.get("blocks.1.attn.hook_result", 1), attnOut = c.get("blocks.1.hook_attn_out", 1);
+        assertThat(result.row(6, 2)).containsOnly(0f);
+        double[] bO = new double[d];
+        ref.run(a, (h, rows) -> {
+            // b_O is hook_attn_out minus the sum of hook_result, in the reference (independently of the graph)
+            if (h.equals("blocks.1.attn.hook_result")) for (int i = 0; i < d; i++) { bO[i] = 0; for (int hh = 0; hh < H; hh++) bO[i] -= rows[hh][i]; }
+            if (h.equals("blocks.1.hook_attn_out")) for (int i = 0; i < d; i++) bO[i] += rows[0][i];
+        });
+        for (int pos : new int[]{0, 6})
+            for (int i = 0; i < d; i++) {
+                double sum = bO[i];
+                for (int h = 0; h < H; h++) sum += result.get(pos, h, i);
+                assertThat(sum).as("attn_out pos " + pos + " index " + i).isCloseTo(attnOut.get(pos, i), org.assertj.core.data.Offset.offset(1e-4));
+            }
+        Tensor x = c.get("blocks.0.hook_resid_pre", 0), scale = c.get("blocks.0.ln1.hook_scale", 0), norm = c.get("blocks.0.ln1.hook_normalized", 0);
+        double mean = 0, var = 0;
+        for (int i = 0; i < d; i++) mean += x.get(3, i) / (double) d;
+        for (int i = 0; i < d; i++) var += (x.get(3, i) - mean) * (x.get(3, i) - mean) / d;
+        assertThat((double) scale.get(3, 0)).isCloseTo(Math.sqrt(var + model.config().layerNormEpsilon()), org.assertj.core.data.Offset.offset(1e-5));
+        // doubling hook_scale halves the centred part of ln1.hook_normalized: (n - b) / w halves
+        ActivationCache doubled = model.runWithPatches(List.of(PatchedRun.of(a, Patch.of("blocks.0.ln1.hook_scale", -1, new int[]{3},
+                PatchValue.of((run, p, h, v) -> new float[]{2 * v[0]})))), "blocks.0.ln1.hook_normalized").cache();
+        ActivationCache plain = model.runWithCache(a, "blocks.0.ln1.hook_normalized");
+        ActivationCache twice = model.runWithPatches(List.of(PatchedRun.of(a, Patch.of("blocks.0.ln1.hook_scale", -1, new int[]{3},
+                PatchValue.of((run, p, h, v) -> new float[]{v[0] / 2})))), "blocks.0.ln1.hook_normalized").cache();
+        for (int i = 0; i < d; i++) {
+            // n(s) = u / s + b with u = centred x * w: n(s/2) - n(s) = u / s = 2 (n(s) - n(2s))
+            double n1 = plain.get("blocks.0.ln1.hook_normalized").get(3, i), n2 = doubled.get("blocks.0.ln1.hook_normalized").get(3, i),
+                    nHalf = twice.get("blocks.0.ln1.hook_normalized").get(3, i);
+            assertThat(nHalf - n1).as("index " + i).isCloseTo(2 * (n1 - n2), org.assertj.core.data.Offset.offset(1e-4 + 1e-4 * Math.abs(nHalf)));
+        }
+        assertThat(norm.get(3, 0)).isEqualTo(plain.get("blocks.0.ln1.hook_normalized").get(3, 0));
+    }
+
     private static float[] scaled(float[] x, float s) {
         float[] out = new float[x.length];
         for (int i = 0; i < x.length; i++) out[i] = x[i] * s;
@@ -239,8 +303,12 @@ class HookedModelReferenceTest {
 
     @Test
     void badInputFailsWithOneClearMessage() {
-        assertThatThrownBy(() -> model.runWithCache(a, "blocks.0.attn.hook_result"))
-                .isInstanceOf(UserError.class).hasMessageContaining("'blocks.0.attn.hook_result' is not a hook").hasMessageContaining("Fix:");
+        // TransformerLens' hook_attn_in exists only with use_attn_in; this graph does not have it
+        assertThatThrownBy(() -> model.runWithCache(a, "blocks.0.hook_attn_in"))
+                .isInstanceOf(UserError.class).hasMessageContaining("'blocks.0.hook_attn_in' is not a hook").hasMessageContaining("Fix:");
+        assertThatThrownBy(() -> model.runWithPatches(b, Patch.of("blocks.0.attn.hook_pattern", 0, new int[]{1},
+                new PatchValue.Constant(new float[]{Float.NEGATIVE_INFINITY, 0, 0, 0, 0, 0}))))
+                .isInstanceOf(UserError.class).hasMessageContaining("non-finite value (-Infinity)");
         assertThatThrownBy(() -> model.runWithPatches(b, Patch.head(0, 1, 7, PatchValue.zero())))
                 .isInstanceOf(UserError.class).hasMessageContaining("position 7").hasMessageContaining("6 tokens");
         assertThatThrownBy(() -> model.runWithPatches(b, Patch.head(0, 9, 1, PatchValue.zero())))
@@ -262,6 +330,7 @@ class HookedModelReferenceTest {
             ActivationCache c = m.runWithCache(a);
             m.runWithPatches(List.of(PatchedRun.of(a, Patch.head(1, 0, -1, PatchValue.from(c, 0)))), "blocks.1.hook_resid_post");
             m.attribute(new AttributionTask(List.of(new AttributionTask.Pair(a, a.clone(), 3, 4)), 2));
+            m.attributeEdges(new AttributionTask(List.of(new AttributionTask.Pair(a, b.length == a.length ? b : a.clone(), 3, 4)), 1));
             c.writeArrow(dir.resolve("c.arrow"));
         } finally {
             System.setOut(out);

@@ -24,11 +24,13 @@ class InspectApiHooksTest {
         LabFixtures.exportRandomWordModel(root, "words", 3, List.of());
         Path out = root.resolve("out");
         Cli o = Cli.run("inspect", "--root", root.toString(), "--model", "words", "--prompt", "A B C", "--top-k", "2",
-                "--hook", "blocks.0.mlp.hook_post", "--hook", "blocks.1.attn.hook_q", "--hook", "blocks.1.attn.hook_z", "--out", out.toString());
+                "--hook", "blocks.0.mlp.hook_post", "--hook", "blocks.1.attn.hook_q", "--hook", "blocks.1.attn.hook_z",
+                "--hook", "blocks.1.attn.hook_result", "--hook", "blocks.0.ln1.hook_scale", "--out", out.toString());
         assertThat(o.exit()).as(o.err()).isEqualTo(Main.OK);
         try (HookedModel m = HookedModel.open("words", HookedModel.Options.defaults().withRoot(root))) {
             int[] tokens = m.toTokens("A B C");
-            for (String hook : List.of("blocks.0.mlp.hook_post", "blocks.1.attn.hook_q", "blocks.1.attn.hook_z")) {
+            for (String hook : List.of("blocks.0.mlp.hook_post", "blocks.1.attn.hook_q", "blocks.1.attn.hook_z",
+                    "blocks.1.attn.hook_result", "blocks.0.ln1.hook_scale")) {
                 Table t = ArrowTables.read(out.resolve(hook.replace('.', '_') + ".arrow"));
                 Tensor expected = m.runWithCache(tokens, hook).get(hook);
                 assertThat(t.rowCount()).as(hook).isEqualTo(expected.size());
@@ -39,8 +41,8 @@ class InspectApiHooksTest {
                 for (int i = 0; i < e.length; i++) assertThat(got.get(i)).as(hook + " value " + i).isCloseTo(e[i], org.assertj.core.data.Offset.offset(1e-5));
             }
         }
-        Cli bad = Cli.run("inspect", "--root", root.toString(), "--model", "words", "--prompt", "A B", "--hook", "blocks.0.attn.hook_result");
+        Cli bad = Cli.run("inspect", "--root", root.toString(), "--model", "words", "--prompt", "A B", "--hook", "blocks.0.hook_attn_in");
         assertThat(bad.exit()).isEqualTo(Main.USER_ERROR);
-        assertThat(bad.err()).contains("Unknown hook 'blocks.0.attn.hook_result'").contains("blocks.0.mlp.hook_post");
+        assertThat(bad.err()).contains("Unknown hook 'blocks.0.hook_attn_in'").contains("blocks.0.mlp.hook_post");
     }
 }
