@@ -27,7 +27,7 @@ public final class CircuitRows implements org.milab.atp.EdgeAttributionPatching.
     private final EdgeRunner runner;
     private final StepChunks kept;
     private final int chunkRows;
-    private final EdgePasses passes;
+    private final RemoteEdgePasses passes;
 
     /** @param kept where finished chunks are kept, or null to keep nothing */
     public CircuitRows(EdgeRunner runner, StepChunks kept, int batchRows) {
@@ -38,7 +38,7 @@ public final class CircuitRows implements org.milab.atp.EdgeAttributionPatching.
      * @param passes where the exactly patched rows of {@link #metrics} run (another engine, e.g. Spark), or null: the
      *               runner itself. Either way a chunk's rows go in the same calls, so the numbers are the same.
      */
-    public CircuitRows(EdgeRunner runner, StepChunks kept, int batchRows, EdgePasses passes) {
+    public CircuitRows(EdgeRunner runner, StepChunks kept, int batchRows, RemoteEdgePasses passes) {
         this.runner = runner;
         this.kept = kept;
         this.chunkRows = Math.max(1, CHUNK_ROWS / batchRows) * batchRows;

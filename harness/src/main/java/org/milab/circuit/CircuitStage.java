@@ -41,7 +41,7 @@ public final class CircuitStage {
         List<TokenPair> pairs = task.tokenize(ctx.model());
         try (EdgeRunner runner = new EdgeRunner(ctx.model(), pairs, cfg.batchRows())) {
             // ENGINE=spark: the exact sweeps' rows run on the cluster (attribution and the base passes stay here)
-            EdgePasses passes = ctx.model().engine() instanceof EdgePasses.Provider p
+            RemoteEdgePasses passes = ctx.model().engine() instanceof RemoteEdgePasses.Provider p
                     ? p.edgePasses(ctx.model(), pairs, cfg.batchRows()) : null;
             write(ctx, CircuitDiscovery.run(new CircuitRows(runner, kept, cfg.batchRows(), passes), task, cfg));
         }

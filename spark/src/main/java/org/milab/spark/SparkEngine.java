@@ -7,7 +7,7 @@ import org.apache.spark.broadcast.Broadcast;
 import org.apache.spark.scheduler.SparkListener;
 import org.apache.spark.scheduler.SparkListenerTaskEnd;
 import org.apache.spark.sql.SparkSession;
-import org.milab.circuit.EdgePasses;
+import org.milab.circuit.RemoteEdgePasses;
 import org.milab.circuit.EdgeRunner;
 import org.milab.circuit.TokenPair;
 import org.milab.engine.Capture;
@@ -43,7 +43,7 @@ import java.util.regex.Pattern;
  * as Arrow batches and are put back in row order, each exactly once. Clean captures run on the driver with
  * the local engine: stages read them there (donor values, patterns), and they are one pass per prompt.
  */
-public final class SparkEngine implements Engine, EdgePasses.Provider, AutoCloseable {
+public final class SparkEngine implements Engine, RemoteEdgePasses.Provider, AutoCloseable {
     public static final int DEFAULT_PARTITION_ROWS = 1024;
     private static final Pattern MASTER = Pattern.compile("local(\\[(\\d+|\\*)(,\\s*\\d+)?])?|local-cluster\\[.+]|spark://.+|yarn|k8s://.+");
     private static final String MASTER_FIX = "Use --spark-master local[N], local[N,F] (F attempts per task), "
@@ -181,7 +181,7 @@ public final class SparkEngine implements Engine, EdgePasses.Provider, AutoClose
      * stay on the driver.
      */
     @Override
-    public EdgePasses edgePasses(LabModel model, List<TokenPair> pairs, int batchRows) {
+    public RemoteEdgePasses edgePasses(LabModel model, List<TokenPair> pairs, int batchRows) {
         EdgeTask task = new EdgeTask(EdgeTask.Spec.of(model, pairs, batchRows, graphs.threads()));
         return (rows, label) -> edgeJob(task, rows, batchRows, label);
     }

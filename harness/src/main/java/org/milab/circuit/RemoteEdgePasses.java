@@ -10,7 +10,7 @@ import java.util.List;
  * circuit step uses it whenever the model's engine is one.
  */
 @FunctionalInterface
-public interface EdgePasses {
+public interface RemoteEdgePasses {
     /**
      * The centred final-position logits of each row, as {@link EdgeRunner#logits} gives them: the rows go in calls
      * of {@code batchRows} rows from the first one (float32 results depend on a call's rows), over the same
@@ -20,6 +20,6 @@ public interface EdgePasses {
 
     /** An engine that runs edge-masked passes elsewhere. */
     interface Provider {
-        EdgePasses edgePasses(LabModel model, List<TokenPair> pairs, int batchRows);
+        RemoteEdgePasses edgePasses(LabModel model, List<TokenPair> pairs, int batchRows);
     }
 }
