@@ -116,8 +116,8 @@ public final class HookInspectionStage {
     static HookRow describe(String hook, List<Long> shape, List<Object> manifestAxes, List<String> patchableIn) {
         if (shape == null) {
             String notes = hook.endsWith(".attn.hook_result")
-                    ? "Not exported: the lab's graphs have no hook_result output (per-head outputs after W_O); "
-                    + "head-specific patching uses hook_z."
+                    ? "Not in the capture graph this protocol reads (per-head outputs after W_O; only the hooked "
+                    + "variant has it, see patchable_in); head-specific patching uses hook_z."
                     : "Hook was not captured for this model/run.";
             return new HookRow(hook, false, null, "not captured", false, null, null, null, notes, manifestAxes, patchableIn);
         }

@@ -35,7 +35,7 @@ class HookInspectionRulesTest {
         HookInspectionStage.HookRow missing = row(RESULT);
         assertThat(missing.existsOrCapturable()).isFalse();
         assertThat(missing.interpretation()).isEqualTo("not captured");
-        assertThat(missing.notes()).contains("no hook_result output");
+        assertThat(missing.notes()).contains("Not in the capture graph");
         assertThat(row(Z).notes()).isEqualTo("Hook was not captured for this model/run.");
     }
 
