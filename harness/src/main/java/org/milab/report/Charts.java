@@ -124,7 +124,7 @@ final class Charts {
     }
 
     /** Heatmap cells on the first screen, where four or five figures share a 1366 px wide row (GPT-2 small: 168 x 168 px). */
-    static final int FIRST_SCREEN_CELL = 24, FIRST_SCREEN_CELL_LARGE = 14;
+    static final int FIRST_SCREEN_CELL = 24, FIRST_SCREEN_CELL_LARGE = 14, FIRST_SCREEN_STEP = 12;
 
     /**
      * The same figure sized for the page's first screen: a layer x head heatmap gets smaller cells, and every
@@ -138,7 +138,7 @@ final class Charts {
             int cell = largeGrid(grid) ? FIRST_SCREEN_CELL_LARGE : FIRST_SCREEN_CELL;
             spec.put("width", Math.max(96, nHeads * cell));
             spec.put("height", Math.max(40, nLayers * cell));
-        }
+        } else if (spec.path("height").has("step")) spec.set("height", obj("step", FIRST_SCREEN_STEP)); // one line per item
         spec.set("config", obj("legend", obj("orient", "bottom", "offset", 6, "gradientLength", 120, "gradientThickness", 10,
                 "titleFontSize", 10, "labelFontSize", 9, "symbolSize", 60)));
         return new Figure(f.id(), f.section(), f.title(), f.caption(), spec, f.markNames(), f.expectedItems());
