@@ -57,14 +57,17 @@ final class EffectFigures {
         return out;
     }
 
-    /** S11/S12: each swept head's mean effect on positive families beside its hardest control family. */
-    /** The positives-vs-control view draws at most this many heads (one 16 px line each). */
+    /** The positives-vs-control view draws at most this many heads (one line each). */
     static final int MAX_DOT_ROWS = 24;
 
     private static double abs(Double v) {
         return v == null || v.isNaN() ? 0 : Math.abs(v);
     }
 
+    /**
+     * S11/S12: each swept head's mean effect on positive families beside its hardest control family; on a model
+     * with more than {@link #MAX_DOT_ROWS} swept heads, those with the largest |effect| (the caption says so).
+     */
     static Optional<Figure> sweepPositivesVsControl(RunFolder run) {
         Optional<Table> t = run.table(ReferenceVerdicts.SWEEP);
         if (t.isEmpty()) return Optional.empty();
