@@ -43,7 +43,7 @@ milab = printf '+ bin/milab %s\n' '$(subst ','\'',$(strip $(1)))' && bin/milab $
 RUN_ARGS = --model $(MODEL) --device $(DEVICE) --threads $(THREADS) $(if $(RUN_ID),--run-id '$(RUN_ID)',) $(ENGINE_ARGS)
 
 .PHONY: help build test demo export inspect run-heldout run-sweep run-all run-v2 run-characterization run-calibration \
-        attribute circuit diff report columns bench bench-peer bench-peer-venv bench-circuit bench-circuit-run bench-spark spark-jar random-checkpoint zoo zoo-diagnose kill-campaign clean
+        attribute circuit diff report check-report columns bench bench-peer bench-peer-venv bench-circuit bench-circuit-run bench-spark spark-jar random-checkpoint zoo zoo-diagnose kill-campaign clean
 
 help:
 	@echo "Start here:"
@@ -64,6 +64,7 @@ help:
 	@echo "  make circuit [MODEL=...] TASK=file.jsonl|induction [RUN_ID=name]   edge circuits, EAP/EAP-IG, exact faithfulness; the same RUN_ID resumes (docs/circuits.md)"
 	@echo "Tables:"
 	@echo "  make report RUN=results/<run>               (re)write the run's report.html and print its verdict"
+	@echo "  make check-report RUN=results/<run> [MIN_FIGURES=4]   open its report.html in chromium as the browser test does"
 	@echo "  make diff A=results/<run> B=results/<run>   compare two runs (or two parts of runs)"
 	@echo "  make columns [RUN=results/<run>]            the column glossary (writes COLUMNS.md), or a run's tables"
 	@echo "Scale out (Apache Spark; module spark/, built only for these):"
@@ -178,6 +179,12 @@ columns: $(STAMP)
 report: $(STAMP)
 	@test -n "$(RUN)" || { echo "usage: make report RUN=results/<run-id>" >&2; exit 2; }
 	@$(call milab,report $(RUN) $(ARGS))
+
+# the report's browser check (ReportBrowserTest's rules) on any run, e.g. a full make demo; needs Debian's chromium
+check-report: tools/report-js/node_modules
+	@test -n "$(RUN)" || { echo "usage: make check-report RUN=results/<run-id> [MIN_FIGURES=4]" >&2; exit 2; }
+	@command -v $${MILAB_CHROMIUM:-chromium} >/dev/null 2>&1 || { echo "make check-report needs chromium: apt-get install chromium (or MILAB_CHROMIUM=/path)" >&2; exit 2; }
+	node tools/report-js/check-run.mjs $(RUN) target/check-report $(MIN_FIGURES)
 
 random-checkpoint: $(STAMP)
 	@$(call milab,random-checkpoint $(ARGS))

@@ -43,10 +43,11 @@ try {
         let drawn = 0;
         for (const n of names) for (const g of f.querySelectorAll('g.' + n + '_marks')) drawn += g.childElementCount;
         const svg = f.querySelector('svg');
-        const box = svg ? svg.getBoundingClientRect() : { width: 0, height: 0 };
+        const box = svg ? svg.getBoundingClientRect() : { width: 0, height: 0, top: 0, left: 0 };
         const top = f.getBoundingClientRect().top + window.scrollY;
+        // where the chart itself is (a figure whose caption shows but whose chart is below the fold is not seen)
         return { id: f.id, marks: names, expected: Number(f.dataset.expectedItems), drawn, rendered: f.dataset.rendered === 'true',
-          svg_width: box.width, svg_height: box.height, top };
+          svg_width: box.width, svg_height: box.height, svg_top: box.top + window.scrollY, svg_left: box.left, top };
       });
       const rows = [...document.querySelectorAll("#verdict-table tbody tr[data-head]")].map((r) => ({ protocol: r.dataset.protocol, head: r.dataset.head }));
       const verdict = document.getElementById('verdict');
@@ -67,6 +68,7 @@ try {
       });
     }
     const name = basename(dirname(report)) + '-' + i;
+    await page.mouse.move(0, 0);  // the hover's tooltip would cover part of the screenshots
     await page.evaluate(() => window.scrollTo(0, 0));
     seen.screenshot = join(outDir, name + '.png');
     seen.screenshot_full = join(outDir, name + '-full.png');

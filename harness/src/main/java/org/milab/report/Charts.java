@@ -117,10 +117,46 @@ final class Charts {
                     "mark", obj("type", "text", "text", "*", "fontSize", 15, "fontWeight", "bold", "color", "#fff", "dy", 4),
                     "encoding", obj("x", x, "y", y)));
         long nHeads = grid.stream().map(Head::head).distinct().count(), nLayers = grid.stream().map(Head::layer).distinct().count();
-        int cell = nHeads > 8 || nLayers > 8 ? CELL / 2 : CELL;
+        int cell = largeGrid(grid) ? CELL / 2 : CELL;
         ObjectNode spec = obj("$schema", Vl.SCHEMA, "width", Math.max(120, nHeads * cell),
                 "height", Math.max(60, nLayers * cell), "layer", arr(layers.toArray()));
         return new Figure(id, section, title, caption, spec, java.util.List.of("cells"), rows.size());
+    }
+
+    /** Heatmap cells on the first screen, where four or five figures share a 1366 px wide row (GPT-2 small: 168 x 168 px). */
+    static final int FIRST_SCREEN_CELL = 24, FIRST_SCREEN_CELL_LARGE = 14, FIRST_SCREEN_STEP = 12;
+
+    /**
+     * The same figure sized for the page's first screen: a layer x head heatmap gets smaller cells, and every
+     * legend goes under the chart instead of beside it, so the figures that answer the run sit side by side.
+     */
+    static Figure firstScreen(Figure f, List<Head> grid) {
+        if (isCompact(f)) return f;
+        ObjectNode spec = f.spec().deepCopy();
+        if (isHeatmap(f)) {
+            long nHeads = grid.stream().map(Head::head).distinct().count(), nLayers = grid.stream().map(Head::layer).distinct().count();
+            int cell = largeGrid(grid) ? FIRST_SCREEN_CELL_LARGE : FIRST_SCREEN_CELL;
+            spec.put("width", Math.max(96, nHeads * cell));
+            spec.put("height", Math.max(40, nLayers * cell));
+        } else if (spec.path("height").has("step")) spec.set("height", obj("step", FIRST_SCREEN_STEP)); // one line per item
+        spec.set("config", obj("legend", obj("orient", "bottom", "offset", 6, "gradientLength", 120, "gradientThickness", 10,
+                "titleFontSize", 10, "labelFontSize", 9, "symbolSize", 60)));
+        return new Figure(f.id(), f.section(), f.title(), f.caption(), spec, f.markNames(), f.expectedItems());
+    }
+
+    /** Sized by {@link #firstScreen} (its legend under the chart): the page gives it a narrow caption. */
+    static boolean isCompact(Figure f) {
+        return f.spec().path("config").path("legend").path("orient").asText().equals("bottom");
+    }
+
+    /** A layer x head heatmap of {@link #headHeatmap}. */
+    static boolean isHeatmap(Figure f) {
+        return f.markNames().equals(List.of("cells"));
+    }
+
+    /** More than 8 layers or heads: heatmap cells are halved. */
+    static boolean largeGrid(List<Head> grid) {
+        return grid.stream().map(Head::head).distinct().count() > 8 || grid.stream().map(Head::layer).distinct().count() > 8;
     }
 
     /** A query x key attention grid with token labels, one per prompt, side by side. */

@@ -57,12 +57,28 @@ final class EffectFigures {
         return out;
     }
 
-    /** S11/S12: each swept head's mean effect on positive families beside its hardest control family. */
+    /** The positives-vs-control view draws at most this many heads (one line each). */
+    static final int MAX_DOT_ROWS = 24;
+
+    private static double abs(Double v) {
+        return v == null || v.isNaN() ? 0 : Math.abs(v);
+    }
+
+    /**
+     * S11/S12: each swept head's mean effect on positive families beside its hardest control family; on a model
+     * with more than {@link #MAX_DOT_ROWS} swept heads, those with the largest |effect| (the caption says so).
+     */
     static Optional<Figure> sweepPositivesVsControl(RunFolder run) {
         Optional<Table> t = run.table(ReferenceVerdicts.SWEEP);
         if (t.isEmpty()) return Optional.empty();
         List<Map<String, Object>> rows = new ArrayList<>();
-        for (Table.Row r : t.get().rows()) {
+        // one line per head: on a large model only the heads with the largest effects (every head is in the heatmaps)
+        List<Table.Row> heads = new ArrayList<>(t.get().rows());
+        int swept = heads.size();
+        java.util.function.ToDoubleFunction<Table.Row> size = r -> Math.max(abs(dbl(r, "mean_positive_effect")), abs(dbl(r, "mean_max_control_effect")));
+        heads.sort(java.util.Comparator.comparingDouble(size).reversed());
+        if (heads.size() > MAX_DOT_ROWS) heads = heads.subList(0, MAX_DOT_ROWS);
+        for (Table.Row r : heads) {
             Head h = ReferenceVerdicts.head(r);
             for (String[] m : new String[][] {{"positive families", "mean_positive_effect"}, {"hardest control family", "mean_max_control_effect"}}) {
                 Double v = dbl(r, m[1]);
@@ -92,7 +108,9 @@ final class EffectFigures {
                         obj("mark", obj("type", "rule", "strokeDash", arr(4, 4), "color", "#555"), "encoding", obj("x", obj("datum", 0)))));
         return Optional.of(new Figure("sweep-positives-vs-control", SECTION,
                 "Head sweep (S11/S12): positives vs the hardest control, per head",
-                "Clean-to-corrupt patch of each head's hook_z at the final position, mean normalized effect over the sweep seeds. "
+                (swept > MAX_DOT_ROWS ? "The " + MAX_DOT_ROWS + " of " + swept + " swept heads with the largest |effect| (every head: "
+                        + "the sweep heatmaps). " : "")
+                        + "Clean-to-corrupt patch of each head's hook_z at the final position, mean normalized effect over the sweep seeds. "
                         + "A head that carries the answer moves positives towards 1; if it moves a control family as much, the "
                         + "reference calls it nonspecific. Source: " + RunFolder.link(ReferenceVerdicts.SWEEP) + "." + NO_CI,
                 spec, List.of("points"), rows.size()));

@@ -76,7 +76,7 @@ final class ReportHtml {
     private static String grid(List<Figure> in) {
         StringBuilder b = new StringBuilder("<div class=\"grid\">\n");
         for (Figure f : in)
-            b.append("<figure class=\"milab-figure\" id=\"").append(f.id()).append("\" data-mark-names=\"")
+            b.append("<figure class=\"milab-figure").append(Charts.isCompact(f) ? " compact" : "").append("\" id=\"").append(f.id()).append("\" data-mark-names=\"")
                     .append(String.join(",", f.markNames())).append("\" data-expected-items=\"").append(f.expectedItems())
                     .append("\"><figcaption><b>").append(inline(f.title())).append("</b>").append(inline(f.caption()))
                     .append("</figcaption><div class=\"chart\"></div></figure>\n");

@@ -75,7 +75,10 @@ public final class RunReport {
             if (kept.contains(f.id())) answer.add(f.in(ANSWER));
             else figures.add(f);
         }
-        figures.addAll(0, answer);
+        // compact enough that the verdict and at least four figures fit one 1366 x 768 screen (attention views keep their size)
+        figures.addAll(0, answer.stream().map(f -> f.id().startsWith("attention-") ? f : Charts.firstScreen(f, grid)).toList());
+        // on a large model (GPT-2 small: 144 heads) every heatmap is that compact, five to a row instead of three
+        if (Charts.largeGrid(grid)) figures.replaceAll(f -> Charts.isHeatmap(f) ? Charts.firstScreen(f, grid) : f);
         if (attention.note() != null) notes.put(AttentionFigures.SECTION, attention.note());
         StageFigures.logitLens(run).ifPresent(figures::add);
         StageFigures.taxonomy(run).ifPresent(figures::add);

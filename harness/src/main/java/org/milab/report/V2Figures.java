@@ -28,6 +28,15 @@ final class V2Figures {
     static final String SECTION = "Protocol v2: every score";
     /** The deciding evidence: mean ablation effect / gap, the necessity test every head gets. */
     static final String DECIDING = "mean_ablation_norm";
+    /** The same test in logits, drawn instead when no head has an effect / gap (the gap is too small or of the wrong sign). */
+    static final String DECIDING_RAW = "mean_ablation_drop";
+    /** An attention probe that gives v2's roles, on the first screen beside the causal evidence. */
+    record RoleScore(String column, String title, String measures) {}
+
+    static final List<RoleScore> ROLE_SCORES = List.of(
+            new RoleScore("induction_excess", "Induction attention (induction_excess)",
+                    "attention to the token after the current token's earlier copy, minus the same on a non-repeating control"),
+            new RoleScore("previous_excess", "Previous-token attention (previous_excess)", "attention to the previous token, minus uniform attention"));
     /** -log10 p is drawn up to this; smaller p (down to 0 in float) are clamped and shown as "< 1e-16". */
     static final double MAX_LOG10 = 16;
 
@@ -62,17 +71,35 @@ final class V2Figures {
         return Double.isFinite(a) && a > 0 ? a : V2Protocol.THRESHOLDS.alpha();
     }
 
-    /** The figures that answer the v2 question, for the page's first screen. */
+    /**
+     * The figures that answer the v2 question, for the page's first screen: the deciding causal evidence (effect /
+     * gap; in logits when no head has one), its significance, and the attention probes that give the roles.
+     */
     static List<Figure> answer(RunFolder run, ProtocolVerdict v2, List<Head> grid, String section) {
         List<Figure> out = new ArrayList<>();
-        List<Cell> deciding = cells(v2, DECIDING);
+        List<Cell> deciding = cells(v2, DECIDING), raw = cells(v2, DECIDING_RAW);
         if (!deciding.isEmpty())
             out.add(Charts.headHeatmap("v2-deciding", section, "Deciding evidence: mean-ablation effect / gap",
-                    "v2's necessity test (" + RunFolder.link(V2Verdicts.VERDICTS) + "): LD drop when hook_z is mean-ablated, "
-                            + "as a share of the clean-corrupt gap; -1..1, the scale of every normalized effect here. "
-                            + "Faded with a dot: 95% CI contains 0.",
+                    "LD drop when the head's hook_z is mean-ablated, over the clean-corrupt gap (" + RunFolder.link(V2Verdicts.VERDICTS)
+                            + "); -1..1 like every normalized effect here. Faded, dot: 95% CI contains 0.",
                     deciding, grid, Quantity.NORMALIZED.title, EffectFigures.NORMALIZED, null));
+        else if (!raw.isEmpty()) {
+            double maxAbs = raw.stream().mapToDouble(c -> Math.abs(c.value())).max().orElse(1);
+            String gap = cells(v2, "gap").stream().findFirst().map(c -> "the clean-corrupt gap is " + Num.sig(c.value()))
+                    .orElse("no clean-corrupt gap");
+            out.add(Charts.headHeatmap("v2-deciding", section, "Deciding evidence: mean-ablation LD drop (logits)",
+                    "No head has an effect / gap (" + gap + ": nothing to divide by), so the raw LD drop when hook_z is mean-ablated ("
+                            + RunFolder.link(V2Verdicts.VERDICTS) + "), +-" + Num.sig(maxAbs) + ". Faded, dot: 95% CI contains 0.",
+                    raw, grid, Quantity.LOGITS.title, Scale.diverging(maxAbs), null));
+        }
         significance(run, v2, grid, "p_adjusted_min", section).ifPresent(out::add);
+        for (RoleScore r : ROLE_SCORES) {
+            List<Cell> cells = cells(v2, r.column());
+            if (cells.size() > 1 && cells.stream().anyMatch(c -> !c.value().equals(cells.get(0).value())))
+                out.add(Charts.headHeatmap("v2-heatmap-" + r.column(), section, r.title(), "v2's probe: " + r.measures() + " ("
+                                + RunFolder.link(V2Verdicts.VERDICTS) + "); -1..1 like every attention score. Faded, dot: 95% CI contains 0.",
+                        cells, grid, Quantity.ATTENTION.title, Scale.diverging(1.0), null));
+        }
         return out;
     }
 
@@ -85,8 +112,10 @@ final class V2Figures {
             for (Cell cell : cells(v2, c)) maxAbs.merge(Quantity.of(c), Math.abs(cell.value()), Math::max);
         List<Figure> out = new ArrayList<>();
         List<String> constant = new ArrayList<>(), empty = new ArrayList<>();
+        // drawn on the first screen (answer): the deciding evidence (in logits when nothing has an effect / gap) and the role probes
+        boolean rawDecides = cells(v2, DECIDING).isEmpty();
         for (String c : columns) {
-            if (c.equals(DECIDING) || c.equals("p_adjusted_min")) continue;
+            if (c.equals(DECIDING) || c.equals("p_adjusted_min") || (rawDecides && c.equals(DECIDING_RAW))) continue;
             List<Cell> cells = cells(v2, c);
             if (cells.isEmpty()) {
                 empty.add(c);
@@ -97,6 +126,7 @@ final class V2Figures {
                 constant.add("`" + c + "` = " + Num.sig(v0));
                 continue;
             }
+            if (ROLE_SCORES.stream().anyMatch(r -> r.column().equals(c))) continue;
             Quantity q = Quantity.of(c);
             if (q == Quantity.P) {
                 significance(run, v2, grid, c, SECTION).ifPresent(out::add);

@@ -64,7 +64,14 @@ public final class LabFixtures {
         List<String> vocab = new ArrayList<>(List.of("<|endoftext|>", "<unk>"));
         vocab.addAll(referenceWords());
         vocab.removeAll(missing);
-        ModelConfig cfg = new ModelConfig(2, 4, 32, vocab.size(), 24, 1e-5, ModelConfig.GELU_TANH, false);
+        exportRandomWordModel(root, id, seed, vocab, new ModelConfig(2, 4, 32, vocab.size(), 24, 1e-5, ModelConfig.GELU_TANH, false));
+    }
+
+    /**
+     * A random GPT-2 of shape {@code cfg} over the word-level vocabulary {@code vocab} (BOS first, then the
+     * unknown token), exported under {@code root} as model {@code id}.
+     */
+    public static void exportRandomWordModel(Path root, String id, long seed, List<String> vocab, ModelConfig cfg) {
         InMemoryCheckpoint ckpt = RandomCheckpoints.generate(cfg, seed, 0.5f);
         String tokenizer = WordLevelTokenizerJson.build(vocab, "<unk>", "<|endoftext|>");
         ModelLayout layout = new ModelLayout(root, id);

@@ -42,7 +42,7 @@ class ReportHtmlTest {
 
         Map<String, JsonNode> specs = ReportFixtures.figures(html);
         Map<String, Integer> expected = new HashMap<>();
-        for (String s : all(html, "<figure class=\"milab-figure\" id=\"([^\"]+)\" data-mark-names=\"[^\"]+\" data-expected-items=\"(\\d+)\"")) {
+        for (String s : all(html, "<figure class=\"milab-figure[^\"]*\" id=\"([^\"]+)\" data-mark-names=\"[^\"]+\" data-expected-items=\"(\\d+)\"")) {
             String[] p = s.split(" ");
             expected.put(p[0], Integer.parseInt(p[1]));
         }
