@@ -43,8 +43,6 @@ class RowsFromRecordsTest {
         m.put("org.milab.protocol.reference.HeldoutCounterexampleStage", "withBuckets: the per-seed results plus two appended columns");
         m.put("org.milab.protocol.reference.CharacterizationCounterexampleStage", "S17's selection works on joined maps "
                 + "(results + prompt columns) that the report reuses with extra columns");
-        m.put("org.milab.circuit.CircuitStage", "edges(): rewritten on the circ2 branch (an agreement column); convert after "
-                + "that merge (its edge_scores, faithfulness and faithfulness_examples are records)");
         m.put("org.milab.api.ActivationCache", "one row per activation value (millions): a record per value would cost "
                 + "reflection per cell");
         return m;
