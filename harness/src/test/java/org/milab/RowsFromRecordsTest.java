@@ -40,8 +40,6 @@ class RowsFromRecordsTest {
                 + "generated from MODES (the reference's FAILURE_MODES); its by-row table is a record");
         m.put("org.milab.protocol.reference.PromptTables", "PromptRecord sits beside tables in one layer and cannot carry "
                 + "@ColumnName for is_positive_induction_example; its columns are PromptRecord.COLUMNS, declared once");
-        m.put("org.milab.protocol.reference.CharacterizationCounterexampleStage", "S17's selection works on joined maps "
-                + "(results + prompt columns) that the report reuses with extra columns");
         m.put("org.milab.api.ActivationCache", "one row per activation value (millions): a record per value would cost "
                 + "reflection per cell");
         return m;

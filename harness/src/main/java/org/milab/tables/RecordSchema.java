@@ -198,6 +198,26 @@ public final class RecordSchema<R extends Record> {
                         + type.getSimpleName() + "." + c.getName());
             args[i] = fromCell(row.get(column), c, row.table().name());
         }
+        return construct(args);
+    }
+
+    /**
+     * A row held as column name -> cell value (as {@link Table.Row#toMap} gives it, e.g. a row joined from two
+     * tables) read into the record; {@code source} names it in errors. Keys the record lacks are ignored.
+     */
+    public R read(Map<String, ?> row, String source) {
+        Object[] args = new Object[components.length];
+        for (int i = 0; i < components.length; i++) {
+            RecordComponent c = components[i];
+            String column = name(c);
+            if (!row.containsKey(column))
+                throw new IllegalArgumentException(source + " has no column '" + column + "' for " + type.getSimpleName() + "." + c.getName());
+            args[i] = fromCell(row.get(column), c, source);
+        }
+        return construct(args);
+    }
+
+    private R construct(Object[] args) {
         try {
             return constructor.newInstance(args);
         } catch (InstantiationException | IllegalAccessException e) {
