@@ -38,8 +38,6 @@ class RowsFromRecordsTest {
                 + "(value and CI per score, six p-value columns per test); a record would spell each out again");
         m.put("org.milab.protocol.reference.FailureTaxonomyStage", "the by-head table has one count column per failure mode, "
                 + "generated from MODES (the reference's FAILURE_MODES); its by-row table is a record");
-        m.put("org.milab.protocol.reference.PromptTables", "PromptRecord sits beside tables in one layer and cannot carry "
-                + "@ColumnName for is_positive_induction_example; its columns are PromptRecord.COLUMNS, declared once");
         m.put("org.milab.api.ActivationCache", "one row per activation value (millions): a record per value would cost "
                 + "reflection per cell");
         return m;

@@ -1,5 +1,7 @@
 package org.milab.tables;
 
+import org.milab.util.ColumnName;
+
 import java.lang.reflect.Constructor;
 import java.lang.reflect.InvocationTargetException;
 import java.lang.reflect.ParameterizedType;
