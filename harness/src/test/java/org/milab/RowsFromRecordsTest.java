@@ -36,8 +36,6 @@ class RowsFromRecordsTest {
         Map<String, String> m = new TreeMap<>();
         m.put("org.milab.protocol.v2.VerdictStage", "v2/verdicts has ~90 columns generated from SCORES and Verdicts.TESTS "
                 + "(value and CI per score, six p-value columns per test); a record would spell each out again");
-        m.put("org.milab.protocol.reference.FailureTaxonomyStage", "the by-head table has one count column per failure mode, "
-                + "generated from MODES (the reference's FAILURE_MODES); its by-row table is a record");
         m.put("org.milab.api.ActivationCache", "one row per activation value (millions): a record per value would cost "
                 + "reflection per cell");
         return m;
