@@ -36,17 +36,6 @@ class RowsFromRecordsTest {
         Map<String, String> m = new TreeMap<>();
         m.put("org.milab.protocol.v2.VerdictStage", "v2/verdicts has ~90 columns generated from SCORES and Verdicts.TESTS "
                 + "(value and CI per score, six p-value columns per test); a record would spell each out again");
-        m.put("org.milab.protocol.v2.CompositionStage", "rewritten on the v2nat branch (composition kinds add a column); "
-                + "convert after that merge");
-        m.put("org.milab.protocol.reference.FailureTaxonomyStage", "the by-head table has one count column per failure mode, "
-                + "generated from MODES (the reference's FAILURE_MODES); its by-row table is a record");
-        m.put("org.milab.protocol.reference.PromptTables", "PromptRecord sits beside tables in one layer and cannot carry "
-                + "@ColumnName for is_positive_induction_example; its columns are PromptRecord.COLUMNS, declared once");
-        m.put("org.milab.protocol.reference.HeldoutCounterexampleStage", "withBuckets: the per-seed results plus two appended columns");
-        m.put("org.milab.protocol.reference.CharacterizationCounterexampleStage", "S17's selection works on joined maps "
-                + "(results + prompt columns) that the report reuses with extra columns");
-        m.put("org.milab.circuit.CircuitStage", "edges(): rewritten on the circ2 branch (an agreement column); convert after "
-                + "that merge (its edge_scores, faithfulness and faithfulness_examples are records)");
         m.put("org.milab.api.ActivationCache", "one row per activation value (millions): a record per value would cost "
                 + "reflection per cell");
         return m;

@@ -6,7 +6,6 @@ import org.milab.stage.StageContext;
 import org.milab.util.Json;
 import org.milab.stats.Bootstrap;
 import org.milab.tables.RecordSchema;
-import org.milab.tables.Table;
 import org.milab.tables.TableBuilder;
 
 import java.util.ArrayList;
@@ -101,34 +100,33 @@ public final class CircuitStage {
     }
 
     static TableBuilder edges(CircuitDiscovery.Result r) {
-        TableBuilder b = Table.builder("edges").keys("edge").string("edge", "upstream", "downstream").int64("downstream_layer")
-                .float64("eap_mean", "eap_low", "eap_high", "eap_ig_mean", "eap_ig_low", "eap_ig_high").int64("rank_eap_ig")
-                .float64("exact_effect_mean", "exact_effect_low", "exact_effect_high").int64("rank_exact", "rank_eap_ig_among_exact")
-                .bool("sign_agrees", "in_circuit").string("agreement");
         CircuitDiscovery.MethodResult eap = r.method("eap"), ig = r.method(RANKING);
         int[] rankIg = ranks(ig.order());
         Map<Integer, Integer> slot = new LinkedHashMap<>();
         for (int k = 0; k < r.exactEdges().length; k++) slot.put(r.exactEdges()[k], k);
         Measured m = Measured.of(r);
         Set<Integer> circuit = circuit(r);
+        List<EdgeRow> rows = new ArrayList<>(r.edges().size());
         for (CircuitEdges.Edge e : r.edges().edges()) {
             int i = e.index();
-            TableBuilder.RowBuilder row = b.row().set("edge", e.name()).set("upstream", e.upstreamName()).set("downstream", e.downstream())
-                    .set("downstream_layer", (long) e.downstreamLayer())
-                    .set("eap_mean", eap.mean()[i]).set("eap_low", eap.ci()[i].low()).set("eap_high", eap.ci()[i].high())
-                    .set("eap_ig_mean", ig.mean()[i]).set("eap_ig_low", ig.ci()[i].low()).set("eap_ig_high", ig.ci()[i].high())
-                    .set("rank_eap_ig", (long) rankIg[i]).set("in_circuit", circuit.contains(i));
             Integer k = slot.get(i);
-            if (k != null) {
-                Bootstrap.Interval ex = m.exactCi()[k];
-                row.set("agreement", m.agreement()[k]).set("exact_effect_mean", ex.estimate()).set("exact_effect_low", ex.low()).set("exact_effect_high", ex.high())
-                        .set("rank_exact", (long) m.rankExact()[k]).set("rank_eap_ig_among_exact", (long) m.rankIgAmong()[k])
-                        .set("sign_agrees", Math.signum(ex.estimate()) == Math.signum(ig.mean()[i]));
-            }
-            row.add();
+            // the exact columns only for the exactly measured edges; null elsewhere
+            Bootstrap.Interval ex = k == null ? null : m.exactCi()[k];
+            rows.add(new EdgeRow(e.name(), e.upstreamName(), e.downstream(), e.downstreamLayer(),
+                    eap.mean()[i], eap.ci()[i].low(), eap.ci()[i].high(), ig.mean()[i], ig.ci()[i].low(), ig.ci()[i].high(), rankIg[i],
+                    ex == null ? null : ex.estimate(), ex == null ? null : ex.low(), ex == null ? null : ex.high(),
+                    k == null ? null : (long) m.rankExact()[k], k == null ? null : (long) m.rankIgAmong()[k],
+                    ex == null ? null : Math.signum(ex.estimate()) == Math.signum(ig.mean()[i]), circuit.contains(i),
+                    k == null ? null : m.agreement()[k]));
         }
-        return b;
+        return RecordSchema.of(EdgeRow.class).builder("edges", rows, "edge");
     }
+
+    /** A row of {@code edges}: one edge aggregated; the exact-effect columns are null for an edge not measured exactly. */
+    record EdgeRow(String edge, String upstream, String downstream, long downstreamLayer, double eapMean, double eapLow,
+                   double eapHigh, double eapIgMean, double eapIgLow, double eapIgHigh, long rankEapIg, Double exactEffectMean,
+                   Double exactEffectLow, Double exactEffectHigh, Long rankExact, Long rankEapIgAmongExact, Boolean signAgrees,
+                   boolean inCircuit, String agreement) {}
 
     /**
      * The exactly measured edges (in {@code r.exactEdges()} order): the bootstrap CI of each one's exact single-edge

@@ -1,5 +1,7 @@
 package org.milab.prompts;
 
+import org.milab.util.ColumnName;
+
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -30,7 +32,7 @@ public record PromptRecord(
         String targetPositionLabel,
         String expectedSourceToken,
         Integer expectedSourcePositionHint,
-        boolean positiveInductionExample,
+        @ColumnName("is_positive_induction_example") boolean positiveInductionExample,
         String controlFamily,
         boolean shouldShowInductionBehavior,
         String baseSequenceId,

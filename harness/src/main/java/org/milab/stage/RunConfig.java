@@ -1,7 +1,7 @@
 package org.milab.stage;
 
-import org.milab.tables.ColumnName;
 import org.milab.tables.PrecededBy;
+import org.milab.util.ColumnName;
 import org.milab.tables.RecordSchema;
 import org.milab.util.UserError;
 

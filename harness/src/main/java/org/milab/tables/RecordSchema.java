@@ -1,5 +1,7 @@
 package org.milab.tables;
 
+import org.milab.util.ColumnName;
+
 import java.lang.reflect.Constructor;
 import java.lang.reflect.InvocationTargetException;
 import java.lang.reflect.ParameterizedType;
@@ -96,13 +98,7 @@ public final class RecordSchema<R extends Record> {
 
     /** A builder for table {@code table} with this record's columns (and descriptions), keyed on {@code keys}. */
     public TableBuilder builder(String table, String... keys) {
-        TableBuilder b = Table.builder(table);
-        for (RecordComponent c : components) b.column(name(c), columnType(c));
-        for (RecordComponent c : components) {
-            Describe d = c.getAnnotation(Describe.class);
-            if (d != null) b.describe(name(c), d.value());
-        }
-        return b.keys(keys);
+        return appendColumns(Table.builder(table)).keys(keys);
     }
 
     /** Appends {@code row} to {@code builder} (made by {@link #builder}, or declaring the same columns in order). */
@@ -110,6 +106,26 @@ public final class RecordSchema<R extends Record> {
         Object[] values = new Object[components.length];
         for (int i = 0; i < components.length; i++) values[i] = cell(value(row, components[i]));
         return builder.addRow(values);
+    }
+
+    /** Declares this record's columns (and descriptions) after those {@code builder} already has. */
+    public TableBuilder appendColumns(TableBuilder builder) {
+        for (RecordComponent c : components) builder.column(name(c), columnType(c));
+        for (RecordComponent c : components) {
+            Describe d = c.getAnnotation(Describe.class);
+            if (d != null) builder.describe(name(c), d.value());
+        }
+        return builder;
+    }
+
+    /**
+     * Appends a row of another table (its columns by name, as {@link TableBuilder#copyRow}) widened by {@code extra}'s
+     * components (declared with {@link #appendColumns}): a derived table that adds columns names none of the copied ones.
+     */
+    public TableBuilder addAfter(TableBuilder builder, Table.Row row, R extra) {
+        Map<String, Object> m = row.toMap();
+        m.putAll(toMap(extra));
+        return builder.addRow(m);
     }
 
     /** A table of {@code rows}. */
@@ -184,6 +200,26 @@ public final class RecordSchema<R extends Record> {
                         + type.getSimpleName() + "." + c.getName());
             args[i] = fromCell(row.get(column), c, row.table().name());
         }
+        return construct(args);
+    }
+
+    /**
+     * A row held as column name -> cell value (as {@link Table.Row#toMap} gives it, e.g. a row joined from two
+     * tables) read into the record; {@code source} names it in errors. Keys the record lacks are ignored.
+     */
+    public R read(Map<String, ?> row, String source) {
+        Object[] args = new Object[components.length];
+        for (int i = 0; i < components.length; i++) {
+            RecordComponent c = components[i];
+            String column = name(c);
+            if (!row.containsKey(column))
+                throw new IllegalArgumentException(source + " has no column '" + column + "' for " + type.getSimpleName() + "." + c.getName());
+            args[i] = fromCell(row.get(column), c, source);
+        }
+        return construct(args);
+    }
+
+    private R construct(Object[] args) {
         try {
             return constructor.newInstance(args);
         } catch (InstantiationException | IllegalAccessException e) {

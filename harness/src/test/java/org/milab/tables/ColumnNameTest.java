@@ -1,5 +1,7 @@
 package org.milab.tables;
 
+import org.milab.util.ColumnName;
+
 import org.junit.jupiter.api.Test;
 import org.milab.util.Json;
 

@@ -7,6 +7,7 @@ import org.milab.stats.Stats;
 
 import org.milab.stage.StageContext;
 
+import org.milab.tables.RecordSchema;
 import org.milab.tables.Table;
 import org.milab.tables.TableBuilder;
 
@@ -32,10 +33,15 @@ import java.util.function.Predicate;
 public final class CharacterizationCounterexampleStage {
     public static final String DIR = "characterization_counterexamples";
     public static final int TOP_K = 8;
-    static final List<String> COLUMNS = List.of("counterexample_type", "seed", "candidate_id", "candidate_group", "layer",
-            "head", "family", "heldout_family_type", "example_id", "token_domain", "sequence_length_bucket", "intervention",
-            "position_label", "effect_size", "effect_size_status", "true_expected_next_token", "wrong_or_control_token",
-            "clean_prompt", "corrupt_prompt");
+    /** A row of counterexamples_<head>: a tagged result row with the prompt metadata it was joined to. */
+    record Counterexample(String counterexampleType, long seed, String candidateId, String candidateGroup, Long layer, Long head,
+                          String family, String heldoutFamilyType, String exampleId, String tokenDomain,
+                          String sequenceLengthBucket, String intervention, String positionLabel, Double effectSize,
+                          String effectSizeStatus, String trueExpectedNextToken, String wrongOrControlToken, String cleanPrompt,
+                          String corruptPrompt) {}
+
+    /** The table's columns (the selection keeps these of each joined row): {@link Counterexample}'s. */
+    static final List<String> COLUMNS = RecordSchema.of(Counterexample.class).columns();
 
     /** One tagged row: the results row plus the prompt metadata it was joined to. */
     record Row(Map<String, Object> values) {
@@ -129,13 +135,9 @@ public final class CharacterizationCounterexampleStage {
     }
 
     static TableBuilder table(String name, List<Map<String, Object>> rows) {
-        TableBuilder b = Table.builder(name).keys("counterexample_type", "seed", "example_id", "intervention", "position_label")
-                .string("counterexample_type").int64("seed").string("candidate_id", "candidate_group").int64("layer", "head")
-                .string("family", "heldout_family_type", "example_id", "token_domain", "sequence_length_bucket", "intervention",
-                        "position_label").float64("effect_size").string("effect_size_status", "true_expected_next_token",
-                        "wrong_or_control_token", "clean_prompt", "corrupt_prompt");
-        rows.forEach(b::addRow);
-        return b;
+        RecordSchema<Counterexample> schema = RecordSchema.of(Counterexample.class);
+        return schema.builder(name, rows.stream().map(m -> schema.read(m, name)).toList(),
+                "counterexample_type", "seed", "example_id", "intervention", "position_label");
     }
 
     /** The six slice types, in report order. */

@@ -16,7 +16,6 @@ import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
@@ -351,20 +350,32 @@ public final class FailureTaxonomyStage {
     }
 
     static TableBuilder headTable(List<HeadRow> heads) {
-        TableBuilder b = Table.builder(BY_HEAD).keys("head_label")
-                .string("head_label").int64("layer", "head").string("candidate_id", "candidate_group", "final_status")
-                .float64("mean_gap", "mean_attention_effect_corr");
-        MODES.forEach(b::int64);
-        b.stringList("dominant_failure_modes").int64("n_failure_modes").string("interpretation");
-        for (HeadRow h : heads) {
+        RecordSchema<HeadTableRow> schema = RecordSchema.of(HeadTableRow.class);
+        // the count columns are the reference's FAILURE_MODES, in order: a record that drifted from MODES fails here
+        List<String> counts = schema.columns().subList(HeadTableRow.FIRST_COUNT, HeadTableRow.FIRST_COUNT + MODES.size());
+        if (!counts.equals(MODES))
+            throw new IllegalStateException("HeadTableRow's count columns " + counts + " are not the failure modes " + MODES);
+        return schema.builder(BY_HEAD, heads.stream().map(HeadTableRow::of).toList(), "head_label");
+    }
+
+    /** A row of failure_taxonomy_by_head: one count per failure mode ({@link #MODES}, in order) between the head and its summary. */
+    record HeadTableRow(String headLabel, int layer, int head, String candidateId, String candidateGroup, String finalStatus,
+                        Double meanGap, Double meanAttentionEffectCorr, Long controlMoved, Long targetSwapLeak,
+                        Long reversedControlLeak, Long domainFlip, Long lengthFlip, Long interventionDisagreement,
+                        Long positionMismatch, Long attentionEffectDecoupled, Long ovQkLocalOnly, Long negativeControlSupport,
+                        List<String> dominantFailureModes, long nFailureModes, String interpretation) {
+        /** The index of the first count column (control_moved). */
+        static final int FIRST_COUNT = 8;
+
+        static HeadTableRow of(HeadRow h) {
             org.milab.graph.Head head = org.milab.graph.Head.parse(h.headLabel());
-            List<Object> v = new ArrayList<>(Arrays.asList(h.headLabel(), head.layer(), head.head(), h.candidateId(),
-                    h.candidateGroup(), h.finalStatus(), h.meanGap(), h.meanAttentionEffectCorr()));
-            MODES.forEach(m -> v.add(h.counts().get(m)));
-            v.addAll(List.of(h.dominantModes(), (long) h.nFailureModes(), h.interpretation()));
-            b.addRow(v.toArray());
+            Map<String, Long> c = h.counts();
+            return new HeadTableRow(h.headLabel(), head.layer(), head.head(), h.candidateId(), h.candidateGroup(), h.finalStatus(),
+                    h.meanGap(), h.meanAttentionEffectCorr(), c.get(CONTROL_MOVED), c.get(TARGET_SWAP_LEAK),
+                    c.get(REVERSED_CONTROL_LEAK), c.get(DOMAIN_FLIP), c.get(LENGTH_FLIP), c.get(INTERVENTION_DISAGREEMENT),
+                    c.get(POSITION_MISMATCH), c.get(ATTENTION_EFFECT_DECOUPLED), c.get(OV_QK_LOCAL_ONLY),
+                    c.get(NEGATIVE_CONTROL_SUPPORT), h.dominantModes(), h.nFailureModes(), h.interpretation());
         }
-        return b;
     }
 
     /** failure_taxonomy_summary.json, in the reference's key order. */

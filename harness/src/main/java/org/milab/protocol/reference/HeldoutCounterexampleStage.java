@@ -10,6 +10,7 @@ import org.milab.stats.Num;
 import org.milab.stage.StageContext;
 
 import org.milab.tables.Column;
+import org.milab.tables.RecordSchema;
 import org.milab.tables.Table;
 import org.milab.tables.TableBuilder;
 import org.milab.util.UserError;
@@ -115,17 +116,17 @@ public final class HeldoutCounterexampleStage {
     static Table withBuckets(List<Table> perSeed, List<String> sourceRuns) {
         TableBuilder b = Table.builder("heldout_results_with_buckets");
         for (Column c : perSeed.get(0).columns()) b.column(c.name(), c.type());
-        b.string("source_run", "inspection_bucket");
+        RecordSchema<Bucketed> extra = RecordSchema.of(Bucketed.class);
+        extra.appendColumns(b);
         for (int i = 0; i < perSeed.size(); i++)
-            for (Table.Row r : perSeed.get(i).rows()) {
-                Map<String, Object> m = r.toMap();
-                m.put("source_run", sourceRuns.get(i));
-                m.put("inspection_bucket", bucket(r.getDouble("effect_size"), r.getString("family"),
-                        r.getString("heldout_family_type")));
-                b.addRow(m);
-            }
+            for (Table.Row r : perSeed.get(i).rows())
+                extra.addAfter(b, r, new Bucketed(sourceRuns.get(i), bucket(r.getDouble("effect_size"), r.getString("family"),
+                        r.getString("heldout_family_type"))));
         return b.build();
     }
+
+    /** The two columns {@link #withBuckets} appends to a held-out result row: the run it came from and its bucket. */
+    record Bucketed(String sourceRun, String inspectionBucket) {}
 
     /**
      * The top {@link #TOP_K} of success (effect descending), failure (ascending), controls moved (descending)

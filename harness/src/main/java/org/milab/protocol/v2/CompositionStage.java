@@ -12,6 +12,7 @@ import org.milab.graph.PatchSite;
 import org.milab.lab.ExportedWeights;
 import org.milab.stage.StageContext;
 import org.milab.stage.StepChunks;
+import org.milab.tables.RecordSchema;
 import org.milab.tables.Table;
 import org.milab.tables.TableBuilder;
 
@@ -61,16 +62,16 @@ public final class CompositionStage {
             }
         Table t = ctx.write(ProtocolStage.DIR, null, b);
         Table kinds = ctx.write(ProtocolStage.DIR, null, CompositionKinds.table(t, reg.protocol().thresholds(), reg.sha256()));
-        TableBuilder sc = Table.builder(SCORES).keys("sender_id", "receiver_id").string("sender_id", "receiver_id")
-                .float64("k_composition", "q_composition", "v_composition").metadata(ProtocolStage.SHA_METADATA, reg.sha256());
+        List<ScoreRow> scores = new ArrayList<>();
         if (!pairsOfHeads.isEmpty())
             try (ExportedWeights w = ExportedWeights.open(ctx.model().layout().graphDir(), ctx.model().config())) {
                 for (Head[] sr : pairsOfHeads) {
                     double[] kqv = CompositionScores.scores(CompositionScores.of(w, sr[0]), CompositionScores.of(w, sr[1]));
-                    sc.addRow(sr[0].label(), sr[1].label(), kqv[0], kqv[1], kqv[2]);
+                    scores.add(new ScoreRow(sr[0].label(), sr[1].label(), kqv[0], kqv[1], kqv[2]));
                 }
             }
-        ctx.write(ProtocolStage.DIR, null, sc);
+        ctx.write(ProtocolStage.DIR, null, RecordSchema.of(ScoreRow.class).builder(SCORES, scores, "sender_id", "receiver_id")
+                .metadata(ProtocolStage.SHA_METADATA, reg.sha256()));
         ctx.recordTiming("v2/composition", (System.nanoTime() - t0) / 1e9);
         ctx.summarize(String.format(Locale.ROOT, "- v2 composition (path patching into keys, queries and values): pairs %s, "
                 + "%d rows%s", pairsOfHeads.stream().map(sr -> sr[0] + "->" + sr[1]).collect(Collectors.joining(", ")),
@@ -78,10 +79,7 @@ public final class CompositionStage {
     }
 
     private static TableBuilder table(ProtocolStage.Registered reg) {
-        return Table.builder(TABLE).keys("prompt_id", "kind", "sender_id", "receiver_id").int64("seed")
-                .string("family", "prompt_id", "kind").int64("n", "k", "sender_layer", "sender_head").string("sender_id")
-                .int64("receiver_layer", "receiver_head").string("receiver_id")
-                .float64("ld_clean", "ld_corrupt", "gap", "ld_patched", "delta", "normalized")
+        return RecordSchema.of(Row.class).builder(TABLE, "prompt_id", "kind", "sender_id", "receiver_id")
                 .metadata(ProtocolStage.SHA_METADATA, reg.sha256());
     }
 
@@ -131,13 +129,21 @@ public final class CompositionStage {
                 PromptPair p = x.pair;
                 double clean = base.get(kind).clean(p, res), corrupt = base.get(kind).corrupt(p, res), patched = Causal.ld(res[x.row]);
                 double gap = clean - corrupt, d = Causal.zeroBelow(clean - patched, tol);
-                b.addRow(p.seed(), p.family(), p.id(), kind, p.n(), p.k(), x.sender.layer(), x.sender.head(),
-                        x.sender.label(), x.receiver.layer(), x.receiver.head(), x.receiver.label(), clean, corrupt,
-                        gap, patched, d, Causal.normalized(d, gap, tol));
+                RecordSchema.of(Row.class).add(b, new Row(p.seed(), p.family(), p.id(), kind, p.n(), p.k(), x.sender.layer(),
+                        x.sender.head(), x.sender.label(), x.receiver.layer(), x.receiver.head(), x.receiver.label(), clean,
+                        corrupt, gap, patched, d, Causal.normalized(d, gap, tol)));
             }
         }
         return b.build();
     }
 
     private record Cell(PromptPair pair, Head sender, Head receiver, int row) {}
+
+    /** A row of {@code v2/composition}: one prompt pair x kind x (sender, receiver); normalized is null when the gap is noise. */
+    record Row(int seed, String family, String promptId, String kind, int n, int k, int senderLayer, int senderHead,
+               String senderId, int receiverLayer, int receiverHead, String receiverId, double ldClean, double ldCorrupt,
+               double gap, double ldPatched, double delta, Double normalized) {}
+
+    /** A row of {@code v2/composition_scores}: the weight-based K-, Q- and V-composition of one head pair. */
+    record ScoreRow(String senderId, String receiverId, double kComposition, double qComposition, double vComposition) {}
 }
