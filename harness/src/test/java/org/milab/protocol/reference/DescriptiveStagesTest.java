@@ -253,7 +253,7 @@ class DescriptiveStagesTest {
         JsonNode result = rows.get("blocks.0.attn.hook_result");
         assertThat(result.path("exists_or_capturable").asBoolean()).isFalse();
         assertThat(result.path("tensor_shape").isNull()).isTrue();
-        assertThat(result.path("notes").asText()).contains("no hook_result");
+        assertThat(result.path("notes").asText()).contains("Not in the capture graph");
         assertThat(Files.readString(json.resolveSibling("head_hook_inspection.md"))).contains("scope=`single_head_z`");
     }
 
