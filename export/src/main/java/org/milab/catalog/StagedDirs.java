@@ -10,7 +10,9 @@ import java.nio.channels.FileChannel;
 import java.nio.channels.FileLock;
 import java.nio.channels.OverlappingFileLockException;
 import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.FileTime;
 import java.time.Duration;
@@ -34,6 +36,13 @@ import java.util.stream.Stream;
  */
 final class StagedDirs {
     static final String PREFIX = ".export-";
+    /**
+     * A folder under this prefix is never a staged export: a staging folder is born under it (renamed to its
+     * {@link #PREFIX} name once it holds its lock and model file) and renamed back under it before it is
+     * deleted, lock file last. So a kill while a folder is made or deleted leaves either an empty folder or one
+     * whose lock no process holds, and {@link #recover} removes both at once.
+     */
+    static final String GARBAGE = ".export~garbage-";
     private static final String LOCK = ".lock";
     private static final String MODEL = "model";
     private static final String INSTALLING = "INSTALLING";
@@ -58,13 +67,15 @@ final class StagedDirs {
 
         @Override
         public void close() {
-            deleteTree(dir);
+            Path g = toGarbage(dir);
+            deleteLockLast(g);
             try {
                 channel.close();
             } catch (IOException ignored) {
                 // the lock dies with the process anyway
             }
             OWN.remove(dir);
+            OWN.remove(g);
         }
     }
 
@@ -72,12 +83,28 @@ final class StagedDirs {
     static Staging create(Path root, String modelId, String purpose) {
         try {
             Files.createDirectories(root);
-            Path dir = Files.createTempDirectory(root, PREFIX + modelId + "-" + purpose + "-").toAbsolutePath().normalize();
-            OWN.add(dir);
-            FileChannel ch = FileChannel.open(dir.resolve(LOCK), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
-            if (ch.tryLock() == null) throw new IOException("cannot lock a folder this process just created");
-            AtomicFiles.writeString(dir.resolve(MODEL), modelId);
-            return new Staging(dir, ch);
+            for (int attempt = 1; ; attempt++) {
+                Path born = Files.createTempDirectory(root, GARBAGE).toAbsolutePath().normalize();
+                Path dir = born.resolveSibling(PREFIX + modelId + "-" + purpose + "-"
+                        + born.getFileName().toString().substring(GARBAGE.length()));
+                OWN.add(born);
+                OWN.add(dir);
+                FileChannel ch = null;
+                try {
+                    ch = FileChannel.open(born.resolve(LOCK), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
+                    if (ch.tryLock() == null) throw new IOException("cannot lock a folder this process just created");
+                    AtomicFiles.writeString(born.resolve(MODEL), modelId);
+                    Files.move(born, dir, StandardCopyOption.ATOMIC_MOVE); // a lock is on the open file, not its path
+                    return new Staging(dir, ch);
+                } catch (NoSuchFileException e) {
+                    // another process's recover() removed the folder while it was still empty: make another one
+                    if (ch != null) ch.close();
+                    OWN.remove(dir);
+                    if (attempt == 3) throw e;
+                } finally {
+                    OWN.remove(born);
+                }
+            }
         } catch (IOException e) {
             throw IoErrors.onWrite(root.resolve(PREFIX + modelId), e);
         }
@@ -127,11 +154,16 @@ final class StagedDirs {
         if (!Files.isDirectory(root)) return;
         List<Path> dirs;
         try (Stream<Path> s = Files.list(root)) {
-            dirs = s.filter(p -> p.getFileName().toString().startsWith(PREFIX) && Files.isDirectory(p)).sorted().toList();
+            dirs = s.filter(Files::isDirectory).filter(p -> p.getFileName().toString().startsWith(PREFIX)
+                    || p.getFileName().toString().startsWith(GARBAGE)).sorted().toList();
         } catch (IOException e) {
             throw new UncheckedIOException("Cannot list " + root + ": " + e.getMessage(), e);
         }
-        for (Path dir : dirs) recoverOne(root, dir, modelId);
+        for (Path dir : dirs) {
+            if (OWN.contains(dir.toAbsolutePath().normalize())) continue; // this JVM's own running export
+            if (dir.getFileName().toString().startsWith(GARBAGE)) removeGarbage(dir);
+            else recoverOne(root, dir, modelId);
+        }
         removeLegacyLeftovers(root, modelId);
     }
 
@@ -167,7 +199,7 @@ final class StagedDirs {
                         System.err.println("export: removing " + root.relativize(dir) + ", left by an export of " + owner
                                 + " that did not finish");
                     }
-                    deleteTree(dir);
+                    deleteLockLast(toGarbage(dir)); // still holding the lock: nobody else starts on it
                     return;
                 }
             } catch (IOException e) {
@@ -211,6 +243,52 @@ final class StagedDirs {
     }
 
     /** Best effort: it runs in finally blocks, where the original error matters more than a leftover. */
+    /**
+     * A folder being born or deleted: removed when empty (a kill between its creation and its lock file, or after
+     * its lock file, the last entry deleted) or when no live process holds its lock; left to its live owner.
+     */
+    private static void removeGarbage(Path dir) {
+        Path lock = dir.resolve(LOCK);
+        if (!Files.exists(lock)) {
+            try {
+                Files.deleteIfExists(dir);
+            } catch (IOException e) {
+                if (olderThan(dir, LEGACY_AGE)) deleteTree(dir); // not empty yet without a lock: its owner is filling it
+            }
+            return;
+        }
+        try (FileChannel ch = FileChannel.open(lock, StandardOpenOption.WRITE)) {
+            if (ch.tryLock() != null) deleteLockLast(dir);
+        } catch (IOException | OverlappingFileLockException e) {
+            // gone meanwhile, or held: its owner deletes it
+        }
+    }
+
+    /** {@code dir} renamed under {@link #GARBAGE} (itself when the rename fails: then it is deleted where it is). */
+    private static Path toGarbage(Path dir) {
+        Path to = dir.resolveSibling(GARBAGE + dir.getFileName().toString().substring(PREFIX.length()));
+        OWN.add(to.toAbsolutePath().normalize());
+        try {
+            Files.move(dir, to, StandardCopyOption.ATOMIC_MOVE);
+            return to;
+        } catch (IOException e) {
+            return dir;
+        }
+    }
+
+    /** Deletes {@code dir}, its lock file last, so that a kill midway leaves the lock file or an empty folder. */
+    private static void deleteLockLast(Path dir) {
+        try (Stream<Path> s = Files.list(dir)) {
+            for (Path p : s.toList()) if (!p.getFileName().toString().equals(LOCK)) deleteTree(p);
+            Files.deleteIfExists(dir.resolve(LOCK));
+            Files.deleteIfExists(dir);
+        } catch (IOException e) {
+            // a leftover is harmless, visible, and removed by the next recover()
+        } finally {
+            OWN.remove(dir.toAbsolutePath().normalize());
+        }
+    }
+
     static void deleteTree(Path root) {
         try {
             FileTrees.delete(root);

@@ -89,7 +89,36 @@ class StagedInstallTest {
 
     static long stagingFolders(Path root) throws IOException {
         try (Stream<Path> s = Files.list(root)) {
-            return s.filter(p -> p.getFileName().toString().startsWith(StagedDirs.PREFIX)).count();
+            return s.filter(p -> p.getFileName().toString().startsWith(StagedDirs.PREFIX)
+                    || p.getFileName().toString().startsWith(StagedDirs.GARBAGE)).count();
         }
+    }
+
+    /**
+     * A kill while a staging folder is born (before or after its lock file) or while it is deleted (lock file
+     * last) leaves a garbage folder; the next recover() removes it at once, not after the legacy age. The kill
+     * test (ExportIntegrityTest) once found a half-deleted staging folder left behind.
+     */
+    @Test
+    void foldersKilledWhileBornOrDeletedAreRemovedAtOnce(@TempDir Path root) throws IOException {
+        Files.createDirectories(root.resolve(StagedDirs.GARBAGE + "born"));             // killed before its lock file
+        write(root.resolve(StagedDirs.GARBAGE + "locked/.lock"), "");                  // killed before its model file
+        write(root.resolve(StagedDirs.GARBAGE + "m-stage-1/.lock"), "");              // killed while deleted
+        write(root.resolve(StagedDirs.GARBAGE + "m-stage-1/old/graphs/weights.bin"), "old");
+        StagedDirs.recover(root, M);
+        assertThat(stagingFolders(root)).isZero();
+    }
+
+    /** A staging folder made and closed by this process leaves nothing, under either prefix. */
+    @Test
+    void aClosedStagingFolderLeavesNothing(@TempDir Path root) throws IOException {
+        try (StagedDirs.Staging s = StagedDirs.create(root, M, "stage")) {
+            assertThat(s.dir.getFileName().toString()).startsWith(StagedDirs.PREFIX + M + "-stage-");
+            assertThat(s.dir.resolve("model")).hasContent(M);
+            StagedDirs.recover(root, M); // its own live folder is left alone
+            assertThat(s.dir).isDirectory();
+            write(s.dir.resolve("graphs/m/weights.bin"), "new");
+        }
+        assertThat(stagingFolders(root)).isZero();
     }
 }

@@ -110,7 +110,7 @@ class BadInputSuiteTest {
         else if (!errorLines.get(0).contains("Fix:")) partial.add("the message gives no Fix:");
         if (o.err().contains("\tat ") || o.err().contains("Exception")) partial.add("a stack trace or a Java exception's name");
         after.keySet().stream().filter(f -> !before.containsKey(f))
-                .filter(f -> f.endsWith(".tmp") || f.contains(".export-") || f.contains(".incomplete"))
+                .filter(f -> f.endsWith(".tmp") || f.contains(".export-") || f.contains(".export~") || f.contains(".incomplete"))
                 .forEach(f -> partial.add("partial file left: " + f));
         String msg = errorLines.isEmpty() ? o.err().strip() : errorLines.get(0).substring("error: ".length());
         return Issue22Cases.Verdict.of(o.exit(), msg, fail, partial);
@@ -412,7 +412,7 @@ class BadInputSuiteTest {
     /** M3: the whole project on a 128 KB file system, where the export's weights do not fit. */
     Outcome diskFullExport() throws Exception {
         Outcome o = mounted("size=128k", root.resolve("tiny"), List.of("export", "--root=" + root.resolve("tiny"), "--model=planted-induction"));
-        assertThat(leftOnMount).as("no staging folder, no half export").noneMatch(f -> f.contains(".export-") || f.endsWith(".tmp")
+        assertThat(leftOnMount).as("no staging folder, no half export").noneMatch(f -> f.contains(".export-") || f.contains(".export~") || f.endsWith(".tmp")
                 || f.startsWith("./graphs/") || f.startsWith("./manifests/"));
         return o;
     }

@@ -118,7 +118,7 @@ class ExportCommandTest {
                 }
         }
         try (Stream<Path> s = Files.list(root)) {
-            assertThat(s.map(x -> x.getFileName().toString()).filter(n -> n.startsWith(".export-")).toList())
+            assertThat(s.map(x -> x.getFileName().toString()).filter(n -> n.startsWith(".export-") || n.startsWith(".export~")).toList())
                     .as("staging folders").isEmpty();
         }
     }

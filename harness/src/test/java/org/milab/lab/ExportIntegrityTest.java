@@ -74,7 +74,7 @@ class ExportIntegrityTest {
                 assertThat(m.provenance().get("checkpoint_sha256")).isEqualTo("test");
             }
             try (Stream<Path> s = Files.list(root)) {
-                assertThat(s.map(f -> f.getFileName().toString()).filter(n -> n.startsWith(".export-")))
+                assertThat(s.map(f -> f.getFileName().toString()).filter(n -> n.startsWith(".export-") || n.startsWith(".export~")))
                         .as("after kill %d", kill).isEmpty();
             }
         }
