@@ -132,13 +132,10 @@ public final class SparkEngine implements Engine, RemoteEdgePasses.Provider, Aut
                 path == RecomputePath.WHOLE ? null : kv, path.cacheHooks(config(), 0)));
         PatchTask task = new PatchTask(graphs, job, path, failPartition);
         failPartition = -1; // the test hook fails one job only
-        jsc.setJobDescription(label);
         long t0 = System.nanoTime();
         List<byte[]> batches;
         try {
-            batches = jsc.parallelize(units, units.size()).map(task).collect();
-        } catch (Exception e) { // SparkException is checked, though Scala does not declare it
-            throw executorFailure(label, e);
+            batches = collect(units, task, label);
         } finally {
             job.destroy();
         }
@@ -186,6 +183,16 @@ public final class SparkEngine implements Engine, RemoteEdgePasses.Provider, Aut
         return (rows, label) -> edgeJob(task, rows, batchRows, label);
     }
 
+    /** One Spark job: a partition per unit, each answered by one Arrow batch. */
+    private <U> List<byte[]> collect(List<U> units, org.apache.spark.api.java.function.Function<U, byte[]> task, String label) {
+        jsc.setJobDescription(label);
+        try {
+            return jsc.parallelize(units, units.size()).map(task).collect();
+        } catch (Exception e) { // SparkException is checked, though Scala does not declare it
+            throw executorFailure(label, e);
+        }
+    }
+
     private float[][] edgeJob(EdgeTask task, List<EdgeRunner.Row> rows, int batchRows, String label) {
         float[][] out = new float[rows.size()][];
         if (rows.isEmpty()) return out;
@@ -193,14 +200,8 @@ public final class SparkEngine implements Engine, RemoteEdgePasses.Provider, Aut
         List<int[]> ranges = EdgeTask.partitions(rows.size(), batchRows, jsc.defaultParallelism(), partitionRows);
         List<EdgeTask.Unit> units = new ArrayList<>(ranges.size());
         for (int[] r : ranges) units.add(EdgeTask.Unit.of(units.size(), ranges.size(), r[0], rows.subList(r[0], r[1])));
-        jsc.setJobDescription(label);
         long t0 = System.nanoTime();
-        List<byte[]> batches;
-        try {
-            batches = jsc.parallelize(units, units.size()).map(task).collect();
-        } catch (Exception e) { // SparkException is checked, though Scala does not declare it
-            throw executorFailure(label, e);
-        }
+        List<byte[]> batches = collect(units, task, label);
         Map<String, Long> counted = new LinkedHashMap<>();
         for (byte[] b : batches) ArrowRows.read(b, out, counted);
         for (int i = 0; i < out.length; i++)
