@@ -74,8 +74,7 @@ final class StagedDirs {
             } catch (IOException ignored) {
                 // the lock dies with the process anyway
             }
-            OWN.remove(dir);
-            OWN.remove(g);
+            OWN.remove(dir); // g left OWN when deleteLockLast finished
         }
     }
 
@@ -242,7 +241,6 @@ final class StagedDirs {
         }
     }
 
-    /** Best effort: it runs in finally blocks, where the original error matters more than a leftover. */
     /**
      * A folder being born or deleted: removed when empty (a kill between its creation and its lock file, or after
      * its lock file, the last entry deleted) or when no live process holds its lock; left to its live owner.
@@ -289,6 +287,7 @@ final class StagedDirs {
         }
     }
 
+    /** Best effort: it runs in finally blocks, where the original error matters more than a leftover. */
     static void deleteTree(Path root) {
         try {
             FileTrees.delete(root);
