@@ -153,6 +153,14 @@ public final class TableBuilder {
         return append(values.clone());
     }
 
+    /** {@link #addRow(Object...)} for {@link RecordSchema}, which hands over a fresh array (not copied again). */
+    TableBuilder addCells(Object[] values) {
+        checkKeysDeclared();
+        if (values.length != schema.size())
+            throw error("row " + rows + " has " + values.length + " values but the table has " + schema.size() + " columns " + schema.keySet());
+        return append(values);
+    }
+
     /** Starts a typed row: {@code b.row().set("layer", 7).set("family", "word").add()}. */
     public RowBuilder row() {
         checkKeysDeclared();
@@ -205,7 +213,8 @@ public final class TableBuilder {
         Object[] coerced = new Object[row.length];
         for (Map.Entry<String, ColumnType> e : schema.entrySet()) {
             Object v = row[i];
-            Object c = e.getValue().coerce(v);
+            // a cell already of the column's boxed type is kept as it is (coerce would only copy it)
+            Object c = v != null && v.getClass() == e.getValue().javaType() && !e.getValue().isList() ? v : e.getValue().coerce(v);
             if (v != null && c == null) {
                 throw error("row " + rows + " column '" + e.getKey() + "' is " + e.getValue() + " but got "
                         + v.getClass().getSimpleName() + " " + v);

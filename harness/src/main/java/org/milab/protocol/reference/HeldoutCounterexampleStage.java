@@ -10,6 +10,7 @@ import org.milab.stats.Num;
 import org.milab.stage.StageContext;
 
 import org.milab.tables.Column;
+import org.milab.tables.Inline;
 import org.milab.tables.RecordSchema;
 import org.milab.tables.Table;
 import org.milab.tables.TableBuilder;
@@ -112,21 +113,25 @@ public final class HeldoutCounterexampleStage {
         return OTHER;
     }
 
-    /** The seeds' result rows concatenated in seed order, plus source_run and inspection_bucket. */
+    /**
+     * The seeds' result rows concatenated in seed order, plus source_run and inspection_bucket: each row read into
+     * S14's {@link HeldoutRobustnessStage.ResultRow} and written back widened ({@link Bucketed}), so the columns are
+     * S14's record's, then the two this stage adds.
+     */
     static Table withBuckets(List<Table> perSeed, List<String> sourceRuns) {
-        TableBuilder b = Table.builder("heldout_results_with_buckets");
-        for (Column c : perSeed.get(0).columns()) b.column(c.name(), c.type());
-        RecordSchema<Bucketed> extra = RecordSchema.of(Bucketed.class);
-        extra.appendColumns(b);
+        RecordSchema<HeldoutRobustnessStage.ResultRow> results = RecordSchema.of(HeldoutRobustnessStage.ResultRow.class);
+        RecordSchema<Bucketed> bucketed = RecordSchema.of(Bucketed.class);
+        TableBuilder b = bucketed.builder("heldout_results_with_buckets");
         for (int i = 0; i < perSeed.size(); i++)
-            for (Table.Row r : perSeed.get(i).rows())
-                extra.addAfter(b, r, new Bucketed(sourceRuns.get(i), bucket(r.getDouble("effect_size"), r.getString("family"),
-                        r.getString("heldout_family_type"))));
+            for (Table.Row r : perSeed.get(i).rows()) {
+                HeldoutRobustnessStage.ResultRow x = results.read(r);
+                bucketed.add(b, new Bucketed(x, sourceRuns.get(i), bucket(x.effectSize(), x.family(), x.heldoutFamilyType())));
+            }
         return b.build();
     }
 
-    /** The two columns {@link #withBuckets} appends to a held-out result row: the run it came from and its bucket. */
-    record Bucketed(String sourceRun, String inspectionBucket) {}
+    /** A held-out result row (its own columns, in place) and the run it came from and its bucket. */
+    record Bucketed(@Inline HeldoutRobustnessStage.ResultRow result, String sourceRun, String inspectionBucket) {}
 
     /**
      * The top {@link #TOP_K} of success (effect descending), failure (ascending), controls moved (descending)
