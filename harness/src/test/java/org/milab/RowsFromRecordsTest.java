@@ -34,8 +34,6 @@ class RowsFromRecordsTest {
 
     private static Map<String, String> exceptions() {
         Map<String, String> m = new TreeMap<>();
-        m.put("org.milab.protocol.v2.VerdictStage", "v2/verdicts has ~90 columns generated from SCORES and Verdicts.TESTS "
-                + "(value and CI per score, six p-value columns per test); a record would spell each out again");
         m.put("org.milab.api.ActivationCache", "one row per activation value (millions): a record per value would cost "
                 + "reflection per cell");
         return m;

@@ -175,6 +175,13 @@ public final class RecordSchema<R extends Record> {
         return out;
     }
 
+    /** Component name (as {@link #name}) to value of {@code r}'s own components, in order, nothing flattened or converted. */
+    public static Map<String, Object> components(Record r) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        for (RecordComponent c : r.getClass().getRecordComponents()) m.put(name(c), value(r, c));
+        return m;
+    }
+
     /** Column names, in component order (nested records flattened in place). */
     public List<String> columns() {
         return columns;

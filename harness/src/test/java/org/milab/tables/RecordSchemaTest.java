@@ -118,4 +118,56 @@ class RecordSchemaTest {
                 + "\"fallback_reason\":\"no GPU\"}],\"by_name\":{\"x\":{\"model_id\":\"m1\",\"graph_sha256\":\"abc\"}},"
                 + "\"n_rank_at_most_10\":3}");
     }
+
+    // ------------------------------------------------------------ nested records, flattened
+
+    @Flattened(Flattened.Order.OUTER_INNER)
+    record Ci(@OuterName Double estimate, Double ciLow, Double ciHigh) {}
+
+    @Flattened(Flattened.Order.INNER_OUTER)
+    record PerTest(Double pRaw, Integer n) {}
+
+    record Range(double low, double high) {}
+
+    record Pair<T>(T first, T second) {}
+
+    record Nested(String id, @Inline Pair<Ci> scores, PerTest meanAblation, Range window, long count) {}
+
+    /** Nested with one inner component renamed (meanAblation -> resampleAblation), nothing else changed. */
+    record NestedRenamed(String id, @Inline Pair<Ci> scores, PerTest resampleAblation, Range window, long count) {}
+
+    @Test
+    void nestedRecordsFlattenInPlaceNamedByTheirDeclaredRule(@TempDir Path dir) {
+        RecordSchema<Nested> s = RecordSchema.of(Nested.class);
+        assertThat(s.columns()).containsExactly("id", "first", "first_ci_low", "first_ci_high", "second", "second_ci_low",
+                "second_ci_high", "p_raw_mean_ablation", "n_mean_ablation", "window_low", "window_high", "count");
+        assertThat(s.types()).containsExactly(ColumnType.STRING, ColumnType.FLOAT64, ColumnType.FLOAT64, ColumnType.FLOAT64,
+                ColumnType.FLOAT64, ColumnType.FLOAT64, ColumnType.FLOAT64, ColumnType.FLOAT64, ColumnType.INT64,
+                ColumnType.FLOAT64, ColumnType.FLOAT64, ColumnType.INT64);
+        Nested a = new Nested("a", new Pair<>(new Ci(0.5, 0.25, 0.75), new Ci(Double.NaN, null, null)), new PerTest(0.01, 7),
+                new Range(-1, 1), 3);
+        Nested b = new Nested("b", new Pair<>(null, new Ci(1.0, 0.5, 2.0)), null, new Range(0, 0), 4);
+        Table t = s.builder("nested", List.of(a, b), "id").build();
+        assertThat(t.doubles("first")).containsExactly(0.5, null);
+        assertThat(t.doubles("second")).containsExactly(Double.NaN, 1.0);
+        assertThat(t.column("p_raw_mean_ablation").values()).containsExactly(0.01, null);
+        assertThat(t.column("n_mean_ablation").values()).containsExactly(7L, null);
+        assertThat(t.column("window_low").values()).containsExactly(-1.0, 0.0);
+        // read back (a null nested record comes back as one of null cells) and through Arrow
+        Path f = dir.resolve("nested.arrow");
+        ArrowTables.write(f, t);
+        List<Nested> back = s.read(ArrowTables.read(f));
+        assertThat(back.get(0)).isEqualTo(a);
+        assertThat(back.get(1)).isEqualTo(new Nested("b", new Pair<>(new Ci(null, null, null), new Ci(1.0, 0.5, 2.0)),
+                new PerTest(null, null), new Range(0, 0), 4));
+        assertThat(s.toMap(a)).containsEntry("first_ci_high", 0.75).containsEntry("n_mean_ablation", 7).hasSize(12);
+    }
+
+    @Test
+    void aRenamedNestedComponentRenamesItsColumns() {
+        List<String> before = RecordSchema.of(Nested.class).columns(), after = RecordSchema.of(NestedRenamed.class).columns();
+        assertThat(after).contains("p_raw_resample_ablation", "n_resample_ablation").doesNotContain("p_raw_mean_ablation");
+        assertThat(after.stream().map(c -> c.replace("resample_ablation", "mean_ablation")).toList()).isEqualTo(before);
+        assertThat(RecordSchema.componentNames(Nested.class)).containsExactly("id", "scores", "mean_ablation", "window", "count");
+    }
 }

@@ -108,82 +108,18 @@ public final class VerdictStage {
 
     static TableBuilder verdictTable(Verdicts.Result pooled, Map<Head, Final> finals, Map<Integer, Verdicts.Result> bySeed,
                                      Map<String, Verdicts.Result> byFamily, Optional<PlantedTruth> truth, String sha) {
-        TableBuilder b = Table.builder(VERDICTS).keys("layer", "head").int64("layer", "head")
-                .string("head_id", "role", "attention_role", "circuit_kind", "verdict", "reason")
-                .stringList("inconclusive_reason").float64("p_adjusted_min");
-        for (String s : SCORES) b.float64(s, s + "_ci_low", s + "_ci_high");
-        b.float64("copy_chance").bool("copying").float64("anti_copy_fraction").bool("anti_copying").int64("expected_sign");
-        for (String test : Verdicts.TESTS) b.float64("p_raw_" + test, "p_adjusted_" + test, "p_raw_negative_" + test,
-                "p_adjusted_negative_" + test, "expected_sign_fraction_" + test).int64("n_" + test);
-        b.string("composition_receiver").float64("p_composition_adjusted").int64("seeds_confirmed", "n_seeds")
-                .stringList("seed_verdicts", "family_verdicts").string("truth_role").bool("truth_in_circuit").metadata(ProtocolStage.SHA_METADATA, sha);
-        for (Verdicts.HeadVerdict v : pooled.heads()) {
-            Head h = v.head();
-            Final fin = finals.get(h);
-            TableBuilder.RowBuilder r = b.row().set("layer", h.layer()).set("head", h.head()).set("head_id", h.label())
-                    .set("role", v.role().role()).set("attention_role", v.role().attentionRole())
-                    .set("circuit_kind", fin.verdict().equals(Verdicts.CONFIRMED) ? v.kind() : "")
-                    .set("verdict", fin.verdict()).set("reason", fin.reason()).set("inconclusive_reason", fin.reasonCodes())
-                    .set("p_adjusted_min", v.pAdjusted()).set("copy_chance", v.role().copyChance()).set("copying", v.role().copying())
-                    .set("anti_copying", v.role().antiCopying()).set("expected_sign", v.expectedSign());
-            if (v.role().antiCopy().defined()) r.set("anti_copy_fraction", v.role().antiCopy().estimate());
-            Map<String, Interval> scores = scores(pooled, v);
-            scores.forEach((name, iv) -> {
-                if (iv == null || !iv.defined()) return;
-                r.set(name, iv.estimate());
-                if (!Double.isNaN(iv.low())) r.set(name + "_ci_low", iv.low()).set(name + "_ci_high", iv.high());
-            });
-            v.effects().forEach((test, e) -> r.set("p_raw_" + test, e.p()).set("p_adjusted_" + test, v.adjusted().get(test))
-                    .set("p_raw_negative_" + test, e.pNegative()).set("p_adjusted_negative_" + test, v.adjustedNegative().get(test))
-                    .set("expected_sign_fraction_" + test, e.signFraction(v.expectedSign())).set("n_" + test, e.n()));
-            bestComposition(pooled, h).ifPresent(c -> r.set("composition_receiver", c.receiver().label())
-                    .set("p_composition_adjusted", c.pAdjusted()));
-            r.set("seeds_confirmed", fin.seedsConfirmed()).set("n_seeds", bySeed.size())
-                    .set("seed_verdicts", bySeed.entrySet().stream().map(e -> e.getKey() + ":" + e.getValue().head(h).verdict()).toList())
-                    .set("family_verdicts", byFamily.entrySet().stream().map(e -> e.getKey() + ":" + e.getValue().head(h).verdict()).toList());
-            truth.ifPresent(tr -> r.set("truth_role", tr.roles().get(h)).set("truth_in_circuit", tr.inCircuit().get(h)));
-            r.add();
-        }
-        return b;
+        List<VerdictRow> rows = pooled.heads().stream()
+                .map(v -> VerdictRow.of(pooled, v, finals.get(v.head()), bySeed, byFamily, truth)).toList();
+        return RecordSchema.of(VerdictRow.class).builder(VERDICTS, rows, "layer", "head").metadata(ProtocolStage.SHA_METADATA, sha);
     }
 
-    /** The deciding scores, each written with its CI. */
-    static final List<String> SCORES = List.of("induction_excess", "duplicate_excess", "previous_excess", "bos_attention",
-            "copy_fraction", "gap", "mean_ablation_drop", "mean_ablation_norm", "resample_ablation_drop",
-            "resample_ablation_norm", "denoising_recovery", "denoising_norm", "leave_one_out_norm", "control_effect_norm",
-            "control_margin_norm", "composition_norm");
-
+    /** The deciding scores by name, each with its CI (null where the head has none): circuit.json's evidence and the summary. */
     private static Map<String, Interval> scores(Verdicts.Result pooled, Verdicts.HeadVerdict v) {
-        Map<String, Interval> m = new LinkedHashMap<>();
-        Roles.HeadRole r = v.role();
-        m.put("induction_excess", r.induction());
-        m.put("duplicate_excess", r.duplicate());
-        m.put("previous_excess", r.previous());
-        m.put("bos_attention", r.bos());
-        m.put("copy_fraction", r.copy());
-        m.put("gap", pooled.gap());
-        Map<String, Verdicts.Effect> e = v.effects();
-        if (e.containsKey(Verdicts.MEAN)) {
-            m.put("mean_ablation_drop", e.get(Verdicts.MEAN).raw());
-            m.put("mean_ablation_norm", e.get(Verdicts.MEAN).normalized());
-        }
-        if (e.containsKey(Verdicts.RESAMPLE)) {
-            m.put("resample_ablation_drop", e.get(Verdicts.RESAMPLE).raw());
-            m.put("resample_ablation_norm", e.get(Verdicts.RESAMPLE).normalized());
-        }
-        if (e.containsKey(Verdicts.DENOISE)) {
-            m.put("denoising_recovery", e.get(Verdicts.DENOISE).raw());
-            m.put("denoising_norm", e.get(Verdicts.DENOISE).normalized());
-        }
-        if (e.containsKey(Verdicts.LOO)) m.put("leave_one_out_norm", e.get(Verdicts.LOO).normalized());
-        if (v.control() != null) m.put("control_effect_norm", v.control().normalized());
-        if (v.controlMargin() != null) m.put("control_margin_norm", v.controlMargin());
-        bestComposition(pooled, v.head()).ifPresent(c -> m.put("composition_norm", c.effect().normalized()));
-        return m;
+        return VerdictRow.Scores.of(pooled, v).byName();
     }
 
     /** The head's composition as sender with the smallest adjusted p (largest effect on ties). */
-    private static Optional<Verdicts.Composition> bestComposition(Verdicts.Result pooled, Head sender) {
+    static Optional<Verdicts.Composition> bestComposition(Verdicts.Result pooled, Head sender) {
         return pooled.compositions().stream().filter(c -> c.sender().equals(sender))
                 .min((a, b) -> a.pAdjusted() != b.pAdjusted() ? Double.compare(a.pAdjusted(), b.pAdjusted())
                         : Double.compare(b.effect().normalized().estimate(), a.effect().normalized().estimate()));
