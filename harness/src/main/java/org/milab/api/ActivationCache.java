@@ -1,6 +1,7 @@
 package org.milab.api;
 
 import org.milab.tables.ArrowTables;
+import org.milab.tables.RecordSchema;
 import org.milab.tables.Table;
 import org.milab.tables.TableBuilder;
 
@@ -97,22 +98,14 @@ public final class ActivationCache {
     }
 
     /**
-     * The cache as one long-format table: a row per value with its prompt, hook, layer, position, head and
-     * index along the last axis (pandas/Polars pivot it back).
+     * The cache as one long-format table: a row per value ({@link ActivationValue}) with its prompt, hook, layer,
+     * position, head and index along the last axis (pandas/Polars pivot it back).
      *
      * @return the table (column descriptions and the model's provenance included)
      */
     public Table toTable() {
-        TableBuilder b = Table.builder("activation_cache").keys("prompt", "hook", "pos", "head", "index")
-                .int64("prompt").string("hook").int64("layer", "pos", "head", "index").float64("value")
-                .describe("prompt", "which prompt (run) of the call, 0-based")
-                .describe("hook", "TransformerLens hook name, e.g. blocks.0.attn.hook_z")
-                .describe("layer", "the block of the hook; -1 for hook_embed, hook_pos_embed, ln_final.hook_scale and ln_final.hook_normalized")
-                .describe("pos", "position (the query position for hook_attn_scores and hook_pattern)")
-                .describe("head", "attention head for hook_q/k/v/z/attn_scores/pattern/result; -1 for hooks without heads")
-                .describe("index", "index along the hook's last axis (d_model, d_head, d_mlp, 0 for a LayerNorm's hook_scale, or the key position for hook_attn_scores and hook_pattern)")
-                .describe("value", "the activation, float32 widened to float64, in the graph's raw frame")
-                .provenance(provenance);
+        RecordSchema<ActivationValue> schema = RecordSchema.of(ActivationValue.class);
+        TableBuilder b = schema.builder(TABLE, "prompt", "hook", "pos", "head", "index").provenance(provenance);
         for (Map.Entry<String, List<Tensor>> e : values.entrySet()) {
             String hook = e.getKey();
             long layer = HookLayout.layerOf(hook);
@@ -125,12 +118,15 @@ public final class ActivationCache {
                 for (int i = 0; i < d.length; i++) {
                     int lead = i / last, a = lead / mid, m = lead % mid;
                     long pos = pattern ? m : a, head = s.length == 3 ? (pattern ? a : m) : -1;
-                    b.addRow((long) r, hook, layer, pos, head, (long) (i % last), (double) d[i]);
+                    schema.add(b, new ActivationValue(r, hook, layer, pos, head, i % last, d[i]));
                 }
             }
         }
         return b.build();
     }
+
+    /** The name of {@link #toTable()}'s table. */
+    static final String TABLE = "activation_cache";
 
     /**
      * Writes {@link #toTable()} as an Arrow IPC file (atomically: no partial file on error).
