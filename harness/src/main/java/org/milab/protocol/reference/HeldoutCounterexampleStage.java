@@ -75,8 +75,7 @@ public final class HeldoutCounterexampleStage {
         Map<HeldoutCandidateStage.Candidate, Table> subsets = new LinkedHashMap<>();
         for (HeldoutCandidateStage.Candidate c : candidates) {
             Head h = c.head();
-            Table subset = all.filter(r -> ((Number) r.get("layer")).intValue() == h.layer()
-                    && ((Number) r.get("head")).intValue() == h.head());
+            Table subset = all.filter(r -> row(r).result().layer() == h.layer() && row(r).result().head() == h.head());
             if (subset.rowCount() == 0)
                 throw new UserError("No held-out result rows found for candidate " + h + " (" + c.candidateId() + ") in seeds "
                         + seeds + ".", "Run held-out robustness scoring (S14) with the registered candidate set first.");
@@ -120,18 +119,24 @@ public final class HeldoutCounterexampleStage {
      */
     static Table withBuckets(List<Table> perSeed, List<String> sourceRuns) {
         RecordSchema<HeldoutRobustnessStage.ResultRow> results = RecordSchema.of(HeldoutRobustnessStage.ResultRow.class);
-        RecordSchema<Bucketed> bucketed = RecordSchema.of(Bucketed.class);
-        TableBuilder b = bucketed.builder("heldout_results_with_buckets");
+        TableBuilder b = BUCKETED.builder("heldout_results_with_buckets");
         for (int i = 0; i < perSeed.size(); i++)
             for (Table.Row r : perSeed.get(i).rows()) {
                 HeldoutRobustnessStage.ResultRow x = results.read(r);
-                bucketed.add(b, new Bucketed(x, sourceRuns.get(i), bucket(x.effectSize(), x.family(), x.heldoutFamilyType())));
+                BUCKETED.add(b, new Bucketed(x, sourceRuns.get(i), bucket(x.effectSize(), x.family(), x.heldoutFamilyType())));
             }
         return b.build();
     }
 
     /** A held-out result row (its own columns, in place) and the run it came from and its bucket. */
     record Bucketed(@Inline HeldoutRobustnessStage.ResultRow result, String sourceRun, String inspectionBucket) {}
+
+    private static final RecordSchema<Bucketed> BUCKETED = RecordSchema.of(Bucketed.class);
+
+    /** A row of {@link #withBuckets}' table (or a selection of it) as its record. */
+    private static Bucketed row(Table.Row r) {
+        return BUCKETED.read(r);
+    }
 
     /**
      * The top {@link #TOP_K} of success (effect descending), failure (ascending), controls moved (descending)
@@ -144,8 +149,8 @@ public final class HeldoutCounterexampleStage {
         for (Column c : subset.columns()) b.column(c.name(), c.type());
         Set<List<Object>> seen = new HashSet<>();
         for (Pick p : PICKS) {
-            List<Table.Row> rows = new ArrayList<>(subset.filter(r -> p.bucket().equals(r.getString("inspection_bucket"))).rows());
-            Comparator<Table.Row> byEffect = Comparator.comparing(r -> Decisions.rounded(r.getDouble("effect_size")));
+            List<Table.Row> rows = new ArrayList<>(inBucket(subset, p.bucket()).rows());
+            Comparator<Table.Row> byEffect = Comparator.comparing(r -> Decisions.rounded(row(r).result().effectSize()));
             rows.sort(p.descending() ? byEffect.reversed() : byEffect);
             for (Table.Row r : rows.subList(0, Math.min(TOP_K, rows.size()))) {
                 List<Object> key = DEDUPE.stream().map(r::get).toList();
@@ -208,22 +213,22 @@ public final class HeldoutCounterexampleStage {
     /** One line per selected failure, moving control or wrong-target failure: family, intervention, position, prompt, scores. */
     private static List<String> brokeLines(Table selected) {
         List<String> out = new ArrayList<>();
-        for (Table.Row r : selected.rows()) {
-            String b = r.getString("inspection_bucket");
+        for (Bucketed row : BUCKETED.read(selected)) {
+            String b = row.inspectionBucket();
             if (b.equals(SUCCESS)) continue;
+            HeldoutRobustnessStage.ResultRow r = row.result();
             out.add(String.format(Locale.ROOT, "- %s: seed %s, `%s` (%s) `%s`, `%s` at `%s`: effect %s (clean %s, corrupt %s, patched %s, "
-                            + "raw delta %s); clean `%s` -> corrupt `%s`, tokens `%s` vs `%s`", b, r.get("seed"), r.getString("family"),
-                    r.getString("heldout_family_type"), r.getString("example_id"), r.getString("intervention"), r.getString("position_label"),
-                    Num.sig(r.getDouble("effect_size")), Num.sig(r.getDouble("clean_score")), Num.sig(r.getDouble("corrupt_score")),
-                    Num.sig(r.getDouble("patched_score")), Num.sig(r.getDouble("patched_score") - r.getDouble("corrupt_score")),
-                    cell(r.get("clean_prompt")), cell(r.get("corrupt_prompt")),
-                    cell(r.get("true_expected_next_token")), cell(r.get("wrong_or_control_token"))));
+                            + "raw delta %s); clean `%s` -> corrupt `%s`, tokens `%s` vs `%s`", b, r.seed(), r.family(),
+                    r.heldoutFamilyType(), r.exampleId(), r.intervention(), r.positionLabel(),
+                    Num.sig(r.effectSize()), Num.sig(r.cleanScore()), Num.sig(r.corruptScore()),
+                    Num.sig(r.patchedScore()), Num.sig(r.patchedScore() - r.corruptScore()),
+                    cell(r.cleanPrompt()), cell(r.corruptPrompt()), cell(r.trueExpectedNextToken()), cell(r.wrongOrControlToken())));
         }
         return out;
     }
 
     private static Table inBucket(Table t, String bucket) {
-        return t.filter(r -> bucket.equals(r.getString("inspection_bucket")));
+        return t.filter(r -> bucket.equals(row(r).inspectionBucket()));
     }
 
     private static final List<String> TABLE_COLUMNS = List.of("seed", "family", "example_id", "intervention", "position_label",
