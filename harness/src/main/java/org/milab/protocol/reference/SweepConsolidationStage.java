@@ -75,7 +75,7 @@ public final class SweepConsolidationStage {
         ctx.writeJson(DIR, null, "head_specific_multiseed_summary.json", summary);
         ctx.writeText(DIR, null, "head_specific_multiseed.md", markdown(table, summary));
         ctx.summarize(String.format(Locale.ROOT, "- S12 multi-seed consolidation over seeds %s: %d heads, replicated %s",
-                seeds, table.rowCount(), org.milab.stats.Num.text(labels(table.filter(r -> r.getString("replication_status").equals(REPLICATED))))));
+                seeds, table.rowCount(), org.milab.stats.Num.text(labels(table.filter(SweepConsolidationStage::replicated)))));
         return table;
     }
 
@@ -146,6 +146,12 @@ public final class SweepConsolidationStage {
                           long nPositiveSpecificSeeds, long nNonspecificSeeds, long nNoEffectSeeds, String replicationStatus,
                           boolean rawAttentionCandidateInAnySeed, boolean randomComparisonCandidateInAnySeed) {}
 
+    private static final RecordSchema<ReplicationRow> REPLICATION = RecordSchema.of(ReplicationRow.class);
+
+    private static boolean replicated(Table.Row r) {
+        return REPLICATION.read(r).replicationStatus().equals(REPLICATED);
+    }
+
     static TableBuilder consolidate(List<SeedRow> rows) {
         Map<Head, List<SeedRow>> groups = new TreeMap<>();
         rows.forEach(r -> groups.computeIfAbsent(r.head(), k -> new ArrayList<>()).add(r));
@@ -214,12 +220,12 @@ public final class SweepConsolidationStage {
                    String flagSource) {}
 
     static Map<String, Object> summary(Table t, List<Integer> seeds, List<SeedRun> runs) {
-        Table replicated = t.filter(r -> r.getString("replication_status").equals(REPLICATED));
+        Table replicated = t.filter(SweepConsolidationStage::replicated);
         return RecordSchema.treeMap(new Summary(seeds.size(), seeds, t.rowCount(), rowMaps(replicated, Integer.MAX_VALUE),
-                replicated.rowCount(), LayerPatchingStage.valueCounts(t.strings("replication_status")),
+                replicated.rowCount(), LayerPatchingStage.valueCounts(REPLICATION.read(t).stream().map(ReplicationRow::replicationStatus).toList()),
                 rowMaps(t, 10), // the table is already sorted by mean gap
-                rowMaps(t.filter(r -> r.getBool("raw_attention_candidate_in_any_seed")), Integer.MAX_VALUE),
-                rowMaps(t.filter(r -> r.getBool("random_comparison_candidate_in_any_seed")), Integer.MAX_VALUE),
+                rowMaps(t.filter(r -> REPLICATION.read(r).rawAttentionCandidateInAnySeed()), Integer.MAX_VALUE),
+                rowMaps(t.filter(r -> REPLICATION.read(r).randomComparisonCandidateInAnySeed()), Integer.MAX_VALUE),
                 replicated.rowCount() > 0
                         ? "This experiment identified at least one narrow replicated head-specific causal candidate under this "
                         + "prompt set and metric. It is still not a full induction-head discovery; it requires manual inspection, "
@@ -239,7 +245,7 @@ public final class SweepConsolidationStage {
     }
 
     private static List<String> labels(Table t) {
-        return t.rows().stream().map(r -> "L" + r.getLong("layer") + "H" + r.getLong("head")).toList();
+        return REPLICATION.read(t).stream().map(r -> "L" + r.layer() + "H" + r.head()).toList();
     }
 
     private static String markdown(Table t, Map<String, Object> s) {
@@ -247,17 +253,16 @@ public final class SweepConsolidationStage {
                 .append(s.get("executive_summary")).append("\n\n")
                 .append("- Seeds: ").append(s.get("seeds")).append("\n- Heads compared: ").append(s.get("n_heads"))
                 .append("\n- Status counts: ").append(s.get("status_counts"))
-                .append("\n- Replicated candidates: ").append(labels(t.filter(r -> r.getString("replication_status").equals(REPLICATED))))
+                .append("\n- Replicated candidates: ").append(labels(t.filter(SweepConsolidationStage::replicated)))
                 .append("\n\n| head | seeds | mean gap | min gap | positive / nonspecific / no-effect seeds | status | flags |\n")
                 .append("|---|---|---|---|---|---|---|\n");
-        for (Table.Row r : t.rows()) {
-            String flags = (r.getBool("raw_attention_candidate_in_any_seed") ? "raw-attention " : "")
-                    + (r.getBool("random_comparison_candidate_in_any_seed") ? "random-comparison" : "");
-            sb.append(String.format(Locale.ROOT, "| L%dH%d | %s | %s | %s | %d / %d / %d | %s | %s |%n", r.getLong("layer"),
-                    r.getLong("head"), PandasRules.joined(r.getLongs("seeds_present")), fmt(r.getDouble("mean_positive_minus_control_gap")),
-                    fmt(r.getDouble("min_positive_minus_control_gap")), r.getLong("n_positive_specific_seeds"),
-                    r.getLong("n_nonspecific_seeds"), r.getLong("n_no_effect_seeds"), r.getString("replication_status"),
-                    flags.trim()));
+        for (ReplicationRow r : REPLICATION.read(t)) {
+            String flags = (r.rawAttentionCandidateInAnySeed() ? "raw-attention " : "")
+                    + (r.randomComparisonCandidateInAnySeed() ? "random-comparison" : "");
+            sb.append(String.format(Locale.ROOT, "| L%dH%d | %s | %s | %s | %d / %d / %d | %s | %s |%n", r.layer(),
+                    r.head(), PandasRules.joined(r.seedsPresent()), fmt(r.meanPositiveMinusControlGap()),
+                    fmt(r.minPositiveMinusControlGap()), r.nPositiveSpecificSeeds(),
+                    r.nNonspecificSeeds(), r.nNoEffectSeeds(), r.replicationStatus(), flags.trim()));
         }
         return sb.append("\nThis is practice evidence, not a mechanism or circuit claim.\n").toString();
     }
