@@ -268,27 +268,29 @@ public final class LayerPatchingStage {
         Map<String, String> sources = new HashMap<>();
         candidates.forEach(c -> sources.putIfAbsent(c.id(), c.source()));
         List<CandidateRow> rows = new ArrayList<>();
-        Map<List<Object>, Table> perCandidate = new TreeMap<>(KEY_ORDER);
-        perCandidate.putAll(byFamily.groupBy("candidate_id"));
-        for (Map.Entry<List<Object>, Table> e : perCandidate.entrySet()) {
-            String id = (String) e.getKey().get(0);
-            Table sub = e.getValue();
-            Table pos = sub.filter(r -> r.getBool("should_show_induction_behavior"));
-            Table ctl = sub.filter(r -> !r.getBool("should_show_induction_behavior"));
-            Double positive = Stats.orNull(Stats.mean(pos.doubles("mean_effect_size")));
-            Table.Row hardest = null;
-            for (Table.Row r : ctl.rows()) {
-                Double m = r.getDouble("mean_effect_size");
-                if (m != null && (hardest == null || Decisions.greater(m, hardest.getDouble("mean_effect_size")))) hardest = r;
+        // by candidate id in sorted order, each candidate's family rows in table order (pandas' groupby)
+        Map<String, List<FamilyRow>> perCandidate = new TreeMap<>();
+        for (FamilyRow f : RecordSchema.of(FamilyRow.class).read(byFamily))
+            perCandidate.computeIfAbsent(f.candidateId(), k -> new ArrayList<>()).add(f);
+        for (Map.Entry<String, List<FamilyRow>> e : perCandidate.entrySet()) {
+            String id = e.getKey();
+            List<FamilyRow> sub = e.getValue();
+            List<FamilyRow> pos = sub.stream().filter(FamilyRow::shouldShowInductionBehavior).toList();
+            List<FamilyRow> ctl = sub.stream().filter(f -> !f.shouldShowInductionBehavior()).toList();
+            Double positive = Stats.orNull(Stats.mean(pos.stream().map(FamilyRow::meanEffectSize).toList()));
+            FamilyRow hardest = null;
+            for (FamilyRow r : ctl) {
+                Double m = r.meanEffectSize();
+                if (m != null && (hardest == null || Decisions.greater(m, hardest.meanEffectSize()))) hardest = r;
             }
-            Double maxControl = hardest == null ? null : hardest.getDouble("mean_effect_size");
+            Double maxControl = hardest == null ? null : hardest.meanEffectSize();
             Double gap = positive != null && maxControl != null ? positive - maxControl : null;
             Table total = results.filter(r -> r.getString("candidate_id").equals(id));
             int nZero = (int) total.strings("effect_size_status").stream().filter("denominator_zero"::equals).count();
-            rows.add(new CandidateRow(id, sources.getOrDefault(id, ""), sub.row(0).getLong("layer"), sub.row(0).getLong("head"),
-                    sub.row(0).getString("component"), positive, maxControl, gap,
-                    hardest == null ? "" : hardest.getString("family"), sum(pos.longs("n_examples")),
-                    sum(ctl.longs("n_examples")), specificityStatus(total.rowCount(), nZero, positive, maxControl, gap)));
+            FamilyRow first = sub.get(0);
+            rows.add(new CandidateRow(id, sources.getOrDefault(id, ""), first.layer(), first.head(), first.component(), positive,
+                    maxControl, gap, hardest == null ? "" : hardest.family(), sum(pos.stream().map(FamilyRow::nExamples).toList()),
+                    sum(ctl.stream().map(FamilyRow::nExamples).toList()), specificityStatus(total.rowCount(), nZero, positive, maxControl, gap)));
         }
         rows.sort(Decisions.descending(CandidateRow::positiveMinusControlEffectGap));
         return RecordSchema.of(CandidateRow.class).builder(BY_CANDIDATE, rows, "candidate_id");
