@@ -18,8 +18,10 @@ public enum RecomputePath {
     /** Every row runs every block from its first patched position on, over per-row cached K/V (patch_z_suffix). */
     SUFFIX,
     /**
-     * Every row runs only blocks >= its first patched layer, from its first patched position on, starting
-     * from the cached hook_resid_pre and attending to shared per-prompt K/V caches (patch_z_resume_from_L).
+     * Every row runs only what its patches can change (patch_z_resume_from_L, {@link ResumeRow}): in its first
+     * patched block only the patched positions (from the cached hook_z; W_O and MLP), then the blocks between at
+     * positions from its first patched position on, attending to shared per-prompt K/V caches, and in the last
+     * block the keys and values of those positions and the final position's query, attention, W_O and MLP.
      */
     MINIMAL;
 
@@ -34,8 +36,9 @@ public enum RecomputePath {
     /**
      * The hooks a prompt's capture must hold for this path when its rows patch no block before
      * {@code firstPatchedLayer} ({@code config.nLayer()} for a prompt with unpatched rows only): the minimal
-     * path reads only the caches of blocks its rows start at or pass; the suffix path reads every block's keys
-     * and values; the whole path reads none.
+     * path reads only the caches of blocks its rows start at or pass (hook_resid_pre, hook_k, hook_v, and hook_z
+     * of the blocks a row can start at before the last); the suffix path reads every block's keys and values;
+     * the whole path reads none.
      */
     public Set<String> cacheHooks(ModelConfig config, int firstPatchedLayer) {
         Set<String> h = new LinkedHashSet<>();
@@ -45,6 +48,7 @@ public enum RecomputePath {
             h.add(HookNames.hookK(l));
             h.add(HookNames.hookV(l));
             if (this == MINIMAL) h.add(HookNames.hookResidPre(l));
+            if (this == MINIMAL && l < config.nLayer() - 1) h.add(HookNames.hookZ(l));
         }
         return h;
     }
