@@ -46,12 +46,53 @@ public final class Gpt2GraphBuilder {
             return new EdgeGraphBuilder(c, weights, producerVersion, variant == GraphVariant.EDGE_GRAD).build(metadata);
         if (variant == GraphVariant.HOOKED) return new HookedGraphBuilder(c, weights, producerVersion).build(metadata);
         if (variant.perStartLayer())
-            throw new IllegalArgumentException(variant.id() + " has one graph per start layer: use buildResume");
+            throw new IllegalArgumentException(variant.id() + " has one graph per start layer: use buildPerStartLayer");
         return variant == GraphVariant.UNEMBED ? buildUnembed(metadata) : buildForward(variant, metadata);
     }
 
     /**
-     * {@link GraphVariant#PATCH_Z_RESUME} from block {@code start}: each row recomputes only what its hook_z
+     * {@link GraphVariant#PATCH_Z_RESUME} from block {@code start}: each row recomputes only blocks >= start
+     * and only its suffix (positions from its first patched position on). The suffix enters as the unpatched
+     * run's hook_resid_pre of block {@code start}; earlier positions enter as that run's keys and values.
+     * Both come from per-prompt caches fed once per call: row r reads prompt {@code prompt_index[r]}
+     * (resid rows by the flat {@code resid_index = prompt * cache_pos + position}), so rows sharing a prompt
+     * share its cache. Attention is split into a cached-prefix part and a suffix part (scores concatenated
+     * before the softmax), so the cached keys and values are never concatenated or transposed per row.
+     */
+    public BuiltGraph buildResume(int start, Map<String, String> metadata) {
+        GraphVariant variant = GraphVariant.PATCH_Z_RESUME;
+        OnnxGraph g = new OnnxGraph("gpt2_" + variant.id() + "_from_" + start);
+        List<IoSpec> ins = new ArrayList<>(), outs = new ArrayList<>();
+        int d = c.dModel(), H = c.nHead(), dh = c.dHead(), L = c.nLayer();
+        exposeHooks = false;
+        String n = "prompts", t = "cache_pos";
+        declareRowInputs(g, ins, t);
+        declare(g, ins, cacheResidPre(start), FLOAT, List.of(n, t, d),
+                "the unpatched runs' hook_resid_pre of block " + start + ", one row per cached prompt, right padded");
+        for (int l = start; l < L; l++) {
+            declare(g, ins, cacheKey(l), FLOAT, List.of(n, H, dh, t),
+                    "the unpatched runs' hook_k of block " + l + " laid out [prompt, head, d_head, position]");
+            declare(g, ins, cacheValue(l), FLOAT, List.of(n, H, t, dh),
+                    "the unpatched runs' hook_v of block " + l + " laid out [prompt, head, position, d_head]");
+        }
+        String s = g.op("Gather", new String[]{g.op("Shape", RESID_INDEX), g.scalarLong("one_idx", 1)}, attr("axis", 0L));
+        String range = g.op("Range", g.scalarLong("zero", 0), s, g.scalarLong("step", 1));
+        String future = g.op("Greater", g.op("Unsqueeze", range, g.constLongs("ax0", 0)),
+                g.op("Unsqueeze", range, g.constLongs("ax1", 1)));
+        String masked = suffixMask(g, future, RESID_INDEX);
+        String widths = g.op("Concat", new String[]{g.op("Slice", g.op("Shape", PAST_MASK), g.constLongs("s1", 1),
+                g.constLongs("e2", 2)), g.op("Unsqueeze", s, g.constLongs("ax0", 0))}, attr("axis", 0L));
+        String[] consts = blockConstants(g);
+        String x = g.op("Gather", g.op("Reshape", cacheResidPre(start), g.constLongs("rows_d", -1, d)), RESID_INDEX);
+        for (int l = start; l < L; l++) x = suffixBlock(g, ins, outs, l, x, masked, consts, widths);
+        finalOutputs(g, outs, x, PatchSite.HOOK_Z);
+        Map<String, String> meta = new java.util.LinkedHashMap<>(metadata);
+        meta.put("milab.start_layer", Integer.toString(start));
+        return new BuiltGraph(variant, g.model(OPSET, producerVersion, meta), List.copyOf(ins), List.copyOf(outs));
+    }
+
+    /**
+     * {@link GraphVariant#PATCH_Z_MINIMAL} from block {@code start}: each row recomputes only what its hook_z
      * patches can change in the final-position metric logits. Inputs come from per-prompt caches of the
      * unpatched run fed once per call: row r reads prompt {@code prompt_index[r]} (resid rows by the flat
      * {@code resid_index = prompt * cache_pos + position}), so rows sharing a prompt share its cache.
@@ -69,20 +110,15 @@ public final class Gpt2GraphBuilder {
      * patch is fed per row ([row, head(, d_head)]).</li>
      * </ul>
      */
-    public BuiltGraph buildResume(int start, Map<String, String> metadata) {
-        GraphVariant variant = GraphVariant.PATCH_Z_RESUME;
+    public BuiltGraph buildMinimal(int start, Map<String, String> metadata) {
+        GraphVariant variant = GraphVariant.PATCH_Z_MINIMAL;
         OnnxGraph g = new OnnxGraph("gpt2_" + variant.id() + "_from_" + start);
         List<IoSpec> ins = new ArrayList<>(), outs = new ArrayList<>();
         int d = c.dModel(), H = c.nHead(), dh = c.dHead(), L = c.nLayer();
         boolean cellStart = start < L - 1;
         exposeHooks = false;
         String n = "prompts", t = "cache_pos";
-        declare(g, ins, RESID_INDEX, INT64, List.of(B, P), "per row and suffix position, prompt_index * cache_pos + "
-                + "absolute position: where the row's input residual sits in the resid_pre cache (padding repeats the last)");
-        declare(g, ins, PROMPT_INDEX, INT64, List.of(B), "which cached prompt each row reads keys and values from");
-        declare(g, ins, PAST_MASK, FLOAT, List.of(B, t), "1 for each cached position before the row's suffix, else 0");
-        declare(g, ins, FINAL_INDEX, INT64, List.of(B), "index of each row's last real token within its suffix");
-        declare(g, ins, METRIC_TOKEN_IDS, INT64, List.of(B, K), "per row, the token ids whose final-position logits the metric needs");
+        declareRowInputs(g, ins, t);
         if (cellStart) {
             declare(g, ins, START_CELL_INDEX, INT64, List.of("cells"), "row * suffix width + suffix position of each "
                     + "(row, position) patched in block " + start + ", each once: the only positions block " + start + " recomputes");
@@ -109,17 +145,10 @@ public final class Gpt2GraphBuilder {
         String x = cellStart ? startCells(g, ins, outs, start, one)
                 : g.op("Gather", g.op("Reshape", cacheResidPre(start), g.constLongs("rows_d", -1, d)), RESID_INDEX);
         if (middle) {
-            String headsShape = consts[3], flatShape = consts[4], split = consts[5];
             String future = g.op("Greater", g.op("Unsqueeze", range, g.constLongs("ax0", 0)),
                     g.op("Unsqueeze", range, g.constLongs("ax1", 1)));
             String masked = suffixMask(g, future, RESID_INDEX);
-            for (int l = start + 1; l < L - 1; l++) {
-                String[] qkv = projectQkv(g, x, l, headsShape, split);
-                String kSuffix = g.op("Transpose", new String[]{qkv[1]}, attr("perm", new long[]{0, 2, 3, 1}));
-                String vSuffix = g.op("Transpose", new String[]{qkv[2]}, attr("perm", new long[]{0, 2, 1, 3}));
-                String zHeads = splitAttention(g, l, qkv[0], kSuffix, vSuffix, masked, negInf, invSqrt, widths);
-                x = blockTail(g, ins, outs, PatchSite.HOOK_Z, l, x, zHeads, one, flatShape);
-            }
+            for (int l = start + 1; l < L - 1; l++) x = suffixBlock(g, ins, outs, l, x, masked, consts, widths);
         }
         g.node("Identity", RESID_FINAL, new String[]{lastBlockAtFinal(g, ins, outs, x, range, consts, widths)});
         finalHead(g, outs, PatchSite.HOOK_Z);
@@ -145,6 +174,16 @@ public final class Gpt2GraphBuilder {
         String scattered = g.op("ScatterND", g.op("Reshape", next, g.constLongs("rows_d", -1, d)),
                 g.op("Unsqueeze", START_CELL_INDEX, g.constLongs("ax1", 1)), cells);
         return g.op("Reshape", scattered, g.op("Shape", next));
+    }
+
+    /** Block {@code l} of a resume graph, whole, at the rows' suffix positions {@code x} [b, s, d]. */
+    private String suffixBlock(OnnxGraph g, List<IoSpec> ins, List<IoSpec> outs, int l, String x, String masked,
+                               String[] consts, String widths) {
+        String[] qkv = projectQkv(g, x, l, consts[3], consts[5]);
+        String kSuffix = g.op("Transpose", new String[]{qkv[1]}, attr("perm", new long[]{0, 2, 3, 1}));
+        String vSuffix = g.op("Transpose", new String[]{qkv[2]}, attr("perm", new long[]{0, 2, 1, 3}));
+        String zHeads = splitAttention(g, l, qkv[0], kSuffix, vSuffix, masked, consts[0], consts[1], widths);
+        return blockTail(g, ins, outs, PatchSite.HOOK_Z, l, x, zHeads, consts[2], consts[4]);
     }
 
     /** Attention of queries {@code q} [b,H,s,dh] over a row's cached prefix (keys and values of block l) and its suffix. */
@@ -192,6 +231,23 @@ public final class Gpt2GraphBuilder {
                 consts[2], List.of(B, H, dh), List.of(B, H),
                 "per-head attention output before W_O of block " + l + " at each row's final position (raw frame)");
         return mlpResidual(g, g.op("Add", xFin, projectHeads(g, z, l, g.constLongs("row_flat", 0, d))), l);
+    }
+
+    /** The graph of a per-start-layer variant ({@link GraphVariant#perStartLayer()}) from block {@code start}. */
+    public BuiltGraph buildPerStartLayer(GraphVariant variant, int start, Map<String, String> metadata) {
+        if (variant == GraphVariant.PATCH_Z_RESUME) return buildResume(start, metadata);
+        if (variant == GraphVariant.PATCH_Z_MINIMAL) return buildMinimal(start, metadata);
+        throw new IllegalArgumentException(variant.id() + " has one graph for all layers: use build");
+    }
+
+    /** The per-row inputs of both resume variants: where each row reads its caches, its suffix and metric. */
+    private static void declareRowInputs(OnnxGraph g, List<IoSpec> ins, String t) {
+        declare(g, ins, RESID_INDEX, INT64, List.of(B, P), "per row and suffix position, prompt_index * cache_pos + "
+                + "absolute position: where the row's input residual sits in the resid_pre cache (padding repeats the last)");
+        declare(g, ins, PROMPT_INDEX, INT64, List.of(B), "which cached prompt each row reads keys and values from");
+        declare(g, ins, PAST_MASK, FLOAT, List.of(B, t), "1 for each cached position before the row's suffix, else 0");
+        declare(g, ins, FINAL_INDEX, INT64, List.of(B), "index of each row's last real token within its suffix");
+        declare(g, ins, METRIC_TOKEN_IDS, INT64, List.of(B, K), "per row, the token ids whose final-position logits the metric needs");
     }
 
     private static void declare(OnnxGraph g, List<IoSpec> ins, String name, int type, List<Object> dims, String meaning) {

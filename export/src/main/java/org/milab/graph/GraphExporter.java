@@ -104,7 +104,7 @@ public final class GraphExporter {
         StringBuilder shas = new StringBuilder();
         Gpt2GraphBuilder.BuiltGraph first = null;
         for (int start = 0; start < cfg.nLayer(); start++) {
-            Gpt2GraphBuilder.BuiltGraph built = builder.buildResume(start, meta);
+            Gpt2GraphBuilder.BuiltGraph built = builder.buildPerStartLayer(v, start, meta);
             if (first == null) first = built;
             Path file = graphDir.resolve(v.fileName(start));
             AtomicFiles.write(file, built.model()::writeTo);

@@ -153,7 +153,7 @@ public final class InterventionEngine implements Engine {
     private float[][] patchDistinct(PatchSite site, List<PatchRow> rows, String label, Map<TokenIds, Capture> kv,
                                     RecomputePath path) {
         boolean suffix = kv != null && site == PatchSite.HOOK_Z && path.readsCaches();
-        if (suffix && path == RecomputePath.MINIMAL && holdsResumeHooks(kv)) return patchResume(rows, label, kv);
+        if (suffix && path.resumes() && holdsResumeHooks(kv)) return patchResume(rows, label, kv, path);
         GraphVariant variant = suffix ? GraphVariant.PATCH_Z_SUFFIX : Arrays.stream(GraphVariant.values())
                 .filter(v -> v.patchSite().orElse(null) == site && !v.suffixOnly() && !v.perStartLayer())
                 .findFirst().orElseThrow();
@@ -192,7 +192,8 @@ public final class InterventionEngine implements Engine {
     }
 
     /**
-     * The FLOP-minimal path. A row's first patched block S and position p bound what its patches can change
+     * The resuming paths ({@link RecomputePath#MINIMAL}; {@link RecomputePath#RESUME} runs blocks >= S whole at
+     * positions >= p). A row's first patched block S and position p bound what its patches can change
      * ({@link ResumeRow}): blocks before S and positions before p keep the unpatched values. So the row runs
      * only its patched positions in block S (from the cached hook_z; the other positions leave block S as the
      * cached hook_resid_pre of S + 1), the blocks between at positions >= p over cached keys and values of
@@ -200,29 +201,31 @@ public final class InterventionEngine implements Engine {
      * at their final position. Rows are grouped by S (one graph per start layer), then by suffix length (the
      * padding), then by prompt.
      */
-    private float[][] patchResume(List<PatchRow> rows, String label, Map<TokenIds, Capture> kv) {
+    private float[][] patchResume(List<PatchRow> rows, String label, Map<TokenIds, Capture> kv, RecomputePath path) {
         ResumeRow[] plan = new ResumeRow[rows.size()];
         Map<Integer, List<Integer>> byLayer = new java.util.TreeMap<>();
         for (int i = 0; i < rows.size(); i++) {
-            plan[i] = ResumeRow.of(rows.get(i), config.nLayer());
+            plan[i] = path.resumeRow(rows.get(i), config.nLayer());
             byLayer.computeIfAbsent(plan[i].startLayer(), k -> new ArrayList<>()).add(i);
         }
         float[][] out = new float[rows.size()][];
         List<TokenIds> distinct = new ArrayList<>(new LinkedHashSet<>(rows.stream().map(PatchRow::prompt).toList()));
         try (PromptCache cache = new PromptCache(sessions.env(), config, distinct, kv);
              ProgressBar bar = new ProgressBar(label, rows.size(), "patched rows")) {
-            for (int i = 0; i < rows.size(); i++) cache.requireFrom(rows.get(i).prompt(), plan[i].startLayer());
+            for (int i = 0; i < rows.size(); i++) cache.requireFrom(rows.get(i).prompt(), plan[i].startLayer(), path);
             // start layers whose session is still open go first: only a few stay open (ModelSessions)
             List<Map.Entry<Integer, List<Integer>>> groups = new ArrayList<>(byLayer.entrySet());
-            groups.sort(Comparator.comparing(g -> !sessions.isOpen(GraphVariant.PATCH_Z_RESUME, g.getKey())));
+            groups.sort(Comparator.comparing(g -> !sessions.isOpen(path.resumeVariant(), g.getKey())));
             for (Map.Entry<Integer, List<Integer>> group : groups) {
                 List<Integer> order = new ArrayList<>(group.getValue());
                 order.sort(Comparator.comparing((Integer i) -> rows.get(i).prompt().length() - plan[i].startPosition())
                         .thenComparing(i -> cache.indexOf(rows.get(i).prompt())));
                 for (List<Integer> chunk : chunks(order.stream().map(i -> rows.get(i).prompt().length() - plan[i].startPosition()).toList())) {
                     List<Integer> idx = chunk.stream().map(order::get).toList();
-                    float[][] res = runResumeBatch(group.getKey(), idx.stream().map(rows::get).toList(),
-                            idx.stream().map(i -> plan[i]).toList(), cache);
+                    List<PatchRow> batch = idx.stream().map(rows::get).toList();
+                    float[][] res = path == RecomputePath.MINIMAL
+                            ? runMinimalBatch(group.getKey(), batch, idx.stream().map(i -> plan[i]).toList(), cache)
+                            : runResumeBatch(group.getKey(), batch, idx.stream().mapToInt(i -> plan[i].startPosition()).toArray(), cache);
                     for (int i = 0; i < idx.size(); i++) out[idx.get(i)] = res[i];
                     bar.step(idx.size());
                 }
@@ -231,9 +234,62 @@ public final class InterventionEngine implements Engine {
         return out;
     }
 
-    private float[][] runResumeBatch(int startLayer, List<PatchRow> rows, List<ResumeRow> plan, PromptCache cache) {
-        int b = rows.size(), T = cache.width(), L = config.nLayer(), s = 0;
+    /** A {@link RecomputePath#RESUME} call: blocks >= startLayer, whole, at every row's suffix. */
+    private float[][] runResumeBatch(int startLayer, List<PatchRow> rows, int[] start, PromptCache cache) {
+        try (Feeds f = new Feeds(sessions.env())) {
+            int s = feedRowInputs(f, rows, start, cache), k = metricWidth(rows);
+            f.borrow(HookNames.cacheResidPre(startLayer), cache.residPre(startLayer));
+            for (int l = startLayer; l < config.nLayer(); l++)
+                f.borrow(HookNames.cacheKey(l), cache.key(l)).borrow(HookNames.cacheValue(l), cache.value(l));
+            feedPatches(f, PatchSite.HOOK_Z, rows, s, start, startLayer, config.nLayer());
+            Feeds.Output o = f.run(sessions.session(GraphVariant.PATCH_Z_RESUME, startLayer), Set.of(HookNames.METRIC_LOGITS))
+                    .get(HookNames.METRIC_LOGITS);
+            count(rows.size(), s, config.nLayer() - startLayer, cache.width() + s);
+            return perRow(o, rows, k);
+        } catch (OrtException e) {
+            throw new IllegalStateException("resumed patched forward pass failed: " + e.getMessage(), e);
+        }
+    }
+
+    /** A {@link RecomputePath#MINIMAL} call from block {@code startLayer} ({@code patch_z_minimal_from_S}). */
+    private float[][] runMinimalBatch(int startLayer, List<PatchRow> rows, List<ResumeRow> plan, PromptCache cache) {
+        int b = rows.size(), L = config.nLayer();
         int[] start = plan.stream().mapToInt(ResumeRow::startPosition).toArray();
+        List<PatchRow> effective = new ArrayList<>(b);
+        for (int r = 0; r < b; r++)
+            effective.add(new PatchRow(rows.get(r).prompt(), plan.get(r).effective(), rows.get(r).metricTokens()));
+        boolean cellStart = startLayer < L - 1;
+        try (Feeds f = new Feeds(sessions.env())) {
+            int s = feedRowInputs(f, rows, start, cache), k = metricWidth(rows), cells = 0;
+            f.borrow(HookNames.cacheResidPre(startLayer), cache.residPre(startLayer));
+            if (cellStart) {
+                cells = feedStartCells(f, startLayer, effective, s, start);
+                f.borrow(HookNames.cacheZ(startLayer), cache.z(startLayer))
+                        .borrow(HookNames.cacheResidPre(startLayer + 1), cache.residPre(startLayer + 1));
+            }
+            for (int l = cellStart ? startLayer + 1 : startLayer; l < L; l++)
+                f.borrow(HookNames.cacheKey(l), cache.key(l)).borrow(HookNames.cacheValue(l), cache.value(l));
+            feedPatches(f, PatchSite.HOOK_Z, effective, s, start, startLayer + 1, L - 1);
+            feedFinalPatches(f, effective);
+            Feeds.Output o = f.run(sessions.session(GraphVariant.PATCH_Z_MINIMAL, startLayer), Set.of(HookNames.METRIC_LOGITS))
+                    .get(HookNames.METRIC_LOGITS);
+            forwardCalls++;
+            forwardRows += b;
+            forwardTokens += (long) b * s;
+            executedFlops += FlopCount.executedResume(config, b, s, cells, startLayer, cache.width() + s);
+            return perRow(o, rows, k);
+        } catch (OrtException e) {
+            throw new IllegalStateException("resumed patched forward pass failed: " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * The per-row inputs of a resume call (rows starting at suffix positions {@code start}): where each row's
+     * suffix residuals and keys/values sit in the cache, its final index, metric tokens and cached-prefix mask.
+     * Returns the suffix width.
+     */
+    private int feedRowInputs(Feeds f, List<PatchRow> rows, int[] start, PromptCache cache) throws OrtException {
+        int b = rows.size(), T = cache.width(), s = 0;
         for (int r = 0; r < b; r++) s = Math.max(s, rows.get(r).prompt().length() - start[r]);
         long[] residIndex = new long[b * s], promptIndex = new long[b], fin = new long[b];
         float[] pastMask = new float[b * T];
@@ -245,35 +301,11 @@ public final class InterventionEngine implements Engine {
             fin[r] = len - 1 - start[r];
             for (int j = 0; j < start[r]; j++) pastMask[r * T + j] = 1f;
         }
-        List<PatchRow> effective = new ArrayList<>(b);
-        for (int r = 0; r < b; r++)
-            effective.add(new PatchRow(rows.get(r).prompt(), plan.get(r).effective(), rows.get(r).metricTokens()));
-        boolean cellStart = startLayer < L - 1;
-        int k = metricWidth(rows), cells = 0;
-        try (Feeds f = new Feeds(sessions.env())) {
-            f.longs(HookNames.RESID_INDEX, residIndex, b, s).longs(HookNames.PROMPT_INDEX, promptIndex, b)
-                    .longs(HookNames.FINAL_INDEX, fin, b).longs(HookNames.METRIC_TOKEN_IDS, metricTokens(rows, k), b, k)
-                    .floats(HookNames.PAST_MASK, pastMask, b, T)
-                    .borrow(HookNames.cacheResidPre(startLayer), cache.residPre(startLayer));
-            if (cellStart) {
-                cells = feedStartCells(f, startLayer, effective, s, start);
-                f.borrow(HookNames.cacheZ(startLayer), cache.z(startLayer))
-                        .borrow(HookNames.cacheResidPre(startLayer + 1), cache.residPre(startLayer + 1));
-            }
-            for (int l = cellStart ? startLayer + 1 : startLayer; l < L; l++)
-                f.borrow(HookNames.cacheKey(l), cache.key(l)).borrow(HookNames.cacheValue(l), cache.value(l));
-            feedPatches(f, PatchSite.HOOK_Z, effective, s, start, startLayer + 1, L - 1);
-            feedFinalPatches(f, effective);
-            Feeds.Output o = f.run(sessions.session(GraphVariant.PATCH_Z_RESUME, startLayer), Set.of(HookNames.METRIC_LOGITS))
-                    .get(HookNames.METRIC_LOGITS);
-            forwardCalls++;
-            forwardRows += b;
-            forwardTokens += (long) b * s;
-            executedFlops += FlopCount.executedResume(config, b, s, cells, startLayer, T + s);
-            return perRow(o, rows, k);
-        } catch (OrtException e) {
-            throw new IllegalStateException("resumed patched forward pass failed: " + e.getMessage(), e);
-        }
+        int k = metricWidth(rows);
+        f.longs(HookNames.RESID_INDEX, residIndex, b, s).longs(HookNames.PROMPT_INDEX, promptIndex, b)
+                .longs(HookNames.FINAL_INDEX, fin, b).longs(HookNames.METRIC_TOKEN_IDS, metricTokens(rows, k), b, k)
+                .floats(HookNames.PAST_MASK, pastMask, b, T);
+        return s;
     }
 
     /**

@@ -51,10 +51,10 @@ final class PromptCache implements AutoCloseable {
         return index.get(prompt);
     }
 
-    /** Fails unless {@code prompt}'s capture holds every cache a row starting at block {@code start} reads. */
-    void requireFrom(TokenIds prompt, int start) {
+    /** Fails unless {@code prompt}'s capture holds every cache a row of {@code path} starting at block {@code start} reads. */
+    void requireFrom(TokenIds prompt, int start, RecomputePath path) {
         Capture c = prompts.get(index.get(prompt));
-        for (String hook : RecomputePath.MINIMAL.cacheHooks(config, start))
+        for (String hook : path.cacheHooks(config, start))
             if (!c.hooks().containsKey(hook))
                 throw new IllegalStateException("the capture of " + prompt + " lacks " + hook + ", which a row "
                         + "patched from block " + start + " needs: capture with InterventionEngine.suffixHooks(" + start + ")");

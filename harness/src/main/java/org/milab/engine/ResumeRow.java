@@ -18,6 +18,13 @@ public record ResumeRow(int startLayer, int startPosition, List<SitePatch> effec
         effective = List.copyOf(effective);
     }
 
+    /** Every patch kept: the row starts at its earliest patched block and position ({@link RecomputePath#RESUME}). */
+    public static ResumeRow allPatches(PatchRow row, int nLayer) {
+        List<SitePatch> all = row.overrides();
+        return new ResumeRow(all.stream().mapToInt(SitePatch::layer).min().orElse(nLayer - 1),
+                all.stream().mapToInt(SitePatch::position).min().orElse(row.prompt().length() - 1), all);
+    }
+
     public static ResumeRow of(PatchRow row, int nLayer) {
         int fin = row.prompt().length() - 1;
         List<SitePatch> eff = row.overrides().stream().filter(o -> o.layer() < nLayer - 1 || o.position() == fin).toList();
