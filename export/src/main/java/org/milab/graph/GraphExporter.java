@@ -94,7 +94,7 @@ public final class GraphExporter {
 
     /**
      * One graph file per start layer and one manifest for them all: its inputs are those of start layer 0
-     * (later start layers take the caches of their own and later blocks only), its sha256 covers every file.
+     * (later start layers take only the caches of the blocks they start at or pass), its sha256 covers every file.
      */
     private ObjectNode exportPerStartLayer(Gpt2GraphBuilder builder, GraphVariant v, Map<String, String> meta,
                                            Path graphDir, Path manifestDir, ModelIdentity identity, ModelConfig cfg,

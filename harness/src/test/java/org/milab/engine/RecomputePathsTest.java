@@ -144,9 +144,10 @@ class RecomputePathsTest {
     }
 
     @Test
-    void suffixAndWholePathsMatchTheReference() {
+    void suffixWholeAndResumePathsMatchTheReference() {
         assertMatchesReference(engine().patch(PatchSite.HOOK_Z, rows, "suffix", caps, RecomputePath.SUFFIX), "suffix");
         assertMatchesReference(engine().patch(PatchSite.HOOK_Z, rows, "whole", caps, RecomputePath.WHOLE), "whole");
+        assertMatchesReference(engine().patch(PatchSite.HOOK_Z, rows, "resume", caps, RecomputePath.RESUME), "resume");
     }
 
     @Test
