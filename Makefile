@@ -194,8 +194,8 @@ random-checkpoint: $(STAMP)
 BENCH_CKPT := graphs/.bench-checkpoint/model.safetensors
 $(BENCH_CKPT): | $(STAMP)
 	@$(call milab,random-checkpoint --out graphs/.bench-checkpoint --seed 0)
-# (re-)exported when an export predates the newest graph variant (patch_z_resume)
-BENCH_GRAPHS := graphs/gpt2-random/patch_z_resume_from_0.onnx
+# (re-)exported when an export predates the newest graph variant (patch_z_minimal)
+BENCH_GRAPHS := graphs/gpt2-random/patch_z_minimal_from_0.onnx
 $(BENCH_GRAPHS): $(BENCH_CKPT)
 	@$(call milab,export --model gpt2-random --weights $(BENCH_CKPT) --allow-unpinned)
 

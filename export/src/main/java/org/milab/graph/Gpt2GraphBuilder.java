@@ -46,7 +46,7 @@ public final class Gpt2GraphBuilder {
             return new EdgeGraphBuilder(c, weights, producerVersion, variant == GraphVariant.EDGE_GRAD).build(metadata);
         if (variant == GraphVariant.HOOKED) return new HookedGraphBuilder(c, weights, producerVersion).build(metadata);
         if (variant.perStartLayer())
-            throw new IllegalArgumentException(variant.id() + " has one graph per start layer: use buildResume");
+            throw new IllegalArgumentException(variant.id() + " has one graph per start layer: use buildPerStartLayer");
         return variant == GraphVariant.UNEMBED ? buildUnembed(metadata) : buildForward(variant, metadata);
     }
 
@@ -66,12 +66,7 @@ public final class Gpt2GraphBuilder {
         int d = c.dModel(), H = c.nHead(), dh = c.dHead(), L = c.nLayer();
         exposeHooks = false;
         String n = "prompts", t = "cache_pos";
-        declare(g, ins, RESID_INDEX, INT64, List.of(B, P), "per row and suffix position, prompt_index * cache_pos + "
-                + "absolute position: where the row's input residual sits in the resid_pre cache (padding repeats the last)");
-        declare(g, ins, PROMPT_INDEX, INT64, List.of(B), "which cached prompt each row reads keys and values from");
-        declare(g, ins, PAST_MASK, FLOAT, List.of(B, t), "1 for each cached position before the row's suffix, else 0");
-        declare(g, ins, FINAL_INDEX, INT64, List.of(B), "index of each row's last real token within its suffix");
-        declare(g, ins, METRIC_TOKEN_IDS, INT64, List.of(B, K), "per row, the token ids whose final-position logits the metric needs");
+        declareRowInputs(g, ins, t);
         declare(g, ins, cacheResidPre(start), FLOAT, List.of(n, t, d),
                 "the unpatched runs' hook_resid_pre of block " + start + ", one row per cached prompt, right padded");
         for (int l = start; l < L; l++) {
@@ -88,25 +83,171 @@ public final class Gpt2GraphBuilder {
         String widths = g.op("Concat", new String[]{g.op("Slice", g.op("Shape", PAST_MASK), g.constLongs("s1", 1),
                 g.constLongs("e2", 2)), g.op("Unsqueeze", s, g.constLongs("ax0", 0))}, attr("axis", 0L));
         String[] consts = blockConstants(g);
-        String negInf = consts[0], invSqrt = consts[1], one = consts[2], headsShape = consts[3], flatShape = consts[4], split = consts[5];
         String x = g.op("Gather", g.op("Reshape", cacheResidPre(start), g.constLongs("rows_d", -1, d)), RESID_INDEX);
-        for (int l = start; l < L; l++) {
-            String[] qkv = projectQkv(g, x, l, headsShape, split);
-            String kSuffix = g.op("Transpose", new String[]{qkv[1]}, attr("perm", new long[]{0, 2, 3, 1}));
-            String vSuffix = g.op("Transpose", new String[]{qkv[2]}, attr("perm", new long[]{0, 2, 1, 3}));
-            String kPast = g.op("Gather", new String[]{cacheKey(l), PROMPT_INDEX}, attr("axis", 0L));
-            String vPast = g.op("Gather", new String[]{cacheValue(l), PROMPT_INDEX}, attr("axis", 0L));
-            String scores = g.op("Mul", g.op("Concat", new String[]{g.op("MatMul", qkv[0], kPast),
-                    g.op("MatMul", qkv[0], kSuffix)}, attr("axis", 3L)), invSqrt);
-            String pattern = g.op("Softmax", new String[]{g.op("Where", masked, negInf, scores)}, attr("axis", -1L));
-            String[] parts = g.multi("Split", new String[]{pattern, widths}, 2, attr("axis", 3L));
-            String zHeads = g.op("Add", g.op("MatMul", parts[0], vPast), g.op("MatMul", parts[1], vSuffix));
-            x = blockTail(g, ins, outs, PatchSite.HOOK_Z, l, x, zHeads, one, flatShape);
-        }
+        for (int l = start; l < L; l++) x = suffixBlock(g, ins, outs, l, x, masked, consts, widths);
         finalOutputs(g, outs, x, PatchSite.HOOK_Z);
         Map<String, String> meta = new java.util.LinkedHashMap<>(metadata);
         meta.put("milab.start_layer", Integer.toString(start));
         return new BuiltGraph(variant, g.model(OPSET, producerVersion, meta), List.copyOf(ins), List.copyOf(outs));
+    }
+
+    /**
+     * {@link GraphVariant#PATCH_Z_MINIMAL} from block {@code start}: each row recomputes only what its hook_z
+     * patches can change in the final-position metric logits. Inputs come from per-prompt caches of the
+     * unpatched run fed once per call: row r reads prompt {@code prompt_index[r]} (resid rows by the flat
+     * {@code resid_index = prompt * cache_pos + position}), so rows sharing a prompt share its cache.
+     * <ul>
+     * <li>Block {@code start} (when not the last): a hook_z patch there leaves every other head's z unchanged
+     * (they read the unchanged hook_resid_pre), so only the patched (row, position) cells
+     * ({@code start_cell_index}) run, from the cached z: patch, W_O, MLP. Every other suffix position leaves
+     * the block as the cached hook_resid_pre of the next block. No LN1, QKV or attention.</li>
+     * <li>Blocks between: the whole block at the row's suffix (positions from its first patched position on),
+     * attending to the cached keys and values of earlier positions. Attention is split into a cached-prefix part
+     * and a suffix part (scores concatenated before the softmax), so the cached keys and values are never
+     * concatenated or transposed per row.</li>
+     * <li>The last block: only the final position reaches the logits, so the suffix computes LN1 and its keys
+     * and values only; the query, attention, W_O and MLP run at each row's final position alone, whose hook_z
+     * patch is fed per row ([row, head(, d_head)]).</li>
+     * </ul>
+     */
+    public BuiltGraph buildMinimal(int start, Map<String, String> metadata) {
+        GraphVariant variant = GraphVariant.PATCH_Z_MINIMAL;
+        OnnxGraph g = new OnnxGraph("gpt2_" + variant.id() + "_from_" + start);
+        List<IoSpec> ins = new ArrayList<>(), outs = new ArrayList<>();
+        int d = c.dModel(), H = c.nHead(), dh = c.dHead(), L = c.nLayer();
+        boolean cellStart = start < L - 1;
+        exposeHooks = false;
+        String n = "prompts", t = "cache_pos";
+        declareRowInputs(g, ins, t);
+        if (cellStart) {
+            declare(g, ins, START_CELL_INDEX, INT64, List.of("cells"), "row * suffix width + suffix position of each "
+                    + "(row, position) patched in block " + start + ", each once: the only positions block " + start + " recomputes");
+            declare(g, ins, cacheZ(start), FLOAT, List.of(n, t, H, dh),
+                    "the unpatched runs' hook_z of block " + start + ", one row per cached prompt, right padded");
+        }
+        declare(g, ins, cacheResidPre(start), FLOAT, List.of(n, t, d),
+                "the unpatched runs' hook_resid_pre of block " + start + ", one row per cached prompt, right padded");
+        if (cellStart) declare(g, ins, cacheResidPre(start + 1), FLOAT, List.of(n, t, d), "the unpatched runs' "
+                + "hook_resid_pre of block " + (start + 1) + ": what block " + start + " leaves at positions it does not patch");
+        for (int l = cellStart ? start + 1 : start; l < L; l++) {
+            declare(g, ins, cacheKey(l), FLOAT, List.of(n, H, dh, t),
+                    "the unpatched runs' hook_k of block " + l + " laid out [prompt, head, d_head, position]");
+            declare(g, ins, cacheValue(l), FLOAT, List.of(n, H, t, dh),
+                    "the unpatched runs' hook_v of block " + l + " laid out [prompt, head, position, d_head]");
+        }
+        String s = g.op("Gather", new String[]{g.op("Shape", RESID_INDEX), g.scalarLong("one_idx", 1)}, attr("axis", 0L));
+        String range = g.op("Range", g.scalarLong("zero", 0), s, g.scalarLong("step", 1));
+        String widths = g.op("Concat", new String[]{g.op("Slice", g.op("Shape", PAST_MASK), g.constLongs("s1", 1),
+                g.constLongs("e2", 2)), g.op("Unsqueeze", s, g.constLongs("ax0", 0))}, attr("axis", 0L));
+        boolean middle = start + 1 < L - 1;
+        String[] consts = blockConstants(g, middle);
+        String negInf = consts[0], invSqrt = consts[1], one = consts[2];
+        String x = cellStart ? startCells(g, ins, outs, start, one)
+                : g.op("Gather", g.op("Reshape", cacheResidPre(start), g.constLongs("rows_d", -1, d)), RESID_INDEX);
+        if (middle) {
+            String future = g.op("Greater", g.op("Unsqueeze", range, g.constLongs("ax0", 0)),
+                    g.op("Unsqueeze", range, g.constLongs("ax1", 1)));
+            String masked = suffixMask(g, future, RESID_INDEX);
+            for (int l = start + 1; l < L - 1; l++) x = suffixBlock(g, ins, outs, l, x, masked, consts, widths);
+        }
+        g.node("Identity", RESID_FINAL, new String[]{lastBlockAtFinal(g, ins, outs, x, range, consts, widths)});
+        finalHead(g, outs, PatchSite.HOOK_Z);
+        Map<String, String> meta = new java.util.LinkedHashMap<>(metadata);
+        meta.put("milab.start_layer", Integer.toString(start));
+        return new BuiltGraph(variant, g.model(OPSET, producerVersion, meta), List.copyOf(ins), List.copyOf(outs));
+    }
+
+    /**
+     * Block {@code start} of the resume graph at its patched cells only: z from the cache, patched, W_O, MLP,
+     * scattered over the cached hook_resid_pre of the next block. Returns the residual entering block start + 1
+     * at every suffix position, [b, s, d].
+     */
+    private String startCells(OnnxGraph g, List<IoSpec> ins, List<IoSpec> outs, int start, String one) {
+        int d = c.dModel(), H = c.nHead(), dh = c.dHead();
+        String cellRows = g.op("Gather", g.op("Reshape", RESID_INDEX, g.constLongs("flat", -1)), START_CELL_INDEX);
+        String zClean = g.op("Gather", g.op("Reshape", cacheZ(start), g.constLongs("rows_h_dh", -1, H, dh)), cellRows);
+        String z = exposeOrPatch(g, ins, outs, true, hookZ(start), zClean, one, List.of("cells", H, dh), List.of("cells", H),
+                "per-head attention output before W_O of block " + start + " at each patched cell (raw frame)");
+        String residPre = g.op("Gather", g.op("Reshape", cacheResidPre(start), g.constLongs("rows_d", -1, d)), cellRows);
+        String cells = mlpResidual(g, g.op("Add", residPre, projectHeads(g, z, start, g.constLongs("cell_flat", 0, d))), start);
+        String next = g.op("Gather", g.op("Reshape", cacheResidPre(start + 1), g.constLongs("rows_d", -1, d)), RESID_INDEX);
+        String scattered = g.op("ScatterND", g.op("Reshape", next, g.constLongs("rows_d", -1, d)),
+                g.op("Unsqueeze", START_CELL_INDEX, g.constLongs("ax1", 1)), cells);
+        return g.op("Reshape", scattered, g.op("Shape", next));
+    }
+
+    /** Block {@code l} of a resume graph, whole, at the rows' suffix positions {@code x} [b, s, d]. */
+    private String suffixBlock(OnnxGraph g, List<IoSpec> ins, List<IoSpec> outs, int l, String x, String masked,
+                               String[] consts, String widths) {
+        String[] qkv = projectQkv(g, x, l, consts[3], consts[5]);
+        String kSuffix = g.op("Transpose", new String[]{qkv[1]}, attr("perm", new long[]{0, 2, 3, 1}));
+        String vSuffix = g.op("Transpose", new String[]{qkv[2]}, attr("perm", new long[]{0, 2, 1, 3}));
+        String zHeads = splitAttention(g, l, qkv[0], kSuffix, vSuffix, masked, consts[0], consts[1], widths);
+        return blockTail(g, ins, outs, PatchSite.HOOK_Z, l, x, zHeads, consts[2], consts[4]);
+    }
+
+    /** Attention of queries {@code q} [b,H,s,dh] over a row's cached prefix (keys and values of block l) and its suffix. */
+    private static String splitAttention(OnnxGraph g, int l, String q, String kSuffix, String vSuffix, String masked,
+                                         String negInf, String invSqrt, String widths) {
+        String kPast = g.op("Gather", new String[]{cacheKey(l), PROMPT_INDEX}, attr("axis", 0L));
+        String vPast = g.op("Gather", new String[]{cacheValue(l), PROMPT_INDEX}, attr("axis", 0L));
+        String scores = g.op("Mul", g.op("Concat", new String[]{g.op("MatMul", q, kPast),
+                g.op("MatMul", q, kSuffix)}, attr("axis", 3L)), invSqrt);
+        String pattern = g.op("Softmax", new String[]{g.op("Where", masked, negInf, scores)}, attr("axis", -1L));
+        String[] parts = g.multi("Split", new String[]{pattern, widths}, 2, attr("axis", 3L));
+        return g.op("Add", g.op("MatMul", parts[0], vPast), g.op("MatMul", parts[1], vSuffix));
+    }
+
+    /**
+     * The last block of the resume graph: LN1 and keys/values over the suffix [b, s, d] {@code x}; the query,
+     * attention, hook_z patch, W_O and MLP at each row's final position only. Returns the residual leaving the
+     * block at the final position, [b, d].
+     */
+    private String lastBlockAtFinal(OnnxGraph g, List<IoSpec> ins, List<IoSpec> outs, String x, String range,
+                                    String[] consts, String widths) {
+        int d = c.dModel(), H = c.nHead(), dh = c.dHead(), l = c.nLayer() - 1;
+        String a = layerNorm(g, x, Gpt2Tensors.ln1W(l), Gpt2Tensors.ln1B(l));
+        String w = ext(g, Gpt2Tensors.attnW(l)), bias = ext(g, Gpt2Tensors.attnB(l));
+        // constant slices of the fused QKV weight (ORT folds them once at session creation)
+        String wQ = g.op("Slice", w, g.constLongs("q0", 0), g.constLongs("q1", d), g.constLongs("ax1", 1));
+        String bQ = g.op("Slice", bias, g.constLongs("q0", 0), g.constLongs("q1", d), g.constLongs("ax0", 0));
+        String wKv = g.op("Slice", w, g.constLongs("kv0", d), g.constLongs("kv1", 3L * d), g.constLongs("ax1", 1));
+        String bKv = g.op("Slice", bias, g.constLongs("kv0", d), g.constLongs("kv1", 3L * d), g.constLongs("ax0", 0));
+        String[] kv = g.multi("Split", new String[]{g.op("Add", g.op("MatMul", a, wKv), bKv), g.constLongs("kv_split", d, d)},
+                2, attr("axis", 2L));
+        String kSuffix = g.op("Transpose", new String[]{g.op("Reshape", kv[0], consts[3])}, attr("perm", new long[]{0, 2, 3, 1}));
+        String vSuffix = g.op("Transpose", new String[]{g.op("Reshape", kv[1], consts[3])}, attr("perm", new long[]{0, 2, 1, 3}));
+        String idx = g.op("Unsqueeze", FINAL_INDEX, g.constLongs("ax1", 1));
+        String xFin = g.op("GatherND", new String[]{x, idx}, attr("batch_dims", 1L));
+        String aFin = g.op("GatherND", new String[]{a, idx}, attr("batch_dims", 1L));
+        String q = g.op("Reshape", g.op("Add", g.op("MatMul", aFin, wQ), bQ), g.constLongs("q_heads", 0, H, 1, dh));
+        // the final query sees cached positions before the suffix and suffix positions up to its own
+        String pastPad = g.op("Unsqueeze", g.op("Less", PAST_MASK, g.scalarFloat("half", 0.5f)), g.constLongs("ax12", 1, 2));
+        String after = g.op("Unsqueeze", g.op("Greater", g.op("Unsqueeze", range, g.constLongs("ax0", 0)), idx),
+                g.constLongs("ax12", 1, 2));
+        String masked = g.op("Concat", new String[]{pastPad, after}, attr("axis", 3L));
+        String zHeads = splitAttention(g, l, q, kSuffix, vSuffix, masked, consts[0], consts[1], widths);
+        String z = exposeOrPatch(g, ins, outs, true, hookZ(l), g.op("Reshape", zHeads, g.constLongs("z_heads", 0, H, dh)),
+                consts[2], List.of(B, H, dh), List.of(B, H),
+                "per-head attention output before W_O of block " + l + " at each row's final position (raw frame)");
+        return mlpResidual(g, g.op("Add", xFin, projectHeads(g, z, l, g.constLongs("row_flat", 0, d))), l);
+    }
+
+    /** The graph of a per-start-layer variant ({@link GraphVariant#perStartLayer()}) from block {@code start}. */
+    public BuiltGraph buildPerStartLayer(GraphVariant variant, int start, Map<String, String> metadata) {
+        if (variant == GraphVariant.PATCH_Z_RESUME) return buildResume(start, metadata);
+        if (variant == GraphVariant.PATCH_Z_MINIMAL) return buildMinimal(start, metadata);
+        throw new IllegalArgumentException(variant.id() + " has one graph for all layers: use build");
+    }
+
+    /** The per-row inputs of both resume variants: where each row reads its caches, its suffix and metric. */
+    private static void declareRowInputs(OnnxGraph g, List<IoSpec> ins, String t) {
+        declare(g, ins, RESID_INDEX, INT64, List.of(B, P), "per row and suffix position, prompt_index * cache_pos + "
+                + "absolute position: where the row's input residual sits in the resid_pre cache (padding repeats the last)");
+        declare(g, ins, PROMPT_INDEX, INT64, List.of(B), "which cached prompt each row reads keys and values from");
+        declare(g, ins, PAST_MASK, FLOAT, List.of(B, t), "1 for each cached position before the row's suffix, else 0");
+        declare(g, ins, FINAL_INDEX, INT64, List.of(B), "index of each row's last real token within its suffix");
+        declare(g, ins, METRIC_TOKEN_IDS, INT64, List.of(B, K), "per row, the token ids whose final-position logits the metric needs");
     }
 
     private static void declare(OnnxGraph g, List<IoSpec> ins, String name, int type, List<Object> dims, String meaning) {
@@ -177,9 +318,15 @@ public final class Gpt2GraphBuilder {
      * logits (capture) or the metric logits (patch variants).
      */
     private void finalOutputs(OnnxGraph g, List<IoSpec> outs, String x, PatchSite site) {
-        int d = c.dModel(), L = c.nLayer();
         String idx = g.op("Unsqueeze", FINAL_INDEX, g.constLongs("ax1", 1));
-        String last = g.node("GatherND", RESID_FINAL, new String[]{x, idx}, attr("batch_dims", 1L));
+        g.node("GatherND", RESID_FINAL, new String[]{x, idx}, attr("batch_dims", 1L));
+        finalHead(g, outs, site);
+    }
+
+    /** resid_final (already a node of the graph, [b, d]) on: its outputs, ln_final and the logits. */
+    private void finalHead(OnnxGraph g, List<IoSpec> outs, PatchSite site) {
+        int d = c.dModel(), L = c.nLayer();
+        String last = RESID_FINAL;
         g.output(RESID_FINAL, FLOAT, B, d);
         outs.add(new IoSpec(RESID_FINAL, hookResidPost(L - 1), List.of(B, d), "float32",
                 "residual stream at each row's final position after the last block, before ln_f"));
@@ -211,10 +358,17 @@ public final class Gpt2GraphBuilder {
 
     /** The constants every block reads: -inf, 1/sqrt(d_head), 1, head and flat shapes, the QKV split. */
     private String[] blockConstants(OnnxGraph g) {
+        return blockConstants(g, true);
+    }
+
+    /** {@code wholeBlocks} false: the first four only (a graph without whole blocks uses no others: ORT warns of unused ones). */
+    private String[] blockConstants(OnnxGraph g, boolean wholeBlocks) {
         int d = c.dModel(), H = c.nHead(), dh = c.dHead();
-        return new String[]{g.scalarFloat("neg_inf", Float.NEGATIVE_INFINITY),
+        String[] first = {g.scalarFloat("neg_inf", Float.NEGATIVE_INFINITY),
                 g.scalarFloat("inv_sqrt_dhead", (float) (1.0 / Math.sqrt(dh))), g.scalarFloat("one", 1f),
-                g.constLongs("heads_shape", 0, 0, H, dh), g.constLongs("flat_shape", 0, 0, d), g.constLongs("qkv_split", d, d, d)};
+                g.constLongs("heads_shape", 0, 0, H, dh)};
+        if (!wholeBlocks) return first;
+        return new String[]{first[0], first[1], first[2], first[3], g.constLongs("flat_shape", 0, 0, d), g.constLongs("qkv_split", d, d, d)};
     }
 
     /** ln_1 and the fused QKV projection of block {@code l}: {q [b,H,s,dh], k [b,s,H,dh], v [b,s,H,dh]}. */
@@ -236,17 +390,27 @@ public final class Gpt2GraphBuilder {
         String z = g.op("Transpose", new String[]{zHeads}, attr("perm", new long[]{0, 2, 1, 3}));
         z = exposeOrPatch(g, ins, outs, site == PatchSite.HOOK_Z, hookZ(l), z, one, List.of(B, P, H, dh), List.of(B, P, H),
                 "per-head attention output before W_O, raw frame (value bias included) of block " + l);
-        String attnOut = g.op("Add", g.op("MatMul", g.op("Reshape", z, flatShape), ext(g, Gpt2Tensors.projW(l))),
-                ext(g, Gpt2Tensors.projB(l)));
+        String attnOut = projectHeads(g, z, l, flatShape);
         attnOut = exposeOrPatch(g, ins, outs, site == PatchSite.ATTN_OUT, hookAttnOut(l), attnOut, one,
                 List.of(B, P, d), List.of(B, P), "attention output of block " + l + " (all heads, after W_O and b_O)");
         String mid = g.op("Add", residPre, attnOut);
+        return exposeOrPatch(g, ins, outs, site == PatchSite.RESID_POST, hookResidPost(l), mlpResidual(g, mid, l), one,
+                List.of(B, P, d), List.of(B, P), "residual stream leaving block " + l);
+    }
+
+    /** W_O and b_O of block {@code l} on per-head outputs {@code z}, flattened to d_model by {@code flatShape}. */
+    private String projectHeads(OnnxGraph g, String z, int l, String flatShape) {
+        return g.op("Add", g.op("MatMul", g.op("Reshape", z, flatShape), ext(g, Gpt2Tensors.projW(l))),
+                ext(g, Gpt2Tensors.projB(l)));
+    }
+
+    /** {@code mid} + MLP(ln_2(mid)) of block {@code l}: the residual leaving the block. */
+    private String mlpResidual(OnnxGraph g, String mid, int l) {
         String m = layerNorm(g, mid, Gpt2Tensors.ln2W(l), Gpt2Tensors.ln2B(l));
         String hidden = g.op("Gelu", new String[]{g.op("Add", g.op("MatMul", m, ext(g, Gpt2Tensors.fcW(l))),
                 ext(g, Gpt2Tensors.fcB(l)))}, attr("approximate", "tanh"));
         String mlp = g.op("Add", g.op("MatMul", hidden, ext(g, Gpt2Tensors.mlpProjW(l))), ext(g, Gpt2Tensors.mlpProjB(l)));
-        return exposeOrPatch(g, ins, outs, site == PatchSite.RESID_POST, hookResidPost(l), g.op("Add", mid, mlp), one,
-                List.of(B, P, d), List.of(B, P), "residual stream leaving block " + l);
+        return g.op("Add", mid, mlp);
     }
 
     /** input_ids and final_index, as every token-reading variant declares them. */

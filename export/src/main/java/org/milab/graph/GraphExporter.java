@@ -94,7 +94,7 @@ public final class GraphExporter {
 
     /**
      * One graph file per start layer and one manifest for them all: its inputs are those of start layer 0
-     * (later start layers take the caches of their own and later blocks only), its sha256 covers every file.
+     * (later start layers take only the caches of the blocks they start at or pass), its sha256 covers every file.
      */
     private ObjectNode exportPerStartLayer(Gpt2GraphBuilder builder, GraphVariant v, Map<String, String> meta,
                                            Path graphDir, Path manifestDir, ModelIdentity identity, ModelConfig cfg,
@@ -104,7 +104,7 @@ public final class GraphExporter {
         StringBuilder shas = new StringBuilder();
         Gpt2GraphBuilder.BuiltGraph first = null;
         for (int start = 0; start < cfg.nLayer(); start++) {
-            Gpt2GraphBuilder.BuiltGraph built = builder.buildResume(start, meta);
+            Gpt2GraphBuilder.BuiltGraph built = builder.buildPerStartLayer(v, start, meta);
             if (first == null) first = built;
             Path file = graphDir.resolve(v.fileName(start));
             AtomicFiles.write(file, built.model()::writeTo);

@@ -31,6 +31,13 @@ public enum GraphVariant {
      * caches that all rows of a prompt share.
      */
     PATCH_Z_RESUME("patch_z_resume", PatchSite.HOOK_Z),
+    /**
+     * {@link #PATCH_Z_RESUME} without the work its patches cannot change (one graph per start layer S,
+     * {@code patch_z_minimal_from_S.onnx}): block S runs only the patched positions, from the unpatched run's
+     * cached hook_z (W_O and MLP), and the last block computes keys and values of the suffix and the query,
+     * attention, W_O and MLP of each row's final position only. See {@link Gpt2GraphBuilder#buildMinimal}.
+     */
+    PATCH_Z_MINIMAL("patch_z_minimal", PatchSite.HOOK_Z),
     /** Per-row overrides of {@code hook_attn_out} (whole layer, not head-specific). */
     PATCH_ATTN_OUT("patch_attn_out", PatchSite.ATTN_OUT),
     /** Per-row overrides of {@code hook_resid_post}. */
@@ -78,7 +85,7 @@ public enum GraphVariant {
 
     /** True for variants exported as one graph per start layer ({@link #fileName(int)}). */
     public boolean perStartLayer() {
-        return this == PATCH_Z_RESUME;
+        return this == PATCH_Z_RESUME || this == PATCH_Z_MINIMAL;
     }
 
     /** The graph file of a per-start-layer variant. */

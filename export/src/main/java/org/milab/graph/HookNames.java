@@ -32,6 +32,15 @@ public final class HookNames {
     /** Resume variant: flat index (prompt * cache width + position) of each suffix position's cached residual. */
     public static final String RESID_INDEX = "resid_index";
 
+    /**
+     * Resume variant from block S < last: flat index (row * suffix width + suffix position) of each suffix
+     * position patched in block S, the only positions block S recomputes ({@code hook_z} of block S is then fed
+     * per cell, [cell, head(, d_head)]).
+     */
+    public static final String START_CELL_INDEX = "start_cell_index";
+
+    /** Resume variant input: per-prompt cache of a layer's hook_z [prompt, position, head, d_head]. */
+    public static String cacheZ(int layer) { return hookZ(layer) + ".cache"; }
     /** Resume variant input: per-prompt cache of a layer's hook_resid_pre [prompt, position, d_model]. */
     public static String cacheResidPre(int layer) { return hookResidPre(layer) + ".cache"; }
     /** Resume variant input: per-prompt cache of a layer's hook_k, laid out [prompt, head, d_head, position]. */

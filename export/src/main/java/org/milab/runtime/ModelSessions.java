@@ -34,7 +34,7 @@ public final class ModelSessions implements AutoCloseable {
      * of the weights of its blocks (ORT's Java API cannot share them), so at most
      * {@link #MAX_START_LAYER_SESSIONS} stay open: 12 start layers would otherwise hold 78 block copies.
      */
-    private final Map<Integer, OrtSession> resumeSessions = new java.util.LinkedHashMap<>(16, 0.75f, true);
+    private final Map<String, OrtSession> resumeSessions = new java.util.LinkedHashMap<>(16, 0.75f, true); // by graph file name: variant and start layer
     public static final int MAX_START_LAYER_SESSIONS = 3;
     private final Tuning tuning;
     private boolean closed;
@@ -175,7 +175,7 @@ public final class ModelSessions implements AutoCloseable {
 
     /** The session of a per-start-layer variant's graph for {@code startLayer}. */
     public synchronized OrtSession session(GraphVariant variant, int startLayer) {
-        OrtSession s = resumeSessions.computeIfAbsent(startLayer, l -> create(graphDir.resolve(variant.fileName(l))));
+        OrtSession s = resumeSessions.computeIfAbsent(variant.fileName(startLayer), f -> create(graphDir.resolve(f)));
         var it = resumeSessions.entrySet().iterator();
         while (resumeSessions.size() > MAX_START_LAYER_SESSIONS) { // the oldest first; never the one just asked for
             OrtSession old = it.next().getValue();
@@ -187,7 +187,7 @@ public final class ModelSessions implements AutoCloseable {
 
     /** Whether the session of {@code startLayer} is open (so runs using it first avoid reopening others). */
     public synchronized boolean isOpen(GraphVariant variant, int startLayer) {
-        return resumeSessions.containsKey(startLayer);
+        return resumeSessions.containsKey(variant.fileName(startLayer));
     }
 
     /** Number of open per-start-layer sessions (tests). */

@@ -5,7 +5,8 @@ import java.nio.file.Path;
 /**
  * What one {@code milab bench} run measures (the command's options, checked).
  *
- * @param enginePaths    held-out engine rows: "minimal", "legacy" or "both" (alternating within each round)
+ * @param enginePaths    held-out engine rows: "minimal", "legacy", "both" (alternating within each round) or
+ *                       "resume" (minimal alternating with the whole-block resume path)
  * @param peerPython     a Python with torch (and onnxruntime) for the peer and the library ceilings; null: none
  * @param peerCheckpoint the safetensors checkpoint the benchmark model was exported from (the peer loads it)
  */
@@ -18,6 +19,11 @@ public record BenchPlan(BenchSettings settings, int batch, int tokens, int repea
     }
 
     boolean legacy() {
-        return !enginePaths.equals("minimal");
+        return enginePaths.equals("legacy") || enginePaths.equals("both");
+    }
+
+    /** "resume": the minimal path alternating with the previous one (RESUME, the reference protocol's). */
+    boolean resume() {
+        return enginePaths.equals("resume");
     }
 }

@@ -103,6 +103,9 @@ public final class BenchRun {
                 if (round == 0 && plan.peerPython() != null) recorded = r;
                 runs.add(r.result());
             }
+            if (plan.resume())
+                runs.add(HeldoutThroughput.time(s, "b_resume", "batched + whole-block recompute from the start layer over "
+                        + "shared prompt caches (previous engine; the reference protocol's path)", all, s.batchRows(), RecomputePath.RESUME));
             if (plan.legacy())
                 runs.add(HeldoutThroughput.time(s, "b_legacy", "batched + suffix-only recompute over per-row K/V (previous engine)",
                         all, s.batchRows(), RecomputePath.SUFFIX));

@@ -52,7 +52,8 @@ public final class BenchCommand implements Callable<Integer> {
             description = "Rows per ONNX Runtime call of the batched engine. Default: ${DEFAULT-VALUE}.") int batchRows;
     @Option(names = "--engine-path", defaultValue = "both",
             description = "Held-out engine rows: minimal (FLOP-minimal recompute), legacy (suffix recompute, the "
-                    + "previous engine), or both, timed alternately in one run. Default: ${DEFAULT-VALUE}.")
+                    + "previous engine), both, timed alternately in one run, or resume (minimal alternating with the "
+                    + "whole-block resume path the reference protocol keeps). Default: ${DEFAULT-VALUE}.")
     String enginePath;
     @Option(names = "--skip-patching", description = "Only the forward benchmark.") boolean skipPatching;
     @Option(names = "--skip-attribution", description = "No attribution-patching benchmark.") boolean skipAttribution;
@@ -78,8 +79,8 @@ public final class BenchCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        if (!Set.of("both", "minimal", "legacy").contains(enginePath))
-            throw new UserError("--engine-path " + enginePath + " is not known.", "Use minimal, legacy or both.");
+        if (!Set.of("both", "minimal", "legacy", "resume").contains(enginePath))
+            throw new UserError("--engine-path " + enginePath + " is not known.", "Use minimal, legacy, both or resume.");
         if (candidates < 1 || candidates > HeldoutMatrix.REFERENCE_HEADS.size())
             throw new UserError("--candidates " + candidates + " is outside 1-16.", "Give 1 to 16 candidates.");
         OptionChecks.bounded("--threads", threads, 0, OptionChecks.MAX_THREADS);

@@ -116,10 +116,7 @@ public final class InterventionEngine implements Engine {
         }
         if (site == PatchSite.HOOK_Z)
             for (PatchRow r : unique)
-                if (!r.overrides().isEmpty())
-                    usefulPatchFlops += FlopCount.minimalRow(config, r.overrides().stream().mapToInt(SitePatch::layer).min().orElseThrow(),
-                            r.overrides().stream().mapToInt(SitePatch::position).min().orElseThrow(), r.prompt().length(),
-                            r.metricTokens().length);
+                usefulPatchFlops += FlopCount.minimalRow(config, r.overrides(), r.prompt().length(), r.metricTokens().length);
         long t0 = System.nanoTime();
         float[][] computed = patchDistinct(site, unique, label, kv, path);
         patchNanos += System.nanoTime() - t0;
@@ -156,7 +153,7 @@ public final class InterventionEngine implements Engine {
     private float[][] patchDistinct(PatchSite site, List<PatchRow> rows, String label, Map<TokenIds, Capture> kv,
                                     RecomputePath path) {
         boolean suffix = kv != null && site == PatchSite.HOOK_Z && path.readsCaches();
-        if (suffix && path == RecomputePath.MINIMAL && holdsResumeHooks(kv)) return patchResume(rows, label, kv);
+        if (suffix && path.resumes() && holdsResumeHooks(kv)) return patchResume(rows, label, kv, path);
         GraphVariant variant = suffix ? GraphVariant.PATCH_Z_SUFFIX : Arrays.stream(GraphVariant.values())
                 .filter(v -> v.patchSite().orElse(null) == site && !v.suffixOnly() && !v.perStartLayer())
                 .findFirst().orElseThrow();
@@ -195,38 +192,40 @@ public final class InterventionEngine implements Engine {
     }
 
     /**
-     * The FLOP-minimal path. A row's first patched layer S and position p bound what its patches can change:
-     * blocks before S and positions before p keep the unpatched values. So the row runs blocks >= S on
-     * positions >= p only, from the cached hook_resid_pre of block S, over cached keys and values of positions
-     * before p. Rows without overrides (baselines) run the last block at their final position. Rows are
-     * grouped by S (one graph per start layer), then by suffix length (the padding), then by prompt.
+     * The resuming paths ({@link RecomputePath#MINIMAL}; {@link RecomputePath#RESUME} runs blocks >= S whole at
+     * positions >= p). A row's first patched block S and position p bound what its patches can change
+     * ({@link ResumeRow}): blocks before S and positions before p keep the unpatched values. So the row runs
+     * only its patched positions in block S (from the cached hook_z; the other positions leave block S as the
+     * cached hook_resid_pre of S + 1), the blocks between at positions >= p over cached keys and values of
+     * positions before p, and the last block's query at its final position only. Baselines run the last block
+     * at their final position. Rows are grouped by S (one graph per start layer), then by suffix length (the
+     * padding), then by prompt.
      */
-    private float[][] patchResume(List<PatchRow> rows, String label, Map<TokenIds, Capture> kv) {
-        int L = config.nLayer();
-        int[] start = new int[rows.size()], pos = new int[rows.size()];
+    private float[][] patchResume(List<PatchRow> rows, String label, Map<TokenIds, Capture> kv, RecomputePath path) {
+        ResumeRow[] plan = new ResumeRow[rows.size()];
         Map<Integer, List<Integer>> byLayer = new java.util.TreeMap<>();
         for (int i = 0; i < rows.size(); i++) {
-            PatchRow r = rows.get(i);
-            start[i] = r.overrides().stream().mapToInt(SitePatch::layer).min().orElse(L - 1);
-            pos[i] = r.overrides().stream().mapToInt(SitePatch::position).min().orElse(r.prompt().length() - 1);
-            byLayer.computeIfAbsent(start[i], k -> new ArrayList<>()).add(i);
+            plan[i] = path.resumeRow(rows.get(i), config.nLayer());
+            byLayer.computeIfAbsent(plan[i].startLayer(), k -> new ArrayList<>()).add(i);
         }
         float[][] out = new float[rows.size()][];
         List<TokenIds> distinct = new ArrayList<>(new LinkedHashSet<>(rows.stream().map(PatchRow::prompt).toList()));
         try (PromptCache cache = new PromptCache(sessions.env(), config, distinct, kv);
              ProgressBar bar = new ProgressBar(label, rows.size(), "patched rows")) {
-            for (int i = 0; i < rows.size(); i++) cache.requireFrom(rows.get(i).prompt(), start[i]);
+            for (int i = 0; i < rows.size(); i++) cache.requireFrom(rows.get(i).prompt(), plan[i].startLayer(), path);
             // start layers whose session is still open go first: only a few stay open (ModelSessions)
             List<Map.Entry<Integer, List<Integer>>> groups = new ArrayList<>(byLayer.entrySet());
-            groups.sort(Comparator.comparing(g -> !sessions.isOpen(GraphVariant.PATCH_Z_RESUME, g.getKey())));
+            groups.sort(Comparator.comparing(g -> !sessions.isOpen(path.resumeVariant(), g.getKey())));
             for (Map.Entry<Integer, List<Integer>> group : groups) {
                 List<Integer> order = new ArrayList<>(group.getValue());
-                order.sort(Comparator.comparing((Integer i) -> rows.get(i).prompt().length() - pos[i])
+                order.sort(Comparator.comparing((Integer i) -> rows.get(i).prompt().length() - plan[i].startPosition())
                         .thenComparing(i -> cache.indexOf(rows.get(i).prompt())));
-                for (List<Integer> chunk : chunks(order.stream().map(i -> rows.get(i).prompt().length() - pos[i]).toList())) {
+                for (List<Integer> chunk : chunks(order.stream().map(i -> rows.get(i).prompt().length() - plan[i].startPosition()).toList())) {
                     List<Integer> idx = chunk.stream().map(order::get).toList();
-                    float[][] res = runResumeBatch(group.getKey(), idx.stream().map(rows::get).toList(),
-                            idx.stream().mapToInt(i -> pos[i]).toArray(), cache);
+                    List<PatchRow> batch = idx.stream().map(rows::get).toList();
+                    float[][] res = path == RecomputePath.MINIMAL
+                            ? runMinimalBatch(group.getKey(), batch, idx.stream().map(i -> plan[i]).toList(), cache)
+                            : runResumeBatch(group.getKey(), batch, idx.stream().mapToInt(i -> plan[i].startPosition()).toArray(), cache);
                     for (int i = 0; i < idx.size(); i++) out[idx.get(i)] = res[i];
                     bar.step(idx.size());
                 }
@@ -235,7 +234,61 @@ public final class InterventionEngine implements Engine {
         return out;
     }
 
+    /** A {@link RecomputePath#RESUME} call: blocks >= startLayer, whole, at every row's suffix. */
     private float[][] runResumeBatch(int startLayer, List<PatchRow> rows, int[] start, PromptCache cache) {
+        try (Feeds f = new Feeds(sessions.env())) {
+            int s = feedRowInputs(f, rows, start, cache), k = metricWidth(rows);
+            f.borrow(HookNames.cacheResidPre(startLayer), cache.residPre(startLayer));
+            for (int l = startLayer; l < config.nLayer(); l++)
+                f.borrow(HookNames.cacheKey(l), cache.key(l)).borrow(HookNames.cacheValue(l), cache.value(l));
+            feedPatches(f, PatchSite.HOOK_Z, rows, s, start, startLayer, config.nLayer());
+            Feeds.Output o = f.run(sessions.session(GraphVariant.PATCH_Z_RESUME, startLayer), Set.of(HookNames.METRIC_LOGITS))
+                    .get(HookNames.METRIC_LOGITS);
+            count(rows.size(), s, config.nLayer() - startLayer, cache.width() + s);
+            return perRow(o, rows, k);
+        } catch (OrtException e) {
+            throw new IllegalStateException("resumed patched forward pass failed: " + e.getMessage(), e);
+        }
+    }
+
+    /** A {@link RecomputePath#MINIMAL} call from block {@code startLayer} ({@code patch_z_minimal_from_S}). */
+    private float[][] runMinimalBatch(int startLayer, List<PatchRow> rows, List<ResumeRow> plan, PromptCache cache) {
+        int b = rows.size(), L = config.nLayer();
+        int[] start = plan.stream().mapToInt(ResumeRow::startPosition).toArray();
+        List<PatchRow> effective = new ArrayList<>(b);
+        for (int r = 0; r < b; r++)
+            effective.add(new PatchRow(rows.get(r).prompt(), plan.get(r).effective(), rows.get(r).metricTokens()));
+        boolean cellStart = startLayer < L - 1;
+        try (Feeds f = new Feeds(sessions.env())) {
+            int s = feedRowInputs(f, rows, start, cache), k = metricWidth(rows), cells = 0;
+            f.borrow(HookNames.cacheResidPre(startLayer), cache.residPre(startLayer));
+            if (cellStart) {
+                cells = feedStartCells(f, startLayer, effective, s, start);
+                f.borrow(HookNames.cacheZ(startLayer), cache.z(startLayer))
+                        .borrow(HookNames.cacheResidPre(startLayer + 1), cache.residPre(startLayer + 1));
+            }
+            for (int l = cellStart ? startLayer + 1 : startLayer; l < L; l++)
+                f.borrow(HookNames.cacheKey(l), cache.key(l)).borrow(HookNames.cacheValue(l), cache.value(l));
+            feedPatches(f, PatchSite.HOOK_Z, effective, s, start, startLayer + 1, L - 1);
+            feedFinalPatches(f, effective);
+            Feeds.Output o = f.run(sessions.session(GraphVariant.PATCH_Z_MINIMAL, startLayer), Set.of(HookNames.METRIC_LOGITS))
+                    .get(HookNames.METRIC_LOGITS);
+            forwardCalls++;
+            forwardRows += b;
+            forwardTokens += (long) b * s;
+            executedFlops += FlopCount.executedResume(config, b, s, cells, startLayer, cache.width() + s);
+            return perRow(o, rows, k);
+        } catch (OrtException e) {
+            throw new IllegalStateException("resumed patched forward pass failed: " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * The per-row inputs of a resume call (rows starting at suffix positions {@code start}): where each row's
+     * suffix residuals and keys/values sit in the cache, its final index, metric tokens and cached-prefix mask.
+     * Returns the suffix width.
+     */
+    private int feedRowInputs(Feeds f, List<PatchRow> rows, int[] start, PromptCache cache) throws OrtException {
         int b = rows.size(), T = cache.width(), s = 0;
         for (int r = 0; r < b; r++) s = Math.max(s, rows.get(r).prompt().length() - start[r]);
         long[] residIndex = new long[b * s], promptIndex = new long[b], fin = new long[b];
@@ -249,21 +302,52 @@ public final class InterventionEngine implements Engine {
             for (int j = 0; j < start[r]; j++) pastMask[r * T + j] = 1f;
         }
         int k = metricWidth(rows);
-        try (Feeds f = new Feeds(sessions.env())) {
-            f.longs(HookNames.RESID_INDEX, residIndex, b, s).longs(HookNames.PROMPT_INDEX, promptIndex, b)
-                    .longs(HookNames.FINAL_INDEX, fin, b).longs(HookNames.METRIC_TOKEN_IDS, metricTokens(rows, k), b, k)
-                    .floats(HookNames.PAST_MASK, pastMask, b, T)
-                    .borrow(HookNames.cacheResidPre(startLayer), cache.residPre(startLayer));
-            for (int l = startLayer; l < config.nLayer(); l++)
-                f.borrow(HookNames.cacheKey(l), cache.key(l)).borrow(HookNames.cacheValue(l), cache.value(l));
-            feedPatches(f, PatchSite.HOOK_Z, rows, s, start, startLayer);
-            Feeds.Output o = f.run(sessions.session(GraphVariant.PATCH_Z_RESUME, startLayer), Set.of(HookNames.METRIC_LOGITS))
-                    .get(HookNames.METRIC_LOGITS);
-            count(b, s, config.nLayer() - startLayer, T + s);
-            return perRow(o, rows, k);
-        } catch (OrtException e) {
-            throw new IllegalStateException("resumed patched forward pass failed: " + e.getMessage(), e);
+        f.longs(HookNames.RESID_INDEX, residIndex, b, s).longs(HookNames.PROMPT_INDEX, promptIndex, b)
+                .longs(HookNames.FINAL_INDEX, fin, b).longs(HookNames.METRIC_TOKEN_IDS, metricTokens(rows, k), b, k)
+                .floats(HookNames.PAST_MASK, pastMask, b, T);
+        return s;
+    }
+
+    /**
+     * The resume graph's block-{@code layer} cells: each (row, position) patched there once, as its flat suffix
+     * index with a [cell, head] mask and [cell, head, d_head] values. Returns the cell count.
+     */
+    private int feedStartCells(Feeds f, int layer, List<PatchRow> rows, int width, int[] offset) throws OrtException {
+        int H = config.nHead(), dh = config.dHead();
+        Map<Long, Integer> cellOf = new LinkedHashMap<>();
+        for (int r = 0; r < rows.size(); r++)
+            for (SitePatch o : rows.get(r).overrides())
+                if (o.layer() == layer) cellOf.putIfAbsent((long) r * width + o.position() - offset[r], cellOf.size());
+        float[] mask = new float[cellOf.size() * H], value = new float[cellOf.size() * H * dh];
+        for (int r = 0; r < rows.size(); r++)
+            for (SitePatch o : rows.get(r).overrides()) {
+                if (o.layer() != layer) continue;
+                int cell = cellOf.get((long) r * width + o.position() - offset[r]) * H + o.head();
+                mask[cell] = 1f;
+                System.arraycopy(o.value(), 0, value, cell * dh, dh);
+            }
+        String hook = HookNames.hookZ(layer);
+        f.longs(HookNames.START_CELL_INDEX, cellOf.keySet().stream().mapToLong(Long::longValue).toArray(), cellOf.size())
+                .floats(HookNames.patchMask(hook), mask, cellOf.size(), H).floats(HookNames.patchValue(hook), value, cellOf.size(), H, dh);
+        return cellOf.size();
+    }
+
+    /** The last block's hook_z patches, at each row's final position only: [row, head] and [row, head, d_head]. */
+    private void feedFinalPatches(Feeds f, List<PatchRow> rows) throws OrtException {
+        int b = rows.size(), H = config.nHead(), dh = config.dHead(), last = config.nLayer() - 1;
+        String hook = HookNames.hookZ(last);
+        if (rows.stream().allMatch(r -> r.overrides().stream().noneMatch(o -> o.layer() == last))) {
+            f.floats(HookNames.patchMask(hook), new float[1], 1, 1).floats(HookNames.patchValue(hook), new float[1], 1, 1, 1);
+            return;
         }
+        float[] mask = new float[b * H], value = new float[b * H * dh];
+        for (int r = 0; r < b; r++)
+            for (SitePatch o : rows.get(r).overrides())
+                if (o.layer() == last) { // ResumeRow kept only the final position's
+                    mask[r * H + o.head()] = 1f;
+                    System.arraycopy(o.value(), 0, value, (r * H + o.head()) * dh, dh);
+                }
+        f.floats(HookNames.patchMask(hook), mask, b, H).floats(HookNames.patchValue(hook), value, b, H, dh);
     }
 
     private float[][] runSuffixBatch(List<PatchRow> rows, int[] start, Map<TokenIds, Capture> kv) {
@@ -301,7 +385,7 @@ public final class InterventionEngine implements Engine {
                 }
                 f.floats(HookNames.pastKey(l), pk, b, past, H, dh).floats(HookNames.pastValue(l), pv, b, past, H, dh);
             }
-            feedPatches(f, PatchSite.HOOK_Z, rows, s, start, 0);
+            feedPatches(f, PatchSite.HOOK_Z, rows, s, start, 0, config.nLayer());
             Feeds.Output o = f.run(sessions.session(GraphVariant.PATCH_Z_SUFFIX), Set.of(HookNames.METRIC_LOGITS))
                     .get(HookNames.METRIC_LOGITS);
             count(b, s, config.nLayer(), past + s);
@@ -316,7 +400,7 @@ public final class InterventionEngine implements Engine {
         int k = metricWidth(rows);
         try (Feeds f = new Feeds(sessions.env()).batch(batch)) {
             f.longs(HookNames.METRIC_TOKEN_IDS, metricTokens(rows, k), batch.rows(), k);
-            feedPatches(f, site, rows, batch.width(), new int[rows.size()], 0);
+            feedPatches(f, site, rows, batch.width(), new int[rows.size()], 0, config.nLayer());
             Feeds.Output o = f.run(sessions.session(variant), Set.of(HookNames.METRIC_LOGITS)).get(HookNames.METRIC_LOGITS);
             count(batch.rows(), batch.width(), config.nLayer(), batch.width());
             return perRow(o, rows, k);
@@ -328,15 +412,15 @@ public final class InterventionEngine implements Engine {
     /**
      * Every layer's patch mask and value for {@code site}: row r's positions are shifted by {@code -offset[r]}
      * (suffix rows start at their first patched position); layers no row touches get a broadcast zero mask.
-     * Layers before {@code fromLayer} are not in the graph.
+     * Only layers {@code fromLayer} .. {@code toLayer - 1} take this form.
      */
-    private void feedPatches(Feeds f, PatchSite site, List<PatchRow> rows, int width, int[] offset, int fromLayer)
-            throws OrtException {
+    private void feedPatches(Feeds f, PatchSite site, List<PatchRow> rows, int width, int[] offset, int fromLayer,
+                             int toLayer) throws OrtException {
         boolean perHead = site.headSpecific();
         int b = rows.size(), heads = perHead ? config.nHead() : 1, dim = perHead ? config.dHead() : config.dModel();
         Set<Integer> layers = new TreeSet<>();
         rows.forEach(r -> r.overrides().forEach(o -> layers.add(o.layer())));
-        for (int l = fromLayer; l < config.nLayer(); l++) {
+        for (int l = fromLayer; l < toLayer; l++) {
             String hook = site.hook(l);
             if (!layers.contains(l)) { // broadcast zeros: this layer is untouched in every row
                 f.floats(HookNames.patchMask(hook), new float[1], perHead ? new long[]{1, 1, 1} : new long[]{1, 1});

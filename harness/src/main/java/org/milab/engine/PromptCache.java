@@ -15,7 +15,7 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * The unpatched runs' hook_resid_pre, hook_k and hook_v of a set of prompts as native tensors, one per
+ * The unpatched runs' hook_resid_pre, hook_z, hook_k and hook_v of a set of prompts as native tensors, one per
  * layer and kind, with every prompt once ([prompt, ...], right padded to the longest). Built once per patch
  * call and fed by reference to every ORT call of the resume graphs, whose rows index into it; nothing is
  * copied per row. Tensors are built on first use, only for the layers some row starts at or passes.
@@ -51,22 +51,27 @@ final class PromptCache implements AutoCloseable {
         return index.get(prompt);
     }
 
-    /** Fails unless {@code prompt}'s capture holds every cache a row starting at block {@code start} reads. */
-    void requireFrom(TokenIds prompt, int start) {
+    /** Fails unless {@code prompt}'s capture holds every cache a row of {@code path} starting at block {@code start} reads. */
+    void requireFrom(TokenIds prompt, int start, RecomputePath path) {
         Capture c = prompts.get(index.get(prompt));
-        for (int l = start; l < config.nLayer(); l++)
-            for (String hook : List.of(HookNames.hookK(l), HookNames.hookV(l), HookNames.hookResidPre(l)))
-                if (!c.hooks().containsKey(hook))
-                    throw new IllegalStateException("the capture of " + prompt + " lacks " + hook + ", which a row "
-                            + "patched from block " + start + " needs: capture with InterventionEngine.suffixHooks(" + start + ")");
+        for (String hook : path.cacheHooks(config, start))
+            if (!c.hooks().containsKey(hook))
+                throw new IllegalStateException("the capture of " + prompt + " lacks " + hook + ", which a row "
+                        + "patched from block " + start + " needs: capture with InterventionEngine.suffixHooks(" + start + ")");
     }
 
     /** hook_resid_pre of {@code layer}, [prompt, position, d_model]. */
     OnnxTensor residPre(int layer) throws OrtException {
-        String hook = HookNames.hookResidPre(layer);
         int d = config.dModel();
-        return tensor(HookNames.cacheResidPre(layer), hook, new long[]{prompts.size(), width, d},
+        return tensor(HookNames.cacheResidPre(layer), HookNames.hookResidPre(layer), new long[]{prompts.size(), width, d},
                 (src, t, dst, base) -> System.arraycopy(src, t * d, dst, base + t * d, d));
+    }
+
+    /** hook_z of {@code layer}, [prompt, position, head, d_head]. */
+    OnnxTensor z(int layer) throws OrtException {
+        int H = config.nHead(), dh = config.dHead();
+        return tensor(HookNames.cacheZ(layer), HookNames.hookZ(layer), new long[]{prompts.size(), width, H, dh},
+                (src, t, dst, base) -> System.arraycopy(src, t * H * dh, dst, base + t * H * dh, H * dh));
     }
 
     /** hook_k of {@code layer}, [prompt, head, d_head, position] (the layout q . k wants). */

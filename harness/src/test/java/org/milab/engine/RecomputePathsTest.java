@@ -78,6 +78,16 @@ class RecomputePathsTest {
             // several heads in several layers at once; the earliest layer and position decide where it starts
             rows.add(new PatchRow(p, List.of(new SitePatch(3, 1, 0, donor(rnd, dh)), new SitePatch(1, p.length() - 2, 3,
                     donor(rnd, dh)), new SitePatch(1, p.length() - 1, 2, donor(rnd, dh))), metric));
+            int fin = p.length() - 1;
+            // two heads at one position of the first patched block, and the last block's final position
+            rows.add(new PatchRow(p, List.of(new SitePatch(1, fin - 2, 0, donor(rnd, dh)), new SitePatch(1, fin - 2, 2,
+                    donor(rnd, dh)), new SitePatch(3, fin, 1, donor(rnd, dh))), metric));
+            // the last block before its final position (changes nothing the metric reads) and at it, two heads
+            rows.add(new PatchRow(p, List.of(new SitePatch(3, 1, 0, donor(rnd, dh)), new SitePatch(3, fin, 3, donor(rnd, dh)),
+                    new SitePatch(3, fin, 2, donor(rnd, dh))), metric));
+            // block 0 at position 0 and the final position, then a block between at another position
+            rows.add(new PatchRow(p, List.of(new SitePatch(0, fin, 2, donor(rnd, dh)), new SitePatch(2, 2, 0, donor(rnd, dh)),
+                    new SitePatch(0, 0, 1, donor(rnd, dh))), metric));
             rows.add(new PatchRow(p, List.of(), metric)); // unpatched baseline
             rows.add(new PatchRow(p, List.of(), new int[]{metric[0]})); // narrower metric in the same call
         }
@@ -134,9 +144,10 @@ class RecomputePathsTest {
     }
 
     @Test
-    void suffixAndWholePathsMatchTheReference() {
+    void suffixWholeAndResumePathsMatchTheReference() {
         assertMatchesReference(engine().patch(PatchSite.HOOK_Z, rows, "suffix", caps, RecomputePath.SUFFIX), "suffix");
         assertMatchesReference(engine().patch(PatchSite.HOOK_Z, rows, "whole", caps, RecomputePath.WHOLE), "whole");
+        assertMatchesReference(engine().patch(PatchSite.HOOK_Z, rows, "resume", caps, RecomputePath.RESUME), "resume");
     }
 
     @Test
@@ -178,6 +189,40 @@ class RecomputePathsTest {
         PatchRow baseline = new PatchRow(p, List.of(), new int[]{4});
         assertThat((double) engine().patch(PatchSite.HOOK_Z, List.of(baseline), "baseline", lastOnly)[0][0])
                 .isCloseTo(expected(baseline)[0], within(TOL));
+    }
+
+    @Test
+    void usefulFlopsAreTheMinimalComputationAndNeverExceedWhatRan() {
+        ModelConfig c = model.config();
+        double d = c.dModel(), cell = 2.0 * c.dHead() * d + 4.0 * d * c.dMlp(), kv = 4.0 * d * d, head = FlopCount.metricHead(c, 2);
+        float[] v = new float[c.dHead()];
+        TokenIds p = rows.get(0).prompt();
+        int len = p.length(), fin = len - 1;
+        // last block before the final position: the metric cannot change
+        assertThat(FlopCount.minimalRow(c, List.of(new SitePatch(3, fin - 1, 0, v)), len, 2)).isZero();
+        assertThat(FlopCount.minimalRow(c, List.of(), len, 2)).isZero();
+        // last block at the final position, two heads: their W_O shares and the MLP of one position
+        assertThat(FlopCount.minimalRow(c, List.of(new SitePatch(3, fin, 0, v), new SitePatch(3, fin, 1, v)), len, 2))
+                .isEqualTo(cell + 2.0 * c.dHead() * d + head);
+        // block 1 at position 2: its cell, block 2 whole at positions 2.., the last block's keys/values and final query
+        double between = 0;
+        for (int q = 2; q < len; q++) between += FlopCount.tokenLayer(c, q + 1);
+        assertThat(FlopCount.minimalRow(c, List.of(new SitePatch(1, 2, 0, v)), len, 2))
+                .isCloseTo(cell + between + (fin - 2) * kv + FlopCount.tokenLayer(c, len) + head, within(1e-6));
+        // executed never less than useful; useful less than the whole blocks from the start layer the old count took
+        Map<String, Long> before = engine().counters();
+        engine().patch(PatchSite.HOOK_Z, rows, "flops", caps, RecomputePath.MINIMAL);
+        Map<String, Long> after = engine().counters();
+        long useful = after.get("useful_patch_flops") - before.get("useful_patch_flops");
+        long executed = after.get("executed_flops") - before.get("executed_flops");
+        double wholeBlocks = 0;
+        for (PatchRow r : rows) {
+            ResumeRow rr = ResumeRow.of(r, c.nLayer());
+            if (!rr.effective().isEmpty())
+                wholeBlocks += FlopCount.minimalRow(c, rr.startLayer(), rr.startPosition(), r.prompt().length(), r.metricTokens().length);
+        }
+        assertThat(useful).isPositive().isLessThanOrEqualTo(executed);
+        assertThat((double) useful).isLessThan(wholeBlocks);
     }
 
     @Test

@@ -73,15 +73,15 @@ final class LocalBatches {
         int[] pos = new int[unique.size()];
         for (int i = 0; i < unique.size(); i++) {
             PatchRow r = unique.get(i);
-            pos[i] = r.overrides().stream().mapToInt(SitePatch::position).min().orElse(r.prompt().length() - 1);
+            pos[i] = path.resumes() ? path.resumeRow(r, nLayer).startPosition()
+                    : r.overrides().stream().mapToInt(SitePatch::position).min().orElse(r.prompt().length() - 1);
         }
         IntUnaryOperator suffixLength = i -> unique.get(i).prompt().length() - pos[i];
         List<Call> calls = new ArrayList<>();
-        if (path == RecomputePath.MINIMAL) {
+        if (path.resumes()) {
             Map<Integer, List<Integer>> byLayer = new TreeMap<>();
             for (int i = 0; i < unique.size(); i++)
-                byLayer.computeIfAbsent(unique.get(i).overrides().stream().mapToInt(SitePatch::layer).min().orElse(nLayer - 1),
-                        k -> new ArrayList<>()).add(i);
+                byLayer.computeIfAbsent(path.resumeRow(unique.get(i), nLayer).startLayer(), k -> new ArrayList<>()).add(i);
             byLayer.forEach((layer, group) -> {
                 group.sort(Comparator.comparingInt(suffixLength::applyAsInt).thenComparingInt(i -> prompts.get(unique.get(i).prompt())));
                 calls.addAll(cut(group, suffixLength, layer, maxRows, maxTokens));

@@ -228,8 +228,7 @@ public final class SparkEngine implements Engine, RemoteEdgePasses.Provider, Aut
     private RecomputePath pathOf(PatchSite site, Map<TokenIds, Capture> kv, RecomputePath p) {
         if (kv == null || site != PatchSite.HOOK_Z || p == RecomputePath.WHOLE) return RecomputePath.WHOLE;
         String last = HookNames.hookResidPre(config().nLayer() - 1); // captures made for the minimal path hold it
-        return p == RecomputePath.MINIMAL && kv.values().stream().allMatch(c -> c.hooks().containsKey(last))
-                ? RecomputePath.MINIMAL : RecomputePath.SUFFIX;
+        return p.resumes() && kv.values().stream().allMatch(c -> c.hooks().containsKey(last)) ? p : RecomputePath.SUFFIX;
     }
 
     /**

@@ -1,7 +1,6 @@
 package org.milab.spark;
 
 import org.milab.engine.Capture;
-import org.milab.engine.RecomputePath;
 import org.milab.engine.PatchRow;
 import org.milab.engine.SitePatch;
 import org.milab.engine.TokenIds;
@@ -104,7 +103,7 @@ record WorkUnit(int id, int of, PatchSite site, String label, Row[] rows) implem
      * {@code partitionRows} only, never of the cluster.
      */
     static List<Part> partition(LocalBatches.Plan plan, int partitionRows) {
-        boolean minimal = plan.path() == RecomputePath.MINIMAL;
+        boolean minimal = plan.path().resumes();
         int count = Math.max(1, (plan.unique().size() + partitionRows - 1) / partitionRows);
         double target = (double) plan.paddedTokens() / count;
         List<List<Integer>> runs = new ArrayList<>();

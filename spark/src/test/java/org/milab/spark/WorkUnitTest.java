@@ -68,13 +68,17 @@ class WorkUnitTest {
         // whole prompts (also every site but hook_z): longest prompt first
         assertThat(calls(LocalBatches.plan(rows, RecomputePath.WHOLE, 2, 8, 12)))
                 .containsExactly("[0, 2]w5", "[3, 4]w5", "[6, 1]w5", "[5]w2");
-        // minimal path: by first patched layer (here all the last block, as unpatched rows), then suffix length
+        // resume path: by first patched layer (here all the last block, as unpatched rows), then suffix length
         // (longest first), ties by cache index (prompt first appearance: C, A, B), then row order: s 3: C@2 x3
         // then A@0; s 2: C@3; s 1: C final, B@1. One cache of width 5 for all calls.
-        LocalBatches.Plan m = LocalBatches.plan(rows, RecomputePath.MINIMAL, 2, 2, 100);
+        LocalBatches.Plan m = LocalBatches.plan(rows, RecomputePath.RESUME, 2, 2, 100);
         assertThat(m.cacheWidth()).isEqualTo(5);
         assertThat(m.promptIndex()).containsExactly(Map.entry(C, 0), Map.entry(A, 1), Map.entry(B, 2));
         assertThat(calls(m)).containsExactly("L1[2, 3]w3", "L1[4, 1]w3", "L1[6, 0]w2", "L1[5]w1");
+        // minimal path: last-block patches before the final position change nothing the metric reads, so every
+        // row runs its final position only (B@1 is B's final position): suffix 1 each, by cache index, row order
+        assertThat(calls(LocalBatches.plan(rows, RecomputePath.MINIMAL, 2, 2, 100)))
+                .containsExactly("L1[0, 2]w1", "L1[3, 4]w1", "L1[6, 1]w1", "L1[5]w1");
         List<PatchRow> layered = List.of(row(C, -1, 0), new PatchRow(A, List.of(new SitePatch(0, 1, 0, new float[]{1})), new int[]{1}),
                 row(B, 1, 2));
         assertThat(calls(LocalBatches.plan(layered, RecomputePath.MINIMAL, 2, 4, 100))).containsExactly("L0[1]w2", "L1[0, 2]w1");
@@ -109,9 +113,9 @@ class WorkUnitTest {
                 }
                 assertThat(u.rows()).as("%s: a partition ends where a call ends", path).containsExactlyInAnyOrderElementsOf(taken);
                 assertThat((double) tokens).isLessThanOrEqualTo(share + maxCall / 2.0);
-                // minimal path: the executor's cache must span the job's longest prompt
+                // resuming paths: the executor's cache must span the job's longest prompt
                 boolean spans = u.rows().stream().anyMatch(i -> plan.unique().get(i).prompt().length() == C.length());
-                assertThat(u.pad() != null).isEqualTo(path == RecomputePath.MINIMAL && !spans);
+                assertThat(u.pad() != null).isEqualTo(path.resumes() && !spans);
                 if (u.pad() != null) assertThat(u.pad().prompt()).isEqualTo(C);
             }
             assertThat(call).isEqualTo(plan.calls().size());

@@ -52,7 +52,7 @@ public final class HeadPatching {
     }
 
     public static List<Result> run(StageContext ctx, List<Job> jobs, String label) {
-        return run(ctx, jobs, label, RecomputePath.DEFAULT);
+        return run(ctx, jobs, label, RecomputePath.REFERENCE);
     }
 
     /** As {@link #run(StageContext, List, String)} with the engine's recompute strategy for this request. */

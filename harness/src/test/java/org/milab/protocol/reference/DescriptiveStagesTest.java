@@ -244,7 +244,7 @@ class DescriptiveStagesTest {
         assertThat(rows).hasSize(8);
         // "A B C D A B C": BOS + 7 one-token words; 4 heads of width 8, d_model 32
         assertThat(rows.get("blocks.0.attn.hook_z").path("tensor_shape").toString()).isEqualTo("[1,8,4,8]");
-        assertThat(rows.get("blocks.0.attn.hook_z").path("patchable_in").toString()).isEqualTo("[\"patch_z\",\"patch_z_suffix\",\"patch_z_resume\",\"hooked\"]");
+        assertThat(rows.get("blocks.0.attn.hook_z").path("patchable_in").toString()).isEqualTo("[\"patch_z\",\"patch_z_suffix\",\"patch_z_resume\",\"patch_z_minimal\",\"hooked\"]");
         assertThat(rows.get("blocks.1.hook_attn_out").path("tensor_shape").toString()).isEqualTo("[1,8,32]");
         assertThat(rows.get("blocks.1.hook_attn_out").path("patchable_in").toString()).isEqualTo("[\"patch_attn_out\",\"hooked\"]");
         assertThat(rows.get("blocks.1.attn.hook_pattern").path("tensor_shape").toString()).isEqualTo("[1,4,8,8]");
