@@ -17,7 +17,7 @@ import java.util.stream.IntStream;
  *   <li>({@link EdgeAttributionPatching}, shared with the Java API) EAP: per example and edge, {@code (clean_u - corrupt_u) . d(L[answer] - L[contrast]) / d in_v} at the clean run
  *       (the edge-gradient graph at all masks 1). EAP-IG: the same gradient averaged over {@code igSteps} runs whose
  *       {@code input} node feeds every edge {@code alpha E[clean] + (1 - alpha) E[corrupt]} (MIB's EAP-IG-inputs).</li>
- *   <li>Circuits: the top-k edges by |mean score| for every k of a declared grid (1, then a ratio of sqrt 2, up to
+ *   <li>({@link EdgeFaithfulness}, shared with the Java API) Circuits: the top-k edges by |mean score| for every k of a declared grid (1, then a ratio of sqrt 2, up to
  *       all edges). Faithfulness of a circuit, exactly: {@code (m(C) - m(empty)) / (m(full) - m(empty))} as a ratio of
  *       means over examples, where m(C) is the metric with every edge outside C carrying the corrupt run's upstream
  *       output; m(full) is the clean run and m(empty) the corrupt run.</li>
