@@ -42,7 +42,8 @@ class ExamplesTest {
     private static final Map<String, BiConsumer<PrintStream, String[]>> EXAMPLES = Map.of(
             "CacheExample", CacheExample::run, "PatchHeadExample", PatchHeadExample::run,
             "HeadSweepExample", HeadSweepExample::run, "AttentionExample", AttentionExample::run,
-            "AttributionExample", AttributionExample::run, "EdgeAttributionExample", EdgeAttributionExample::run);
+            "AttributionExample", AttributionExample::run, "EdgeAttributionExample", EdgeAttributionExample::run,
+            "CircuitExample", CircuitExample::run);
     /** {@code <!-- output of: Example args... -->} then a fenced block: what the example prints. */
     private static final Pattern SHOWN = Pattern.compile("<!-- output of: (\\w+)((?: [\\w-]+)*) -->\\s*```text\\n(.*?)```", Pattern.DOTALL);
 
@@ -136,6 +137,40 @@ class ExamplesTest {
             assertThat(Math.abs(ig)).isLessThanOrEqualTo(previous);
             previous = Math.abs(ig);
         }
+    }
+
+    /**
+     * The circuit example's curve ends at every edge with faithfulness 1 (all edges in is the clean run), its smallest
+     * circuit is the first grid size printed at >= 0.9 or a refined size below it, its pruned circuit measured alone keeps
+     * the smallest's faithfulness (pruning changes no patched run), and the circuit it writes reads back as MIB JSON.
+     */
+    @Test
+    void circuitExamplePrintsACurveEndingAtOneAndAFaithfulSmallestCircuit(@org.junit.jupiter.api.io.TempDir Path dir) throws IOException {
+        Path file = dir.resolve("circuit.json");
+        String out = run("CircuitExample", PlantedInductionModel.MODEL_ID, file.toString());
+        System.out.print(out);
+        int edges = (int) number(out, "^(\\d+) edges ranked");
+        List<double[]> grid = new ArrayList<>();
+        Matcher m = Pattern.compile("(?m)^  k=(\\d+)\\s+[0-9.]+%\\s+(-?[0-9.]+) \\[\\s*(-?[0-9.]+),\\s*(-?[0-9.]+)\\]$").matcher(out);
+        while (m.find()) grid.add(new double[]{Double.parseDouble(m.group(1)), Double.parseDouble(m.group(2))});
+        assertThat(grid.size()).isGreaterThan(5);
+        assertThat(grid.get(grid.size() - 1)[0]).isEqualTo(edges);
+        assertThat(grid.get(grid.size() - 1)[1]).isCloseTo(1.0, org.assertj.core.data.Offset.offset(0.0015));
+        int smallest = (int) number(out, "keeping 0.90: (\\d+) edges");
+        double firstAbove = grid.stream().filter(p -> p[1] >= 0.9).findFirst().orElseThrow()[0];
+        double below = grid.stream().filter(p -> p[0] < firstAbove).mapToDouble(p -> p[0]).max().orElse(0);
+        assertThat((double) smallest).isGreaterThan(below).isLessThanOrEqualTo(firstAbove);
+        assertThat(number(out, "keeping 0.90: \\d+ edges \\((-?[0-9.]+)\\)")).isGreaterThanOrEqualTo(0.9);
+        assertThat(number(out, "faithfulness (-?[0-9.]+) \\[")).isCloseTo(number(out, "keeping 0.90: \\d+ edges \\((-?[0-9.]+)\\)"),
+                org.assertj.core.data.Offset.offset(0.002));
+        List<String> listed = out.lines().filter(l -> l.matches("  \\S+->\\S+")).map(String::trim).toList();
+        assertThat(listed).hasSize((int) number(out, "pruned: (\\d+) edges")).isNotEmpty();
+        for (String e : listed) assertThat(e).matches("(input|a\\d+\\.h\\d+|m\\d+)->(a\\d+\\.h\\d+<[qkv]>|m\\d+|logits)");
+        com.fasterxml.jackson.databind.JsonNode json = new com.fasterxml.jackson.databind.ObjectMapper().readTree(file.toFile());
+        List<String> inGraph = new ArrayList<>();
+        json.get("edges").fields().forEachRemaining(f -> { if (f.getValue().get("in_graph").asBoolean()) inGraph.add(f.getKey()); });
+        assertThat(inGraph).containsExactlyInAnyOrderElementsOf(listed);
+        assertThat(json.get("edges").size()).isEqualTo(edges);
     }
 
     /** The JShell session docs/api.md shows, run snippet by snippet in this JVM: every snippet valid, no exception. */

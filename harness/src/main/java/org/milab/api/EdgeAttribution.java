@@ -1,5 +1,6 @@
 package org.milab.api;
 
+import org.milab.atp.EdgeFaithfulness;
 import org.milab.atp.EdgeGraph;
 import org.milab.stats.Bootstrap;
 
@@ -85,6 +86,57 @@ public record EdgeAttribution(List<EdgeScore> edges, double[] cleanMetric, doubl
             throw new IllegalArgumentException("EAP-IG was not computed: the task asked for 0 integrated-gradient steps");
         return edges.stream().sorted(Comparator.comparingDouble((EdgeScore e) -> -Math.abs(e.score(method)))
                 .thenComparingInt(EdgeScore::index)).limit(k).toList();
+    }
+
+    /**
+     * The circuit of the top {@code k} edges by |mean score|, ties by graph order: the ranking {@code make circuit} and
+     * {@link HookedModel#faithfulnessSweep} build circuits from (means summed pair by pair, as the circuit stage sums them).
+     *
+     * @param k      how many edges (0 to all)
+     * @param method EAP or EAP-IG (EAP-IG needs a task with steps)
+     * @return those edges in rank order, with every edge's mean score by that method
+     */
+    public Circuit circuit(int k, Method method) {
+        if (k < 0 || k > edges.size()) throw new IllegalArgumentException("k must be in 0.." + edges.size() + ", got " + k);
+        int[] order = order(method);
+        double[] mean = means(method);
+        List<String> in = new ArrayList<>(k);
+        for (int j = 0; j < k; j++) in.add(edges.get(order[j]).name());
+        java.util.Map<String, Double> scores = new java.util.LinkedHashMap<>();
+        for (EdgeScore e : edges) scores.put(e.name(), mean[e.index()]);
+        return new Circuit(in, scores);
+    }
+
+    /**
+     * The circuit of every edge whose |mean score| is at least {@code threshold} (a score threshold, as MIB's
+     * threshold-based circuits).
+     *
+     * @param threshold the least |mean score| an edge needs
+     * @param method    EAP or EAP-IG
+     * @return those edges in rank order, with every edge's mean score
+     */
+    public Circuit circuitAbove(double threshold, Method method) {
+        double[] mean = means(method);
+        int k = 0;
+        for (double m : mean) if (Math.abs(m) >= threshold) k++;
+        return circuit(k, method);
+    }
+
+    /** Edge indices by |mean score| descending, ties by index (the circuit stage's ranking). */
+    int[] order(Method method) {
+        return EdgeFaithfulness.order(means(method));
+    }
+
+    /** Per edge, the mean score over pairs, summed pair by pair as the circuit stage sums it. */
+    private double[] means(Method method) {
+        if (method == Method.EAP_IG && igSteps == 0)
+            throw new IllegalArgumentException("EAP-IG was not computed: the task asked for 0 integrated-gradient steps");
+        double[][] perPair = new double[cleanMetric.length][edges.size()];
+        for (EdgeScore e : edges) {
+            double[] x = method == Method.EAP ? e.eapPerPair() : e.eapIgPerPair();
+            for (int i = 0; i < x.length; i++) perPair[i][e.index()] = x[i];
+        }
+        return EdgeFaithfulness.columnMeans(perPair);
     }
 
     /** Per edge, means and bootstrap intervals of per-pair scores {@code eap} and {@code ig} (null: no steps). */

@@ -4,9 +4,11 @@ import com.fasterxml.jackson.databind.JsonNode;
 import org.milab.atp.AttributionNode;
 import org.milab.atp.AttributionPatching;
 import org.milab.atp.EdgeAttributionPatching;
+import org.milab.atp.EdgeFaithfulness;
 import org.milab.atp.EdgeGraph;
 import org.milab.atp.EdgePasses;
 import org.milab.atp.PromptPair;
+import org.milab.atp.TaskMetric;
 import org.milab.catalog.ModelLayout;
 import org.milab.engine.TokenIds;
 import org.milab.graph.GraphVariant;
@@ -30,7 +32,8 @@ import java.util.Set;
 /**
  * An exported GPT-2 opened for experiments from Java, in TransformerLens' terms: {@code run}, {@code runWithCache},
  * {@code runWithPatches} (TransformerLens' {@code run_with_hooks} with the hook functions given as data),
- * {@code attribute} (attribution patching per node) and {@code attributeEdges} (EAP and EAP-IG per edge). Every TransformerLens hook of the model can be read and overridden at
+ * {@code attribute} (attribution patching per node), {@code attributeEdges} (EAP and EAP-IG per edge), {@code faithfulness}
+ * and {@code faithfulnessSweep} (circuits measured by exact edge patching). Every TransformerLens hook of the model can be read and overridden at
  * any position (and head): the calls run the exported {@code hooked} graph on ONNX Runtime. Hook names:
  * {@link #hookNames()}; shapes: {@link ActivationCache}.
  *
@@ -381,22 +384,97 @@ public final class HookedModel implements AutoCloseable {
             double[][] ig = task.igSteps() == 0 ? null
                     : EdgeAttributionPatching.perExample(rows, "eap_ig", n, EdgeAttributionPatching.alphas(task.igSteps()), graph);
             // the metric of the clean run (every edge carries its own value) and of the corrupt run (none does)
-            List<EdgePasses.Row> ends = new ArrayList<>();
-            for (int i = 0; i < n; i++) {
-                ends.add(new EdgePasses.Row(i, passes.uniformMask(1f)));
-                ends.add(new EdgePasses.Row(i, passes.uniformMask(0f)));
-            }
-            float[][] logits = passes.logits(ends);
-            double[] clean = new double[n], corrupt = new double[n];
-            for (int i = 0; i < n; i++) {
-                PromptPair p = pairs.get(i);
-                clean[i] = (double) logits[2 * i][p.trueToken()] - logits[2 * i][p.wrongToken()];
-                corrupt[i] = (double) logits[2 * i + 1][p.trueToken()] - logits[2 * i + 1][p.wrongToken()];
-            }
+            EdgeFaithfulness.Baseline ends = EdgeFaithfulness.baseline(passes, (logits, clean, i) -> TaskMetric.LOGIT_DIFF.of(logits, clean,
+                    pairs.get(i).trueToken(), pairs.get(i).wrongToken()));
             if (task.igSteps() > 0) options.progress().progress("attributeEdges", 2, 2);
             LOG.debug("{} edges of {} pairs scored in {} ms", graph.size(), n, (System.nanoTime() - t0) / 1_000_000);
-            return EdgeAttribution.of(graph, eap, ig, clean, corrupt, task.igSteps());
+            return EdgeAttribution.of(graph, eap, ig, ends.full(), ends.empty(), task.igSteps());
         }
+    }
+
+    /**
+     * The exact faithfulness of a circuit on a task's pairs (the task's {@code igSteps} are not used): every edge outside
+     * the circuit carries the corrupt run's value, every edge inside the clean run's, through the exported edge-masked
+     * graph; per pair the raw metric, and {@code (mean m(C) - mean m(corrupt)) / (mean m(clean) - mean m(corrupt))} with a
+     * bootstrap interval over pairs. The computation {@code make circuit} runs for each circuit of its sweeps.
+     *
+     * <pre>{@code
+     * Circuit top20 = model.attributeEdges(task).circuit(20, EdgeAttribution.Method.EAP_IG);
+     * Faithfulness f = model.faithfulness(task, top20, FaithfulnessOptions.defaults());
+     * }</pre>
+     *
+     * @param task    the prompt pairs and metric tokens
+     * @param circuit MIB-named edges of this model
+     * @param o       metric and bootstrap
+     * @return the faithfulness with its interval and the metric per pair
+     * @throws UserError for an edge the model's graph does not have, or a prompt the model cannot read
+     */
+    public Faithfulness faithfulness(AttributionTask task, Circuit circuit, FaithfulnessOptions o) {
+        return edgeCircuits().faithfulness(promptPairs(task), circuit, o);
+    }
+
+    /**
+     * The exact faithfulness of the top-k circuit of {@code scores}' ranking by {@code method} for every k of the
+     * declared size grid ({@code o.sizes()}, default: 1, then by sqrt 2, then every edge), with CPR, CMD and the smallest
+     * circuit keeping {@code o.threshold()}: the numbers {@code make circuit} writes (faithfulness.arrow and
+     * circuit_summary.json) for the same pairs, metric, bootstrap and batch size. The scores may come from other pairs
+     * than {@code task}'s (rank on one set, measure on another).
+     *
+     * @param task   the prompt pairs the circuits are measured on
+     * @param scores the edge ranking ({@link #attributeEdges})
+     * @param method EAP or EAP-IG
+     * @param o      metric, bootstrap, threshold, size grid
+     * @return the curve, CPR, CMD and the smallest circuit keeping the threshold
+     */
+    public FaithfulnessCurve faithfulnessSweep(AttributionTask task, EdgeAttribution scores, EdgeAttribution.Method method,
+                                               FaithfulnessOptions o) {
+        return edgeCircuits().sweep(promptPairs(task), scores, method, o);
+    }
+
+    /**
+     * Prunes a circuit as MIB does: an edge into a node with no outgoing circuit edge, or out of a node (other than
+     * {@code input}) with no incoming one, carries the same value inside and outside the circuit, so dropping it changes
+     * no patched run.
+     *
+     * @param circuit MIB-named edges of this model
+     * @return the pruned circuit (graph order, the same scores)
+     */
+    public Circuit prune(Circuit circuit) {
+        return edgeCircuits().prune(circuit);
+    }
+
+    /**
+     * @param circuit MIB-named edges of this model
+     * @return the circuit in MIB's graph JSON ({@code cfg}, {@code nodes {in_graph}}, {@code edges {score, in_graph}}),
+     *         as {@code make circuit} writes {@code circuit.json}
+     */
+    public String toMibJson(Circuit circuit) {
+        return edgeCircuits().mibJson(circuit);
+    }
+
+    /**
+     * Writes {@link #toMibJson} to a file (whole or not at all).
+     *
+     * @param circuit MIB-named edges of this model
+     * @param file    where
+     */
+    public void writeCircuit(Circuit circuit, Path file) {
+        edgeCircuits().write(circuit, file);
+    }
+
+    /**
+     * Reads a circuit in MIB's graph JSON (its edges with {@code in_graph} true, and the scores the file gives).
+     *
+     * @param file a circuit.json of this model (from {@code make circuit}, {@link #writeCircuit} or MIB's tools)
+     * @return the circuit, edges in graph order
+     * @throws UserError for invalid JSON, another model's graph or an unknown edge
+     */
+    public Circuit readCircuit(Path file) {
+        return edgeCircuits().read(file);
+    }
+
+    private EdgeCircuits edgeCircuits() {
+        return new EdgeCircuits(model, options.maxRows());
     }
 
     /** The task's pairs, checked: prompts the model reads, metric tokens in its vocabulary. */

@@ -1,52 +1,35 @@
 package org.milab.circuit;
 
-import org.milab.util.UserError;
-
-import java.util.Arrays;
+import org.milab.atp.TaskMetric;
 
 /**
- * What a task measures at the final position, from the (centred) logits of a run: the logit difference
- * {@code L[answer] - L[contrast]} (default), the answer's log-probability, or the KL divergence from the clean
- * run's next-token distribution (0 for the clean run itself).
+ * A circuit task's metric, by the task file's name: the computation is {@link TaskMetric} (in {@code org.milab.atp},
+ * below the Java API, whose faithfulness calls use the same one); this binds it to a {@link TokenPair}.
  */
 public enum CircuitMetric {
-    LOGIT_DIFF("logit_diff"), LOG_PROB("log_prob"), KL("kl");
+    LOGIT_DIFF(TaskMetric.LOGIT_DIFF), LOG_PROB(TaskMetric.LOG_PROB), KL(TaskMetric.KL);
 
-    private final String id;
+    private final TaskMetric core;
 
-    CircuitMetric(String id) {
-        this.id = id;
+    CircuitMetric(TaskMetric core) {
+        this.core = core;
     }
 
     public String id() {
-        return id;
+        return core.id();
+    }
+
+    /** The computation itself. */
+    public TaskMetric core() {
+        return core;
     }
 
     public static CircuitMetric parse(String s) {
-        return Arrays.stream(values()).filter(m -> m.id.equals(s)).findFirst().orElseThrow(() -> new UserError(
-                "Unknown metric '" + s + "'.", "Use one of logit_diff (default), log_prob, kl."));
+        return valueOf(TaskMetric.parse(s).name());
     }
 
     /** The metric of a run with final logits {@code logits}; {@code clean} is the clean run's (used by KL only). */
     public double of(float[] logits, float[] clean, TokenPair p) {
-        return switch (this) {
-            case LOGIT_DIFF -> (double) logits[p.answer()] - logits[p.contrast()];
-            case LOG_PROB -> logits[p.answer()] - logSumExp(logits);
-            case KL -> {
-                double lc = logSumExp(clean), lp = logSumExp(logits), kl = 0;
-                for (int v = 0; v < logits.length; v++) {
-                    double a = clean[v] - lc;
-                    kl += Math.exp(a) * (a - (logits[v] - lp));
-                }
-                yield kl;
-            }
-        };
-    }
-
-    private static double logSumExp(float[] x) {
-        double max = Double.NEGATIVE_INFINITY, s = 0;
-        for (float v : x) max = Math.max(max, v);
-        for (float v : x) s += Math.exp(v - max);
-        return max + Math.log(s);
+        return core.of(logits, clean, p.answer(), p.contrast());
     }
 }

@@ -1,5 +1,6 @@
 package org.milab.circuit;
 
+import org.milab.atp.EdgeFaithfulness;
 import org.milab.stage.StepChunks;
 
 import java.util.ArrayList;
@@ -14,15 +15,9 @@ import java.util.function.IntFunction;
  * uninterrupted run, so its numbers are identical. Rows are built per chunk from {@code row}, so a sweep never holds
  * all its masks (GPT-2 small: 32,491 floats each) at once.
  */
-public final class CircuitRows implements org.milab.atp.EdgeAttributionPatching.RowScores {
+public final class CircuitRows implements org.milab.atp.EdgeAttributionPatching.RowScores, EdgeFaithfulness.RowMetrics {
     /** Engine rows per chunk (rounded down to whole calls): seconds of work on a small model, a minute on GPT-2 small. */
     static final int CHUNK_ROWS = 256;
-
-    /** The metric of row {@code index} from its final logits. */
-    @FunctionalInterface
-    public interface MetricOf {
-        double of(int index, float[] logits);
-    }
 
     private final EdgeRunner runner;
     private final StepChunks kept;
@@ -68,7 +63,8 @@ public final class CircuitRows implements org.milab.atp.EdgeAttributionPatching.
     }
 
     /** The metric of each of {@code count} exactly patched rows. */
-    public double[] metrics(String phase, int count, IntFunction<EdgeRunner.Row> row, MetricOf metric) {
+    @Override
+    public double[] metrics(String phase, int count, IntFunction<EdgeRunner.Row> row, EdgeFaithfulness.MetricOf metric) {
         double[] out = new double[count];
         for (int start = 0, c = 0; start < count; start += chunkRows, c++) {
             int from = start, to = Math.min(count, start + chunkRows);

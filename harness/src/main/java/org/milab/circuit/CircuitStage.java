@@ -1,7 +1,7 @@
 package org.milab.circuit;
 
-import org.milab.graph.EdgeNames;
-import org.milab.model.ModelConfig;
+import org.milab.atp.EdgeFaithfulness;
+import org.milab.atp.MibCircuit;
 import org.milab.stage.StageContext;
 import org.milab.util.Json;
 import org.milab.stats.Bootstrap;
@@ -63,9 +63,7 @@ public final class CircuitStage {
 
     /**
      * The edges of the smallest EAP-IG circuit that keeps the threshold (all edges if none does), pruned as MIB
-     * prunes: an edge into a node with no outgoing circuit edge, or out of a node (other than input) with no
-     * incoming circuit edge, carries the same value inside and outside the circuit (a node without circuit
-     * inputs computes its corrupt output), so removing it leaves every exact patched run unchanged.
+     * prunes ({@link MibCircuit#prune}: dangling edges carry the same value inside and outside the circuit).
      */
     public static Set<Integer> circuit(CircuitDiscovery.Result r) {
         CircuitDiscovery.MethodResult m = r.method(RANKING);
@@ -76,27 +74,7 @@ public final class CircuitStage {
     }
 
     static Set<Integer> prune(Set<Integer> circuit, CircuitEdges all) {
-        Set<Integer> out = new HashSet<>(circuit);
-        boolean changed = true;
-        while (changed) {
-            Set<String> feeding = new HashSet<>(), fed = new HashSet<>();
-            for (int e : out) {
-                CircuitEdges.Edge edge = all.edges().get(e);
-                feeding.add(edge.upstreamName());
-                fed.add(node(edge));
-            }
-            changed = out.removeIf(e -> {
-                CircuitEdges.Edge edge = all.edges().get(e);
-                return !node(edge).equals(EdgeNames.LOGITS) && !feeding.contains(node(edge))
-                        || !edge.upstreamName().equals(EdgeNames.INPUT) && !fed.contains(edge.upstreamName());
-            });
-        }
-        return out;
-    }
-
-    /** The downstream node of an edge (head inputs without their q/k/v mark). */
-    static String node(CircuitEdges.Edge e) {
-        return e.downstream().replaceAll("<[qkv]>$", "");
+        return MibCircuit.prune(circuit, all);
     }
 
     static TableBuilder edges(CircuitDiscovery.Result r) {
@@ -203,7 +181,7 @@ public final class CircuitStage {
         double clean = mean(r.full()), corrupt = mean(r.empty());
         List<FaithfulnessRow> rows = new ArrayList<>();
         for (CircuitDiscovery.MethodResult m : r.methods())
-            for (CircuitDiscovery.SizePoint p : points(m))
+            for (EdgeFaithfulness.SizePoint p : points(m))
                 rows.add(new FaithfulnessRow(m.method(), p.size(), r.edges().size(), p.fraction(), p.faithfulness().estimate(),
                         p.faithfulness().low(), p.faithfulness().high(), mean(p.metric()), clean, corrupt,
                         org.milab.stats.Decisions.atLeast(p.faithfulness().estimate(), r.config().threshold()),
@@ -214,7 +192,7 @@ public final class CircuitStage {
     static TableBuilder faithfulnessExamples(CircuitDiscovery.Result r) {
         List<FaithfulnessExampleRow> rows = new ArrayList<>();
         for (CircuitDiscovery.MethodResult m : r.methods())
-            for (CircuitDiscovery.SizePoint p : points(m))
+            for (EdgeFaithfulness.SizePoint p : points(m))
                 for (int i = 0; i < p.metric().length; i++)
                     rows.add(new FaithfulnessExampleRow(m.method(), p.size(), i, p.metric()[i], r.full()[i], r.empty()[i]));
         return RecordSchema.of(FaithfulnessExampleRow.class).builder("faithfulness_examples", rows, "method", "size", "example");
@@ -231,36 +209,9 @@ public final class CircuitStage {
     /** A row of {@code faithfulness_examples}: one example's metric under one method's circuit of one size. */
     record FaithfulnessExampleRow(String method, long size, long example, double metric, double cleanMetric, double corruptMetric) {}
 
-    /** MIB's graph JSON: cfg, nodes {name: {in_graph}}, edges {name: {score, in_graph}} (score: mean EAP-IG). */
+    /** MIB's graph JSON ({@link MibCircuit#json}): cfg, nodes {name: {in_graph}}, edges {name: {score, in_graph}} (score: mean EAP-IG). */
     static String mibJson(CircuitDiscovery.Result r, Set<Integer> circuit) {
-        ModelConfig c = r.edges().config();
-        Map<String, Object> cfg = new LinkedHashMap<>();
-        cfg.put("n_layers", c.nLayer());
-        cfg.put("n_heads", c.nHead());
-        cfg.put("parallel_attn_mlp", false);
-        cfg.put("d_model", c.dModel());
-        Set<String> used = new HashSet<>();
-        for (int e : circuit) {
-            CircuitEdges.Edge edge = r.edges().edges().get(e);
-            used.add(edge.upstreamName());
-            used.add(node(edge));
-        }
-        Map<String, Object> nodes = new LinkedHashMap<>();
-        for (String n : r.edges().upstreamNames()) nodes.put(n, Map.of("in_graph", used.contains(n)));
-        nodes.put(EdgeNames.LOGITS, Map.of("in_graph", true));
-        Map<String, Object> edges = new LinkedHashMap<>();
-        double[] score = r.method(RANKING).mean();
-        for (CircuitEdges.Edge e : r.edges().edges()) {
-            Map<String, Object> v = new LinkedHashMap<>();
-            v.put("score", score[e.index()]);
-            v.put("in_graph", circuit.contains(e.index()));
-            edges.put(e.name(), v);
-        }
-        Map<String, Object> out = new LinkedHashMap<>();
-        out.put("cfg", cfg);
-        out.put("nodes", nodes);
-        out.put("edges", edges);
-        return Json.write(out);
+        return MibCircuit.json(r.edges(), r.method(RANKING).mean(), circuit);
     }
 
     static Map<String, Object> summary(CircuitDiscovery.Result r) {
@@ -315,10 +266,10 @@ public final class CircuitStage {
     }
 
     /** Grid and refined sizes in size order. */
-    private static List<CircuitDiscovery.SizePoint> points(CircuitDiscovery.MethodResult m) {
-        List<CircuitDiscovery.SizePoint> all = new java.util.ArrayList<>(m.curve());
+    private static List<EdgeFaithfulness.SizePoint> points(CircuitDiscovery.MethodResult m) {
+        List<EdgeFaithfulness.SizePoint> all = new java.util.ArrayList<>(m.curve());
         all.addAll(m.refined());
-        all.sort(java.util.Comparator.comparingInt(CircuitDiscovery.SizePoint::size));
+        all.sort(java.util.Comparator.comparingInt(EdgeFaithfulness.SizePoint::size));
         return all;
     }
 

@@ -72,7 +72,7 @@ class CircuitPlantedTest {
                 for (int e : CircuitStage.circuit(r)) circuit.add(r.edges().edges().get(e).name());
                 System.out.println("circuit " + circuit);
                 CircuitDiscovery.MethodResult ig = r.method("eap_ig");
-                for (CircuitDiscovery.SizePoint p : ig.curve()) System.out.printf("eap_ig size %d faithfulness %.3f%n", p.size(), p.faithfulness().estimate());
+                for (org.milab.atp.EdgeFaithfulness.SizePoint p : ig.curve()) System.out.printf("eap_ig size %d faithfulness %.3f%n", p.size(), p.faithfulness().estimate());
                 double auroc = Auroc.of(ig.mean(), r.edges(), trueEdges);
                 System.out.println("AUROC eap_ig " + auroc + " eap " + Auroc.of(r.method("eap").mean(), r.edges(), trueEdges));
 
