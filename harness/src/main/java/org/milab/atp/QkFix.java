@@ -1,0 +1,226 @@
+package org.milab.atp;
+
+import org.milab.graph.HookNames;
+import org.milab.model.Checkpoint;
+import org.milab.model.Gpt2Tensors;
+import org.milab.model.ModelConfig;
+
+import java.util.List;
+
+/**
+ * AtP*'s fix for attention saturation (the "QK fix" of Kramar et al. 2024, arXiv 2403.00745), for the nodes AtP scores.
+ * <p>
+ * Plain AtP pushes a node's change through every later head's softmax with the softmax's Jacobian; a saturated
+ * softmax has a ~0 Jacobian, so a node whose effect runs through a later head's queries or keys (the
+ * previous-token head of an induction circuit) scores ~0. AtP* keeps everything first order except that softmax:
+ * for a node {@code n} patched at position {@code p} and each later head {@code d} (one hop: the node's change
+ * reaches {@code d}'s ln1 directly through the residual stream),
+ * <ol>
+ *   <li>{@code dx = gamma * centre(dr_p) / sigma_p}: the change of {@code d}'s ln1 output, with the base run's
+ *       LayerNorm scale {@code sigma_p} frozen ({@code dr_p} is the node's change in the residual stream: a head's
+ *       {@code dz_p W_O}, else the hook's own difference);</li>
+ *   <li>the first-order change of {@code d}'s attention logits: row {@code p} through the query,
+ *       {@code dx W_Q . k_s / sqrt(d_head)}, and column {@code p} through the key, {@code q_t . dx W_K / sqrt(d_head)}
+ *       (the bilinear {@code dq . dk} term at {@code [p, p]} is second order and dropped, as AtP* linearizes the
+ *       logits);</li>
+ *   <li>{@code d}'s softmax recomputed exactly on every changed row, and its change weighted by
+ *       {@code dm/dA[t, s] = dm/dz_d[t] . v_d[s]} (the existing gradient at {@code hook_z} times the base run's values:
+ *       no new gradient pass);</li>
+ *   <li>that exact-softmax term replaces the same change pushed through the softmax's Jacobian, which is the
+ *       part of AtP's gradient it stands for: {@code AtP* = AtP + sum_d (exact_d - linear_d)}.</li>
+ * </ol>
+ * What stays first order, as in AtP: the LayerNorm scale's own response (in AtP's gradient, untouched), paths
+ * through intermediate nodes to {@code d}, and everything after {@code d}'s pattern. The base run's q, k, v, scale
+ * and pattern are recomputed here in double precision from its {@code hook_resid_pre} (captured by the gradient
+ * pass already), so AtP* costs no pass beyond plain AtP's, only this arithmetic.
+ */
+public final class QkFix {
+    private final ModelConfig c;
+    private final float[][] ln1W, ln1B, attnW, attnB, projW;
+
+    /** Reads each block's ln1, c_attn and c_proj weights from {@code weights} (copied: the checkpoint may be closed). */
+    public QkFix(Checkpoint weights) {
+        c = weights.config();
+        int L = c.nLayer();
+        ln1W = new float[L][]; ln1B = new float[L][]; attnW = new float[L][]; attnB = new float[L][]; projW = new float[L][];
+        for (int l = 0; l < L; l++) {
+            ln1W[l] = weights.array(Gpt2Tensors.ln1W(l));
+            ln1B[l] = weights.array(Gpt2Tensors.ln1B(l));
+            attnW[l] = weights.array(Gpt2Tensors.attnW(l));
+            attnB[l] = weights.array(Gpt2Tensors.attnB(l));
+            projW[l] = weights.array(Gpt2Tensors.projW(l));
+        }
+    }
+
+    /**
+     * One block's attention in the base run, per head: ln1 scale per position, q, k, v, scores and pattern
+     * (causal), {@code dm/dA}, and the vectors that turn an ln1-output change into a logit change.
+     */
+    final class Layer {
+        final int T;
+        final double[] scale;
+        final double[][][] pattern, scores, gradPattern; // [head][query][key], key <= query
+        final double[][][] keyDir, queryDir;            // [head][position][d_model]: W_Q k_s and W_K q_t
+
+        Layer(int l, GradientPass.Row base) {
+            int d = c.dModel(), H = c.nHead(), dh = c.dHead();
+            float[] x = base.activations().get(HookNames.hookResidPre(l));
+            float[] gz = base.gradients().get(HookNames.hookZ(l));
+            T = x.length / d;
+            scale = new double[T];
+            double[][] qkv = new double[T][3 * d];
+            for (int t = 0; t < T; t++) {
+                double mean = 0, var = 0;
+                for (int i = 0; i < d; i++) mean += x[t * d + i];
+                mean /= d;
+                for (int i = 0; i < d; i++) var += (x[t * d + i] - mean) * (x[t * d + i] - mean);
+                scale[t] = Math.sqrt(var / d + c.layerNormEpsilon());
+                for (int o = 0; o < 3 * d; o++) qkv[t][o] = attnB[l][o];
+                for (int i = 0; i < d; i++) {
+                    double a = (x[t * d + i] - mean) / scale[t] * ln1W[l][i] + ln1B[l][i];
+                    int row = i * 3 * d;
+                    for (int o = 0; o < 3 * d; o++) qkv[t][o] += a * attnW[l][row + o];
+                }
+            }
+            double root = Math.sqrt(dh);
+            pattern = new double[H][T][];
+            scores = new double[H][T][];
+            gradPattern = new double[H][T][];
+            keyDir = new double[H][T][d];
+            queryDir = new double[H][T][d];
+            for (int h = 0; h < H; h++) {
+                for (int t = 0; t < T; t++) {
+                    scores[h][t] = new double[t + 1];
+                    gradPattern[h][t] = new double[t + 1];
+                    for (int s = 0; s <= t; s++) {
+                        double dot = 0, g = 0;
+                        for (int j = 0; j < dh; j++) {
+                            dot += qkv[t][h * dh + j] * qkv[s][d + h * dh + j];
+                            g += gz[(t * H + h) * dh + j] * qkv[s][2 * d + h * dh + j];
+                        }
+                        scores[h][t][s] = dot / root;
+                        gradPattern[h][t][s] = g;
+                    }
+                    pattern[h][t] = softmax(scores[h][t]);
+                    // W_Q[:, head] k_t and W_K[:, head] q_t, over d_model: a logit change is then one dot product
+                    for (int i = 0; i < d; i++) {
+                        int row = i * 3 * d;
+                        double kd = 0, qd = 0;
+                        for (int j = 0; j < dh; j++) {
+                            kd += attnW[l][row + h * dh + j] * qkv[t][d + h * dh + j];
+                            qd += attnW[l][row + d + h * dh + j] * qkv[t][h * dh + j];
+                        }
+                        keyDir[h][t][i] = kd / root;
+                        queryDir[h][t][i] = qd / root;
+                    }
+                }
+            }
+        }
+
+        /**
+         * The first-order logit change of head {@code h} when ln1's output at position {@code p} moves by {@code dx}:
+         * {@code [t][s]} for the query rows {@code t >= p} (row p: every key; later rows: key p only, else 0).
+         */
+        double[][] logitShift(int h, int p, double[] dx) {
+            double[][] out = new double[T][];
+            for (int t = p; t < T; t++) out[t] = new double[t + 1];
+            for (int s = 0; s <= p; s++) out[p][s] = dot(dx, keyDir[h][s]);
+            for (int t = p; t < T; t++) out[t][p] += dot(dx, queryDir[h][t]);
+            return out;
+        }
+
+        /** {@code exact - linear}: the metric change through head {@code h}'s pattern for a logit change on rows >= p. */
+        double correction(int h, int p, double[][] shift) {
+            double total = 0;
+            for (int t = p; t < T; t++) {
+                double[] a = pattern[h][t], g = gradPattern[h][t], ds = shift[t];
+                double[] moved = scores[h][t].clone();
+                for (int s = 0; s <= t; s++) moved[s] += ds[s];
+                double[] exact = softmax(moved);
+                double mean = 0;
+                for (int s = 0; s <= t; s++) mean += a[s] * ds[s];
+                for (int s = 0; s <= t; s++) total += g[s] * ((exact[s] - a[s]) - a[s] * (ds[s] - mean));
+            }
+            return total;
+        }
+    }
+
+    /** The base run's attention in every block (what {@link #correction} reuses for every node). */
+    Layer[] layers(GradientPass.Row base) {
+        Layer[] out = new Layer[c.nLayer()];
+        for (int l = 0; l < out.length; l++) out[l] = new Layer(l, base);
+        return out;
+    }
+
+    /**
+     * {@code [node][position]}: AtP* minus AtP for patching each node, at one position, from the {@code base} run's value
+     * to the {@code other} run's (denoising: base corrupt, other clean).
+     */
+    public double[][] correction(List<AttributionNode> nodes, GradientPass.Row base, GradientPass.Row other) {
+        Layer[] layers = layers(base);
+        int T = layers[0].T, H = c.nHead();
+        double[][] out = new double[nodes.size()][T];
+        for (int n = 0; n < nodes.size(); n++) {
+            AttributionNode node = nodes.get(n);
+            for (int p = 0; p < T; p++) {
+                double[] dr = residualChange(node, base, other, p);
+                double sum = 0;
+                for (int l = firstReader(node); l < c.nLayer(); l++) {
+                    double[] dx = lnChange(l, layers[l].scale[p], dr);
+                    for (int h = 0; h < H; h++) sum += layers[l].correction(h, p, layers[l].logitShift(h, p, dx));
+                }
+                out[n][p] = sum;
+            }
+        }
+        return out;
+    }
+
+    /** The first block whose ln1 reads the node's output: its own block for a residual stream, else the next. */
+    static int firstReader(AttributionNode node) {
+        return node.kind() == AttributionNode.Kind.RESID_PRE ? node.layer() : node.layer() + 1;
+    }
+
+    /** The node's change at position {@code p} as it enters the residual stream (a head's through its rows of W_O). */
+    double[] residualChange(AttributionNode node, GradientPass.Row base, GradientPass.Row other, int p) {
+        int d = c.dModel();
+        float[] a = base.activations().get(node.hook()), b = other.activations().get(node.hook());
+        double[] dr = new double[d];
+        if (node.kind() != AttributionNode.Kind.HEAD) {
+            for (int i = 0; i < d; i++) dr[i] = (double) b[p * d + i] - a[p * d + i];
+            return dr;
+        }
+        int dh = c.dHead(), off = p * d + node.head() * dh;
+        for (int j = 0; j < dh; j++) {
+            double dz = (double) b[off + j] - a[off + j];
+            int row = (node.head() * dh + j) * d;
+            for (int i = 0; i < d; i++) dr[i] += dz * projW[node.layer()][row + i];
+        }
+        return dr;
+    }
+
+    /** ln1's output change for a residual change {@code dr}, its scale frozen at {@code sigma}. */
+    double[] lnChange(int l, double sigma, double[] dr) {
+        int d = dr.length;
+        double mean = 0;
+        for (double v : dr) mean += v;
+        mean /= d;
+        double[] dx = new double[d];
+        for (int i = 0; i < d; i++) dx[i] = (dr[i] - mean) / sigma * ln1W[l][i];
+        return dx;
+    }
+
+    static double[] softmax(double[] s) {
+        double max = Double.NEGATIVE_INFINITY, sum = 0;
+        for (double v : s) max = Math.max(max, v);
+        double[] e = new double[s.length];
+        for (int i = 0; i < s.length; i++) sum += (e[i] = Math.exp(s[i] - max));
+        for (int i = 0; i < s.length; i++) e[i] /= sum;
+        return e;
+    }
+
+    private static double dot(double[] a, double[] b) {
+        double s = 0;
+        for (int i = 0; i < a.length; i++) s += a[i] * b[i];
+        return s;
+    }
+}
