@@ -31,24 +31,35 @@ import java.util.List;
  * </ol>
  * What stays first order, as in AtP: the LayerNorm scale's own response (in AtP's gradient, untouched), paths
  * through intermediate nodes to {@code d}, and everything after {@code d}'s pattern. The base run's q, k, v, scale
- * and pattern are recomputed here in double precision from its {@code hook_resid_pre} (captured by the gradient
+ * and pattern are recomputed here (q, k, v in float like the graphs, the rest in double) from its {@code hook_resid_pre} (captured by the gradient
  * pass already), so AtP* costs no pass beyond plain AtP's, only this arithmetic.
  */
 public final class QkFix {
     private final ModelConfig c;
     private final float[][] ln1W, ln1B, attnW, attnB, projW;
+    /** Per block, W_Q and W_K transposed ([column][d_model]): each head dimension's column contiguous. */
+    private final float[][] wqT, wkT;
 
     /** Reads each block's ln1, c_attn and c_proj weights from {@code weights} (copied: the checkpoint may be closed). */
     public QkFix(Checkpoint weights) {
         c = weights.config();
         int L = c.nLayer();
         ln1W = new float[L][]; ln1B = new float[L][]; attnW = new float[L][]; attnB = new float[L][]; projW = new float[L][];
+        wqT = new float[L][]; wkT = new float[L][];
+        int d = c.dModel();
         for (int l = 0; l < L; l++) {
             ln1W[l] = weights.array(Gpt2Tensors.ln1W(l));
             ln1B[l] = weights.array(Gpt2Tensors.ln1B(l));
             attnW[l] = weights.array(Gpt2Tensors.attnW(l));
             attnB[l] = weights.array(Gpt2Tensors.attnB(l));
             projW[l] = weights.array(Gpt2Tensors.projW(l));
+            wqT[l] = new float[d * d];
+            wkT[l] = new float[d * d];
+            for (int i = 0; i < d; i++)
+                for (int o = 0; o < d; o++) {
+                    wqT[l][o * d + i] = attnW[l][i * 3 * d + o];
+                    wkT[l][o * d + i] = attnW[l][i * 3 * d + d + o];
+                }
         }
     }
 
@@ -60,61 +71,67 @@ public final class QkFix {
         final int T;
         final double[] scale;
         final double[][][] pattern, scores, gradPattern; // [head][query][key], key <= query
-        final double[][][] keyDir, queryDir;            // [head][position][d_model]: W_Q k_s and W_K q_t
+        final float[][][] keyDir, queryDir;             // [head][position][d_model]: W_Q k_s and W_K q_t, over sqrt(d_head)
 
         Layer(int l, GradientPass.Row base) {
-            int d = c.dModel(), H = c.nHead(), dh = c.dHead();
+            int d = c.dModel(), H = c.nHead(), dh = c.dHead(), w3 = 3 * d;
             float[] x = base.activations().get(HookNames.hookResidPre(l));
             float[] gz = base.gradients().get(HookNames.hookZ(l));
+            float[] w = attnW[l];
             T = x.length / d;
             scale = new double[T];
-            double[][] qkv = new double[T][3 * d];
+            // q, k, v in float, as the graphs compute them; loops laid out as axpy over contiguous weights (vectorizable)
+            float[][] qkv = new float[T][w3];
             for (int t = 0; t < T; t++) {
                 double mean = 0, var = 0;
                 for (int i = 0; i < d; i++) mean += x[t * d + i];
                 mean /= d;
                 for (int i = 0; i < d; i++) var += (x[t * d + i] - mean) * (x[t * d + i] - mean);
                 scale[t] = Math.sqrt(var / d + c.layerNormEpsilon());
-                for (int o = 0; o < 3 * d; o++) qkv[t][o] = attnB[l][o];
+                float[] acc = qkv[t];
+                System.arraycopy(attnB[l], 0, acc, 0, w3);
                 for (int i = 0; i < d; i++) {
-                    double a = (x[t * d + i] - mean) / scale[t] * ln1W[l][i] + ln1B[l][i];
-                    int row = i * 3 * d;
-                    for (int o = 0; o < 3 * d; o++) qkv[t][o] += a * attnW[l][row + o];
+                    float a = (float) ((x[t * d + i] - mean) / scale[t] * ln1W[l][i] + ln1B[l][i]);
+                    int row = i * w3;
+                    for (int o = 0; o < w3; o++) acc[o] += a * w[row + o];
                 }
             }
             double root = Math.sqrt(dh);
             pattern = new double[H][T][];
             scores = new double[H][T][];
             gradPattern = new double[H][T][];
-            keyDir = new double[H][T][d];
-            queryDir = new double[H][T][d];
-            for (int h = 0; h < H; h++) {
+            for (int h = 0; h < H; h++)
                 for (int t = 0; t < T; t++) {
                     scores[h][t] = new double[t + 1];
                     gradPattern[h][t] = new double[t + 1];
                     for (int s = 0; s <= t; s++) {
                         double dot = 0, g = 0;
                         for (int j = 0; j < dh; j++) {
-                            dot += qkv[t][h * dh + j] * qkv[s][d + h * dh + j];
-                            g += gz[(t * H + h) * dh + j] * qkv[s][2 * d + h * dh + j];
+                            dot += (double) qkv[t][h * dh + j] * qkv[s][d + h * dh + j];
+                            g += (double) gz[(t * H + h) * dh + j] * qkv[s][2 * d + h * dh + j];
                         }
                         scores[h][t][s] = dot / root;
                         gradPattern[h][t][s] = g;
                     }
                     pattern[h][t] = softmax(scores[h][t]);
-                    // W_Q[:, head] k_t and W_K[:, head] q_t, over d_model: a logit change is then one dot product
-                    for (int i = 0; i < d; i++) {
-                        int row = i * 3 * d;
-                        double kd = 0, qd = 0;
-                        for (int j = 0; j < dh; j++) {
-                            kd += attnW[l][row + h * dh + j] * qkv[t][d + h * dh + j];
-                            qd += attnW[l][row + d + h * dh + j] * qkv[t][h * dh + j];
+                }
+            // W_Q[:, head] k_s / sqrt(d_head) and W_K[:, head] q_t / sqrt(d_head) over d_model (a logit change is then
+            // one dot product), summed column by column of the transposed W_Q and W_K
+            keyDir = new float[H][T][d];
+            queryDir = new float[H][T][d];
+            float inv = (float) (1 / root);
+            for (int h = 0; h < H; h++)
+                for (int j = 0; j < dh; j++) {
+                    int o = h * dh + j, from = o * d;
+                    for (int t = 0; t < T; t++) {
+                        float k = qkv[t][d + o] * inv, q = qkv[t][o] * inv;
+                        float[] kr = keyDir[h][t], qr = queryDir[h][t];
+                        for (int i = 0; i < d; i++) {
+                            kr[i] += k * wqT[l][from + i];
+                            qr[i] += q * wkT[l][from + i];
                         }
-                        keyDir[h][t][i] = kd / root;
-                        queryDir[h][t][i] = qd / root;
                     }
                 }
-            }
         }
 
         /**
@@ -218,7 +235,7 @@ public final class QkFix {
         return e;
     }
 
-    private static double dot(double[] a, double[] b) {
+    private static double dot(double[] a, float[] b) {
         double s = 0;
         for (int i = 0; i < a.length; i++) s += a[i] * b[i];
         return s;
