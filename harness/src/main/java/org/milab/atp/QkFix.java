@@ -21,8 +21,8 @@ import java.util.List;
  *       {@code dz_p W_O}, else the hook's own difference);</li>
  *   <li>the first-order change of {@code d}'s attention logits: row {@code p} through the query,
  *       {@code dx W_Q . k_s / sqrt(d_head)}, and column {@code p} through the key, {@code q_t . dx W_K / sqrt(d_head)}
- *       (the bilinear {@code dq . dk} term at {@code [p, p]} is second order and dropped, as AtP* linearizes the
- *       logits);</li>
+ *       (the bilinear {@code dq . dk} term at {@code [p, p]} is second order in the node's change and dropped: only
+ *       the softmax is kept nonlinear);</li>
  *   <li>{@code d}'s softmax recomputed exactly on every changed row, and its change weighted by
  *       {@code dm/dA[t, s] = dm/dz_d[t] . v_d[s]} (the existing gradient at {@code hook_z} times the base run's values:
  *       no new gradient pass);</li>
@@ -31,8 +31,11 @@ import java.util.List;
  * </ol>
  * What stays first order, as in AtP: the LayerNorm scale's own response (in AtP's gradient, untouched), paths
  * through intermediate nodes to {@code d}, and everything after {@code d}'s pattern. The base run's q, k, v, scale
- * and pattern are recomputed here (q, k, v in float like the graphs, the rest in double) from its {@code hook_resid_pre} (captured by the gradient
- * pass already), so AtP* costs no pass beyond plain AtP's, only this arithmetic.
+ * and pattern are recomputed here (q, k, v in float like the graphs, the rest in double) from its
+ * {@code hook_resid_pre} (captured by the gradient pass already), so AtP* costs no pass beyond plain AtP's, only
+ * this arithmetic. The paper applies the fix to query and key nodes themselves; here the nodes are head outputs,
+ * MLPs, attention layers and residual streams, so it is applied to each node's direct effect on every later
+ * head's queries and keys.
  */
 public final class QkFix {
     private final ModelConfig c;
