@@ -140,6 +140,27 @@ class AttributionStarTest {
                 for (double v : correction[n]) assertThat(v).isZero();
     }
 
+    /** The Java API's {@code NodeScore.star} is AtP* summed over positions and averaged over pairs, as the stage's. */
+    @Test
+    void apiReportsAtpStar() {
+        int[] a = {0, 5, 9, 14, 3, 22, 7, 11}, b = {0, 17, 2, 14, 19, 6, 7, 30};
+        PromptPair pair = new PromptPair(0, new TokenIds(a), new TokenIds(b), 9, 17);
+        AttributionPatching.Result r = AttributionPatching.run(model, List.of(pair), 4, 0, true);
+        try (org.milab.api.HookedModel m = org.milab.api.HookedModel.open("words",
+                org.milab.api.HookedModel.Options.defaults().withRoot(root).withThreads(2))) {
+            org.milab.api.Attribution at = m.attribute(new org.milab.api.AttributionTask(
+                    List.of(new org.milab.api.AttributionTask.Pair(a, b, 9, 17)), 0));
+            int differs = 0;
+            for (int n = 0; n < r.nodes().size(); n++) {
+                double want = java.util.Arrays.stream(r.pairs().get(0).star()[n]).sum();
+                org.milab.api.Attribution.NodeScore got = at.node(r.nodes().get(n).id());
+                assertThat(got.star()).as(r.nodes().get(n).id()).isCloseTo(want, within(1e-9 * (1 + Math.abs(want))));
+                differs += Math.abs(got.star() - got.denoising()) > 1e-6 ? 1 : 0;
+            }
+            assertThat(differs).as("nodes whose AtP* differs from AtP").isGreaterThan(0);
+        }
+    }
+
     /** d metric along {@code direction} of block 1's hook_pattern, by a central difference of the reference. */
     private double patternDerivative(int[] ids, int trueTok, int wrongTok, double[][] pattern, double[][] direction) {
         double eps = 1e-4;
