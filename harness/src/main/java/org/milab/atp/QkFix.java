@@ -74,6 +74,7 @@ public final class QkFix {
         final int T;
         final double[] scale;
         final double[][][] pattern, scores, gradPattern; // [head][query][key], key <= query
+        final double[][] weightedGrad;                  // [head][query]: sum_s dm/dA[t, s] A[t, s]
         final float[][][] keyDir, queryDir;             // [head][position][d_model]: W_Q k_s and W_K q_t, over sqrt(d_head)
 
         Layer(int l, GradientPass.Row base) {
@@ -103,6 +104,7 @@ public final class QkFix {
             pattern = new double[H][T][];
             scores = new double[H][T][];
             gradPattern = new double[H][T][];
+            weightedGrad = new double[H][T];
             for (int h = 0; h < H; h++)
                 for (int t = 0; t < T; t++) {
                     scores[h][t] = new double[t + 1];
@@ -117,6 +119,7 @@ public final class QkFix {
                         gradPattern[h][t][s] = g;
                     }
                     pattern[h][t] = softmax(scores[h][t]);
+                    for (int s = 0; s <= t; s++) weightedGrad[h][t] += gradPattern[h][t][s] * pattern[h][t][s];
                 }
             // W_Q[:, head] k_s / sqrt(d_head) and W_K[:, head] q_t / sqrt(d_head) over d_model (a logit change is then
             // one dot product), summed column by column of the transposed W_Q and W_K
@@ -141,7 +144,7 @@ public final class QkFix {
          * The first-order logit change of head {@code h} when ln1's output at position {@code p} moves by {@code dx}:
          * {@code [t][s]} for the query rows {@code t >= p} (row p: every key; later rows: key p only, else 0).
          */
-        double[][] logitShift(int h, int p, double[] dx) {
+        double[][] logitShift(int h, int p, float[] dx) {
             double[][] out = new double[T][];
             for (int t = p; t < T; t++) out[t] = new double[t + 1];
             for (int s = 0; s <= p; s++) out[p][s] = dot(dx, keyDir[h][s]);
@@ -149,19 +152,50 @@ public final class QkFix {
             return out;
         }
 
-        /** {@code exact - linear}: the metric change through head {@code h}'s pattern for a logit change on rows >= p. */
-        double correction(int h, int p, double[][] shift) {
-            double total = 0;
-            for (int t = p; t < T; t++) {
-                double[] a = pattern[h][t], g = gradPattern[h][t], ds = shift[t];
-                double[] moved = scores[h][t].clone();
-                for (int s = 0; s <= t; s++) moved[s] += ds[s];
-                double[] exact = softmax(moved);
-                double mean = 0;
-                for (int s = 0; s <= t; s++) mean += a[s] * ds[s];
-                for (int s = 0; s <= t; s++) total += g[s] * ((exact[s] - a[s]) - a[s] * (ds[s] - mean));
-            }
+        /**
+         * {@code exact - linear}: the metric change through head {@code h}'s pattern when ln1's output at position
+         * {@code p} moves by {@code dx} ({@link #logitShift}'s shift, without building it): row p's softmax in full;
+         * on a later row only key p moves, so its exact softmax has a closed form.
+         */
+        double correction(int h, int p, float[] dx) {
+            double[] row = new double[p + 1];
+            for (int s = 0; s <= p; s++) row[s] = dot(dx, keyDir[h][s]);
+            row[p] += dot(dx, queryDir[h][p]);
+            double total = fullRow(h, p, row);
+            for (int t = p + 1; t < T; t++) total += oneKey(h, t, p, dot(dx, queryDir[h][t]));
             return total;
+        }
+
+        /** Row {@code t}'s term for a logit change {@code ds} of every key: the softmax recomputed. */
+        private double fullRow(int h, int t, double[] ds) {
+            double[] a = pattern[h][t], g = gradPattern[h][t], moved = scores[h][t].clone();
+            for (int s = 0; s <= t; s++) moved[s] += ds[s];
+            double[] exact = softmax(moved);
+            double mean = 0, total = 0;
+            for (int s = 0; s <= t; s++) mean += a[s] * ds[s];
+            for (int s = 0; s <= t; s++) total += g[s] * ((exact[s] - a[s]) - a[s] * (ds[s] - mean));
+            return total;
+        }
+
+        /**
+         * Row {@code t}'s term when only key {@code k}'s logit moves by {@code delta}: the other weights scale by
+         * {@code 1/Z}, key k's becomes {@code a_k e^delta / Z}, {@code Z = 1 + a_k (e^delta - 1)} (written so that no
+         * exponential overflows); the Jacobian term is {@code a_k delta (g_k - sum_s g_s a_s)}.
+         */
+        private double oneKey(int h, int t, int k, double delta) {
+            double ak = pattern[h][t][k], gk = gradPattern[h][t][k], ga = weightedGrad[h][t];
+            double rest, movedK; // 1/Z and a_k e^delta / Z
+            if (delta <= 0) {
+                double e = Math.exp(delta), z = 1 + ak * (e - 1);
+                rest = 1 / z;
+                movedK = ak * e / z;
+            } else {
+                double inv = Math.exp(-delta), z = inv + ak * (1 - inv);
+                rest = inv / z;
+                movedK = ak / z;
+            }
+            double exact = (ga - gk * ak) * (rest - 1) + gk * (movedK - ak);
+            return exact - ak * delta * (gk - ga);
         }
     }
 
@@ -180,18 +214,19 @@ public final class QkFix {
         Layer[] layers = layers(base);
         int T = layers[0].T, H = c.nHead();
         double[][] out = new double[nodes.size()][T];
-        for (int n = 0; n < nodes.size(); n++) {
+        // nodes are independent (each writes its own row), so the parallel loop gives the same numbers on any thread count
+        java.util.stream.IntStream.range(0, nodes.size()).parallel().forEach(n -> {
             AttributionNode node = nodes.get(n);
             for (int p = 0; p < T; p++) {
                 double[] dr = residualChange(node, base, other, p);
                 double sum = 0;
                 for (int l = firstReader(node); l < c.nLayer(); l++) {
-                    double[] dx = lnChange(l, layers[l].scale[p], dr);
-                    for (int h = 0; h < H; h++) sum += layers[l].correction(h, p, layers[l].logitShift(h, p, dx));
+                    float[] dx = lnChange(l, layers[l].scale[p], dr);
+                    for (int h = 0; h < H; h++) sum += layers[l].correction(h, p, dx);
                 }
                 out[n][p] = sum;
             }
-        }
+        });
         return out;
     }
 
@@ -218,14 +253,14 @@ public final class QkFix {
         return dr;
     }
 
-    /** ln1's output change for a residual change {@code dr}, its scale frozen at {@code sigma}. */
-    double[] lnChange(int l, double sigma, double[] dr) {
+    /** ln1's output change for a residual change {@code dr}, its scale frozen at {@code sigma} (float, like the graphs). */
+    float[] lnChange(int l, double sigma, double[] dr) {
         int d = dr.length;
         double mean = 0;
         for (double v : dr) mean += v;
         mean /= d;
-        double[] dx = new double[d];
-        for (int i = 0; i < d; i++) dx[i] = (dr[i] - mean) / sigma * ln1W[l][i];
+        float[] dx = new float[d];
+        for (int i = 0; i < d; i++) dx[i] = (float) ((dr[i] - mean) / sigma * ln1W[l][i]);
         return dx;
     }
 
@@ -238,9 +273,17 @@ public final class QkFix {
         return e;
     }
 
-    private static double dot(double[] a, float[] b) {
-        double s = 0;
-        for (int i = 0; i < a.length; i++) s += a[i] * b[i];
-        return s;
+    /** Float products in four running sums (the hot loop of the fix: independent sums keep the multiplier busy). */
+    private static double dot(float[] a, float[] b) {
+        float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+        int i = 0, n = a.length;
+        for (; i + 3 < n; i += 4) {
+            s0 += a[i] * b[i];
+            s1 += a[i + 1] * b[i + 1];
+            s2 += a[i + 2] * b[i + 2];
+            s3 += a[i + 3] * b[i + 3];
+        }
+        for (; i < n; i++) s0 += a[i] * b[i];
+        return (double) s0 + s1 + s2 + s3;
     }
 }

@@ -99,7 +99,7 @@ class AttributionStarTest {
                 Map<String, double[][]> patched = capture(baseIds, patches);
                 double[][] q0 = baseHooks.get(HookNames.hookQ(1)), k0 = baseHooks.get(HookNames.hookK(1)),
                         q1 = patched.get(HookNames.hookQ(1)), k1 = patched.get(HookNames.hookK(1));
-                double[] dx = fix.lnChange(1, layers[1].scale[p], fix.residualChange(node, base, other, p));
+                float[] dx = fix.lnChange(1, layers[1].scale[p], fix.residualChange(node, base, other, p));
                 double sum = 0;
                 for (int h = 0; h < H; h++) {
                     double[][] shift = layers[1].logitShift(h, p, dx);
@@ -124,7 +124,7 @@ class AttributionStarTest {
                         }
                     }
                     double want = patternDerivative(baseIds, trueTok, wrongTok, refPattern, direction);
-                    double got = layers[1].correction(h, p, shift);
+                    double got = layers[1].correction(h, p, dx);
                     assertThat(got).as("correction u%d p%d h%d", u, p, h).isCloseTo(want, within(1e-4 * (1 + Math.abs(want))));
                     sum += got;
                     checked += Math.abs(want) > 1e-3 ? 1 : 0;
