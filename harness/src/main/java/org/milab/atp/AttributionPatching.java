@@ -23,14 +23,16 @@ import java.util.Set;
  * </ul>
  * A ranking, not a measurement: it is exact only where the model is linear in the node between the two runs.
  * It fails where attention saturates (a softmax at ~0/1 has ~0 gradient however large the patch's effect)
- * and where effects cancel; exact patching of the top nodes is the verified answer.
+ * and where effects cancel; exact patching of the top nodes is the verified answer. AtP* ({@link QkFix}) repairs the
+ * saturation failure on each node's direct path into later heads' queries and keys.
  */
 public final class AttributionPatching {
     private AttributionPatching() {}
 
     /**
-     * One pair's scores: {@code denoising[node][position]}, {@code noising[node][position]}, and the metric of
-     * the two unpatched runs (from the same gradient graph).
+     * One pair's scores: {@code denoising[node][position]}, {@code noising[node][position]}, {@code integrated} (null
+     * without IG steps), {@code star} (AtP* denoising; null unless asked for), and the metric of the two unpatched
+     * runs (from the same gradient graph).
      */
     public record PairScores(PromptPair pair, double cleanMetric, double corruptMetric, double[][] denoising,
                              double[][] noising, double[][] integrated, double[][] star) {}
