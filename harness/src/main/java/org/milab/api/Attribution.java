@@ -7,7 +7,9 @@ import java.util.List;
  * and averaged over the task's pairs. Denoising: {@code (a_clean - a_corrupt) . dm/da} at the corrupt run
  * (estimates patching the clean activation into the corrupt run); noising: {@code (a_corrupt - a_clean) . dm/da}
  * at the clean run; AtP-IG: the denoising estimate with the gradient averaged along the embedding path (NaN
- * when the task asked for no steps). A ranking to verify by exact patching, not a measurement.
+ * when the task asked for no steps); AtP*: the denoising estimate with AtP*'s QK fix for attention saturation (each
+ * later head's softmax recomputed exactly; docs/attribution.md), from the same two passes. A ranking to verify by
+ * exact patching, not a measurement.
  *
  * @param nodes         one score per node, in the graph's order (per layer: heads, attention, MLP, residual)
  * @param cleanMetric   per pair, the clean run's metric
@@ -23,9 +25,10 @@ public record Attribution(List<NodeScore> nodes, double[] cleanMetric, double[] 
      * @param noising   mean over pairs of the summed noising AtP
      * @param integrated mean over pairs of the summed AtP-IG, NaN without IG steps
      * @param perPosition per pair, the denoising score at each position
+     * @param star      mean over pairs of the summed AtP* (denoising with the QK fix)
      */
     public record NodeScore(String id, int layer, int head, String hook, double denoising, double noising,
-                            double integrated, List<double[]> perPosition) {}
+                            double integrated, List<double[]> perPosition, double star) {}
 
     /**
      * @param id a node id such as L1H2

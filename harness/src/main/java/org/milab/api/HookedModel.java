@@ -327,29 +327,30 @@ public final class HookedModel implements AutoCloseable {
     /**
      * Attribution patching of every node (each head's hook_z slice, each attention layer, MLP and residual stream
      * entering a block) from the model's exported gradient graph: two forward+backward passes per pair, plus one
-     * per integrated-gradient step.
+     * per integrated-gradient step; AtP* (the QK fix) is arithmetic on the two passes' outputs.
      *
      * @param task the prompt pairs, the metric tokens, the integrated-gradient steps
-     * @return per node, AtP (denoising and noising) and AtP-IG summed over positions and averaged over pairs
+     * @return per node, AtP (denoising and noising), AtP-IG and AtP* summed over positions and averaged over pairs
      */
     public Attribution attribute(AttributionTask task) {
         List<PromptPair> pairs = promptPairs(task);
-        AttributionPatching.Result r = AttributionPatching.run(model, pairs, options.maxRows(), task.igSteps());
+        AttributionPatching.Result r = AttributionPatching.run(model, pairs, options.maxRows(), task.igSteps(), true);
         options.progress().progress("attribute", pairs.size(), pairs.size());
         List<Attribution.NodeScore> nodes = new ArrayList<>();
         int n = r.pairs().size();
         for (int k = 0; k < r.nodes().size(); k++) {
             AttributionNode node = r.nodes().get(k);
-            double den = 0, noi = 0, ig = 0;
+            double den = 0, noi = 0, ig = 0, star = 0;
             List<double[]> perPosition = new ArrayList<>();
             for (AttributionPatching.PairScores s : r.pairs()) {
                 den += Arrays.stream(s.denoising()[k]).sum() / n;
                 noi += Arrays.stream(s.noising()[k]).sum() / n;
                 if (s.integrated() != null) ig += Arrays.stream(s.integrated()[k]).sum() / n;
+                star += Arrays.stream(s.star()[k]).sum() / n;
                 perPosition.add(s.denoising()[k].clone());
             }
             nodes.add(new Attribution.NodeScore(node.id(), node.layer(), node.head(), node.hook(), den, noi,
-                    task.igSteps() == 0 ? Double.NaN : ig, List.copyOf(perPosition)));
+                    task.igSteps() == 0 ? Double.NaN : ig, List.copyOf(perPosition), star));
         }
         return new Attribution(List.copyOf(nodes), r.pairs().stream().mapToDouble(AttributionPatching.PairScores::cleanMetric).toArray(),
                 r.pairs().stream().mapToDouble(AttributionPatching.PairScores::corruptMetric).toArray());

@@ -23,20 +23,30 @@ import java.util.Set;
  * </ul>
  * A ranking, not a measurement: it is exact only where the model is linear in the node between the two runs.
  * It fails where attention saturates (a softmax at ~0/1 has ~0 gradient however large the patch's effect)
- * and where effects cancel; exact patching of the top nodes is the verified answer.
+ * and where effects cancel; exact patching of the top nodes is the verified answer. AtP* ({@link QkFix}) repairs the
+ * saturation failure on each node's direct path into later heads' queries and keys.
  */
 public final class AttributionPatching {
     private AttributionPatching() {}
 
     /**
-     * One pair's scores: {@code denoising[node][position]}, {@code noising[node][position]}, and the metric of
-     * the two unpatched runs (from the same gradient graph).
+     * One pair's scores: {@code denoising[node][position]}, {@code noising[node][position]}, {@code integrated} (null
+     * without IG steps), {@code star} (AtP* denoising; null unless asked for), and the metric of the two unpatched
+     * runs (from the same gradient graph).
      */
     public record PairScores(PromptPair pair, double cleanMetric, double corruptMetric, double[][] denoising,
-                             double[][] noising, double[][] integrated) {}
+                             double[][] noising, double[][] integrated, double[][] star) {}
 
-    /** @param igSteps integrated-gradient steps per pair (0 = plain AtP only) */
-    public record Result(List<AttributionNode> nodes, List<PairScores> pairs, int igSteps, double seconds) {}
+    /**
+     * @param igSteps     integrated-gradient steps per pair (0 = plain AtP only)
+     * @param seconds     wall time of the whole run (AtP*'s arithmetic included)
+     * @param starSeconds wall time of AtP*'s QK fix alone (0 when not computed)
+     */
+    public record Result(List<AttributionNode> nodes, List<PairScores> pairs, int igSteps, double seconds, double starSeconds) {
+        public boolean hasStar() {
+            return !pairs.isEmpty() && pairs.get(0).star() != null;
+        }
+    }
 
     /**
      * AtP in both directions and, with {@code igSteps > 0}, AtP with integrated gradients (EAP-IG style,
@@ -46,11 +56,21 @@ public final class AttributionPatching {
      * over the path sees the softmax transitions that a gradient at either end misses when attention saturates.
      */
     public static Result run(LabModel model, List<PromptPair> pairs, int batchRows, int igSteps) {
+        return run(model, pairs, batchRows, igSteps, false);
+    }
+
+    /**
+     * As {@link #run(LabModel, List, int, int)}, and with {@code star} AtP* (denoising): AtP plus {@link QkFix}'s
+     * exact-softmax correction, from the same two gradient passes and the exported weights.
+     */
+    public static Result run(LabModel model, List<PromptPair> pairs, int batchRows, int igSteps, boolean star) {
         ModelConfig c = model.config();
         List<AttributionNode> nodes = AttributionNode.all(c);
         Set<String> hooks = new LinkedHashSet<>();
         nodes.forEach(n -> hooks.add(n.hook()));
         long t0 = System.nanoTime();
+        long starNanos = 0;
+        QkFix fix = star ? qkFix(model) : null;
         List<PairScores> out = new ArrayList<>(pairs.size());
         // pairs in chunks: clean and corrupt rows of a chunk in one call each side, then scored and dropped
         for (int start = 0; start < pairs.size(); start += batchRows) {
@@ -60,10 +80,33 @@ public final class AttributionPatching {
             List<GradientPass.Row> corrupt = GradientPass.run(model, chunk.stream()
                     .map(p -> GradientPass.Input.plain(p.corrupt(), p.metricTokens())).toList(), hooks, batchRows);
             List<Map<String, double[]>> path = pathGradients(model, chunk, hooks, batchRows, igSteps);
-            for (int i = 0; i < chunk.size(); i++)
-                out.add(score(c, nodes, chunk.get(i), clean.get(i), corrupt.get(i), path == null ? null : path.get(i)));
+            for (int i = 0; i < chunk.size(); i++) {
+                PairScores s = score(c, nodes, chunk.get(i), clean.get(i), corrupt.get(i), path == null ? null : path.get(i));
+                if (fix != null) {
+                    long s0 = System.nanoTime();
+                    s = withStar(s, fix.correction(nodes, corrupt.get(i), clean.get(i)));
+                    starNanos += System.nanoTime() - s0;
+                }
+                out.add(s);
+            }
         }
-        return new Result(nodes, out, igSteps, (System.nanoTime() - t0) / 1e9);
+        return new Result(nodes, out, igSteps, (System.nanoTime() - t0) / 1e9, starNanos / 1e9);
+    }
+
+    private static QkFix qkFix(LabModel model) {
+        try (org.milab.lab.ExportedWeights w = org.milab.lab.ExportedWeights.open(model.layout().graphDir(), model.config())) {
+            return new QkFix(w);
+        }
+    }
+
+    /** AtP* (denoising) = AtP denoising + the QK fix's correction, per node and position. */
+    static PairScores withStar(PairScores s, double[][] correction) {
+        double[][] star = new double[correction.length][];
+        for (int n = 0; n < star.length; n++) {
+            star[n] = s.denoising()[n].clone();
+            for (int t = 0; t < star[n].length; t++) star[n][t] += correction[n][t];
+        }
+        return new PairScores(s.pair(), s.cleanMetric(), s.corruptMetric(), s.denoising(), s.noising(), s.integrated(), star);
     }
 
     /** Per pair and hook, the gradient averaged over the integrated-gradient path; null when igSteps is 0. */
@@ -110,7 +153,7 @@ public final class AttributionPatching {
                 if (ig != null) ig[n][t] = q;
             }
         }
-        return new PairScores(pair, clean.metric(), corrupt.metric(), den, noi, ig);
+        return new PairScores(pair, clean.metric(), corrupt.metric(), den, noi, ig, null);
     }
 
     /** The prompts of {@code pairs}, clean then corrupt, for callers that capture them. */

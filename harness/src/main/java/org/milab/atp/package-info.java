@@ -1,5 +1,6 @@
 /**
- * Owns: the core of attribution patching (AtP, AtP-IG): gradient passes through the exported grad graph
+ * Owns: the core of attribution patching (AtP, AtP-IG, and AtP*'s QK fix for attention saturation, {@link org.milab.atp.QkFix}):
+ * gradient passes through the exported grad graph
  * ({@link org.milab.atp.GradientPass}), the scored nodes and prompt pairs, and the per-node scores; and the core of
  * edge attribution (EAP, EAP-IG): MIB-named edges ({@link org.milab.atp.EdgeGraph}), the edge-masked and edge-gradient
  * passes ({@link org.milab.atp.EdgePasses}) and the per-example edge scores ({@link org.milab.atp.EdgeAttributionPatching});

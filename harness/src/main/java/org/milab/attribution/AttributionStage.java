@@ -38,8 +38,9 @@ public final class AttributionStage {
     }
 
     public static AttributionPatching.Result run(StageContext ctx, AttributionConfig cfg, List<PromptPair> pairs) {
-        AttributionPatching.Result r = AttributionPatching.run(ctx.model(), pairs, cfg.batchRows(), cfg.igSteps());
+        AttributionPatching.Result r = AttributionPatching.run(ctx.model(), pairs, cfg.batchRows(), cfg.igSteps(), true);
         ctx.recordTiming("attribution_atp", r.seconds());
+        ctx.recordTiming("attribution_atp_star_qk_fix", r.starSeconds());
         ctx.writeJson(DIR, null, "attribution_config.json", cfg.toMap());
         ctx.write(DIR, null, cells(r));
         ctx.write(DIR, null, pairTable(r));
@@ -48,9 +49,9 @@ public final class AttributionStage {
         return r;
     }
 
-    /** One (pair, node, position) of {@code attribution}: AtP in both directions, and AtP-IG. */
+    /** One (pair, node, position) of {@code attribution}: AtP in both directions, AtP-IG and AtP*. */
     record Cell(int pair, String node, String mibNode, String kind, String hook, int layer, Integer head, int position,
-                int tokenClean, int tokenCorrupt, double atpDenoising, double atpNoising, Double atpIg) {}
+                int tokenClean, int tokenCorrupt, double atpDenoising, double atpNoising, Double atpIg, Double atpStar) {}
 
     /** One prompt pair of {@code attribution_pairs}. */
     record Pair(int pair, int trueToken, int wrongToken, int length, List<Integer> cleanIds, List<Integer> corruptIds,
@@ -60,7 +61,8 @@ public final class AttributionStage {
     record Node(String node, String mibNode, String kind, String hook, int layer, Integer head, int nPairs,
                 int rankDenoising, int rankNoising, Integer rankIg, double atpDenoisingMean, double atpDenoisingCiLow,
                 double atpDenoisingCiHigh, double atpNoisingMean, double atpNoisingCiLow, double atpNoisingCiHigh,
-                Double atpIgMean, Double atpIgCiLow, Double atpIgCiHigh) {}
+                Double atpIgMean, Double atpIgCiLow, Double atpIgCiHigh, Integer rankStar, Double atpStarMean,
+                Double atpStarCiLow, Double atpStarCiHigh) {}
 
     static String kind(AttributionNode node) {
         return node.kind().name().toLowerCase(Locale.ROOT);
@@ -75,7 +77,9 @@ public final class AttributionStage {
                 .metadata("milab.atp", "atp_denoising = (a_clean - a_corrupt) . dm/da at the corrupt run; atp_noising = "
                         + "(a_corrupt - a_clean) . dm/da at the clean run; atp_ig = (a_clean - a_corrupt) . dm/da averaged over "
                         + r.igSteps() + " runs with token embeddings (1 - w) E[corrupt] + w E[clean], w = (j - 1/2) / "
-                        + r.igSteps() + " (null without --ig-steps); m = L[true] - L[wrong] at the final position");
+                        + r.igSteps() + " (null without --ig-steps); atp_star = atp_denoising with AtP*'s QK fix: each later "
+                        + "head's softmax recomputed exactly for the node's first-order change of its attention logits "
+                        + "(ln1 scale frozen at the corrupt run; docs/attribution.md); m = L[true] - L[wrong] at the final position");
         for (AttributionPatching.PairScores p : r.pairs()) {
             int[] clean = p.pair().clean().ids(), corrupt = p.pair().corrupt().ids();
             for (int n = 0; n < r.nodes().size(); n++) {
@@ -83,7 +87,8 @@ public final class AttributionStage {
                 for (int t = 0; t < p.pair().length(); t++)
                     RecordSchema.of(Cell.class).add(b, new Cell(p.pair().index(), node.id(), node.mibId(), kind(node),
                             node.hook(), node.layer(), head(node), t, clean[t], corrupt[t], p.denoising()[n][t],
-                            p.noising()[n][t], p.integrated() == null ? null : p.integrated()[n][t]));
+                            p.noising()[n][t], p.integrated() == null ? null : p.integrated()[n][t],
+                            p.star() == null ? null : p.star()[n][t]));
             }
         }
         return b;
@@ -106,21 +111,25 @@ public final class AttributionStage {
                         + "ranks by |mean| among nodes of the same kind, 1 = largest");
         int n = r.nodes().size();
         double[][] den = perPairTotals(r, PairScores::denoising), noi = perPairTotals(r, PairScores::noising),
-                ig = r.igSteps() > 0 ? perPairTotals(r, PairScores::integrated) : null;
-        Bootstrap.Interval[] d = new Bootstrap.Interval[n], s = new Bootstrap.Interval[n], q = new Bootstrap.Interval[n];
+                ig = r.igSteps() > 0 ? perPairTotals(r, PairScores::integrated) : null,
+                st = r.hasStar() ? perPairTotals(r, PairScores::star) : null;
+        Bootstrap.Interval[] d = new Bootstrap.Interval[n], s = new Bootstrap.Interval[n], q = new Bootstrap.Interval[n],
+                a = new Bootstrap.Interval[n];
         for (int k = 0; k < n; k++) {
             d[k] = boot.mean(den[k]);
             s[k] = boot.mean(noi[k]);
             q[k] = ig == null ? Bootstrap.Interval.EMPTY : boot.mean(ig[k]);
+            a[k] = st == null ? Bootstrap.Interval.EMPTY : boot.mean(st[k]);
         }
         int[] rankD = ranksWithinKind(r.nodes(), d), rankN = ranksWithinKind(r.nodes(), s),
-                rankQ = ig == null ? null : ranksWithinKind(r.nodes(), q);
+                rankQ = ig == null ? null : ranksWithinKind(r.nodes(), q), rankA = st == null ? null : ranksWithinKind(r.nodes(), a);
         for (int k = 0; k < n; k++) {
             AttributionNode node = r.nodes().get(k);
             RecordSchema.of(Node.class).add(b, new Node(node.id(), node.mibId(), kind(node), node.hook(), node.layer(), head(node),
                     r.pairs().size(), rankD[k], rankN[k], rankQ == null ? null : rankQ[k], d[k].estimate(), d[k].low(),
                     d[k].high(), s[k].estimate(), s[k].low(), s[k].high(), ig == null ? null : q[k].estimate(),
-                    ig == null ? null : q[k].low(), ig == null ? null : q[k].high()));
+                    ig == null ? null : q[k].low(), ig == null ? null : q[k].high(), rankA == null ? null : rankA[k],
+                    st == null ? null : a[k].estimate(), st == null ? null : a[k].low(), st == null ? null : a[k].high()));
         }
         return b;
     }
@@ -151,7 +160,9 @@ public final class AttributionStage {
                         + "(%d gradient passes per pair)%s; top heads by |AtP denoising|: %s",
                 r.nodes().size(), r.pairs().size(), r.seconds(), 2 + r.igSteps(),
                 r.igSteps() > 0 ? ", AtP-IG with " + r.igSteps() + " steps" : "", topHeads(nodes, "denoising"));
-        return r.igSteps() > 0 ? s + "; by |AtP-IG|: " + topHeads(nodes, "ig") : s;
+        if (r.igSteps() > 0) s += "; by |AtP-IG|: " + topHeads(nodes, "ig");
+        return r.hasStar() ? s + String.format(Locale.ROOT, "; by |AtP*|: %s (AtP*'s QK fix %.2f s of the %.2f s, no extra pass)",
+                topHeads(nodes, "star"), r.starSeconds(), r.seconds()) : s;
     }
 
     private static String topHeads(Table nodes, String estimate) {

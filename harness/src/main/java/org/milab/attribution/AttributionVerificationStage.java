@@ -30,9 +30,12 @@ public final class AttributionVerificationStage {
     /** One agreement statistic: {@code level} head or cell, {@code direction}, {@code statistic} (spearman, top2_recall...). */
     public record Agreement(String level, String direction, String statistic, Bootstrap.Interval value) {}
 
-    /** Agreement statistics, and per head (layer-major) the means over pairs; {@code atpHeadsIg} null without IG. */
+    /**
+     * Agreement statistics, and per head (layer-major) the means over pairs; {@code atpHeadsIg} null without IG,
+     * {@code atpHeadsStar} null without AtP*.
+     */
     public record Verification(List<Agreement> agreements, double[] atpHeadsDenoising, double[] atpHeadsIg,
-                               double[] exactHeadsDenoising, ExactHeadPatching.Result exact) {
+                               double[] exactHeadsDenoising, ExactHeadPatching.Result exact, double[] atpHeadsStar) {
         public Agreement get(String level, String direction, String statistic) {
             return agreements.stream().filter(a -> a.level.equals(level) && a.direction.equals(direction)
                     && a.statistic.equals(statistic)).findFirst().orElseThrow();
@@ -48,9 +51,10 @@ public final class AttributionVerificationStage {
         for (int k = 0; k < atp.nodes().size(); k++) if (atp.nodes().get(k).kind() == AttributionNode.Kind.HEAD) headNodes.add(k);
         int nHeads = headNodes.size(), n = pairs.size(), T = pairs.get(0).length();
         // per pair: AtP per head summed over positions, and per cell
-        boolean ig = atp.igSteps() > 0;
+        boolean ig = atp.igSteps() > 0, star = atp.hasStar();
         double[][] atpDen = new double[n][nHeads], atpNoi = new double[n][nHeads], atpIg = new double[n][nHeads],
-                atpCell = new double[n][nHeads * T], igCell = new double[n][nHeads * T], exactCell = new double[n][nHeads * T];
+                atpCell = new double[n][nHeads * T], igCell = new double[n][nHeads * T], exactCell = new double[n][nHeads * T],
+                atpStar = new double[n][nHeads], starCell = new double[n][nHeads * T];
         for (int p = 0; p < n; p++)
             for (int h = 0; h < nHeads; h++) {
                 int node = headNodes.get(h);
@@ -64,6 +68,10 @@ public final class AttributionVerificationStage {
                         atpIg[p][h] += s.integrated()[node][t];
                         igCell[p][h * T + t] = s.integrated()[node][t];
                     }
+                    if (star) {
+                        atpStar[p][h] += s.star()[node][t];
+                        starCell[p][h * T + t] = s.star()[node][t];
+                    }
                 }
             }
         Bootstrap boot = new Bootstrap(cfg.resamples(), cfg.bootstrapSeed(), Bootstrap.DEFAULT_LEVEL);
@@ -75,12 +83,17 @@ public final class AttributionVerificationStage {
             agree(agreements, boot, "head", "ig", atpIg, exact.heads(), cfg.topK());
             agree(agreements, boot, "cell", "ig", igCell, exactCell, cfg.topK());
         }
+        if (star) { // AtP* (denoising with the QK fix) against exact denoising too
+            agree(agreements, boot, "head", "star", atpStar, exact.heads(), cfg.topK());
+            agree(agreements, boot, "cell", "star", starCell, exactCell, cfg.topK());
+        }
 
-        ctx.write(DIR, null, headTable(atp, headNodes, pairs, atpDen, atpNoi, ig ? atpIg : null, exact));
-        ctx.write(DIR, null, cellTable(atp, headNodes, pairs, atpCell, ig ? igCell : null, exactCell, T));
+        ctx.write(DIR, null, headTable(atp, headNodes, pairs, atpDen, atpNoi, ig ? atpIg : null, star ? atpStar : null, exact));
+        ctx.write(DIR, null, cellTable(atp, headNodes, pairs, atpCell, ig ? igCell : null, star ? starCell : null, exactCell, T));
         ctx.write(DIR, null, agreementTable(agreements, n));
         ctx.summarize(summary(agreements, n, exact));
-        return new Verification(List.copyOf(agreements), means(atpDen), ig ? means(atpIg) : null, means(exact.heads()), exact);
+        return new Verification(List.copyOf(agreements), means(atpDen), ig ? means(atpIg) : null, means(exact.heads()), exact,
+                star ? means(atpStar) : null);
     }
 
     private static void agree(List<Agreement> out, Bootstrap boot, String level, String direction, double[][] atp,
@@ -98,18 +111,19 @@ public final class AttributionVerificationStage {
     /** One (pair, head) of {@code attribution_verification_heads}: AtP against exact hook_z patching. */
     record HeadRow(int pair, int layer, int head, String node, String mibNode, double atpDenoising, double exactDenoising,
                    double atpNoising, double exactNoising, Double atpIg, double cleanMetric, double corruptMetric,
-                   Double exactDenoisingNormalized) {}
+                   Double exactDenoisingNormalized, Double atpStar) {}
 
     /** One (pair, head, position) of {@code attribution_verification_cells}. */
     record CellRow(int pair, int layer, int head, int position, String node, double atpDenoising, Double atpIg,
-                   double exactDenoising) {}
+                   double exactDenoising, Double atpStar) {}
 
     /** One agreement statistic of {@code attribution_verification}, with its bootstrap interval over pairs. */
     record AgreementRow(String level, String direction, String statistic, int nPairs, double value, double ciLow,
                         double ciHigh) {}
 
     private static TableBuilder headTable(AttributionPatching.Result atp, List<Integer> headNodes, List<PromptPair> pairs,
-                                          double[][] atpDen, double[][] atpNoi, double[][] atpIg, ExactHeadPatching.Result exact) {
+                                          double[][] atpDen, double[][] atpNoi, double[][] atpIg, double[][] atpStar,
+                                          ExactHeadPatching.Result exact) {
         TableBuilder b = RecordSchema.of(HeadRow.class).builder("attribution_verification_heads", "pair", "node")
                 .metadata("milab.verification", "exact_* = metric delta of patching the head's hook_z at every position "
                         + "(denoising: clean into corrupt, minus corrupt; noising: corrupt into clean, minus clean); atp_* = "
@@ -121,13 +135,13 @@ public final class AttributionVerificationStage {
                 RecordSchema.of(HeadRow.class).add(b, new HeadRow(pairs.get(p).index(), node.layer(), node.head(), node.id(),
                         node.mibId(), atpDen[p][h], exact.heads()[p][h], atpNoi[p][h], exact.headsNoise()[p][h],
                         atpIg == null ? null : atpIg[p][h], exact.clean()[p], exact.corrupt()[p],
-                        gap == 0 ? null : exact.heads()[p][h] / gap));
+                        gap == 0 ? null : exact.heads()[p][h] / gap, atpStar == null ? null : atpStar[p][h]));
             }
         return b;
     }
 
     private static TableBuilder cellTable(AttributionPatching.Result atp, List<Integer> headNodes, List<PromptPair> pairs,
-                                          double[][] atpCell, double[][] igCell, double[][] exactCell, int T) {
+                                          double[][] atpCell, double[][] igCell, double[][] starCell, double[][] exactCell, int T) {
         TableBuilder b = RecordSchema.of(CellRow.class).builder("attribution_verification_cells", "pair", "node", "position");
         for (int p = 0; p < pairs.size(); p++)
             for (int h = 0; h < headNodes.size(); h++) {
@@ -135,7 +149,7 @@ public final class AttributionVerificationStage {
                 for (int t = 0; t < T; t++)
                     RecordSchema.of(CellRow.class).add(b, new CellRow(pairs.get(p).index(), node.layer(), node.head(), t,
                             node.id(), atpCell[p][h * T + t], igCell == null ? null : igCell[p][h * T + t],
-                            exactCell[p][h * T + t]));
+                            exactCell[p][h * T + t], starCell == null ? null : starCell[p][h * T + t]));
             }
         return b;
     }

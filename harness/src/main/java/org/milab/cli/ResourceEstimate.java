@@ -148,8 +148,18 @@ final class ResourceEstimate {
         int t = tokens(c, 2 * length + 1);
         double heads = (double) c.nLayer() * c.nHead(), nodes = heads + 2.0 * c.nLayer() + 1;
         double table = pairs * nodes * t * 2 * (igSteps > 0 ? 2 : 1) * 8.0;
-        double flops = pairs * 2.0 * (1 + igSteps) * 3 * FlopCount.capture(c, t) + verifyPairs * heads * t * rowFlops(c, t);
+        double flops = pairs * 2.0 * (1 + igSteps) * 3 * FlopCount.capture(c, t) + verifyPairs * heads * t * rowFlops(c, t)
+                + pairs * starFlops(c, t, nodes);
         return new Need(Math.max(table, 16.0 * resamples), flops, (double) resamples * pairs * heads);
+    }
+
+    /**
+     * AtP*'s QK fix per pair (Java arithmetic, no pass): q, k, v and W_Q k, W_K q per block (5 t d^2 multiply-adds), then per
+     * node, position, later block (about half the blocks on average) and head a logit shift of t dot products of d_model.
+     */
+    static double starFlops(ModelConfig c, int t, double nodes) {
+        double d = c.dModel();
+        return 2 * (c.nLayer() * 5.0 * t * d * d + nodes * t * (c.nLayer() / 2.0) * c.nHead() * t * d);
     }
 
     static String bytes(double b) {

@@ -27,20 +27,21 @@ class AttributionTablesTest {
     void tablesKeepTheirHandDeclaredColumns() {
         assertThat(schema(AttributionStage.Cell.class)).isEqualTo("pair:INT64 node:STRING mib_node:STRING kind:STRING "
                 + "hook:STRING layer:INT64 head:INT64 head_id:STRING position:INT64 token_clean:INT64 token_corrupt:INT64 "
-                + "atp_denoising:FLOAT64 atp_noising:FLOAT64 atp_ig:FLOAT64");
+                + "atp_denoising:FLOAT64 atp_noising:FLOAT64 atp_ig:FLOAT64 atp_star:FLOAT64");
         assertThat(schema(AttributionStage.Pair.class)).isEqualTo("pair:INT64 true_token:INT64 wrong_token:INT64 length:INT64 "
                 + "clean_ids:INT64_LIST corrupt_ids:INT64_LIST clean_metric:FLOAT64 corrupt_metric:FLOAT64");
         assertThat(schema(AttributionStage.Node.class)).isEqualTo("node:STRING mib_node:STRING kind:STRING hook:STRING "
                 + "layer:INT64 head:INT64 head_id:STRING n_pairs:INT64 rank_denoising:INT64 rank_noising:INT64 rank_ig:INT64 "
                 + "atp_denoising_mean:FLOAT64 atp_denoising_ci_low:FLOAT64 atp_denoising_ci_high:FLOAT64 "
                 + "atp_noising_mean:FLOAT64 atp_noising_ci_low:FLOAT64 atp_noising_ci_high:FLOAT64 "
-                + "atp_ig_mean:FLOAT64 atp_ig_ci_low:FLOAT64 atp_ig_ci_high:FLOAT64");
+                + "atp_ig_mean:FLOAT64 atp_ig_ci_low:FLOAT64 atp_ig_ci_high:FLOAT64 rank_star:INT64 "
+                + "atp_star_mean:FLOAT64 atp_star_ci_low:FLOAT64 atp_star_ci_high:FLOAT64");
         assertThat(schema(AttributionVerificationStage.HeadRow.class)).isEqualTo("pair:INT64 layer:INT64 head:INT64 "
                 + "head_id:STRING node:STRING mib_node:STRING atp_denoising:FLOAT64 exact_denoising:FLOAT64 "
                 + "atp_noising:FLOAT64 exact_noising:FLOAT64 atp_ig:FLOAT64 clean_metric:FLOAT64 corrupt_metric:FLOAT64 "
-                + "exact_denoising_normalized:FLOAT64");
+                + "exact_denoising_normalized:FLOAT64 atp_star:FLOAT64");
         assertThat(schema(AttributionVerificationStage.CellRow.class)).isEqualTo("pair:INT64 layer:INT64 head:INT64 "
-                + "head_id:STRING position:INT64 node:STRING atp_denoising:FLOAT64 atp_ig:FLOAT64 exact_denoising:FLOAT64");
+                + "head_id:STRING position:INT64 node:STRING atp_denoising:FLOAT64 atp_ig:FLOAT64 exact_denoising:FLOAT64 atp_star:FLOAT64");
         assertThat(schema(AttributionVerificationStage.AgreementRow.class)).isEqualTo("level:STRING direction:STRING "
                 + "statistic:STRING n_pairs:INT64 value:FLOAT64 ci_low:FLOAT64 ci_high:FLOAT64");
     }
