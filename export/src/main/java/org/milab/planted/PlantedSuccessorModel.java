@@ -84,11 +84,16 @@ public final class PlantedSuccessorModel {
             } else if (given == null)
                 throw new UserError("MODEL=" + modelId + " is not " + MODEL_ID + " or " + MODEL_ID + "-<preset> and no "
                         + "--planted-layout was given.", "Add ARGS=\"--planted-layout '<preset or spec>'\" (presets: "
-                        + String.join(", ", PlantedLayout.PRESETS.keySet()) + ").");
+                        + String.join(", ", PlantedLayout.PRESETS.keySet().stream().filter(p -> supported(PlantedLayout.preset(p))).toList()) + ").");
             else layout = given;
         }
         requireSupported(layout, modelId);
         return layout;
+    }
+
+    /** True for the layouts the successor construction covers: no negative and no reactive backup head. */
+    public static boolean supported(PlantedLayout layout) {
+        return layout.negative() == null && layout.reactive() == null;
     }
 
     /** Refuses a layout the successor construction does not cover (a negative or a reactive backup head). */

@@ -55,7 +55,8 @@ class PlantedSuccessorModelTest {
         assertThatThrownBy(() -> PlantedSuccessorModel.layoutForModel("planted-successor-deep3", "backup"))
                 .isInstanceOf(UserError.class).hasMessageContaining("names the 'deep3' preset but --planted-layout gives");
         assertThatThrownBy(() -> PlantedSuccessorModel.layoutForModel("planted-successor-mine", null))
-                .isInstanceOf(UserError.class).hasMessageContaining("no --planted-layout was given");
+                .isInstanceOf(UserError.class).hasMessageContaining("no --planted-layout was given")
+                .hasMessageContaining("(presets: default, backup, deep3)");
         assertThatThrownBy(() -> PlantedSuccessorModel.layoutForModel("planted-successor-negative", null))
                 .isInstanceOf(UserError.class).hasMessageContaining("not built on layouts with a negative head (negative=L1H4)");
         assertThatThrownBy(() -> PlantedSuccessorModel.layoutForModel("planted-successor", "reactive-backup"))
