@@ -79,6 +79,8 @@ class CircuitPlantedTest {
             long t0 = System.nanoTime();
             CircuitTask task = BuiltinTasks.get(taskName, m, 8, 6, 0);
             try (EdgeRunner runner = new EdgeRunner(m, task.tokenize(m), 16)) {
+                // 10 IG steps, the CLI's default: at 5 EAP-IG ranked planted-successor-deep3's prev -> induction <k> 66th
+                // (docs/circuits.md, "Five IG steps were not enough")
                 CircuitDiscovery.Result r = CircuitDiscovery.run(runner, task, new CircuitConfig(10, 500, 0, 16, 48, 0.9));
                 System.out.println(modelId + ": " + CircuitStage.markdown(r) + "discovery seconds " + r.seconds());
                 List<String> circuit = new ArrayList<>();
