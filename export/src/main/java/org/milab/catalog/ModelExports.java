@@ -133,18 +133,27 @@ public final class ModelExports {
     }
 
     /**
-     * The second planted behaviour ({@link org.milab.planted.PlantedSuccessorModel}, default layout): exported like
-     * {@link #exportPlanted} as model {@code planted-successor} under {@code root}, its circuit's nodes and edges in
-     * the manifests' {@code edge_ground_truth}.
+     * The second planted behaviour ({@link org.milab.planted.PlantedSuccessorModel}) on {@code spec}'s layout:
+     * exported like {@link #exportPlanted} under {@code layout.modelId()}, its circuit's nodes and edges (every
+     * copying head, the last MLP) in the manifests' {@code edge_ground_truth}.
      */
-    public static GraphExporter.Exported exportPlantedSuccessor(Path root, long seed, double noiseStd) {
-        ModelLayout layout = new ModelLayout(root, org.milab.planted.PlantedSuccessorModel.MODEL_ID);
+    public static GraphExporter.Exported exportPlantedSuccessor(ModelLayout layout, PlantedSpec spec) {
         String generate = "generate the checkpoint (induction + successor MLP, seeded noise)";
         StepCounter steps = new StepCounter(layout.modelId(), List.of(generate));
         steps.start(generate);
-        Planted planted = org.milab.planted.PlantedSuccessorModel.build(seed, noiseStd);
-        return exportBuilt(layout, planted.spec(), planted, org.milab.planted.PlantedSuccessorModel.edgeTruth(planted.groundTruth()),
+        Planted planted = org.milab.planted.PlantedSuccessorModel.build(spec).named(layout.modelId());
+        return exportBuilt(layout, spec, planted, org.milab.planted.PlantedSuccessorModel.edgeTruth(planted.groundTruth()),
                 "org.milab.planted.PlantedSuccessorModel", steps, generate);
+    }
+
+    /** {@link #exportPlantedSuccessor(ModelLayout, PlantedSpec)} under {@code root} as {@code PlantedSuccessorModel.modelId(spec.layout())}. */
+    public static GraphExporter.Exported exportPlantedSuccessor(Path root, PlantedSpec spec) {
+        return exportPlantedSuccessor(new ModelLayout(root, org.milab.planted.PlantedSuccessorModel.modelId(spec.layout())), spec);
+    }
+
+    /** The default layout as model {@code planted-successor} under {@code root}. */
+    public static GraphExporter.Exported exportPlantedSuccessor(Path root, long seed, double noiseStd) {
+        return exportPlantedSuccessor(root, new PlantedSpec(seed, noiseStd));
     }
 
     private static GraphExporter.Exported exportBuilt(ModelLayout layout, PlantedSpec spec, Planted planted,

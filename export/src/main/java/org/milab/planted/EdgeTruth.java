@@ -43,7 +43,8 @@ public final class EdgeTruth {
         return out;
     }
 
-    private static List<HeadTruth> copiers(GroundTruth t) {
+    /** The heads that copy the attended token: the main induction head and any backup (package use: the successor model). */
+    static List<HeadTruth> copiers(GroundTruth t) {
         List<HeadTruth> out = new ArrayList<>(t.heads(Role.INDUCTION));
         out.addAll(t.heads(Role.BACKUP_INDUCTION));
         return out;

@@ -78,7 +78,7 @@ class PlantedInductionModelTest {
         assertThat(weightsHash(backup)).isNotEqualTo("395fe5335ab96a8bb32cf23f53e2f5851fe6e1a9db5dfa6b151a9d4462667c4c");
     }
 
-    private static String weightsHash(Planted p) {
+    static String weightsHash(Planted p) {
         try {
             MessageDigest md = MessageDigest.getInstance("SHA-256");
             for (String name : p.checkpoint().names()) {

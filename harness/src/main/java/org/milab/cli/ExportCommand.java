@@ -19,7 +19,8 @@ public final class ExportCommand implements Callable<Integer> {
 
     @Option(names = "--model", defaultValue = "gpt2",
             description = "gpt2 (pinned hub checkpoint, the cache, or --weights); planted-induction, planted-backup, "
-                    + "planted-deep3 or planted-<name> with --planted-layout (generated, work offline); or any other name "
+                    + "planted-deep3 or planted-<name> with --planted-layout; planted-successor, planted-successor-<preset> or "
+                    + "planted-successor-<name> with --planted-layout (the successor behaviour; all generated, work offline); or any other name "
                     + "for a --weights file. Default: ${DEFAULT-VALUE}.")
     String model;
 

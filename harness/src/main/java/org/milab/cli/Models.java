@@ -8,6 +8,7 @@ import org.milab.graph.GraphExporter;
 
 import org.milab.planted.PlantedLayout;
 import org.milab.planted.PlantedSpec;
+import org.milab.planted.PlantedSuccessorModel;
 import org.milab.util.UserError;
 
 import java.nio.file.Path;
@@ -27,10 +28,9 @@ final class Models {
                 throw new UserError("MODEL=" + id + " is generated (names starting with " + PlantedLayout.MODEL_PREFIX
                         + " are planted models); it takes no WEIGHTS.",
                         "Drop WEIGHTS, or choose another MODEL name for your checkpoint.");
-            if (id.equals(org.milab.planted.PlantedSuccessorModel.MODEL_ID)) { // the second planted behaviour: default layout only
-                if (planted.layout() != null)
-                    throw new UserError("MODEL=" + id + " is built on the default layout; it takes no --planted-layout.", "Drop --planted-layout.");
-                return ModelExports.exportPlantedSuccessor(layout.root(), planted.seed(), planted.noiseStd());
+            if (PlantedSuccessorModel.isSuccessorModel(id)) { // the second planted behaviour, on the layout the name or option gives
+                PlantedLayout l = PlantedSuccessorModel.layoutForModel(id, planted.layout());
+                return ModelExports.exportPlantedSuccessor(layout, new PlantedSpec(l, planted.seed(), planted.noiseStd()));
             }
             PlantedLayout l = PlantedLayout.forModel(id, planted.layout());
             return ModelExports.exportPlanted(layout, new PlantedSpec(l, planted.seed(), planted.noiseStd()));
