@@ -65,7 +65,7 @@ public final class V2ScaleBench implements Runnable {
 
     record Result(String schema, String startedUtc, String model, int nLayer, int nHead, int dModel, List<Integer> seeds,
                   int promptsPerFamily, int probesPerLength, int bootstrapResamples, boolean sequential, String loadavgStart,
-                  String loadavgEnd, int cores, String codeCommit, String runDir, double wallSeconds, List<Step> steps,
+                  String loadavgEnd, int cores, String codeCommit, String runDir, double wallSeconds, List<Step> steps, Map<String, Double> timingsSeconds,
                   Map<String, Long> engineRowsByLabel, Map<String, Long> capturedPromptsByLabel, Causal causal) {}
 
     @Override
@@ -102,6 +102,8 @@ public final class V2ScaleBench implements Runnable {
             long nPrompts = captured.entrySet().stream().filter(x -> x.getKey().startsWith(prefix)).mapToLong(Map.Entry::getValue).sum();
             steps.add(new Step(e.getKey(), e.getValue().asDouble(), nRows, nPrompts));
         });
+        Map<String, Double> timings = new java.util.LinkedHashMap<>(); // the stages' own timers (causal: both stages)
+        manifest.path("timings_seconds").fields().forEachRemaining(e -> timings.put(e.getKey(), e.getValue().asDouble()));
         Table base = ArrowTables.read(run.resolve("v2").resolve(CausalStage.BASELINES + ArrowTables.EXTENSION));
         Table seq = ArrowTables.read(run.resolve("v2").resolve(Sequential.TABLE + ArrowTables.EXTENSION));
         long interventions = ArrowTables.read(run.resolve("v2").resolve(CausalStage.ABLATIONS + ArrowTables.EXTENSION)).rowCount()
@@ -111,7 +113,7 @@ public final class V2ScaleBench implements Runnable {
         Result res = new Result("milab.bench_v2/1", started.toString(), model, nLayer, nHead, dModel, counts.seeds(),
                 prompts, probes, resamples, counts.sequential(), loadStart, Machine.loadAverage(),
                 Runtime.getRuntime().availableProcessors(), Provenance.gitCommit(r), r.relativize(run).toString(),
-                manifest.path("wall_seconds").asDouble(), steps, rows, captured, causal);
+                manifest.path("wall_seconds").asDouble(), steps, timings, rows, captured, causal);
         Path out = r.resolve("results").resolve("bench").resolve(stamp).resolve("bench.json");
         try {
             ObjectNode json = BenchJson.MAPPER.createObjectNode();
