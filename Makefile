@@ -43,7 +43,7 @@ milab = printf '+ bin/milab %s\n' '$(subst ','\'',$(strip $(1)))' && bin/milab $
 RUN_ARGS = --model $(MODEL) --device $(DEVICE) --threads $(THREADS) $(if $(RUN_ID),--run-id '$(RUN_ID)',) $(ENGINE_ARGS)
 
 .PHONY: help build test demo export inspect run-heldout run-sweep run-all run-v2 run-characterization run-calibration \
-        attribute circuit diff report check-report columns bench bench-peer bench-peer-venv bench-circuit bench-circuit-run bench-spark spark-jar random-checkpoint zoo zoo-diagnose kill-campaign clean
+        attribute circuit diff report check-report columns bench bench-peer bench-peer-venv bench-circuit bench-circuit-run bench-v2 bench-spark spark-jar random-checkpoint zoo zoo-diagnose kill-campaign clean
 
 help:
 	@echo "Start here:"
@@ -72,6 +72,7 @@ help:
 	@echo "  make spark-jar                 spark/target/milab-spark.jar for spark-submit"
 	@echo "  make bench-spark [ARGS='--seeds 10 --heads-per-layer 1']   held-out sweep, local engine vs Spark local[2]"
 	@echo "  make bench-circuit [ARGS='--ig-steps 10']   edge attribution timing by phase on GPT-2 small's shape (32 examples)"
+	@echo "  make bench-v2 [ARGS='--v2-sequential off']   protocol v2 at full counts on GPT-2 small's shape: rows and seconds per step"
 	@echo "  make bench-circuit-run [ENGINE=spark] [ARGS='--exact-edges 500']   a whole circuit run on that shape (sweeps included)"
 	@echo "  make kill-campaign [KILLS=10] [SEED=n]   kill -9 run-v2 and circuit at random times, resume, compare (docs/reliability-v2.md)"
 	@echo "Other: make bench (throughput, not a test; NO_PEER=1 without the PyTorch peer), make bench-peer (engine vs peer only), make build, make clean"
@@ -228,6 +229,12 @@ bench-peer: $(STAMP) $(BENCH_GRAPHS) $(PEER_VENV)/.ready
 # ENGINE=spark to run the sweeps on Spark); its phases' seconds are in results/<run>/circuit/circuit_summary.json
 bench-circuit: $(STAMP) $(BENCH_GRAPHS)
 	@export MILAB_MAIN=org.milab.bench.CircuitBench && $(call milab,--model gpt2-random --threads $(THREADS) $(ARGS))
+
+# protocol v2 on GPT-2 small's shape at full counts (not a test): seconds (run manifest) and engine rows per step into
+# results/bench/<time>/bench.json, the causal rows beside what they would be without the sequential design; the run
+# itself lands in results/bench-v2-<time>. ARGS='--v2-sequential off' (every head on every pair), '--v2-seeds 1 ...'
+bench-v2: $(STAMP) $(BENCH_GRAPHS)
+	@export MILAB_MAIN=org.milab.bench.V2ScaleBench && $(call milab,--model gpt2-random --threads $(THREADS) $(ARGS))
 
 bench-circuit-run: $(STAMP) $(BENCH_GRAPHS)
 	@echo "loadavg before: $$(cat /proc/loadavg)"

@@ -10,6 +10,9 @@ public final class V2Options {
     @Option(names = "--v2-seeds", description = "protocol v2 prompt seeds, comma separated, distinct, 0-1e9 (default 1,2,3)") String seeds;
     @Option(names = "--v2-prompts", defaultValue = "16", description = "v2 prompt pairs per family and seed (>= 4; bounded by memory and time). Default: ${DEFAULT-VALUE}.") int prompts;
     @Option(names = "--v2-probes", defaultValue = "16", description = "v2 attention probes per length and seed (>= 2; bounded by memory and time). Default: ${DEFAULT-VALUE}.") int probes;
+    @Option(names = "--v2-sequential", defaultValue = "on", description = "on: the registered sequential design of the "
+            + "causal tests (heads decisively null on the first quarter of the pairs stop for futility; docs/protocol-v2.md); "
+            + "off: every head on every pair. Registered in protocol.json. Default: ${DEFAULT-VALUE}.") String sequential;
     @Option(names = "--v2-resamples", defaultValue = "2000", description = "v2 bootstrap resamples (>= 1000). Default: ${DEFAULT-VALUE}.") int resamples;
 
     /** The counts, each checked (ranges and distinct seeds here; memory and time by {@link ResourceEstimate}). */
@@ -19,7 +22,10 @@ public final class V2Options {
         OptionChecks.bounded("--v2-prompts", prompts, 4, Integer.MAX_VALUE, "protocol v2 needs >= 4 prompts per family");
         OptionChecks.bounded("--v2-probes", probes, 2, Integer.MAX_VALUE, "protocol v2 needs >= 2 probes per length");
         OptionChecks.bounded("--v2-resamples", resamples, 1000, Integer.MAX_VALUE, "protocol v2 needs >= 1000 bootstrap resamples");
-        return new V2Protocol.Counts(s, prompts, probes, resamples);
+        if (!sequential.equals("on") && !sequential.equals("off"))
+            throw new org.milab.util.UserError("--v2-sequential '" + sequential + "' is neither on nor off.",
+                    "Pass --v2-sequential on (the registered sequential design) or off (every head on every pair).");
+        return new V2Protocol.Counts(s, prompts, probes, resamples, sequential.equals("on"));
     }
 
     /** {@code counts}' lower bound of memory and time on model {@code c}. */

@@ -24,7 +24,7 @@ public record V2Protocol(String schema, String modelId, List<Integer> seeds, int
                          int probesPerLength, List<Integer> probeLengths, String probePool, String copyPool,
                          List<FamilySpec> families, List<TokenPool> pools, List<String> headUniverse,
                          String metric, Map<String, String> interventions, Thresholds thresholds,
-                         List<String> decisionRules, NaturalText naturalText) {
+                         List<String> decisionRules, NaturalText naturalText, Sequential sequential) {
     public static final String SCHEMA = "milab.protocol_v2/2";
 
     /**
@@ -56,7 +56,13 @@ public record V2Protocol(String schema, String modelId, List<Integer> seeds, int
     }
 
     /** The CLI-tunable part; everything else is fixed by the protocol. */
-    public record Counts(List<Integer> seeds, int promptsPerFamily, int probesPerLength, int bootstrapResamples) {
+    public record Counts(List<Integer> seeds, int promptsPerFamily, int probesPerLength, int bootstrapResamples,
+                         boolean sequential) {
+        /** With the registered sequential design on (the default). */
+        public Counts(List<Integer> seeds, int promptsPerFamily, int probesPerLength, int bootstrapResamples) {
+            this(seeds, promptsPerFamily, probesPerLength, bootstrapResamples, true);
+        }
+
         public Counts {
             seeds = List.copyOf(seeds);
             if (seeds.isEmpty()) throw new UserError("Protocol v2 needs at least one seed.", "Pass e.g. --seeds 1,2,3.");
@@ -190,7 +196,12 @@ public record V2Protocol(String schema, String modelId, List<Integer> seeds, int
         return new V2Protocol(SCHEMA, modelId, counts.seeds(), counts.promptsPerFamily(), counts.probesPerLength(),
                 PROBE_LENGTHS, VOCABULARY_POOL, ALL_POOL, FAMILIES, pools, heads,
                 "LD = L[answer] - L[wrong] at the final position, raw (centred) logits; control: L[answer] - L[control_alt]",
-                INTERVENTIONS, th, RULES, NaturalText.plan(tok));
+                INTERVENTIONS, th, RULES, NaturalText.plan(tok), Sequential.declared(counts.sequential()));
+    }
+
+    /** The sequential design; a protocol.json written before it was registered has none: every head gets every pair. */
+    public Sequential design() {
+        return sequential == null ? Sequential.declared(false) : sequential;
     }
 
     public TokenPool pool(String name) {

@@ -188,11 +188,14 @@ public final class Verdicts {
         for (Head h : roles.keySet()) {
             Map<String, Map<String, Double>> byTest = deltas.getOrDefault(h, Map.of());
             Map<String, Effect> e = new LinkedHashMap<>();
+            // a head stopped for futility enters the correction as p = 1 (Sequential): never significant, and no
+            // other head's adjusted p falls below what it would be with this head's full-count p
+            boolean stopped = in.stopped().containsKey(h);
             for (String test : TESTS)
                 if (byTest.containsKey(test)) {
                     e.put(test, effect(t, subsetName + " " + h + " " + test, byTest.get(test), gapOf, gapOk, f));
-                    ps.add(e.get(test).p());
-                    ps.add(e.get(test).pNegative());
+                    ps.add(stopped ? 1.0 : e.get(test).p());
+                    ps.add(stopped ? 1.0 : e.get(test).pNegative());
                 }
             effects.put(h, e);
             if (byTest.containsKey(CONTROL)) {
@@ -248,7 +251,16 @@ public final class Verdicts {
             if (roles.get(h).role().equals(Roles.PREVIOUS))
                 out.put(h, verdict(new Evidence(h, roles.get(h), effects.get(h), adjusted.get(h), adjustedNeg.get(h),
                         controls.get(h), margins.get(h)), gapOk, gap, t, compositions, confirmedReceivers));
+        out.replaceAll((h, v) -> in.stopped().containsKey(h) ? stoppedReason(v, in.stopped().get(h)) : v);
         return new Result(gap, gapOk, gapOf.size(), new ArrayList<>(out.values()), compositions, groups, raw, adj);
+    }
+
+    /** The verdict of a head the sequential design stopped, its reason saying so. */
+    private static HeadVerdict stoppedReason(HeadVerdict v, int pairs) {
+        return new HeadVerdict(v.head(), v.role(), v.effects(), v.adjusted(), v.adjustedNegative(), v.control(),
+                v.controlMargin(), v.verdict(), v.reason() + String.format(Locale.ROOT, " Stopped for futility after %d "
+                + "pairs (sequential design, v2/sequential): its effects are over those pairs and its tests entered the "
+                + "correction as p = 1.", pairs), v.pAdjusted(), v.kind(), v.inconclusiveReasons());
     }
 
     static Effect effect(V2Protocol.Thresholds t, String what, Map<String, Double> byPrompt, Map<String, Double> gapOf,

@@ -94,17 +94,23 @@ class V2PipelineTest {
         for (String t : List.of(ProtocolStage.PROMPTS, ProtocolStage.PROBES, AttentionProbeStage.TABLE, CopyingStage.TABLE,
                 CausalStage.BASELINES, CausalStage.ABLATIONS, CausalStage.PATCHES, GroupAblationStage.TABLE,
                 CompositionStage.TABLE, CompositionStage.SCORES, CopyingStage.OV_TABLE, CircuitEvidence.TABLE,
-                VerdictStage.VERDICTS, VerdictStage.STABILITY)) {
+                VerdictStage.VERDICTS, VerdictStage.STABILITY, Sequential.TABLE)) {
             Table x = V2PlantedRuns.table(run, t);
             assertThat(x.provenance()).as(t).containsKeys("checkpoint_sha256", "graph_sha256", "code_git_commit", "run_id");
             assertThat(x.metadata().get(ProtocolStage.SHA_METADATA)).as(t)
                     .isEqualTo(Hashing.sha256(run.resolve("v2/protocol.json")));
         }
-        // one tidy row per pair x head x intervention
+        // one tidy row per pair x head x intervention, over the pairs each head ran on (v2/sequential: a head stopped
+        // for futility has its stage-1 pairs, every other head all of them)
         int pairs = V2PlantedRuns.table(run, ProtocolStage.PROMPTS).rowCount();
         assertThat(pairs).isEqualTo(2 * 5 * 4);
-        assertThat(V2PlantedRuns.table(run, CausalStage.ABLATIONS).rowCount()).isEqualTo(pairs * 16 * 3);
-        assertThat(V2PlantedRuns.table(run, CausalStage.PATCHES).rowCount()).isEqualTo(pairs * 16);
+        Table seq = V2PlantedRuns.table(run, Sequential.TABLE);
+        assertThat(seq.rowCount()).isEqualTo(16);
+        long headPairs = seq.rows().stream().mapToLong(r -> r.getLong("stopped_at_pairs")).sum();
+        assertThat(seq.rows()).allMatch(r -> r.getLong("pairs_total") == pairs);
+        assertThat(headPairs).isLessThan(16L * pairs);
+        assertThat((long) V2PlantedRuns.table(run, CausalStage.ABLATIONS).rowCount()).isEqualTo(headPairs * 3);
+        assertThat((long) V2PlantedRuns.table(run, CausalStage.PATCHES).rowCount()).isEqualTo(headPairs);
         // one row per pair x composition kind (k, q, v) for the one (previous-token, induction) pair of heads
         Table comp = V2PlantedRuns.table(run, CompositionStage.TABLE);
         assertThat(comp.rowCount()).isEqualTo(3 * pairs);
