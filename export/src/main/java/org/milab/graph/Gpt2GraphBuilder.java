@@ -69,12 +69,7 @@ public final class Gpt2GraphBuilder {
         declareRowInputs(g, ins, t);
         declare(g, ins, cacheResidPre(start), FLOAT, List.of(n, t, d),
                 "the unpatched runs' hook_resid_pre of block " + start + ", one row per cached prompt, right padded");
-        for (int l = start; l < L; l++) {
-            declare(g, ins, cacheKey(l), FLOAT, List.of(n, H, dh, t),
-                    "the unpatched runs' hook_k of block " + l + " laid out [prompt, head, d_head, position]");
-            declare(g, ins, cacheValue(l), FLOAT, List.of(n, H, t, dh),
-                    "the unpatched runs' hook_v of block " + l + " laid out [prompt, head, position, d_head]");
-        }
+        declareKeyValueCaches(g, ins, start);
         String s = g.op("Gather", new String[]{g.op("Shape", RESID_INDEX), g.scalarLong("one_idx", 1)}, attr("axis", 0L));
         String range = g.op("Range", g.scalarLong("zero", 0), s, g.scalarLong("step", 1));
         String future = g.op("Greater", g.op("Unsqueeze", range, g.constLongs("ax0", 0)),
@@ -129,12 +124,7 @@ public final class Gpt2GraphBuilder {
                 "the unpatched runs' hook_resid_pre of block " + start + ", one row per cached prompt, right padded");
         if (cellStart) declare(g, ins, cacheResidPre(start + 1), FLOAT, List.of(n, t, d), "the unpatched runs' "
                 + "hook_resid_pre of block " + (start + 1) + ": what block " + start + " leaves at positions it does not patch");
-        for (int l = cellStart ? start + 1 : start; l < L; l++) {
-            declare(g, ins, cacheKey(l), FLOAT, List.of(n, H, dh, t),
-                    "the unpatched runs' hook_k of block " + l + " laid out [prompt, head, d_head, position]");
-            declare(g, ins, cacheValue(l), FLOAT, List.of(n, H, t, dh),
-                    "the unpatched runs' hook_v of block " + l + " laid out [prompt, head, position, d_head]");
-        }
+        declareKeyValueCaches(g, ins, cellStart ? start + 1 : start);
         String s = g.op("Gather", new String[]{g.op("Shape", RESID_INDEX), g.scalarLong("one_idx", 1)}, attr("axis", 0L));
         String range = g.op("Range", g.scalarLong("zero", 0), s, g.scalarLong("step", 1));
         String widths = g.op("Concat", new String[]{g.op("Slice", g.op("Shape", PAST_MASK), g.constLongs("s1", 1),
@@ -248,6 +238,18 @@ public final class Gpt2GraphBuilder {
         declare(g, ins, PAST_MASK, FLOAT, List.of(B, t), "1 for each cached position before the row's suffix, else 0");
         declare(g, ins, FINAL_INDEX, INT64, List.of(B), "index of each row's last real token within its suffix");
         declare(g, ins, METRIC_TOKEN_IDS, INT64, List.of(B, K), "per row, the token ids whose final-position logits the metric needs");
+    }
+
+    /** The unpatched runs' keys and values of every block from {@code from} on (what the resuming graphs attend to). */
+    private void declareKeyValueCaches(OnnxGraph g, List<IoSpec> ins, int from) {
+        int H = c.nHead(), dh = c.dHead();
+        String n = "prompts", t = "cache_pos";
+        for (int l = from; l < c.nLayer(); l++) {
+            declare(g, ins, cacheKey(l), FLOAT, List.of(n, H, dh, t),
+                    "the unpatched runs' hook_k of block " + l + " laid out [prompt, head, d_head, position]");
+            declare(g, ins, cacheValue(l), FLOAT, List.of(n, H, t, dh),
+                    "the unpatched runs' hook_v of block " + l + " laid out [prompt, head, position, d_head]");
+        }
     }
 
     private static void declare(OnnxGraph g, List<IoSpec> ins, String name, int type, List<Object> dims, String meaning) {

@@ -18,9 +18,11 @@ import java.util.Map;
  * @param bootstrapSeed  seed of the bootstrap
  * @param batchRows      rows per gradient-graph call
  * @param igSteps        integrated-gradient steps of the AtP-IG estimate (0 = plain AtP only)
+ * @param atpStar        whether AtP*'s QK fix is computed (Java arithmetic per pair, no extra pass; its cost grows
+ *                       with layers x heads x positions^2 x d_model, minutes at GPT-2 small's shape)
  */
 public record AttributionConfig(int pairs, int length, long seed, int verifyPairs, int topK, int resamples,
-                                long bootstrapSeed, int batchRows, int igSteps) {
+                                long bootstrapSeed, int batchRows, int igSteps, boolean atpStar) {
     public AttributionConfig {
         if (verifyPairs < 0 || verifyPairs > pairs)
             throw new UserError("--verify-pairs must be between 0 and --pairs (" + pairs + "), got " + verifyPairs + ".",
@@ -32,15 +34,15 @@ public record AttributionConfig(int pairs, int length, long seed, int verifyPair
     }
 
     public static AttributionConfig defaults() {
-        return new AttributionConfig(32, 10, 0, 8, 10, 2000, 0, 32, 10);
+        return new AttributionConfig(32, 10, 0, 8, 10, 2000, 0, 32, 10, true);
     }
 
     /** attribution_config.json: what the run used, with the prompt recipe spelled out. */
     record Written(String prompts, int pairs, int length, long promptSeed, int verifyPairs, int topK, int bootstrapResamples,
-                   long bootstrapSeed, int batchRows, int igSteps) {}
+                   long bootstrapSeed, int batchRows, int igSteps, boolean atpStar) {}
 
     public Map<String, Object> toMap() {
         return RecordSchema.treeMap(new Written("repeated random tokens: clean BOS + r + r, corrupt BOS + s + r, metric L[r0] - L[s0]",
-                pairs, length, seed, verifyPairs, topK, resamples, bootstrapSeed, batchRows, igSteps));
+                pairs, length, seed, verifyPairs, topK, resamples, bootstrapSeed, batchRows, igSteps, atpStar));
     }
 }

@@ -38,7 +38,7 @@ public final class AttributionStage {
     }
 
     public static AttributionPatching.Result run(StageContext ctx, AttributionConfig cfg, List<PromptPair> pairs) {
-        AttributionPatching.Result r = AttributionPatching.run(ctx.model(), pairs, cfg.batchRows(), cfg.igSteps(), true);
+        AttributionPatching.Result r = AttributionPatching.run(ctx.model(), pairs, cfg.batchRows(), cfg.igSteps(), cfg.atpStar());
         ctx.recordTiming("attribution_atp", r.seconds());
         ctx.recordTiming("attribution_atp_star_qk_fix", r.starSeconds());
         ctx.writeJson(DIR, null, "attribution_config.json", cfg.toMap());

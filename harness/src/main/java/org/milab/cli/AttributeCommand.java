@@ -36,6 +36,8 @@ public final class AttributeCommand implements Callable<Integer> {
     @Option(names = "--resamples", defaultValue = "2000", description = "bootstrap resamples. Default: ${DEFAULT-VALUE}.") int resamples;
     @Option(names = "--batch-rows", defaultValue = "32", description = "rows per gradient-graph call. Default: ${DEFAULT-VALUE}.") int batchRows;
     @Option(names = "--ig-steps", defaultValue = "10", description = "integrated-gradient steps of AtP-IG (0 = plain AtP only). Default: ${DEFAULT-VALUE}.") int igSteps;
+    @Option(names = "--atp-star", defaultValue = "on", description = "on: AtP*'s QK fix beside AtP (no extra pass, but Java "
+            + "arithmetic that takes seconds per pair at GPT-2 small's shape); off: its columns are null. Default: ${DEFAULT-VALUE}.") String atpStar;
 
     /** Every option checked (ranges here, memory and time from the model's shape) before anything runs. */
     private AttributionConfig checked() {
@@ -49,6 +51,9 @@ public final class AttributeCommand implements Callable<Integer> {
         OptionChecks.bounded("--batch-rows", batchRows, 1, OptionChecks.MAX_BATCH_ROWS);
         // integrated gradients converge long before this; more steps only cost time
         OptionChecks.bounded("--ig-steps", igSteps, 0, 1000);
+        if (!atpStar.equals("on") && !atpStar.equals("off"))
+            throw new UserError("--atp-star '" + atpStar + "' is neither on nor off.",
+                    "Pass --atp-star on (AtP*'s QK fix beside AtP) or off (AtP and AtP-IG only).");
         org.milab.model.ModelConfig c = ResourceEstimate.configOf(root.root(), modelRun.model);
         if (c != null) {
             if (2 * length + 1 > c.nPositions())
@@ -56,14 +61,14 @@ public final class AttributeCommand implements Callable<Integer> {
                         + "but model '" + modelRun.model + "' reads at most " + c.nPositions() + " positions (n_positions).",
                         "Pass --length " + (c.nPositions() - 1) / 2 + " or less.");
             AttributionConfig d = AttributionConfig.defaults();
-            ResourceEstimate.require("attribute", c, ResourceEstimate.attribution(c, pairs, length, verifyPairs, resamples, igSteps),
+            ResourceEstimate.require("attribute", c, ResourceEstimate.attribution(c, pairs, length, verifyPairs, resamples, igSteps, atpStar.equals("on")),
                     new ResourceEstimate.Count("--pairs", pairs, d.pairs()),
                     new ResourceEstimate.Count("--resamples", resamples, d.resamples()),
                     new ResourceEstimate.Count("--ig-steps", igSteps, d.igSteps()),
                     new ResourceEstimate.Count("--verify-pairs", verifyPairs, d.verifyPairs()),
                     new ResourceEstimate.Count("--length", length, d.length()));
         }
-        return new AttributionConfig(pairs, length, seed, verifyPairs, topK, resamples, 0, batchRows, igSteps);
+        return new AttributionConfig(pairs, length, seed, verifyPairs, topK, resamples, 0, batchRows, igSteps, atpStar.equals("on"));
     }
 
     @Override

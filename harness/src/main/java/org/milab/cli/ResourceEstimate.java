@@ -144,12 +144,12 @@ final class ResourceEstimate {
      * integrated-gradient step; every node's attribution at every position in both directions kept for the
      * tables; the exact verification patches every head at every position of the verified pairs.
      */
-    static Need attribution(ModelConfig c, long pairs, int length, long verifyPairs, long resamples, long igSteps) {
+    static Need attribution(ModelConfig c, long pairs, int length, long verifyPairs, long resamples, long igSteps, boolean star) {
         int t = tokens(c, 2 * length + 1);
         double heads = (double) c.nLayer() * c.nHead(), nodes = heads + 2.0 * c.nLayer() + 1;
         double table = pairs * nodes * t * 2 * (igSteps > 0 ? 2 : 1) * 8.0;
         double flops = pairs * 2.0 * (1 + igSteps) * 3 * FlopCount.capture(c, t) + verifyPairs * heads * t * rowFlops(c, t)
-                + pairs * starFlops(c, t, nodes);
+                + (star ? pairs * starFlops(c, t, nodes) : 0);
         return new Need(Math.max(table, 16.0 * resamples), flops, (double) resamples * pairs * heads);
     }
 

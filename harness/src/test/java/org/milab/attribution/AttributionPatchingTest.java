@@ -176,6 +176,18 @@ class AttributionPatchingTest {
         Table agreement = ArrowTables.read(dir.resolve("attribution_verification.arrow"));
         assertThat(agreement.strings("statistic")).contains("spearman", "top2_recall");
         assertThat(Files.readString(root.resolve("results/atp/summary.md"))).contains("attribution verification");
+        assertThat(cells.column("atp_star").values()).doesNotContainNull();
+
+        // --atp-star off: the same AtP and AtP-IG cells, AtP*'s columns null (and declared so in the config)
+        int off = Main.run(new PrintWriter(err, true), "attribute", "--root", root.toString(), "--model", "words",
+                "--run-id", "atp-off", "--pairs", "4", "--length", "3", "--verify-pairs", "2", "--resamples", "100",
+                "--ig-steps", "2", "--atp-star", "off");
+        assertThat(off).as(err.toString()).isZero();
+        Table offCells = ArrowTables.read(root.resolve("results/atp-off/attribution/attribution.arrow"));
+        assertThat(offCells.column("atp_denoising").values()).isEqualTo(cells.column("atp_denoising").values());
+        assertThat(offCells.column("atp_ig").values()).isEqualTo(cells.column("atp_ig").values());
+        assertThat(offCells.column("atp_star").values()).containsOnlyNulls();
+        assertThat(Files.readString(root.resolve("results/atp-off/attribution/attribution_config.json"))).contains("\"atp_star\" : false");
 
         StringWriter err2 = new StringWriter();
         int bad = Main.run(new PrintWriter(err2, true), "attribute", "--root", root.toString(), "--model", "words",

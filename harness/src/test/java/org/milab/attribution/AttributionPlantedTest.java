@@ -41,7 +41,7 @@ class AttributionPlantedTest {
             GroundTruth.HeadTruth induction = truth.head(GroundTruth.Role.INDUCTION), previous = truth.head(GroundTruth.Role.PREVIOUS_TOKEN);
             int ind = induction.layer() * nHead + induction.head(), prev = previous.layer() * nHead + previous.head();
 
-            AttributionConfig cfg = new AttributionConfig(8, 6, 0, 4, 10, 500, 0, 32, 10);
+            AttributionConfig cfg = new AttributionConfig(8, 6, 0, 4, 10, 500, 0, 32, 10, true);
             RunContext ctx = new RunContext(root, RunConfig.reference(m.id(), "atp"), m);
             AttributionPatching.Result atp = AttributionStage.run(ctx, cfg, AttributionStage.pairs(ctx, cfg));
             AttributionVerificationStage.Verification v = AttributionVerificationStage.run(ctx, cfg, atp);

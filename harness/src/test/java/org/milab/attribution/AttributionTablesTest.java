@@ -59,6 +59,7 @@ class AttributionTablesTest {
         m.put("bootstrap_seed", 0L);
         m.put("batch_rows", 32);
         m.put("ig_steps", 10);
+        m.put("atp_star", true);
         Map<String, Object> written = AttributionConfig.defaults().toMap();
         assertThat(List.copyOf(written.keySet())).containsExactlyElementsOf(m.keySet());
         assertThat(written).isEqualTo(m);

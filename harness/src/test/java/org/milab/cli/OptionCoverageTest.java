@@ -57,6 +57,8 @@ class OptionCoverageTest {
             Map.entry("--hook", "blocks.99.attn.hook_z"),
             Map.entry("--head", "x"),
             Map.entry("--engine-path", "fastest"),
+            Map.entry("--v2-sequential", "maybe"),
+            Map.entry("--atp-star", "maybe"),
             Map.entry("--weights", "/nonexistent/model.safetensors"),
             Map.entry("--gpt2-bpe", "/nonexistent/bpe"),
             Map.entry("--planted-layout", "nonsense"),

@@ -21,7 +21,7 @@ class ResourceEstimateTest {
     void theDocumentedFullRunsOnGpt2SmallFitTheDefaultLimits() {
         ResourceEstimate.Need v2 = ResourceEstimate.v2(GPT2, 3, 16, 16, 2000);
         ResourceEstimate.Need ref = ResourceEstimate.reference(GPT2, 3, 32, 8, 3, 24, 12);
-        ResourceEstimate.Need atp = ResourceEstimate.attribution(GPT2, 32, 10, 8, 2000, 10);
+        ResourceEstimate.Need atp = ResourceEstimate.attribution(GPT2, 32, 10, 8, 2000, 10, true);
         for (ResourceEstimate.Need n : List.of(v2, ref, atp, v2.plus(ref))) {
             assertThat(n.bytes()).as("%s fits the tests' 6 GB heap", n).isLessThan(6e9);
             assertThat(n.seconds()).as("%s is under the default %s hours", n, ResourceEstimate.DEFAULT_MAX_HOURS)
@@ -36,9 +36,10 @@ class ResourceEstimateTest {
         assertThat(ResourceEstimate.v2(GPT2, 6, 16, 16, 2000).flops()).isGreaterThan(base.flops());
         assertThat(ResourceEstimate.v2(GPT2, 3, 16, 16, 4000).draws()).isEqualTo(2 * base.draws());
         assertThat(ResourceEstimate.v2(GPT2, 3, 16, 99_999_999, 2000).bytes()).isGreaterThan(1e12);
-        ResourceEstimate.Need atp = ResourceEstimate.attribution(GPT2, 32, 10, 8, 2000, 10);
-        assertThat(ResourceEstimate.attribution(GPT2, 64, 10, 8, 2000, 10).flops()).isGreaterThan(atp.flops());
-        assertThat(ResourceEstimate.attribution(GPT2, 32, 10, 8, 2000, 20).flops()).isGreaterThan(atp.flops());
+        ResourceEstimate.Need atp = ResourceEstimate.attribution(GPT2, 32, 10, 8, 2000, 10, true);
+        assertThat(ResourceEstimate.attribution(GPT2, 64, 10, 8, 2000, 10, true).flops()).isGreaterThan(atp.flops());
+        assertThat(ResourceEstimate.attribution(GPT2, 32, 10, 8, 2000, 20, true).flops()).isGreaterThan(atp.flops());
+        assertThat(ResourceEstimate.attribution(GPT2, 32, 10, 8, 2000, 10, false).flops()).isLessThan(atp.flops());
     }
 
     @Test
@@ -58,7 +59,7 @@ class ResourceEstimateTest {
         double measured = (System.nanoTime() - t0) / 1e9;
         assertThat(c.exit()).as(c.err()).isZero();
         ModelConfig words = ResourceEstimate.configOf(root, "words");
-        double estimate = ResourceEstimate.attribution(words, 8, 10, 2, 1000, 2).seconds();
+        double estimate = ResourceEstimate.attribution(words, 8, 10, 2, 1000, 2, true).seconds();
         System.out.printf("attribute on words: estimate %.4f s (lower bound), measured %.2f s%n", estimate, measured);
         assertThat(estimate).isPositive().isLessThan(measured);
     }
