@@ -51,9 +51,7 @@ public final class AttributeCommand implements Callable<Integer> {
         OptionChecks.bounded("--batch-rows", batchRows, 1, OptionChecks.MAX_BATCH_ROWS);
         // integrated gradients converge long before this; more steps only cost time
         OptionChecks.bounded("--ig-steps", igSteps, 0, 1000);
-        if (!atpStar.equals("on") && !atpStar.equals("off"))
-            throw new UserError("--atp-star '" + atpStar + "' is neither on nor off.",
-                    "Pass --atp-star on (AtP*'s QK fix beside AtP) or off (AtP and AtP-IG only).");
+        boolean star = OptionChecks.onOff("--atp-star", atpStar, "AtP*'s QK fix beside AtP", "AtP and AtP-IG only");
         org.milab.model.ModelConfig c = ResourceEstimate.configOf(root.root(), modelRun.model);
         if (c != null) {
             if (2 * length + 1 > c.nPositions())
@@ -61,14 +59,14 @@ public final class AttributeCommand implements Callable<Integer> {
                         + "but model '" + modelRun.model + "' reads at most " + c.nPositions() + " positions (n_positions).",
                         "Pass --length " + (c.nPositions() - 1) / 2 + " or less.");
             AttributionConfig d = AttributionConfig.defaults();
-            ResourceEstimate.require("attribute", c, ResourceEstimate.attribution(c, pairs, length, verifyPairs, resamples, igSteps, atpStar.equals("on")),
+            ResourceEstimate.require("attribute", c, ResourceEstimate.attribution(c, pairs, length, verifyPairs, resamples, igSteps, star),
                     new ResourceEstimate.Count("--pairs", pairs, d.pairs()),
                     new ResourceEstimate.Count("--resamples", resamples, d.resamples()),
                     new ResourceEstimate.Count("--ig-steps", igSteps, d.igSteps()),
                     new ResourceEstimate.Count("--verify-pairs", verifyPairs, d.verifyPairs()),
                     new ResourceEstimate.Count("--length", length, d.length()));
         }
-        return new AttributionConfig(pairs, length, seed, verifyPairs, topK, resamples, 0, batchRows, igSteps, atpStar.equals("on"));
+        return new AttributionConfig(pairs, length, seed, verifyPairs, topK, resamples, 0, batchRows, igSteps, star);
     }
 
     @Override

@@ -30,6 +30,14 @@ final class OptionChecks {
                     "Pass a value in that range" + (flag.equals("--batch-rows") ? " (default 128)." : "."));
     }
 
+    /** An on|off switch: true for on; anything else is a message naming {@code flag} and what each value does. */
+    static boolean onOff(String flag, String value, String on, String off) {
+        if (!value.equals("on") && !value.equals("off"))
+            throw new UserError(flag + " '" + value + "' is neither on nor off.",
+                    "Pass " + flag + " on (" + on + ") or off (" + off + ").");
+        return value.equals("on");
+    }
+
     /**
      * A comma-separated seed list: integers, 1 to {@link #MAX_SEEDS} of them, each once (a repeated seed would
      * score the same prompts twice and make every interval too narrow), each in 0..{@link #MAX_SEED}.

@@ -22,10 +22,9 @@ public final class V2Options {
         OptionChecks.bounded("--v2-prompts", prompts, 4, Integer.MAX_VALUE, "protocol v2 needs >= 4 prompts per family");
         OptionChecks.bounded("--v2-probes", probes, 2, Integer.MAX_VALUE, "protocol v2 needs >= 2 probes per length");
         OptionChecks.bounded("--v2-resamples", resamples, 1000, Integer.MAX_VALUE, "protocol v2 needs >= 1000 bootstrap resamples");
-        if (!sequential.equals("on") && !sequential.equals("off"))
-            throw new org.milab.util.UserError("--v2-sequential '" + sequential + "' is neither on nor off.",
-                    "Pass --v2-sequential on (the registered sequential design) or off (every head on every pair).");
-        return new V2Protocol.Counts(s, prompts, probes, resamples, sequential.equals("on"));
+        boolean design = OptionChecks.onOff("--v2-sequential", sequential, "the registered sequential design",
+                "every head on every pair");
+        return new V2Protocol.Counts(s, prompts, probes, resamples, design);
     }
 
     /** {@code counts}' lower bound of memory and time on model {@code c}. */

@@ -2,9 +2,11 @@ package org.milab.stage;
 
 import org.milab.engine.TokenIds;
 import org.milab.lab.LabModel;
+import org.milab.tables.ArrowTables;
 import org.milab.tables.Table;
 import org.milab.tables.TableBuilder;
 
+import java.nio.file.Files;
 import java.nio.file.Path;
 
 /**
@@ -38,6 +40,11 @@ public interface StageContext {
 
     /** An earlier stage's table; a missing one is a UserError naming the stage to run first. */
     Table read(String stage, Integer seed, String table);
+
+    /** Whether an earlier stage wrote {@code table} (for tables a run may lack: optional stages, older runs). */
+    default boolean has(String stage, Integer seed, String table) {
+        return Files.isRegularFile(dir(stage, seed).resolve(table + ArrowTables.EXTENSION));
+    }
 
     void writeJson(String stage, Integer seed, String fileName, Object value);
 

@@ -6,12 +6,10 @@ import org.milab.protocol.reference.HeldoutCandidateStage;
 import org.milab.protocol.reference.HeldoutConsolidationStage;
 import org.milab.protocol.reference.SweepConsolidationStage;
 import org.milab.stage.StageContext;
-import org.milab.tables.ArrowTables;
 import org.milab.tables.RecordSchema;
 import org.milab.tables.Table;
 import org.milab.tables.TableBuilder;
 
-import java.nio.file.Files;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -67,7 +65,7 @@ public final class ProtocolComparisonStage {
     /** A status column of a reference table by head; empty when that stage did not run in this run. */
     private static Map<Head, String> byHead(StageContext ctx, String dir, String table, String column) {
         Map<Head, String> out = new HashMap<>();
-        if (!Files.isRegularFile(ctx.dir(dir, null).resolve(table + ArrowTables.EXTENSION))) return out;
+        if (!ctx.has(dir, null, table)) return out;
         for (Table.Row r : ctx.read(dir, null, table).rows()) out.putIfAbsent(Roles.head(r), r.getString(column));
         return out;
     }

@@ -90,16 +90,8 @@ public record Sequential(boolean enabled, double firstBlockFraction, int minFirs
         for (Table.Row r : baselines.rows()) if (feeds.test(r)) gapOf.put(r.getString("prompt_id"), r.getDouble("gap"));
         Interval gap = Roles.mean(t, "pooled gap", gapOf.values().stream().mapToDouble(Double::doubleValue).toArray());
         boolean gapOk = gap.above(0);
-        Map<Head, Map<String, Map<String, Double>>> deltas = new TreeMap<>();
-        for (Table table : List.of(ablations, patches))
-            for (Table.Row r : table.rows())
-                if (feeds.test(r))
-                    deltas.computeIfAbsent(Roles.head(r), h -> new LinkedHashMap<>())
-                            .computeIfAbsent(r.getString("intervention"), k -> new LinkedHashMap<>())
-                            .put(r.getString("prompt_id"), r.getDouble("delta"));
-        V2Protocol.Thresholds strict = new V2Protocol.Thresholds(t.attentionMargin(), t.copyMargin(), f, t.alpha(),
-                t.correction(), t.floatTolerance(), t.bootstrapResamples(), t.bootstrapSeed(), futilityConfidence,
-                t.stableSeedFraction(), t.copyTopK());
+        Map<Head, Map<String, Map<String, Double>>> deltas = Verdicts.deltas(feeds, ablations, patches);
+        V2Protocol.Thresholds strict = t.withConfidence(futilityConfidence);
         Map<Head, Decision> out = new TreeMap<>();
         for (Head h : pooledRoles.keySet()) {
             boolean eligible = Roles.OTHER.equals(pooledRoles.get(h).role())

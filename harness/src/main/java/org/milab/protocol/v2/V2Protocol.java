@@ -53,6 +53,18 @@ public record V2Protocol(String schema, String modelId, List<Integer> seeds, int
             if (copyTopK < 1) throw new UserError("thresholds.copy_top_k is " + copyTopK + " (must be >= 1; a protocol.json "
                     + "written before the top-k copy score has none).", "Re-run the v2 protocol step (make run-v2 with a new RUN_ID).");
         }
+
+        /** The same thresholds with intervals at two-sided level {@code level}. */
+        public Thresholds withConfidence(double level) {
+            return new Thresholds(attentionMargin, copyMargin, minEffectFraction, alpha, correction, floatTolerance,
+                    bootstrapResamples, bootstrapSeed, level, stableSeedFraction, copyTopK);
+        }
+
+        /** The same thresholds with {@code resamples} bootstrap resamples. */
+        public Thresholds withBootstrapResamples(int resamples) {
+            return new Thresholds(attentionMargin, copyMargin, minEffectFraction, alpha, correction, floatTolerance,
+                    resamples, bootstrapSeed, confidence, stableSeedFraction, copyTopK);
+        }
     }
 
     /** The CLI-tunable part; everything else is fixed by the protocol. */
@@ -189,10 +201,7 @@ public record V2Protocol(String schema, String modelId, List<Integer> seeds, int
                 TokenPool.vocabulary(VOCABULARY_POOL, tok));
         List<String> heads = new ArrayList<>();
         for (int l = 0; l < nLayer; l++) for (int h = 0; h < nHead; h++) heads.add(new Head(l, h).label());
-        Thresholds t = THRESHOLDS;
-        Thresholds th = new Thresholds(t.attentionMargin(), t.copyMargin(), t.minEffectFraction(), t.alpha(),
-                t.correction(), t.floatTolerance(), counts.bootstrapResamples(), t.bootstrapSeed(), t.confidence(),
-                t.stableSeedFraction(), t.copyTopK());
+        Thresholds th = THRESHOLDS.withBootstrapResamples(counts.bootstrapResamples());
         return new V2Protocol(SCHEMA, modelId, counts.seeds(), counts.promptsPerFamily(), counts.probesPerLength(),
                 PROBE_LENGTHS, VOCABULARY_POOL, ALL_POOL, FAMILIES, pools, heads,
                 "LD = L[answer] - L[wrong] at the final position, raw (centred) logits; control: L[answer] - L[control_alt]",

@@ -29,8 +29,7 @@ public record VerdictInputs(Table attention, Table copying, Table baselines, Tab
                 ctx.read(d, null, CausalStage.PATCHES), ctx.read(d, null, GroupAblationStage.TABLE),
                 keysOnly(ctx.read(d, null, CompositionStage.TABLE)),
                 // a run registered before the sequential design has no such table: nothing stopped
-                java.nio.file.Files.isRegularFile(ctx.dir(d, null).resolve(Sequential.TABLE + org.milab.tables.ArrowTables.EXTENSION))
-                        ? Sequential.stopped(ctx.read(d, null, Sequential.TABLE)) : Map.of());
+                ctx.has(d, null, Sequential.TABLE) ? Sequential.stopped(ctx.read(d, null, Sequential.TABLE)) : Map.of());
     }
 
     /** The composition rows a verdict reads: the path into the receiver's keys (queries and values are reported only). */

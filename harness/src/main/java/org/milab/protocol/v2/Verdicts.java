@@ -146,14 +146,7 @@ public final class Verdicts {
         Interval gap = Roles.mean(t, subsetName + " gap", gaps);
         boolean gapOk = gap.above(0);
 
-        // per head and test: prompt -> delta
-        Map<Head, Map<String, Map<String, Double>>> deltas = new TreeMap<>();
-        for (Table table : List.of(in.ablations(), in.patches()))
-            for (Table.Row r : table.rows())
-                if (keep.test(r))
-                    deltas.computeIfAbsent(Roles.head(r), h -> new LinkedHashMap<>())
-                            .computeIfAbsent(r.getString("intervention"), k -> new LinkedHashMap<>())
-                            .put(r.getString("prompt_id"), r.getDouble("delta"));
+        Map<Head, Map<String, Map<String, Double>>> deltas = deltas(keep, in.ablations(), in.patches());
         // leave-one-out marginals and whole-group drops
         Map<String, Map<String, Double>> groupDrop = new LinkedHashMap<>();
         Map<String, String> groupHeads = new LinkedHashMap<>();
@@ -261,6 +254,18 @@ public final class Verdicts {
                 v.controlMargin(), v.verdict(), v.reason() + String.format(Locale.ROOT, " Stopped for futility after %d "
                 + "pairs (sequential design, v2/sequential): its effects are over those pairs and its tests entered the "
                 + "correction as p = 1.", pairs), v.pAdjusted(), v.kind(), v.inconclusiveReasons());
+    }
+
+    /** Per head and test (intervention): prompt -> delta, over the rows of {@code tables} that {@code keep} selects. */
+    static Map<Head, Map<String, Map<String, Double>>> deltas(Predicate<Table.Row> keep, Table... tables) {
+        Map<Head, Map<String, Map<String, Double>>> deltas = new TreeMap<>();
+        for (Table table : tables)
+            for (Table.Row r : table.rows())
+                if (keep.test(r))
+                    deltas.computeIfAbsent(Roles.head(r), h -> new LinkedHashMap<>())
+                            .computeIfAbsent(r.getString("intervention"), k -> new LinkedHashMap<>())
+                            .put(r.getString("prompt_id"), r.getDouble("delta"));
+        return deltas;
     }
 
     static Effect effect(V2Protocol.Thresholds t, String what, Map<String, Double> byPrompt, Map<String, Double> gapOf,
