@@ -25,7 +25,7 @@ public record Attribution(List<NodeScore> nodes, double[] cleanMetric, double[] 
      * @param noising   mean over pairs of the summed noising AtP
      * @param integrated mean over pairs of the summed AtP-IG, NaN without IG steps
      * @param perPosition per pair, the denoising score at each position
-     * @param star      mean over pairs of the summed AtP* (denoising with the QK fix)
+     * @param star      mean over pairs of the summed AtP* (denoising with the QK fix), NaN when the task turned it off
      */
     public record NodeScore(String id, int layer, int head, String hook, double denoising, double noising,
                             double integrated, List<double[]> perPosition, double star) {}

@@ -10,18 +10,40 @@ import java.util.List;
  * @param pairs   the prompt pairs
  * @param igSteps integrated-gradient steps (0 = plain AtP; AtP-IG averages the gradient over this many
  *                points between the corrupt and the clean token embeddings)
+ * @param atpStar whether {@link HookedModel#attribute(AttributionTask)} computes AtP* (the QK fix: Java arithmetic
+ *                that costs seconds per pair at GPT-2 small's shape; off leaves AtP and AtP-IG unchanged and AtP* NaN,
+ *                as {@code make attribute ARGS='--atp-star off'} does); edge attribution ignores it
  */
-public record AttributionTask(List<Pair> pairs, int igSteps) {
+public record AttributionTask(List<Pair> pairs, int igSteps, boolean atpStar) {
     /**
      * Checks there is a pair and the steps are not negative.
      *
      * @param pairs   the prompt pairs
      * @param igSteps integrated-gradient steps (0 = plain AtP)
+     * @param atpStar whether to compute AtP*
      */
     public AttributionTask {
         pairs = List.copyOf(pairs);
         if (pairs.isEmpty()) throw new IllegalArgumentException("an attribution task needs at least one prompt pair");
         if (igSteps < 0) throw new IllegalArgumentException("igSteps must be >= 0, got " + igSteps);
+    }
+
+    /**
+     * A task with AtP* on.
+     *
+     * @param pairs   the prompt pairs
+     * @param igSteps integrated-gradient steps (0 = plain AtP)
+     */
+    public AttributionTask(List<Pair> pairs, int igSteps) {
+        this(pairs, igSteps, true);
+    }
+
+    /**
+     * @param on whether to compute AtP*
+     * @return this task with AtP* on or off
+     */
+    public AttributionTask withAtpStar(boolean on) {
+        return new AttributionTask(pairs, igSteps, on);
     }
 
     /**

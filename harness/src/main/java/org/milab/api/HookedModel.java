@@ -327,14 +327,15 @@ public final class HookedModel implements AutoCloseable {
     /**
      * Attribution patching of every node (each head's hook_z slice, each attention layer, MLP and residual stream
      * entering a block) from the model's exported gradient graph: two forward+backward passes per pair, plus one
-     * per integrated-gradient step; AtP* (the QK fix) is arithmetic on the two passes' outputs.
+     * per integrated-gradient step; AtP* (the QK fix) is arithmetic on the two passes' outputs, skipped (NaN) when the
+     * task turns it off.
      *
      * @param task the prompt pairs, the metric tokens, the integrated-gradient steps
      * @return per node, AtP (denoising and noising), AtP-IG and AtP* summed over positions and averaged over pairs
      */
     public Attribution attribute(AttributionTask task) {
         List<PromptPair> pairs = promptPairs(task);
-        AttributionPatching.Result r = AttributionPatching.run(model, pairs, options.maxRows(), task.igSteps(), true);
+        AttributionPatching.Result r = AttributionPatching.run(model, pairs, options.maxRows(), task.igSteps(), task.atpStar());
         options.progress().progress("attribute", pairs.size(), pairs.size());
         List<Attribution.NodeScore> nodes = new ArrayList<>();
         int n = r.pairs().size();
@@ -346,11 +347,11 @@ public final class HookedModel implements AutoCloseable {
                 den += Arrays.stream(s.denoising()[k]).sum() / n;
                 noi += Arrays.stream(s.noising()[k]).sum() / n;
                 if (s.integrated() != null) ig += Arrays.stream(s.integrated()[k]).sum() / n;
-                star += Arrays.stream(s.star()[k]).sum() / n;
+                if (s.star() != null) star += Arrays.stream(s.star()[k]).sum() / n;
                 perPosition.add(s.denoising()[k].clone());
             }
             nodes.add(new Attribution.NodeScore(node.id(), node.layer(), node.head(), node.hook(), den, noi,
-                    task.igSteps() == 0 ? Double.NaN : ig, List.copyOf(perPosition), star));
+                    task.igSteps() == 0 ? Double.NaN : ig, List.copyOf(perPosition), task.atpStar() ? star : Double.NaN));
         }
         return new Attribution(List.copyOf(nodes), r.pairs().stream().mapToDouble(AttributionPatching.PairScores::cleanMetric).toArray(),
                 r.pairs().stream().mapToDouble(AttributionPatching.PairScores::corruptMetric).toArray());

@@ -140,7 +140,7 @@ class AttributionStarTest {
                 for (double v : correction[n]) assertThat(v).isZero();
     }
 
-    /** The Java API's {@code NodeScore.star} is AtP* summed over positions and averaged over pairs, as the stage's. */
+    /** The Java API's {@code NodeScore.star} is AtP* summed over positions and averaged over pairs, as the stage's; off, it is NaN and nothing else moves. */
     @Test
     void apiReportsAtpStar() {
         int[] a = {0, 5, 9, 14, 3, 22, 7, 11}, b = {0, 17, 2, 14, 19, 6, 7, 30};
@@ -158,6 +158,15 @@ class AttributionStarTest {
                 differs += Math.abs(got.star() - got.denoising()) > 1e-6 ? 1 : 0;
             }
             assertThat(differs).as("nodes whose AtP* differs from AtP").isGreaterThan(0);
+            // off: AtP* is NaN and every other score is the same double
+            org.milab.api.Attribution off = m.attribute(new org.milab.api.AttributionTask(
+                    List.of(new org.milab.api.AttributionTask.Pair(a, b, 9, 17)), 0).withAtpStar(false));
+            for (int n = 0; n < at.nodes().size(); n++) {
+                org.milab.api.Attribution.NodeScore on = at.nodes().get(n), o = off.nodes().get(n);
+                assertThat(o.star()).as(on.id()).isNaN();
+                assertThat(o.denoising()).as(on.id()).isEqualTo(on.denoising());
+                assertThat(o.noising()).as(on.id()).isEqualTo(on.noising());
+            }
         }
     }
 
