@@ -43,7 +43,7 @@ milab = printf '+ bin/milab %s\n' '$(subst ','\'',$(strip $(1)))' && bin/milab $
 RUN_ARGS = --model $(MODEL) --device $(DEVICE) --threads $(THREADS) $(if $(RUN_ID),--run-id '$(RUN_ID)',) $(ENGINE_ARGS)
 
 .PHONY: help build test demo export inspect run-heldout run-sweep run-all run-v2 run-characterization run-calibration \
-        attribute circuit diff report check-report columns bench bench-peer bench-peer-venv bench-circuit bench-circuit-run bench-v2 bench-spark spark-jar random-checkpoint zoo zoo-diagnose kill-campaign clean
+        attribute circuit diff report check-report columns bench bench-peer bench-peer-venv bench-circuit bench-circuit-run bench-v2 bench-v2-planted bench-spark spark-jar random-checkpoint zoo zoo-diagnose kill-campaign clean
 
 help:
 	@echo "Start here:"
@@ -73,6 +73,7 @@ help:
 	@echo "  make bench-spark [ARGS='--seeds 10 --heads-per-layer 1']   held-out sweep, local engine vs Spark local[2]"
 	@echo "  make bench-circuit [ARGS='--ig-steps 10']   edge attribution timing by phase on GPT-2 small's shape (32 examples)"
 	@echo "  make bench-v2 [ARGS='--v2-sequential off']   protocol v2 at full counts on GPT-2 small's shape: rows and seconds per step"
+	@echo "  make bench-v2-planted [ARGS=...]   the same on GPT-2 small's shape with an induction circuit planted (a gap to explain)"
 	@echo "  make bench-circuit-run [ENGINE=spark] [ARGS='--exact-edges 500']   a whole circuit run on that shape (sweeps included)"
 	@echo "  make kill-campaign [KILLS=10] [SEED=n]   kill -9 run-v2 and circuit at random times, resume, compare (docs/reliability-v2.md)"
 	@echo "Other: make bench (throughput, not a test; NO_PEER=1 without the PyTorch peer), make bench-peer (engine vs peer only), make build, make clean"
@@ -235,6 +236,18 @@ bench-circuit: $(STAMP) $(BENCH_GRAPHS)
 # itself lands in results/bench-v2-<time>. ARGS='--v2-sequential off' (every head on every pair), '--v2-seeds 1 ...'
 bench-v2: $(STAMP) $(BENCH_GRAPHS)
 	@export MILAB_MAIN=org.milab.bench.V2ScaleBench && $(call milab,--model gpt2-random --threads $(THREADS) $(ARGS))
+
+# the same on a model of GPT-2 small's shape WITH a behaviour: a hand-written previous-token and induction head, every
+# other head null (PlantedGpt2Shape; the random checkpoint has no clean - corrupt gap, so the sequential design can stop
+# nothing on it). The truth is in graphs/.bench-planted/planted_truth.json, never read by the protocol.
+BENCH_PLANTED_CKPT := graphs/.bench-planted/model.safetensors
+$(BENCH_PLANTED_CKPT): | $(STAMP)
+	@$(call milab,random-checkpoint --out graphs/.bench-planted --seed 0 --plant induction)
+BENCH_PLANTED_GRAPHS := graphs/gpt2-shape-planted/patch_z_minimal_from_0.onnx
+$(BENCH_PLANTED_GRAPHS): $(BENCH_PLANTED_CKPT)
+	@$(call milab,export --model gpt2-shape-planted --weights $(BENCH_PLANTED_CKPT) --allow-unpinned)
+bench-v2-planted: $(STAMP) $(BENCH_PLANTED_GRAPHS)
+	@export MILAB_MAIN=org.milab.bench.V2ScaleBench && $(call milab,--model gpt2-shape-planted --threads $(THREADS) $(ARGS))
 
 bench-circuit-run: $(STAMP) $(BENCH_GRAPHS)
 	@echo "loadavg before: $$(cat /proc/loadavg)"
