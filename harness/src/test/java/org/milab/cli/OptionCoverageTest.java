@@ -64,6 +64,7 @@ class OptionCoverageTest {
             Map.entry("--planted-layout", "nonsense"),
             Map.entry("--threshold", "1.5"),
             Map.entry("--scale", "-1"),
+            Map.entry("--plant", "succession"),
             Map.entry("--tolerance", "-1"),
             Map.entry("--out", "/dev/null/milab-out"),
             Map.entry("--run", "/nonexistent/run"));
