@@ -47,6 +47,10 @@ public final class KeyPathPatch {
         return out;
     }
 
+    Checkpoint weights() {
+        return weights;
+    }
+
     private Gpt2Mlp mlp(int layer) {
         if (mlps[layer] == null) mlps[layer] = new Gpt2Mlp(weights, layer);
         return mlps[layer];
@@ -72,26 +76,49 @@ public final class KeyPathPatch {
         for (Head receiver : receivers)
             if (sender.layer() >= receiver.layer())
                 throw new IllegalArgumentException("sender " + sender + " must sit in an earlier layer than receiver " + receiver);
-        int d = c.dModel(), dh = c.dHead(), T = clean.prompt().length();
-        if (senderZ.length != T) throw new IllegalArgumentException("senderZ has " + senderZ.length + " positions, prompt " + T);
-        FloatBuffer wo = weights.floats(Gpt2Tensors.projW(sender.layer()));
+        int d = c.dModel(), T = clean.prompt().length();
         int top = receivers.stream().mapToInt(Head::layer).max().orElse(sender.layer());
+        double[][][] carried = carried(clean, sender, senderZ, top);
         Map<Head, List<SitePatch>> out = new LinkedHashMap<>();
         for (Head r : receivers) out.put(r, new ArrayList<>(T));
-        for (int t = 0; t < T; t++) {
-            double[] delta = residualDelta(wo, sender.head(), senderZ[t], clean.z(sender.layer(), t, sender.head()));
-            for (int l = sender.layer() + 1; l <= top; l++) {
-                carryThroughMlps(clean, t, l - 1, l, delta);
+        for (int t = 0; t < T; t++)
+            for (int l = sender.layer() + 1; l <= top; l++)
                 for (Head r : receivers) {
                     if (r.layer() != l) continue;
                     float[] resid = clean.vector(HookNames.hookResidPre(l), t);
-                    double[] x = delta.clone();
+                    double[] x = carried[l][t].clone();
                     for (int i = 0; i < d; i++) x[i] += resid[i];
                     out.get(r).add(new SitePatch(l, t, r.head(), keys(x, r)));
                 }
-            }
-        }
         return out;
+    }
+
+    /** The last {@link #carried} call's arguments and result: the key and the query/value paths of one sender share it. */
+    private Object[] lastCarried;
+
+    /**
+     * The sender's change of the residual stream at every position entering each layer {@code l} from the sender's
+     * layer + 1 to {@code top} ({@code [l][t]}), carried through the MLPs in between ({@link #carryThroughMlps}), every
+     * position of a layer in one batched MLP pass. The same numbers as one position at a time. The last result is
+     * kept for the same capture, sender, replacement array and top (not thread-safe, like the MLP cache).
+     */
+    double[][][] carried(Capture clean, Head sender, float[][] senderZ, int top) {
+        Object[] key = {clean, sender, senderZ, top};
+        if (lastCarried != null && lastCarried[0] == clean && lastCarried[1].equals(sender) && lastCarried[2] == senderZ
+                && lastCarried[3].equals(top)) return (double[][][]) lastCarried[4];
+        int T = clean.prompt().length();
+        if (senderZ.length != T) throw new IllegalArgumentException("senderZ has " + senderZ.length + " positions, prompt " + T);
+        FloatBuffer wo = weights.floats(Gpt2Tensors.projW(sender.layer()));
+        double[][] delta = new double[T][];
+        for (int t = 0; t < T; t++) delta[t] = residualDelta(wo, sender.head(), senderZ[t], clean.z(sender.layer(), t, sender.head()));
+        double[][][] at = new double[top + 1][][];
+        for (int l = sender.layer() + 1; l <= top; l++) {
+            carryThroughMlp(clean, l - 1, delta);
+            at[l] = new double[T][];
+            for (int t = 0; t < T; t++) at[l][t] = delta[t].clone();
+        }
+        lastCarried = new Object[]{key[0], key[1], key[2], key[3], at};
+        return at;
     }
 
     /** The receiver's key at one position from its layer input x: ln_1, then the head's W_K columns and b_K. */
@@ -136,19 +163,41 @@ public final class KeyPathPatch {
      * layer's heads frozen). A zero delta adds exactly zero; both terms are computed here, in the same precision.
      */
     void carryThroughMlps(Capture clean, int t, int from, int to, double[] delta) {
+        for (int l = from; l < to; l++) carryThroughMlp(clean, l, new double[][]{delta}, t);
+    }
+
+    /** One layer of {@link #carryThroughMlps} for every position at once ({@code delta[t]}, changed in place). */
+    private void carryThroughMlp(Capture clean, int layer, double[][] delta) {
+        carryThroughMlp(clean, layer, delta, 0);
+    }
+
+    /**
+     * One layer of {@link #carryThroughMlps} for the positions {@code first}, {@code first + 1}, ... of {@code delta}
+     * (changed in place), in one batched MLP pass over the positions whose change is not zero.
+     */
+    private void carryThroughMlp(Capture clean, int layer, double[][] delta, int first) {
         int d = c.dModel();
-        for (int l = from; l < to; l++) {
-            boolean moved = false;
-            for (double v : delta) moved |= v != 0;
-            if (!moved) return;
-            float[] pre = clean.vector(HookNames.hookResidPre(l), t), attn = clean.vector(HookNames.hookAttnOut(l), t);
-            double[] mid = new double[d], shifted = new double[d];
+        List<Integer> moved = new ArrayList<>();
+        for (int t = 0; t < delta.length; t++) {
+            boolean any = false;
+            for (double v : delta[t]) any |= v != 0;
+            if (any) moved.add(t);
+        }
+        if (moved.isEmpty()) return;
+        int n = moved.size();
+        double[][] in = new double[2 * n][d];
+        for (int m = 0; m < n; m++) {
+            int t = moved.get(m);
+            float[] pre = clean.vector(HookNames.hookResidPre(layer), first + t), attn = clean.vector(HookNames.hookAttnOut(layer), first + t);
             for (int i = 0; i < d; i++) {
-                mid[i] = (double) pre[i] + attn[i];
-                shifted[i] = mid[i] + delta[i];
+                in[n + m][i] = (double) pre[i] + attn[i];
+                in[m][i] = in[n + m][i] + delta[t][i];
             }
-            double[] a = mlp(l).out(shifted), b = mlp(l).out(mid);
-            for (int i = 0; i < d; i++) delta[i] += a[i] - b[i];
+        }
+        double[][] out = mlp(layer).out(in);
+        for (int m = 0; m < n; m++) {
+            double[] dt = delta[moved.get(m)], a = out[m], b = out[n + m];
+            for (int i = 0; i < d; i++) dt[i] += a[i] - b[i];
         }
     }
 

@@ -40,8 +40,13 @@ public final class QueryValuePathPatch {
     private final Checkpoint weights;
 
     public QueryValuePathPatch(Checkpoint weights) {
-        this.weights = weights;
-        this.path = new KeyPathPatch(weights);
+        this(new KeyPathPatch(weights));
+    }
+
+    /** Shares {@code keys}' MLP passes: a sender's change carried for its key paths serves its query and value paths. */
+    public QueryValuePathPatch(KeyPathPatch keys) {
+        this.weights = keys.weights();
+        this.path = keys;
     }
 
     /** The hooks a clean capture must hold for {@link #receiverZ}: the key path's, plus the receiver layer's z, k, v, pattern. */
@@ -71,9 +76,8 @@ public final class QueryValuePathPatch {
             if (sender.layer() >= r.layer())
                 throw new IllegalArgumentException("sender " + sender + " must sit in an earlier layer than receiver " + r);
         int T = clean.prompt().length(), d = weights.config().dModel();
-        if (senderZ.length != T) throw new IllegalArgumentException("senderZ has " + senderZ.length + " positions, prompt " + T);
-        FloatBuffer wo = weights.floats(Gpt2Tensors.projW(sender.layer()));
         int top = receivers.stream().mapToInt(Head::layer).max().orElse(sender.layer());
+        double[][][] carried = path.carried(clean, sender, senderZ, top);
         // per receiver, input and position: the receiver's query / value, clean and on the path, both recomputed here
         Map<Head, double[][][]> before = new LinkedHashMap<>(), after = new LinkedHashMap<>();
         for (Head r : receivers) {
@@ -81,9 +85,8 @@ public final class QueryValuePathPatch {
             after.put(r, new double[2][T][]);
         }
         for (int t = 0; t < T; t++) {
-            double[] delta = path.residualDelta(wo, sender.head(), senderZ[t], clean.z(sender.layer(), t, sender.head()));
             for (int l = sender.layer() + 1; l <= top; l++) {
-                path.carryThroughMlps(clean, t, l - 1, l, delta);
+                double[] delta = carried[l][t];
                 for (Head r : receivers) {
                     if (r.layer() != l) continue;
                     float[] resid = clean.vector(HookNames.hookResidPre(l), t);

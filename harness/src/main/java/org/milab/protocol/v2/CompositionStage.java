@@ -49,7 +49,7 @@ public final class CompositionStage {
         if (!pairsOfHeads.isEmpty())
             try (ExportedWeights w = ExportedWeights.open(ctx.model().layout().graphDir(), ctx.model().config())) {
                 KeyPathPatch kp = new KeyPathPatch(w);
-                QueryValuePathPatch qv = new QueryValuePathPatch(w);
+                QueryValuePathPatch qv = new QueryValuePathPatch(kp); // shares kp's MLP passes
                 Set<String> extra = new LinkedHashSet<>();
                 for (Head[] sr : pairsOfHeads) extra.addAll(QueryValuePathPatch.hooksNeeded(sr[0], sr[1]));
                 List<Map.Entry<List<Object>, List<PromptPair>>> chunks = List.copyOf(Causal.bySeedAndFamily(ProtocolStage.pairs(ctx)).entrySet());
