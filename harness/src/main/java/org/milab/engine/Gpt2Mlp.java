@@ -25,50 +25,39 @@ public final class Gpt2Mlp {
         prB = w.array(Gpt2Tensors.mlpProjB(layer));
     }
 
-    /** MLP_l(ln_2(x)): what the block's MLP adds to residual x. */
-    public double[] out(double[] x) {
-        return out(new double[][]{x})[0];
-    }
-
     /**
-     * {@link #out(double[])} of several residual vectors at once, each with exactly the single-vector arithmetic (the
-     * same sums in the same order): each weight row is read once for all of them rather than once per vector, which
-     * on GPT-2-sized MLPs (two 9 MB matrices) turns a memory-bound loop into a compute-bound one.
+     * {@link #out(double[])} of several residual vectors, spread over the machine's cores (the host MLP passes of path
+     * patching are compute-bound and ONNX Runtime's threads idle meanwhile). Each vector is computed whole by one
+     * thread with the one-vector arithmetic, so the numbers do not depend on the thread count.
      */
     public double[][] out(double[][] xs) {
-        int n = xs.length;
-        double[][] a = new double[n][d], h = new double[n][inner], out = new double[n][d];
-        for (int v = 0; v < n; v++) {
-            double[] x = xs[v];
-            double mean = 0, var = 0;
-            for (double e : x) mean += e;
-            mean /= d;
-            for (double e : x) var += (e - mean) * (e - mean);
-            double inv = 1 / Math.sqrt(var / d + eps);
-            for (int i = 0; i < d; i++) a[v][i] = (x[i] - mean) * inv * g2[i] + b2[i];
-            for (int j = 0; j < inner; j++) h[v][j] = fcB[j];
-        }
+        return java.util.stream.IntStream.range(0, xs.length).parallel().mapToObj(v -> out(xs[v])).toArray(double[][]::new);
+    }
+
+    /** MLP_l(ln_2(x)): what the block's MLP adds to residual x. */
+    public double[] out(double[] x) {
+        double mean = 0, var = 0;
+        for (double v : x) mean += v;
+        mean /= d;
+        for (double v : x) var += (v - mean) * (v - mean);
+        double inv = 1 / Math.sqrt(var / d + eps);
+        double[] a = new double[d];
+        for (int i = 0; i < d; i++) a[i] = (x[i] - mean) * inv * g2[i] + b2[i];
+        double[] h = new double[inner];
+        for (int j = 0; j < inner; j++) h[j] = fcB[j];
         for (int i = 0; i < d; i++) {
-            int row = i * inner; // c_fc.weight is [d, inner]
-            for (int v = 0; v < n; v++) {
-                double ai = a[v][i];
-                if (ai == 0) continue;
-                double[] hv = h[v];
-                for (int j = 0; j < inner; j++) hv[j] += ai * fc[row + j];
-            }
+            double ai = a[i];
+            if (ai == 0) continue;
+            for (int j = 0; j < inner; j++) h[j] += ai * fc[i * inner + j]; // c_fc.weight is [d, inner]
         }
         double c = Math.sqrt(2 / Math.PI);
+        double[] out = new double[d];
         for (int j = 0; j < inner; j++) {
-            int row = j * d;
-            for (int v = 0; v < n; v++) {
-                double x = h[v][j], gelu = 0.5 * x * (1 + Math.tanh(c * (x + 0.044715 * x * x * x)));
-                if (gelu == 0) continue;
-                double[] ov = out[v];
-                for (int i = 0; i < d; i++) ov[i] += gelu * pr[row + i];
-            }
+            double v = h[j], gelu = 0.5 * v * (1 + Math.tanh(c * (v + 0.044715 * v * v * v)));
+            if (gelu == 0) continue;
+            for (int i = 0; i < d; i++) out[i] += gelu * pr[j * d + i];
         }
-        for (double[] ov : out)
-            for (int i = 0; i < d; i++) ov[i] += prB[i];
+        for (int i = 0; i < d; i++) out[i] += prB[i];
         return out;
     }
 }
