@@ -33,11 +33,13 @@ public final class CopyingStage {
             OvCopying ov = new OvCopying(w, ids);
             for (int l = 0; l < ctx.model().config().nLayer(); l++) {
                 double[][][] logits = ov.layer(l), eff = ov.layer(l, true);
-                for (int h = 0; h < logits.length; h++) {
+                int layer = l;
+                // heads are independent (an SVD and an eigendecomposition each): over the cores, rows in head order
+                ovRows.addAll(java.util.stream.IntStream.range(0, logits.length).parallel().mapToObj(h -> {
                     double[] raw = ownRankFractions(logits[h], 1), ef = ownRankFractions(eff[h], 1), efk = ownRankFractions(eff[h], k);
-                    ovRows.add(new OvRow(l, h, raw[0], raw[1], OvCopying.eigenvaluePositivity(logits[h]),
-                            ef[0], ef[1], OvCopying.eigenvaluePositivity(eff[h]), efk[0], efk[1], ids.length, k));
-                }
+                    return new OvRow(layer, h, raw[0], raw[1], OvCopying.eigenvaluePositivity(logits[h]),
+                            ef[0], ef[1], OvCopying.eigenvaluePositivity(eff[h]), efk[0], efk[1], ids.length, k);
+                }).toList());
                 // the decision reads the effective embedding: heads after block 0 read tokens as MLP0 has already
                 // transformed them (Wang et al.'s IOI reading), and trained induction heads copy only through it
                 for (int h = 0; h < eff.length; h++)

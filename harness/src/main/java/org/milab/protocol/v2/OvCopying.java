@@ -55,7 +55,8 @@ public final class OvCopying {
         if (effective && layer > 0 && effectiveCache == null) effectiveCache = effectiveEmbeddings(tokens);
         for (int a = 0; a < P; a++) x[a] = layerNorm(effective && layer > 0 ? effectiveCache[a] : embedding(tokens[a]), g);
         double[][][] out = new double[H][P][P];
-        for (int h = 0; h < H; h++)
+        // each head's rows are computed whole by one thread (the same numbers on any core count)
+        java.util.stream.IntStream.range(0, H).parallel().forEach(h -> {
             for (int a = 0; a < P; a++) {
                 double[] v = new double[dh];
                 int c0 = 2 * d + h * dh;
@@ -79,6 +80,7 @@ public final class OvCopying {
                     out[h][a][b] = s;
                 }
             }
+        });
         return out;
     }
 
@@ -91,13 +93,11 @@ public final class OvCopying {
 
     /** e + MLP0(ln_2 of layer 0 (e)) of each token, with the tanh GELU the exported models use. */
     double[][] effectiveEmbeddings(int[] ids) {
-        Gpt2Mlp mlp0 = new Gpt2Mlp(w, 0);
-        double[][] out = new double[ids.length][];
-        for (int a = 0; a < ids.length; a++) {
-            double[] e = embedding(ids[a]), m = mlp0.out(e);
-            for (int i = 0; i < d; i++) m[i] += e[i];
-            out[a] = m;
-        }
+        double[][] e = new double[ids.length][];
+        for (int a = 0; a < ids.length; a++) e[a] = embedding(ids[a]);
+        double[][] out = new Gpt2Mlp(w, 0).out(e);
+        for (int a = 0; a < ids.length; a++)
+            for (int i = 0; i < d; i++) out[a][i] += e[a][i];
         return out;
     }
 
