@@ -120,11 +120,11 @@ public final class V2ScaleBench implements Runnable {
         List<Look> looks = new java.util.ArrayList<>();
         int running = nLayer * nHead;
         for (int k = 1; k <= nLooks; k++) {
-            String prefix = CausalStage.lookLabel(k, nLooks);
+            String label = CausalStage.lookLabel(k, nLooks).strip(); // CountingEngine keys: the label before " ["
             long look = k;
             int stoppedHere = (int) seq.rows().stream().filter(x -> x.getLong("stopped_at_look") != null
                     && x.getLong("stopped_at_look") == look).count();
-            looks.add(new Look(k, running, stoppedHere, sum(rows, prefix), sum(captured, prefix),
+            looks.add(new Look(k, running, stoppedHere, rows.getOrDefault(label, 0L), captured.getOrDefault(label, 0L),
                     timings.get("v2/causal_look" + k)));
             running -= stoppedHere;
         }
