@@ -34,7 +34,8 @@ import java.util.Map;
  * {@code make bench-v2} (a benchmark, not a test): protocol v2 end to end on a model (GPT-2 small's shape by default)
  * at the counts given (full counts by default), writing per step its wall seconds (the run manifest's
  * {@code step_seconds}) and the rows and prompts it asked the engine for ({@link CountingEngine}), with the causal
- * stage's rows beside what the same counts cost without the sequential design, into
+ * stage's rows beside what the same counts cost without the sequential design, and per look of the design the
+ * heads running and stopped, engine rows, captured prompts and seconds, into
  * {@code results/bench/<time>/bench.json}. Rows do not depend on the machine's load; seconds do (the load average
  * before and after is recorded): quote seconds only from a quiet machine.
  */
@@ -61,7 +62,15 @@ public final class V2ScaleBench implements Runnable {
      * The causal stage's rows: {@code interventionRows} (ablation and denoising table rows, one engine row each)
      * beside {@code interventionRowsWithoutDesign} (every head on every pair: heads x pairs x 4).
      */
-    record Causal(long pairs, int heads, int headsStopped, long interventionRows, long interventionRowsWithoutDesign) {}
+    record Causal(long pairs, int heads, int headsStopped, long interventionRows, long interventionRowsWithoutDesign,
+                  List<Look> looks) {}
+
+    /**
+     * One look of the sequential design: {@code headsRunning} heads patched on its pairs, {@code headsStopped} of
+     * them stopped for futility after it; {@code engineRows}: every row it asked the engine for (its patched rows
+     * and the pairs' unpatched baselines), {@code seconds}: its wall time (the stage's own timer).
+     */
+    record Look(int look, int headsRunning, int headsStopped, long engineRows, long capturedPrompts, Double seconds) {}
 
     record Result(String schema, String startedUtc, String model, int nLayer, int nHead, int dModel, List<Integer> seeds,
                   int promptsPerFamily, int probesPerLength, int bootstrapResamples, boolean sequential, String loadavgStart,
@@ -98,18 +107,29 @@ public final class V2ScaleBench implements Runnable {
         manifest.path("step_seconds").fields().forEachRemaining(e -> {
             // engine labels read "v2 causal", "v2 group ablation"; step names "v2-causal", "v2-group-ablation"
             String prefix = e.getKey().replace('-', ' ');
-            long nRows = rows.entrySet().stream().filter(x -> x.getKey().startsWith(prefix)).mapToLong(Map.Entry::getValue).sum();
-            long nPrompts = captured.entrySet().stream().filter(x -> x.getKey().startsWith(prefix)).mapToLong(Map.Entry::getValue).sum();
-            steps.add(new Step(e.getKey(), e.getValue().asDouble(), nRows, nPrompts));
+            steps.add(new Step(e.getKey(), e.getValue().asDouble(), sum(rows, prefix), sum(captured, prefix)));
         });
-        Map<String, Double> timings = new java.util.LinkedHashMap<>(); // the stages' own timers (causal: both stages)
+        Map<String, Double> timings = new java.util.LinkedHashMap<>(); // the stages' own timers (causal: each look)
         manifest.path("timings_seconds").fields().forEachRemaining(e -> timings.put(e.getKey(), e.getValue().asDouble()));
         Table base = ArrowTables.read(run.resolve("v2").resolve(CausalStage.BASELINES + ArrowTables.EXTENSION));
         Table seq = ArrowTables.read(run.resolve("v2").resolve(Sequential.TABLE + ArrowTables.EXTENSION));
         long interventions = ArrowTables.read(run.resolve("v2").resolve(CausalStage.ABLATIONS + ArrowTables.EXTENSION)).rowCount()
                 + ArrowTables.read(run.resolve("v2").resolve(CausalStage.PATCHES + ArrowTables.EXTENSION)).rowCount();
         int stopped = (int) seq.rows().stream().filter(x -> Boolean.TRUE.equals(x.getBool("stopped"))).count();
-        Causal causal = new Causal(base.rowCount(), nLayer * nHead, stopped, interventions, 4L * base.rowCount() * nLayer * nHead);
+        int nLooks = seq.rows().get(0).getLong("looks").intValue();
+        List<Look> looks = new java.util.ArrayList<>();
+        int running = nLayer * nHead;
+        for (int k = 1; k <= nLooks; k++) {
+            String label = CausalStage.lookLabel(k, nLooks).strip(); // CountingEngine keys: the label before " ["
+            long look = k;
+            int stoppedHere = (int) seq.rows().stream().filter(x -> x.getLong("stopped_at_look") != null
+                    && x.getLong("stopped_at_look") == look).count();
+            looks.add(new Look(k, running, stoppedHere, rows.getOrDefault(label, 0L), captured.getOrDefault(label, 0L),
+                    timings.get("v2/causal_look" + k)));
+            running -= stoppedHere;
+        }
+        Causal causal = new Causal(base.rowCount(), nLayer * nHead, stopped, interventions, 4L * base.rowCount() * nLayer * nHead,
+                looks);
         Result res = new Result("milab.bench_v2/1", started.toString(), model, nLayer, nHead, dModel, counts.seeds(),
                 prompts, probes, resamples, counts.sequential(), loadStart, Machine.loadAverage(),
                 Runtime.getRuntime().availableProcessors(), Provenance.gitCommit(r), r.relativize(run).toString(),
@@ -127,11 +147,21 @@ public final class V2ScaleBench implements Runnable {
         System.out.println("|---|---|---|---|");
         for (Step s : steps)
             System.out.printf(Locale.ROOT, "| %s | %.1f | %d | %d |%n", s.step(), s.seconds(), s.patchedRows(), s.capturedPrompts());
+        System.out.println();
+        System.out.println("| causal look | heads running | heads stopped after it | engine rows | captured prompts | seconds |");
+        System.out.println("|---|---|---|---|---|---|");
+        for (Look l : looks)
+            System.out.printf(Locale.ROOT, "| %d | %d | %d | %d | %d | %.1f |%n", l.look(), l.headsRunning(), l.headsStopped(),
+                    l.engineRows(), l.capturedPrompts(), l.seconds());
         System.out.printf(Locale.ROOT, "%nbench-v2 %s (%dx%d, d %d), seeds %s x %d pairs per family, sequential %s: %.1f s wall "
                         + "in all, load %s -> %s; causal: %d pairs, %d intervention rows (%d without the design), %d of %d heads "
                         + "stopped%nwrote %s%n", model, nLayer, nHead, dModel, counts.seeds(), prompts, sequential,
                 res.wallSeconds(), loadStart.split("\\s+")[0], res.loadavgEnd().split("\\s+")[0], causal.pairs(),
                 interventions, causal.interventionRowsWithoutDesign(), stopped, causal.heads(), r.relativize(out));
+    }
+
+    private static long sum(Map<String, Long> byLabel, String prefix) {
+        return byLabel.entrySet().stream().filter(x -> x.getKey().startsWith(prefix)).mapToLong(Map.Entry::getValue).sum();
     }
 
     private static JsonNode read(Path file) {

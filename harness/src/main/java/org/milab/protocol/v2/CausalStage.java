@@ -15,12 +15,15 @@ import org.milab.tables.Table;
 import org.milab.tables.TableBuilder;
 
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
+import java.util.TreeMap;
+import java.util.TreeSet;
 
 /**
  * Single-head causal tests of every head on every prompt pair, batched through the engine (one row per
@@ -45,85 +48,118 @@ public final class CausalStage {
         List<Map.Entry<List<Object>, List<PromptPair>>> groups = List.copyOf(Causal.bySeedAndFamily(ProtocolStage.pairs(ctx)).entrySet());
         Sequential design = proto.design();
         int feeding = (int) groups.stream().filter(g -> !NaturalText.NAME.equals(g.getKey().get(1))).count();
-        int block = design.firstBlock(proto.promptsPerFamily(), feeding);
+        int[] looks = design.looks(proto.promptsPerFamily(), feeding);
         List<String> names = List.of(BASELINES, ABLATIONS, PATCHES);
-        // stage 1: every head on the first block of every group (all pairs when the design is off); one chunk per
-        // seed and family, so a kill loses at most the group being patched (the key is the registered protocol)
-        StepChunks first = new StepChunks(ctx, "v2-causal", reg.sha256() + " first block " + block);
-        List<List<Table>> stage1 = new ArrayList<>();
-        for (int i = 0; i < groups.size(); i++) {
-            List<PromptPair> pairs = groups.get(i).getValue();
-            String label = "v2 causal " + groups.get(i).getKey();
-            stage1.add(first.tables(String.valueOf(i), names, () -> group(ctx, reg, pairs,
-                    pairs.subList(0, Math.min(block, pairs.size())), true, h -> true, label, nLayer, nHead, tol)));
-        }
-        double t1s = (System.nanoTime() - t0) / 1e9;
-        List<Table> s1 = concat(stage1, List.of(baselines(reg), Causal.perPromptTable(ABLATIONS, reg.sha256(), "intervention"),
-                Causal.perPromptTable(PATCHES, reg.sha256(), "intervention")));
-        boolean remaining = groups.stream().anyMatch(g -> g.getValue().size() > block);
         Table attention = ctx.read(ProtocolStage.DIR, null, AttentionProbeStage.TABLE),
                 copying = ctx.read(ProtocolStage.DIR, null, CopyingStage.TABLE);
-        Map<Head, Sequential.Decision> decisions = design.decide(proto.thresholds(), VerdictInputs.pooledRoles(ctx, reg),
-                proto.seeds().stream().map(s -> Roles.assign(attention, copying, proto.thresholds(),
-                        r -> r.getLong("seed") == (long) s)).toList(), s1.get(0), s1.get(1), s1.get(2),
-                NaturalText.feedsVerdicts(), remaining);
-        Set<Head> stopped = new LinkedHashSet<>();
-        decisions.values().forEach(d -> {
-            if (d.stopped()) stopped.add(d.head());
-        });
-        // stage 2: the heads that did not stop, on the rest of every group
-        List<List<Table>> stage2 = new ArrayList<>();
-        long t2 = System.nanoTime();
-        if (remaining) {
-            StepChunks rest = new StepChunks(ctx, "v2-causal2", reg.sha256() + " first block " + block + " stopped " + stopped);
+        Map<Head, Roles.HeadRole> pooled = VerdictInputs.pooledRoles(ctx, reg);
+        List<Map<Head, Roles.HeadRole>> seedRoles = proto.seeds().stream().map(s -> Roles.assign(attention, copying,
+                proto.thresholds(), r -> r.getLong("seed") == (long) s)).toList();
+        // each group's mean-ablation references: computed once from the capture of the whole group (the first
+        // look's), kept bit for bit so a resumed later look patches exactly the same values
+        StepChunks meanChunks = new StepChunks(ctx, "v2-meanz", reg.sha256() + " mean references");
+        float[][] means = new float[groups.size()][];
+        List<List<List<Table>>> parts = new ArrayList<>(); // per group: each look's tables (none when it had no pairs there)
+        groups.forEach(g -> parts.add(new ArrayList<>()));
+        List<StepChunks> lookChunks = new ArrayList<>();
+        Map<Head, Sequential.Decision> decisions = new TreeMap<>();
+        Set<Head> stopped = new TreeSet<>();
+        for (int k = 0; k < looks.length; k++) {
+            long tk = System.nanoTime();
+            int from = k == 0 ? 0 : looks[k - 1], to = looks[k], look = k + 1;
+            boolean firstLook = k == 0;
+            // one chunk per seed and family and look, so a kill loses at most the group being patched; a later
+            // look's key holds the heads that stopped before it (they decide which rows it runs)
+            StepChunks chunks = new StepChunks(ctx, "v2-causal" + (k == 0 ? "" : String.valueOf(look)),
+                    reg.sha256() + " looks " + Arrays.toString(looks) + " look " + look + " stopped " + stopped);
+            lookChunks.add(chunks);
+            Set<Head> done = Set.copyOf(stopped);
             for (int i = 0; i < groups.size(); i++) {
                 List<PromptPair> pairs = groups.get(i).getValue();
-                String label = "v2 causal, stage 2 " + groups.get(i).getKey();
-                stage2.add(pairs.size() <= block ? null : rest.tables(String.valueOf(i), names, () -> group(ctx, reg, pairs,
-                        pairs.subList(block, pairs.size()), false, h -> !stopped.contains(h), label, nLayer, nHead, tol)));
+                if (Math.min(to, pairs.size()) <= from) continue;
+                List<PromptPair> patched = pairs.subList(from, Math.min(to, pairs.size()));
+                String label = lookLabel(look, looks.length) + groups.get(i).getKey();
+                Causal.Captured[] held = new Causal.Captured[1];
+                java.util.function.Supplier<Causal.Captured> whole = () -> held[0] != null ? held[0]
+                        : (held[0] = Causal.capture(ctx, pairs, ctx.model().engine().suffixHooks(), true, label));
+                if (firstLook) means[i] = meanChunks.floats(String.valueOf(i), () -> flatten(whole.get(), nLayer, nHead));
+                float[] mz = means[i];
+                int dh = mz.length / (nLayer * nHead);
+                // the first look captures the whole group (every pair's baselines and the references need it); a later
+                // look only the prompts it patches
+                java.util.function.Supplier<Causal.Captured> caps = firstLook ? whole
+                        : () -> Causal.capture(ctx, patched, ctx.model().engine().suffixHooks(), true, label);
+                parts.get(i).add(chunks.tables(String.valueOf(i), names, () -> group(ctx, reg, caps.get(), pairs, patched,
+                        firstLook, h -> !done.contains(h), h -> Arrays.copyOfRange(mz, (h.layer() * nHead + h.head()) * dh,
+                                (h.layer() * nHead + h.head() + 1) * dh), label, nLayer, nHead, tol)));
             }
-            rest.clear("groups (seed x family), stage 2");
+            ctx.recordTiming("v2/causal_look" + look, (System.nanoTime() - tk) / 1e9);
+            if (k < looks.length - 1 || looks.length == 1) {
+                int last = to;
+                boolean remaining = groups.stream().anyMatch(g -> g.getValue().size() > last) && k < looks.length - 1;
+                List<Table> sofar = merged(groups, parts, reg).stream().map(TableBuilder::build).toList();
+                design.decide(proto.thresholds(), pooled, seedRoles, sofar.get(0), sofar.get(1), sofar.get(2),
+                        NaturalText.feedsVerdicts(), remaining, look, h -> !done.contains(h)).values().forEach(d -> {
+                    decisions.put(d.head(), d);
+                    if (d.stopped()) stopped.add(d.head());
+                });
+            }
         }
-        TableBuilder base = baselines(reg), abl = Causal.perPromptTable(ABLATIONS, reg.sha256(), "intervention"),
-                pat = Causal.perPromptTable(PATCHES, reg.sha256(), "intervention");
-        for (int i = 0; i < groups.size(); i++) {
-            List<Table> a = stage1.get(i), b = stage2.isEmpty() ? null : stage2.get(i);
-            for (Table.Row r : a.get(0).rows()) base.copyRow(r); // stage 1 holds every pair's baselines
-            mergeInOrder(groups.get(i).getValue(), a.get(1), b == null ? null : b.get(1), abl);
-            mergeInOrder(groups.get(i).getValue(), a.get(2), b == null ? null : b.get(2), pat);
-        }
-        Table t1 = ctx.write(ProtocolStage.DIR, null, base);
-        Table t2t = ctx.write(ProtocolStage.DIR, null, abl);
-        Table t3 = ctx.write(ProtocolStage.DIR, null, pat);
+        List<TableBuilder> all = merged(groups, parts, reg);
+        Table t1 = ctx.write(ProtocolStage.DIR, null, all.get(0));
+        Table t2t = ctx.write(ProtocolStage.DIR, null, all.get(1));
+        Table t3 = ctx.write(ProtocolStage.DIR, null, all.get(2));
         int pairsTotal = (int) t1.rows().stream().filter(NaturalText.feedsVerdicts()).count();
-        ctx.write(ProtocolStage.DIR, null, design.table(decisions, pairsTotal, reg.sha256()));
-        first.clear("groups (seed x family)");
-        ctx.recordTiming("v2/causal_stage1", t1s);
-        ctx.recordTiming("v2/causal_stage2", (System.nanoTime() - t2) / 1e9);
+        ctx.write(ProtocolStage.DIR, null, design.table(decisions, looks.length, pairsTotal, reg.sha256()));
+        for (int k = 0; k < lookChunks.size(); k++) lookChunks.get(k).clear("groups (seed x family)" + (k == 0 ? "" : ", look " + (k + 1)));
+        meanChunks.clear("groups' mean-ablation references");
         ctx.recordTiming("v2/causal", (System.nanoTime() - t0) / 1e9);
         ctx.summarize(String.format(Locale.ROOT, "- v2 single-head causal tests: %d pairs, %d ablation rows, %d denoising rows",
                 t1.rowCount(), t2t.rowCount(), t3.rowCount()));
-        ctx.summarize(String.format(Locale.ROOT, "- v2 sequential design %s: stage 1 = %d pairs per seed and family; %d of %d "
-                        + "heads stopped for futility (v2/sequential)", design.enabled() ? "on" : "off", Math.min(block,
-                proto.promptsPerFamily()), stopped.size(), decisions.size()));
+        ctx.summarize(String.format(Locale.ROOT, "- v2 sequential design %s: looks at %s pairs per seed and family; %d of %d "
+                        + "heads stopped for futility (v2/sequential)", design.enabled() ? "on" : "off", Arrays.toString(looks),
+                stopped.size(), decisions.size()));
     }
 
-    private static List<Table> concat(List<List<Table>> chunks, List<TableBuilder> into) {
-        for (List<Table> c : chunks)
-            for (int t = 0; t < into.size(); t++)
-                for (Table.Row r : c.get(t).rows()) into.get(t).copyRow(r);
-        return into.stream().map(TableBuilder::build).toList();
+    /** The engine label of look {@code look} of {@code looks} (bench-v2 counts each look's rows by it). */
+    public static String lookLabel(int look, int looks) {
+        return "v2 causal, look " + look + " of " + looks + " ";
+    }
+
+    /** Every head's mean-ablation reference of a capture, as one array (layer, head, then d_head). */
+    private static float[] flatten(Causal.Captured c, int nLayer, int nHead) {
+        float[] first = c.meanZ(new Head(0, 0));
+        float[] out = new float[nLayer * nHead * first.length];
+        for (int l = 0; l < nLayer; l++)
+            for (int h = 0; h < nHead; h++)
+                System.arraycopy(c.meanZ(new Head(l, h)), 0, out, (l * nHead + h) * first.length, first.length);
+        return out;
+    }
+
+    /** The baselines (the first look holds every pair's) and each group's rows of every look so far, merged. */
+    private static List<TableBuilder> merged(List<Map.Entry<List<Object>, List<PromptPair>>> groups, List<List<List<Table>>> parts,
+                                      ProtocolStage.Registered reg) {
+        TableBuilder base = baselines(reg), abl = Causal.perPromptTable(ABLATIONS, reg.sha256(), "intervention"),
+                pat = Causal.perPromptTable(PATCHES, reg.sha256(), "intervention");
+        for (int i = 0; i < groups.size(); i++) {
+            List<List<Table>> looks = parts.get(i);
+            if (looks.isEmpty()) continue;
+            for (Table.Row r : looks.get(0).get(0).rows()) base.copyRow(r);
+            mergeInOrder(groups.get(i).getValue(), looks.stream().map(t -> t.get(1)).toList(), abl);
+            mergeInOrder(groups.get(i).getValue(), looks.stream().map(t -> t.get(2)).toList(), pat);
+        }
+        return List.of(base, abl, pat);
     }
 
     /**
-     * A group's rows of both stages in the order one pass writes them (head, then pair, then intervention), so
+     * A group's rows of every look in the order one pass writes them (head, then pair, then intervention), so
      * every bootstrap resamples the same prompts in the same order with the design on or off.
      */
-    private static void mergeInOrder(List<PromptPair> pairs, Table stage1, Table stage2, TableBuilder into) {
+    static void mergeInOrder(List<PromptPair> pairs, List<Table> looks, TableBuilder into) {
         Map<String, Integer> at = new java.util.HashMap<>();
         for (int i = 0; i < pairs.size(); i++) at.put(pairs.get(i).id(), i);
-        List<Table.Row> rows = new ArrayList<>(stage1.rows());
-        if (stage2 != null) rows.addAll(stage2.rows());
+        List<Table.Row> rows = new ArrayList<>();
+        for (Table t : looks) rows.addAll(t.rows());
         rows.sort(java.util.Comparator.comparing((Table.Row r) -> Roles.head(r))
                 .thenComparing(r -> at.get(r.getString("prompt_id"))));
         rows.forEach(into::copyRow);
@@ -137,17 +173,20 @@ public final class CausalStage {
         return RecordSchema.of(BaselineRow.class).builder(BASELINES, "prompt_id").metadata(ProtocolStage.SHA_METADATA, reg.sha256());
     }
 
-    /** One seed and family: baselines, ablations and denoising patches of every head on every pair. */
-    private static List<Table> group(StageContext ctx, ProtocolStage.Registered reg, List<PromptPair> pairs,
-                                     List<PromptPair> patchedPairs, boolean stage1, java.util.function.Predicate<Head> heads, String label,
-                                     int nLayer, int nHead, double tol) {
+    /**
+     * One seed and family at one look: baselines, ablations and denoising patches of the running heads on its
+     * patched pairs, from {@code c} (the first look: the whole group's capture, and every pair's baselines).
+     */
+    private static List<Table> group(StageContext ctx, ProtocolStage.Registered reg, Causal.Captured c, List<PromptPair> pairs,
+                                     List<PromptPair> patchedPairs, boolean firstLook, java.util.function.Predicate<Head> heads,
+                                     java.util.function.Function<Head, float[]> meanZ, String label, int nLayer, int nHead,
+                                     double tol) {
         TableBuilder base = baselines(reg), abl = Causal.perPromptTable(ABLATIONS, reg.sha256(), "intervention"),
                 pat = Causal.perPromptTable(PATCHES, reg.sha256(), "intervention");
-        Causal.Captured c = Causal.capture(ctx, pairs, ctx.model().engine().suffixHooks(), true, label);
         List<PatchRow> rows = new ArrayList<>();
-        // stage 1 scores every pair's baselines (the gap the stopping rule reads); stage 2 only its patched pairs
-        // in the same batch as their patched rows (its baselines table is not kept)
-        List<PromptPair> based = stage1 ? pairs : patchedPairs;
+        // the first look scores every pair's baselines (the gap the stopping rule reads); a later look only its
+        // patched pairs, in the same batch as their patched rows (its baselines table is not kept)
+        List<PromptPair> based = firstLook ? pairs : patchedPairs;
         Causal.Baselines b = Causal.baselines(based, rows);
         record Cell(PromptPair pair, Head head, String intervention, int row) {}
         List<Cell> cells = new ArrayList<>();
@@ -155,7 +194,7 @@ public final class CausalStage {
             for (int h = 0; h < nHead; h++) {
                 Head head = new Head(l, h);
                 if (!heads.test(head)) continue;
-                float[] mean = c.meanZ(head);
+                float[] mean = meanZ.apply(head);
                 for (PromptPair p : patchedPairs) {
                     int[] pos = Causal.positions(p, l, nLayer);
                     TokenIds clean = new TokenIds(p.clean()), corrupt = new TokenIds(p.corrupt());
