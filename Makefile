@@ -43,7 +43,7 @@ milab = printf '+ bin/milab %s\n' '$(subst ','\'',$(strip $(1)))' && bin/milab $
 RUN_ARGS = --model $(MODEL) --device $(DEVICE) --threads $(THREADS) $(if $(RUN_ID),--run-id '$(RUN_ID)',) $(ENGINE_ARGS)
 
 .PHONY: help build test demo export inspect run-heldout run-sweep run-all run-v2 run-characterization run-calibration \
-        attribute circuit diff report check-report columns bench bench-peer bench-peer-venv bench-circuit bench-circuit-run bench-v2 bench-spark spark-jar random-checkpoint zoo zoo-diagnose kill-campaign clean
+        attribute circuit diff report check-report columns bench bench-peer bench-peer-venv bench-circuit bench-circuit-run bench-v2 bench-rows bench-spark spark-jar random-checkpoint zoo zoo-diagnose kill-campaign clean
 
 help:
 	@echo "Start here:"
@@ -235,6 +235,11 @@ bench-circuit: $(STAMP) $(BENCH_GRAPHS)
 # itself lands in results/bench-v2-<time>. ARGS='--v2-sequential off' (every head on every pair), '--v2-seeds 1 ...'
 bench-v2: $(STAMP) $(BENCH_GRAPHS)
 	@export MILAB_MAIN=org.milab.bench.V2ScaleBench && $(call milab,--model gpt2-random --threads $(THREADS) $(ARGS))
+
+# the engine's MINIMAL rows by call size (not a test): v2-shaped rows (one head at every position >= 1) and the
+# held-out matrix, variants alternating in one process; ARGS='--calls 128x16,256x32 --rounds 3 --profile'
+bench-rows: $(STAMP) $(BENCH_GRAPHS)
+	@export MILAB_MAIN=org.milab.bench.PatchRowsBench && $(call milab,--model gpt2-random --threads $(THREADS) $(ARGS))
 
 bench-circuit-run: $(STAMP) $(BENCH_GRAPHS)
 	@echo "loadavg before: $$(cat /proc/loadavg)"
