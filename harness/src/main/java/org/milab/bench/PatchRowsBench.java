@@ -7,7 +7,6 @@ import org.milab.engine.RecomputePath;
 import org.milab.engine.SitePatch;
 import org.milab.engine.TokenIds;
 import org.milab.graph.PatchSite;
-import org.milab.lab.EngineFactory;
 import org.milab.lab.LabModel;
 import org.milab.model.ModelConfig;
 import org.milab.protocol.reference.HeadPatching;
@@ -47,23 +46,32 @@ public final class PatchRowsBench implements Runnable {
     @Option(names = "--layers", defaultValue = "0,4,8", description = "start layers of the v2-shaped rows (every head of each)") String layers;
     @Option(names = "--prompts", defaultValue = "16", description = "prompts of the v2-shaped rows, lengths spread over 11-49") int prompts;
     @Option(names = "--heldout-candidates", defaultValue = "16", description = "held-out candidates (0: v2-shaped rows only)") int candidates;
-    @Option(names = "--calls", defaultValue = "128x16,128x32,256x32",
-            description = "variants: rows per call x tokens per row (max tokens per call = rows x tokens)") String calls;
+    @Option(names = "--calls", defaultValue = "128x16:greedy,128x16:64:full,128x16",
+            description = "variants: rows per call x tokens per row (max tokens per call = rows x tokens), then ':greedy' "
+                    + "(the engine before) or ':<padded tokens a call costs>[:full]' (default: the engine's MINIMAL settings)") String calls;
     @Option(names = "--profile", description = "also profile the v2-shaped rows of the first variant by ORT operator") boolean profile;
 
     public static void main(String[] args) {
         System.exit(new CommandLine(new PatchRowsBench()).execute(args));
     }
 
-    record Variant(int rows, int tokensPerRow) {
+    /** Rows per call x tokens per row, and how MINIMAL rows are cut into calls and read their caches. */
+    record Variant(int rows, int tokensPerRow, InterventionEngine.MinimalCalls minimal) {
+        /** {@code 128x16} (the engine's default MINIMAL settings), {@code 128x16:greedy} (greedy fill, full-width
+         * caches: the engine before), {@code 128x16:32} (least padding at 32 tokens per call), {@code 128x16:32:full}. */
         static Variant parse(String s) {
-            String[] p = s.strip().split("x");
-            return new Variant(Integer.parseInt(p[0]), Integer.parseInt(p[1]));
+            String[] c = s.strip().split(":");
+            String[] p = c[0].split("x");
+            InterventionEngine.MinimalCalls d = InterventionEngine.MinimalCalls.DEFAULT;
+            InterventionEngine.MinimalCalls m = c.length < 2 ? d : c[1].equals("greedy") ? InterventionEngine.MinimalCalls.GREEDY_FULL_PAST
+                    : new InterventionEngine.MinimalCalls(Integer.parseInt(c[1]), !(c.length > 2 && c[2].equals("full")));
+            return new Variant(Integer.parseInt(p[0]), Integer.parseInt(p[1]), m);
         }
 
         @Override
         public String toString() {
-            return rows + " rows x " + tokensPerRow + " tokens";
+            return rows + "x" + tokensPerRow + " " + (minimal.callCost() < 0 ? "greedy" : "least-pad " + minimal.callCost())
+                    + (minimal.shortPast() ? " short-past" : " full-past");
         }
     }
 
@@ -95,7 +103,8 @@ public final class PatchRowsBench implements Runnable {
         for (int round = 0; round < rounds; round++, java.util.Collections.rotate(order, -1))
             for (Variant v : order) {
                 try (LabModel m = LabModel.open(r, model, Device.CPU, threads, v.rows(), v.rows() * v.tokensPerRow(),
-                        EngineFactory.LOCAL, profile && round == 0 && v.equals(variants.get(0))
+                        (lab, local) -> new InterventionEngine(lab.sessions(), lab.config(), v.rows(), v.rows() * v.tokensPerRow(), v.minimal()),
+                        profile && round == 0 && v.equals(variants.get(0))
                                 ? Tuning.DEFAULT.profiled(Machine.tempDir("milab-rows-profile")) : Tuning.DEFAULT)) {
                     V2Rows w = V2Rows.make(m, prompts, startLayers);
                     InterventionEngine e = (InterventionEngine) m.engine();

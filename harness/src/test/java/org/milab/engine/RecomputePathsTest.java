@@ -162,8 +162,12 @@ class RecomputePathsTest {
     void minimalPathAnswersDoNotDependOnBatchComposition() {
         float[][] base = new InterventionEngine(model.sessions(), model.config(), 512, 1 << 20)
                 .patch(PatchSite.HOOK_Z, rows, "all in one call per start layer", caps);
-        for (int maxRows : new int[]{1, 7}) {
-            InterventionEngine e = new InterventionEngine(model.sessions(), model.config(), maxRows, 1 << 20);
+        // 7 rows per call with the greedy fill and full-width caches too: other calls, other padding, other past width
+        InterventionEngine.MinimalCalls def = InterventionEngine.MinimalCalls.DEFAULT, greedy = InterventionEngine.MinimalCalls.GREEDY_FULL_PAST;
+        for (Object[] plan : new Object[][]{{1, def}, {7, def}, {7, greedy}, {512, greedy}}) {
+            int maxRows = (Integer) plan[0];
+            InterventionEngine e = new InterventionEngine(model.sessions(), model.config(), maxRows, 1 << 20,
+                    (InterventionEngine.MinimalCalls) plan[1]);
             // reversed order changes which rows share a call and every call's padding
             List<PatchRow> reversed = new ArrayList<>(rows);
             java.util.Collections.reverse(reversed);
