@@ -73,6 +73,7 @@ help:
 	@echo "  make bench-spark [ARGS='--seeds 10 --heads-per-layer 1']   held-out sweep, local engine vs Spark local[2]"
 	@echo "  make bench-circuit [ARGS='--ig-steps 10']   edge attribution timing by phase on GPT-2 small's shape (32 examples)"
 	@echo "  make bench-v2 [ARGS='--v2-sequential off']   protocol v2 at full counts on GPT-2 small's shape: rows and seconds per step"
+	@echo "  make bench-rows [ARGS='--calls 128x16:greedy,128x16 --rounds 3 --profile']   MINIMAL rows (v2-shaped, held-out) per engine setting, side by side"
 	@echo "  make bench-circuit-run [ENGINE=spark] [ARGS='--exact-edges 500']   a whole circuit run on that shape (sweeps included)"
 	@echo "  make kill-campaign [KILLS=10] [SEED=n]   kill -9 run-v2 and circuit at random times, resume, compare (docs/reliability-v2.md)"
 	@echo "Other: make bench (throughput, not a test; NO_PEER=1 without the PyTorch peer), make bench-peer (engine vs peer only), make build, make clean"

@@ -76,11 +76,11 @@ public final class PatchRowsBench implements Runnable {
     }
 
     /** One timed pass of one workload. */
-    record Pass(String workload, String variant, int round, int rows, double seconds, double usefulGflop,
+    record Pass(String workload, String variant, int round, int rows, double seconds, double cpuSeconds, double usefulGflop,
                 double executedGflop, long calls, long tokens, String loadBefore, String loadAfter) {
         String row() {
-            return String.format(Locale.ROOT, "| %s | %s | %d | %d | %.2f | %.1f | %.1f | %.1f | %d | %d | %s -> %s |", workload, variant, round,
-                    rows, seconds, rows / seconds, usefulGflop / seconds, executedGflop / seconds, calls,
+            return String.format(Locale.ROOT, "| %s | %s | %d | %d | %.2f | %.2f | %.1f | %.1f | %.1f | %d | %d | %s -> %s |", workload, variant, round,
+                    rows, seconds, cpuSeconds, rows / seconds, usefulGflop / seconds, executedGflop / seconds, calls,
                     tokens / Math.max(1, calls), load1(loadBefore), load1(loadAfter));
         }
 
@@ -97,8 +97,8 @@ public final class PatchRowsBench implements Runnable {
         List<Pass> passes = new ArrayList<>();
         Map<Variant, float[][]> answers = new LinkedHashMap<>();
         System.out.println("loadavg at start: " + Machine.loadAverage());
-        System.out.println("| workload | variant | round | rows | seconds | rows/s | useful GFLOP/s | executed GFLOP/s | calls | padded tokens per call | load1 before -> after |");
-        System.out.println("|---|---|---|---|---|---|---|---|---|---|---|");
+        System.out.println("| workload | variant | round | rows | seconds | process CPU s | rows/s | useful GFLOP/s | executed GFLOP/s | calls | padded tokens per call | load1 before -> after |");
+        System.out.println("|---|---|---|---|---|---|---|---|---|---|---|---|");
         List<Variant> order = new ArrayList<>(variants);
         for (int round = 0; round < rounds; round++, java.util.Collections.rotate(order, -1))
             for (Variant v : order) {
@@ -133,11 +133,11 @@ public final class PatchRowsBench implements Runnable {
         System.out.println("loadavg at end: " + Machine.loadAverage());
         for (String workload : List.of("v2 rows", "held-out"))
             for (Variant v : variants) {
-                double[] rates = passes.stream().filter(p -> p.workload().equals(workload) && p.variant().equals(v.toString()))
-                        .mapToDouble(p -> p.rows() / p.seconds()).sorted().toArray();
-                if (rates.length > 0)
-                    System.out.printf(Locale.ROOT, "%s, %s: median %.1f rows/s over %d rounds %s%n", workload, v,
-                            rates[rates.length / 2], rates.length, Arrays.toString(rates));
+                List<Pass> ps = passes.stream().filter(p -> p.workload().equals(workload) && p.variant().equals(v.toString())).toList();
+                if (ps.isEmpty()) continue;
+                double[] rates = ps.stream().mapToDouble(p -> p.rows() / p.seconds()).sorted().toArray();
+                double[] cpu = ps.stream().mapToDouble(Pass::cpuSeconds).sorted().toArray();
+                System.out.printf(Locale.ROOT, "%s, %s: rows/s %s, process CPU s %s%n", workload, v, Arrays.toString(rates), Arrays.toString(cpu));
             }
         try {
             Path dir = Files.createDirectories(r.resolve("results/bench"));
@@ -153,11 +153,11 @@ public final class PatchRowsBench implements Runnable {
     private static Pass timed(String workload, Variant v, int round, int rows, InterventionEngine e, Runnable work) {
         Map<String, Long> before = e.counters();
         String l0 = Machine.loadAverage();
-        long t0 = System.nanoTime();
+        long t0 = System.nanoTime(), cpu0 = HeldoutThroughput.processCpuNanos();
         work.run();
-        double secs = (System.nanoTime() - t0) / 1e9;
+        double secs = (System.nanoTime() - t0) / 1e9, cpu = (HeldoutThroughput.processCpuNanos() - cpu0) / 1e9;
         Map<String, Long> k = Machine.since(e.counters(), before);
-        return new Pass(workload, v.toString(), round, rows, secs, k.get("useful_flops") / 1e9, k.get("executed_flops") / 1e9,
+        return new Pass(workload, v.toString(), round, rows, secs, cpu, k.get("useful_flops") / 1e9, k.get("executed_flops") / 1e9,
                 k.get("forward_calls"), k.get("forward_tokens"), l0, Machine.loadAverage());
     }
 
