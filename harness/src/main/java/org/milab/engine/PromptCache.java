@@ -29,10 +29,6 @@ final class PromptCache implements AutoCloseable {
     private final int width;
     private final int pastWidth;
 
-    PromptCache(OrtEnvironment env, ModelConfig config, List<TokenIds> distinct, Map<TokenIds, Capture> captures) {
-        this(env, config, distinct, captures, Integer.MAX_VALUE);
-    }
-
     /**
      * @param pastPositions the cached keys and values hold positions before this one only (bounded by the longest
      *                      prompt, at least 1): rows read them only before their first recomputed position, so rows
