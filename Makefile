@@ -43,7 +43,7 @@ milab = printf '+ bin/milab %s\n' '$(subst ','\'',$(strip $(1)))' && bin/milab $
 RUN_ARGS = --model $(MODEL) --device $(DEVICE) --threads $(THREADS) $(if $(RUN_ID),--run-id '$(RUN_ID)',) $(ENGINE_ARGS)
 
 .PHONY: help build test demo export inspect run-heldout run-sweep run-all run-v2 run-characterization run-calibration \
-        attribute circuit diff report check-report columns bench bench-peer bench-peer-venv bench-circuit bench-circuit-run bench-v2 bench-v2-planted bench-spark spark-jar random-checkpoint zoo zoo-diagnose kill-campaign clean
+        attribute circuit diff report check-report columns bench bench-peer bench-peer-venv bench-circuit bench-circuit-run bench-v2 bench-v2-planted bench-rows bench-spark spark-jar random-checkpoint zoo zoo-diagnose kill-campaign clean
 
 help:
 	@echo "Start here:"
@@ -74,6 +74,7 @@ help:
 	@echo "  make bench-circuit [ARGS='--ig-steps 10']   edge attribution timing by phase on GPT-2 small's shape (32 examples)"
 	@echo "  make bench-v2 [ARGS='--v2-sequential off']   protocol v2 at full counts on GPT-2 small's shape: rows and seconds per step"
 	@echo "  make bench-v2-planted [ARGS=...]   the same on GPT-2 small's shape with an induction circuit planted (a gap to explain)"
+	@echo "  make bench-rows [ARGS='--calls 128x16:greedy,128x16 --rounds 3 --profile']   MINIMAL rows (v2-shaped, held-out) per engine setting, side by side"
 	@echo "  make bench-circuit-run [ENGINE=spark] [ARGS='--exact-edges 500']   a whole circuit run on that shape (sweeps included)"
 	@echo "  make kill-campaign [KILLS=10] [SEED=n]   kill -9 run-v2 and circuit at random times, resume, compare (docs/reliability-v2.md)"
 	@echo "Other: make bench (throughput, not a test; NO_PEER=1 without the PyTorch peer), make bench-peer (engine vs peer only), make build, make clean"
@@ -248,6 +249,10 @@ $(BENCH_PLANTED_GRAPHS): $(BENCH_PLANTED_CKPT)
 	@$(call milab,export --model gpt2-shape-planted --weights $(BENCH_PLANTED_CKPT) --allow-unpinned)
 bench-v2-planted: $(STAMP) $(BENCH_PLANTED_GRAPHS)
 	@export MILAB_MAIN=org.milab.bench.V2ScaleBench && $(call milab,--model gpt2-shape-planted --threads $(THREADS) $(ARGS))
+# the engine's MINIMAL rows by call size (not a test): v2-shaped rows (one head at every position >= 1) and the
+# held-out matrix, variants alternating in one process; ARGS='--calls 128x16,256x32 --rounds 3 --profile'
+bench-rows: $(STAMP) $(BENCH_GRAPHS)
+	@export MILAB_MAIN=org.milab.bench.PatchRowsBench && $(call milab,--model gpt2-random --threads $(THREADS) $(ARGS))
 
 bench-circuit-run: $(STAMP) $(BENCH_GRAPHS)
 	@echo "loadavg before: $$(cat /proc/loadavg)"

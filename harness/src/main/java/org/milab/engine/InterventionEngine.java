@@ -32,6 +32,7 @@ public final class InterventionEngine implements Engine {
     private final ModelConfig config;
     private final int maxRows;
     private final int maxTokens;
+    private final MinimalCalls minimal;
     private long forwardCalls, forwardRows, forwardTokens;
     private double usefulCaptureFlops, usefulPatchFlops, executedFlops;
     private long captureNanos, patchNanos;
@@ -41,10 +42,32 @@ public final class InterventionEngine implements Engine {
      * @param maxTokens rows x padded width per call at most (bounds activation memory)
      */
     public InterventionEngine(ModelSessions sessions, ModelConfig config, int maxRows, int maxTokens) {
+        this(sessions, config, maxRows, maxTokens, MinimalCalls.DEFAULT);
+    }
+
+    /**
+     * How {@link RecomputePath#MINIMAL} rows are cut into calls and what their calls read (benchmarks compare
+     * settings side by side: {@code make bench-rows}; docs/benchmarks.md has the measurements).
+     *
+     * @param callCost  padded tokens one call is worth on its own (its fixed overhead): rows are cut into calls
+     *                  minimising padded tokens plus this per call ({@link CallPlan}); negative: the greedy fill
+     *                  the other paths use
+     * @param shortPast the cached keys and values are cut to the request's latest first recomputed position
+     *                  (rows that all start early, as protocol v2's, attend over one cached position instead of
+     *                  the longest prompt); false: the longest prompt, as {@link RecomputePath#RESUME}
+     */
+    public record MinimalCalls(int callCost, boolean shortPast) {
+        public static final MinimalCalls DEFAULT = new MinimalCalls(64, true);
+        /** The engine before these settings: greedy fill, full-width caches. */
+        public static final MinimalCalls GREEDY_FULL_PAST = new MinimalCalls(-1, false);
+    }
+
+    public InterventionEngine(ModelSessions sessions, ModelConfig config, int maxRows, int maxTokens, MinimalCalls minimal) {
         this.sessions = sessions;
         this.config = config;
         this.maxRows = maxRows;
         this.maxTokens = maxTokens;
+        this.minimal = minimal;
     }
 
     @Override
@@ -210,7 +233,11 @@ public final class InterventionEngine implements Engine {
         }
         float[][] out = new float[rows.size()][];
         List<TokenIds> distinct = new ArrayList<>(new LinkedHashSet<>(rows.stream().map(PatchRow::prompt).toList()));
-        try (PromptCache cache = new PromptCache(sessions.env(), config, distinct, kv);
+        // MINIMAL rows read cached keys and values only before their first recomputed position (RESUME keeps the
+        // full width: its floats are the reference protocol's)
+        int past = path == RecomputePath.MINIMAL && minimal.shortPast() ? Arrays.stream(plan).mapToInt(ResumeRow::startPosition).max().orElse(1)
+                : Integer.MAX_VALUE;
+        try (PromptCache cache = new PromptCache(sessions.env(), config, distinct, kv, past);
              ProgressBar bar = new ProgressBar(label, rows.size(), "patched rows")) {
             for (int i = 0; i < rows.size(); i++) cache.requireFrom(rows.get(i).prompt(), plan[i].startLayer(), path);
             // start layers whose session is still open go first: only a few stay open (ModelSessions)
@@ -220,7 +247,11 @@ public final class InterventionEngine implements Engine {
                 List<Integer> order = new ArrayList<>(group.getValue());
                 order.sort(Comparator.comparing((Integer i) -> rows.get(i).prompt().length() - plan[i].startPosition())
                         .thenComparing(i -> cache.indexOf(rows.get(i).prompt())));
-                for (List<Integer> chunk : chunks(order.stream().map(i -> rows.get(i).prompt().length() - plan[i].startPosition()).toList())) {
+                List<Integer> widths = order.stream().map(i -> rows.get(i).prompt().length() - plan[i].startPosition()).toList();
+                // RESUME keeps the greedy fill: the reference protocol's recorded bytes were made with its calls
+                List<List<Integer>> calls = path == RecomputePath.MINIMAL && minimal.callCost() >= 0
+                        ? CallPlan.leastPadding(widths, maxRows, maxTokens, minimal.callCost()) : chunks(widths);
+                for (List<Integer> chunk : calls) {
                     List<Integer> idx = chunk.stream().map(order::get).toList();
                     List<PatchRow> batch = idx.stream().map(rows::get).toList();
                     float[][] res = path == RecomputePath.MINIMAL
@@ -276,7 +307,7 @@ public final class InterventionEngine implements Engine {
             forwardCalls++;
             forwardRows += b;
             forwardTokens += (long) b * s;
-            executedFlops += FlopCount.executedResume(config, b, s, cells, startLayer, cache.width() + s);
+            executedFlops += FlopCount.executedResume(config, b, s, cells, startLayer, cache.pastWidth() + s);
             return perRow(o, rows, k);
         } catch (OrtException e) {
             throw new IllegalStateException("resumed patched forward pass failed: " + e.getMessage(), e);
@@ -289,22 +320,22 @@ public final class InterventionEngine implements Engine {
      * Returns the suffix width.
      */
     private int feedRowInputs(Feeds f, List<PatchRow> rows, int[] start, PromptCache cache) throws OrtException {
-        int b = rows.size(), T = cache.width(), s = 0;
+        int b = rows.size(), T = cache.width(), P = cache.pastWidth(), s = 0;
         for (int r = 0; r < b; r++) s = Math.max(s, rows.get(r).prompt().length() - start[r]);
         long[] residIndex = new long[b * s], promptIndex = new long[b], fin = new long[b];
-        float[] pastMask = new float[b * T];
+        float[] pastMask = new float[b * P];
         for (int r = 0; r < b; r++) {
             int len = rows.get(r).prompt().length(), prompt = cache.indexOf(rows.get(r).prompt());
             promptIndex[r] = prompt;
             for (int j = 0; j < s; j++) // padding repeats the last real position
                 residIndex[r * s + j] = (long) prompt * T + Math.min(start[r] + j, len - 1);
             fin[r] = len - 1 - start[r];
-            for (int j = 0; j < start[r]; j++) pastMask[r * T + j] = 1f;
+            for (int j = 0; j < start[r]; j++) pastMask[r * P + j] = 1f;
         }
         int k = metricWidth(rows);
         f.longs(HookNames.RESID_INDEX, residIndex, b, s).longs(HookNames.PROMPT_INDEX, promptIndex, b)
                 .longs(HookNames.FINAL_INDEX, fin, b).longs(HookNames.METRIC_TOKEN_IDS, metricTokens(rows, k), b, k)
-                .floats(HookNames.PAST_MASK, pastMask, b, T);
+                .floats(HookNames.PAST_MASK, pastMask, b, P);
         return s;
     }
 

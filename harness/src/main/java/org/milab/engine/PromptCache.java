@@ -27,8 +27,15 @@ final class PromptCache implements AutoCloseable {
     private final Map<TokenIds, Integer> index = new HashMap<>();
     private final Map<String, OnnxTensor> tensors = new HashMap<>();
     private final int width;
+    private final int pastWidth;
 
-    PromptCache(OrtEnvironment env, ModelConfig config, List<TokenIds> distinct, Map<TokenIds, Capture> captures) {
+    /**
+     * @param pastPositions the cached keys and values hold positions before this one only (bounded by the longest
+     *                      prompt, at least 1): rows read them only before their first recomputed position, so rows
+     *                      that all start early attend over a short cache instead of the longest prompt's
+     */
+    PromptCache(OrtEnvironment env, ModelConfig config, List<TokenIds> distinct, Map<TokenIds, Capture> captures,
+                int pastPositions) {
         this.env = env;
         this.config = config;
         int w = 1;
@@ -40,6 +47,12 @@ final class PromptCache implements AutoCloseable {
             w = Math.max(w, p.length());
         }
         this.width = w;
+        this.pastWidth = Math.max(1, Math.min(w, pastPositions));
+    }
+
+    /** Position count of the cached keys and values (and of the past mask). */
+    int pastWidth() {
+        return pastWidth;
     }
 
     /** Cache position count (the longest prompt). */
@@ -74,22 +87,22 @@ final class PromptCache implements AutoCloseable {
                 (src, t, dst, base) -> System.arraycopy(src, t * H * dh, dst, base + t * H * dh, H * dh));
     }
 
-    /** hook_k of {@code layer}, [prompt, head, d_head, position] (the layout q . k wants). */
+    /** hook_k of {@code layer}, [prompt, head, d_head, past position] (the layout q . k wants). */
     OnnxTensor key(int layer) throws OrtException {
-        int H = config.nHead(), dh = config.dHead();
-        return tensor(HookNames.cacheKey(layer), HookNames.hookK(layer), new long[]{prompts.size(), H, dh, width},
+        int H = config.nHead(), dh = config.dHead(), w = pastWidth;
+        return tensor(HookNames.cacheKey(layer), HookNames.hookK(layer), new long[]{prompts.size(), H, dh, w},
                 (src, t, dst, base) -> {
                     for (int h = 0; h < H; h++)
-                        for (int i = 0; i < dh; i++) dst[base + (h * dh + i) * width + t] = src[(t * H + h) * dh + i];
+                        for (int i = 0; i < dh; i++) dst[base + (h * dh + i) * w + t] = src[(t * H + h) * dh + i];
                 });
     }
 
-    /** hook_v of {@code layer}, [prompt, head, position, d_head]. */
+    /** hook_v of {@code layer}, [prompt, head, past position, d_head]. */
     OnnxTensor value(int layer) throws OrtException {
-        int H = config.nHead(), dh = config.dHead();
-        return tensor(HookNames.cacheValue(layer), HookNames.hookV(layer), new long[]{prompts.size(), H, width, dh},
+        int H = config.nHead(), dh = config.dHead(), w = pastWidth;
+        return tensor(HookNames.cacheValue(layer), HookNames.hookV(layer), new long[]{prompts.size(), H, w, dh},
                 (src, t, dst, base) -> {
-                    for (int h = 0; h < H; h++) System.arraycopy(src, (t * H + h) * dh, dst, base + (h * width + t) * dh, dh);
+                    for (int h = 0; h < H; h++) System.arraycopy(src, (t * H + h) * dh, dst, base + (h * w + t) * dh, dh);
                 });
     }
 
@@ -99,6 +112,7 @@ final class PromptCache implements AutoCloseable {
     }
 
     private OnnxTensor tensor(String name, String hook, long[] shape, Placement placement) throws OrtException {
+        boolean past = hook.endsWith("hook_k") || hook.endsWith("hook_v");
         OnnxTensor t = tensors.get(name);
         if (t != null) return t;
         int block = 1;
@@ -110,7 +124,8 @@ final class PromptCache implements AutoCloseable {
             java.util.Arrays.fill(one, 0f);
             // a prompt whose rows all start later has no cache here: zeros, never read (see requireFrom)
             float[] src = c.hooks().get(hook);
-            if (src != null) for (int pos = 0; pos < c.prompt().length(); pos++) placement.place(src, pos, one, 0);
+            int upTo = Math.min(c.prompt().length(), past ? pastWidth : width);
+            if (src != null) for (int pos = 0; pos < upTo; pos++) placement.place(src, pos, one, 0);
             buf.put(one);
         }
         buf.rewind();

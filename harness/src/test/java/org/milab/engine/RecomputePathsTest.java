@@ -159,11 +159,41 @@ class RecomputePathsTest {
     }
 
     @Test
+    void rowsThatAllStartAtPositionOneMatchTheReferenceOverOneCachedPosition() {
+        // protocol v2's shape alone in a request: one head at every position >= 1, so the minimal path's key/value
+        // caches hold position 0 only (MinimalCalls.shortPast); the full-width caches must give the same answers
+        Random rnd = new Random(11);
+        int dh = model.config().dHead();
+        List<PatchRow> v2 = new ArrayList<>();
+        for (TokenIds p : caps.keySet())
+            for (int l = 0; l < model.config().nLayer(); l++) {
+                List<SitePatch> all = new ArrayList<>();
+                float[] value = donor(rnd, dh);
+                for (int pos = 1; pos < p.length(); pos++) all.add(new SitePatch(l, pos, l % model.config().nHead(), value));
+                v2.add(new PatchRow(p, all, new int[]{2 + rnd.nextInt(40), 2 + rnd.nextInt(40)}));
+            }
+        float[][] got = engine().patch(PatchSite.HOOK_Z, v2, "v2-shaped", caps, RecomputePath.MINIMAL);
+        float[][] full = new InterventionEngine(model.sessions(), model.config(), 64, 64 * 16,
+                InterventionEngine.MinimalCalls.GREEDY_FULL_PAST).patch(PatchSite.HOOK_Z, v2, "v2-shaped, full caches", caps, RecomputePath.MINIMAL);
+        for (int i = 0; i < v2.size(); i++) {
+            double[] want = expected(v2.get(i));
+            for (int k = 0; k < want.length; k++) {
+                assertThat((double) got[i][k]).as("row %d", i).isCloseTo(want[k], within(TOL));
+                assertThat((double) got[i][k]).as("row %d against full-width caches", i).isCloseTo(full[i][k], within(BATCH_TOL));
+            }
+        }
+    }
+
+    @Test
     void minimalPathAnswersDoNotDependOnBatchComposition() {
         float[][] base = new InterventionEngine(model.sessions(), model.config(), 512, 1 << 20)
                 .patch(PatchSite.HOOK_Z, rows, "all in one call per start layer", caps);
-        for (int maxRows : new int[]{1, 7}) {
-            InterventionEngine e = new InterventionEngine(model.sessions(), model.config(), maxRows, 1 << 20);
+        // 7 rows per call with the greedy fill and full-width caches too: other calls, other padding, other past width
+        InterventionEngine.MinimalCalls def = InterventionEngine.MinimalCalls.DEFAULT, greedy = InterventionEngine.MinimalCalls.GREEDY_FULL_PAST;
+        for (Object[] plan : new Object[][]{{1, def}, {7, def}, {7, greedy}, {512, greedy}}) {
+            int maxRows = (Integer) plan[0];
+            InterventionEngine e = new InterventionEngine(model.sessions(), model.config(), maxRows, 1 << 20,
+                    (InterventionEngine.MinimalCalls) plan[1]);
             // reversed order changes which rows share a call and every call's padding
             List<PatchRow> reversed = new ArrayList<>(rows);
             java.util.Collections.reverse(reversed);
