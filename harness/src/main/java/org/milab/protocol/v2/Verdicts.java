@@ -178,24 +178,34 @@ public final class Verdicts {
         Map<Head, Map<String, Effect>> effects = new TreeMap<>();
         Map<Head, Effect> controls = new HashMap<>();
         Map<Head, Interval> margins = new HashMap<>();
-        for (Head h : roles.keySet()) {
+        // each head's bootstraps are seeded by their names (Roles.bootstrap), so heads run over the cores and the
+        // p-values are then listed in head order, as one thread would
+        record HeadEffects(Map<String, Effect> tests, Effect control, Interval margin) {}
+        List<Head> order = new ArrayList<>(roles.keySet());
+        List<HeadEffects> measured = order.parallelStream().map(h -> {
             Map<String, Map<String, Double>> byTest = deltas.getOrDefault(h, Map.of());
             Map<String, Effect> e = new LinkedHashMap<>();
+            for (String test : TESTS)
+                if (byTest.containsKey(test)) e.put(test, effect(t, subsetName + " " + h + " " + test, byTest.get(test), gapOf, gapOk, f));
+            Effect control = byTest.containsKey(CONTROL)
+                    ? effect(t, subsetName + " " + h + " control", byTest.get(CONTROL), gapOf, gapOk, f) : null;
+            Interval margin = byTest.containsKey(CONTROL) && byTest.containsKey(MEAN) && gapOk
+                    ? margin(t, subsetName + " " + h + " control margin", byTest.get(MEAN), byTest.get(CONTROL), gapOf) : null;
+            return new HeadEffects(e, control, margin);
+        }).toList();
+        for (int i = 0; i < order.size(); i++) {
+            Head h = order.get(i);
+            HeadEffects m = measured.get(i);
             // a head stopped for futility enters the correction as p = 1 (Sequential): never significant, and no
             // other head's adjusted p falls below what it would be with this head's full-count p
             boolean stopped = in.stopped().containsKey(h);
-            for (String test : TESTS)
-                if (byTest.containsKey(test)) {
-                    e.put(test, effect(t, subsetName + " " + h + " " + test, byTest.get(test), gapOf, gapOk, f));
-                    ps.add(stopped ? 1.0 : e.get(test).p());
-                    ps.add(stopped ? 1.0 : e.get(test).pNegative());
-                }
-            effects.put(h, e);
-            if (byTest.containsKey(CONTROL)) {
-                controls.put(h, effect(t, subsetName + " " + h + " control", byTest.get(CONTROL), gapOf, gapOk, f));
-                if (byTest.containsKey(MEAN) && gapOk)
-                    margins.put(h, margin(t, subsetName + " " + h + " control margin", byTest.get(MEAN), byTest.get(CONTROL), gapOf));
-            }
+            m.tests().values().forEach(e -> {
+                ps.add(stopped ? 1.0 : e.p());
+                ps.add(stopped ? 1.0 : e.pNegative());
+            });
+            effects.put(h, m.tests());
+            if (m.control() != null) controls.put(h, m.control());
+            if (m.margin() != null) margins.put(h, m.margin());
         }
         List<List<Head>> compKeys = new ArrayList<>(comp.keySet());
         List<Effect> compEffects = new ArrayList<>();
