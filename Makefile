@@ -51,7 +51,7 @@ help:
 	@echo "  make test                      build and run every test (what CI runs)"
 	@echo "Models:"
 	@echo "  make export [MODEL=gpt2|planted-induction|<name>] [WEIGHTS=path/model.safetensors]"
-	@echo "  make random-checkpoint ARGS='--out DIR [--seed N]'   a GPT-2-small-shaped random checkpoint (benchmarks)"
+	@echo "  make random-checkpoint ARGS='--out DIR [--seed N] [--plant induction]'   a GPT-2-small-shaped random checkpoint (benchmarks); --plant: with a hand-written induction circuit"
 	@echo "  make zoo [ZOO_PYTHON=venv/bin/python]   retrain the trained zoo (PyTorch, docs/zoo.md), then make zoo-diagnose"
 	@echo "  make zoo-diagnose               the independent induction diagnosis of every zoo model (zoo/<model>/diagnosis.json)"
 	@echo "  make inspect [MODEL=...] ARGS='--prompt \"A B C D A B C\" --hook blocks.0.attn.hook_z'"
