@@ -46,7 +46,7 @@ public final class PatchRowsBench implements Runnable {
     @Option(names = "--layers", defaultValue = "0,4,8", description = "start layers of the v2-shaped rows (every head of each)") String layers;
     @Option(names = "--prompts", defaultValue = "16", description = "prompts of the v2-shaped rows, lengths spread over 11-49") int prompts;
     @Option(names = "--heldout-candidates", defaultValue = "16", description = "held-out candidates (0: v2-shaped rows only)") int candidates;
-    @Option(names = "--calls", defaultValue = "128x16:greedy,128x16:64:full,128x16",
+    @Option(names = "--calls", defaultValue = "128x16:greedy,128x16:64:full,128x16:64",
             description = "variants: rows per call x tokens per row (max tokens per call = rows x tokens), then ':greedy' "
                     + "(the engine before) or ':<padded tokens a call costs>[:full]' (default: the engine's MINIMAL settings)") String calls;
     @Option(names = "--profile", description = "also profile the v2-shaped rows of the first variant by ORT operator") boolean profile;
@@ -57,7 +57,7 @@ public final class PatchRowsBench implements Runnable {
 
     /** Rows per call x tokens per row, and how MINIMAL rows are cut into calls and read their caches. */
     record Variant(int rows, int tokensPerRow, InterventionEngine.MinimalCalls minimal) {
-        /** {@code 128x16} (the engine's default MINIMAL settings), {@code 128x16:greedy} (greedy fill, full-width
+        /** {@code 128x16} (the engine's default MINIMAL settings: greedy fill, full-width caches), {@code 128x16:greedy} (greedy fill, full-width
          * caches: the engine before), {@code 128x16:32} (least padding at 32 tokens per call), {@code 128x16:32:full}. */
         static Variant parse(String s) {
             String[] c = s.strip().split(":");

@@ -189,7 +189,7 @@ class RecomputePathsTest {
         float[][] base = new InterventionEngine(model.sessions(), model.config(), 512, 1 << 20)
                 .patch(PatchSite.HOOK_Z, rows, "all in one call per start layer", caps);
         // 7 rows per call with the greedy fill and full-width caches too: other calls, other padding, other past width
-        InterventionEngine.MinimalCalls def = InterventionEngine.MinimalCalls.DEFAULT, greedy = InterventionEngine.MinimalCalls.GREEDY_FULL_PAST;
+        InterventionEngine.MinimalCalls def = InterventionEngine.MinimalCalls.LEAST_PADDING, greedy = InterventionEngine.MinimalCalls.GREEDY_FULL_PAST;
         for (Object[] plan : new Object[][]{{1, def}, {7, def}, {7, greedy}, {512, greedy}}) {
             int maxRows = (Integer) plan[0];
             InterventionEngine e = new InterventionEngine(model.sessions(), model.config(), maxRows, 1 << 20,
