@@ -94,7 +94,9 @@ public final class KeyPathPatch {
     }
 
     /** The last {@link #carried} call's arguments and result: the key and the query/value paths of one sender share it. */
-    private Object[] lastCarried;
+    private record Carried(Capture clean, Head sender, float[][] senderZ, int top, double[][][] at) {}
+
+    private Carried lastCarried;
 
     /**
      * The sender's change of the residual stream at every position entering each layer {@code l} from the sender's
@@ -103,9 +105,9 @@ public final class KeyPathPatch {
      * kept for the same capture, sender, replacement array and top (not thread-safe, like the MLP cache).
      */
     double[][][] carried(Capture clean, Head sender, float[][] senderZ, int top) {
-        Object[] key = {clean, sender, senderZ, top};
-        if (lastCarried != null && lastCarried[0] == clean && lastCarried[1].equals(sender) && lastCarried[2] == senderZ
-                && lastCarried[3].equals(top)) return (double[][][]) lastCarried[4];
+        Carried last = lastCarried;
+        if (last != null && last.clean() == clean && last.sender().equals(sender) && last.senderZ() == senderZ && last.top() == top)
+            return last.at();
         int T = clean.prompt().length();
         if (senderZ.length != T) throw new IllegalArgumentException("senderZ has " + senderZ.length + " positions, prompt " + T);
         FloatBuffer wo = weights.floats(Gpt2Tensors.projW(sender.layer()));
@@ -117,7 +119,7 @@ public final class KeyPathPatch {
             at[l] = new double[T][];
             for (int t = 0; t < T; t++) at[l][t] = delta[t].clone();
         }
-        lastCarried = new Object[]{key[0], key[1], key[2], key[3], at};
+        lastCarried = new Carried(clean, sender, senderZ, top, at);
         return at;
     }
 

@@ -3,9 +3,7 @@ package org.milab.engine;
 import org.milab.graph.Head;
 import org.milab.graph.HookNames;
 import org.milab.model.Checkpoint;
-import org.milab.model.Gpt2Tensors;
 
-import java.nio.FloatBuffer;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
