@@ -141,11 +141,14 @@ public final class KeyPathPatch {
         FloatBuffer wa = weights.floats(Gpt2Tensors.attnW(l)), ba = weights.floats(Gpt2Tensors.attnB(l));
         int col = part * d + receiver.head() * dh;
         double[] a = layerNorm(x, lnW, lnB);
+        // row by row of c_attn.weight ([d, 3d]), so the reads are contiguous; each out[j] still sums bias, then
+        // a[0] w[0][j], a[1] w[1][j], ... in that order
         double[] out = new double[dh];
-        for (int j = 0; j < dh; j++) {
-            double acc = ba.get(col + j);
-            for (int i = 0; i < d; i++) acc += a[i] * wa.get(i * 3 * d + col + j); // c_attn.weight is [d, 3d]
-            out[j] = acc;
+        for (int j = 0; j < dh; j++) out[j] = ba.get(col + j);
+        for (int i = 0; i < d; i++) {
+            double ai = a[i];
+            int row = i * 3 * d + col;
+            for (int j = 0; j < dh; j++) out[j] += ai * wa.get(row + j);
         }
         return out;
     }

@@ -10,22 +10,24 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * Path patching from a sender head into ONE receiver head's queries (Q-composition) or values (V-composition), the
- * twins of {@link KeyPathPatch}'s keys: the sender's change of the residual is carried through the MLPs in between
- * exactly as there, but only the receiver's queries (resp. values) are recomputed from it; its keys, the other input
- * and every other head see the clean run.
+ * Path patching from a sender head into ONE receiver head's queries (Q-composition), keys (K-composition) or values
+ * (V-composition): the sender's change of the residual is carried through the MLPs in between exactly as in
+ * {@link KeyPathPatch}, but only the receiver's chosen input is recomputed from it; its other inputs and every other
+ * head see the clean run.
  *
  * <p>Why a hook_z patch: with keys and values clean, the receiver's output at query t is
- * {@code softmax(q_t . k / sqrt(d_head)) v}; with queries and keys clean the pattern is unchanged and the output is
- * {@code A v}. So the receiver's new hook_z follows on the host from the clean capture's keys, values and pattern, and
- * the rest of the forward pass is an ordinary {@code patch_z} row. The new z is written as
- * {@code z_clean + f(new input) - f(clean input)}, both f terms computed here in double: a position the sender does
- * not reach keeps the graph's own z bit for bit.
+ * {@code softmax(q_t . k / sqrt(d_head)) v}; with queries and values clean it is the same with the new keys; with
+ * queries and keys clean the pattern is unchanged and the output is {@code A v}. So the receiver's new hook_z follows on
+ * the host from the clean capture's keys, values and pattern, and the rest of the forward pass is an ordinary
+ * {@code patch_z} row, which the engine's cached path recomputes from the receiver's block only (a patch_k row runs the
+ * whole model). The new z is written as {@code z_clean + f(new input) - f(clean input)}, both f terms computed here in
+ * double: a position the sender does not reach keeps the graph's own z bit for bit. {@link KeyPathPatch}'s patch_k
+ * rows remain the independent check of the key path (QueryValuePathPatchTest).
  */
 public final class QueryValuePathPatch {
     /** Which input of the receiver the sender's changed output is routed into. */
     public enum Input {
-        QUERY(0), VALUE(2);
+        QUERY(0), KEY(1), VALUE(2);
 
         private final int part;
 
@@ -76,11 +78,12 @@ public final class QueryValuePathPatch {
         int T = clean.prompt().length(), d = weights.config().dModel();
         int top = receivers.stream().mapToInt(Head::layer).max().orElse(sender.layer());
         double[][][] carried = path.carried(clean, sender, senderZ, top);
-        // per receiver, input and position: the receiver's query / value, clean and on the path, both recomputed here
+        // per receiver, input and position: the receiver's query / key / value, clean and on the path, recomputed here
+        int inputs = Input.values().length;
         Map<Head, double[][][]> before = new LinkedHashMap<>(), after = new LinkedHashMap<>();
         for (Head r : receivers) {
-            before.put(r, new double[2][T][]);
-            after.put(r, new double[2][T][]);
+            before.put(r, new double[inputs][T][]);
+            after.put(r, new double[inputs][T][]);
         }
         for (int t = 0; t < T; t++) {
             for (int l = sender.layer() + 1; l <= top; l++) {
@@ -95,22 +98,25 @@ public final class QueryValuePathPatch {
                     }
                     boolean moved = !java.util.Arrays.equals(x, x0);
                     for (Input in : Input.values()) {
-                        int slot = in == Input.QUERY ? 0 : 1;
-                        before.get(r)[slot][t] = path.project(x0, r, in.part);
-                        after.get(r)[slot][t] = moved ? path.project(x, r, in.part) : before.get(r)[slot][t];
+                        before.get(r)[in.ordinal()][t] = path.project(x0, r, in.part);
+                        after.get(r)[in.ordinal()][t] = moved ? path.project(x, r, in.part) : before.get(r)[in.ordinal()][t];
                     }
                 }
             }
         }
         Map<Input, Map<Head, List<SitePatch>>> out = new java.util.EnumMap<>(Input.class);
         for (Input in : Input.values()) {
-            int slot = in == Input.QUERY ? 0 : 1;
             Map<Head, List<SitePatch>> byReceiver = new LinkedHashMap<>();
             for (Head r : receivers) {
-                double[][] b = before.get(r)[slot], a = after.get(r)[slot];
+                double[][] b = before.get(r)[in.ordinal()], a = after.get(r)[in.ordinal()];
+                double[][] q = before.get(r)[Input.QUERY.ordinal()];
                 List<SitePatch> z = new ArrayList<>(T - 1);
                 for (int t = 1; t < T; t++) {
-                    double[] change = in == Input.QUERY ? queryChange(clean, r, t, b[t], a[t]) : valueChange(clean, r, t, b, a);
+                    double[] change = switch (in) {
+                        case QUERY -> queryChange(clean, r, t, b[t], a[t]);
+                        case KEY -> keyChange(clean, r, t, q[t], b, a);
+                        case VALUE -> valueChange(clean, r, t, b, a);
+                    };
                     float[] zc = clean.z(r.layer(), t, r.head());
                     float[] zn = new float[zc.length];
                     for (int j = 0; j < zc.length; j++) zn[j] = change[j] == 0 ? zc[j] : (float) (zc[j] + change[j]);
@@ -132,12 +138,37 @@ public final class QueryValuePathPatch {
         return a;
     }
 
+    /**
+     * f(K_new) - f(K_old) with f(K) = softmax_j(q_t . k_j / sqrt(d_head)) v_j over keys j <= t, q_t the clean query
+     * (recomputed here, as the keys) and v the clean run's values: zero when no key up to t moved.
+     */
+    private double[] keyChange(Capture clean, Head r, int t, double[] q, double[][] kOld, double[][] kNew) {
+        boolean moved = false;
+        for (int j = 0; j <= t; j++) moved |= kOld[j] != kNew[j];
+        if (!moved) return new double[q.length];
+        double[] a = attend(clean, r, t, q, j -> kNew[j]), b = attend(clean, r, t, q, j -> kOld[j]);
+        for (int j = 0; j < a.length; j++) a[j] -= b[j];
+        return a;
+    }
+
+    /** softmax_j(q . k_j / sqrt(d_head)) v_j over j <= t, the clean run's keys and values. */
     private double[] attend(Capture clean, Head r, int t, double[] q) {
+        return attend(clean, r, t, q, j -> widen(headVector(clean, HookNames.hookK(r.layer()), j, r.head())));
+    }
+
+    private static double[] widen(float[] f) {
+        double[] out = new double[f.length];
+        for (int i = 0; i < f.length; i++) out[i] = f[i];
+        return out;
+    }
+
+    /** softmax_j(q . key(j) / sqrt(d_head)) v_j over j <= t, the clean run's values. */
+    private double[] attend(Capture clean, Head r, int t, double[] q, java.util.function.IntFunction<double[]> key) {
         int dh = q.length;
         double[] s = new double[t + 1];
         double max = Double.NEGATIVE_INFINITY;
         for (int j = 0; j <= t; j++) {
-            float[] k = headVector(clean, HookNames.hookK(r.layer()), j, r.head());
+            double[] k = key.apply(j);
             double dot = 0;
             for (int i = 0; i < dh; i++) dot += q[i] * k[i];
             s[j] = dot / Math.sqrt(dh);

@@ -26,9 +26,9 @@ import java.util.stream.Collectors;
 
 /**
  * K-, Q- and V-composition by path patching: for every (previous-token head, later induction head) pair of the pooled
- * attention roles, the clean run with ONLY the receiver's keys (kind k: {@link KeyPathPatch}, {@code patch_k}),
- * queries (q) or values (v: {@link QueryValuePathPatch}, its hook_z recomputed, {@code patch_z}) recomputed as if the
- * sender's output were mean-ablated; every other path sees the clean run. Effect = drop of LD. Writes
+ * attention roles, the clean run with ONLY the receiver's keys (kind k), queries (q) or values (v) recomputed as if the
+ * sender's output were mean-ablated ({@link QueryValuePathPatch}: the receiver's hook_z recomputed on the host, then a
+ * {@code patch_z} row from the receiver's block); every other path sees the clean run. Effect = drop of LD. Writes
  * {@code v2/composition} (pair x kind x sender x receiver), {@code v2/composition_kinds} (per sender, receiver and
  * kind, with CIs: {@link CompositionKinds}) and, reported beside it, the weight-based K-, Q- and V-composition scores
  * of the same head pairs ({@link CompositionScores}, {@code v2/composition_scores}). Only kind k feeds a verdict.
@@ -52,6 +52,9 @@ public final class CompositionStage {
                 QueryValuePathPatch qv = new QueryValuePathPatch(kp); // shares kp's MLP passes
                 Set<String> extra = new LinkedHashSet<>();
                 for (Head[] sr : pairsOfHeads) extra.addAll(QueryValuePathPatch.hooksNeeded(sr[0], sr[1]));
+                // the q and v rows patch hook_z at their receiver's layer only: with the suffix hooks from the first
+                // receiver's layer on, the engine recomputes them from that block instead of from the embedding
+                extra.addAll(ctx.model().engine().suffixHooks(pairsOfHeads.stream().mapToInt(sr -> sr[1].layer()).min().orElseThrow()));
                 List<Map.Entry<List<Object>, List<PromptPair>>> chunks = List.copyOf(Causal.bySeedAndFamily(ProtocolStage.pairs(ctx)).entrySet());
                 // one chunk per seed and family (the key: the registered protocol and the head pairs, found by earlier steps)
                 StepChunks kept = new StepChunks(ctx, "v2-composition", reg.sha256() + " " + KINDS + " " + pairsOfHeads.stream()
@@ -109,7 +112,7 @@ public final class CompositionStage {
                 z[0] = clean.z(s.layer(), 0, s.head()); // BOS is never patched
                 for (int t = 1; t < z.length; t++) z[t] = c.meanZ(s);
                 Map<QueryValuePathPatch.Input, Map<Head, List<SitePatch>>> qvz = qv.receiverZ(clean, s, z, sender.getValue());
-                Map<String, Map<Head, List<SitePatch>>> patches = Map.of(K, kp.receiverKeys(clean, s, z, sender.getValue()),
+                Map<String, Map<Head, List<SitePatch>>> patches = Map.of(K, qvz.get(QueryValuePathPatch.Input.KEY),
                         Q, qvz.get(QueryValuePathPatch.Input.QUERY), V, qvz.get(QueryValuePathPatch.Input.VALUE));
                 for (String kind : KINDS)
                     for (Head r : sender.getValue()) {
@@ -122,9 +125,10 @@ public final class CompositionStage {
             List<Cell> cs = cells.get(kind);
             cs.sort(java.util.Comparator.<Cell>comparingInt(x -> pairOrder.get(x.sender + ">" + x.receiver))
                     .thenComparingInt(x -> pairs.indexOf(x.pair)));
-            // keys go into the patch_k graph; a query or value path ends in the receiver's recomputed hook_z
-            float[][] res = kind.equals(K) ? ctx.model().engine().patch(PatchSite.HOOK_K, rows.get(kind), label + ": patch_k")
-                    : ctx.model().engine().patch(PatchSite.HOOK_Z, rows.get(kind), label + ": patch_z (" + kind + "-composition)");
+            // every path ends in the receiver's recomputed hook_z, which the engine's cached path runs from the receiver's
+            // block (its baselines take the same path, so a row's effect compares numbers made the same way)
+            float[][] res = ctx.model().engine().patch(PatchSite.HOOK_Z, rows.get(kind), label + ": patch_z (" + kind
+                    + "-composition)", c.caps());
             for (Cell x : cs) {
                 PromptPair p = x.pair;
                 double clean = base.get(kind).clean(p, res), corrupt = base.get(kind).corrupt(p, res), patched = Causal.ld(res[x.row]);

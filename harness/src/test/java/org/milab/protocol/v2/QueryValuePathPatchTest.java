@@ -33,8 +33,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.within;
 
 /**
- * Q-, K- and V-composition path patching (what {@link CompositionStage} runs: host-side inputs, then the
- * patch_z or patch_k graph) against an independent computation in the hooked graph on a tiny random-weight model
+ * Q-, K- and V-composition path patching (what {@link CompositionStage} runs: the receiver's hook_z recomputed on the
+ * host, then the patch_z graph; for keys also the patch_k graph fed {@link KeyPathPatch}'s keys) against an independent computation in the hooked graph on a tiny random-weight model
  * (2 layers, so sender and receiver are adjacent and no head sits between them to freeze): there the sender's hook_z is
  * replaced, the receiver layer's hook_q / hook_k / hook_v are cached from that run (ONNX Runtime carries the change
  * through MLP0 and the projections), and a clean run gets ONLY the receiver head's input overridden with them.
@@ -56,6 +56,7 @@ class QueryValuePathPatchTest {
              ExportedWeights w = ExportedWeights.open(lab.layout().graphDir(), lab.config())) {
             Set<String> hooks = new LinkedHashSet<>(List.of(HookNames.hookZ(0), HookNames.hookZ(1)));
             for (Head r : receivers) hooks.addAll(QueryValuePathPatch.hooksNeeded(sender, r));
+            hooks.addAll(lab.engine().suffixHooks(1)); // the stage's rows take the cached path from the receiver's block
             Capture clean = lab.engine().capture(List.of(new TokenIds(prompt)), hooks, "test").get(new TokenIds(prompt));
             // the sender's replacement: a fixed vector at every position >= 1 (as mean ablation writes)
             float[] z = new float[lab.config().dHead()];
@@ -75,16 +76,21 @@ class QueryValuePathPatchTest {
             KeyPathPatch kp = new KeyPathPatch(w);
             Map<Head, List<SitePatch>> q = qv.receiverZ(clean, sender, senderZ, receivers, QueryValuePathPatch.Input.QUERY);
             Map<Head, List<SitePatch>> v = qv.receiverZ(clean, sender, senderZ, receivers, QueryValuePathPatch.Input.VALUE);
+            Map<Head, List<SitePatch>> kz = qv.receiverZ(clean, sender, senderZ, receivers, QueryValuePathPatch.Input.KEY);
             Map<Head, List<SitePatch>> k = kp.receiverKeys(clean, sender, senderZ, receivers);
             List<PatchRow> zRows = new ArrayList<>(), kRows = new ArrayList<>();
             zRows.add(new PatchRow(clean.prompt(), List.of(), new int[]{ANSWER, WRONG}));
             for (Head r : receivers) {
                 zRows.add(new PatchRow(clean.prompt(), q.get(r), new int[]{ANSWER, WRONG}));
                 zRows.add(new PatchRow(clean.prompt(), v.get(r), new int[]{ANSWER, WRONG}));
+                zRows.add(new PatchRow(clean.prompt(), kz.get(r), new int[]{ANSWER, WRONG}));
                 kRows.add(new PatchRow(clean.prompt(), k.get(r), new int[]{ANSWER, WRONG}));
             }
             float[][] zOut = lab.engine().patch(PatchSite.HOOK_Z, zRows, "test q/v");
             float[][] kOut = lab.engine().patch(PatchSite.HOOK_K, kRows, "test k");
+            float[][] zCached = lab.engine().patch(PatchSite.HOOK_Z, zRows, "test q/v/k, cached", Map.of(clean.prompt(), clean));
+            for (int i = 0; i < zRows.size(); i++)
+                assertThat(ld(zCached[i])).as("row " + i + ": cached path vs whole model").isCloseTo(ld(zOut[i]), within(1e-4));
             assertThat(ld(zOut[0])).isCloseTo(ldClean, within(1e-4));
 
             double largest = 0;
@@ -93,9 +99,11 @@ class QueryValuePathPatchTest {
                 double qRef = only(hm, prompt, HookNames.hookQ(1), r, positions, changed);
                 double vRef = only(hm, prompt, HookNames.hookV(1), r, positions, changed);
                 double kRef = only(hm, prompt, HookNames.hookK(1), r, positions, changed);
-                assertThat(ld(zOut[1 + 2 * i])).as("q path into " + r).isCloseTo(qRef, within(2e-4));
-                assertThat(ld(zOut[2 + 2 * i])).as("v path into " + r).isCloseTo(vRef, within(2e-4));
-                assertThat(ld(kOut[i])).as("k path into " + r).isCloseTo(kRef, within(2e-4));
+                assertThat(ld(zOut[1 + 3 * i])).as("q path into " + r).isCloseTo(qRef, within(2e-4));
+                assertThat(ld(zOut[2 + 3 * i])).as("v path into " + r).isCloseTo(vRef, within(2e-4));
+                assertThat(ld(zOut[3 + 3 * i])).as("k path into " + r + " (host z)").isCloseTo(kRef, within(2e-4));
+                assertThat(ld(kOut[i])).as("k path into " + r + " (patch_k)").isCloseTo(kRef, within(2e-4));
+                assertThat(ld(zOut[3 + 3 * i])).as("k path into " + r + ": host z vs patch_k").isCloseTo(ld(kOut[i]), within(2e-4));
                 for (double ref : new double[]{qRef, vRef, kRef}) largest = Math.max(largest, Math.abs(ref - ldClean));
             }
             // not vacuous: the paths move the logit difference far beyond the tolerance
