@@ -78,6 +78,15 @@ public final class CausalStage {
                 List<PromptPair> pairs = groups.get(i).getValue();
                 if (Math.min(to, pairs.size()) <= from) continue;
                 List<PromptPair> patched = pairs.subList(from, Math.min(to, pairs.size()));
+                // natural text (reported only) of a head that may stop waits until it has passed a look; at the second
+                // look such a head still running gets every pair up to it (Sequential.deferNaturalText)
+                boolean deferred = looks.length > 1 && design.defersNaturalText() && NaturalText.NAME.equals(groups.get(i).getKey().get(1));
+                List<PromptPair> caughtUp = pairs.subList(0, Math.min(to, pairs.size()));
+                java.util.function.Function<Head, List<PromptPair>> pairsOf = !deferred ? h -> patched
+                        : h -> !Sequential.eligible(h, pooled, seedRoles) ? patched : firstLook ? List.of() : look == 2 ? caughtUp : patched;
+                boolean catchUp = deferred && look == 2 && pooled.keySet().stream().anyMatch(h -> !done.contains(h)
+                        && Sequential.eligible(h, pooled, seedRoles));
+                List<PromptPair> run = catchUp ? caughtUp : patched;
                 String label = lookLabel(look, looks.length) + groups.get(i).getKey();
                 Causal.Captured[] held = new Causal.Captured[1];
                 java.util.function.Supplier<Causal.Captured> whole = () -> held[0] != null ? held[0]
@@ -88,9 +97,9 @@ public final class CausalStage {
                 // the first look captures the whole group (every pair's baselines and the references need it); a later
                 // look only the prompts it patches
                 java.util.function.Supplier<Causal.Captured> caps = firstLook ? whole
-                        : () -> Causal.capture(ctx, patched, ctx.model().engine().suffixHooks(), true, label);
-                parts.get(i).add(chunks.tables(String.valueOf(i), names, () -> group(ctx, reg, caps.get(), pairs, patched,
-                        firstLook, h -> !done.contains(h), h -> Arrays.copyOfRange(mz, (h.layer() * nHead + h.head()) * dh,
+                        : () -> Causal.capture(ctx, run, ctx.model().engine().suffixHooks(), true, label);
+                parts.get(i).add(chunks.tables(String.valueOf(i), names, () -> group(ctx, reg, caps.get(), pairs, run,
+                        firstLook, h -> !done.contains(h), pairsOf, h -> Arrays.copyOfRange(mz, (h.layer() * nHead + h.head()) * dh,
                                 (h.layer() * nHead + h.head() + 1) * dh), label, nLayer, nHead, tol)));
             }
             ctx.recordTiming("v2/causal_look" + look, (System.nanoTime() - tk) / 1e9);
@@ -174,11 +183,13 @@ public final class CausalStage {
     }
 
     /**
-     * One seed and family at one look: baselines, ablations and denoising patches of the running heads on its
-     * patched pairs, from {@code c} (the first look: the whole group's capture, and every pair's baselines).
+     * One seed and family at one look: baselines, ablations and denoising patches of the running heads on their
+     * patched pairs ({@code pairsOf}, within {@code patchedPairs}), from {@code c} (the first look: the whole group's
+     * capture, and every pair's baselines).
      */
     private static List<Table> group(StageContext ctx, ProtocolStage.Registered reg, Causal.Captured c, List<PromptPair> pairs,
                                      List<PromptPair> patchedPairs, boolean firstLook, java.util.function.Predicate<Head> heads,
+                                     java.util.function.Function<Head, List<PromptPair>> pairsOf,
                                      java.util.function.Function<Head, float[]> meanZ, String label, int nLayer, int nHead,
                                      double tol) {
         TableBuilder base = baselines(reg), abl = Causal.perPromptTable(ABLATIONS, reg.sha256(), "intervention"),
@@ -195,7 +206,7 @@ public final class CausalStage {
                 Head head = new Head(l, h);
                 if (!heads.test(head)) continue;
                 float[] mean = meanZ.apply(head);
-                for (PromptPair p : patchedPairs) {
+                for (PromptPair p : pairsOf.apply(head)) {
                     int[] pos = Causal.positions(p, l, nLayer);
                     TokenIds clean = new TokenIds(p.clean()), corrupt = new TokenIds(p.corrupt());
                     Capture cc = c.caps().get(clean), dc = c.caps().get(new TokenIds(p.donor()));

@@ -46,10 +46,20 @@ import java.util.function.Predicate;
  *                           bootstrap CI is never read from a handful of prompts
  * @param futilityConfidence two-sided level of the CIs the stopping rule reads (stricter than thresholds.confidence)
  * @param rule               the stopping rule in words
+ * <p>Why a stoppable head's natural-text pairs wait ({@code deferNaturalText}): the natural-text family is reported
+ * only ({@link NaturalText}); the rule never reads it, and neither does any verdict. Its prompts are the longest of the
+ * first look (about a quarter of its compute at full counts), and a head that stops there would keep a natural-text
+ * effect read from a handful of pairs. So a head that can stop (part (a) of the rule) gets its natural-text pairs only
+ * once it has passed a look without stopping, all of them up to that look at once; a head that stops at the first look
+ * has none, and in the natural-text subset's correction its missing tests count as p = 1, as a stopped head's tests
+ * do, so no other head's adjusted p falls. A head that cannot stop gets them at every look, as before.
+ *
  * @param lookFractions      each look's cumulative fraction of every group's pairs (rounded up), increasing, the last 1
+ * @param deferNaturalText   a stoppable head's natural-text pairs wait until it has passed a look (null in a
+ *                           protocol.json registered before this: they run at every look)
  */
 public record Sequential(boolean enabled, double firstBlockFraction, int minFirstBlockPairs, double futilityConfidence,
-                         String rule, List<Double> lookFractions) {
+                         String rule, List<Double> lookFractions, Boolean deferNaturalText) {
     public static final String TABLE = "sequential";
     /** The single-head tests the rule reads: every test the causal stage runs. */
     public static final List<String> TESTS = List.of(CausalStage.MEAN, CausalStage.RESAMPLE, CausalStage.DENOISE,
@@ -67,11 +77,27 @@ public record Sequential(boolean enabled, double firstBlockFraction, int minFirs
             + "verdict-feeding families so far, has its futility_confidence bootstrap CI of effect/gap strictly inside "
             + "(-min_effect_fraction, +min_effect_fraction); a CI touching the band's edge continues. A stopped head "
             + "keeps its rows up to that look, its verdict follows the unchanged rules on them, and its tests enter the "
-            + "correction as p = 1 (never significant; no other head gains from its stopping, at whichever look).";
+            + "correction as p = 1 (never significant; no other head gains from its stopping, at whichever look). The "
+            + "natural-text family (reported only, never read by the rule) of a head that meets (a) runs only once the "
+            + "head has passed a look without stopping, every one of its pairs up to that look at once (defer_natural_text).";
 
     /** The registered design: looks at 1/8, 1/4, 1/2 and all of each group (the first at least 20 pairs), CIs at 99%. */
     public static Sequential declared(boolean enabled) {
-        return new Sequential(enabled, LOOKS.get(0), 20, 0.99, RULE, LOOKS);
+        return new Sequential(enabled, LOOKS.get(0), 20, 0.99, RULE, LOOKS, true);
+    }
+
+    /** Whether a stoppable head's natural-text pairs wait until it has passed a look (see the class comment). */
+    public boolean defersNaturalText() {
+        return enabled && Boolean.TRUE.equals(deferNaturalText);
+    }
+
+    /**
+     * Part (a) of the rule: the head's attention role is 'other' pooled and in every seed, so no confirmation rule can
+     * apply to it and it may stop.
+     */
+    static boolean eligible(Head h, Map<Head, Roles.HeadRole> pooledRoles, List<Map<Head, Roles.HeadRole>> seedRoles) {
+        return pooledRoles.containsKey(h) && Roles.OTHER.equals(pooledRoles.get(h).role())
+                && seedRoles.stream().allMatch(r -> r.containsKey(h) && Roles.OTHER.equals(r.get(h).role()));
     }
 
     /** The registered fractions (a protocol.json from before the looks: its first block, then every pair). */
@@ -135,8 +161,7 @@ public record Sequential(boolean enabled, double firstBlockFraction, int minFirs
         Map<Head, Decision> out = new TreeMap<>();
         for (Head h : pooledRoles.keySet()) {
             if (!running.test(h)) continue;
-            boolean eligible = Roles.OTHER.equals(pooledRoles.get(h).role())
-                    && seedRoles.stream().allMatch(r -> r.containsKey(h) && Roles.OTHER.equals(r.get(h).role()));
+            boolean eligible = eligible(h, pooledRoles, seedRoles);
             Map<String, Map<String, Double>> byTest = deltas.getOrDefault(h, Map.of());
             Map<String, Interval> cis = new LinkedHashMap<>();
             int n = 0;

@@ -203,6 +203,9 @@ public final class Verdicts {
                 ps.add(stopped ? 1.0 : e.p());
                 ps.add(stopped ? 1.0 : e.pNegative());
             });
+            // a stopped head's test with no rows in this subset (natural text it never reached: Sequential's
+            // deferNaturalText) still counts as p = 1, so the correction's family is the one without the deferral
+            for (int j = 0; j < unreached(stopped, m.tests().keySet()); j++) ps.add(1.0);
             effects.put(h, m.tests());
             if (m.control() != null) controls.put(h, m.control());
             if (m.margin() != null) margins.put(h, m.margin());
@@ -224,6 +227,7 @@ public final class Verdicts {
                 a.put(test, adj[at++]);
                 an.put(test, adj[at++]);
             }
+            at += unreached(in.stopped().containsKey(h), effects.get(h).keySet());
             adjusted.put(h, a);
             adjustedNeg.put(h, an);
         }
@@ -267,6 +271,11 @@ public final class Verdicts {
     }
 
     /** Per head and test (intervention): prompt -> delta, over the rows of {@code tables} that {@code keep} selects. */
+    /** The p = 1 entries (two per test: both directions) standing for a stopped head's single-head tests without rows. */
+    private static int unreached(boolean stopped, Set<String> present) {
+        return stopped ? 2 * (int) Sequential.TESTS.stream().filter(x -> !x.equals(CONTROL) && !present.contains(x)).count() : 0;
+    }
+
     static Map<Head, Map<String, Map<String, Double>>> deltas(Predicate<Table.Row> keep, Table... tables) {
         Map<Head, Map<String, Map<String, Double>>> deltas = new TreeMap<>();
         for (Table table : tables)

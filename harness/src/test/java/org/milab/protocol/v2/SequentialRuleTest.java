@@ -67,7 +67,7 @@ class SequentialRuleTest {
         assertThat(List.of(on.rule())).allMatch(r -> r.contains("p = 1") && r.contains("strictly inside")
                 && r.contains("each registered look"));
         // a protocol.json registered with the two-stage design (no look_fractions) reads back as it ran
-        Sequential old = new Sequential(true, 0.25, 20, 0.99, "old", null);
+        Sequential old = new Sequential(true, 0.25, 20, 0.99, "old", null, null);
         assertThat(old.looks(16, 15)).containsExactly(4, 16);
         assertThat(old.looks(4, 10)).containsExactly(2, 4);
     }

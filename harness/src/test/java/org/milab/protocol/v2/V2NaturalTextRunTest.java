@@ -83,4 +83,40 @@ class V2NaturalTextRunTest {
         System.out.println("V2NaturalTextRunTest: " + md.lines().filter(l -> l.startsWith("**")).findFirst().orElseThrow());
         md.lines().dropWhile(l -> !l.startsWith("Natural repeated text")).limit(4).forEach(l -> System.out.println("  " + l));
     }
+
+    /**
+     * Two looks (8 pairs per family: 4, then 8): a head that may stop gets no natural-text pairs at the first look
+     * (Sequential's deferNaturalText) and, still running at the second, every one of them there at once. This random
+     * model has no clean - corrupt gap, so no head stops, and every head must end with all 8 natural-text pairs of
+     * every test: a catch-up that missed the first look's pairs would leave heads with 4.
+     */
+    @Test
+    void aStoppableHeadCatchesUpOnNaturalTextAtTheSecondLook(@TempDir Path root) throws Exception {
+        ModelConfig cfg = new ModelConfig(2, 4, 32, 50257, 64, 1e-5, ModelConfig.GELU_TANH, false);
+        ModelExports.export(new ModelLayout(root, MODEL), RandomCheckpoints.generate(cfg, 9, 0.5f),
+                new ModelIdentity(MODEL, null, null, "test", false, "V2NaturalTextRunTest seed 9"), Map.of(),
+                stage -> ModelExports.writeGpt2Tokenizer(stage.tokenizer(), TestTokenizers.gpt2Dir()));
+        Path run;
+        try (LabModel m = LabModel.open(root, MODEL, Device.CPU, 0)) {
+            RunContext ctx = new RunContext(root, RunConfig.reference(MODEL, "v2nat2"), m);
+            Pipeline p = new Pipeline(ctx);
+            p.v2(new V2Protocol.Counts(List.of(1), 8, 2, 1000));
+            p.finish("test run-v2 natural text, two looks");
+            run = ctx.finalDir();
+        }
+        JsonNode seq = new ObjectMapper().readTree(run.resolve("v2/protocol.json").toFile()).path("sequential");
+        assertThat(seq.path("defer_natural_text").asBoolean()).isTrue();
+        Table sequential = V2PlantedRuns.table(run, Sequential.TABLE);
+        assertThat(sequential.longs("looks")).containsOnly(2L);
+        assertThat(sequential.filter(r -> Boolean.TRUE.equals(r.getBool("eligible"))).rowCount()).as("heads that may stop").isPositive();
+        assertThat(sequential.filter(r -> Boolean.TRUE.equals(r.getBool("stopped"))).rowCount()).isZero();
+        Table ablations = V2PlantedRuns.table(run, CausalStage.ABLATIONS), patches = V2PlantedRuns.table(run, CausalStage.PATCHES);
+        for (Table t : List.of(ablations, patches)) {
+            Map<String, Long> perHeadAndTest = new java.util.TreeMap<>();
+            for (Table.Row r : t.filter(r -> NaturalText.NAME.equals(r.getString("family"))).rows())
+                perHeadAndTest.merge(Roles.head(r) + " " + r.getString("intervention"), 1L, Long::sum);
+            assertThat(perHeadAndTest).hasSize(t == ablations ? 8 * 3 : 8);
+            assertThat(perHeadAndTest.values()).as("natural-text pairs per head and test").containsOnly(8L);
+        }
+    }
 }
