@@ -23,7 +23,8 @@ import static org.assertj.core.api.Assertions.assertThat;
  * own latest start position, would not (this job is chosen so that both differ from the local run's).
  */
 class SparkPlanTest {
-    static final int ROWS = 16, TOKENS = 16 * 16, PARTITION_ROWS = 40;
+    /** 16 rows of at most 8 padded tokens per call: the token bound cuts calls of long suffixes short. */
+    static final int ROWS = 16, TOKENS = 16 * 8, PARTITION_ROWS = 40;
 
     @Test
     void minimalJobOnSparkEqualsTheLocalEngineBitForBitWithLeastPadding(@TempDir Path root) {
@@ -43,6 +44,7 @@ class SparkPlanTest {
             LocalBatches.Plan greedy = LocalBatches.plan(job.rows(), RecomputePath.MINIMAL, nLayer, ROWS, TOKENS,
                     MinimalCalls.GREEDY_FULL_PAST);
             assertThat(callRows(plan)).isNotEqualTo(callRows(greedy));
+            assertThat(plan.paddedTokens()).isLessThan(greedy.paddedTokens());
             assertThat(plan.resume().pastWidth()).isLessThan(greedy.resume().pastWidth());
             List<WorkUnit.Part> parts = WorkUnit.partition(plan, PARTITION_ROWS);
             assertThat(parts).hasSizeGreaterThan(2).anySatisfy(p -> assertThat(p.rows().stream()
