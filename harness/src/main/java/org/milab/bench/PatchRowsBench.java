@@ -57,8 +57,9 @@ public final class PatchRowsBench implements Runnable {
 
     /** Rows per call x tokens per row, and how MINIMAL rows are cut into calls and read their caches. */
     record Variant(int rows, int tokensPerRow, InterventionEngine.MinimalCalls minimal) {
-        /** {@code 128x16} (the engine's default MINIMAL settings: greedy fill, full-width caches), {@code 128x16:greedy} (greedy fill, full-width
-         * caches: the engine before), {@code 128x16:32} (least padding at 32 tokens per call), {@code 128x16:32:full}. */
+        /** {@code 128x16} (the engine's default MINIMAL settings: least padding at 64 tokens per call, short caches),
+         * {@code 128x16:greedy} (greedy fill, full-width caches: the engine before), {@code 128x16:32} (least padding at
+         * 32 tokens per call), {@code 128x16:32:full}. */
         static Variant parse(String s) {
             String[] c = s.strip().split(":");
             String[] p = c[0].split("x");

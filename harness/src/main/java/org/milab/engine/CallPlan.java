@@ -43,4 +43,30 @@ final class CallPlan {
         for (int j = n; j > 0; j = cut[j]) out.add(0, new ArrayList<>(order.subList(cut[j], j)));
         return out;
     }
+
+    /**
+     * The greedy fill: rows longest first (ties in index order), a call ends at {@code maxRows} rows or when the
+     * next row would take it past {@code maxTokens} padded tokens. The engine's cut on every path but
+     * {@link RecomputePath#MINIMAL} with a call cost (the reference protocol's bytes were made with it).
+     */
+    static List<List<Integer>> greedy(List<Integer> lengths, int maxRows, long maxTokens) {
+        List<Integer> order = new ArrayList<>();
+        for (int i = 0; i < lengths.size(); i++) order.add(i);
+        order.sort(Comparator.comparing((Integer i) -> -lengths.get(i)).thenComparing(i -> i));
+        List<List<Integer>> out = new ArrayList<>();
+        List<Integer> cur = new ArrayList<>();
+        int width = 0;
+        for (int i : order) {
+            int wNew = Math.max(width, lengths.get(i));
+            if (!cur.isEmpty() && (cur.size() >= maxRows || (long) wNew * (cur.size() + 1) > maxTokens)) {
+                out.add(cur);
+                cur = new ArrayList<>();
+                wNew = lengths.get(i);
+            }
+            cur.add(i);
+            width = wNew;
+        }
+        if (!cur.isEmpty()) out.add(cur);
+        return out;
+    }
 }

@@ -59,14 +59,16 @@ public final class InterventionEngine implements Engine {
     public record MinimalCalls(int callCost, boolean shortPast) {
         /** The engine before these settings: greedy fill, full-width caches. */
         public static final MinimalCalls GREEDY_FULL_PAST = new MinimalCalls(-1, false);
-        /** Calls cut to the fewest padded tokens, caches cut short: faster (make bench-rows), opt-in. */
+        /** Calls cut to the fewest padded tokens, caches cut short: about 1.2x on protocol v2's rows (make bench-rows). */
         public static final MinimalCalls LEAST_PADDING = new MinimalCalls(64, true);
         /**
-         * The default stays the greedy fill with full-width caches: the least-padding plan makes a row's floats depend
-         * on which other rows share its request (cache width, call composition), which breaks the Spark engine's
-         * bit-identity with the local one (SparkFailureTest, SparkHeldoutTest) until its batch plan mirrors it.
+         * The least-padding plan. A row's floats depend on which other rows share its request (the calls it is cut
+         * into, the cache width: the latest start position of the whole request), within the engine's tolerance
+         * (RecomputePathsTest), so engines that split a request run whole calls of the request's own plan over
+         * caches of its widths ({@link ResumePlan}, {@link #patchPlanned}): the Spark engine reads this setting
+         * from the local engine and stays bit-identical to it (SparkHeldoutTest, SparkPlanTest).
          */
-        public static final MinimalCalls DEFAULT = GREEDY_FULL_PAST;
+        public static final MinimalCalls DEFAULT = LEAST_PADDING;
     }
 
     public InterventionEngine(ModelSessions sessions, ModelConfig config, int maxRows, int maxTokens, MinimalCalls minimal) {
@@ -80,6 +82,21 @@ public final class InterventionEngine implements Engine {
     @Override
     public ModelConfig config() {
         return config;
+    }
+
+    /** How this engine cuts {@link RecomputePath#MINIMAL} rows into calls and what they read. */
+    public MinimalCalls minimalCalls() {
+        return minimal;
+    }
+
+    /** Rows per ORT call at most. */
+    public int maxRows() {
+        return maxRows;
+    }
+
+    /** Rows x padded width per ORT call at most. */
+    public int maxTokens() {
+        return maxTokens;
     }
 
     public ModelSessions sessions() {
@@ -144,15 +161,19 @@ public final class InterventionEngine implements Engine {
             if (first == null) unique.add(rows.get(i));
             source[i] = first == null ? next : first;
         }
-        if (site == PatchSite.HOOK_Z)
-            for (PatchRow r : unique)
-                usefulPatchFlops += FlopCount.minimalRow(config, r.overrides(), r.prompt().length(), r.metricTokens().length);
+        if (site == PatchSite.HOOK_Z) countUseful(unique);
         long t0 = System.nanoTime();
         float[][] computed = patchDistinct(site, unique, label, kv, path);
         patchNanos += System.nanoTime() - t0;
         float[][] out = new float[rows.size()][];
         for (int i = 0; i < rows.size(); i++) out[i] = computed[source[i]].clone();
         return out;
+    }
+
+    /** The FLOPs a FLOP-minimal computation of these hook_z rows needs. */
+    private void countUseful(List<PatchRow> rows) {
+        for (PatchRow r : rows)
+            usefulPatchFlops += FlopCount.minimalRow(config, r.overrides(), r.prompt().length(), r.metricTokens().length);
     }
 
     /** Value identity of a patch row: prompt, metric tokens and every override's site and exact values. */
@@ -229,44 +250,59 @@ public final class InterventionEngine implements Engine {
      * cached hook_resid_pre of S + 1), the blocks between at positions >= p over cached keys and values of
      * positions before p, and the last block's query at its final position only. Baselines run the last block
      * at their final position. Rows are grouped by S (one graph per start layer), then by suffix length (the
-     * padding), then by prompt.
+     * padding), then by prompt ({@link ResumePlan}).
      */
     private float[][] patchResume(List<PatchRow> rows, String label, Map<TokenIds, Capture> kv, RecomputePath path) {
-        ResumeRow[] plan = new ResumeRow[rows.size()];
-        Map<Integer, List<Integer>> byLayer = new java.util.TreeMap<>();
-        for (int i = 0; i < rows.size(); i++) {
-            plan[i] = path.resumeRow(rows.get(i), config.nLayer());
-            byLayer.computeIfAbsent(plan[i].startLayer(), k -> new ArrayList<>()).add(i);
-        }
+        return runPlan(rows, planResume(rows, path), label, kv, path);
+    }
+
+    /** The calls and cache widths this engine uses for a resuming request's distinct rows. */
+    public ResumePlan planResume(List<PatchRow> distinctRows, RecomputePath path) {
+        return ResumePlan.of(distinctRows, path, config.nLayer(), maxRows, maxTokens, minimal);
+    }
+
+    /**
+     * Runs distinct hook_z rows as exactly the calls of {@code plan}, over caches of its widths, on a resuming
+     * path: for an engine that splits a request into runs of whole calls of {@link #planResume} (each run's rows
+     * indexed anew) and runs them elsewhere, each row's floats are those a local run of the whole request gives.
+     */
+    public float[][] patchPlanned(List<PatchRow> rows, ResumePlan plan, String label, Map<TokenIds, Capture> kv,
+                                  RecomputePath path) {
+        countUseful(rows);
+        long t0 = System.nanoTime();
+        float[][] out = runPlan(rows, plan, label, kv, path);
+        patchNanos += System.nanoTime() - t0;
+        return out;
+    }
+
+    private float[][] runPlan(List<PatchRow> rows, ResumePlan plan, String label, Map<TokenIds, Capture> kv,
+                              RecomputePath path) {
+        ResumeRow[] at = new ResumeRow[rows.size()];
+        for (ResumePlan.Call c : plan.calls())
+            for (int i : c.rows()) {
+                if (at[i] != null) throw new IllegalArgumentException("row " + i + " is in two calls of the plan");
+                at[i] = path.resumeRow(rows.get(i), config.nLayer());
+                if (at[i].startLayer() != c.startLayer())
+                    throw new IllegalArgumentException("row " + i + " starts at block " + at[i].startLayer()
+                            + ", but the plan runs it in a call from block " + c.startLayer());
+            }
+        for (int i = 0; i < at.length; i++)
+            if (at[i] == null) throw new IllegalArgumentException("row " + i + " is in no call of the plan");
         float[][] out = new float[rows.size()][];
         List<TokenIds> distinct = new ArrayList<>(new LinkedHashSet<>(rows.stream().map(PatchRow::prompt).toList()));
-        // MINIMAL rows read cached keys and values only before their first recomputed position (RESUME keeps the
-        // full width: its floats are the reference protocol's)
-        int past = path == RecomputePath.MINIMAL && minimal.shortPast() ? Arrays.stream(plan).mapToInt(ResumeRow::startPosition).max().orElse(1)
-                : Integer.MAX_VALUE;
-        try (PromptCache cache = new PromptCache(sessions.env(), config, distinct, kv, past);
+        try (PromptCache cache = new PromptCache(sessions.env(), config, distinct, kv, plan.cacheWidth(), plan.pastWidth());
              ProgressBar bar = new ProgressBar(label, rows.size(), "patched rows")) {
-            for (int i = 0; i < rows.size(); i++) cache.requireFrom(rows.get(i).prompt(), plan[i].startLayer(), path);
+            for (int i = 0; i < rows.size(); i++) cache.requireFrom(rows.get(i).prompt(), at[i].startLayer(), path);
             // start layers whose session is still open go first: only a few stay open (ModelSessions)
-            List<Map.Entry<Integer, List<Integer>>> groups = new ArrayList<>(byLayer.entrySet());
-            groups.sort(Comparator.comparing(g -> !sessions.isOpen(path.resumeVariant(), g.getKey())));
-            for (Map.Entry<Integer, List<Integer>> group : groups) {
-                List<Integer> order = new ArrayList<>(group.getValue());
-                order.sort(Comparator.comparing((Integer i) -> rows.get(i).prompt().length() - plan[i].startPosition())
-                        .thenComparing(i -> cache.indexOf(rows.get(i).prompt())));
-                List<Integer> widths = order.stream().map(i -> rows.get(i).prompt().length() - plan[i].startPosition()).toList();
-                // RESUME keeps the greedy fill: the reference protocol's recorded bytes were made with its calls
-                List<List<Integer>> calls = path == RecomputePath.MINIMAL && minimal.callCost() >= 0
-                        ? CallPlan.leastPadding(widths, maxRows, maxTokens, minimal.callCost()) : chunks(widths);
-                for (List<Integer> chunk : calls) {
-                    List<Integer> idx = chunk.stream().map(order::get).toList();
-                    List<PatchRow> batch = idx.stream().map(rows::get).toList();
-                    float[][] res = path == RecomputePath.MINIMAL
-                            ? runMinimalBatch(group.getKey(), batch, idx.stream().map(i -> plan[i]).toList(), cache)
-                            : runResumeBatch(group.getKey(), batch, idx.stream().mapToInt(i -> plan[i].startPosition()).toArray(), cache);
-                    for (int i = 0; i < idx.size(); i++) out[idx.get(i)] = res[i];
-                    bar.step(idx.size());
-                }
+            List<ResumePlan.Call> calls = new ArrayList<>(plan.calls());
+            calls.sort(Comparator.comparing(c -> !sessions.isOpen(path.resumeVariant(), c.startLayer())));
+            for (ResumePlan.Call call : calls) {
+                List<PatchRow> batch = Arrays.stream(call.rows()).mapToObj(rows::get).toList();
+                float[][] res = path == RecomputePath.MINIMAL
+                        ? runMinimalBatch(call.startLayer(), batch, Arrays.stream(call.rows()).mapToObj(i -> at[i]).toList(), cache)
+                        : runResumeBatch(call.startLayer(), batch, Arrays.stream(call.rows()).map(i -> at[i].startPosition()).toArray(), cache);
+                for (int i = 0; i < res.length; i++) out[call.rows()[i]] = res[i];
+                bar.step(res.length);
             }
         }
         return out;
@@ -508,24 +544,7 @@ public final class InterventionEngine implements Engine {
 
     /** Groups row indices into calls: longest first so rows of similar length share padding. */
     private List<List<Integer>> chunks(List<Integer> lengths) {
-        List<Integer> order = new ArrayList<>();
-        for (int i = 0; i < lengths.size(); i++) order.add(i);
-        order.sort(Comparator.comparing((Integer i) -> -lengths.get(i)).thenComparing(i -> i));
-        List<List<Integer>> out = new ArrayList<>();
-        List<Integer> cur = new ArrayList<>();
-        int width = 0;
-        for (int i : order) {
-            int wNew = Math.max(width, lengths.get(i));
-            if (!cur.isEmpty() && (cur.size() >= maxRows || (long) wNew * (cur.size() + 1) > maxTokens)) {
-                out.add(cur);
-                cur = new ArrayList<>();
-                wNew = lengths.get(i);
-            }
-            cur.add(i);
-            width = wNew;
-        }
-        if (!cur.isEmpty()) out.add(cur);
-        return out;
+        return CallPlan.greedy(lengths, maxRows, maxTokens);
     }
 
     private Capture slice(Map<String, Feeds.Output> res, int row, TokenIds prompt) {

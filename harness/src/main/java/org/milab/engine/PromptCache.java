@@ -30,15 +30,17 @@ final class PromptCache implements AutoCloseable {
     private final int pastWidth;
 
     /**
-     * @param pastPositions the cached keys and values hold positions before this one only (bounded by the longest
-     *                      prompt, at least 1): rows read them only before their first recomputed position, so rows
-     *                      that all start early attend over a short cache instead of the longest prompt's
+     * @param cacheWidth at least this many positions (the request's longest prompt: a part of a request run on its
+     *                   own keeps the request's width)
+     * @param pastWidth  the cached keys and values hold positions before this one only (at least 1, at most the
+     *                   cache width): rows read them only before their first recomputed position, so rows that all
+     *                   start early attend over a short cache instead of the longest prompt's ({@link ResumePlan})
      */
     PromptCache(OrtEnvironment env, ModelConfig config, List<TokenIds> distinct, Map<TokenIds, Capture> captures,
-                int pastPositions) {
+                int cacheWidth, int pastWidth) {
         this.env = env;
         this.config = config;
-        int w = 1;
+        int w = Math.max(1, cacheWidth);
         for (TokenIds p : distinct) {
             Capture c = captures.get(p);
             if (c == null) throw new IllegalStateException("no cached activations for " + p);
@@ -47,7 +49,7 @@ final class PromptCache implements AutoCloseable {
             w = Math.max(w, p.length());
         }
         this.width = w;
-        this.pastWidth = Math.max(1, Math.min(w, pastPositions));
+        this.pastWidth = Math.max(1, Math.min(w, pastWidth));
     }
 
     /** Position count of the cached keys and values (and of the past mask). */

@@ -1,7 +1,9 @@
 package org.milab.spark;
 
+import org.milab.engine.InterventionEngine;
 import org.milab.engine.RecomputePath;
 import org.milab.engine.PatchRow;
+import org.milab.engine.ResumePlan;
 import org.milab.engine.SitePatch;
 import org.milab.engine.TokenIds;
 
@@ -12,23 +14,23 @@ import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.TreeMap;
 import java.util.function.IntUnaryOperator;
 import java.util.stream.IntStream;
 
 /**
  * The ONNX Runtime calls the local engine ({@code InterventionEngine.patch}) makes for a job, worked out
  * without running them. A row's float32 logits depend on the call it runs in: the cached paths pad every row
- * of a call to the call's suffix length and attend over the call's (suffix path) or the job's (minimal
- * path: the longest prompt) cached positions, and padding changes the order of the attention softmax's
- * sums. So Spark partitions are runs of exactly these calls, and a job's numbers equal a local run's bit for
- * bit.
+ * of a call to the call's suffix length and attend over the call's (suffix path) or the job's (resuming
+ * paths: {@link ResumePlan#pastWidth()}) cached positions, and padding changes the order of the attention
+ * softmax's sums. So Spark partitions are runs of exactly these calls, and a job's numbers equal a local run's
+ * bit for bit.
  *
- * <p>This mirrors the engine's planning: identical rows run once; whole-prompt rows longest first; suffix-path
- * rows by suffix then prefix length; minimal-path rows grouped by first patched layer, then by suffix length
- * and prompt; a call ends at {@code maxRows} rows or {@code maxTokens} padded tokens. {@link SparkEngine}
- * checks each job against it through the executors' counters and says so in the manifest if an engine
- * change made them differ.
+ * <p>The resuming paths (minimal, resume) take the engine's own plan ({@link ResumePlan#of}, with the local
+ * engine's {@link InterventionEngine.MinimalCalls}), which executors run as given. The other paths mirror the
+ * engine's greedy fill, which an executor's engine makes again from a partition's rows: identical rows run
+ * once; whole-prompt rows longest first; suffix-path rows by suffix then prefix length; a call ends at
+ * {@code maxRows} rows or {@code maxTokens} padded tokens. {@link SparkEngine} checks each job against it
+ * through the executors' counters and says so in the manifest if an engine change made them differ.
  */
 final class LocalBatches {
     /**
@@ -41,11 +43,11 @@ final class LocalBatches {
      * @param unique    the distinct rows, in first-appearance order
      * @param source    for each job row, its index in {@code unique}
      * @param path      the path the engine takes for this job
-     * @param promptIndex each distinct prompt's index in the minimal path's shared cache (first appearance)
-     * @param cacheWidth the minimal path's cached positions (its longest prompt); 0 on other paths
+     * @param promptIndex each distinct prompt's index in the job's prompts (first appearance)
+     * @param resume     the engine's plan on the resuming paths (its calls are {@code calls}); null on the others
      */
     record Plan(List<PatchRow> unique, int[] source, RecomputePath path, List<Call> calls,
-                Map<TokenIds, Integer> promptIndex, int cacheWidth) {
+                Map<TokenIds, Integer> promptIndex, ResumePlan resume) {
         long paddedTokens() {
             return calls.stream().mapToLong(c -> (long) c.rows().length * c.width()).sum();
         }
@@ -53,12 +55,19 @@ final class LocalBatches {
 
     private LocalBatches() {}
 
+    /** The plan of the local engine {@code engine}: its model's blocks, its batch limits, its minimal-path calls. */
+    static Plan plan(List<PatchRow> rows, RecomputePath path, InterventionEngine engine) {
+        return plan(rows, path, engine.config().nLayer(), engine.maxRows(), engine.maxTokens(), engine.minimalCalls());
+    }
+
     /**
      * @param path     the engine's path for the job: WHOLE for whole prompts (also every site but hook_z, and
-     *                 hook_z without cached captures), SUFFIX, or MINIMAL (captures holding hook_resid_pre)
+     *                 hook_z without cached captures), SUFFIX, or MINIMAL/RESUME (captures holding hook_resid_pre)
      * @param nLayer   the model's blocks
+     * @param minimal  how the engine cuts minimal-path rows into calls and how wide their caches are
      */
-    static Plan plan(List<PatchRow> rows, RecomputePath path, int nLayer, int maxRows, int maxTokens) {
+    static Plan plan(List<PatchRow> rows, RecomputePath path, int nLayer, int maxRows, int maxTokens,
+                     InterventionEngine.MinimalCalls minimal) {
         Map<List<Object>, Integer> firstOf = new HashMap<>();
         List<PatchRow> unique = new ArrayList<>();
         int[] source = new int[rows.size()];
@@ -79,22 +88,17 @@ final class LocalBatches {
         IntUnaryOperator suffixLength = i -> unique.get(i).prompt().length() - pos[i];
         List<Call> calls = new ArrayList<>();
         if (path.resumes()) {
-            Map<Integer, List<Integer>> byLayer = new TreeMap<>();
-            for (int i = 0; i < unique.size(); i++)
-                byLayer.computeIfAbsent(path.resumeRow(unique.get(i), nLayer).startLayer(), k -> new ArrayList<>()).add(i);
-            byLayer.forEach((layer, group) -> {
-                group.sort(Comparator.comparingInt(suffixLength::applyAsInt).thenComparingInt(i -> prompts.get(unique.get(i).prompt())));
-                calls.addAll(cut(group, suffixLength, layer, maxRows, maxTokens));
-            });
-            int width = Math.max(1, prompts.keySet().stream().mapToInt(TokenIds::length).max().orElse(1));
-            return new Plan(unique, source, path, calls, prompts, width);
+            ResumePlan resume = ResumePlan.of(unique, path, nLayer, maxRows, maxTokens, minimal);
+            for (ResumePlan.Call c : resume.calls())
+                calls.add(new Call(c.rows(), IntStream.of(c.rows()).map(suffixLength).max().orElse(1), c.startLayer()));
+            return new Plan(unique, source, path, calls, prompts, resume);
         }
         List<Integer> whole = new ArrayList<>(), partial = new ArrayList<>();
         for (int i = 0; i < unique.size(); i++) (path == RecomputePath.SUFFIX && pos[i] > 0 ? partial : whole).add(i);
         calls.addAll(cut(whole, i -> unique.get(i).prompt().length(), -1, maxRows, maxTokens));
         partial.sort(Comparator.comparingInt(suffixLength::applyAsInt).thenComparingInt(i -> pos[i]));
         calls.addAll(cut(partial, suffixLength, -1, maxRows, maxTokens));
-        return new Plan(unique, source, path, calls, prompts, 0);
+        return new Plan(unique, source, path, calls, prompts, null);
     }
 
     /** Value identity as the engine deduplicates: prompt, metric tokens, every override's site and exact float bits. */

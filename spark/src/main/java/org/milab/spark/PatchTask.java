@@ -7,6 +7,7 @@ import org.milab.engine.Capture;
 import org.milab.engine.InterventionEngine;
 import org.milab.engine.RecomputePath;
 import org.milab.engine.PatchRow;
+import org.milab.engine.ResumePlan;
 import org.milab.engine.TokenIds;
 
 import java.util.List;
@@ -34,13 +35,30 @@ record PatchTask(GraphSpec graphs, Broadcast<WorkUnit.JobData> job, RecomputePat
         String label = unit.label() + " [partition " + (unit.id() + 1) + "/" + unit.of() + "]";
         TaskContext task = TaskContext.get();
         if (unit.id() == failPartition && task != null && task.attemptNumber() == 0) {
-            engine.patch(unit.site(), rows.subList(0, Math.max(1, rows.size() / 2)), label, kv, path);
+            run(engine, unit, rows, kv, label, true);
             throw new IllegalStateException("test hook: partition " + unit.id() + " of '" + unit.label()
                     + "' failed mid-partition on attempt 0 (task " + task.taskAttemptId() + ")");
         }
-        float[][] logits = engine.patch(unit.site(), rows, label, kv, path);
-        int[] index = unit.indices();
-        int real = (int) java.util.Arrays.stream(index).filter(i -> i >= 0).count(); // pad rows last, dropped
-        return ArrowRows.write(java.util.Arrays.copyOf(index, real), java.util.Arrays.copyOf(logits, real), engine.counters());
+        float[][] logits = run(engine, unit, rows, kv, label, false);
+        return ArrowRows.write(unit.indices(), logits, engine.counters());
+    }
+
+    /**
+     * The partition's rows through the engine: on the resuming paths as exactly the job's calls over caches of the
+     * job's widths (the unit's plan), else as the engine batches them (the partition's rows make the job's calls).
+     * {@code half}: only about the first half of the rows (whole calls on the resuming paths).
+     */
+    private float[][] run(InterventionEngine engine, WorkUnit unit, List<PatchRow> rows, Map<TokenIds, Capture> kv,
+                          String label, boolean half) {
+        ResumePlan plan = unit.plan();
+        if (plan == null)
+            return engine.patch(unit.site(), half ? rows.subList(0, Math.max(1, rows.size() / 2)) : rows, label, kv, path);
+        if (half) { // the unit's rows are its calls' rows in call order: the first calls cover a prefix of them
+            List<ResumePlan.Call> calls = plan.calls().subList(0, Math.max(1, plan.calls().size() / 2));
+            int n = calls.stream().mapToInt(c -> c.rows().length).sum();
+            plan = new ResumePlan(calls, plan.cacheWidth(), plan.pastWidth());
+            rows = rows.subList(0, n);
+        }
+        return engine.patchPlanned(rows, plan, label, kv, path);
     }
 }

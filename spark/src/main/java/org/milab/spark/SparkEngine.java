@@ -122,7 +122,7 @@ public final class SparkEngine implements Engine, RemoteEdgePasses.Provider, Aut
         float[][] out = new float[rows.size()][];
         if (rows.isEmpty()) return out;
         RecomputePath path = pathOf(site, kv, requested);
-        LocalBatches.Plan plan = LocalBatches.plan(rows, path, config().nLayer(), graphs.maxRows(), graphs.maxTokens());
+        LocalBatches.Plan plan = LocalBatches.plan(rows, path, local);
         List<WorkUnit.Part> parts = WorkUnit.partition(plan, partitionRows);
         long[] expected = new long[3];
         boolean reproduces = reproduces(plan, parts, expected);
@@ -164,7 +164,7 @@ public final class SparkEngine implements Engine, RemoteEdgePasses.Provider, Aut
         entry.put("ort_calls", plan.calls().size());
         entry.put("partitions", units.size());
         entry.put("partition_rows", parts.stream().map(p -> p.rows().size()).toList());
-        entry.put("pad_rows", parts.stream().filter(p -> p.pad() != null).count());
+        if (plan.resume() != null) entry.put("past_positions", plan.resume().pastWidth());
         entry.put("batches_match_local_engine", same);
         entry.put("seconds", (System.nanoTime() - t0) / 1e9);
         jobs.add(entry);
@@ -232,36 +232,44 @@ public final class SparkEngine implements Engine, RemoteEdgePasses.Provider, Aut
     }
 
     /**
-     * Whether each partition, planned on its own as an executor's engine plans it, makes exactly the job's
-     * calls (pad rows aside) with the job's cache width; adds the calls, rows and padded tokens the executors
-     * will count to {@code expected}.
+     * Whether the partitions make exactly the job's calls: on the resuming paths each runs its calls as given, which
+     * together must be the job's, each once, over caches of the job's widths; on the others each partition,
+     * planned on its own as an executor's engine plans it, must make exactly the job's calls. Adds the calls,
+     * rows and padded tokens the executors will count to {@code expected}.
      */
     private boolean reproduces(LocalBatches.Plan plan, List<WorkUnit.Part> parts, long[] expected) {
-        java.util.Set<String> jobCalls = new java.util.HashSet<>();
-        for (LocalBatches.Call c : plan.calls()) jobCalls.add(key(c.layer(), c.width(), c.rows()));
-        int matched = 0;
+        Map<String, LocalBatches.Call> jobCalls = new java.util.HashMap<>();
+        for (LocalBatches.Call c : plan.calls()) jobCalls.put(key(c.layer(), c.rows()), c);
+        java.util.Set<String> made = new java.util.HashSet<>();
         boolean ok = true;
         for (WorkUnit.Part part : parts) {
-            LocalBatches.Plan p = LocalBatches.plan(part.engineRows(plan), plan.path(), config().nLayer(),
-                    graphs.maxRows(), graphs.maxTokens());
-            expected[0] += p.calls().size();
-            expected[1] += p.unique().size();
-            expected[2] += p.paddedTokens();
-            ok &= p.cacheWidth() == plan.cacheWidth() && p.unique().size() == part.engineRows(plan).size();
-            for (LocalBatches.Call c : p.calls()) {
-                int[] real = java.util.Arrays.stream(c.rows()).filter(i -> i < part.rows().size()).map(part.rows()::get).toArray();
-                if (real.length == 0) continue; // the pad row's own call
-                ok &= jobCalls.contains(key(c.layer(), c.width(), real));
-                matched++;
+            List<LocalBatches.Call> calls = new ArrayList<>(); // widths: -1 where the job's call decides it
+            if (part.plan() != null) {
+                ok &= part.plan().cacheWidth() == plan.resume().cacheWidth() && part.plan().pastWidth() == plan.resume().pastWidth();
+                for (org.milab.engine.ResumePlan.Call c : part.plan().calls())
+                    calls.add(new LocalBatches.Call(c.rows(), -1, c.startLayer()));
+            } else {
+                LocalBatches.Plan p = LocalBatches.plan(part.engineRows(plan), plan.path(), local);
+                ok &= p.unique().size() == part.rows().size();
+                calls.addAll(p.calls());
+            }
+            for (LocalBatches.Call c : calls) {
+                String k = key(c.layer(), java.util.Arrays.stream(c.rows()).map(part.rows()::get).toArray());
+                LocalBatches.Call job = jobCalls.get(k);
+                ok &= job != null && made.add(k) && (c.width() < 0 || c.width() == job.width());
+                int width = job != null ? job.width() : c.width();
+                expected[0]++;
+                expected[1] += c.rows().length;
+                expected[2] += (long) c.rows().length * width;
             }
         }
-        return ok && matched == plan.calls().size();
+        return ok && made.size() == plan.calls().size();
     }
 
-    private static String key(int layer, int width, int[] rows) {
+    private static String key(int layer, int[] rows) {
         int[] sorted = rows.clone();
         java.util.Arrays.sort(sorted);
-        return layer + ":" + width + ":" + java.util.Arrays.toString(sorted);
+        return layer + ":" + java.util.Arrays.toString(sorted);
     }
 
     /** One clear message: an executor's UserError (e.g. a missing or mismatched graph) as the run's error. */

@@ -2,13 +2,13 @@ package org.milab.spark;
 
 import org.milab.engine.Capture;
 import org.milab.engine.PatchRow;
+import org.milab.engine.ResumePlan;
 import org.milab.engine.SitePatch;
 import org.milab.engine.TokenIds;
 import org.milab.graph.PatchSite;
 
 import java.io.Serializable;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -23,10 +23,11 @@ import java.util.Set;
  *
  * @param id   partition index in the job
  * @param of   the job's partition count
- * @param rows the rows, each naming its index in the plan's distinct rows (-1: a pad row) and its prompt in
- *             {@link JobData}
+ * @param rows the rows, each naming its index in the plan's distinct rows and its prompt in {@link JobData}
+ * @param plan on the resuming paths, the partition's calls of the job's plan (indices into {@code rows}) with
+ *             the job's cache widths, which the executor runs as given; null on the others
  */
-record WorkUnit(int id, int of, PatchSite site, String label, Row[] rows) implements Serializable {
+record WorkUnit(int id, int of, PatchSite site, String label, Row[] rows, ResumePlan plan) implements Serializable {
 
     /** A {@link PatchRow} as sent: its index, prompt, metric tokens and overrides (one entry per override). */
     record Row(int index, int prompt, int[] metricTokens, int[] layer, int[] position, int[] head, float[][] value)
@@ -82,70 +83,63 @@ record WorkUnit(int id, int of, PatchSite site, String label, Row[] rows) implem
     }
 
     /**
-     * A partition before it is sent: distinct-row indices in the order the executor's engine gets them, and
-     * for the minimal path, when none of its prompts is the job's longest, an unpatched row on that prompt
-     * ({@code pad}; its result is dropped) so the executor's cache spans the job's positions.
+     * A partition before it is sent: distinct-row indices in the order the executor's engine gets them, and on
+     * the resuming paths its calls of the job's plan, indexing into {@code rows}, with the job's cache widths
+     * (the minimal path's short cache is as wide as the whole job's latest start position, not the partition's).
      */
-    record Part(List<Integer> rows, PatchRow pad) {
+    record Part(List<Integer> rows, ResumePlan plan) {
         /** The rows as the executor's engine gets them. */
         List<PatchRow> engineRows(LocalBatches.Plan plan) {
-            List<PatchRow> out = new ArrayList<>(rows.size() + 1);
-            rows.forEach(i -> out.add(plan.unique().get(i)));
-            if (pad != null) out.add(pad);
-            return out;
+            return rows.stream().map(plan.unique()::get).toList();
         }
     }
 
     /**
-     * The job's partitions: runs of consecutive calls of {@code plan} (a call is never split; on the minimal
-     * path a run stays within one start layer), as many as {@code partitionRows} rows each would make,
+     * The job's partitions: runs of consecutive calls of {@code plan} (a call is never split; on the resuming
+     * paths a run stays within one start layer), as many as {@code partitionRows} rows each would make,
      * balanced by padded tokens (the compute). A function of the rows, the batch limits and
      * {@code partitionRows} only, never of the cluster.
      */
     static List<Part> partition(LocalBatches.Plan plan, int partitionRows) {
-        boolean minimal = plan.path().resumes();
+        ResumePlan resume = plan.resume();
         int count = Math.max(1, (plan.unique().size() + partitionRows - 1) / partitionRows);
         double target = (double) plan.paddedTokens() / count;
-        List<List<Integer>> runs = new ArrayList<>();
-        List<Integer> cur = new ArrayList<>();
+        List<List<LocalBatches.Call>> runs = new ArrayList<>();
+        List<LocalBatches.Call> cur = new ArrayList<>();
         long tokens = 0;
         int layer = Integer.MIN_VALUE;
         for (LocalBatches.Call call : plan.calls()) {
             long t = (long) call.rows().length * call.width();
             // the call goes where most of it fits
-            if (!cur.isEmpty() && (tokens + t / 2.0 > target || minimal && call.layer() != layer)) {
+            if (!cur.isEmpty() && (tokens + t / 2.0 > target || resume != null && call.layer() != layer)) {
                 runs.add(cur);
                 cur = new ArrayList<>();
                 tokens = 0;
             }
-            for (int r : call.rows()) cur.add(r);
+            cur.add(call);
             tokens += t;
             layer = call.layer();
         }
         if (!cur.isEmpty()) runs.add(cur);
-        if (!minimal) return runs.stream().map(r -> new Part(r, null)).toList();
-        // the engine orders a start layer's rows by suffix length, then cache index, then row order: given in
-        // cache-index order, the partition's cache indices keep the job's relative order
-        Comparator<Integer> cacheOrder = Comparator.comparingInt((Integer i) -> plan.promptIndex().get(plan.unique().get(i).prompt()))
-                .thenComparingInt(i -> i);
-        TokenIds longest = plan.promptIndex().keySet().stream().filter(t -> t.length() == plan.cacheWidth()).findFirst().orElseThrow();
         List<Part> out = new ArrayList<>(runs.size());
-        for (List<Integer> run : runs) {
-            List<Integer> rows = new ArrayList<>(run);
-            rows.sort(cacheOrder);
-            boolean spans = rows.stream().anyMatch(i -> plan.unique().get(i).prompt().length() == plan.cacheWidth());
-            out.add(new Part(rows, spans ? null : new PatchRow(longest, List.of(), new int[]{0})));
+        for (List<LocalBatches.Call> run : runs) {
+            List<Integer> rows = new ArrayList<>();
+            List<ResumePlan.Call> calls = new ArrayList<>(run.size());
+            for (LocalBatches.Call c : run) {
+                calls.add(new ResumePlan.Call(c.layer(), java.util.stream.IntStream.range(rows.size(), rows.size() + c.rows().length).toArray()));
+                for (int r : c.rows()) rows.add(r);
+            }
+            out.add(new Part(rows, resume == null ? null : new ResumePlan(calls, resume.cacheWidth(), resume.pastWidth())));
         }
         return out;
     }
 
-    /** The partition as sent: its rows (the pad row with index -1) referring to the job's prompts. */
+    /** The partition as sent: its rows referring to the job's prompts, and its calls on the resuming paths. */
     static WorkUnit of(int id, int of, PatchSite site, String label, LocalBatches.Plan plan, Part part) {
-        List<PatchRow> engineRows = part.engineRows(plan);
-        Row[] rows = new Row[engineRows.size()];
+        Row[] rows = new Row[part.rows().size()];
         for (int i = 0; i < rows.length; i++)
-            rows[i] = row(i < part.rows().size() ? part.rows().get(i) : -1, engineRows.get(i), plan.promptIndex());
-        return new WorkUnit(id, of, site, label, rows);
+            rows[i] = row(part.rows().get(i), plan.unique().get(part.rows().get(i)), plan.promptIndex());
+        return new WorkUnit(id, of, site, label, rows, part.plan());
     }
 
     private static Row row(int index, PatchRow r, Map<TokenIds, Integer> promptIndex) {
@@ -180,7 +174,7 @@ record WorkUnit(int id, int of, PatchSite site, String label, Row[] rows) implem
         return java.util.Arrays.stream(rows).mapToInt(Row::prompt).distinct().toArray();
     }
 
-    /** Each row's index in the plan's distinct rows; -1 for a pad row. */
+    /** Each row's index in the plan's distinct rows. */
     int[] indices() {
         int[] out = new int[rows.length];
         for (int i = 0; i < rows.length; i++) out[i] = rows[i].index();
