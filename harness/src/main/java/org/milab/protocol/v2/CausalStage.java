@@ -62,6 +62,10 @@ public final class CausalStage {
         List<List<List<Table>>> parts = new ArrayList<>(); // per group: each look's tables (none when it had no pairs there)
         groups.forEach(g -> parts.add(new ArrayList<>()));
         List<StepChunks> lookChunks = new ArrayList<>();
+        // each group's capture of all its pairs, made at the first look and kept for the later ones: they patch the
+        // same prompts, and capturing them again cost a forward pass each (about 8% of v2 at full counts). A run
+        // resumed past the first look captures the whole group again, in the same batches, so its floats are the same
+        Causal.Captured[] kept = new Causal.Captured[groups.size()];
         Map<Head, Sequential.Decision> decisions = new TreeMap<>();
         Set<Head> stopped = new TreeSet<>();
         for (int k = 0; k < looks.length; k++) {
@@ -88,19 +92,16 @@ public final class CausalStage {
                         && Sequential.eligible(h, pooled, seedRoles));
                 List<PromptPair> run = catchUp ? caughtUp : patched;
                 String label = lookLabel(look, looks.length) + groups.get(i).getKey();
-                Causal.Captured[] held = new Causal.Captured[1];
-                java.util.function.Supplier<Causal.Captured> whole = () -> held[0] != null ? held[0]
-                        : (held[0] = Causal.capture(ctx, pairs, ctx.model().engine().suffixHooks(), true, label));
+                int g = i;
+                java.util.function.Supplier<Causal.Captured> whole = () -> kept[g] != null ? kept[g]
+                        : (kept[g] = Causal.capture(ctx, pairs, ctx.model().engine().suffixHooks(), true, label));
                 if (firstLook) means[i] = meanChunks.floats(String.valueOf(i), () -> flatten(whole.get(), nLayer, nHead));
                 float[] mz = means[i];
                 int dh = mz.length / (nLayer * nHead);
-                // the first look captures the whole group (every pair's baselines and the references need it); a later
-                // look only the prompts it patches
-                java.util.function.Supplier<Causal.Captured> caps = firstLook ? whole
-                        : () -> Causal.capture(ctx, run, ctx.model().engine().suffixHooks(), true, label);
-                parts.get(i).add(chunks.tables(String.valueOf(i), names, () -> group(ctx, reg, caps.get(), pairs, run,
+                parts.get(i).add(chunks.tables(String.valueOf(i), names, () -> group(ctx, reg, whole.get(), pairs, run,
                         firstLook, h -> !done.contains(h), pairsOf, h -> Arrays.copyOfRange(mz, (h.layer() * nHead + h.head()) * dh,
                                 (h.layer() * nHead + h.head() + 1) * dh), label, nLayer, nHead, tol)));
+                if (to >= pairs.size()) kept[i] = null; // no later look patches this group
             }
             ctx.recordTiming("v2/causal_look" + look, (System.nanoTime() - tk) / 1e9);
             if (k < looks.length - 1 || looks.length == 1) {
