@@ -47,11 +47,22 @@ public record Bootstrap(int resamples, long seed, double level) {
 
     /** Interval of the mean of {@code x}. */
     public Interval mean(double[] x) {
-        return statistic(x.length, idx -> {
+        int n = x.length;
+        if (n == 0) return Interval.EMPTY;
+        double s0 = 0;
+        for (int i = 0; i < n; i++) s0 += x[i];
+        // the draws and the sums of statistic(n, mean), in the same order, without its index array and lambda call
+        // (1.7x on the v2 roles' bootstraps; BootstrapLoopsTest compares the bits)
+        SplittableRandom rnd = new SplittableRandom(seed);
+        double[] draws = new double[resamples];
+        int kept = 0;
+        for (int b = 0; b < resamples; b++) {
             double s = 0;
-            for (int i : idx) s += x[i];
-            return s / idx.length;
-        });
+            for (int i = 0; i < n; i++) s += x[rnd.nextInt(n)];
+            double v = s / n;
+            if (!Double.isNaN(v)) draws[kept++] = v;
+        }
+        return interval(s0 / n, draws, kept);
     }
 
     /**
@@ -61,14 +72,28 @@ public record Bootstrap(int resamples, long seed, double level) {
      */
     public Interval ratioOfMeans(double[] num, double[] den) {
         if (num.length != den.length) throw new IllegalArgumentException("num and den differ in length");
-        return statistic(num.length, idx -> {
-            double a = 0, b = 0;
-            for (int i : idx) {
-                a += num[i];
-                b += den[i];
+        int n = num.length;
+        if (n == 0) return Interval.EMPTY;
+        double a0 = 0, b0 = 0;
+        for (int i = 0; i < n; i++) {
+            a0 += num[i];
+            b0 += den[i];
+        }
+        // statistic(n, ratio of the sums), its loop written out as in mean
+        SplittableRandom rnd = new SplittableRandom(seed);
+        double[] draws = new double[resamples];
+        int kept = 0;
+        for (int b = 0; b < resamples; b++) {
+            double a = 0, d = 0;
+            for (int i = 0; i < n; i++) {
+                int j = rnd.nextInt(n);
+                a += num[j];
+                d += den[j];
             }
-            return b == 0 ? Double.NaN : a / b;
-        });
+            double v = d == 0 ? Double.NaN : a / d;
+            if (!Double.isNaN(v)) draws[kept++] = v;
+        }
+        return interval(b0 == 0 ? Double.NaN : a0 / b0, draws, kept);
     }
 
     /**
@@ -89,6 +114,11 @@ public record Bootstrap(int resamples, long seed, double level) {
             double v = stat.applyAsDouble(idx);
             if (!Double.isNaN(v)) draws[kept++] = v;
         }
+        return interval(estimate, draws, kept);
+    }
+
+    /** The percentile interval of the first {@code kept} resampled values (undefined when more than half were NaN). */
+    private Interval interval(double estimate, double[] draws, int kept) {
         if (Double.isNaN(estimate) || kept * 2 < resamples) return new Interval(estimate, Double.NaN, Double.NaN);
         double[] sorted = Arrays.copyOf(draws, kept);
         Arrays.sort(sorted);

@@ -76,14 +76,15 @@ public final class VerdictStage {
     /** The verdicts from the per-prompt tables alone (pure: no engine, no files; what {@link #run} writes). */
     static Decided decideAll(V2Protocol proto, VerdictInputs in) {
         V2Protocol.Thresholds t = proto.thresholds();
-        Map<Head, Roles.HeadRole> pooledRoles = Roles.assign(in.attention(), in.copying(), t, r -> true);
+        Map<Head, Roles.CopyEvidence> copying = Roles.copyEvidence(in.copying(), t); // the same for every subset
+        Map<Head, Roles.HeadRole> pooledRoles = Roles.assign(in.attention(), copying, t, r -> true);
         // the natural-text family is reported only: never in the pooled or per-seed subsets (NaturalText)
         java.util.function.Predicate<Table.Row> feeds = NaturalText.feedsVerdicts();
         Verdicts.Result pooled = Verdicts.decide(in, t, pooledRoles, feeds, "pooled");
         Map<Integer, Verdicts.Result> bySeed = new TreeMap<>();
         for (int seed : proto.seeds()) {
             long s = seed;
-            Map<Head, Roles.HeadRole> roles = Roles.assign(in.attention(), in.copying(), t, r -> r.getLong("seed") == s);
+            Map<Head, Roles.HeadRole> roles = Roles.assign(in.attention(), copying, t, r -> r.getLong("seed") == s);
             bySeed.put(seed, Verdicts.decide(in, t, roles, r -> r.getLong("seed") == s && feeds.test(r), "seed " + seed));
         }
         Map<String, Verdicts.Result> byFamily = new LinkedHashMap<>();

@@ -38,29 +38,28 @@ class VerdictSpeedTest {
                 Files.exists(dir.resolve(Sequential.TABLE + ".arrow")) ? Sequential.stopped(read(dir, Sequential.TABLE)) : Map.of());
         report("read tables", t0);
 
-        // warm-up and the every-core result; then the parts one by one; then one thread
+        // warm-up and the every-core result; then one thread, part by part (thread CPU time: robust on a busy machine)
         t0 = System.nanoTime();
         String all = dump(proto, in, VerdictStage.decideAll(proto, in), dir);
         report("decideAll + tables + summarize, first (every core, cold)", t0);
         t0 = System.nanoTime();
         String again = dump(proto, in, VerdictStage.decideAll(proto, in), dir);
         report("decideAll + tables + summarize, again (every core, warm)", t0);
-        V2Protocol.Thresholds t = proto.thresholds();
-        t0 = System.nanoTime();
-        Map<org.milab.graph.Head, Roles.HeadRole> roles = Roles.assign(in.attention(), in.copying(), t, r -> true);
-        report("Roles.assign pooled", t0);
-        t0 = System.nanoTime();
-        Verdicts.decide(in, t, roles, NaturalText.feedsVerdicts(), "pooled");
-        report("Verdicts.decide pooled", t0);
         ForkJoinPool one = new ForkJoinPool(1);
-        t0 = System.nanoTime();
         String single;
         try {
-            single = one.submit(() -> dump(proto, in, VerdictStage.decideAll(proto, in), dir)).get();
+            single = one.submit(() -> {
+                parts(proto, in);
+                long c0 = cpu();
+                VerdictStage.Decided d = VerdictStage.decideAll(proto, in);
+                c0 = part("decideAll (one thread)", c0);
+                String x = dump(proto, in, d, dir);
+                part("verdict table + circuit summary + this test's text dump", c0);
+                return x;
+            }).get();
         } finally {
             one.shutdown();
         }
-        report("decideAll + tables + summarize (one thread)", t0);
 
         assertThat(again).isEqualTo(all);
         assertThat(single).isEqualTo(all);
@@ -70,6 +69,42 @@ class VerdictSpeedTest {
         if (dumpTo != null) Files.writeString(Path.of(dumpTo), all);
         String expected = System.getProperty("milab.v2.digest");
         if (expected != null) assertThat(sha).isEqualTo(expected);
+    }
+
+    private static long cpu() {
+        return java.lang.management.ManagementFactory.getThreadMXBean().getCurrentThreadCpuTime();
+    }
+
+    /** decideAll's parts one by one on this thread, each with its thread CPU time. */
+    private static void parts(V2Protocol proto, VerdictInputs in) {
+        V2Protocol.Thresholds t = proto.thresholds();
+        long c = cpu();
+        Map<org.milab.graph.Head, Roles.CopyEvidence> copying = Roles.copyEvidence(in.copying(), t);
+        c = part("Roles.copyEvidence", c);
+        Map<org.milab.graph.Head, Roles.HeadRole> roles = Roles.assign(in.attention(), copying, t, r -> true);
+        c = part("Roles.assign pooled", c);
+        for (int seed : proto.seeds()) {
+            long s = seed;
+            Roles.assign(in.attention(), copying, t, r -> r.getLong("seed") == s);
+            c = part("Roles.assign seed " + seed, c);
+        }
+        Verdicts.decide(in, t, roles, NaturalText.feedsVerdicts(), "pooled");
+        c = part("Verdicts.decide pooled", c);
+        for (int seed : proto.seeds()) {
+            long s = seed;
+            Verdicts.decide(in, t, roles, r -> r.getLong("seed") == s && NaturalText.feedsVerdicts().test(r), "seed " + seed);
+            c = part("Verdicts.decide seed " + seed, c);
+        }
+        for (FamilySpec f : proto.families()) {
+            Verdicts.decide(in, t, roles, r -> f.name().equals(r.getString("family")), "family " + f.name());
+            c = part("Verdicts.decide family " + f.name(), c);
+        }
+    }
+
+    private static long part(String what, long c0) {
+        long c = cpu();
+        System.out.printf(Locale.ROOT, "verdict cpu: %-60s %8.3f s%n", what, (c - c0) / 1e9);
+        return cpu();
     }
 
     private static Table read(Path dir, String name) {
