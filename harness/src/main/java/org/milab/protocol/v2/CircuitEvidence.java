@@ -62,7 +62,8 @@ final class CircuitEvidence {
             for (Map.Entry<List<Object>, List<PromptPair>> g : Causal.bySeedAndFamily(ProtocolStage.pairs(ctx).stream() // the verdicts' prompts only
                     .filter(p -> !NaturalText.NAME.equals(p.family())).toList()).entrySet()) {
                 List<PromptPair> pairs = g.getValue();
-                String label = "v2 circuit evidence " + g.getKey();
+                // "v2 verdicts" leads the label: bench-v2 counts a step's engine rows by its name's prefix
+                String label = "v2 verdicts, circuit evidence " + g.getKey();
                 Causal.Captured c = Causal.capture(ctx, pairs, ctx.model().engine().suffixHooks(), false, label);
                 List<PatchRow> rows = new ArrayList<>();
                 Causal.Baselines base = Causal.cleanOnly(ctx, pairs, rows);

@@ -52,9 +52,17 @@ public final class Roles {
     /** Roles of every head from the probes {@code keep} selects. */
     public static Map<Head, HeadRole> assign(Table attention, Table copying, V2Protocol.Thresholds t,
                                              Predicate<Table.Row> keep) {
-        Map<Head, List<Table.Row>> att = new TreeMap<>();
-        for (Table.Row r : attention.rows())
-            if (keep.test(r)) att.computeIfAbsent(head(r), h -> new ArrayList<>()).add(r);
+        return assign(attention, copyEvidence(copying, t), t, keep);
+    }
+
+    /**
+     * A head's OV copy and anti-copy scores (CIs over pool tokens) and chance. They read no probe: every subset's
+     * roles share them, so the verdicts compute them once ({@link #copyEvidence}) for the pooled and per-seed roles.
+     */
+    record CopyEvidence(Interval copy, double chance, boolean copies, Interval antiCopy, boolean antiCopies) {}
+
+    /** Every head's copy evidence from the copying table (heads in parallel: each bootstrap is seeded by its name). */
+    static Map<Head, CopyEvidence> copyEvidence(Table copying, V2Protocol.Thresholds t) {
         Map<Head, List<Boolean>> copied = new TreeMap<>(), anti = new TreeMap<>();
         int k = t.copyTopK();
         for (Table.Row r : copying.rows()) {
@@ -62,36 +70,56 @@ public final class Roles {
             copied.computeIfAbsent(head(r), h -> new ArrayList<>()).add(rank <= k);
             anti.computeIfAbsent(head(r), h -> new ArrayList<>()).add(rank > size - k);
         }
-        Map<Head, HeadRole> out = new LinkedHashMap<>();
-        for (Map.Entry<Head, List<Table.Row>> e : att.entrySet()) {
-            Head h = e.getKey();
-            List<Table.Row> rows = e.getValue();
-            Interval ind = mean(t, "induction_excess " + h, col(rows, "induction_excess"));
-            Interval dup = mean(t, "duplicate_excess " + h, col(rows, "duplicate_excess"));
-            Interval prev = mean(t, "previous_excess " + h, col(rows, "previous_excess"));
-            Interval bos = mean(t, "bos_repeat " + h, col(rows, "bos_repeat"));
-            List<Boolean> c = copied.getOrDefault(h, List.of());
-            double[] cx = c.stream().mapToDouble(b -> b ? 1 : 0).toArray();
-            Interval copy = mean(t, "copy " + h, cx);
-            // chance: a token's own rank is uniform over the pool when the OV ignores identity
-            double chance = c.isEmpty() ? Double.NaN : Math.min(1.0, (double) k / c.size());
-            boolean copies = copy.above(chance + t.copyMargin());
-            Interval antiCopy = mean(t, "anti_copy " + h, anti.getOrDefault(h, List.of()).stream().mapToDouble(b -> b ? 1 : 0).toArray());
-            boolean antiCopies = !copies && antiCopy.above(chance + t.copyMargin());
-            String role = OTHER;
-            double best = Double.NEGATIVE_INFINITY;
-            for (String r : TESTED) {
-                Interval x = r.equals(INDUCTION) ? ind : r.equals(DUPLICATE) ? dup : prev;
-                if (x.above(t.attentionMargin()) && x.estimate() > best) {
-                    best = x.estimate();
-                    role = r;
-                }
-            }
-            String attentionRole = role;
-            if (antiCopies && (role.equals(INDUCTION) || role.equals(DUPLICATE))) role = NEGATIVE;
-            out.put(h, new HeadRole(h, role, attentionRole, ind, dup, prev, bos, copy, chance, copies, antiCopy, antiCopies));
-        }
+        List<Head> heads = new ArrayList<>(copied.keySet());
+        List<CopyEvidence> ev = heads.parallelStream().map(h -> copyEvidence(h, copied.get(h), anti.getOrDefault(h, List.of()), t)).toList();
+        Map<Head, CopyEvidence> out = new TreeMap<>();
+        for (int i = 0; i < heads.size(); i++) out.put(heads.get(i), ev.get(i));
         return out;
+    }
+
+    private static CopyEvidence copyEvidence(Head h, List<Boolean> c, List<Boolean> anti, V2Protocol.Thresholds t) {
+        double[] cx = c.stream().mapToDouble(b -> b ? 1 : 0).toArray();
+        Interval copy = mean(t, "copy " + h, cx);
+        // chance: a token's own rank is uniform over the pool when the OV ignores identity
+        double chance = c.isEmpty() ? Double.NaN : Math.min(1.0, (double) t.copyTopK() / c.size());
+        boolean copies = copy.above(chance + t.copyMargin());
+        Interval antiCopy = mean(t, "anti_copy " + h, anti.stream().mapToDouble(b -> b ? 1 : 0).toArray());
+        return new CopyEvidence(copy, chance, copies, antiCopy, !copies && antiCopy.above(chance + t.copyMargin()));
+    }
+
+    /** As {@link #assign(Table, Table, V2Protocol.Thresholds, Predicate)} with the copy evidence computed already. */
+    static Map<Head, HeadRole> assign(Table attention, Map<Head, CopyEvidence> copying, V2Protocol.Thresholds t,
+                                      Predicate<Table.Row> keep) {
+        Map<Head, List<Table.Row>> att = new TreeMap<>();
+        for (Table.Row r : attention.rows())
+            if (keep.test(r)) att.computeIfAbsent(head(r), h -> new ArrayList<>()).add(r);
+        List<Head> heads = new ArrayList<>(att.keySet());
+        // heads in parallel, kept in head order: each bootstrap is seeded by its name, so nothing depends on threads
+        List<HeadRole> roles = heads.parallelStream().map(h -> role(h, att.get(h),
+                copying.getOrDefault(h, copyEvidence(h, List.of(), List.of(), t)), t)).toList();
+        Map<Head, HeadRole> out = new LinkedHashMap<>();
+        for (HeadRole r : roles) out.put(r.head(), r);
+        return out;
+    }
+
+    private static HeadRole role(Head h, List<Table.Row> rows, CopyEvidence c, V2Protocol.Thresholds t) {
+        Interval ind = mean(t, "induction_excess " + h, col(rows, "induction_excess"));
+        Interval dup = mean(t, "duplicate_excess " + h, col(rows, "duplicate_excess"));
+        Interval prev = mean(t, "previous_excess " + h, col(rows, "previous_excess"));
+        Interval bos = mean(t, "bos_repeat " + h, col(rows, "bos_repeat"));
+        String role = OTHER;
+        double best = Double.NEGATIVE_INFINITY;
+        for (String r : TESTED) {
+            Interval x = r.equals(INDUCTION) ? ind : r.equals(DUPLICATE) ? dup : prev;
+            if (x.above(t.attentionMargin()) && x.estimate() > best) {
+                best = x.estimate();
+                role = r;
+            }
+        }
+        String attentionRole = role;
+        if (c.antiCopies() && (role.equals(INDUCTION) || role.equals(DUPLICATE))) role = NEGATIVE;
+        return new HeadRole(h, role, attentionRole, ind, dup, prev, bos, c.copy(), c.chance(), c.copies(), c.antiCopy(),
+                c.antiCopies());
     }
 
     /** Heads by role, for the grouped roles that have any. */

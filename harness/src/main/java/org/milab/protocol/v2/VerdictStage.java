@@ -36,24 +36,12 @@ public final class VerdictStage {
         V2Protocol proto = reg.protocol();
         V2Protocol.Thresholds t = proto.thresholds();
         VerdictInputs in = VerdictInputs.read(ctx);
-        Map<Head, Roles.HeadRole> pooledRoles = Roles.assign(in.attention(), in.copying(), t, r -> true);
-        // the natural-text family is reported only: never in the pooled or per-seed subsets (NaturalText)
-        java.util.function.Predicate<Table.Row> feeds = NaturalText.feedsVerdicts();
-        Verdicts.Result pooled = Verdicts.decide(in, t, pooledRoles, feeds, "pooled");
-        Map<Integer, Verdicts.Result> bySeed = new TreeMap<>();
-        for (int seed : proto.seeds()) {
-            long s = seed;
-            Map<Head, Roles.HeadRole> roles = Roles.assign(in.attention(), in.copying(), t, r -> r.getLong("seed") == s);
-            bySeed.put(seed, Verdicts.decide(in, t, roles, r -> r.getLong("seed") == s && feeds.test(r), "seed " + seed));
-        }
-        Map<String, Verdicts.Result> byFamily = new LinkedHashMap<>();
-        for (FamilySpec f : proto.families())
-            byFamily.put(f.name(), Verdicts.decide(in, t, pooledRoles, r -> f.name().equals(r.getString("family")),
-                    "family " + f.name()));
+        Decided d = decideAll(proto, in);
+        Verdicts.Result pooled = d.pooled();
+        Map<Integer, Verdicts.Result> bySeed = d.bySeed();
+        Map<String, Verdicts.Result> byFamily = d.byFamily();
+        Map<Head, Final> finals = d.finals();
         NaturalText natural = proto.naturalText();
-        if (natural != null && natural.scored())
-            byFamily.put(NaturalText.NAME, Verdicts.decide(in, t, pooledRoles, feeds.negate(), "family " + NaturalText.NAME));
-        Map<Head, Final> finals = stabilize(pooled, bySeed, t);
         Optional<PlantedTruth> truth = PlantedTruth.of(ctx.model());
 
         Table verdicts = ctx.write(ProtocolStage.DIR, null, verdictTable(pooled, finals, bySeed, byFamily, truth, reg.sha256()));
@@ -79,6 +67,34 @@ public final class VerdictStage {
         ctx.recordTiming("v2/verdicts", (System.nanoTime() - t0) / 1e9);
         ctx.summarize("- v2 verdicts (" + verdicts.rowCount() + " heads): " + md.lines().filter(l -> l.startsWith("**"))
                 .findFirst().orElse("").replace("**", ""));
+    }
+
+    /** Every verdict of a run: pooled, per seed, per family, and the final ones after the stability rule. */
+    record Decided(Verdicts.Result pooled, Map<Integer, Verdicts.Result> bySeed, Map<String, Verdicts.Result> byFamily,
+                   Map<Head, Final> finals) {}
+
+    /** The verdicts from the per-prompt tables alone (pure: no engine, no files; what {@link #run} writes). */
+    static Decided decideAll(V2Protocol proto, VerdictInputs in) {
+        V2Protocol.Thresholds t = proto.thresholds();
+        Map<Head, Roles.CopyEvidence> copying = Roles.copyEvidence(in.copying(), t); // the same for every subset
+        Map<Head, Roles.HeadRole> pooledRoles = Roles.assign(in.attention(), copying, t, r -> true);
+        // the natural-text family is reported only: never in the pooled or per-seed subsets (NaturalText)
+        java.util.function.Predicate<Table.Row> feeds = NaturalText.feedsVerdicts();
+        Verdicts.Result pooled = Verdicts.decide(in, t, pooledRoles, feeds, "pooled");
+        Map<Integer, Verdicts.Result> bySeed = new TreeMap<>();
+        for (int seed : proto.seeds()) {
+            long s = seed;
+            Map<Head, Roles.HeadRole> roles = Roles.assign(in.attention(), copying, t, r -> r.getLong("seed") == s);
+            bySeed.put(seed, Verdicts.decide(in, t, roles, r -> r.getLong("seed") == s && feeds.test(r), "seed " + seed));
+        }
+        Map<String, Verdicts.Result> byFamily = new LinkedHashMap<>();
+        for (FamilySpec f : proto.families())
+            byFamily.put(f.name(), Verdicts.decide(in, t, pooledRoles, r -> f.name().equals(r.getString("family")),
+                    "family " + f.name()));
+        NaturalText natural = proto.naturalText();
+        if (natural != null && natural.scored())
+            byFamily.put(NaturalText.NAME, Verdicts.decide(in, t, pooledRoles, feeds.negate(), "family " + NaturalText.NAME));
+        return new Decided(pooled, bySeed, byFamily, stabilize(pooled, bySeed, t));
     }
 
     /** A head's final verdict after the stability rule; {@code reasonCodes}: why inconclusive ({@link Verdicts#REASON_CODES}). */
