@@ -63,8 +63,9 @@ public final class CausalStage {
         groups.forEach(g -> parts.add(new ArrayList<>()));
         List<StepChunks> lookChunks = new ArrayList<>();
         // each group's capture of all its pairs, made at the first look and kept for the later ones: they patch the
-        // same prompts, and capturing them again cost a forward pass each (about 8% of v2 at full counts). A run
-        // resumed past the first look captures the whole group again, in the same batches, so its floats are the same
+        // same prompts, and capturing them again cost a forward pass per prompt (756 of them in looks 2-4 of
+        // make bench-v2-planted). A run resumed past the first look captures the whole group again, in the same
+        // batches, so its floats are the same
         Causal.Captured[] kept = new Causal.Captured[groups.size()];
         Map<Head, Sequential.Decision> decisions = new TreeMap<>();
         Set<Head> stopped = new TreeSet<>();

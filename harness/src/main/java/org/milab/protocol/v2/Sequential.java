@@ -47,9 +47,9 @@ import java.util.function.Predicate;
  * @param futilityConfidence two-sided level of the CIs the stopping rule reads (stricter than thresholds.confidence)
  * @param rule               the stopping rule in words
  * <p>Why a stoppable head's natural-text pairs wait ({@code deferNaturalText}): the natural-text family is reported
- * only ({@link NaturalText}); the rule never reads it, and neither does any verdict. Its prompts are the longest of the
- * first look (about a quarter of its compute at full counts), and a head that stops there would keep a natural-text
- * effect read from a handful of pairs. So a head that can stop (part (a) of the rule) gets its natural-text pairs only
+ * only ({@link NaturalText}); the rule never reads it, and neither does any verdict. Its prompts are among the longest
+ * (at full counts on GPT-2 small's shape, 3,408 of the first look's 21,600 rows), and a head that stops there would keep
+ * a natural-text effect read from a handful of pairs. So a head that can stop (part (a) of the rule) gets its natural-text pairs only
  * once it has passed a look without stopping, all of them up to that look at once; a head that stops at the first look
  * has none, and in the natural-text subset's correction its missing tests count as p = 1, as a stopped head's tests
  * do, so no other head's adjusted p falls. A head that cannot stop gets them at every look, as before.
