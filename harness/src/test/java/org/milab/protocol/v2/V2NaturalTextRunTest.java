@@ -32,21 +32,24 @@ import static org.assertj.core.api.Assertions.assertThat;
 class V2NaturalTextRunTest {
     private static final String MODEL = "bpe-random";
 
-    @Test
-    void naturalTextIsRegisteredScoredAndReportedButNeverPooled(@TempDir Path root) throws Exception {
+    /** Exports the model into {@code root} and runs v2 on it with {@code pairs} pairs per family (1 seed). */
+    private static Path run(Path root, String runId, int pairs) throws Exception {
         ModelConfig cfg = new ModelConfig(2, 4, 32, 50257, 64, 1e-5, ModelConfig.GELU_TANH, false);
         ModelExports.export(new ModelLayout(root, MODEL), RandomCheckpoints.generate(cfg, 9, 0.5f),
                 new ModelIdentity(MODEL, null, null, "test", false, "V2NaturalTextRunTest seed 9"), Map.of(),
                 stage -> ModelExports.writeGpt2Tokenizer(stage.tokenizer(), TestTokenizers.gpt2Dir()));
-        Path run;
-        V2Protocol.Counts counts = new V2Protocol.Counts(List.of(1), 4, 2, 1000);
         try (LabModel m = LabModel.open(root, MODEL, Device.CPU, 0)) {
-            RunContext ctx = new RunContext(root, RunConfig.reference(MODEL, "v2nat"), m);
+            RunContext ctx = new RunContext(root, RunConfig.reference(MODEL, runId), m);
             Pipeline p = new Pipeline(ctx);
-            p.v2(counts);
-            p.finish("test run-v2 natural text");
-            run = ctx.finalDir();
+            p.v2(new V2Protocol.Counts(List.of(1), pairs, 2, 1000));
+            p.finish("test run-v2 natural text, " + pairs + " pairs per family");
+            return ctx.finalDir();
         }
+    }
+
+    @Test
+    void naturalTextIsRegisteredScoredAndReportedButNeverPooled(@TempDir Path root) throws Exception {
+        Path run = run(root, "v2nat", 4);
         JsonNode proto = new ObjectMapper().readTree(run.resolve("v2/protocol.json").toFile()).path("natural_text");
         assertThat(proto.path("status").asText()).isEqualTo(NaturalText.REGISTERED);
         assertThat(proto.path("use").asText()).startsWith("reported_only");
@@ -92,18 +95,7 @@ class V2NaturalTextRunTest {
      */
     @Test
     void aStoppableHeadCatchesUpOnNaturalTextAtTheSecondLook(@TempDir Path root) throws Exception {
-        ModelConfig cfg = new ModelConfig(2, 4, 32, 50257, 64, 1e-5, ModelConfig.GELU_TANH, false);
-        ModelExports.export(new ModelLayout(root, MODEL), RandomCheckpoints.generate(cfg, 9, 0.5f),
-                new ModelIdentity(MODEL, null, null, "test", false, "V2NaturalTextRunTest seed 9"), Map.of(),
-                stage -> ModelExports.writeGpt2Tokenizer(stage.tokenizer(), TestTokenizers.gpt2Dir()));
-        Path run;
-        try (LabModel m = LabModel.open(root, MODEL, Device.CPU, 0)) {
-            RunContext ctx = new RunContext(root, RunConfig.reference(MODEL, "v2nat2"), m);
-            Pipeline p = new Pipeline(ctx);
-            p.v2(new V2Protocol.Counts(List.of(1), 8, 2, 1000));
-            p.finish("test run-v2 natural text, two looks");
-            run = ctx.finalDir();
-        }
+        Path run = run(root, "v2nat2", 8);
         JsonNode seq = new ObjectMapper().readTree(run.resolve("v2/protocol.json").toFile()).path("sequential");
         assertThat(seq.path("defer_natural_text").asBoolean()).isTrue();
         Table sequential = V2PlantedRuns.table(run, Sequential.TABLE);
