@@ -67,6 +67,9 @@ public final class CausalStage {
         // make bench-v2-planted). A run resumed past the first look captures the whole group again, in the same
         // batches, so its floats are the same
         Causal.Captured[] kept = new Causal.Captured[groups.size()];
+        // the heads part (a) of the rule lets stop: their natural-text pairs wait (Sequential.deferNaturalText)
+        Set<Head> stoppable = new TreeSet<>();
+        pooled.keySet().stream().filter(h -> Sequential.eligible(h, pooled, seedRoles)).forEach(stoppable::add);
         Map<Head, Sequential.Decision> decisions = new TreeMap<>();
         Set<Head> stopped = new TreeSet<>();
         for (int k = 0; k < looks.length; k++) {
@@ -88,9 +91,8 @@ public final class CausalStage {
                 boolean deferred = looks.length > 1 && design.defersNaturalText() && NaturalText.NAME.equals(groups.get(i).getKey().get(1));
                 List<PromptPair> caughtUp = pairs.subList(0, Math.min(to, pairs.size()));
                 java.util.function.Function<Head, List<PromptPair>> pairsOf = !deferred ? h -> patched
-                        : h -> !Sequential.eligible(h, pooled, seedRoles) ? patched : firstLook ? List.of() : look == 2 ? caughtUp : patched;
-                boolean catchUp = deferred && look == 2 && pooled.keySet().stream().anyMatch(h -> !done.contains(h)
-                        && Sequential.eligible(h, pooled, seedRoles));
+                        : h -> !stoppable.contains(h) ? patched : firstLook ? List.of() : look == 2 ? caughtUp : patched;
+                boolean catchUp = deferred && look == 2 && stoppable.stream().anyMatch(h -> !done.contains(h));
                 List<PromptPair> run = catchUp ? caughtUp : patched;
                 String label = lookLabel(look, looks.length) + groups.get(i).getKey();
                 int g = i;
