@@ -24,6 +24,7 @@ import java.util.Map;
 final class OnnxGraph {
     static final int FLOAT = TensorProto.DataType.FLOAT_VALUE;
     static final int INT64 = TensorProto.DataType.INT64_VALUE;
+    static final int DOUBLE = TensorProto.DataType.DOUBLE_VALUE;
 
     private final GraphProto.Builder graph = GraphProto.newBuilder();
     private final Map<String, Integer> counters = new HashMap<>();
@@ -98,6 +99,15 @@ final class OnnxGraph {
         String name = fresh(base);
         ByteBuffer b = ByteBuffer.allocate(4).order(ByteOrder.LITTLE_ENDIAN).putFloat(value);
         graph.addInitializer(TensorProto.newBuilder().setName(name).setDataType(FLOAT)
+                .setRawData(ByteString.copyFrom(b.array())));
+        return name;
+    }
+
+    /** A scalar double constant stored inline. */
+    String scalarDouble(String base, double value) {
+        String name = fresh(base);
+        ByteBuffer b = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putDouble(value);
+        graph.addInitializer(TensorProto.newBuilder().setName(name).setDataType(DOUBLE)
                 .setRawData(ByteString.copyFrom(b.array())));
         return name;
     }

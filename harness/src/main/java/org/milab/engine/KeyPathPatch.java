@@ -4,6 +4,7 @@ import org.milab.graph.HookNames;
 import org.milab.model.Checkpoint;
 import org.milab.model.Gpt2Tensors;
 import org.milab.model.ModelConfig;
+import org.milab.runtime.ModelSessions;
 
 import java.nio.FloatBuffer;
 import java.util.ArrayList;
@@ -23,18 +24,31 @@ import org.milab.graph.Head;
  * induction keys through MLP0; a path with frozen MLPs would miss it. The keys then go into a
  * {@link org.milab.graph.PatchSite#HOOK_K} patch row.
  *
- * <p>Double precision on the host: a few (d_model x d_head) products per position, negligible next to
- * a forward pass.
+ * <p>Double precision: the (d_model x d_head) products per position on the host, the MLP passes in {@link Gpt2Mlp}.
  */
-public final class KeyPathPatch {
+public final class KeyPathPatch implements AutoCloseable {
     private final ModelConfig c;
     private final Checkpoint weights;
+    private final ModelSessions sessions;
     private final Gpt2Mlp[] mlps;
 
+    /** With the MLP passes in the plain-Java double loop ({@link Gpt2Mlp#Gpt2Mlp(Checkpoint, int)}). */
     public KeyPathPatch(Checkpoint weights) {
+        this(weights, null);
+    }
+
+    /** With the MLP passes in ONNX Runtime's double kernels under {@code sessions}' options (null: plain Java). */
+    public KeyPathPatch(Checkpoint weights, ModelSessions sessions) {
         this.weights = weights;
+        this.sessions = sessions;
         this.c = weights.config();
         this.mlps = new Gpt2Mlp[c.nLayer()];
+    }
+
+    /** Releases the MLP sessions. */
+    @Override
+    public void close() {
+        for (Gpt2Mlp m : mlps) if (m != null) m.close();
     }
 
     /** The hooks a clean capture must hold for {@link #receiverKeys}: the residual before and after each recomputed MLP's attention. */
@@ -52,7 +66,7 @@ public final class KeyPathPatch {
     }
 
     private Gpt2Mlp mlp(int layer) {
-        if (mlps[layer] == null) mlps[layer] = new Gpt2Mlp(weights, layer);
+        if (mlps[layer] == null) mlps[layer] = new Gpt2Mlp(weights, layer, sessions);
         return mlps[layer];
     }
 

@@ -39,10 +39,6 @@ public final class QueryValuePathPatch {
     private final KeyPathPatch path;
     private final Checkpoint weights;
 
-    public QueryValuePathPatch(Checkpoint weights) {
-        this(new KeyPathPatch(weights));
-    }
-
     /** Shares {@code keys}' MLP passes: a sender's change carried for its key paths serves its query and value paths. */
     public QueryValuePathPatch(KeyPathPatch keys) {
         this.weights = keys.weights();

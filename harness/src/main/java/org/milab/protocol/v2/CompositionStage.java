@@ -47,8 +47,8 @@ public final class CompositionStage {
         List<Head[]> pairsOfHeads = Roles.compositionPairs(VerdictInputs.pooledRoles(ctx, reg));
         TableBuilder b = table(reg);
         if (!pairsOfHeads.isEmpty())
-            try (ExportedWeights w = ExportedWeights.open(ctx.model().layout().graphDir(), ctx.model().config())) {
-                KeyPathPatch kp = new KeyPathPatch(w);
+            try (ExportedWeights w = ExportedWeights.open(ctx.model().layout().graphDir(), ctx.model().config());
+                 KeyPathPatch kp = new KeyPathPatch(w, ctx.model().sessions())) {
                 QueryValuePathPatch qv = new QueryValuePathPatch(kp); // shares kp's MLP passes
                 Set<String> extra = new LinkedHashSet<>();
                 for (Head[] sr : pairsOfHeads) extra.addAll(QueryValuePathPatch.hooksNeeded(sr[0], sr[1]));

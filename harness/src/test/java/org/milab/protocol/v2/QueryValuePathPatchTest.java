@@ -53,7 +53,8 @@ class QueryValuePathPatchTest {
         for (int t = 1; t < T; t++) positions[t - 1] = t;
         try (LabModel lab = LabModel.open(dir, "words", Device.CPU, 1);
              HookedModel hm = HookedModel.open("words", HookedModel.Options.defaults().withRoot(dir).withThreads(1));
-             ExportedWeights w = ExportedWeights.open(lab.layout().graphDir(), lab.config())) {
+             ExportedWeights w = ExportedWeights.open(lab.layout().graphDir(), lab.config());
+             KeyPathPatch kp = new KeyPathPatch(w, lab.sessions())) { // the stage's MLP passes: ORT, double
             Set<String> hooks = new LinkedHashSet<>(List.of(HookNames.hookZ(0), HookNames.hookZ(1)));
             for (Head r : receivers) hooks.addAll(QueryValuePathPatch.hooksNeeded(sender, r));
             hooks.addAll(lab.engine().suffixHooks(1)); // the stage's rows take the cached path from the receiver's block
@@ -72,8 +73,7 @@ class QueryValuePathPatchTest {
                     HookNames.hookV(1)).cache();
             double ldClean = hm.runWithPatches(prompt).logitDiff(0, ANSWER, WRONG);
 
-            QueryValuePathPatch qv = new QueryValuePathPatch(w);
-            KeyPathPatch kp = new KeyPathPatch(w);
+            QueryValuePathPatch qv = new QueryValuePathPatch(kp);
             Map<Head, List<SitePatch>> q = qv.receiverZ(clean, sender, senderZ, receivers, QueryValuePathPatch.Input.QUERY);
             Map<Head, List<SitePatch>> v = qv.receiverZ(clean, sender, senderZ, receivers, QueryValuePathPatch.Input.VALUE);
             Map<Head, List<SitePatch>> kz = qv.receiverZ(clean, sender, senderZ, receivers, QueryValuePathPatch.Input.KEY);
