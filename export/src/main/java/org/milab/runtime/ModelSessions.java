@@ -30,12 +30,21 @@ public final class ModelSessions implements AutoCloseable {
     /** Called with a graph file before its session is created (the opener re-checks that it is still verified). */
     private volatile Consumer<Path> beforeLoad = f -> {};
     /**
-     * Open sessions of per-start-layer graphs, least recently used first. Each holds its own pre-packed copy
-     * of the weights of its blocks (ORT's Java API cannot share them), so at most
-     * {@link #MAX_START_LAYER_SESSIONS} stay open: 12 start layers would otherwise hold 78 block copies.
+     * Open sessions of per-start-layer graphs, least recently used first. Each holds its own pre-packed copy of the
+     * weights of its blocks (ORT's Java API cannot share them): the session of start layer S holds n_layer - S blocks,
+     * so all 12 start layers of GPT-2 small hold 78 block copies (about 2.2 GB). They stay open while their copies fit
+     * in {@link #startLayerBudget} bytes; past it the least recently used close. Reopening one costs a second or
+     * more (load and pre-pack), and the v2 causal step patches heads of every layer in each group, so a budget that
+     * holds every start layer saves that cost on every call (measured: docs/benchmarks.md).
      */
     private final Map<String, OrtSession> resumeSessions = new java.util.LinkedHashMap<>(16, 0.75f, true); // by graph file name: variant and start layer
-    public static final int MAX_START_LAYER_SESSIONS = 3;
+    /** Blocks each open per-start-layer session holds, by graph file name. */
+    private final Map<String, Integer> heldBlocks = new java.util.HashMap<>();
+    /** The property that sets {@link #startLayerBudget} in bytes (default: a quarter of the machine's memory). */
+    public static final String BUDGET_PROPERTY = "milab.startLayerSessionBytes";
+    private long startLayerBudget = Long.getLong(BUDGET_PROPERTY, defaultBudget());
+    /** Bytes of one block's weights (pre-packed copy), from the model's config.json; read on first need. */
+    private long blockBytes = -1;
     private final Tuning tuning;
     private boolean closed;
 
@@ -175,14 +184,69 @@ public final class ModelSessions implements AutoCloseable {
 
     /** The session of a per-start-layer variant's graph for {@code startLayer}. */
     public synchronized OrtSession session(GraphVariant variant, int startLayer) {
-        OrtSession s = resumeSessions.computeIfAbsent(variant.fileName(startLayer), f -> create(graphDir.resolve(f)));
-        var it = resumeSessions.entrySet().iterator();
-        while (resumeSessions.size() > MAX_START_LAYER_SESSIONS) { // the oldest first; never the one just asked for
-            OrtSession old = it.next().getValue();
-            it.remove();
-            closeQuietly(old);
-        }
+        String file = variant.fileName(startLayer);
+        OrtSession s = resumeSessions.computeIfAbsent(file, f -> create(graphDir.resolve(f)));
+        heldBlocks.computeIfAbsent(file, f -> nLayer() - startLayer);
+        closePastBudget();
         return s;
+    }
+
+    /** Bytes of block weights the open per-start-layer sessions hold (an estimate: one packed copy per block). */
+    public synchronized long startLayerBytes() {
+        long blocks = 0;
+        for (int b : heldBlocks.values()) blocks += b;
+        return blocks * blockBytes();
+    }
+
+    /** Sets how many bytes of block weights the per-start-layer sessions may hold together; closes what no longer fits. */
+    public synchronized void startLayerBudget(long bytes) {
+        if (bytes < 0) throw new IllegalArgumentException("a budget of " + bytes + " bytes");
+        startLayerBudget = bytes;
+        closePastBudget();
+    }
+
+    /** Closes the least recently used per-start-layer sessions until the rest fit; never the most recent one. */
+    private void closePastBudget() {
+        var it = resumeSessions.entrySet().iterator();
+        while (resumeSessions.size() > 1 && startLayerBytes() > startLayerBudget) {
+            Map.Entry<String, OrtSession> old = it.next();
+            it.remove();
+            heldBlocks.remove(old.getKey());
+            closeQuietly(old.getValue());
+        }
+    }
+
+    public synchronized long startLayerBudget() {
+        return startLayerBudget;
+    }
+
+    /** A quarter of the machine's (or container's) memory, as the JVM reports it; 4 GiB where it reports none. */
+    private static long defaultBudget() {
+        if (java.lang.management.ManagementFactory.getOperatingSystemMXBean() instanceof com.sun.management.OperatingSystemMXBean os
+                && os.getTotalMemorySize() > 0)
+            return os.getTotalMemorySize() / 4;
+        return 4L << 30;
+    }
+
+    /** One block's weights in bytes: c_attn, c_proj, c_fc, the MLP projection and their biases, as floats. */
+    private long blockBytes() {
+        if (blockBytes < 0) {
+            org.milab.model.ModelConfig c = config();
+            long d = c.dModel(), inner = c.nInner();
+            blockBytes = 4 * (d * 3 * d + 3 * d + d * d + d + d * inner + inner + inner * d + d);
+        }
+        return blockBytes;
+    }
+
+    private int nLayer() {
+        return config().nLayer();
+    }
+
+    private org.milab.model.ModelConfig config;
+
+    private org.milab.model.ModelConfig config() {
+        if (config == null) config = org.milab.model.ModelConfig.read(graphDir.resolve("config.json"));
+        return config;
     }
 
     /** Whether the session of {@code startLayer} is open (so runs using it first avoid reopening others). */
@@ -265,6 +329,7 @@ public final class ModelSessions implements AutoCloseable {
         java.util.List<OrtSession> open = new java.util.ArrayList<>(sessions.values());
         open.addAll(resumeSessions.values());
         resumeSessions.clear();
+        heldBlocks.clear();
         open.forEach(ModelSessions::closeQuietly);
         sessions.clear();
     }

@@ -150,12 +150,29 @@ class RecomputePathsTest {
         assertMatchesReference(engine().patch(PatchSite.HOOK_Z, rows, "resume", caps, RecomputePath.RESUME), "resume");
     }
 
+    /**
+     * The per-start-layer sessions stay within their memory budget: with room for all, every start layer stays open;
+     * with room for half of their block copies, the least recently used close, and reopened ones give the same bits.
+     */
     @Test
-    void startLayerSessionsStayBoundedAndReopenWithTheSameAnswers() {
-        float[][] first = engine().patch(PatchSite.HOOK_Z, rows, "first", caps); // start layers 0..3: one is closed
-        assertThat(model.sessions().openStartLayerSessions()).isEqualTo(org.milab.runtime.ModelSessions.MAX_START_LAYER_SESSIONS);
-        float[][] again = engine().patch(PatchSite.HOOK_Z, rows, "again", caps); // reopens it
-        for (int i = 0; i < rows.size(); i++) assertThat(again[i]).containsExactly(first[i]);
+    void startLayerSessionsStayWithinTheirBudgetAndReopenWithTheSameAnswers() {
+        org.milab.runtime.ModelSessions s = model.sessions();
+        long before = s.startLayerBudget();
+        try {
+            s.startLayerBudget(Long.MAX_VALUE);
+            float[][] first = engine().patch(PatchSite.HOOK_Z, rows, "first", caps); // start layers 0..3
+            assertThat(s.openStartLayerSessions()).isEqualTo(4);
+            long all = s.startLayerBytes(); // 4 + 3 + 2 + 1 = 10 block copies
+            assertThat(all).isPositive();
+            s.startLayerBudget(all / 2);
+            assertThat(s.openStartLayerSessions()).isLessThan(4);
+            assertThat(s.startLayerBytes()).isLessThanOrEqualTo(all / 2);
+            float[][] again = engine().patch(PatchSite.HOOK_Z, rows, "again", caps); // reopens what was closed
+            assertThat(s.startLayerBytes()).isLessThanOrEqualTo(all / 2);
+            for (int i = 0; i < rows.size(); i++) assertThat(again[i]).containsExactly(first[i]);
+        } finally {
+            s.startLayerBudget(before);
+        }
     }
 
     @Test
