@@ -45,16 +45,13 @@ final class Causal {
 
     static Captured capture(StageContext ctx, List<PromptPair> pairs, Set<String> extraHooks, boolean donors, String label) {
         int nLayer = ctx.model().config().nLayer(), nHead = ctx.model().config().nHead(), dh = ctx.model().config().dHead();
-        Set<String> hooks = new LinkedHashSet<>();
-        for (int l = 0; l < nLayer; l++) hooks.add(HookNames.hookZ(l));
-        hooks.addAll(extraHooks);
         Set<TokenIds> prompts = new LinkedHashSet<>();
         for (PromptPair p : pairs) {
             prompts.add(new TokenIds(p.clean()));
             prompts.add(new TokenIds(p.corrupt()));
             if (donors) prompts.add(new TokenIds(p.donor()));
         }
-        Map<TokenIds, Capture> caps = ctx.model().engine().capture(prompts, hooks, label + ": capture");
+        Map<TokenIds, Capture> caps = captureZ(ctx, prompts, extraHooks, label);
         Map<Head, float[]> means = new HashMap<>();
         for (int l = 0; l < nLayer; l++)
             for (int h = 0; h < nHead; h++) {
@@ -73,6 +70,64 @@ final class Causal {
                 means.put(new Head(l, h), mean);
             }
         return new Captured(caps, means);
+    }
+
+    /** Prompts captured with every layer's hook_z and {@code extraHooks}. */
+    private static Map<TokenIds, Capture> captureZ(StageContext ctx, Set<TokenIds> prompts, Set<String> extraHooks, String label) {
+        Set<String> hooks = new LinkedHashSet<>();
+        for (int l = 0; l < ctx.model().config().nLayer(); l++) hooks.add(HookNames.hookZ(l));
+        hooks.addAll(extraHooks);
+        return ctx.model().engine().capture(prompts, hooks, label + ": capture");
+    }
+
+    /**
+     * For the stages after the causal one (composition, circuit evidence), which mean-ablate with the causal stage's
+     * references: the clean prompts of a group captured as {@link #capture} captures them, with the group's references
+     * from {@code v2/mean_z}, the floats the causal stage patched. Its corrupt prompts are not captured again (they
+     * served only the means). A run whose causal step predates {@code v2/mean_z} captures them as before.
+     */
+    static Captured captureWithCausalMeans(StageContext ctx, List<PromptPair> pairs, Set<String> extraHooks, String label) {
+        if (!ctx.has(ProtocolStage.DIR, null, MEAN_Z)) return capture(ctx, pairs, extraHooks, false, label);
+        List<Object> group = List.of(pairs.get(0).seed(), pairs.get(0).family());
+        Map<Head, float[]> means = new HashMap<>();
+        for (Table.Row r : ctx.read(ProtocolStage.DIR, null, MEAN_Z).rows()) {
+            if (r.getLong("seed") != (long) pairs.get(0).seed() || !r.getString("family").equals(pairs.get(0).family())) continue;
+            List<Double> v = r.getDoubles("mean_z");
+            float[] mean = new float[v.size()];
+            for (int i = 0; i < mean.length; i++) mean[i] = (float) (double) v.get(i); // exact: written from these floats
+            means.put(new Head(r.getLong("layer").intValue(), r.getLong("head").intValue()), mean);
+        }
+        int heads = ctx.model().config().nLayer() * ctx.model().config().nHead();
+        if (means.size() != heads || pairs.stream().anyMatch(p -> !List.of(p.seed(), p.family()).equals(group)))
+            throw new IllegalStateException("v2/mean_z holds " + means.size() + " of " + heads + " heads' references for group " + group);
+        Set<TokenIds> prompts = new LinkedHashSet<>();
+        for (PromptPair p : pairs) prompts.add(new TokenIds(p.clean()));
+        return new Captured(captureZ(ctx, prompts, extraHooks, label), means);
+    }
+
+    /** {@code v2/mean_z}: each group's mean-ablation reference of every head, as the causal stage patched it. */
+    static final String MEAN_Z = "mean_z";
+
+    /** A row of {@code v2/mean_z}: one (seed, family) group's mean hook_z of one head over its corrupt prompts' positions >= 1. */
+    record MeanRow(int seed, String family, int layer, int head, String headId, long nPositions, List<Double> meanZ) {}
+
+    /** The table of {@code means[i]} (layer, head, then d_head, as the causal stage keeps them) of each group. */
+    static TableBuilder meanTable(List<Map.Entry<List<Object>, List<PromptPair>>> groups, float[][] means, int nLayer, int nHead,
+                                  String sha) {
+        List<MeanRow> rows = new ArrayList<>();
+        for (int i = 0; i < groups.size(); i++) {
+            List<PromptPair> pairs = groups.get(i).getValue();
+            long positions = pairs.stream().mapToLong(p -> p.length() - 1).sum();
+            int dh = means[i].length / (nLayer * nHead);
+            for (int l = 0; l < nLayer; l++)
+                for (int h = 0; h < nHead; h++) {
+                    List<Double> v = new ArrayList<>(dh);
+                    for (int j = 0; j < dh; j++) v.add((double) means[i][(l * nHead + h) * dh + j]);
+                    rows.add(new MeanRow(pairs.get(0).seed(), pairs.get(0).family(), l, h, new Head(l, h).label(), positions, v));
+                }
+        }
+        return RecordSchema.of(MeanRow.class).builder(MEAN_Z, rows, "seed", "family", "layer", "head")
+                .metadata(ProtocolStage.SHA_METADATA, sha);
     }
 
     /**

@@ -124,6 +124,9 @@ public final class CausalStage {
         Table t3 = ctx.write(ProtocolStage.DIR, null, all.get(2));
         int pairsTotal = (int) t1.rows().stream().filter(NaturalText.feedsVerdicts()).count();
         ctx.write(ProtocolStage.DIR, null, design.table(decisions, looks.length, pairsTotal, reg.sha256()));
+        // the references as patched, for the stages that mean-ablate after this one (they need not capture the
+        // corrupt prompts again to recompute them)
+        ctx.write(ProtocolStage.DIR, null, Causal.meanTable(groups, means, nLayer, nHead, reg.sha256()));
         for (int k = 0; k < lookChunks.size(); k++) lookChunks.get(k).clear("groups (seed x family)" + (k == 0 ? "" : ", look " + (k + 1)));
         meanChunks.clear("groups' mean-ablation references");
         ctx.recordTiming("v2/causal", (System.nanoTime() - t0) / 1e9);

@@ -64,7 +64,7 @@ final class CircuitEvidence {
                 List<PromptPair> pairs = g.getValue();
                 // "v2 verdicts" leads the label: bench-v2 counts a step's engine rows by its name's prefix
                 String label = "v2 verdicts, circuit evidence " + g.getKey();
-                Causal.Captured c = Causal.capture(ctx, pairs, ctx.model().engine().suffixHooks(), false, label);
+                Causal.Captured c = Causal.captureWithCausalMeans(ctx, pairs, ctx.model().engine().suffixHooks(), label);
                 List<PatchRow> rows = new ArrayList<>();
                 Causal.Baselines base = Causal.cleanOnly(ctx, pairs, rows);
                 List<Cell> cells = new ArrayList<>();

@@ -90,7 +90,7 @@ public final class CompositionStage {
     private static Table chunk(StageContext ctx, ProtocolStage.Registered reg, KeyPathPatch kp, QueryValuePathPatch qv,
                                List<Head[]> pairsOfHeads, Set<String> extra, List<PromptPair> pairs, String label, double tol) {
         TableBuilder b = table(reg);
-        Causal.Captured c = Causal.capture(ctx, pairs, extra, false, label);
+        Causal.Captured c = Causal.captureWithCausalMeans(ctx, pairs, extra, label);
         // one path computation per (sender, prompt) serves all its receivers (the MLP passes are shared)
         Map<Head, List<Head>> receivers = new java.util.LinkedHashMap<>();
         for (Head[] sr : pairsOfHeads) receivers.computeIfAbsent(sr[0], s -> new ArrayList<>()).add(sr[1]);

@@ -21,11 +21,13 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.Assertions.within;
 
 /**
  * make run-v2 on the default planted model at reduced counts, through the pipeline the CLI runs: the
@@ -75,6 +77,33 @@ class V2PipelineTest {
         // the summaries read as text for people: no Java toString, null or 17-digit floats
         assertThat(org.milab.testing.HumanText.problems(java.nio.file.Files.readString(run.resolve("summary.md"))
                 + "\n" + java.nio.file.Files.readString(run.resolve("v2/summary.md")))).isEmpty();
+    }
+
+    /**
+     * Composition and circuit evidence mean-ablate with the causal stage's references, read from v2/mean_z rather than
+     * recomputed from a capture of their own: v2/mean_z holds every head of every group, and a circuit-evidence row that
+     * ablates one head alone (model_without:<head>) is the causal mean ablation of that head on that pair, so the two
+     * tables' patched logit differences agree (within the engine's call-plan noise).
+     */
+    @Test
+    void laterStagesMeanAblateWithTheCausalStagesReferences() throws Exception {
+        Table means = V2PlantedRuns.table(run, Causal.MEAN_Z), prompts = V2PlantedRuns.table(run, ProtocolStage.PROMPTS);
+        long groups = prompts.rows().stream().map(r -> r.getLong("seed") + "/" + r.getString("family")).distinct().count();
+        assertThat((long) means.rowCount()).isEqualTo(groups * verdicts.rowCount()); // every head of every group
+        Map<String, Double> ablated = new java.util.HashMap<>();
+        for (Table.Row r : V2PlantedRuns.table(run, CausalStage.ABLATIONS).rows())
+            if (r.getString("intervention").equals(CausalStage.MEAN))
+                ablated.put(r.getString("prompt_id") + " " + r.getString("head_id"), r.getDouble("ld_patched"));
+        int compared = 0;
+        for (Table.Row r : V2PlantedRuns.table(run, CircuitEvidence.TABLE).rows()) {
+            String kind = r.getString("intervention");
+            if (!kind.startsWith(CircuitEvidence.MODEL_WITHOUT)) continue;
+            Double causal = ablated.get(r.getString("prompt_id") + " " + kind.substring(CircuitEvidence.MODEL_WITHOUT.length()));
+            assertThat(causal).as(kind + " on " + r.getString("prompt_id")).isNotNull();
+            assertThat(r.getDouble("ld_patched")).as(kind + " on " + r.getString("prompt_id")).isCloseTo(causal, within(1e-4));
+            compared++;
+        }
+        assertThat(compared).isGreaterThan(0);
     }
 
     @Test
