@@ -117,6 +117,15 @@ public final class InterventionEngine implements Engine {
     /** Clean forward passes of each distinct prompt, once, keeping only {@code hooks}. */
     @Override
     public Map<TokenIds, Capture> capture(Collection<TokenIds> prompts, Set<String> hooks, String label) {
+        synchronized (captureBuffers) { // one call at a time writes into the pinned output buffers
+            return captureLocked(prompts, hooks, label);
+        }
+    }
+
+    /** Pinned output buffers of capture calls, reused by every call (see {@link Feeds#runPinned}). */
+    private final Feeds.OutputBuffers captureBuffers = new Feeds.OutputBuffers();
+
+    private Map<TokenIds, Capture> captureLocked(Collection<TokenIds> prompts, Set<String> hooks, String label) {
         List<TokenIds> distinct = new ArrayList<>(new LinkedHashSet<>(prompts));
         Set<String> fetch = new LinkedHashSet<>(hooks);
         fetch.add(HookNames.LOGITS_FINAL);
@@ -126,9 +135,9 @@ public final class InterventionEngine implements Engine {
             for (List<Integer> chunk : chunks(distinct.stream().map(TokenIds::length).toList())) {
                 List<TokenIds> rows = chunk.stream().map(distinct::get).toList();
                 TokenBatch batch = TokenBatch.of(rows.stream().map(TokenIds::raw).toList());
-                Map<String, Feeds.Output> res;
+                Map<String, Feeds.View> res;
                 try (Feeds f = new Feeds(sessions.env()).batch(batch)) {
-                    res = f.run(sessions.session(GraphVariant.CAPTURE), fetch);
+                    res = f.runPinned(sessions.session(GraphVariant.CAPTURE), fetch, captureBuffers, batch.rows(), batch.width());
                 } catch (OrtException e) {
                     throw new IllegalStateException("capture forward pass failed: " + e.getMessage(), e);
                 }
@@ -547,39 +556,45 @@ public final class InterventionEngine implements Engine {
         return CallPlan.greedy(lengths, maxRows, maxTokens);
     }
 
-    private Capture slice(Map<String, Feeds.Output> res, int row, TokenIds prompt) {
+    /** Row {@code row}'s part of each pinned output, copied to heap arrays the capture owns (the buffers are reused). */
+    private Capture slice(Map<String, Feeds.View> res, int row, TokenIds prompt) {
         int T = prompt.length();
         Map<String, float[]> hooks = new LinkedHashMap<>();
         Map<String, long[]> shapes = new LinkedHashMap<>();
         float[] logits = null;
-        for (Map.Entry<String, Feeds.Output> e : res.entrySet()) {
+        for (Map.Entry<String, Feeds.View> e : res.entrySet()) {
             long[] s = e.getValue().shape();
-            float[] data = e.getValue().data();
+            java.nio.FloatBuffer data = e.getValue().data();
             if (e.getKey().equals(HookNames.LOGITS_FINAL)) {
-                logits = Arrays.copyOfRange(data, (int) (row * s[1]), (int) ((row + 1) * s[1]));
+                logits = copy(data, (int) (row * s[1]), (int) s[1]);
             } else if (e.getKey().endsWith("hook_pattern")) { // [b, head, q, k] -> [head, T, T]
                 int H = (int) s[1], W = (int) s[2];
                 float[] p = new float[H * T * T];
                 for (int h = 0; h < H; h++)
                     for (int q = 0; q < T; q++)
-                        System.arraycopy(data, ((row * H + h) * W + q) * W, p, (h * T + q) * T, T);
+                        data.get(((row * H + h) * W + q) * W, p, (h * T + q) * T, T);
                 hooks.put(e.getKey(), p);
                 shapes.put(e.getKey(), new long[]{H, T, T});
             } else if (s.length >= 2 && s.length <= 4 && !e.getKey().equals(HookNames.RESID_FINAL)
                     && !e.getKey().equals(HookNames.LN_FINAL)) { // [b, pos, ...] -> [T, ...]
                 long inner = 1;
                 for (int i = 2; i < s.length; i++) inner *= s[i];
-                int start = (int) (row * s[1] * inner);
-                hooks.put(e.getKey(), Arrays.copyOfRange(data, start, (int) (start + T * inner)));
+                hooks.put(e.getKey(), copy(data, (int) (row * s[1] * inner), (int) (T * inner)));
                 long[] shape = Arrays.copyOfRange(s, 1, s.length);
                 shape[0] = T;
                 shapes.put(e.getKey(), shape);
             } else { // [b, d]
-                hooks.put(e.getKey(), Arrays.copyOfRange(data, (int) (row * s[1]), (int) ((row + 1) * s[1])));
+                hooks.put(e.getKey(), copy(data, (int) (row * s[1]), (int) s[1]));
                 shapes.put(e.getKey(), new long[]{s[1]});
             }
         }
         return new Capture(prompt, logits, hooks, shapes);
+    }
+
+    private static float[] copy(java.nio.FloatBuffer data, int from, int length) {
+        float[] out = new float[length];
+        data.get(from, out, 0, length);
+        return out;
     }
 
     private void count(int rows, int width, int layers, int keys) {
