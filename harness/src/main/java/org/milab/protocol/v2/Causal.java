@@ -87,22 +87,38 @@ final class Causal {
      * served only the means). A run whose causal step predates {@code v2/mean_z} captures them as before.
      */
     static Captured captureWithCausalMeans(StageContext ctx, List<PromptPair> pairs, Set<String> extraHooks, String label) {
-        if (!ctx.has(ProtocolStage.DIR, null, MEAN_Z)) return capture(ctx, pairs, extraHooks, false, label);
-        List<Object> group = List.of(pairs.get(0).seed(), pairs.get(0).family());
-        Map<Head, float[]> means = new HashMap<>();
-        for (Table.Row r : ctx.read(ProtocolStage.DIR, null, MEAN_Z).rows()) {
-            if (r.getLong("seed") != (long) pairs.get(0).seed() || !r.getString("family").equals(pairs.get(0).family())) continue;
-            List<Double> v = r.getDoubles("mean_z");
-            float[] mean = new float[v.size()];
-            for (int i = 0; i < mean.length; i++) mean[i] = (float) (double) v.get(i); // exact: written from these floats
-            means.put(new Head(r.getLong("layer").intValue(), r.getLong("head").intValue()), mean);
-        }
-        int heads = ctx.model().config().nLayer() * ctx.model().config().nHead();
-        if (means.size() != heads || pairs.stream().anyMatch(p -> !List.of(p.seed(), p.family()).equals(group)))
-            throw new IllegalStateException("v2/mean_z holds " + means.size() + " of " + heads + " heads' references for group " + group);
+        Map<Head, float[]> means = causalMeans(ctx, pairs);
+        if (means == null) return capture(ctx, pairs, extraHooks, false, label);
         Set<TokenIds> prompts = new LinkedHashSet<>();
         for (PromptPair p : pairs) prompts.add(new TokenIds(p.clean()));
         return new Captured(captureZ(ctx, prompts, extraHooks, label), means);
+    }
+
+    /**
+     * The mean-ablation references of {@code pairs}' group (one seed and family) from {@code v2/mean_z}, the floats the
+     * causal stage patched; null when the run's causal step predates that table.
+     */
+    static Map<Head, float[]> causalMeans(StageContext ctx, List<PromptPair> pairs) {
+        if (!ctx.has(ProtocolStage.DIR, null, MEAN_Z)) return null;
+        List<Object> group = List.of(pairs.get(0).seed(), pairs.get(0).family());
+        Map<Head, float[]> means = causalMeansOf(ctx.read(ProtocolStage.DIR, null, MEAN_Z), pairs.get(0).seed(), pairs.get(0).family());
+        int heads = ctx.model().config().nLayer() * ctx.model().config().nHead();
+        if (means.size() != heads || pairs.stream().anyMatch(p -> !List.of(p.seed(), p.family()).equals(group)))
+            throw new IllegalStateException("v2/mean_z holds " + means.size() + " of " + heads + " heads' references for group " + group);
+        return means;
+    }
+
+    /** The references of one group (seed, family) in a {@code v2/mean_z} table, as floats (exact: written from floats). */
+    static Map<Head, float[]> causalMeansOf(Table meanZ, int seed, String family) {
+        Map<Head, float[]> means = new HashMap<>();
+        for (Table.Row r : meanZ.rows()) {
+            if (r.getLong("seed") != seed || !r.getString("family").equals(family)) continue;
+            List<Double> v = r.getDoubles("mean_z");
+            float[] mean = new float[v.size()];
+            for (int i = 0; i < mean.length; i++) mean[i] = (float) (double) v.get(i);
+            means.put(new Head(r.getLong("layer").intValue(), r.getLong("head").intValue()), mean);
+        }
+        return means;
     }
 
     /** {@code v2/mean_z}: each group's mean-ablation reference of every head, as the causal stage patched it. */

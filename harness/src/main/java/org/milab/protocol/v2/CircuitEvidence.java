@@ -18,8 +18,10 @@ import java.util.Set;
 
 /**
  * Circuit-level evidence for the set the verdicts confirmed, measured AFTER every verdict is decided (nothing here
- * feeds back into a verdict). All interventions mean-ablate heads on the clean run (the causal stage's reference
- * and positions) and run batched, one engine call per (seed, family) chunk. Writes {@code v2/circuit_evidence}
+ * feeds back into a verdict). All interventions mean-ablate heads on the clean run (the causal stage's references
+ * from {@code v2/mean_z}, and its positions) and run batched, one engine call per (seed, family) chunk. What the causal
+ * stage already ran is read, not run again: each pair's clean and corrupt LD ({@code v2/baselines}) and, for each
+ * member v, model_without:v, which is v's causal mean ablation ({@code v2/ablations}). Writes {@code v2/circuit_evidence}
  * (pair x intervention) and returns the summaries for {@code circuit.json}, each with a bootstrap CI over prompts:
  * <ul>
  *   <li>faithfulness: keep only the circuit (every other head mean-ablated): mean LD kept / mean clean LD, and
@@ -57,28 +59,50 @@ final class CircuitEvidence {
             }
         }
         List<Row> out = new ArrayList<>();
-        record Cell(PromptPair pair, String kind, int row) {}
+        record Cell(PromptPair pair, String kind, int row, Double reused) {}
+        // what the causal stage already ran: every pair's clean LD (v2/baselines) and, for a member v, model_without:v,
+        // which IS v's causal mean ablation (same reference, same positions) in v2/ablations (a member ran every look)
+        Map<String, Double> cleanLd = new java.util.HashMap<>(), corruptLd = new java.util.HashMap<>(), meanAblated = new java.util.HashMap<>();
+        if (!ablate.isEmpty()) {
+            for (Table.Row r : ctx.read(ProtocolStage.DIR, null, CausalStage.BASELINES).rows())
+            {
+                cleanLd.put(r.getString("prompt_id"), r.getDouble("ld_clean"));
+                corruptLd.put(r.getString("prompt_id"), r.getDouble("ld_corrupt"));
+            }
+            for (Table.Row r : ctx.read(ProtocolStage.DIR, null, CausalStage.ABLATIONS).rows())
+                if (CausalStage.MEAN.equals(r.getString("intervention")))
+                    meanAblated.put(r.getString("prompt_id") + " " + MODEL_WITHOUT + new Head(r.getLong("layer").intValue(),
+                            r.getLong("head").intValue()).label(), r.getDouble("ld_patched"));
+        }
         if (!ablate.isEmpty())
             for (Map.Entry<List<Object>, List<PromptPair>> g : Causal.bySeedAndFamily(ProtocolStage.pairs(ctx).stream() // the verdicts' prompts only
                     .filter(p -> !NaturalText.NAME.equals(p.family())).toList()).entrySet()) {
                 List<PromptPair> pairs = g.getValue();
                 // "v2 verdicts" leads the label: bench-v2 counts a step's engine rows by its name's prefix
                 String label = "v2 verdicts, circuit evidence " + g.getKey();
-                Causal.Captured c = Causal.captureWithCausalMeans(ctx, pairs, ctx.model().engine().suffixHooks(), label);
+                // the causal stage's references; no capture: what is left to run ablates heads of the first blocks,
+                // where a prompt cache saves next to nothing (a run from before v2/mean_z captures as it did then)
+                Map<Head, float[]> means = Causal.causalMeans(ctx, pairs);
+                Causal.Captured c = means != null ? new Causal.Captured(Map.of(), means)
+                        : Causal.capture(ctx, pairs, ctx.model().engine().suffixHooks(), false, label);
                 List<PatchRow> rows = new ArrayList<>();
-                Causal.Baselines base = Causal.cleanOnly(ctx, pairs, rows);
                 List<Cell> cells = new ArrayList<>();
                 for (PromptPair p : pairs)
                     for (Map.Entry<String, List<Head>> e : ablate.entrySet()) {
-                        List<SitePatch> o = new ArrayList<>();
-                        for (Head h : e.getValue()) o.addAll(Causal.fixed(h, Causal.positions(p, h.layer(), nLayer), c.meanZ(h)));
-                        rows.add(new PatchRow(new TokenIds(p.clean()), o, Causal.main(p)));
-                        cells.add(new Cell(p, e.getKey(), rows.size() - 1));
+                        Double reused = meanAblated.get(p.id() + " " + e.getKey());
+                        if (reused == null) {
+                            List<SitePatch> o = new ArrayList<>();
+                            for (Head h : e.getValue()) o.addAll(Causal.fixed(h, Causal.positions(p, h.layer(), nLayer), c.meanZ(h)));
+                            rows.add(new PatchRow(new TokenIds(p.clean()), o, Causal.main(p)));
+                        }
+                        cells.add(new Cell(p, e.getKey(), reused == null ? rows.size() - 1 : -1, reused));
                     }
-                float[][] res = ctx.model().engine().patch(PatchSite.HOOK_Z, rows, label + ": patch_z", c.caps());
+                float[][] res = c.caps().isEmpty() ? ctx.model().engine().patch(PatchSite.HOOK_Z, rows, label + ": patch_z")
+                        : ctx.model().engine().patch(PatchSite.HOOK_Z, rows, label + ": patch_z", c.caps());
                 for (Cell x : cells) {
                     PromptPair p = x.pair;
-                    double clean = base.clean(p, res), corrupt = base.corrupt(p, res), patched = Causal.ld(res[x.row]);
+                    double clean = cleanLd.get(p.id()), corrupt = corruptLd.get(p.id()),
+                            patched = x.reused != null ? x.reused : Causal.ld(res[x.row]);
                     // float noise is no effect: a patched LD within the tolerance of the clean one is the clean one
                     if (Math.abs(patched - clean) < tol) patched = clean;
                     List<Head> hs = ablate.get(x.kind);

@@ -80,30 +80,61 @@ class V2PipelineTest {
     }
 
     /**
-     * Composition and circuit evidence mean-ablate with the causal stage's references, read from v2/mean_z rather than
-     * recomputed from a capture of their own: v2/mean_z holds every head of every group, and a circuit-evidence row that
-     * ablates one head alone (model_without:<head>) is the causal mean ablation of that head on that pair, so the two
-     * tables' patched logit differences agree (within the engine's call-plan noise).
+     * Composition and circuit evidence mean-ablate with the causal stage's references, read from v2/mean_z, and the
+     * circuit evidence takes model_without:<member> from the member's causal mean ablation. Checked against independent
+     * computations on a fresh engine: each group's references are the mean hook_z over its corrupt prompts' positions
+     * >= 1 (captured here), and model_without:<member> run here, through the whole-model patch graph, gives the
+     * table's logit difference.
      */
     @Test
     void laterStagesMeanAblateWithTheCausalStagesReferences() throws Exception {
-        Table means = V2PlantedRuns.table(run, Causal.MEAN_Z), prompts = V2PlantedRuns.table(run, ProtocolStage.PROMPTS);
-        long groups = prompts.rows().stream().map(r -> r.getLong("seed") + "/" + r.getString("family")).distinct().count();
-        assertThat((long) means.rowCount()).isEqualTo(groups * verdicts.rowCount()); // every head of every group
-        Map<String, Double> ablated = new java.util.HashMap<>();
-        for (Table.Row r : V2PlantedRuns.table(run, CausalStage.ABLATIONS).rows())
-            if (r.getString("intervention").equals(CausalStage.MEAN))
-                ablated.put(r.getString("prompt_id") + " " + r.getString("head_id"), r.getDouble("ld_patched"));
-        int compared = 0;
-        for (Table.Row r : V2PlantedRuns.table(run, CircuitEvidence.TABLE).rows()) {
-            String kind = r.getString("intervention");
-            if (!kind.startsWith(CircuitEvidence.MODEL_WITHOUT)) continue;
-            Double causal = ablated.get(r.getString("prompt_id") + " " + kind.substring(CircuitEvidence.MODEL_WITHOUT.length()));
-            assertThat(causal).as(kind + " on " + r.getString("prompt_id")).isNotNull();
-            assertThat(r.getDouble("ld_patched")).as(kind + " on " + r.getString("prompt_id")).isCloseTo(causal, within(1e-4));
-            compared++;
+        Table means = V2PlantedRuns.table(run, Causal.MEAN_Z);
+        List<PromptPair> pairs = org.milab.tables.RecordSchema.of(ProtocolStage.PromptRow.class)
+                .read(V2PlantedRuns.table(run, ProtocolStage.PROMPTS)).stream().map(ProtocolStage.PromptRow::pair).toList();
+        Map<List<Object>, List<PromptPair>> groups = Causal.bySeedAndFamily(pairs);
+        assertThat((long) means.rowCount()).isEqualTo(groups.size() * (long) verdicts.rowCount()); // every head of every group
+        Map<String, Double> evidence = new java.util.HashMap<>();
+        for (Table.Row r : V2PlantedRuns.table(run, CircuitEvidence.TABLE).rows())
+            evidence.put(r.getString("prompt_id") + " " + r.getString("intervention"), r.getDouble("ld_patched"));
+        List<String> members = evidence.keySet().stream().filter(k -> k.contains(" " + CircuitEvidence.MODEL_WITHOUT))
+                .map(k -> k.substring(k.indexOf(CircuitEvidence.MODEL_WITHOUT) + CircuitEvidence.MODEL_WITHOUT.length())).distinct().toList();
+        assertThat(members).isNotEmpty();
+        try (LabModel m = LabModel.open(root, PlantedSpec.defaults().modelId(), Device.CPU, 1)) {
+            int nLayer = m.config().nLayer(), dh = m.config().dHead();
+            List<org.milab.engine.PatchRow> rows = new java.util.ArrayList<>();
+            List<String> keys = new java.util.ArrayList<>();
+            for (List<PromptPair> g : groups.values()) {
+                Map<org.milab.engine.TokenIds, org.milab.engine.Capture> caps = m.engine().capture(g.stream()
+                        .map(p -> new org.milab.engine.TokenIds(p.corrupt())).toList(), Set.of(org.milab.graph.HookNames.hookZ(0)), "test");
+                for (Table.Row r : means.rows()) {
+                    if (r.getLong("seed") != g.get(0).seed() || !r.getString("family").equals(g.get(0).family()) || r.getLong("layer") != 0)
+                        continue;
+                    int head = r.getLong("head").intValue();
+                    double[] sum = new double[dh];
+                    long n = 0;
+                    for (PromptPair p : g)
+                        for (int t = 1; t < p.length(); t++, n++) {
+                            float[] z = caps.get(new org.milab.engine.TokenIds(p.corrupt())).z(0, t, head);
+                            for (int i = 0; i < dh; i++) sum[i] += z[i];
+                        }
+                    assertThat(r.getLong("n_positions")).isEqualTo(n);
+                    for (int i = 0; i < dh; i++)
+                        assertThat(r.getDoubles("mean_z").get(i)).as("group %s L0H%d dim %d", g.get(0).family(), head, i).isCloseTo(sum[i] / n, within(1e-6));
+                }
+                if (g.get(0).family().equals(NaturalText.NAME)) continue;
+                PromptPair p = g.get(0);
+                Map<org.milab.graph.Head, float[]> ref = Causal.causalMeansOf(means, p.seed(), p.family());
+                for (String v : members) {
+                    org.milab.graph.Head h = org.milab.graph.Head.parse(v);
+                    rows.add(new org.milab.engine.PatchRow(new org.milab.engine.TokenIds(p.clean()),
+                            Causal.fixed(h, Causal.positions(p, h.layer(), nLayer), ref.get(h)), Causal.main(p)));
+                    keys.add(p.id() + " " + CircuitEvidence.MODEL_WITHOUT + v);
+                }
+            }
+            float[][] out = m.engine().patch(org.milab.graph.PatchSite.HOOK_Z, rows, "test: model_without");
+            for (int i = 0; i < rows.size(); i++)
+                assertThat(evidence.get(keys.get(i))).as(keys.get(i)).isCloseTo((double) out[i][0] - out[i][1], within(1e-4));
         }
-        assertThat(compared).isGreaterThan(0);
     }
 
     @Test
