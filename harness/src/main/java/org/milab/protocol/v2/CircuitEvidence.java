@@ -21,7 +21,8 @@ import java.util.Set;
  * feeds back into a verdict). All interventions mean-ablate heads on the clean run (the causal stage's references
  * from {@code v2/mean_z}, and its positions) and run batched, one engine call per (seed, family) chunk. What the causal
  * stage already ran is read, not run again: each pair's clean and corrupt LD ({@code v2/baselines}) and, for each
- * member v, model_without:v, which is v's causal mean ablation ({@code v2/ablations}). Writes {@code v2/circuit_evidence}
+ * member v, model_without:v, which is v's causal mean ablation ({@code v2/ablations}). The rest run on the clean
+ * prompts' cached path (a whole-model run per row measured slower than capturing the prompts). Writes {@code v2/circuit_evidence}
  * (pair x intervention) and returns the summaries for {@code circuit.json}, each with a bootstrap CI over prompts:
  * <ul>
  *   <li>faithfulness: keep only the circuit (every other head mean-ablated): mean LD kept / mean clean LD, and
@@ -80,11 +81,8 @@ final class CircuitEvidence {
                 List<PromptPair> pairs = g.getValue();
                 // "v2 verdicts" leads the label: bench-v2 counts a step's engine rows by its name's prefix
                 String label = "v2 verdicts, circuit evidence " + g.getKey();
-                // the causal stage's references; no capture: what is left to run ablates heads of the first blocks,
-                // where a prompt cache saves next to nothing (a run from before v2/mean_z captures as it did then)
-                Map<Head, float[]> means = Causal.causalMeans(ctx, pairs);
-                Causal.Captured c = means != null ? new Causal.Captured(Map.of(), means)
-                        : Causal.capture(ctx, pairs, ctx.model().engine().suffixHooks(), false, label);
+                // the clean prompts' caches (the rows take the cached path) and the causal stage's references
+                Causal.Captured c = Causal.captureWithCausalMeans(ctx, pairs, ctx.model().engine().suffixHooks(), label);
                 List<PatchRow> rows = new ArrayList<>();
                 List<Cell> cells = new ArrayList<>();
                 for (PromptPair p : pairs)
@@ -97,8 +95,7 @@ final class CircuitEvidence {
                         }
                         cells.add(new Cell(p, e.getKey(), reused == null ? rows.size() - 1 : -1, reused));
                     }
-                float[][] res = c.caps().isEmpty() ? ctx.model().engine().patch(PatchSite.HOOK_Z, rows, label + ": patch_z")
-                        : ctx.model().engine().patch(PatchSite.HOOK_Z, rows, label + ": patch_z", c.caps());
+                float[][] res = ctx.model().engine().patch(PatchSite.HOOK_Z, rows, label + ": patch_z", c.caps());
                 for (Cell x : cells) {
                     PromptPair p = x.pair;
                     double clean = cleanLd.get(p.id()), corrupt = corruptLd.get(p.id()),
