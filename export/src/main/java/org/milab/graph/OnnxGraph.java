@@ -87,28 +87,24 @@ final class OnnxGraph {
 
     /** A scalar int64 constant stored inline. */
     String scalarLong(String base, long value) {
-        String name = fresh(base);
-        ByteBuffer b = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(value);
-        graph.addInitializer(TensorProto.newBuilder().setName(name).setDataType(INT64)
-                .setRawData(ByteString.copyFrom(b.array())));
-        return name;
+        return scalar(base, INT64, ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(value));
     }
 
     /** A scalar float constant stored inline. */
     String scalarFloat(String base, float value) {
-        String name = fresh(base);
-        ByteBuffer b = ByteBuffer.allocate(4).order(ByteOrder.LITTLE_ENDIAN).putFloat(value);
-        graph.addInitializer(TensorProto.newBuilder().setName(name).setDataType(FLOAT)
-                .setRawData(ByteString.copyFrom(b.array())));
-        return name;
+        return scalar(base, FLOAT, ByteBuffer.allocate(4).order(ByteOrder.LITTLE_ENDIAN).putFloat(value));
     }
 
     /** A scalar double constant stored inline. */
     String scalarDouble(String base, double value) {
+        return scalar(base, DOUBLE, ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putDouble(value));
+    }
+
+    /** A scalar (rank-0) constant of {@code dataType} stored inline, its little-endian bytes in {@code raw}. */
+    private String scalar(String base, int dataType, ByteBuffer raw) {
         String name = fresh(base);
-        ByteBuffer b = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putDouble(value);
-        graph.addInitializer(TensorProto.newBuilder().setName(name).setDataType(DOUBLE)
-                .setRawData(ByteString.copyFrom(b.array())));
+        graph.addInitializer(TensorProto.newBuilder().setName(name).setDataType(dataType)
+                .setRawData(ByteString.copyFrom(raw.array())));
         return name;
     }
 

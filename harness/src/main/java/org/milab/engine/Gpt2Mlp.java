@@ -33,8 +33,9 @@ public final class Gpt2Mlp implements AutoCloseable {
     private final float[] g2, b2;
     /** The plain-Java path's weights (null on the ORT path). */
     private final float[] fc, fcB, pr, prB;
-    /** The ORT path's session (null on the plain-Java path). */
+    /** The ORT path's session and environment (null on the plain-Java path). */
     private final OrtSession session;
+    private final OrtEnvironment env;
 
     /** The plain-Java double loop. */
     public Gpt2Mlp(Checkpoint w, int layer) {
@@ -54,6 +55,7 @@ public final class Gpt2Mlp implements AutoCloseable {
         pr = java ? w.array(Gpt2Tensors.mlpProjW(layer)) : null;
         prB = java ? w.array(Gpt2Tensors.mlpProjB(layer)) : null;
         session = java ? null : sessions.probe(MlpGraph.model(w, layer));
+        env = java ? null : sessions.env();
     }
 
     /**
@@ -110,7 +112,6 @@ public final class Gpt2Mlp implements AutoCloseable {
     }
 
     private double[] run(double[] a, int n) {
-        OrtEnvironment env = OrtEnvironment.getEnvironment();
         try (OnnxTensor in = OnnxTensor.createTensor(env, DoubleBuffer.wrap(a), new long[]{n, d});
              OrtSession.Result r = session.run(Map.of(MlpGraph.INPUT, in))) {
             DoubleBuffer y = ((OnnxTensor) r.get(0)).getDoubleBuffer();

@@ -32,11 +32,6 @@ public final class KeyPathPatch implements AutoCloseable {
     private final ModelSessions sessions;
     private final Gpt2Mlp[] mlps;
 
-    /** With the MLP passes in the plain-Java double loop ({@link Gpt2Mlp#Gpt2Mlp(Checkpoint, int)}). */
-    public KeyPathPatch(Checkpoint weights) {
-        this(weights, null);
-    }
-
     /** With the MLP passes in ONNX Runtime's double kernels under {@code sessions}' options (null: plain Java). */
     public KeyPathPatch(Checkpoint weights, ModelSessions sessions) {
         this.weights = weights;
