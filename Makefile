@@ -78,7 +78,7 @@ help:
 	@echo "  make bench-circuit-run [ENGINE=spark] [ARGS='--exact-edges 500']   a whole circuit run on that shape (sweeps included)"
 	@echo "  make kill-campaign [KILLS=10] [SEED=n]   kill -9 run-v2 and circuit at random times, resume, compare (docs/reliability-v2.md)"
 	@echo "Other: make bench (throughput, not a test; NO_PEER=1 without the PyTorch peer), make bench-peer (engine vs peer only), make build, make clean"
-	@echo "Variables: MODEL (gpt2)  DEVICE=cpu|cuda|auto (cpu)  THREADS (0: ORT decides)  WEIGHTS  RUN_ID  SEEDS  ENGINE"
+	@echo "Variables: MODEL (gpt2)  DEVICE=cpu|cuda|auto (cpu)  THREADS (0: one per core)  WEIGHTS  RUN_ID  SEEDS  ENGINE"
 	@echo "  ARGS='...' any further CLI flags, placed last so they win; ARGS=--help shows a command's options"
 	@echo "Exit codes: bin/milab <command> ... exits 0 ok, 1 differs (diff --exit-code), 2 bad input, 3 bug;"
 	@echo "  make prints the command's code (\"Error N\") but itself exits 2 on any failure. make diff exits 0"

@@ -6,7 +6,8 @@ package org.milab.runtime;
  * @param requested      the device the user asked for
  * @param provider       ONNX Runtime execution provider used ("CPUExecutionProvider" / "CUDAExecutionProvider")
  * @param fallbackReason why {@code auto} fell back to CPU, or null
- * @param intraOpThreads ORT intra-op threads (0 = ORT default)
+ * @param intraOpThreads ORT intra-op threads every session runs with (a request of 0 resolved to one per processor:
+ *                       {@link ModelSessions#intraOpThreads(int)})
  * @param ortVersion     ONNX Runtime native library version
  * @param ortArtifact    which Maven artifact is on the classpath (onnxruntime or onnxruntime_gpu)
  */

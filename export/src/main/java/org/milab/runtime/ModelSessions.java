@@ -113,6 +113,17 @@ public final class ModelSessions implements AutoCloseable {
         return telemetryOff;
     }
 
+    /**
+     * The intra-op threads a request means: {@code requested} when positive; 0 means one per processor the JVM may
+     * use ({@link Runtime#availableProcessors()}, which honours container CPU limits). Never ORT's own default: on
+     * 2-core AMD EPYC machines ORT counted one core and ran every session on one thread (measured: a
+     * [768,768]x[768,3072] MatMul at 182 GFLOP/s against 363 with two threads; docs/benchmarks.md).
+     */
+    public static int intraOpThreads(int requested) {
+        if (requested < 0) throw new IllegalArgumentException("intra-op threads " + requested + " (0 means every processor)");
+        return requested > 0 ? requested : Runtime.getRuntime().availableProcessors();
+    }
+
     /** Opens (lazily) the sessions of the graphs in {@code graphDir} on {@code device}. */
     public static ModelSessions open(Path graphDir, Device device, int intraOpThreads) {
         return open(graphDir, device, intraOpThreads, Tuning.DEFAULT);
@@ -139,7 +150,7 @@ public final class ModelSessions implements AutoCloseable {
             }
         }
         return new ModelSessions(env, graphDir,
-                new ExecutionInfo(device, provider, fallback, intraOpThreads, env.getVersion(), artifact), tuning);
+                new ExecutionInfo(device, provider, fallback, intraOpThreads(intraOpThreads), env.getVersion(), artifact), tuning);
     }
 
     /** Null when CUDA sessions can run here, else what is missing. */
@@ -303,7 +314,7 @@ public final class ModelSessions implements AutoCloseable {
         if (!tuning.prepack()) o.addConfigEntry("session.disable_prepacking", "1");
         if (!tuning.spin()) o.addConfigEntry("session.intra_op.allow_spinning", "0");
         o.setCPUArenaAllocator(tuning.arena());
-        if (execution.intraOpThreads() > 0) o.setIntraOpNumThreads(execution.intraOpThreads());
+        o.setIntraOpNumThreads(execution.intraOpThreads()); // resolved: never left to ORT (see intraOpThreads(int))
         return o;
     }
 

@@ -36,4 +36,24 @@ class ModelSessionsLifecycleTest {
             s.close(); // closing twice is harmless (ExportedModel closes again)
         }
     }
+
+    /**
+     * Threads 0 means one per processor, resolved here and recorded: ONNX Runtime's own default ran one thread on
+     * 2-core AMD EPYC machines (half the MatMul rate), and a manifest saying "0" could not show it.
+     */
+    @Test
+    void zeroThreadsMeansOnePerProcessorAndIsRecorded(@TempDir Path dir) {
+        int cores = Runtime.getRuntime().availableProcessors();
+        assertThat(ModelSessions.intraOpThreads(0)).isEqualTo(cores);
+        assertThat(ModelSessions.intraOpThreads(3)).isEqualTo(3);
+        assertThatThrownBy(() -> ModelSessions.intraOpThreads(-1)).isInstanceOf(IllegalArgumentException.class);
+        try (ExportedModel m = ExportedModel.export(TestCheckpoints.random(TestCheckpoints.tiny(), 1, 0.5f), "tiny", dir)) {
+            try (ModelSessions auto = ModelSessions.open(m.sessions().graphDir(), Device.CPU, 0);
+                 ModelSessions one = ModelSessions.open(m.sessions().graphDir(), Device.CPU, 1)) {
+                assertThat(auto.execution().intraOpThreads()).isEqualTo(cores);
+                assertThat(one.execution().intraOpThreads()).isEqualTo(1);
+                assertThat(auto.session(GraphVariant.CAPTURE)).isNotNull(); // sessions open with the resolved count
+            }
+        }
+    }
 }

@@ -50,7 +50,7 @@ public final class BenchRun {
         double startCeiling = java.stream().mapToDouble(MatMulCeiling.Result::gflops).max().orElseThrow();
         try (LabModel m = s.open(s.batchRows())) {
             report.set("provenance", BenchJson.MAPPER.valueToTree(m.provenance()));
-            report.put("ort_intra_op_threads", s.threads() == 0 ? "default" : Integer.toString(s.threads()));
+            report.put("ort_intra_op_threads", m.sessions().execution().intraOpThreads());
             report.put("ort_session_options", m.sessions().tuning().describe());
         }
         CaptureForward.Result capture = CaptureForward.run(s, plan.batch(), plan.tokens(), plan.repeats());
@@ -121,7 +121,7 @@ public final class BenchRun {
             int m = recorded.result().meanTokensPerCall();
             java.addAll(ceilings("after the engine, at its mean padded tokens per call", List.of(m)));
             summary.engineM = m;
-            summary.library = LibraryCeilings.run(plan.peerPython(), s.root(), workDir.resolve("ceiling"), List.of(64, 768, m), s.threads());
+            summary.library = LibraryCeilings.run(plan.peerPython(), s.root(), workDir.resolve("ceiling"), List.of(64, 768, m), s.resolvedThreads());
             summary.library.shapes().forEach(x -> print(x.row()));
             report.set("ceiling_libraries", BenchJson.tree(summary.library));
         }
@@ -149,7 +149,7 @@ public final class BenchRun {
         Path wl = workDir.resolve("peer").resolve("workload.json");
         try (LabModel m = s.open(s.batchRows())) {
             TorchPeer.writeWorkload(wl, m.config(), recorded.requests(), jobs.size(), (int) records, plan.peerCheckpoint(),
-                    String.valueOf(m.provenance().get("checkpoint_sha256")), s.threads());
+                    String.valueOf(m.provenance().get("checkpoint_sha256")), s.resolvedThreads());
         }
         TorchPeer.Result p = TorchPeer.run(plan.peerPython(), s.root(), wl, workDir.resolve("peer").resolve("peer.json"));
         summary.peer = p;

@@ -34,7 +34,7 @@ public final class CircuitBench implements Runnable {
     @Option(names = "--examples", defaultValue = "32") int examples;
     @Option(names = "--length", defaultValue = "6", description = "repeated-sequence length of the induction task") int length;
     @Option(names = "--batch-rows", defaultValue = "4", description = "rows per edge-graph call (the circuit command's default)") int batchRows;
-    @Option(names = "--threads", defaultValue = "0", description = "ORT intra-op threads (0 = ORT default: every core)") int threads;
+    @Option(names = "--threads", defaultValue = "0", description = "ORT intra-op threads (0 = one per processor)") int threads;
     @Option(names = "--ig-steps", defaultValue = "0", description = "also time EAP-IG with this many steps (0 = EAP only)") int igSteps;
     @Option(names = "--opt-level", defaultValue = "ALL_OPT", description = "ORT graph optimization level: ${COMPLETION-CANDIDATES}")
     OrtSession.SessionOptions.OptLevel optLevel;
@@ -120,7 +120,7 @@ public final class CircuitBench implements Runnable {
                                 + "%.1f s wall, %.1f s CPU, of which first-call extra %.1f s CPU | warm: forward %.1f s, backward ~%.1f s "
                                 + "wall%s%n",
                         model, pairs.size(), runner.edges().size(), m.config().nLayer(), m.config().nHead(), batchRows,
-                        threads == 0 ? "default" : threads, optLevel, totalWall, totalCpu, load(loadBefore), load(Machine.loadAverage()),
+                        m.sessions().execution().intraOpThreads(), optLevel, totalWall, totalCpu, load(loadBefore), load(Machine.loadAverage()),
                         maskSession.wall() + gradSession.wall(), maskSession.cpu() + gradSession.cpu(), 2 * pairs.size(),
                         cache.wall(), cache.cpu(), pairs.size(), eap.wall(), eap.cpu(), Math.max(0, eap.cpu() - warm.cpu()),
                         fwd.wall(), Math.max(0, warm.wall() - fwd.wall()),

@@ -56,6 +56,12 @@ public final class HeldoutThroughput {
             return counters.get("patch_nanos") / 1e9;
         }
 
+        /** Process CPU seconds per wall second over the pass: about the intra-op threads when they are all busy. */
+        @JsonProperty("cpu_per_wall")
+        public double cpuPerWall() {
+            return counters.get("process_cpu_nanos") / 1e9 / seconds;
+        }
+
         /** Padded tokens per ORT call: the M of the weight MatMuls the engine's calls ran. */
         @JsonProperty("mean_tokens_per_call")
         public int meanTokensPerCall() {

@@ -20,14 +20,15 @@ import java.util.Locale;
 public final class LibraryCeilings {
     private LibraryCeilings() {}
 
+    /** One library's rate at one shape, with the threads it ran on (the engine's: a ceiling on fewer would flatter it). */
     @JsonIgnoreProperties(ignoreUnknown = true)
-    public record Rate(int callsPerRound, List<Double> roundGflops, double gflops, String version) {}
+    public record Rate(int callsPerRound, List<Double> roundGflops, double gflops, String version, int threads) {}
 
     @JsonIgnoreProperties(ignoreUnknown = true)
     public record Shape(int rows, int k, int n, Rate ortPython, Rate torch) {
         public String row() {
-            return String.format(Locale.ROOT, "| MatMul [%d,%d]x[%d,%d]: ONNX Runtime %s Python API (IOBinding); PyTorch %s (out=) | %.1f; %.1f GFLOP/s |",
-                    rows, k, k, n, ortPython.version(), torch.version(), ortPython.gflops(), torch.gflops());
+            return String.format(Locale.ROOT, "| MatMul [%d,%d]x[%d,%d]: ONNX Runtime %s Python API (IOBinding, %d threads); PyTorch %s (out=, %d threads) | %.1f; %.1f GFLOP/s |",
+                    rows, k, k, n, ortPython.version(), ortPython.threads(), torch.version(), torch.threads(), ortPython.gflops(), torch.gflops());
         }
     }
 

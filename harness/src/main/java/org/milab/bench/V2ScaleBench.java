@@ -43,7 +43,7 @@ import java.util.Map;
 public final class V2ScaleBench implements Runnable {
     @Option(names = "--root", defaultValue = ".") Path root;
     @Option(names = "--model", defaultValue = "gpt2-random") String model;
-    @Option(names = "--threads", defaultValue = "0", description = "ORT intra-op threads (0 = ORT default: every core)") int threads;
+    @Option(names = "--threads", defaultValue = "0", description = "ORT intra-op threads (0 = one per processor)") int threads;
     @Option(names = "--batch-rows", defaultValue = "128", description = "rows per ORT call (run-v2's default)") int batchRows;
     @Option(names = "--v2-seeds", defaultValue = "1,2,3") String seeds;
     @Option(names = "--v2-prompts", defaultValue = "16") int prompts;

@@ -33,7 +33,7 @@ public final class BenchCommand implements Callable<Integer> {
             description = "Exported model to time (make bench exports a GPT-2-small-shaped random one). Default: ${DEFAULT-VALUE}.")
     String model;
     @Option(names = "--threads", defaultValue = "0",
-            description = "ONNX Runtime intra-op threads (and the peer's torch threads); 0 lets each library choose. Default: ${DEFAULT-VALUE}.")
+            description = "ONNX Runtime intra-op threads, and the same number for the peer's torch and the library ceilings; 0 means one per processor. Default: ${DEFAULT-VALUE}.")
     int threads;
     @Option(names = "--batch", defaultValue = "32", description = "Prompts per forward call. Default: ${DEFAULT-VALUE}.") int batch;
     @Option(names = "--tokens", defaultValue = "24", description = "Tokens per prompt. Default: ${DEFAULT-VALUE}.") int tokens;

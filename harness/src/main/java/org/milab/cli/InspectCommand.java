@@ -49,7 +49,7 @@ public final class InspectCommand implements java.util.concurrent.Callable<Integ
             + "Default: every head of a model with at most 32.") List<String> heads = new ArrayList<>();
     @Option(names = "--device", defaultValue = "cpu", description = "cpu, cuda or auto. Default: ${DEFAULT-VALUE}.") String device;
     @Option(names = "--threads", defaultValue = "0",
-            description = "ONNX Runtime intra-op threads; 0 lets ONNX Runtime choose. Default: ${DEFAULT-VALUE}.") int threads;
+            description = "ONNX Runtime intra-op threads; 0 means one per processor the JVM sees (not ONNX Runtime's own default, which can count one core on a 2-core machine). Default: ${DEFAULT-VALUE}.") int threads;
 
     @Override
     public Integer call() {

@@ -13,7 +13,7 @@ import java.time.format.DateTimeFormatter;
 public final class ModelRunOptions {
     @Option(names = "--model", defaultValue = "gpt2", description = "Default: ${DEFAULT-VALUE}.") String model;
     @Option(names = "--device", defaultValue = "cpu", description = "cpu, cuda or auto. Default: ${DEFAULT-VALUE}.") String device;
-    @Option(names = "--threads", defaultValue = "0", description = "ORT intra-op threads (0 = ORT default). Default: ${DEFAULT-VALUE}.") int threads;
+    @Option(names = "--threads", defaultValue = "0", description = "ORT intra-op threads (0 = one per processor). Default: ${DEFAULT-VALUE}.") int threads;
     @Option(names = "--run-id", description = "results/<run-id>/ (default <model>-<command>-<time>)") String runId;
 
     /** The checks of this block (before anything runs). */

@@ -27,7 +27,7 @@ public final class RunOptions {
                     + "recorded in the manifest). Default: ${DEFAULT-VALUE}.")
     String device;
     @Option(names = "--threads", defaultValue = "0", order = 3,
-            description = "ONNX Runtime intra-op threads; 0 lets ONNX Runtime choose. Default: ${DEFAULT-VALUE}.")
+            description = "ONNX Runtime intra-op threads; 0 means one per processor the JVM sees (not ONNX Runtime's own default, which can count one core on a 2-core machine). Default: ${DEFAULT-VALUE}.")
     int threads;
     @Option(names = "--run-id", order = 4,
             description = "Folder name under results/ (letters, digits, . _ -). Default: <model>-<command>-<yyyyMMdd-HHmmss>.")

@@ -39,7 +39,7 @@ public final class ScaleBench implements Callable<Integer> {
     @Option(names = "--spark-master", defaultValue = "local[2]") String master;
     @Option(names = "--partition-rows", defaultValue = "" + SparkEngine.DEFAULT_PARTITION_ROWS) int partitionRows;
     @Option(names = "--batch-rows", defaultValue = "128") int batchRows;
-    @Option(names = "--threads", defaultValue = "0", description = "ORT threads of the local engine (0 = ORT default)") int threads;
+    @Option(names = "--threads", defaultValue = "0", description = "ORT threads of the local engine (0 = one per processor)") int threads;
 
     public static void main(String[] args) {
         System.exit(new CommandLine(new ScaleBench()).execute(args));
