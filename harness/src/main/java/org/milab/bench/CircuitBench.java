@@ -40,7 +40,7 @@ public final class CircuitBench implements Runnable {
     OrtSession.SessionOptions.OptLevel optLevel;
 
     public static void main(String[] args) {
-        System.exit(new CommandLine(new CircuitBench()).execute(args));
+        System.exit(org.milab.util.CommandFailures.execute(new CircuitBench(), args)); // bad input: one line, exit 2
     }
 
     /** Wall and CPU seconds of one phase. */

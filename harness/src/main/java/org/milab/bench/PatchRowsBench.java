@@ -52,7 +52,7 @@ public final class PatchRowsBench implements Runnable {
     @Option(names = "--profile", description = "also profile the v2-shaped rows of the first variant by ORT operator") boolean profile;
 
     public static void main(String[] args) {
-        System.exit(new CommandLine(new PatchRowsBench()).execute(args));
+        System.exit(org.milab.util.CommandFailures.execute(new PatchRowsBench(), args)); // bad input: one line, exit 2
     }
 
     /** Rows per call x tokens per row, and how MINIMAL rows are cut into calls and read their caches. */

@@ -52,7 +52,7 @@ public final class V2ScaleBench implements Runnable {
     @Option(names = "--v2-sequential", defaultValue = "on", description = "on or off") String sequential;
 
     public static void main(String[] args) {
-        System.exit(new CommandLine(new V2ScaleBench()).execute(args));
+        System.exit(org.milab.util.CommandFailures.execute(new V2ScaleBench(), args)); // bad input: one line, exit 2
     }
 
     /** One pipeline step: its wall seconds and what it asked the engine for. */

@@ -2,6 +2,7 @@ package org.milab.cli;
 
 import org.milab.tables.ColumnsCommand;
 import org.milab.tables.DiffCommand;
+import org.milab.util.CommandFailures;
 import org.milab.util.UserError;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -18,7 +19,7 @@ import java.util.Map;
                 RunCommands.Calibration.class, ReportCommand.class})
 public final class Main {
     /** The documented exit codes (every command's --help lists the ones it uses). */
-    public static final int OK = 0, DIFFERS = 1, USER_ERROR = 2, INTERNAL_ERROR = 3;
+    public static final int OK = 0, DIFFERS = 1, USER_ERROR = CommandFailures.USER_ERROR, INTERNAL_ERROR = CommandFailures.INTERNAL_ERROR;
 
     public static void main(String[] args) {
         // runs only when the JVM stops before the command returned: SIGTERM, Ctrl-C (SIGINT), SIGHUP
@@ -46,14 +47,7 @@ public final class Main {
 
     /** A command's exception: a user error is one message and exit 2; anything else is a bug, exit 3 with its trace. */
     static int failure(Exception ex, java.io.PrintWriter err) {
-        UserError user = userError(ex);
-        if (user != null) {
-            err.println("error: " + user.getMessage());
-            return USER_ERROR;
-        }
-        err.println("internal error (a bug, please report it with this trace):");
-        ex.printStackTrace(err);
-        return INTERNAL_ERROR;
+        return CommandFailures.report(ex, err);
     }
 
     /**
@@ -91,10 +85,5 @@ public final class Main {
                     + "option. Run ids and seed lists have no spaces (RUN_ID=my-run, SEEDS=1,2,3); quote other values. " + fix;
         cmd.getErr().println("error: " + new UserError(ex.getMessage(), fix).getMessage());
         return USER_ERROR;
-    }
-
-    private static UserError userError(Throwable t) {
-        for (Throwable c = t; c != null; c = c.getCause()) if (c instanceof UserError u) return u;
-        return null;
     }
 }

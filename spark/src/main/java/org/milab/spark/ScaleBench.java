@@ -42,7 +42,7 @@ public final class ScaleBench implements Callable<Integer> {
     @Option(names = "--threads", defaultValue = "0", description = "ORT threads of the local engine (0 = one per processor)") int threads;
 
     public static void main(String[] args) {
-        System.exit(new CommandLine(new ScaleBench()).execute(args));
+        System.exit(org.milab.util.CommandFailures.execute(new ScaleBench(), args)); // bad input: one line, exit 2
     }
 
     record Timing(String engine, double openSeconds, double runSeconds, int interventions, List<HeadPatching.Result> results,
