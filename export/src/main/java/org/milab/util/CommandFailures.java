@@ -27,7 +27,7 @@ public final class CommandFailures {
     }
 
     /** The first {@link UserError} in {@code t}'s cause chain, or null. */
-    public static UserError userError(Throwable t) {
+    private static UserError userError(Throwable t) {
         for (Throwable c = t; c != null; c = c.getCause()) if (c instanceof UserError u) return u;
         return null;
     }

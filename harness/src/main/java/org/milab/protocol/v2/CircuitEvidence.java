@@ -65,8 +65,7 @@ final class CircuitEvidence {
         // which IS v's causal mean ablation (same reference, same positions) in v2/ablations (a member ran every look)
         Map<String, Double> cleanLd = new java.util.HashMap<>(), corruptLd = new java.util.HashMap<>(), meanAblated = new java.util.HashMap<>();
         if (!ablate.isEmpty()) {
-            for (Table.Row r : ctx.read(ProtocolStage.DIR, null, CausalStage.BASELINES).rows())
-            {
+            for (Table.Row r : ctx.read(ProtocolStage.DIR, null, CausalStage.BASELINES).rows()) {
                 cleanLd.put(r.getString("prompt_id"), r.getDouble("ld_clean"));
                 corruptLd.put(r.getString("prompt_id"), r.getDouble("ld_corrupt"));
             }
@@ -74,8 +73,6 @@ final class CircuitEvidence {
                 if (CausalStage.MEAN.equals(r.getString("intervention")))
                     meanAblated.put(r.getString("prompt_id") + " " + MODEL_WITHOUT + new Head(r.getLong("layer").intValue(),
                             r.getLong("head").intValue()).label(), r.getDouble("ld_patched"));
-        }
-        if (!ablate.isEmpty())
             for (Map.Entry<List<Object>, List<PromptPair>> g : Causal.bySeedAndFamily(ProtocolStage.pairs(ctx).stream() // the verdicts' prompts only
                     .filter(p -> !NaturalText.NAME.equals(p.family())).toList()).entrySet()) {
                 List<PromptPair> pairs = g.getValue();
@@ -107,6 +104,7 @@ final class CircuitEvidence {
                             hs.size(), clean, corrupt, clean - corrupt, patched));
                 }
             }
+        }
         Table table = ctx.write(ProtocolStage.DIR, null, RecordSchema.of(Row.class).builder(TABLE, out, "prompt_id", "intervention")
                 .metadata(ProtocolStage.SHA_METADATA, reg.sha256()));
         return summarize(table, members, t);
